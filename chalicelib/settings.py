@@ -1,0 +1,99 @@
+"""One typed settings object for every role (API, lambdas, matcher, operator CLI).
+
+Values come from environment variables. Locally every URL defaults to the
+project's own stack on 127.0.0.1 (ports chosen not to collide with a system
+PostgreSQL or Redis). In AWS (`EXCHANGE_ENV=aws`) the database credentials and
+the token signing key are read from Secrets Manager instead of the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LOCAL_SIGNING_KEY = "local-development-signing-key-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    exchange_env: Literal["local", "aws"] = "local"
+
+    # Local stack: where its data lives and which loopback ports it uses.
+    state_dir: Path = Field(default=PROJECT_ROOT / ".local", alias="EXCHANGE_STATE_DIR")
+    pg_port: int = Field(default=55432, alias="EXCHANGE_PG_PORT", ge=1024, le=65535)
+    redis_port: int = Field(default=56379, alias="EXCHANGE_REDIS_PORT", ge=1024, le=65535)
+    kafka_port: int = Field(default=59092, alias="EXCHANGE_KAFKA_PORT", ge=1024, le=65535)
+    kafka_controller_port: int = Field(
+        default=59093, alias="EXCHANGE_KAFKA_CONTROLLER_PORT", ge=1024, le=65535
+    )
+    db_name: str = Field(default="exchange", alias="EXCHANGE_DB_NAME")
+    test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")
+    db_user: str = Field(default="exchange", alias="EXCHANGE_DB_USER")
+    db_password: SecretStr = Field(default=SecretStr("exchange"), alias="EXCHANGE_DB_PASSWORD")
+
+    # Service endpoints; derived from the local stack when not given.
+    database_url: str = ""
+    database_read_url: str = ""
+    redis_url: str = ""
+    kafka_bootstrap_servers: str = ""
+
+    # Kafka topics and their partition counts (used when the stack creates them).
+    orders_topic: str = "orders"
+    market_events_topic: str = "market-events"
+    order_events_topic: str = "order-events"
+    orders_partitions: int = Field(default=4, ge=1, le=1024)
+    market_events_partitions: int = Field(default=4, ge=1, le=1024)
+    order_events_partitions: int = Field(default=4, ge=1, le=1024)
+
+    # AWS: secrets to resolve at start-up when exchange_env == "aws".
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
+    database_secret_arn: str = ""
+    signing_secret_arn: str = ""
+
+    signing_key: SecretStr = SecretStr(LOCAL_SIGNING_KEY)
+
+    @model_validator(mode="after")
+    def derive_local_endpoints(self) -> Settings:
+        # frozen model: fill the derived defaults through object.__setattr__ once.
+        password = self.db_password.get_secret_value()
+        defaults = {
+            "database_url": self.local_database_url(self.db_name, password),
+            "redis_url": f"redis://127.0.0.1:{self.redis_port}/0",
+            "kafka_bootstrap_servers": f"127.0.0.1:{self.kafka_port}",
+        }
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if not self.database_read_url:
+            object.__setattr__(self, "database_read_url", self.database_url)
+        return self
+
+    def local_database_url(self, db_name: str, password: str | None = None) -> str:
+        secret = self.db_password.get_secret_value() if password is None else password
+        return f"postgresql://{self.db_user}:{secret}@127.0.0.1:{self.pg_port}/{db_name}"
+
+    @property
+    def topic_partitions(self) -> dict[str, int]:
+        return {
+            self.orders_topic: self.orders_partitions,
+            self.market_events_topic: self.market_events_partitions,
+            self.order_events_topic: self.order_events_partitions,
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, with AWS secrets resolved when running in AWS."""
+    settings = Settings()
+    if settings.exchange_env == "aws":
+        from chalicelib.adapters.secrets import resolve_aws_secrets
+
+        settings = resolve_aws_secrets(settings)
+    return settings
