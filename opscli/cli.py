@@ -1,0 +1,80 @@
+"""`exchange`: the operator's single entry point.
+
+    exchange stack up|down|status|logs [SERVICE] [-n LINES]
+    exchange db migrate [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chalicelib.adapters.migrations import MigrationError, apply_migrations
+from chalicelib.settings import Settings
+from opscli.stack import lifecycle
+from opscli.stack.config import StackConfig
+from opscli.stack.process import ServiceError, tail_lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exchange", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    stack = groups.add_parser("stack", help="the local PostgreSQL, Redis and Kafka")
+    stack_actions = stack.add_subparsers(dest="action", required=True)
+    stack_actions.add_parser("up", help="start everything (idempotent) and wait until ready")
+    stack_actions.add_parser("down", help="stop what the project started")
+    stack_actions.add_parser("status", help="each service's health; exit 1 if any is not ready")
+    logs = stack_actions.add_parser("logs", help="the last lines of the services' logs")
+    logs.add_argument("service", nargs="?", choices=["postgres", "redis", "kafka"])
+    logs.add_argument("-n", "--lines", type=int, default=40)
+
+    db = groups.add_parser("db", help="the database schema")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    migrate = db_actions.add_parser("migrate", help="apply pending migrations")
+    migrate.add_argument("--database-url", help="default: DATABASE_URL from the settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    config = StackConfig.from_settings(settings)
+    try:
+        if args.group == "db":
+            return migrate(args.database_url or settings.database_url)
+        return run_stack_action(args, config)
+    except (ServiceError, MigrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_stack_action(args: argparse.Namespace, config: StackConfig) -> int:
+    if args.action == "up":
+        lifecycle.up(config)
+        print(f"The exchange's local stack is up. Data and logs: {config.state_dir}")
+        return 0
+    if args.action == "down":
+        lifecycle.down(config)
+        return 0
+    if args.action == "status":
+        health = lifecycle.status(config)
+        for entry in health:
+            print(entry.describe())
+        return 0 if all(entry.ready for entry in health) else 1
+    for name, path in lifecycle.log_paths(config).items():
+        if args.service in (None, name):
+            print(f"==> {name}: {path} <==\n{tail_lines(path, args.lines)}")
+    return 0
+
+
+def migrate(database_url: str) -> int:
+    applied = apply_migrations(database_url)
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
+    print(f"migrations applied: {names}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Where the local stack keeps its files and which loopback ports it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.settings import PROJECT_ROOT, Settings
+
+KAFKA_LIBS_DIR = PROJECT_ROOT / ".local" / "kafka-libs"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    pg_port: int
+    redis_port: int
+    kafka_port: int
+    kafka_controller_port: int
+    db_user: str
+    db_password: str
+    databases: tuple[str, ...]
+    topic_partitions: dict[str, int] = field(hash=False)
+    kafka_libs_dir: Path = KAFKA_LIBS_DIR
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StackConfig:
+        return cls(
+            state_dir=settings.state_dir,
+            pg_port=settings.pg_port,
+            redis_port=settings.redis_port,
+            kafka_port=settings.kafka_port,
+            kafka_controller_port=settings.kafka_controller_port,
+            db_user=settings.db_user,
+            db_password=settings.db_password.get_secret_value(),
+            databases=(settings.db_name, settings.test_db_name),
+            topic_partitions=settings.topic_partitions,
+        )
+
+    def database_url(self, db_name: str) -> str:
+        return (
+            f"postgresql://{self.db_user}:{self.db_password}@127.0.0.1:{self.pg_port}/{db_name}"
+        )
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"

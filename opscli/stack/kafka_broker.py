@@ -1,0 +1,145 @@
+"""A single-node Apache Kafka broker in KRaft mode, run from Maven Central's jars.
+
+The jars are resolved by `scripts/install.sh` (Maven, `opscli/kafka/pom.xml`) into
+`.local/kafka-libs`; the broker runs on the machine's Java 17 with a small heap.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewPartitions, NewTopic
+
+from opscli.stack.config import StackConfig
+from opscli.stack.process import ServiceError, running_pid, spawn, terminate, wait_until
+
+SERVICE = "kafka"
+MARKER = "kafka.Kafka"
+KAFKA_RESOURCES = Path(__file__).resolve().parent.parent / "kafka"
+JVM_OPTIONS = ["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+               "-Djava.awt.headless=true"]
+
+
+class KafkaBroker:
+    name = SERVICE
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.home = config.state_dir / "kafka"
+        self.data_dir = self.home / "data"
+        self.properties = self.home / "server.properties"
+        self.log_path = self.home / "kafka.log"
+        self.pid_file = config.run_dir / "kafka.pid"
+
+    @property
+    def address(self) -> str:
+        return self.config.kafka_bootstrap
+
+    def start(self) -> None:
+        if self.running_pid() is not None:
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_properties()
+        if not (self.data_dir / "meta.properties").exists():
+            self._format_storage()
+        spawn(self._java(MARKER, str(self.properties)), log_path=self.log_path,
+              pid_file=self.pid_file, cwd=self.home)
+
+    def wait_ready(self, timeout: float) -> None:
+        if not wait_until(self.is_ready, timeout, interval=0.5):
+            raise ServiceError(SERVICE, f"no metadata from {self.address}", self.log_path)
+
+    def stop(self) -> None:
+        pid = self.running_pid()
+        if pid is not None:
+            terminate(pid, MARKER, grace_seconds=30)
+        self.pid_file.unlink(missing_ok=True)
+
+    def running_pid(self) -> int | None:
+        return running_pid(self.pid_file, MARKER)
+
+    def is_ready(self) -> bool:
+        if self.running_pid() is None:
+            return False
+        try:
+            metadata = self.admin_client().list_topics(timeout=2)
+        except KafkaException:
+            return False
+        return bool(metadata.brokers)
+
+    def ensure_topics(self, partitions: dict[str, int]) -> None:
+        """Create missing topics; grow existing ones that have fewer partitions."""
+        admin = self.admin_client()
+        existing = admin.list_topics(timeout=10).topics
+        missing = [NewTopic(name, num_partitions=count, replication_factor=1)
+                   for name, count in partitions.items() if name not in existing]
+        grow = [NewPartitions(name, count) for name, count in partitions.items()
+                if name in existing and len(existing[name].partitions) < count]
+        futures = {**(admin.create_topics(missing) if missing else {}),
+                   **(admin.create_partitions(grow) if grow else {})}
+        for topic, future in futures.items():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise ServiceError(SERVICE, f"topic {topic}: {exc}", self.log_path) from exc
+
+    def admin_client(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.address, "socket.timeout.ms": 2000,
+                            "log_level": 0})
+
+    def _write_properties(self) -> None:
+        host = "127.0.0.1"
+        controller = f"{host}:{self.config.kafka_controller_port}"
+        self.properties.write_text(
+            "process.roles=broker,controller\n"
+            "node.id=1\n"
+            f"controller.quorum.voters=1@{controller}\n"
+            f"listeners=PLAINTEXT://{host}:{self.config.kafka_port},CONTROLLER://{controller}\n"
+            f"advertised.listeners=PLAINTEXT://{host}:{self.config.kafka_port}\n"
+            "controller.listener.names=CONTROLLER\n"
+            "inter.broker.listener.name=PLAINTEXT\n"
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+            f"log.dirs={self.data_dir}\n"
+            "num.partitions=1\n"
+            "auto.create.topics.enable=false\n"
+            "offsets.topic.replication.factor=1\n"
+            "offsets.topic.num.partitions=4\n"
+            "transaction.state.log.replication.factor=1\n"
+            "transaction.state.log.min.isr=1\n"
+            "share.coordinator.state.topic.replication.factor=1\n"
+            "share.coordinator.state.topic.min.isr=1\n"
+            "group.initial.rebalance.delay.ms=0\n"
+            "log.retention.hours=168\n"
+            "num.network.threads=2\n"
+            "num.io.threads=4\n"
+        )
+
+    def _format_storage(self) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        command = self._java("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+                             "--config", str(self.properties), "--ignore-formatted")
+        result = subprocess.run(command, capture_output=True, text=True, check=False,
+                                cwd=self.home)
+        if result.returncode != 0:
+            self.log_path.write_text(result.stdout + result.stderr)
+            raise ServiceError(SERVICE, "formatting the KRaft storage failed", self.log_path)
+
+    def _java(self, main_class: str, *args: str) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise ServiceError(SERVICE, "java is not installed: run scripts/install.sh",
+                               self.log_path)
+        if not any(self.config.kafka_libs_dir.glob("kafka_2.13-*.jar")):
+            raise ServiceError(SERVICE, f"no Kafka jars in {self.config.kafka_libs_dir}: "
+                               "run scripts/install.sh", self.log_path)
+        log4j = KAFKA_RESOURCES / "log4j2.properties"
+        return [java, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={log4j}",
+                "-cp", f"{self.config.kafka_libs_dir}/*", main_class, *args]

@@ -1,0 +1,113 @@
+"""Start, find and stop the stack's own processes through pid files.
+
+A pid file is trusted only if that pid is alive, not a zombie, and its command
+line names the program we started: after a crash or a reboot a stale pid file
+never makes us signal somebody else's process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service failed to start or become ready; says which and where its log is."""
+
+    def __init__(self, service: str, problem: str, log_path: Path) -> None:
+        self.service = service
+        self.log_path = log_path
+        tail = tail_lines(log_path, 15)
+        detail = f"\n--- last lines of {log_path} ---\n{tail}" if tail else ""
+        super().__init__(f"{service}: {problem} (log: {log_path}){detail}")
+
+
+def tail_lines(path: Path, count: int) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    return "\n".join(lines[-count:])
+
+
+def process_matches(pid: int, marker: str) -> bool:
+    """True if `pid` is a live (non-zombie) process whose command line contains `marker`."""
+    _reap(pid)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    zombie = any(line.split()[:2] == ["State:", "Z"] for line in status.splitlines())
+    return marker in cmdline and not zombie
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        first_line = pid_file.read_text().split("\n", 1)[0].strip()
+        return int(first_line)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def running_pid(pid_file: Path, marker: str) -> int | None:
+    pid = read_pid(pid_file)
+    return pid if pid is not None and process_matches(pid, marker) else None
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    log_path: Path,
+    pid_file: Path,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Start a detached process (own session, survives its parent) logging to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def terminate(pid: int, marker: str, *, grace_seconds: float) -> None:
+    """SIGTERM, wait up to `grace_seconds`, then SIGKILL."""
+    if not process_matches(pid, marker):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if wait_until(lambda: not process_matches(pid, marker), grace_seconds):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not process_matches(pid, marker), 10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def _reap(pid: int) -> None:
+    # A service we spawned from this very process stays a zombie until reaped.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,77 @@
+"""The stack's own Redis server, from Debian's package, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+
+import redis
+
+from opscli.stack.config import StackConfig
+from opscli.stack.process import ServiceError, running_pid, spawn, terminate, wait_until
+
+SERVICE = "redis"
+MARKER = "redis-server"
+
+
+class RedisServer:
+    name = SERVICE
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.home = config.state_dir / "redis"
+        self.log_path = self.home / "redis.log"
+        self.pid_file = config.run_dir / "redis.pid"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.config.redis_port}"
+
+    def start(self) -> None:
+        if self.running_pid() is not None:
+            return
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise ServiceError(SERVICE, "redis-server is not installed: run scripts/install.sh",
+                               self.log_path)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.home / "redis.conf"
+        conf.write_text(
+            "bind 127.0.0.1\n"
+            f"port {self.config.redis_port}\n"
+            "protected-mode yes\n"
+            "daemonize no\n"
+            f"dir {self.home}\n"
+            "appendonly yes\n"
+            "appendfsync everysec\n"
+            'save ""\n'
+            "loglevel notice\n"
+        )
+        spawn([executable, str(conf)], log_path=self.log_path, pid_file=self.pid_file,
+              cwd=self.home)
+
+    def wait_ready(self, timeout: float) -> None:
+        if not wait_until(self.is_ready, timeout, interval=0.1):
+            raise ServiceError(SERVICE, f"no PONG from {self.address}", self.log_path)
+
+    def stop(self) -> None:
+        pid = self.running_pid()
+        if pid is not None:
+            terminate(pid, MARKER, grace_seconds=15)
+        self.pid_file.unlink(missing_ok=True)
+
+    def running_pid(self) -> int | None:
+        return running_pid(self.pid_file, MARKER)
+
+    def is_ready(self) -> bool:
+        if self.running_pid() is None:
+            return False
+        client = redis.Redis(host="127.0.0.1", port=self.config.redis_port,
+                             socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what the exchange needs on this machine, and only what is missing:
+#   - Debian packages: PostgreSQL, Redis, Java 17 and Maven (for the Kafka broker)
+#   - Apache Kafka's broker jars from Maven Central into .local/kafka-libs
+#   - the Python virtualenv .venv with the project and its test tools
+# Idempotent, and quiet when everything is already there.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+STAMPS="$ROOT/.local/stamps"
+mkdir -p "$STAMPS"
+
+say() { echo "install: $*"; }
+
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+has_package() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+has_java17() {
+  command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'
+}
+
+install_debian_packages() {
+  local missing=()
+  has_package postgresql || missing+=(postgresql)
+  has_package redis-server || missing+=(redis-server)
+  # Java and Maven may come from elsewhere (a JDK, SDKMAN); accept those.
+  has_java17 || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ "${#missing[@]}" -eq 0 ] && return
+  say "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  # RUNLEVEL=1 keeps the packages from starting their own system-wide services.
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_kafka_jars() {
+  local pom="$ROOT/opscli/kafka/pom.xml" libs="$ROOT/.local/kafka-libs"
+  local stamp
+  stamp="$STAMPS/kafka-$(sha256sum "$pom" | cut -c1-16)"
+  [ -f "$stamp" ] && ls "$libs"/kafka_2.13-*.jar >/dev/null 2>&1 && return
+  say "resolving the Kafka broker jars with Maven"
+  rm -rf "$libs"
+  mvn -q -B -f "$pom" dependency:copy-dependencies \
+    -DoutputDirectory="$libs" -DincludeScope=runtime
+  touch "$stamp"
+}
+
+install_python_env() {
+  local stamp
+  stamp="$STAMPS/venv-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && [ -x .venv/bin/python ] && return
+  if [ ! -x .venv/bin/python ]; then
+    say "creating the virtualenv .venv"
+    "$PYTHON" -m venv .venv
+  fi
+  say "installing the project and its test tools into .venv"
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+}
+
+install_debian_packages
+install_kafka_jars
+install_python_env
