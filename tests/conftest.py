@@ -1,0 +1,97 @@
+"""Test harness: the real local stack, clean data per test, markers by folder.
+
+Integration and e2e tests use the project's own PostgreSQL, Redis and Kafka: the
+session starts the stack if it is not running and leaves it up for the next run.
+Each test gets emptied tables in the test database, an emptied Redis database of
+its own, and fresh Kafka topic names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from chalicelib.adapters.migrations import apply_migrations
+from chalicelib.settings import Settings
+from opscli.stack import lifecycle
+from opscli.stack.config import StackConfig
+
+TESTS_DIR = Path(__file__).resolve().parent
+REDIS_TEST_DB = 15
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(TESTS_DIR).parts[0]
+        if folder in ("unit", "integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, folder))
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def stack(base_settings: Settings) -> StackConfig:
+    config = StackConfig.from_settings(base_settings)
+    lifecycle.up(config, report=lambda line: print(f"[stack] {line}"))
+    return config
+
+
+@pytest.fixture(scope="session")
+def test_settings(stack: StackConfig, base_settings: Settings) -> Settings:
+    """Settings pointing every client at the test database and test Redis db."""
+    url = stack.database_url(base_settings.test_db_name)
+    return base_settings.model_copy(update={
+        "database_url": url,
+        "database_read_url": url,
+        "redis_url": f"redis://127.0.0.1:{stack.redis_port}/{REDIS_TEST_DB}",
+    })
+
+
+@pytest.fixture(scope="session")
+def migrated_db(test_settings: Settings) -> str:
+    apply_migrations(test_settings.database_url)
+    return test_settings.database_url
+
+
+@pytest.fixture
+def db_url(migrated_db: str) -> str:
+    """The test database's URL, with every table emptied first."""
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT quote_ident(tablename) FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE".encode())
+    return migrated_db
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def redis_client(test_settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(test_settings.redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def kafka_bootstrap(stack: StackConfig) -> str:
+    return stack.kafka_bootstrap
+
+
+@pytest.fixture
+def topic_name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,68 @@
+"""Settings: local defaults, environment overrides, derived endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.settings import LOCAL_SIGNING_KEY, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS",
+                 "EXCHANGE_PG_PORT", "EXCHANGE_REDIS_PORT", "EXCHANGE_KAFKA_PORT",
+                 "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_local_defaults_point_at_the_project_stack_on_loopback() -> None:
+    settings = Settings()
+
+    assert settings.exchange_env == "local"
+    assert settings.database_url == "postgresql://exchange:exchange@127.0.0.1:55432/exchange"
+    assert settings.database_read_url == settings.database_url
+    assert settings.redis_url == "redis://127.0.0.1:56379/0"
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:59092"
+    assert settings.topic_partitions == {"orders": 4, "market-events": 4, "order-events": 4}
+    assert settings.signing_key.get_secret_value() == LOCAL_SIGNING_KEY
+
+
+def test_ports_move_the_derived_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_PG_PORT", "6543")
+    monkeypatch.setenv("EXCHANGE_REDIS_PORT", "6380")
+    monkeypatch.setenv("EXCHANGE_KAFKA_PORT", "9999")
+
+    settings = Settings()
+
+    assert settings.database_url.endswith("@127.0.0.1:6543/exchange")
+    assert settings.redis_url == "redis://127.0.0.1:6380/0"
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9999"
+
+
+def test_explicit_urls_win_over_derived_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.internal:5432/x")
+    monkeypatch.setenv("DATABASE_READ_URL", "postgresql://u:p@reader.internal:5432/x")
+    monkeypatch.setenv("ORDERS_TOPIC", "orders-v2")
+    monkeypatch.setenv("ORDERS_PARTITIONS", "12")
+
+    settings = Settings()
+
+    assert settings.database_url == "postgresql://u:p@db.internal:5432/x"
+    assert settings.database_read_url == "postgresql://u:p@reader.internal:5432/x"
+    assert settings.topic_partitions["orders-v2"] == 12
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("EXCHANGE_PG_PORT", "80"),
+    ("EXCHANGE_PG_PORT", "not-a-port"),
+    ("ORDERS_PARTITIONS", "0"),
+    ("EXCHANGE_ENV", "staging"),
+])
+def test_invalid_values_are_refused_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=f"(?i){name}"):
+        Settings()
