@@ -17,7 +17,14 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from opscli.stack.config import StackConfig
-from opscli.stack.process import ServiceError, running_pid, spawn, terminate, wait_until
+from opscli.stack.process import (
+    ServiceError,
+    ensure_port_free,
+    running_pid,
+    spawn,
+    terminate,
+    wait_ready_or_exit,
+)
 
 SERVICE = "kafka"
 MARKER = "kafka.Kafka"
@@ -44,6 +51,9 @@ class KafkaBroker:
     def start(self) -> None:
         if self.running_pid() is not None:
             return
+        ensure_port_free(SERVICE, self.config.kafka_port, "EXCHANGE_KAFKA_PORT", self.log_path)
+        ensure_port_free(SERVICE, self.config.kafka_controller_port,
+                         "EXCHANGE_KAFKA_CONTROLLER_PORT", self.log_path)
         self.home.mkdir(parents=True, exist_ok=True)
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_properties()
@@ -53,8 +63,8 @@ class KafkaBroker:
               pid_file=self.pid_file, cwd=self.home)
 
     def wait_ready(self, timeout: float) -> None:
-        if not wait_until(self.is_ready, timeout, interval=0.5):
-            raise ServiceError(SERVICE, f"no metadata from {self.address}", self.log_path)
+        wait_ready_or_exit(SERVICE, self.is_ready, lambda: self.running_pid() is not None,
+                           timeout, self.log_path)
 
     def stop(self) -> None:
         pid = self.running_pid()

@@ -11,13 +11,20 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from opscli.stack.config import StackConfig
-from opscli.stack.process import ServiceError, process_matches, read_pid, wait_until
+from opscli.stack.process import (
+    ServiceError,
+    ensure_port_free,
+    process_matches,
+    read_pid,
+    wait_until,
+)
 
 SERVICE = "postgres"
 OS_USER = "postgres"
@@ -134,6 +141,7 @@ class Postgres:
         self._give_to_owner(conf)
 
     def _start_server(self) -> None:
+        ensure_port_free(SERVICE, self.config.pg_port, "EXCHANGE_PG_PORT", self.log_path)
         pg_ctl = [str(bin_dir() / "pg_ctl"), "start", "-D", str(self.data_dir),
                   "-l", str(self.log_path), "-w", "-t", "60"]
         # After a kill -9 the old server's children may hold shared memory for a
@@ -141,7 +149,7 @@ class Postgres:
         for _attempt in range(10):
             if self._as_owner(pg_ctl, check=False).returncode == 0:
                 return
-            wait_until(lambda: False, 1.0)
+            time.sleep(1.0)
         raise ServiceError(SERVICE, "pg_ctl start failed", self.log_path)
 
     def _bootstrap_roles_and_databases(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -111,3 +112,32 @@ def _reap(pid: int) -> None:
     # A service we spawned from this very process stays a zombie until reaped.
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def ensure_port_free(service: str, port: int, variable: str, log_path: Path) -> None:
+    """Fail early, and say what to change, when another program holds our port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ServiceError(
+                service,
+                f"port {port} on 127.0.0.1 is taken by a process this project did not start; "
+                f"stop it or set {variable} to a free port",
+                log_path,
+            ) from exc
+
+
+def wait_ready_or_exit(
+    service: str, ready: Callable[[], bool], alive: Callable[[], bool], timeout: float,
+    log_path: Path,
+) -> None:
+    """Wait for readiness; give up at once if the process died meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not alive():
+            raise ServiceError(service, "the process exited while starting", log_path)
+        if time.monotonic() >= deadline:
+            raise ServiceError(service, f"not ready after {timeout:.0f} s", log_path)
+        time.sleep(0.2)

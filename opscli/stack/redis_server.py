@@ -7,7 +7,14 @@ import shutil
 import redis
 
 from opscli.stack.config import StackConfig
-from opscli.stack.process import ServiceError, running_pid, spawn, terminate, wait_until
+from opscli.stack.process import (
+    ServiceError,
+    ensure_port_free,
+    running_pid,
+    spawn,
+    terminate,
+    wait_ready_or_exit,
+)
 
 SERVICE = "redis"
 MARKER = "redis-server"
@@ -33,6 +40,7 @@ class RedisServer:
         if executable is None:
             raise ServiceError(SERVICE, "redis-server is not installed: run scripts/install.sh",
                                self.log_path)
+        ensure_port_free(SERVICE, self.config.redis_port, "EXCHANGE_REDIS_PORT", self.log_path)
         self.home.mkdir(parents=True, exist_ok=True)
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
         conf = self.home / "redis.conf"
@@ -51,8 +59,8 @@ class RedisServer:
               cwd=self.home)
 
     def wait_ready(self, timeout: float) -> None:
-        if not wait_until(self.is_ready, timeout, interval=0.1):
-            raise ServiceError(SERVICE, f"no PONG from {self.address}", self.log_path)
+        wait_ready_or_exit(SERVICE, self.is_ready, lambda: self.running_pid() is not None,
+                           timeout, self.log_path)
 
     def stop(self) -> None:
         pid = self.running_pid()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
 from opscli.stack.kafka_broker import KafkaBroker
 from opscli.stack.postgres import Postgres
-from opscli.stack.process import process_matches, wait_until
+from opscli.stack.process import ServiceError, process_matches, wait_until
 from opscli.stack.redis_server import RedisServer
 
 STATE_DIR = PROJECT_ROOT / ".local" / "stack-tests"
@@ -160,3 +161,18 @@ def test_down_stops_everything_and_up_brings_it_back(probe_stack: StackConfig) -
     assert run_cli("stack", "up").returncode == 0
     assert all(s.is_ready() for s in (Postgres(probe_stack), RedisServer(probe_stack),
                                       KafkaBroker(probe_stack)))
+
+
+def test_a_port_taken_by_another_program_is_reported_with_the_setting_to_change(
+    probe_stack: StackConfig,
+) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken_port = squatter.getsockname()[1]
+        config = StackConfig(**{**probe_stack.__dict__, "redis_port": taken_port,
+                                "state_dir": STATE_DIR / "conflict"})
+
+        with pytest.raises(ServiceError, match=f"port {taken_port}.*EXCHANGE_REDIS_PORT"):
+            RedisServer(config).start()
+    assert RedisServer(config).running_pid() is None
