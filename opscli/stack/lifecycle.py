@@ -21,8 +21,9 @@ Report = Callable[[str], None]
 
 class Service(Protocol):
     name: str
-    log_path: Path
 
+    @property
+    def log_path(self) -> Path: ...
     @property
     def address(self) -> str: ...
     def start(self) -> None: ...

@@ -47,10 +47,24 @@ class Postgres:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.home = config.state_dir / "postgres"
-        self.data_dir = self.home / "data"
-        self.socket_dir = self.home / "socket"
-        self.log_path = self.home / "postgres.log"
+        self.link = config.state_dir / "postgres"
+
+    @property
+    def home(self) -> Path:
+        # Resolved: the postgres user must be given a path it can walk.
+        return self.link.resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.home / "socket"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "postgres.log"
 
     @property
     def address(self) -> str:
@@ -103,7 +117,7 @@ class Postgres:
         (a clone under /root, say), the data lives below /var/lib and the project's
         state folder holds a symlink to it, so it is still found in one place.
         """
-        if os.geteuid() != 0 or self.home.exists():
+        if os.geteuid() != 0 or self.link.exists():
             return
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         probe = subprocess.run(["runuser", "-u", OS_USER, "--", "test", "-x",
@@ -113,9 +127,9 @@ class Postgres:
         digest = hashlib.sha256(str(self.config.state_dir).encode()).hexdigest()[:12]
         outside = OUTSIDE_HOME_ROOT / digest
         outside.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if self.home.is_symlink():  # dangling: its target was removed
-            self.home.unlink()
-        self.home.symlink_to(outside, target_is_directory=True)
+        if self.link.is_symlink():  # dangling: its target was removed
+            self.link.unlink()
+        self.link.symlink_to(outside, target_is_directory=True)
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
