@@ -48,10 +48,12 @@ def probe_stack() -> Iterator[StackConfig]:
         databases=("stack_probe", "stack_probe_test"),
         topic_partitions={"orders": 2, "market-events": 2, "order-events": 2},
     )
-    result = run_cli("stack", "up")
-    assert result.returncode == 0, result.stderr
-    yield config
-    lifecycle.down(config, report=lambda _line: None)
+    try:
+        result = run_cli("stack", "up")
+        assert result.returncode == 0, result.stderr
+        yield config
+    finally:
+        lifecycle.down(config, report=lambda _line: None)
 
 
 def pids(config: StackConfig) -> dict[str, int | None]:
