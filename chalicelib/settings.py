@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     signing_secret_arn: str = ""
 
     signing_key: SecretStr = SecretStr(LOCAL_SIGNING_KEY)
+    # API secrets are envelope-encrypted: a KMS data key in AWS, a local master key
+    # file (created on first use under the state folder) in development.
+    kms_key_id: str = ""
+
+    # Tokens and sessions.
+    jwt_issuer: str = "spot-exchange"
+    jwt_audience: str = "spot-exchange-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_session_ttl_seconds: int = Field(default=30 * 86400, ge=3600)
+
+    # Abuse limits.
+    ip_weight_per_minute: int = Field(default=6000, ge=1)
+    api_key_weight_per_minute: int = Field(default=6000, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+
+    @property
+    def local_master_key_path(self) -> Path:
+        return self.state_dir / "secrets" / "api-secrets.key"
 
     @model_validator(mode="after")
     def derive_local_endpoints(self) -> Settings:

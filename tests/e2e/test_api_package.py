@@ -9,26 +9,13 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from chalice.test import Client
 
 from chalicelib.settings import PROJECT_ROOT
 
 API_DIR = PROJECT_ROOT / "api"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    sys.path.insert(0, str(API_DIR))
-    try:
-        from app import app
-    finally:
-        sys.path.remove(str(API_DIR))
-    with Client(app, stage_name="dev") as test_client:
-        yield test_client
 
 
 def test_ping_answers_an_empty_object(client: Client) -> None:

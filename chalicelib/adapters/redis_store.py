@@ -1,0 +1,141 @@
+"""Redis-held state of the API: refresh sessions, request weights, login failures."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import redis
+
+# Rotate a refresh token atomically; presenting an old one (a replay) kills the session.
+ROTATE_REFRESH = """
+local stored = redis.call('HGET', KEYS[1], 'refresh')
+if not stored then return -1 end
+if stored ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# Fixed one-minute windows: add the request's weight, start the window's expiry.
+CHARGE_WEIGHT = """
+local used = redis.call('INCRBY', KEYS[1], ARGV[1])
+if used == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return used
+"""
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    user_id: int
+
+
+class SessionStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self.redis = client
+        self.ttl = ttl_seconds
+        self.rotate_script = client.register_script(ROTATE_REFRESH)
+
+    def create(self, user_id: int) -> tuple[str, str]:
+        """Start a session; returns (session id, refresh secret)."""
+        session_id, refresh = secrets.token_urlsafe(18), secrets.token_urlsafe(32)
+        pipe = self.redis.pipeline()
+        pipe.hset(f"session:{session_id}", mapping={"user": user_id, "refresh": digest(refresh)})
+        pipe.expire(f"session:{session_id}", self.ttl)
+        pipe.sadd(f"user-sessions:{user_id}", session_id)
+        pipe.execute()
+        return session_id, refresh
+
+    def user_of(self, session_id: str) -> int | None:
+        user = self.redis.hget(f"session:{session_id}", "user")
+        return int(user) if user is not None else None
+
+    def rotate(self, session_id: str, refresh: str) -> str | None:
+        """Swap the refresh secret for a new one; None if the session is gone or the
+        secret is stale (which also ends the session)."""
+        user_id = self.user_of(session_id)
+        if user_id is None:
+            return None
+        new_refresh = secrets.token_urlsafe(32)
+        result = self.rotate_script(
+            keys=[f"session:{session_id}", f"user-sessions:{user_id}"],
+            args=[digest(refresh), digest(new_refresh), session_id, self.ttl])
+        return new_refresh if result == 1 else None
+
+    def revoke(self, session_id: str) -> None:
+        user_id = self.user_of(session_id)
+        self.redis.delete(f"session:{session_id}")
+        if user_id is not None:
+            self.redis.srem(f"user-sessions:{user_id}", session_id)
+
+    def revoke_all(self, user_id: int) -> None:
+        key = f"user-sessions:{user_id}"
+        session_ids = [s.decode() for s in self.redis.smembers(key)]  # type: ignore[union-attr]
+        if session_ids:
+            self.redis.delete(*[f"session:{s}" for s in session_ids])
+        self.redis.delete(key)
+
+
+class WeightMeter:
+    """Request weight used per bucket (an IP, an API key) in the current minute."""
+
+    WINDOW_SECONDS = 60
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.charge_script = client.register_script(CHARGE_WEIGHT)
+
+    def charge(self, bucket: str, weight: int, now_s: int) -> int:
+        window = now_s // self.WINDOW_SECONDS
+        used = self.charge_script(keys=[f"weight:{bucket}:{window}"],
+                                  args=[weight, self.WINDOW_SECONDS + 1])
+        return int(used)
+
+    def seconds_left(self, now_s: int) -> int:
+        return self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS
+
+
+class LoginFailures:
+    """Failed logins per email, whether or not the email exists."""
+
+    def __init__(self, client: redis.Redis, max_failures: int, lockout_seconds: int) -> None:
+        self.redis = client
+        self.max_failures = max_failures
+        self.lockout = lockout_seconds
+
+    def locked_for(self, email: str) -> int:
+        """Seconds until another attempt is allowed (0 if allowed now)."""
+        key = f"login-failures:{digest(email.lower())}"
+        count = self.redis.get(key)
+        if count is None or int(count) < self.max_failures:
+            return 0
+        return max(int(self.redis.ttl(key)), 1)
+
+    def record_failure(self, email: str) -> None:
+        key = f"login-failures:{digest(email.lower())}"
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.lockout, nx=True)
+        pipe.execute()
+
+    def clear(self, email: str) -> None:
+        self.redis.delete(f"login-failures:{digest(email.lower())}")
+
+
+class UsedTotpCodes:
+    """A TOTP code works once: a code seen again within its validity is refused."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def claim(self, user_id: int, code: str) -> bool:
+        return bool(self.redis.set(f"totp-used:{user_id}:{code}", 1, nx=True, ex=120))

@@ -1,0 +1,85 @@
+"""Errors a client can act on: an HTTP status and a `{"code", "msg"}` body.
+
+Codes are Binance's where Binance has one, so existing clients understand them;
+the web app's own failures (accounts, sessions, admin) use the -5xxx range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ErrorCode(IntEnum):
+    UNKNOWN = -1000
+    UNAUTHORIZED = -1002
+    TOO_MANY_REQUESTS = -1003
+    FILTER_FAILURE = -1013
+    INVALID_TIMESTAMP = -1021
+    INVALID_SIGNATURE = -1022
+    ILLEGAL_CHARS = -1100
+    TOO_MANY_PARAMETERS = -1101
+    MANDATORY_PARAM_EMPTY_OR_MALFORMED = -1102
+    UNKNOWN_PARAM = -1103
+    PARAM_EMPTY = -1105
+    BAD_PRECISION = -1111
+    INVALID_RECV_WINDOW = -1131
+    BAD_SYMBOL = -1121
+    NEW_ORDER_REJECTED = -2010
+    CANCEL_REJECTED = -2011
+    NO_SUCH_ORDER = -2013
+    BAD_API_KEY_FMT = -2014
+    REJECTED_MBX_KEY = -2015
+    # The web app's own (/v1) codes.
+    EMAIL_TAKEN = -5001
+    INVALID_CREDENTIALS = -5002
+    TOTP_REQUIRED = -5003
+    INVALID_TOTP = -5004
+    FORBIDDEN = -5005
+    NOT_FOUND = -5006
+    INVALID_TOKEN = -5007
+    CONFLICT = -5008
+    INSUFFICIENT_BALANCE = -5009
+
+
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ on the instance
+class ApiError(Exception):
+    status: int
+    code: ErrorCode
+    msg: str
+    retry_after: int | None = None
+
+    def body(self) -> dict[str, object]:
+        return {"code": int(self.code), "msg": self.msg}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+
+def bad_request(code: ErrorCode, msg: str) -> ApiError:
+    return ApiError(400, code, msg)
+
+
+def malformed(param: str, detail: str = "was empty or malformed") -> ApiError:
+    return ApiError(400, ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                    f"Parameter '{param}' {detail}.")
+
+
+def unauthorized(code: ErrorCode, msg: str) -> ApiError:
+    return ApiError(401, code, msg)
+
+
+def forbidden(msg: str = "You are not allowed to do this.") -> ApiError:
+    return ApiError(403, ErrorCode.FORBIDDEN, msg)
+
+
+def not_found(msg: str) -> ApiError:
+    return ApiError(404, ErrorCode.NOT_FOUND, msg)
+
+
+def conflict(msg: str) -> ApiError:
+    return ApiError(409, ErrorCode.CONFLICT, msg)
+
+
+def too_many_requests(msg: str, retry_after: int) -> ApiError:
+    return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, msg, retry_after)

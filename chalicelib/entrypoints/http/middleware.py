@@ -1,0 +1,90 @@
+"""Every API response passes here: request weight per IP, errors in the API's format."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from chalice.app import Blueprint, Request, Response
+
+from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests
+from chalicelib.entrypoints.http.requests import client_ip
+from chalicelib.entrypoints.http.services import services
+
+logger = Logger(service="exchange-api")
+
+# Request weights as Binance counts them; unlisted routes weigh 1.
+ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/account"): 20,
+    ("POST", "/v1/auth/login"): 5,
+    ("POST", "/v1/auth/signup"): 5,
+}
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.status, error.body(), error.headers())
+
+
+def charge_ip_weight(request: Request) -> int:
+    svc = services()
+    route = (request.method, str(request.context.get("resourcePath", "")))
+    now_s = int(time.time())
+    used = svc.weights.charge(f"ip:{client_ip(request)}", ROUTE_WEIGHTS.get(route, 1), now_s)
+    if used > svc.settings.ip_weight_per_minute:
+        limit = svc.settings.ip_weight_per_minute
+        raise too_many_requests(
+            f"Too much request weight used; current limit is {limit} request weight per "
+            "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+            retry_after=svc.weights.seconds_left(now_s))
+    return used
+
+
+def unknown_error() -> ApiError:
+    return ApiError(500, ErrorCode.UNKNOWN,
+                    "An unknown error occurred while processing the request.")
+
+
+def with_api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Chalice turns a view's exception into its own 500 before middleware sees it,
+    so each view is wrapped: client errors keep their 4xx and `{code, msg}` body,
+    and nothing else ever leaks a stack trace."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            logger.exception("unhandled error in view", extra={"view": view.__name__})
+            return error_response(unknown_error())
+
+    return guarded
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose routes answer errors in the API's format."""
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        register = super().route(path, **kwargs)
+        return lambda view: register(with_api_errors(view))
+
+
+def api_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    try:
+        used = charge_ip_weight(request)
+    except ApiError as error:
+        return error_response(error)
+    response = get_response(request)
+    response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+    return response

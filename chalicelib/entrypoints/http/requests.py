@@ -1,0 +1,96 @@
+"""Turning Chalice requests into validated inputs and authenticated callers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.domain.errors import (
+    ApiError,
+    ErrorCode,
+    malformed,
+    too_many_requests,
+    unauthorized,
+)
+from chalicelib.entrypoints.http.services import services
+from chalicelib.service_layer import auth
+from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest, authenticate_signed
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return ApiError(400, ErrorCode.UNKNOWN_PARAM, f"An unknown parameter was sent: {field}.")
+    if first["type"] == "missing":
+        return ApiError(400, ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                        f"Mandatory parameter '{field}' was not sent, was empty/null, or "
+                        "malformed.")
+    return malformed(field, f"is invalid: {first['msg']}")
+
+
+def parse_body(request: Request, model: type[Model]) -> Model:
+    try:
+        data = json.loads(request.raw_body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, ErrorCode.ILLEGAL_CHARS, "Request body is not valid JSON.") from exc
+    return validate(model, data)
+
+
+def parse_query(request: Request, model: type[Model]) -> Model:
+    return validate(model, dict(request.query_params or {}))
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    if not isinstance(data, dict):
+        raise ApiError(400, ErrorCode.ILLEGAL_CHARS, "Request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def client_ip(request: Request) -> str:
+    return str(request.context.get("identity", {}).get("sourceIp", ""))
+
+
+def bearer_user(request: Request) -> tuple[auth.User, str]:
+    """The web app's caller, from `Authorization: Bearer <access token>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized(ErrorCode.UNAUTHORIZED,
+                           "You are not authorized to execute this request.")
+    svc = services()
+    with svc.db() as conn:
+        return auth.authenticate(svc.auth, conn, token.strip())
+
+
+def signed_request(request: Request) -> SignedRequest:
+    raw = request.raw_body or b""
+    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    params = request.query_params
+    pairs = [] if params is None else [(key, value) for key in params
+                                       for value in params.getlist(key)]
+    return SignedRequest(api_key=request.headers.get("x-mbx-apikey"), query_pairs=pairs,
+                         body=body, client_ip=client_ip(request), now_ms=services().now_ms())
+
+
+def key_owner(request: Request, permission: str) -> tuple[KeyOwner, SignedRequest]:
+    """The caller of a SIGNED endpoint, checked as Binance checks it."""
+    signed = signed_request(request)
+    svc = services()
+    with svc.db() as conn:
+        owner = authenticate_signed(conn, svc.master_key, signed, permission)
+    used = svc.weights.charge(f"key:{owner.key_id}", 1, signed.now_ms // 1000)
+    if used > svc.settings.api_key_weight_per_minute:
+        raise too_many_requests(
+            f"Too much request weight used on this API key; the limit is "
+            f"{svc.settings.api_key_weight_per_minute} per minute.",
+            retry_after=svc.weights.seconds_left(signed.now_ms // 1000))
+    return owner, signed

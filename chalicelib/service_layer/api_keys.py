@@ -1,0 +1,167 @@
+"""API keys: create (secret shown once), list, delete; and Binance-style signed
+request authentication (HMAC-SHA256 over the query string then the body)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+import psycopg
+
+from chalicelib.adapters import accounts_repo as repo
+from chalicelib.adapters.envelope import MasterKey, seal, unseal
+from chalicelib.domain.errors import ApiError, ErrorCode, bad_request, malformed, not_found
+
+Conn = psycopg.Connection[Any]
+PERMISSIONS = ("READ", "TRADE", "WITHDRAW")
+DEFAULT_RECV_WINDOW_MS = 5000
+MAX_RECV_WINDOW_MS = 60000
+MAX_CLOCK_AHEAD_MS = 1000
+MAX_KEYS_PER_USER = 30
+
+
+def invalid_key() -> ApiError:
+    return ApiError(401, ErrorCode.REJECTED_MBX_KEY,
+                    "Invalid API-key, IP, or permissions for action.")
+
+
+def describe_key(row: repo.ApiKeyRow) -> dict[str, object]:
+    return {"id": row.id, "apiKey": row.api_key, "label": row.label,
+            "permissions": row.permissions, "ipAllowlist": row.ip_allowlist}
+
+
+def validate_allowlist(entries: Sequence[str]) -> list[str]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+        except ValueError as exc:
+            raise malformed("ipAllowlist", f"holds '{entry}', which is not an IP or CIDR") from exc
+    return networks
+
+
+def create_api_key(conn: Conn, master: MasterKey, user_id: int, label: str,
+                   permissions: Sequence[str], ip_allowlist: Sequence[str]) -> dict[str, object]:
+    if not permissions or not set(permissions) <= set(PERMISSIONS):
+        raise malformed("permissions", f"must be a non-empty subset of {list(PERMISSIONS)}")
+    wanted = [p for p in PERMISSIONS if p in permissions]
+    networks = validate_allowlist(ip_allowlist)
+    if "WITHDRAW" in wanted and not networks:
+        raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                          "A key with WITHDRAW permission needs an IP allow-list.")
+    if len(repo.live_api_keys(conn, user_id)) >= MAX_KEYS_PER_USER:
+        raise bad_request(ErrorCode.FILTER_FAILURE, f"At most {MAX_KEYS_PER_USER} API keys.")
+    api_key, secret = secrets.token_hex(32), secrets.token_hex(32)
+    secret_enc, data_key_enc = seal(master, secret.encode())
+    key_id = repo.insert_api_key(conn, user_id, api_key, secret_enc, data_key_enc, label[:64],
+                                 wanted, networks)
+    return {"id": key_id, "apiKey": api_key, "secretKey": secret, "label": label[:64],
+            "permissions": wanted, "ipAllowlist": networks}
+
+
+def list_api_keys(conn: Conn, user_id: int) -> list[dict[str, object]]:
+    return [describe_key(row) for row in repo.live_api_keys(conn, user_id)]
+
+
+def delete_api_key(conn: Conn, user_id: int, key_id: int) -> None:
+    if not repo.delete_api_key(conn, user_id, key_id):
+        raise not_found("No such API key.")
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    api_key: str | None
+    query_pairs: list[tuple[str, str]]
+    body: str
+    client_ip: str
+    now_ms: int
+
+    def params(self) -> dict[str, str]:
+        """Query and form-body parameters together (the body wins on a clash)."""
+        return dict(self.query_pairs) | dict(parse_qsl(self.body, keep_blank_values=True))
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    user_id: int
+    key_id: int
+    permissions: tuple[str, ...]
+
+
+def authenticate_signed(conn: Conn, master: MasterKey, request: SignedRequest,
+                        permission: str) -> KeyOwner:
+    if not request.api_key or len(request.api_key) > 128 or not request.api_key.isalnum():
+        raise ApiError(401, ErrorCode.BAD_API_KEY_FMT, "API-key format invalid.")
+    row = repo.api_key_by_value(conn, request.api_key)
+    if row is None:
+        raise invalid_key()
+    params = request.params()
+    check_timestamp(params, request.now_ms)
+    secret = unseal(master, row.secret_enc, row.data_key_enc)
+    check_signature(secret, request, params.get("signature", ""))
+    if permission not in row.permissions or not ip_allowed(request.client_ip, row.ip_allowlist):
+        raise invalid_key()
+    return KeyOwner(row.user_id, row.id, tuple(row.permissions))
+
+
+def check_timestamp(params: dict[str, str], now_ms: int) -> None:
+    timestamp = params.get("timestamp", "")
+    if not timestamp.isdigit():
+        raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                          "Mandatory parameter 'timestamp' was not sent, was empty/null, "
+                          "or malformed.")
+    window = params.get("recvWindow", str(DEFAULT_RECV_WINDOW_MS))
+    if not window.isdigit():
+        raise malformed("recvWindow")
+    if int(window) > MAX_RECV_WINDOW_MS:
+        raise bad_request(ErrorCode.INVALID_RECV_WINDOW,
+                          f"recvWindow must be less than {MAX_RECV_WINDOW_MS}.")
+    if int(timestamp) > now_ms + MAX_CLOCK_AHEAD_MS:
+        raise bad_request(ErrorCode.INVALID_TIMESTAMP,
+                          "Timestamp for this request was 1000ms ahead of the server's time.")
+    if now_ms - int(timestamp) > int(window):
+        raise bad_request(ErrorCode.INVALID_TIMESTAMP,
+                          "Timestamp for this request is outside of the recvWindow.")
+
+
+def check_signature(secret: bytes, request: SignedRequest, signature: str) -> None:
+    if not signature:
+        raise malformed("signature", "was not sent, was empty/null, or malformed")
+    given = signature.lower().encode()
+    for payload in signed_payloads(request):
+        expected = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest().encode()
+        if hmac.compare_digest(expected, given):
+            return
+    raise bad_request(ErrorCode.INVALID_SIGNATURE, "Signature for this request is not valid.")
+
+
+def signed_payloads(request: SignedRequest) -> list[str]:
+    """What the client may have signed: the query string then the body, without the
+    signature itself. API Gateway hands us decoded query parameters, not the raw
+    string, so the query is re-encoded in both common styles ('+' and '%20')."""
+    pairs = [(k, v) for k, v in request.query_pairs if k != "signature"]
+    body = without_signature(request.body)
+    queries = {urlencode(pairs), urlencode(pairs, quote_via=quote)}
+    return [query + body for query in queries]
+
+
+def without_signature(body: str) -> str:
+    if "signature=" not in body:
+        return body
+    return "&".join(part for part in body.split("&") if not part.startswith("signature="))
+
+
+def ip_allowed(client_ip: str, allowlist: Sequence[str]) -> bool:
+    if not allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in allowlist)

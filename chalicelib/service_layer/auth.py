@@ -1,0 +1,186 @@
+"""Accounts: signup, login, refresh, logout, password change and TOTP two-factor."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pyotp
+
+from chalicelib.adapters import accounts_repo as repo
+from chalicelib.adapters.envelope import MasterKey, seal_blob, unseal_blob
+from chalicelib.adapters.passwords import decoy_hash, hash_password, needs_rehash, verify_password
+from chalicelib.adapters.redis_store import LoginFailures, SessionStore, UsedTotpCodes
+from chalicelib.domain.errors import (
+    ApiError,
+    ErrorCode,
+    bad_request,
+    conflict,
+    forbidden,
+    too_many_requests,
+    unauthorized,
+)
+from chalicelib.service_layer.tokens import TokenConfig, issue_access_token, read_access_token
+
+Conn = psycopg.Connection[Any]
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PASSWORD_MIN, PASSWORD_MAX = 10, 128
+TOTP_ISSUER = "Spot Exchange"
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    sessions: SessionStore
+    failures: LoginFailures
+    used_codes: UsedTotpCodes
+    master_key: MasterKey
+    tokens: TokenConfig
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    is_admin: bool
+    totp_enabled: bool
+
+    @classmethod
+    def from_row(cls, row: repo.UserRow) -> User:
+        return cls(row.id, row.email, row.is_admin, row.totp_enabled)
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not EMAIL.match(email):
+        raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                          "Parameter 'email' is not a valid email address.")
+    return email
+
+
+def check_password_strength(password: str) -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                          f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
+
+
+def signup(conn: Conn, email: str, password: str) -> User:
+    email = normalise_email(email)
+    check_password_strength(password)
+    user_id = repo.insert_user(conn, email, hash_password(password))
+    if user_id is None:
+        raise ApiError(409, ErrorCode.EMAIL_TAKEN, "An account with this email already exists.")
+    return User(user_id, email, is_admin=False, totp_enabled=False)
+
+
+def login(ctx: AuthContext, conn: Conn, email: str, password: str,
+          totp_code: str | None) -> dict[str, object]:
+    email = email.strip()
+    wait = ctx.failures.locked_for(email)
+    if wait:
+        raise too_many_requests("Too many failed logins; try again later.", retry_after=wait)
+    row = repo.user_by_email(conn, email)
+    if row is None or not verify_password(row.password_hash, password):
+        if row is None:
+            verify_password(decoy_hash(), password)
+        ctx.failures.record_failure(email)
+        raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Email or password is incorrect.")
+    if row.status != "ACTIVE":
+        raise forbidden("This account is disabled.")
+    if row.totp_enabled:
+        if not totp_code:
+            raise unauthorized(ErrorCode.TOTP_REQUIRED, "A two-factor code is required.")
+        if not code_is_valid(ctx, row, totp_code):
+            ctx.failures.record_failure(email)
+            raise unauthorized(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
+    ctx.failures.clear(email)
+    if needs_rehash(row.password_hash):
+        repo.set_password(conn, row.id, hash_password(password))
+    return start_session(ctx, row.id)
+
+
+def start_session(ctx: AuthContext, user_id: int) -> dict[str, object]:
+    session_id, refresh = ctx.sessions.create(user_id)
+    return token_response(ctx, user_id, session_id, refresh)
+
+
+def token_response(ctx: AuthContext, user_id: int, session_id: str,
+                   refresh: str) -> dict[str, object]:
+    access = issue_access_token(ctx.tokens, user_id, session_id, int(time.time()))
+    return {"accessToken": access, "refreshToken": f"{session_id}.{refresh}",
+            "tokenType": "Bearer", "expiresIn": ctx.tokens.ttl_seconds}
+
+
+def refresh(ctx: AuthContext, refresh_token: str) -> dict[str, object]:
+    session_id, _, secret = refresh_token.partition(".")
+    user_id = ctx.sessions.user_of(session_id) if session_id and secret else None
+    new_secret = ctx.sessions.rotate(session_id, secret) if user_id is not None else None
+    if user_id is None or new_secret is None:
+        raise unauthorized(ErrorCode.INVALID_TOKEN, "Refresh token is invalid or revoked.")
+    return token_response(ctx, user_id, session_id, new_secret)
+
+
+def authenticate(ctx: AuthContext, conn: Conn, bearer_token: str) -> tuple[User, str]:
+    """The user behind an access token whose session is still open."""
+    claims = read_access_token(ctx.tokens, bearer_token)
+    row = repo.user_by_id(conn, claims.user_id)
+    if row is None or row.status != "ACTIVE" or \
+            ctx.sessions.user_of(claims.session_id) != claims.user_id:
+        raise unauthorized(ErrorCode.INVALID_TOKEN, "Session has ended; log in again.")
+    return User.from_row(row), claims.session_id
+
+
+def logout(ctx: AuthContext, session_id: str) -> None:
+    ctx.sessions.revoke(session_id)
+
+
+def change_password(ctx: AuthContext, conn: Conn, user: User, current: str, new: str) -> None:
+    row = repo.user_by_id(conn, user.id)
+    assert row is not None
+    if not verify_password(row.password_hash, current):
+        raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Current password is incorrect.")
+    check_password_strength(new)
+    repo.set_password(conn, user.id, hash_password(new))
+    ctx.sessions.revoke_all(user.id)
+
+
+def enrol_totp(ctx: AuthContext, conn: Conn, user: User) -> dict[str, str]:
+    if user.totp_enabled:
+        raise conflict("Two-factor authentication is already enabled.")
+    secret = pyotp.random_base32()
+    repo.set_totp(conn, user.id, seal_blob(ctx.master_key, secret.encode()), enabled=False)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return {"secret": secret, "otpauthUri": uri}
+
+
+def confirm_totp(ctx: AuthContext, conn: Conn, user: User, code: str) -> None:
+    row = repo.user_by_id(conn, user.id)
+    assert row is not None
+    if row.totp_enabled:
+        raise conflict("Two-factor authentication is already enabled.")
+    if row.totp_secret_enc is None:
+        raise conflict("Start two-factor enrolment first.")
+    if not code_is_valid(ctx, row, code):
+        raise bad_request(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
+    repo.set_totp(conn, user.id, row.totp_secret_enc, enabled=True)
+
+
+def require_second_factor(ctx: AuthContext, conn: Conn, user: User, code: str | None) -> None:
+    """For sensitive actions (API keys, withdrawals) once two-factor is enabled."""
+    if not user.totp_enabled:
+        return
+    if not code:
+        raise unauthorized(ErrorCode.TOTP_REQUIRED, "A two-factor code is required.")
+    row = repo.user_by_id(conn, user.id)
+    assert row is not None
+    if not code_is_valid(ctx, row, code):
+        raise unauthorized(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
+
+
+def code_is_valid(ctx: AuthContext, row: repo.UserRow, code: str) -> bool:
+    if row.totp_secret_enc is None or not code.isdigit():
+        return False
+    secret = unseal_blob(ctx.master_key, row.totp_secret_enc).decode()
+    return pyotp.TOTP(secret).verify(code, valid_window=1) and ctx.used_codes.claim(row.id, code)

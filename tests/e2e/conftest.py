@@ -1,0 +1,124 @@
+"""The API through Chalice's test client, wired to the test database and Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from chalice.app import Chalice
+from chalice.test import Client
+
+from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.settings import PROJECT_ROOT, Settings
+
+API_DIR = PROJECT_ROOT / "api"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def api_app(test_settings: Settings, migrated_db: str) -> Iterator[Chalice]:
+    services = Services.from_settings(test_settings)
+    use_services(services)
+    sys.path.insert(0, str(API_DIR))
+    try:
+        from app import app
+    finally:
+        sys.path.remove(str(API_DIR))
+    yield app
+    use_services(None)
+
+
+@pytest.fixture
+def client(api_app: Chalice, db_url: str, redis_client: redis.Redis) -> Iterator[Client]:
+    with Client(api_app, stage_name="dev") as test_client:
+        yield test_client
+
+
+class Caller:
+    """A signed-up, logged-in user of the API."""
+
+    def __init__(self, client: Client, email: str) -> None:
+        self.client = client
+        self.email = email
+        created = post_json(client, "/v1/auth/signup", {"email": email, "password": PASSWORD})
+        assert created.status_code == 201, created.body
+        self.user_id = int(created.json_body["id"])
+        tokens = post_json(client, "/v1/auth/login", {"email": email, "password": PASSWORD})
+        assert tokens.status_code == 200, tokens.body
+        self.access_token = tokens.json_body["accessToken"]
+        self.refresh_token = tokens.json_body["refreshToken"]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}",
+                "Content-Type": "application/json"}
+
+    def get(self, path: str) -> Any:
+        return self.client.http.get(path, headers=self.headers())
+
+    def post(self, path: str, body: dict[str, object]) -> Any:
+        return self.client.http.post(path, headers=self.headers(), body=json.dumps(body))
+
+    def delete(self, path: str) -> Any:
+        return self.client.http.delete(path, headers=self.headers())
+
+    def new_api_key(self, permissions: list[str], allowlist: list[str] | None = None) -> ApiKey:
+        response = self.post("/v1/api-keys", {"permissions": permissions,
+                                              "ipAllowlist": allowlist or []})
+        assert response.status_code == 201, response.body
+        return ApiKey(self.client, response.json_body["apiKey"], response.json_body["secretKey"])
+
+
+class ApiKey:
+    """Signs requests exactly as Binance clients do."""
+
+    def __init__(self, client: Client, api_key: str, secret: str) -> None:
+        self.client = client
+        self.api_key = api_key
+        self.secret = secret
+
+    def sign(self, payload: str, secret: str | None = None) -> str:
+        return hmac.new((secret or self.secret).encode(), payload.encode(),
+                        hashlib.sha256).hexdigest()
+
+    def query(self, params: dict[str, object], timestamp_ms: int | None = None) -> str:
+        stamped = {**params, "timestamp": timestamp_ms or now_ms()}
+        query = urlencode(stamped)
+        return f"{query}&signature={self.sign(query)}"
+
+    def get(self, path: str, params: dict[str, object] | None = None, **kw: Any) -> Any:
+        return self.client.http.get(f"{path}?{self.query(params or {}, **kw)}",
+                                    headers={"X-MBX-APIKEY": self.api_key})
+
+    def post_form(self, path: str, params: dict[str, object]) -> Any:
+        return self.client.http.post(
+            path, body=self.query(params),
+            headers={"X-MBX-APIKEY": self.api_key,
+                     "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def post_json(client: Client, path: str, body: Mapping[str, object],
+              headers: dict[str, str] | None = None) -> Any:
+    return client.http.post(path, body=json.dumps(body),
+                            headers={"Content-Type": "application/json", **(headers or {})})
+
+
+@pytest.fixture
+def alice(client: Client) -> Caller:
+    return Caller(client, "alice@example.com")
+
+
+@pytest.fixture
+def bob(client: Client) -> Caller:
+    return Caller(client, "bob@example.com")

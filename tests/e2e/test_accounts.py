@@ -1,0 +1,218 @@
+"""Signup, login, sessions, password change, two-factor and API key management."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyotp
+import pytest
+from chalice.test import Client
+
+from tests.e2e.conftest import PASSWORD, Caller, post_json
+
+
+def test_signup_login_and_me(client: Client) -> None:
+    alice = Caller(client, "Alice@Example.com")
+
+    me = alice.get("/v1/me")
+
+    assert me.status_code == 200
+    assert me.json_body == {"id": alice.user_id, "email": "Alice@Example.com",
+                            "isAdmin": False, "totpEnabled": False}
+
+
+def test_an_email_signs_up_once_whatever_its_case(client: Client, alice: Caller) -> None:
+    again = post_json(client, "/v1/auth/signup",
+                      {"email": "ALICE@example.com", "password": PASSWORD})
+
+    assert again.status_code == 409
+    assert again.json_body["code"] == -5001
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"email": "not-an-email", "password": PASSWORD}, -1102),
+    ({"email": "short@example.com", "password": "short"}, -1102),
+    ({"email": "x@example.com"}, -1102),
+    ({"email": "x@example.com", "password": PASSWORD, "admin": True}, -1103),
+    ({"email": ["x@example.com"], "password": PASSWORD}, -1102),
+])
+def test_bad_signups_are_refused_with_the_field_named(
+    client: Client, body: dict[str, object], code: int
+) -> None:
+    response = post_json(client, "/v1/auth/signup", body)
+
+    assert response.status_code == 400
+    assert response.json_body["code"] == code
+
+
+def test_malformed_json_is_a_400_not_a_500(client: Client) -> None:
+    for raw in ("{", "[]", "null", "\xff"):
+        response = client.http.post("/v1/auth/signup", body=raw,
+                                    headers={"Content-Type": "application/json"})
+        assert response.status_code == 400
+        assert response.json_body["code"] in (-1100, -1102)
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client: Client, alice: Caller) -> None:
+    wrong = post_json(client, "/v1/auth/login", {"email": alice.email, "password": "nope" * 3})
+    unknown = post_json(client, "/v1/auth/login",
+                        {"email": "nobody@example.com", "password": "nope" * 3})
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json_body == unknown.json_body
+
+
+@pytest.mark.parametrize("email", ["alice@example.com", "nobody@example.com"])
+def test_repeated_failed_logins_are_throttled(client: Client, alice: Caller, email: str) -> None:
+    for _ in range(5):
+        assert post_json(client, "/v1/auth/login",
+                         {"email": email, "password": "wrong" * 3}).status_code == 401
+
+    locked = post_json(client, "/v1/auth/login", {"email": email, "password": PASSWORD})
+
+    assert locked.status_code == 429
+    assert locked.json_body["code"] == -1003
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+
+
+def test_logout_ends_the_session_and_its_tokens(alice: Caller) -> None:
+    assert alice.post("/v1/auth/logout", {}).status_code == 200
+
+    assert alice.get("/v1/me").status_code == 401
+    refreshed = post_json(alice.client, "/v1/auth/refresh",
+                          {"refreshToken": alice.refresh_token})
+    assert refreshed.status_code == 401
+
+
+def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_session(alice: Caller) -> None:
+    first = post_json(alice.client, "/v1/auth/refresh", {"refreshToken": alice.refresh_token})
+    assert first.status_code == 200
+    new_access = first.json_body["accessToken"]
+
+    replay = post_json(alice.client, "/v1/auth/refresh", {"refreshToken": alice.refresh_token})
+
+    assert replay.status_code == 401
+    me = alice.client.http.get("/v1/me", headers={"Authorization": f"Bearer {new_access}"})
+    assert me.status_code == 401
+
+
+def test_tampered_or_foreign_tokens_are_refused(alice: Caller) -> None:
+    header, payload, signature = alice.access_token.split(".")
+    for token in (f"{header}.{payload}.{signature[:-2]}AA", "not.a.jwt", ""):
+        response = alice.client.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+
+def test_password_change_revokes_every_session(client: Client, alice: Caller) -> None:
+    other_session = Caller.__new__(Caller)
+    other_session.__dict__.update(alice.__dict__)
+    login = post_json(client, "/v1/auth/login", {"email": alice.email, "password": PASSWORD})
+    other_session.access_token = login.json_body["accessToken"]
+
+    changed = alice.post("/v1/auth/password", {"currentPassword": PASSWORD,
+                                               "newPassword": "a brand new passphrase"})
+
+    assert changed.status_code == 200
+    assert alice.get("/v1/me").status_code == 401
+    assert other_session.get("/v1/me").status_code == 401
+    old = post_json(client, "/v1/auth/login", {"email": alice.email, "password": PASSWORD})
+    assert old.status_code == 401
+    new = post_json(client, "/v1/auth/login",
+                    {"email": alice.email, "password": "a brand new passphrase"})
+    assert new.status_code == 200
+
+
+def enable_totp(user: Caller) -> pyotp.TOTP:
+    enrol = user.post("/v1/auth/totp/enrol", {})
+    assert enrol.status_code == 200
+    totp = pyotp.TOTP(enrol.json_body["secret"])
+    assert user.post("/v1/auth/totp/confirm", {"code": "000000"}).status_code == 400
+    assert user.post("/v1/auth/totp/confirm", {"code": totp.now()}).status_code == 200
+    return totp
+
+
+def next_code(totp: pyotp.TOTP) -> str:
+    """The next window's code (still accepted): the current one was spent confirming."""
+    return totp.at(int(time.time()) + 30)
+
+
+def test_totp_is_required_at_login_once_enabled(client: Client, alice: Caller) -> None:
+    totp = enable_totp(alice)
+    credentials = {"email": alice.email, "password": PASSWORD}
+
+    missing = post_json(client, "/v1/auth/login", credentials)
+    wrong = post_json(client, "/v1/auth/login", {**credentials, "totpCode": "123456"})
+
+    assert (missing.status_code, missing.json_body["code"]) == (401, -5003)
+    assert (wrong.status_code, wrong.json_body["code"]) == (401, -5004)
+    code = next_code(totp)
+    ok = post_json(client, "/v1/auth/login", {**credentials, "totpCode": code})
+    assert ok.status_code == 200, ok.body
+    reused = post_json(client, "/v1/auth/login", {**credentials, "totpCode": code})
+    assert reused.status_code == 401, "a TOTP code must work only once"
+
+
+def test_api_key_creation_needs_totp_once_enabled(alice: Caller) -> None:
+    totp = enable_totp(alice)
+
+    without = alice.post("/v1/api-keys", {"permissions": ["READ"]})
+    with_code = alice.post("/v1/api-keys", {"permissions": ["READ"], "totpCode": next_code(totp)})
+
+    assert without.json_body["code"] == -5003
+    assert with_code.status_code == 201
+
+
+def test_api_keys_are_created_listed_and_deleted_without_showing_the_secret(
+    alice: Caller,
+) -> None:
+    created = alice.post("/v1/api-keys", {"label": "bot", "permissions": ["TRADE", "READ"]})
+    assert created.status_code == 201
+    assert len(created.json_body["secretKey"]) == 64
+
+    listed = alice.get("/v1/api-keys").json_body["apiKeys"]
+
+    assert listed == [{"id": created.json_body["id"], "apiKey": created.json_body["apiKey"],
+                       "label": "bot", "permissions": ["READ", "TRADE"], "ipAllowlist": []}]
+    assert "secret" not in json.dumps(listed).lower()
+    assert alice.delete(f"/v1/api-keys/{created.json_body['id']}").status_code == 200
+    assert alice.get("/v1/api-keys").json_body["apiKeys"] == []
+
+
+def test_api_key_secrets_are_not_stored_in_plain_text(alice: Caller, db: object) -> None:
+    created = alice.post("/v1/api-keys", {"permissions": ["READ"]}).json_body
+
+    row = db.execute("SELECT secret_enc FROM api_keys").fetchone()  # type: ignore[attr-defined]
+
+    assert created["secretKey"].encode() not in bytes(row[0])
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"permissions": ["WITHDRAW"]}, -1102),
+    ({"permissions": ["READ", "ADMIN"]}, -1102),
+    ({"permissions": []}, -1102),
+    ({"permissions": ["READ"], "ipAllowlist": ["not-an-ip"]}, -1102),
+])
+def test_bad_api_key_requests_are_refused(alice: Caller, body: dict[str, object],
+                                          code: int) -> None:
+    response = alice.post("/v1/api-keys", body)
+
+    assert response.status_code == 400
+    assert response.json_body["code"] == code
+
+
+def test_a_user_cannot_see_or_delete_anothers_keys(alice: Caller, bob: Caller) -> None:
+    key = alice.post("/v1/api-keys", {"permissions": ["READ"]}).json_body
+
+    assert bob.get("/v1/api-keys").json_body["apiKeys"] == []
+    assert bob.delete(f"/v1/api-keys/{key['id']}").status_code == 404
+    assert len(alice.get("/v1/api-keys").json_body["apiKeys"]) == 1
+
+
+def test_every_v1_route_needs_a_token(client: Client) -> None:
+    for method, path in (("GET", "/v1/me"), ("GET", "/v1/api-keys"),
+                         ("POST", "/v1/api-keys"), ("POST", "/v1/auth/logout"),
+                         ("DELETE", "/v1/api-keys/1")):
+        response = getattr(client.http, method.lower())(path)
+        assert response.status_code == 401, path
+        assert response.json_body["code"] == -1002
