@@ -2,6 +2,7 @@
 
     exchange stack up|down|status|logs [SERVICE] [-n LINES]
     exchange db migrate [--database-url URL]
+    exchange admin grant|revoke EMAIL [--database-url URL]
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chalicelib.adapters import accounts_repo
 from chalicelib.adapters.migrations import MigrationError, apply_migrations
+from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
@@ -34,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_actions = db.add_subparsers(dest="action", required=True)
     migrate = db_actions.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument("--database-url", help="default: DATABASE_URL from the settings")
+
+    admin = groups.add_parser("admin", help="who may administer the exchange")
+    admin_actions = admin.add_subparsers(dest="action", required=True)
+    for action in ("grant", "revoke"):
+        command = admin_actions.add_parser(action, help=f"{action} the admin role")
+        command.add_argument("email")
+        command.add_argument("--database-url", help="default: DATABASE_URL from the settings")
     return parser
 
 
@@ -44,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.group == "db":
             return migrate(args.database_url or settings.database_url)
+        if args.group == "admin":
+            return set_admin(args.database_url or settings.database_url, args.email,
+                             args.action == "grant")
         return run_stack_action(args, config)
     except (ServiceError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -73,6 +86,15 @@ def migrate(database_url: str) -> int:
     applied = apply_migrations(database_url)
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
     print(f"migrations applied: {names}")
+    return 0
+
+
+def set_admin(database_url: str, email: str, is_admin: bool) -> int:
+    with connect(database_url) as conn:
+        if not accounts_repo.set_admin(conn, email, is_admin):
+            print(f"error: no user with email {email}", file=sys.stderr)
+            return 1
+    print(f"{email}: admin role {'granted' if is_admin else 'revoked'}")
     return 0
 
 
