@@ -1,0 +1,53 @@
+"""Request weight per IP and per API key, counted in Redis as Binance counts it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from chalice.app import Chalice
+from chalice.test import Client
+
+from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.settings import Settings
+
+LIMIT = 30
+
+
+def start_of_a_fresh_window() -> None:
+    """Weights count per clock minute: keep a test from straddling two minutes."""
+    if time.time() % 60 > 55:
+        time.sleep(60 - time.time() % 60 + 0.05)
+
+
+@pytest.fixture
+def strict_client(api_app: Chalice, test_settings: Settings, client: Client) -> Iterator[Client]:
+    """The API with a small weight budget per minute."""
+    strict = Services.from_settings(test_settings.model_copy(
+        update={"ip_weight_per_minute": LIMIT}))
+    use_services(strict)
+    try:
+        yield client
+    finally:
+        use_services(Services.from_settings(test_settings))
+
+
+def test_used_weight_is_reported_on_every_response(client: Client) -> None:
+    start_of_a_fresh_window()
+    first = client.http.get("/api/v3/ping")
+    second = client.http.get("/api/v3/time")
+
+    assert first.headers["X-MBX-USED-WEIGHT-1M"] == "1"
+    assert second.headers["X-MBX-USED-WEIGHT-1M"] == "2"
+
+
+def test_an_ip_over_its_weight_gets_429_with_retry_after(strict_client: Client) -> None:
+    start_of_a_fresh_window()
+    statuses = [strict_client.http.get("/api/v3/ping").status_code for _ in range(LIMIT)]
+    over = strict_client.http.get("/api/v3/ping")
+
+    assert statuses == [200] * LIMIT
+    assert over.status_code == 429
+    assert over.json_body["code"] == -1003
+    assert 1 <= int(over.headers["Retry-After"]) <= 60
