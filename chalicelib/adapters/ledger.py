@@ -1,0 +1,264 @@
+"""The one way money moves: balanced, idempotent ledger transactions.
+
+A ledger transaction is a set of postings (account, bucket, signed amount) that sums
+to zero per asset. Posting one writes its ``ledger_transactions`` row, all its
+``ledger_entries`` and the matching balance changes together, inside a database
+transaction the caller owns, so the caller's own rows (a deposit, a withdrawal, a
+trade) commit or roll back with the money.
+
+Everything is set-based: a batch of any size costs the same few statements, which
+is what the matcher's settlement needs. Accounts (``balances`` rows) are created on
+first use and locked in ascending id order, the one lock order every writer uses,
+so concurrent postings do not deadlock on each other. A database transaction that
+moves money for several causes should post them as one batch (``post_transactions``)
+rather than in several calls, which would each lock in order but not all together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.pq import TransactionStatus
+
+from chalicelib.domain.errors import ApiError, ErrorCode
+
+_NON_NEGATIVE_CHECKS = frozenset({"balances_available_nonnegative", "balances_locked_nonnegative"})
+
+
+class AccountKind(StrEnum):
+    USER = "USER"
+    FEE = "FEE"
+    DEPOSIT_CLEARING = "DEPOSIT_CLEARING"
+    WITHDRAWAL_CLEARING = "WITHDRAWAL_CLEARING"
+
+
+class Bucket(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    LOCKED = "LOCKED"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """A ledger account: a user's (``user_id`` set) or the exchange's (``user_id`` None)."""
+
+    kind: AccountKind
+    user_id: int | None
+    asset: str
+
+    def __post_init__(self) -> None:
+        if (self.kind is AccountKind.USER) != (self.user_id is not None):
+            raise ValueError(f"{self.kind} accounts {'need' if self.user_id is None else 'have no'}"
+                             " user_id")
+
+    @classmethod
+    def user(cls, user_id: int, asset: str) -> AccountRef:
+        return cls(AccountKind.USER, user_id, asset)
+
+    @classmethod
+    def system(cls, kind: AccountKind, asset: str) -> AccountRef:
+        return cls(kind, None, asset)
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: AccountRef
+    bucket: Bucket
+    amount: int
+    """Signed, in the asset's smallest unit; never zero."""
+
+    def __post_init__(self) -> None:
+        if type(self.amount) is not int or self.amount == 0:
+            raise ValueError(f"a posting amount must be a non-zero int, got {self.amount!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTransaction:
+    kind: str
+    reference: str
+    """What caused it (deposit, withdrawal, trade id...); unique per kind."""
+    postings: Sequence[Posting]
+
+    def __post_init__(self) -> None:
+        if not self.postings:
+            raise ValueError(f"ledger transaction {self.key} has no postings")
+        totals: dict[str, int] = defaultdict(int)
+        for posting in self.postings:
+            totals[posting.account.asset] += posting.amount
+        unbalanced = {asset: total for asset, total in totals.items() if total}
+        if unbalanced:
+            raise ValueError(f"ledger transaction {self.key} does not balance: {unbalanced}")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.kind, self.reference
+
+
+def post_transaction(
+    conn: psycopg.Connection[Any], kind: str, reference: str, postings: Sequence[Posting]
+) -> int | None:
+    """Post one ledger transaction; return its id, or None if ``(kind, reference)`` was
+    already posted (then nothing moves: a repeat is harmless). See ``post_transactions``."""
+    (posted,) = post_transactions(conn, [LedgerTransaction(kind, reference, postings)])
+    return posted
+
+
+def post_transactions(
+    conn: psycopg.Connection[Any], transactions: Sequence[LedgerTransaction]
+) -> list[int | None]:
+    """Post a batch of ledger transactions in a constant number of statements.
+
+    Returns each transaction's new id, or None for one whose ``(kind, reference)`` was
+    already posted (it moves nothing). Must run inside a transaction the caller owns.
+
+    If a user balance would go negative this raises ``INSUFFICIENT_BALANCE``
+    (``ApiError``) and the caller's transaction is left aborted: no savepoint is
+    taken (it would cost two more round trips per call), so the caller lets the error
+    leave its ``with conn.transaction():`` block, which rolls everything back and
+    leaves nothing changed. Unbalanced or malformed postings raise ValueError.
+    """
+    if conn.info.transaction_status != TransactionStatus.INTRANS:
+        raise RuntimeError("post_transactions must run inside a transaction the caller owns")
+    if len({tx.key for tx in transactions}) != len(transactions):
+        raise ValueError("a batch must not repeat a (kind, reference)")
+    new_ids = _insert_transactions(conn, transactions)
+    new_transactions = [tx for tx in transactions if tx.key in new_ids]
+    if new_transactions:
+        postings = [(new_ids[tx.key], p) for tx in new_transactions for p in tx.postings]
+        balance_ids = _lock_accounts(conn, {p.account for _, p in postings})
+        _apply(conn, postings, balance_ids)
+    return [new_ids.get(tx.key) for tx in transactions]
+
+
+def _insert_transactions(
+    conn: psycopg.Connection[Any], transactions: Sequence[LedgerTransaction]
+) -> dict[tuple[str, str], int]:
+    """Insert the transactions' rows; return the ids of those that were new.
+
+    A concurrent duplicate waits here for the first writer to commit and then comes
+    back without an id, so it never touches a balance. Sorting the keys gives
+    concurrent batches one order for these waits.
+    """
+    keys = sorted(tx.key for tx in transactions)
+    rows = conn.execute(
+        "INSERT INTO ledger_transactions (kind, reference)"
+        " SELECT kind, reference FROM unnest(%s::text[], %s::text[]) AS t(kind, reference)"
+        " ORDER BY kind, reference"
+        " ON CONFLICT (kind, reference) DO NOTHING RETURNING kind, reference, id",
+        ([kind for kind, _ in keys], [reference for _, reference in keys]),
+    ).fetchall()
+    return {(kind, reference): int(tx_id) for kind, reference, tx_id in rows}
+
+
+def _lock_accounts(
+    conn: psycopg.Connection[Any], accounts: set[AccountRef]
+) -> dict[AccountRef, int]:
+    """Lock the accounts' balance rows in id order, creating missing ones; return ids.
+
+    Missing accounts are created after locking the existing ones, then everything is
+    locked again (locks already held cost nothing). Only a brand-new account comes out
+    of id order, and only its concurrent creator can hold it; in that rare race
+    PostgreSQL detects the deadlock and aborts one of the two transactions.
+    """
+    balance_ids = _select_for_update(conn, accounts)
+    missing = accounts - balance_ids.keys()
+    if missing:
+        _create_accounts(conn, missing)
+        balance_ids = _select_for_update(conn, accounts)
+    return balance_ids
+
+
+def _select_for_update(
+    conn: psycopg.Connection[Any], accounts: Iterable[AccountRef]
+) -> dict[AccountRef, int]:
+    # One index lookup per account: a user's by user_id, the exchange's by "user_id IS
+    # NULL". A single "IS NOT DISTINCT FROM" join would be shorter but cannot use the
+    # (account_kind, user_id, asset) index and scans every balance row.
+    rows = conn.execute(
+        "SELECT b.id, b.account_kind, b.user_id, b.asset FROM balances b WHERE b.id IN ("
+        "  SELECT found.id"
+        "  FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS a(kind, user_id, asset),"
+        "  LATERAL ("
+        "   SELECT id FROM balances"
+        "   WHERE account_kind = a.kind AND user_id = a.user_id AND asset = a.asset"
+        "   UNION ALL"
+        "   SELECT id FROM balances"
+        "   WHERE account_kind = a.kind AND user_id IS NULL AND asset = a.asset"
+        "    AND a.user_id IS NULL) AS found)"
+        " ORDER BY b.id FOR UPDATE OF b",
+        _columns(accounts),
+    ).fetchall()
+    return {
+        AccountRef(AccountKind(kind), user_id, asset): int(balance_id)
+        for balance_id, kind, user_id, asset in rows
+    }
+
+
+def _create_accounts(conn: psycopg.Connection[Any], accounts: set[AccountRef]) -> None:
+    # Sorted so that concurrent creators of the same accounts wait in one order.
+    conn.execute(
+        "INSERT INTO balances (account_kind, user_id, asset)"
+        " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[])"
+        " ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+        _columns(accounts),
+    )
+
+
+def _apply(
+    conn: psycopg.Connection[Any],
+    postings: Sequence[tuple[int, Posting]],
+    balance_ids: dict[AccountRef, int],
+) -> None:
+    """Write every entry in one INSERT (the balance trigger checks per statement) and
+    every balance change in one UPDATE, as a single statement."""
+    # One row per balance: UPDATE ... FROM applies only one of several matching rows.
+    available: dict[int, int] = defaultdict(int)
+    locked: dict[int, int] = defaultdict(int)
+    for _, posting in postings:
+        bucket = locked if posting.bucket is Bucket.LOCKED else available
+        bucket[balance_ids[posting.account]] += posting.amount
+    changed = sorted(available.keys() | locked.keys())
+    try:
+        conn.execute(
+            "WITH changed AS ("
+            "  UPDATE balances b SET available = b.available + d.available,"
+            "   locked = b.locked + d.locked, updated_at = now()"
+            "  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, available, locked)"
+            "  WHERE b.id = d.id)"
+            " INSERT INTO ledger_entries (transaction_id, balance_id, asset, bucket, amount)"
+            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[],"
+            "  %s::numeric[])",
+            (
+                changed,
+                [available[balance_id] for balance_id in changed],
+                [locked[balance_id] for balance_id in changed],
+                [tx_id for tx_id, _ in postings],
+                [balance_ids[p.account] for _, p in postings],
+                [p.account.asset for _, p in postings],
+                [p.bucket.value for _, p in postings],
+                [p.amount for _, p in postings],
+            ),
+        )
+    except errors.CheckViolation as exc:
+        if exc.diag.constraint_name in _NON_NEGATIVE_CHECKS:
+            raise insufficient_balance() from exc
+        raise
+
+
+def insufficient_balance() -> ApiError:
+    return ApiError(400, ErrorCode.INSUFFICIENT_BALANCE,
+                    "Account has insufficient balance for requested action.")
+
+
+def _columns(accounts: Iterable[AccountRef]) -> tuple[list[str], list[int | None], list[str]]:
+    ordered = list(accounts)
+    return (
+        [account.kind.value for account in ordered],
+        [account.user_id for account in ordered],
+        [account.asset for account in ordered],
+    )
