@@ -1,0 +1,202 @@
+"""Order vocabulary shared by the API, the lambdas and the matching engine.
+
+Pure definitions: no I/O, no floats. Enum values are Binance spot names, so they can be
+written to and read from the public API unchanged.
+
+Units (the whole platform uses them end to end):
+
+* ``qty`` is an integer count of the base asset's smallest unit.
+* ``price`` is an integer count of the quote asset's smallest unit paid for
+  ``MarketSpec.base_unit`` smallest units of base (normally ``10 ** base_scale``, i.e. the
+  price of one whole coin).
+* quote amount (notional) of ``qty`` at ``price`` is ``price * qty // base_unit``.
+  ``MarketSpec`` requires ``tick_size * lot_size`` to be a multiple of ``base_unit``, so for
+  every price on the tick grid and every quantity on the lot grid this division is exact:
+  a trade never creates or loses a quote unit through rounding.
+* fee rates are integers in parts per million of the amount received
+  (``FEE_RATE_SCALE``); fees are rounded up, in the exchange's favour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+FEE_RATE_SCALE = 1_000_000
+"""Fee rates are parts per million: 1_000 ppm is 0.1 %."""
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    LIMIT_MAKER = "LIMIT_MAKER"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class SelfTradePrevention(StrEnum):
+    """Binance ``selfTradePreventionMode``; the taker's mode decides what happens."""
+
+    NONE = "NONE"
+    EXPIRE_TAKER = "EXPIRE_TAKER"
+    EXPIRE_MAKER = "EXPIRE_MAKER"
+    EXPIRE_BOTH = "EXPIRE_BOTH"
+
+
+class OrderStatus(StrEnum):
+    """Binance order statuses, as the API reports them."""
+
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+
+
+class DoneReason(StrEnum):
+    """Why an order left the engine (it will never trade again)."""
+
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED_IOC = "EXPIRED_IOC"
+    """IOC limit or MARKET order: the part that could not trade at once expired."""
+    EXPIRED_FOK = "EXPIRED_FOK"
+    """FOK order that could not be filled completely; it did not trade at all."""
+    EXPIRED_STP = "EXPIRED_STP"
+    """Expired by self-trade prevention (taker or maker side)."""
+    REJECTED_POST_ONLY = "REJECTED_POST_ONLY"
+    """LIMIT_MAKER order that would have taken liquidity; it did not trade."""
+
+    @property
+    def status(self) -> OrderStatus:
+        return _DONE_STATUS[self]
+
+
+_DONE_STATUS = {
+    DoneReason.FILLED: OrderStatus.FILLED,
+    DoneReason.CANCELED: OrderStatus.CANCELED,
+    DoneReason.EXPIRED_IOC: OrderStatus.EXPIRED,
+    DoneReason.EXPIRED_FOK: OrderStatus.EXPIRED,
+    DoneReason.EXPIRED_STP: OrderStatus.EXPIRED_IN_MATCH,
+    DoneReason.REJECTED_POST_ONLY: OrderStatus.REJECTED,
+}
+
+
+class CommandKind(StrEnum):
+    """Which command a rejection answers, so consumers know what (not) to undo."""
+
+    PLACE = "PLACE"
+    CANCEL = "CANCEL"
+    CANCEL_ALL = "CANCEL_ALL"
+    AMEND = "AMEND"
+    CANCEL_REPLACE = "CANCEL_REPLACE"
+
+
+class RejectReason(StrEnum):
+    """Why a command was refused without changing the book."""
+
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    """No open order with that id for that user (also for someone else's order)."""
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+    INVALID_ORDER = "INVALID_ORDER"
+    """Contradictory parameters, e.g. MARKET with both quantity and quote amount."""
+    INVALID_PRICE = "INVALID_PRICE"
+    PRICE_OFF_TICK = "PRICE_OFF_TICK"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    QTY_OFF_LOT = "QTY_OFF_LOT"
+    QTY_TOO_SMALL = "QTY_TOO_SMALL"
+    QTY_TOO_LARGE = "QTY_TOO_LARGE"
+    NOTIONAL_TOO_SMALL = "NOTIONAL_TOO_SMALL"
+    AMEND_NOT_REDUCING = "AMEND_NOT_REDUCING"
+
+    @property
+    def binance_code(self) -> int:
+        return _BINANCE_ERRORS[self][0]
+
+    @property
+    def binance_msg(self) -> str:
+        return _BINANCE_ERRORS[self][1]
+
+
+_BINANCE_ERRORS: dict[RejectReason, tuple[int, str]] = {
+    RejectReason.UNKNOWN_ORDER: (-2011, "Unknown order sent."),
+    RejectReason.DUPLICATE_ORDER_ID: (-2010, "Duplicate order sent."),
+    RejectReason.INVALID_ORDER: (-1106, "Parameter sent when not required."),
+    RejectReason.INVALID_PRICE: (-1013, "Filter failure: PRICE_FILTER"),
+    RejectReason.PRICE_OFF_TICK: (-1013, "Filter failure: PRICE_FILTER"),
+    RejectReason.INVALID_QUANTITY: (-1013, "Filter failure: LOT_SIZE"),
+    RejectReason.QTY_OFF_LOT: (-1013, "Filter failure: LOT_SIZE"),
+    RejectReason.QTY_TOO_SMALL: (-1013, "Filter failure: LOT_SIZE"),
+    RejectReason.QTY_TOO_LARGE: (-1013, "Filter failure: LOT_SIZE"),
+    RejectReason.NOTIONAL_TOO_SMALL: (-1013, "Filter failure: NOTIONAL"),
+    # Binance has no dedicated code for this; -2010 is its generic "order rejected".
+    RejectReason.AMEND_NOT_REDUCING: (-2010, "newQty must be less than the order's quantity."),
+}
+
+
+def ceil_fee(amount: int, rate_ppm: int) -> int:
+    """Fee on ``amount`` at ``rate_ppm`` parts per million, rounded up (exchange's favour)."""
+    return -(-amount * rate_ppm // FEE_RATE_SCALE)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """A market's matching filters and fees, all integers (see the module docstring).
+
+    ``min_qty`` and ``max_qty`` are on the lot grid, so Binance's
+    ``(qty - minQty) % stepSize == 0`` is the same check as ``qty % lot_size == 0``.
+    ``min_notional`` is in quote units; 0 disables it.
+    """
+
+    symbol: str
+    base_unit: int
+    tick_size: int
+    lot_size: int
+    min_qty: int
+    max_qty: int
+    min_notional: int = 0
+    maker_fee_ppm: int = 0
+    taker_fee_ppm: int = 0
+
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise ValueError(f"invalid market spec {self.symbol!r}: {problem}")
+
+    def problem(self) -> str | None:
+        """What is wrong with this spec, or None (used by ``__post_init__``)."""
+        ints = (
+            self.base_unit, self.tick_size, self.lot_size, self.min_qty, self.max_qty,
+            self.min_notional, self.maker_fee_ppm, self.taker_fee_ppm,
+        )
+        if any(type(v) is not int for v in ints):
+            return "every number must be an int"
+        if min(self.base_unit, self.tick_size, self.lot_size, self.min_qty) <= 0:
+            return "base_unit, tick_size, lot_size and min_qty must be positive"
+        if (self.tick_size * self.lot_size) % self.base_unit:
+            return "tick_size * lot_size must be a multiple of base_unit (exact notionals)"
+        if self.min_qty % self.lot_size or self.max_qty % self.lot_size:
+            return "min_qty and max_qty must be multiples of lot_size"
+        if self.max_qty < self.min_qty:
+            return "max_qty must be >= min_qty"
+        if self.min_notional < 0:
+            return "min_notional must be >= 0"
+        for rate in (self.maker_fee_ppm, self.taker_fee_ppm):
+            if not 0 <= rate <= FEE_RATE_SCALE:
+                return f"fee rates must be within 0..{FEE_RATE_SCALE} ppm"
+        return None
+
+    def notional(self, price: int, qty: int) -> int:
+        """Quote amount of ``qty`` at ``price`` (exact for on-grid values)."""
+        return price * qty // self.base_unit

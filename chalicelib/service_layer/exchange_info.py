@@ -1,0 +1,108 @@
+"""``GET /api/v3/exchangeInfo`` in Binance's exact shape, built from the markets table.
+
+Binance clients (CCXT and the like) read precisions and filters from here, so every
+decimal is a string formatted with the scale of the asset it is counted in: prices,
+tick sizes and notionals in the quote asset, quantities in the base asset.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.domain.money import MAX_UNITS, format_units
+from chalicelib.domain.orders import SelfTradePrevention
+from chalicelib.service_layer import Conn
+from chalicelib.service_layer.admin import bad_symbol
+
+# (rateLimitType, interval, intervalNum, limit), in Binance's order.
+RATE_LIMITS = (
+    ("REQUEST_WEIGHT", "MINUTE", 1, 6000),
+    ("ORDERS", "SECOND", 10, 100),
+    ("ORDERS", "DAY", 1, 200000),
+)
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+DEFAULT_SELF_TRADE_PREVENTION = SelfTradePrevention.EXPIRE_MAKER
+
+
+def exchange_info(conn: Conn, symbols: list[str] | None, now_ms: int) -> dict[str, Any]:
+    """Every market, or only ``symbols`` (BAD_SYMBOL if any is unknown), by symbol."""
+    rows = conn.execute(
+        "SELECT m.symbol, m.status, m.base_asset, base.scale, m.quote_asset, quote.scale,"
+        " m.tick_size, m.lot_size, m.min_qty, m.max_qty, m.min_notional"
+        " FROM markets m"
+        " JOIN assets base ON base.symbol = m.base_asset"
+        " JOIN assets quote ON quote.symbol = m.quote_asset"
+        " WHERE %(symbols)s::text[] IS NULL OR m.symbol = ANY (%(symbols)s)"
+        " ORDER BY m.symbol",
+        {"symbols": symbols},
+    ).fetchall()
+    if symbols is not None and len(rows) != len(set(symbols)):
+        raise bad_symbol()
+    return {
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "rateLimits": [
+            {"rateLimitType": kind, "interval": interval, "intervalNum": count, "limit": limit}
+            for kind, interval, count, limit in RATE_LIMITS
+        ],
+        "exchangeFilters": [],
+        "symbols": [_symbol(*row) for row in rows],
+    }
+
+
+def _symbol(
+    symbol: str, status: str, base: str, base_scale: int, quote: str, quote_scale: int,
+    tick_size: Decimal, lot_size: Decimal, min_qty: Decimal, max_qty: Decimal,
+    min_notional: Decimal,
+) -> dict[str, Any]:
+    def price(units: Decimal | int) -> str:
+        return format_units(int(units), quote_scale)
+
+    def qty(units: Decimal) -> str:
+        return format_units(int(units), base_scale)
+
+    lot = {"minQty": qty(min_qty), "maxQty": qty(max_qty), "stepSize": qty(lot_size)}
+    return {
+        "symbol": symbol,
+        "status": status,
+        "baseAsset": base,
+        "baseAssetPrecision": base_scale,
+        "quoteAsset": quote,
+        "quotePrecision": quote_scale,
+        "quoteAssetPrecision": quote_scale,
+        "baseCommissionPrecision": base_scale,
+        "quoteCommissionPrecision": quote_scale,
+        "orderTypes": list(ORDER_TYPES),
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            # maxPrice 0 is Binance's "no maximum price".
+            {"filterType": "PRICE_FILTER", "minPrice": price(tick_size), "maxPrice": price(0),
+             "tickSize": price(tick_size)},
+            {"filterType": "LOT_SIZE", **lot},
+            {"filterType": "MARKET_LOT_SIZE", **lot},
+            # No maximum notional either: the largest amount the database can hold.
+            {"filterType": "NOTIONAL", "minNotional": price(min_notional),
+             "applyMinToMarket": True, "maxNotional": price(MAX_UNITS),
+             "applyMaxToMarket": False, "avgPriceMins": 5},
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": DEFAULT_SELF_TRADE_PREVENTION.value,
+        "allowedSelfTradePreventionModes": [mode.value for mode in SelfTradePrevention],
+    }
+
+
+def highest_fees_ppm(conn: Conn) -> tuple[int, int]:
+    """The highest maker and taker fee over the markets (0, 0 without markets)."""
+    row = conn.execute("SELECT coalesce(max(maker_fee_ppm), 0), coalesce(max(taker_fee_ppm), 0)"
+                       " FROM markets").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
