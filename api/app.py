@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
-from chalicelib.entrypoints.http import auth_routes, public_routes
+from chalicelib.entrypoints.http import (
+    account_routes,
+    admin_routes,
+    auth_routes,
+    public_routes,
+    wallet_routes,
+)
 from chalicelib.entrypoints.http.middleware import api_middleware
 
 app = Chalice(app_name="exchange-api")
 app.register_middleware(api_middleware, "http")
-app.register_blueprint(public_routes.routes)
-app.register_blueprint(auth_routes.routes)
+for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, admin_routes):
+    app.register_blueprint(blueprint.routes)

@@ -88,16 +88,16 @@ class ApiKey:
         return hmac.new((secret or self.secret).encode(), payload.encode(),
                         hashlib.sha256).hexdigest()
 
-    def query(self, params: dict[str, object], timestamp_ms: int | None = None) -> str:
+    def query(self, params: Mapping[str, object], timestamp_ms: int | None = None) -> str:
         stamped = {**params, "timestamp": timestamp_ms or now_ms()}
         query = urlencode(stamped)
         return f"{query}&signature={self.sign(query)}"
 
-    def get(self, path: str, params: dict[str, object] | None = None, **kw: Any) -> Any:
+    def get(self, path: str, params: Mapping[str, object] | None = None, **kw: Any) -> Any:
         return self.client.http.get(f"{path}?{self.query(params or {}, **kw)}",
                                     headers={"X-MBX-APIKEY": self.api_key})
 
-    def post_form(self, path: str, params: dict[str, object]) -> Any:
+    def post_form(self, path: str, params: Mapping[str, object]) -> Any:
         return self.client.http.post(
             path, body=self.query(params),
             headers={"X-MBX-APIKEY": self.api_key,

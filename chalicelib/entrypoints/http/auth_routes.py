@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.domain.errors import malformed
 from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
 from chalicelib.entrypoints.http.models import (
     Credentials,
@@ -14,7 +13,7 @@ from chalicelib.entrypoints.http.models import (
     RefreshBody,
     TotpCode,
 )
-from chalicelib.entrypoints.http.requests import bearer_user, parse_body
+from chalicelib.entrypoints.http.requests import bearer_user, parse_body, path_id
 from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import api_keys, auth
 
@@ -107,8 +106,6 @@ def create_key() -> Response:
 @routes.route("/v1/api-keys/{key_id}", methods=["DELETE"])
 def delete_key(key_id: str) -> dict[str, object]:
     user, _session = bearer_user(routes.current_request)
-    if not key_id.isdigit() or len(key_id) > 18:
-        raise malformed("keyId")
     with services().db() as conn:
-        api_keys.delete_api_key(conn, user.id, int(key_id))
+        api_keys.delete_api_key(conn, user.id, path_id(key_id, "keyId"))
     return {}

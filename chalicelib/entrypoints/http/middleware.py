@@ -26,6 +26,9 @@ ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
 }
 
 
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
@@ -76,6 +79,8 @@ class ApiBlueprint(Blueprint):
     """A Blueprint whose routes answer errors in the API's format."""
 
     def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        # Binance clients send form bodies; the web app sends JSON.
+        kwargs.setdefault("content_types", list(CONTENT_TYPES))
         register = super().route(path, **kwargs)
         return lambda view: register(with_api_errors(view))
 

@@ -1,9 +1,13 @@
-"""Public /api/v3 endpoints: connectivity and server time."""
+"""Public /api/v3 endpoints: connectivity, server time, exchange information."""
 
 from __future__ import annotations
 
+import json
+
+from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.services import services
+from chalicelib.service_layer.exchange_info import exchange_info
 
 routes = ApiBlueprint(__name__)
 
@@ -16,3 +20,30 @@ def ping() -> dict[str, object]:
 @routes.route("/api/v3/time", methods=["GET"])
 def server_time() -> dict[str, object]:
     return {"serverTime": services().now_ms()}
+
+
+@routes.route("/api/v3/exchangeInfo", methods=["GET"])
+def get_exchange_info() -> dict[str, object]:
+    params = routes.current_request.query_params
+    symbols = requested_symbols(params.get("symbol"), params.get("symbols")) if params else None
+    svc = services()
+    with svc.db() as conn:
+        return exchange_info(conn, symbols, svc.now_ms())
+
+
+def requested_symbols(symbol: str | None, symbols: str | None) -> list[str] | None:
+    """`symbol=BTCUSDT` or `symbols=["BTCUSDT","ETHUSDT"]`, as Binance takes them."""
+    if symbol and symbols:
+        raise ApiError(400, ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                       "Parameter 'symbol' and 'symbols' cannot be sent together.")
+    if symbol:
+        return [symbol]
+    if symbols is None:
+        return None
+    try:
+        parsed = json.loads(symbols)
+    except ValueError as exc:
+        raise malformed("symbols") from exc
+    if not isinstance(parsed, list) or not all(isinstance(s, str) for s in parsed):
+        raise malformed("symbols")
+    return parsed

@@ -94,3 +94,10 @@ def key_owner(request: Request, permission: str) -> tuple[KeyOwner, SignedReques
             f"{svc.settings.api_key_weight_per_minute} per minute.",
             retry_after=svc.weights.seconds_left(signed.now_ms // 1000))
     return owner, signed
+
+
+def path_id(value: str, name: str) -> int:
+    """A numeric id from the URL path, or a 400 naming it."""
+    if not value.isdigit() or len(value) > 18:
+        raise malformed(name)
+    return int(value)

@@ -1,0 +1,60 @@
+"""Signed /api/v3 and /sapi account endpoints, as Binance serves them."""
+
+from __future__ import annotations
+
+from chalicelib.domain.errors import malformed
+from chalicelib.domain.money import parse_units
+from chalicelib.entrypoints.http import presenters
+from chalicelib.entrypoints.http.middleware import ApiBlueprint
+from chalicelib.entrypoints.http.requests import key_owner
+from chalicelib.entrypoints.http.services import services
+from chalicelib.service_layer import wallet
+from chalicelib.service_layer.admin import asset_scale
+from chalicelib.service_layer.exchange_info import highest_fees_ppm
+
+routes = ApiBlueprint(__name__)
+
+
+def rate(ppm: int) -> str:
+    return f"{ppm / 1_000_000:.8f}" if ppm else "0.00000000"
+
+
+@routes.route("/api/v3/account", methods=["GET"])
+def account() -> dict[str, object]:
+    owner, signed = key_owner(routes.current_request, "READ")
+    with services().db() as conn:
+        held = wallet.balances(conn, owner.user_id)
+        maker_ppm, taker_ppm = highest_fees_ppm(conn)
+    if signed.params().get("omitZeroBalances") == "true":
+        held = [b for b in held if b.free or b.locked]
+    return {
+        # Fees differ per market: this shows the highest, /account/commission each one.
+        "makerCommission": maker_ppm // 100, "takerCommission": taker_ppm // 100,
+        "buyerCommission": 0, "sellerCommission": 0,
+        "commissionRates": {"maker": rate(maker_ppm), "taker": rate(taker_ppm),
+                            "buyer": rate(0), "seller": rate(0)},
+        "canTrade": "TRADE" in owner.permissions, "canWithdraw": "WITHDRAW" in owner.permissions,
+        "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False,
+        "preventSor": False, "updateTime": signed.now_ms, "accountType": "SPOT",
+        "balances": [presenters.balance(b) for b in held],
+        "permissions": ["SPOT"], "uid": owner.user_id,
+    }
+
+
+@routes.route("/sapi/v1/capital/withdraw/apply", methods=["POST"])
+def apply_withdrawal() -> dict[str, object]:
+    owner, signed = key_owner(routes.current_request, "WITHDRAW")
+    params = signed.params()
+    for name in ("coin", "address", "amount"):
+        if not params.get(name):
+            raise malformed(name, "was not sent, was empty/null, or malformed")
+    with services().db() as conn:
+        scale = asset_scale(conn, params["coin"], param="coin")
+        created, _is_new = wallet.request_withdrawal(
+            conn, user_id=owner.user_id, asset=params["coin"],
+            amount=parse_units(params["amount"], scale, param="amount"),
+            address=params["address"],
+            # Binance's client id for a withdrawal doubles as our idempotency key;
+            # without one, the signature does: a replayed request withdraws nothing more.
+            idempotency_key=params.get("withdrawOrderId") or f"sig-{params['signature'][:60]}")
+    return {"id": str(created.id)}
