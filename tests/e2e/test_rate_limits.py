@@ -11,6 +11,7 @@ from chalice.test import Client
 
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import Settings
+from tests.e2e.conftest import Caller
 
 LIMIT = 30
 
@@ -51,3 +52,26 @@ def test_an_ip_over_its_weight_gets_429_with_retry_after(strict_client: Client) 
     assert over.status_code == 429
     assert over.json_body["code"] == -1003
     assert 1 <= int(over.headers["Retry-After"]) <= 60
+
+
+@pytest.fixture
+def strict_key_client(api_app: Chalice, test_settings: Settings,
+                      client: Client) -> Iterator[Client]:
+    strict = Services.from_settings(test_settings.model_copy(
+        update={"api_key_weight_per_minute": 3}))
+    use_services(strict)
+    try:
+        yield client
+    finally:
+        use_services(Services.from_settings(test_settings))
+
+
+def test_an_api_key_over_its_weight_gets_429(strict_key_client: Client) -> None:
+    start_of_a_fresh_window()
+    key = Caller(strict_key_client, "bot@example.com").new_api_key(["READ"])
+    other = Caller(strict_key_client, "other@example.com").new_api_key(["READ"])
+
+    statuses = [key.get("/api/v3/account").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    assert other.get("/api/v3/account").status_code == 200

@@ -63,6 +63,8 @@ class Services:
 
 def master_key_for(settings: Settings) -> MasterKey:
     if settings.exchange_env == "aws":
+        if not settings.kms_key_id:
+            raise RuntimeError("EXCHANGE_ENV=aws needs KMS_KEY_ID: the key that wraps API secrets")
         kms = boto3.client("kms", region_name=settings.aws_region)
         return KmsMasterKey(kms, settings.kms_key_id)
     return LocalMasterKey(settings.local_master_key_path)
