@@ -1,0 +1,41 @@
+"""Pure matching engine: one ``OrderBook`` per market, commands in, events out.
+
+No I/O, no clock, no randomness; imports only the standard library and
+``chalicelib.domain``. Adapters (Kafka consumer, settlement) live elsewhere.
+"""
+
+from .book import OrderBook
+from .commands import AmendOrder, CancelAll, CancelOrder, CancelReplace, Command, PlaceOrder
+from .events import (
+    Accepted,
+    Amended,
+    Event,
+    OrderDone,
+    Rejected,
+    Trade,
+    encode_events,
+    event_to_tuple,
+    stream_digest,
+)
+from .snapshot import BookSnapshot, RestingOrder
+
+__all__ = [
+    "Accepted",
+    "AmendOrder",
+    "Amended",
+    "BookSnapshot",
+    "CancelAll",
+    "CancelOrder",
+    "CancelReplace",
+    "Command",
+    "Event",
+    "OrderBook",
+    "OrderDone",
+    "PlaceOrder",
+    "Rejected",
+    "RestingOrder",
+    "Trade",
+    "encode_events",
+    "event_to_tuple",
+    "stream_digest",
+]

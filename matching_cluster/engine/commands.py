@@ -1,0 +1,87 @@
+"""Commands the order book accepts (see ``book.py`` for the unit conventions).
+
+Commands are immutable and carry everything the caller knows: the engine assigns no ids
+and looks nothing up elsewhere. ``order_id`` values are chosen by the caller (the API
+inserts the order row first) and must be unique per market; the engine only detects a
+clash with an order that is still resting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A new order.
+
+    * LIMIT: ``price`` and ``qty`` with ``tif`` GTC, IOC or FOK.
+    * LIMIT_MAKER: ``price`` and ``qty``; rests or is rejected, never takes (tif ignored).
+    * MARKET by base quantity: ``qty`` set, ``quote_qty`` 0.
+    * MARKET by quote amount (Binance ``quoteOrderQty``): ``quote_qty`` set, ``qty`` 0.
+
+    ``spend_cap`` (MARKET only, 0 = none) bounds what the order may give up when that is
+    not already bounded by its own size: the quote a BUY by base quantity may spend, or
+    the base a SELL by quote amount may sell. Set it to what was locked for the order.
+    """
+
+    order_id: int
+    user_id: int
+    side: Side
+    order_type: OrderType = OrderType.LIMIT
+    price: int = 0
+    qty: int = 0
+    quote_qty: int = 0
+    tif: TimeInForce = TimeInForce.GTC
+    stp: SelfTradePrevention = SelfTradePrevention.NONE
+    spend_cap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel one open order; someone else's order counts as unknown."""
+
+    order_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """Cancel every open order of ``user_id`` in this market, oldest first."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AmendOrder:
+    """Reduce an open order's total quantity to ``new_qty``, keeping queue priority.
+
+    As Binance's amend-keep-priority: ``new_qty`` is the new *original* quantity and
+    must be below the current one. If it is at or below what already traded, the order
+    ends FILLED.
+    """
+
+    order_id: int
+    user_id: int
+    new_qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReplace:
+    """Cancel ``order_id`` and place ``new_order_id`` at ``price`` for ``qty`` (loses priority).
+
+    The new order inherits side, type, time in force and STP mode from the cancelled
+    one. Nothing happens (a rejection for ``new_order_id``) if the old order is not open
+    or the new one fails validation.
+    """
+
+    order_id: int
+    user_id: int
+    new_order_id: int
+    price: int
+    qty: int
+
+
+Command = PlaceOrder | CancelOrder | CancelAll | AmendOrder | CancelReplace
