@@ -1,0 +1,80 @@
+"""Shared helpers for the engine tests: a small market and terse command builders."""
+
+from __future__ import annotations
+
+from chalicelib.domain.orders import (
+    MarketSpec,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from matching_cluster.engine import Event, OrderBook, OrderDone, PlaceOrder, Trade
+
+# price is per 10 base units, tick 5, lot 10: a fill's quote is price * qty // 10, exact.
+SPEC = MarketSpec(
+    symbol="TESTUSD",
+    base_unit=10,
+    tick_size=5,
+    lot_size=10,
+    min_qty=10,
+    max_qty=1_000,
+    min_notional=50,
+    maker_fee_ppm=1_000,
+    taker_fee_ppm=2_000,
+)
+
+BUY = Side.BUY
+SELL = Side.SELL
+GTC = TimeInForce.GTC
+IOC = TimeInForce.IOC
+FOK = TimeInForce.FOK
+STP = SelfTradePrevention
+
+
+def new_book(spec: MarketSpec = SPEC) -> OrderBook:
+    return OrderBook(spec)
+
+
+def limit(
+    order_id: int, user_id: int, side: Side, price: int, qty: int, *,
+    tif: TimeInForce = TimeInForce.GTC, stp: SelfTradePrevention = SelfTradePrevention.NONE,
+) -> PlaceOrder:
+    return PlaceOrder(order_id, user_id, side, OrderType.LIMIT, price=price, qty=qty, tif=tif,
+                      stp=stp)
+
+
+def maker_only(order_id: int, user_id: int, side: Side, price: int, qty: int) -> PlaceOrder:
+    return PlaceOrder(order_id, user_id, side, OrderType.LIMIT_MAKER, price=price, qty=qty)
+
+
+def market(
+    order_id: int, user_id: int, side: Side, *, qty: int = 0, quote_qty: int = 0,
+    spend_cap: int = 0, stp: SelfTradePrevention = SelfTradePrevention.NONE,
+) -> PlaceOrder:
+    return PlaceOrder(order_id, user_id, side, OrderType.MARKET, qty=qty, quote_qty=quote_qty,
+                      spend_cap=spend_cap, stp=stp)
+
+
+def trades(events: list[Event]) -> list[Trade]:
+    return [e for e in events if isinstance(e, Trade)]
+
+
+def dones(events: list[Event]) -> list[OrderDone]:
+    return [e for e in events if isinstance(e, OrderDone)]
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def fills(events: list[Event]) -> list[tuple[int, int, int, int]]:
+    """(maker order, taker order, price, qty) of every trade, in order."""
+    return [(t.maker_order_id, t.taker_order_id, t.price, t.qty) for t in trades(events)]
+
+
+def seed(book: OrderBook, *cmds: PlaceOrder) -> None:
+    """Place resting orders, asserting none of them traded."""
+    for cmd in cmds:
+        events = book.apply(cmd)
+        assert kinds(events) == ["Accepted"], events
