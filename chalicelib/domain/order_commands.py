@@ -1,0 +1,55 @@
+"""The wire format of the `orders` topic: one JSON command per message, keyed by market.
+
+The API writes a command to the `order_commands` outbox in the same transaction as
+the order and its lock, then publishes it; the sweeper republishes what a crash left
+unpublished; the matcher decodes it into an engine command and applies each
+`command_id` at most once. Amounts are integers of smallest units, as everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from chalicelib.domain.orders import (
+    CommandKind,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommand:
+    command_id: int
+    kind: CommandKind
+    market: str
+    user_id: int
+    order_id: int = 0
+    side: Side = Side.BUY
+    order_type: OrderType = OrderType.LIMIT
+    price: int = 0
+    qty: int = 0
+    quote_qty: int = 0
+    tif: TimeInForce = TimeInForce.GTC
+    stp: SelfTradePrevention = SelfTradePrevention.NONE
+    spend_cap: int = 0
+    new_qty: int = 0
+    new_order_id: int = 0
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> OrderCommand:
+        fields = json.loads(data)
+        return cls(
+            command_id=int(fields["command_id"]), kind=CommandKind(fields["kind"]),
+            market=str(fields["market"]), user_id=int(fields["user_id"]),
+            order_id=int(fields["order_id"]), side=Side(fields["side"]),
+            order_type=OrderType(fields["order_type"]), price=int(fields["price"]),
+            qty=int(fields["qty"]), quote_qty=int(fields["quote_qty"]),
+            tif=TimeInForce(fields["tif"]), stp=SelfTradePrevention(fields["stp"]),
+            spend_cap=int(fields["spend_cap"]), new_qty=int(fields["new_qty"]),
+            new_order_id=int(fields["new_order_id"]))
