@@ -13,6 +13,7 @@ from chalicelib.entrypoints.http import (
     account_routes,
     admin_routes,
     auth_routes,
+    order_routes,
     public_routes,
     wallet_routes,
 )
@@ -20,5 +21,6 @@ from chalicelib.entrypoints.http.middleware import api_middleware
 
 app = Chalice(app_name="exchange-api")
 app.register_middleware(api_middleware, "http")
-for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, admin_routes):
+for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
+                  admin_routes):
     app.register_blueprint(blueprint.routes)

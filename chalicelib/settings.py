@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_session_ttl_seconds: int = Field(default=30 * 86400, ge=3600)
 
+    # Order intake: how long RESULT/FULL responses and cancels wait for the matcher.
+    order_result_wait_ms: int = Field(default=3000, ge=0, le=30000)
+    # The sweeper republishes commands left unpublished this long after their commit.
+    sweeper_threshold_seconds: int = Field(default=5, ge=1)
+
     # Abuse limits.
     ip_weight_per_minute: int = Field(default=6000, ge=1)
     api_key_weight_per_minute: int = Field(default=6000, ge=1)

@@ -7,15 +7,20 @@ import hmac
 import json
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
 import redis
 from chalice.app import Chalice
 from chalice.test import Client
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
+from chalicelib.adapters.accounts_repo import set_admin
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import PROJECT_ROOT, Settings
 
@@ -24,8 +29,18 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def api_app(test_settings: Settings, migrated_db: str) -> Iterator[Chalice]:
-    services = Services.from_settings(test_settings)
+def api_settings(test_settings: Settings) -> Settings:
+    """The test settings with an `orders` topic of the e2e run's own."""
+    topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": test_settings.kafka_bootstrap_servers})
+    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(
+        timeout=30)
+    return test_settings.model_copy(update={"orders_topic": topic, "order_result_wait_ms": 300})
+
+
+@pytest.fixture(scope="session")
+def api_app(api_settings: Settings, migrated_db: str) -> Iterator[Chalice]:
+    services = Services.from_settings(api_settings)
     use_services(services)
     sys.path.insert(0, str(API_DIR))
     try:
@@ -122,3 +137,31 @@ def alice(client: Client) -> Caller:
 @pytest.fixture
 def bob(client: Client) -> Caller:
     return Caller(client, "bob@example.com")
+
+
+@pytest.fixture
+def admin(client: Client, db: psycopg.Connection[Any]) -> Caller:
+    """An administrator who has created BTC (8 decimals) and USDT (6 decimals)."""
+    operator = Caller(client, "ops@example.com")
+    set_admin(db, operator.email, True)
+    assert operator.post("/v1/admin/assets", {"symbol": "BTC", "scale": 8}).status_code == 201
+    assert operator.post("/v1/admin/assets", {"symbol": "USDT", "scale": 6}).status_code == 201
+    return operator
+
+
+@pytest.fixture
+def btcusdt(admin: Caller) -> str:
+    """BTCUSDT: tick 0.01 USDT, step 0.0001 BTC, min notional 5 USDT, fees 0.1 %/0.2 %."""
+    created = admin.post("/v1/admin/markets", {
+        "symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "tickSize": "0.01",
+        "stepSize": "0.0001", "minQty": "0.0001", "maxQty": "1000", "minNotional": "5",
+        "makerFeePpm": 1000, "takerFeePpm": 2000})
+    assert created.status_code == 201, created.body
+    return "BTCUSDT"
+
+
+def fund(admin: Caller, user: Caller, asset: str, amount: str) -> None:
+    response = admin.post("/v1/admin/deposits", {"userId": user.user_id, "asset": asset,
+                                                 "amount": amount,
+                                                 "txid": f"fund-{uuid.uuid4().hex}"})
+    assert response.status_code == 201, response.body

@@ -23,15 +23,15 @@ def start_of_a_fresh_window() -> None:
 
 
 @pytest.fixture
-def strict_client(api_app: Chalice, test_settings: Settings, client: Client) -> Iterator[Client]:
+def strict_client(api_app: Chalice, api_settings: Settings, client: Client) -> Iterator[Client]:
     """The API with a small weight budget per minute."""
-    strict = Services.from_settings(test_settings.model_copy(
+    strict = Services.from_settings(api_settings.model_copy(
         update={"ip_weight_per_minute": LIMIT}))
     use_services(strict)
     try:
         yield client
     finally:
-        use_services(Services.from_settings(test_settings))
+        use_services(Services.from_settings(api_settings))
 
 
 def test_used_weight_is_reported_on_every_response(client: Client) -> None:
@@ -55,15 +55,15 @@ def test_an_ip_over_its_weight_gets_429_with_retry_after(strict_client: Client) 
 
 
 @pytest.fixture
-def strict_key_client(api_app: Chalice, test_settings: Settings,
+def strict_key_client(api_app: Chalice, api_settings: Settings,
                       client: Client) -> Iterator[Client]:
-    strict = Services.from_settings(test_settings.model_copy(
+    strict = Services.from_settings(api_settings.model_copy(
         update={"api_key_weight_per_minute": 3}))
     use_services(strict)
     try:
         yield client
     finally:
-        use_services(Services.from_settings(test_settings))
+        use_services(Services.from_settings(api_settings))
 
 
 def test_an_api_key_over_its_weight_gets_429(strict_key_client: Client) -> None:

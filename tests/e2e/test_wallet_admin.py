@@ -12,20 +12,10 @@ import pyotp
 import pytest
 from chalice.test import Client
 
-from chalicelib.adapters.accounts_repo import set_admin
 from tests.e2e.conftest import Caller
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
-
-
-@pytest.fixture
-def admin(client: Client, db: Conn) -> Caller:
-    operator = Caller(client, "ops@example.com")
-    set_admin(db, operator.email, True)
-    assert operator.post("/v1/admin/assets", {"symbol": "BTC", "scale": 8}).status_code == 201
-    assert operator.post("/v1/admin/assets", {"symbol": "USDT", "scale": 6}).status_code == 201
-    return operator
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
+from chalicelib.adapters.order_publisher import CommandPublisher
 from chalicelib.adapters.redis_store import LoginFailures, SessionStore, UsedTotpCodes, WeightMeter
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.tokens import TokenConfig
@@ -28,6 +29,7 @@ class Services:
     master_key: MasterKey
     auth: AuthContext
     weights: WeightMeter
+    publisher: CommandPublisher
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -44,7 +46,8 @@ class Services:
         # Lambda serves one request at a time per container: a tiny pool suffices.
         pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
                               kwargs={"connect_timeout": 10})
-        return cls(settings, pool, client, master, auth, WeightMeter(client))
+        publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)
+        return cls(settings, pool, client, master, auth, WeightMeter(client), publisher)
 
     @contextmanager
     def db(self) -> Iterator[psycopg.Connection[Any]]:
@@ -53,6 +56,7 @@ class Services:
             yield conn
 
     def close(self) -> None:
+        self.publisher.close()
         self.pool.close()
         self.redis.close()
 

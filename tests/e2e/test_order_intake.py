@@ -1,0 +1,218 @@
+"""Order intake through the API before any matching: filters, locks, the outbox and
+the publish to Kafka, duplicates, halts, and the sweeper after a lost publish."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+from confluent_kafka import TopicPartition
+
+from chalicelib.adapters.kafka import make_consumer
+from chalicelib.adapters.order_publisher import CommandPublisher
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.orders import CommandKind, OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.service_layer import orders
+from chalicelib.settings import Settings
+from lambdas.sweeper import sweep
+from tests.e2e.conftest import ApiKey, Caller, fund
+from tests.support.ledger import assert_ledger_invariants
+
+Conn = psycopg.Connection[Any]
+LIMIT_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+             "quantity": "0.5", "price": "20000", "newOrderRespType": "ACK"}
+
+
+@pytest.fixture
+def trader(admin: Caller, alice: Caller, btcusdt: str) -> ApiKey:
+    fund(admin, alice, "USDT", "15000")
+    fund(admin, alice, "BTC", "1")
+    return alice.new_api_key(["READ", "TRADE"])
+
+
+def balances(key: ApiKey) -> dict[str, tuple[str, str]]:
+    account = key.get("/api/v3/account").json_body
+    return {b["asset"]: (b["free"], b["locked"]) for b in account["balances"]}
+
+
+def watermarks(settings: Settings) -> list[TopicPartition]:
+    """Where each partition of the orders topic ends now."""
+    consumer = make_consumer(settings.kafka_bootstrap_servers, "watermarks")
+    try:
+        partitions = consumer.list_topics(settings.orders_topic, timeout=10).topics[
+            settings.orders_topic].partitions
+        return [TopicPartition(settings.orders_topic, p,
+                               consumer.get_watermark_offsets(
+                                   TopicPartition(settings.orders_topic, p), timeout=10)[1])
+                for p in partitions]
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def topic_start(api_settings: Settings) -> list[TopicPartition]:
+    return watermarks(api_settings)
+
+
+def commands_since(settings: Settings, start: list[TopicPartition]) -> list[OrderCommand]:
+    """Every command published to the orders topic after `start`."""
+    end = {tp.partition: tp.offset for tp in watermarks(settings)}
+    consumer = make_consumer(settings.kafka_bootstrap_servers, "probe")
+    consumer.assign(start)
+    found: list[OrderCommand] = []
+    try:
+        remaining = sum(end[tp.partition] - tp.offset for tp in start)
+        while remaining > 0:
+            message = consumer.poll(5)
+            assert message is not None, "published commands did not arrive"
+            found.append(OrderCommand.decode(message.value() or b""))
+            remaining -= 1
+    finally:
+        consumer.close()
+    return found
+
+
+def test_a_limit_order_locks_its_notional_and_reaches_the_orders_topic(
+    trader: ApiKey, api_settings: Settings, db: Conn, topic_start: list[TopicPartition]
+) -> None:
+    placed = trader.post_form("/api/v3/order", LIMIT_BUY)
+
+    assert placed.status_code == 200, placed.body
+    assert set(placed.json_body) == {"symbol", "orderId", "orderListId", "clientOrderId",
+                                     "transactTime"}
+    assert balances(trader)["USDT"] == ("5000.000000", "10000.000000")
+    published = commands_since(api_settings, topic_start)
+    assert len(published) == 1
+    assert (published[0].kind, published[0].price, published[0].qty) == (
+        CommandKind.PLACE, 20_000_000_000, 50_000_000)
+    assert db.execute("SELECT count(*) FROM order_commands WHERE published_at IS NULL"
+                      ).fetchone() == (0,)
+    assert_ledger_invariants(db)
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"price": "20000.001"}, -1013),
+    ({"price": "20000.0000001"}, -1111),
+    ({"quantity": "0.00015"}, -1013),
+    ({"quantity": "0.000000001"}, -1111),
+    ({"quantity": "0.0001", "price": "100"}, -1013),
+    ({"quantity": "1001"}, -1013),
+    ({"price": "0"}, -1102),
+])
+def test_filter_failures_lock_nothing(trader: ApiKey, db: Conn, change: dict[str, str],
+                                      code: int) -> None:
+    response = trader.post_form("/api/v3/order", {**LIMIT_BUY, **change})
+
+    assert (response.status_code, response.json_body["code"]) == (400, code)
+    assert balances(trader)["USDT"] == ("15000.000000", "0.000000")
+    assert db.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+
+
+def test_insufficient_funds_change_nothing(trader: ApiKey, db: Conn) -> None:
+    response = trader.post_form("/api/v3/order", {**LIMIT_BUY, "quantity": "0.8"})
+
+    assert (response.status_code, response.json_body["code"]) == (400, -2010)
+    assert "insufficient balance" in response.json_body["msg"]
+    assert balances(trader)["USDT"] == ("15000.000000", "0.000000")
+    assert db.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+    assert_ledger_invariants(db)
+
+
+def test_a_halted_market_refuses_new_orders(trader: ApiKey, admin: Caller) -> None:
+    admin.post("/v1/admin/markets/BTCUSDT/halt", {})
+
+    response = trader.post_form("/api/v3/order", LIMIT_BUY)
+
+    assert (response.status_code, response.json_body) == (
+        400, {"code": -2010, "msg": "Market is closed."})
+    assert balances(trader)["USDT"] == ("15000.000000", "0.000000")
+
+
+def test_a_client_order_id_in_use_by_an_open_order_is_a_duplicate(trader: ApiKey) -> None:
+    first = trader.post_form("/api/v3/order", {**LIMIT_BUY, "newClientOrderId": "my-1"})
+    again = trader.post_form("/api/v3/order", {**LIMIT_BUY, "newClientOrderId": "my-1"})
+
+    assert first.status_code == 200
+    assert (again.status_code, again.json_body["code"]) == (400, -2010)
+    assert "Duplicate" in again.json_body["msg"]
+    assert balances(trader)["USDT"] == ("5000.000000", "10000.000000")
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"side": "HOLD"}, -1117),
+    ({"type": "STOP"}, -1116),
+    ({"timeInForce": "DAY"}, -1115),
+    ({"quantity": ""}, -1102),
+    ({"symbol": "NOPE"}, -1121),
+    ({"type": "MARKET", "timeInForce": ""}, -1106),
+    ({"quantity": "abc"}, -1102),
+    ({"newClientOrderId": "x" * 37}, -1102),
+])
+def test_bad_order_parameters_are_refused(trader: ApiKey, change: dict[str, str],
+                                          code: int) -> None:
+    response = trader.post_form("/api/v3/order", {**LIMIT_BUY, **change})
+
+    assert (response.status_code, response.json_body["code"]) == (400, code)
+    assert balances(trader)["USDT"] == ("15000.000000", "0.000000")
+
+
+def test_order_test_validates_without_placing(trader: ApiKey, db: Conn) -> None:
+    good = trader.post_form("/api/v3/order/test", LIMIT_BUY)
+    bad = trader.post_form("/api/v3/order/test", {**LIMIT_BUY, "price": "1"})
+
+    assert (good.status_code, good.json_body) == (200, {})
+    assert bad.json_body["code"] == -1013
+    assert db.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+
+
+def test_a_read_only_key_cannot_trade(alice: Caller, trader: ApiKey) -> None:
+    reader = alice.new_api_key(["READ"])
+
+    assert reader.post_form("/api/v3/order", LIMIT_BUY).json_body["code"] == -2015
+
+
+def test_orders_are_queried_by_id_or_client_id_and_only_by_their_owner(
+    trader: ApiKey, bob: Caller
+) -> None:
+    placed = trader.post_form("/api/v3/order", {**LIMIT_BUY, "newClientOrderId": "q-1"})
+    order_id = placed.json_body["orderId"]
+
+    by_id = trader.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id})
+    by_client = trader.get("/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "q-1"})
+    stranger = bob.new_api_key(["READ", "TRADE"])
+
+    assert by_id.json_body == by_client.json_body
+    assert (by_id.json_body["status"], by_id.json_body["price"]) == ("NEW", "20000.000000")
+    assert stranger.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}
+                        ).json_body["code"] == -2013
+    assert stranger.client.http.delete(
+        f"/api/v3/order?{stranger.query({'symbol': 'BTCUSDT', 'orderId': order_id})}",
+        headers={"X-MBX-APIKEY": stranger.api_key}).json_body["code"] == -2013
+    assert [o["orderId"] for o in trader.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}
+                                             ).json_body] == [order_id]
+    assert stranger.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}).json_body == []
+
+
+def test_a_command_committed_but_never_published_is_published_by_the_sweeper(
+    trader: ApiKey, alice: Caller, api_settings: Settings, db: Conn,
+    topic_start: list[TopicPartition],
+) -> None:
+    new_order = orders.NewOrder(alice.user_id, "BTCUSDT", "crashed-1", Side.SELL,
+                                OrderType.LIMIT, TimeInForce.GTC, 30_000_000_000, 10_000_000, 0,
+                                SelfTradePrevention.EXPIRE_MAKER)
+    order_id, _command = orders.place_order(db, new_order)  # the API died here
+    settings = api_settings.model_copy(update={"sweeper_threshold_seconds": 1})
+    publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)
+
+    db.execute("UPDATE order_commands SET created_at = created_at - interval '2 seconds'")
+    assert sweep(settings, publisher) == 1
+    assert sweep(settings, publisher) == 0
+
+    published = commands_since(api_settings, topic_start)
+    assert [(c.kind, c.order_id) for c in published] == [(CommandKind.PLACE, order_id)]
+    payload = db.execute("SELECT payload::text FROM order_commands").fetchone()
+    assert payload is not None
+    assert json.loads(payload[0])["order_id"] == order_id
+    assert_ledger_invariants(db)
