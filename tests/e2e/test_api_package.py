@@ -49,7 +49,9 @@ def test_chalice_package_bundles_the_app_and_the_shared_chalicelib(tmp_path: Pat
     assert {"app.py", "chalicelib/__init__.py", "chalicelib/settings.py",
             "chalicelib/adapters/migrations.py",
             "chalicelib/migrations/0001_core_schema.sql"} <= names
-    assert any(name.startswith("pydantic_core/") for name in names)
+    for package in ("pydantic_core/", "confluent_kafka/", "psycopg_binary/", "argon2/",
+                    "cryptography/"):
+        assert any(name.startswith(package) for name in names), package
     template = json.loads((out / "sam.json").read_text())
     functions = [r for r in template["Resources"].values()
                  if r["Type"] == "AWS::Serverless::Function"]
