@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(
         default=59093, alias="EXCHANGE_KAFKA_CONTROLLER_PORT", ge=1024, le=65535
     )
+    api_port: int = Field(default=58000, alias="EXCHANGE_API_PORT", ge=1024, le=65535)
+    matcher_health_port: int = Field(default=59110, alias="EXCHANGE_MATCHER_PORT", ge=1024,
+                                     le=65535)
     db_name: str = Field(default="exchange", alias="EXCHANGE_DB_NAME")
     test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")
     db_user: str = Field(default="exchange", alias="EXCHANGE_DB_USER")

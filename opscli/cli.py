@@ -1,5 +1,6 @@
 """`exchange`: the operator's single entry point.
 
+    exchange up|down|status          the whole local exchange: services, demo data, processes
     exchange stack up|down|status|logs [SERVICE] [-n LINES]
     exchange db migrate [--database-url URL]
     exchange admin grant|revoke EMAIL [--database-url URL]
@@ -14,7 +15,9 @@ from chalicelib.adapters import accounts_repo
 from chalicelib.adapters.migrations import MigrationError, apply_migrations
 from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
+from opscli.demo.seed import seed
 from opscli.stack import lifecycle
+from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
 from opscli.stack.process import ServiceError, tail_lines
 
@@ -23,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     groups = parser.add_subparsers(dest="group", required=True)
+    groups.add_parser("up", help="start the whole exchange locally with demo markets")
+    groups.add_parser("down", help="stop every process the project started")
+    groups.add_parser("status", help="health of every service and process")
 
     stack = groups.add_parser("stack", help="the local PostgreSQL, Redis and Kafka")
     stack_actions = stack.add_subparsers(dest="action", required=True)
@@ -52,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     config = StackConfig.from_settings(settings)
     try:
+        if args.group in ("up", "down", "status"):
+            return run_exchange_action(args.group, settings, config)
         if args.group == "db":
             return migrate(args.database_url or settings.database_url)
         if args.group == "admin":
@@ -61,6 +69,40 @@ def main(argv: list[str] | None = None) -> int:
     except (ServiceError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def run_exchange_action(action: str, settings: Settings, config: StackConfig) -> int:
+    processes = app_processes(settings)
+    if action == "down":
+        for process in processes:
+            if process.running_pid() is not None:
+                process.stop()
+                print(f"{process.name}: stopped")
+        lifecycle.down(config)
+        return 0
+    if action == "status":
+        infrastructure = lifecycle.status(config)
+        ready = [entry.ready for entry in infrastructure]
+        for entry in infrastructure:
+            print(entry.describe())
+        for process in processes:
+            ready.append(process.is_ready())
+            state = "ready" if ready[-1] else "stopped"
+            print(f"{process.name:<9} {state:<19} {process.address:<16} log: {process.log_path}")
+        return 0 if all(ready) else 1
+    lifecycle.up(config)
+    keys = seed(settings)
+    print(f"demo: markets BTCUSDT and ETHUSDT; {len(keys)} funded traders")
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.wait_ready(lifecycle.READY_TIMEOUT_SECONDS)
+        print(f"{process.name}: ready {process.address} (log: {process.log_path})")
+    api = f"http://127.0.0.1:{settings.api_port}"
+    print(f"\nThe exchange is up. Open {api}/api/v3/exchangeInfo\n"
+          f"Demo API keys (READ, TRADE): {settings.state_dir / 'demo' / 'keys.json'}\n"
+          f"Stop it with: .venv/bin/exchange down")
+    return 0
 
 
 def run_stack_action(args: argparse.Namespace, config: StackConfig) -> int:

@@ -1,0 +1,89 @@
+"""Demo data: two markets, an operator, a few funded traders with API keys.
+
+Idempotent: running it again finds what exists and creates only what is missing.
+The traders' API keys are written to `<state dir>/demo/keys.json` for the market
+maker and for people trying the API.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.adapters import accounts_repo
+from chalicelib.adapters.envelope import LocalMasterKey
+from chalicelib.adapters.postgres import connect
+from chalicelib.domain.errors import ApiError
+from chalicelib.service_layer import admin, api_keys, auth, wallet
+from chalicelib.settings import Settings
+
+OPERATOR = "operator@demo.exchange"
+TRADERS = ("maker@demo.exchange", "taker@demo.exchange", "alice@demo.exchange")
+PASSWORD = "demo password 1234"  # noqa: S105 - demo accounts of a local stack
+ASSETS = (("BTC", 8, "Bitcoin"), ("ETH", 8, "Ether"), ("USDT", 6, "Tether USD"))
+# symbol, base, quote, tick, lot, min qty, max qty, min notional (smallest units)
+MARKETS = (("BTCUSDT", "BTC", "USDT", 10_000, 10_000, 10_000, 10_000_000_000, 5_000_000),
+           ("ETHUSDT", "ETH", "USDT", 10_000, 100_000, 100_000, 100_000_000_000, 5_000_000))
+FUNDING = (("BTC", 10 * 10**8), ("ETH", 200 * 10**8), ("USDT", 1_000_000 * 10**6))
+
+
+@dataclass(frozen=True)
+class DemoKey:
+    email: str
+    api_key: str
+    secret: str
+
+
+def ensure_user(conn: Any, email: str) -> int:
+    existing = accounts_repo.user_by_email(conn, email)
+    return existing.id if existing else auth.signup(conn, email, PASSWORD).id
+
+
+def ensure_catalogue(conn: Any, operator_id: int) -> None:
+    for symbol, scale, name in ASSETS:
+        try:
+            admin.create_asset(conn, actor_id=operator_id, symbol=symbol, scale=scale, name=name)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+    for symbol, base, quote, tick, lot, min_qty, max_qty, min_notional in MARKETS:
+        try:
+            admin.create_market(conn, actor_id=operator_id, symbol=symbol, base=base,
+                                quote=quote, tick_size=tick, lot_size=lot, min_qty=min_qty,
+                                max_qty=max_qty, min_notional=min_notional,
+                                maker_fee_ppm=1000, taker_fee_ppm=1000)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+
+
+def seed(settings: Settings) -> list[DemoKey]:
+    keys_file = settings.state_dir / "demo" / "keys.json"
+    with connect(settings.database_url, autocommit=True) as conn:
+        operator_id = ensure_user(conn, OPERATOR)
+        accounts_repo.set_admin(conn, OPERATOR, True)
+        ensure_catalogue(conn, operator_id)
+        for email in TRADERS:
+            user_id = ensure_user(conn, email)
+            for asset, amount in FUNDING:
+                wallet.credit_deposit(conn, actor_id=operator_id, user_id=user_id, asset=asset,
+                                      amount=amount, external_txid=f"demo-{email}-{asset}")
+        if keys_file.exists():
+            return load_keys(keys_file)
+        master = LocalMasterKey(settings.local_master_key_path)
+        keys = []
+        for email in TRADERS:
+            user_id = ensure_user(conn, email)
+            created = api_keys.create_api_key(conn, master, user_id, "demo",
+                                              ["READ", "TRADE"], [])
+            keys.append(DemoKey(email, str(created["apiKey"]), str(created["secretKey"])))
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text(json.dumps([k.__dict__ for k in keys], indent=2))
+    keys_file.chmod(0o600)
+    return keys
+
+
+def load_keys(path: Path) -> list[DemoKey]:
+    return [DemoKey(**entry) for entry in json.loads(path.read_text())]

@@ -1,0 +1,99 @@
+"""The exchange's own processes on the local stack: the API (`chalice local`), the
+matcher, the sweeper and the demo market maker, started and stopped like the
+services, through pid files."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chalicelib.settings import PROJECT_ROOT, Settings
+from opscli.stack.process import (
+    ServiceError,
+    ensure_port_free,
+    running_pid,
+    spawn,
+    terminate,
+    wait_ready_or_exit,
+)
+
+
+@dataclass
+class AppProcess:
+    name: str
+    command: list[str]
+    marker: str
+    state_dir: Path
+    cwd: Path = PROJECT_ROOT
+    ready_url: str | None = None
+    port: int | None = None
+    port_variable: str = ""
+    address: str = field(default="")
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "logs" / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "run" / f"{self.name}.pid"
+
+    def running_pid(self) -> int | None:
+        return running_pid(self.pid_file, self.marker)
+
+    def start(self) -> None:
+        if self.running_pid() is not None:
+            return
+        if self.port is not None:
+            ensure_port_free(self.name, self.port, self.port_variable, self.log_path)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        spawn(self.command, log_path=self.log_path, pid_file=self.pid_file, cwd=self.cwd)
+
+    def is_ready(self) -> bool:
+        if self.running_pid() is None:
+            return False
+        if self.ready_url is None:
+            return True
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout: float) -> None:
+        wait_ready_or_exit(self.name, self.is_ready, lambda: self.running_pid() is not None,
+                           timeout, self.log_path)
+
+    def stop(self) -> None:
+        pid = self.running_pid()
+        if pid is not None:
+            terminate(pid, self.marker, grace_seconds=20)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def app_processes(settings: Settings) -> list[AppProcess]:
+    python = sys.executable
+    state = settings.state_dir
+    api_url = f"http://127.0.0.1:{settings.api_port}"
+    matcher_url = f"http://127.0.0.1:{settings.matcher_health_port}"
+    chalice = str(Path(python).parent / "chalice")
+    return [
+        AppProcess("matcher", [python, "-m", "matching_cluster.service"],
+                   "matching_cluster.service", state, ready_url=f"{matcher_url}/readyz",
+                   port=settings.matcher_health_port, port_variable="EXCHANGE_MATCHER_PORT",
+                   address=matcher_url),
+        AppProcess("sweeper", [python, "-m", "lambdas.sweeper"], "lambdas.sweeper", state,
+                   address="(loop)"),
+        AppProcess("api", [chalice, "local", "--host", "127.0.0.1", "--port",
+                           str(settings.api_port), "--stage", "dev"], "chalice local", state,
+                   cwd=PROJECT_ROOT / "api", ready_url=f"{api_url}/api/v3/ping",
+                   port=settings.api_port, port_variable="EXCHANGE_API_PORT", address=api_url),
+        AppProcess("market-maker", [python, "-m", "opscli.demo.market_maker", "--api", api_url],
+                   "opscli.demo.market_maker", state, address="(demo)"),
+    ]
+
+
+__all__ = ["AppProcess", "ServiceError", "app_processes"]
