@@ -1,0 +1,207 @@
+"""The matcher's loop: own partitions of `orders`, settle batches, recover when fenced.
+
+Ownership is decided by Kafka's consumer group but enforced by PostgreSQL: on every
+assignment the instance bumps the partition's ``owner_epoch`` (``fence_partition``) and
+resumes at the partition's stored ``next_offset``; each batch commits only if the epoch
+is still its own. A batch that fails for any reason rolls back, its partition's books
+are dropped (they ran uncommitted commands), and the partition is fenced again and
+rewound to the stored offset, so the same commands run again on a rebuilt book.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.adapters.kafka import make_consumer
+from chalicelib.domain.order_commands import OrderCommand
+
+from . import repository as repo
+from .batch import MarketResult, apply_partition_batch
+from .books import Books
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class MatcherConfig(BaseSettings):
+    """The matcher's own knobs, from ``MATCHER_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore", frozen=True)
+
+    group_id: str = "matcher"
+    # Names this instance as a partition's owner in matcher_offsets.
+    instance_id: str = "matcher-0"
+    # Kafka static membership under instance_id (a StatefulSet pod name): a restarted
+    # instance takes its partitions back at once instead of after the session timeout.
+    # The price: a static member does not leave the group when it closes.
+    static_membership: bool = False
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    poll_timeout_seconds: float = Field(default=0.2, gt=0)
+    session_timeout_ms: int = Field(default=10000, ge=6000)
+    retry_backoff_seconds: float = Field(default=0.5, ge=0)
+
+
+@dataclass
+class Status:
+    """What the health endpoints report."""
+
+    last_loop: float = field(default_factory=time.monotonic)
+    assigned: set[int] = field(default_factory=set)
+    stopping: bool = False
+
+
+class Matcher:
+    def __init__(
+        self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
+        bootstrap_servers: str, publish: Callable[[list[MarketResult]], None],
+        metrics: Metrics,
+    ) -> None:
+        self._conn_factory = conn_factory
+        self._conn = conn_factory()
+        self._topic = topic
+        self._config = config
+        self._publish = publish
+        self._metrics = metrics
+        self._books = Books(metrics)
+        self._epochs: dict[int, int] = {}
+        self.status = Status()
+        static = {"group.instance.id": config.instance_id} if config.static_membership else {}
+        self._consumer: Consumer = make_consumer(
+            bootstrap_servers, config.group_id,
+            **{"session.timeout.ms": config.session_timeout_ms, **static})
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set, then finish the batch in hand and leave the group."""
+        self._consumer.subscribe([self._topic], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        try:
+            while not stop.is_set():
+                self.status.last_loop = time.monotonic()
+                messages = self._consumer.consume(self._config.batch_size,
+                                                  self._config.poll_timeout_seconds)
+                self._handle(messages)
+        finally:
+            self.status.stopping = True
+            # A dynamic member leaves the group here, handing its partitions over at once
+            # (a static member keeps them until it returns or its session times out).
+            self._consumer.close()
+            self._conn.close()
+
+    # ------------------------------------------------------------- rebalancing
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            tp.offset = self._fence(tp.partition)
+        consumer.incremental_assign(partitions)
+        self.status.assigned |= {tp.partition for tp in partitions}
+        log.info("partitions assigned", extra={"partitions": [tp.partition for tp in partitions],
+                                               "offsets": [tp.offset for tp in partitions]})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._books.drop_partition(tp.partition)
+            self._epochs.pop(tp.partition, None)
+            self.status.assigned.discard(tp.partition)
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(str(tp.partition))
+        log.info("partitions revoked", extra={"partitions": [tp.partition for tp in partitions]})
+
+    def _fence(self, partition: int) -> int:
+        """Own ``partition`` from now on; return the offset to resume at."""
+        self._books.drop_partition(partition)
+        epoch, next_offset = repo.fence_partition(self._conn, self._topic, partition,
+                                                  self._config.instance_id)
+        self._epochs[partition] = epoch
+        return next_offset
+
+    # ---------------------------------------------------------------- batches
+
+    def _handle(self, messages: list[Message]) -> None:
+        by_partition: dict[int, list[Message]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error", extra={"error": str(error)})
+                continue
+            by_partition.setdefault(_partition(message), []).append(message)
+        for partition, batch in by_partition.items():
+            if partition in self._epochs:
+                self._settle(partition, batch)
+
+    def _settle(self, partition: int, messages: list[Message]) -> None:
+        next_offset = _offset(messages[-1]) + 1
+        started = time.perf_counter()
+        try:
+            results = apply_partition_batch(
+                self._conn, self._books, self._metrics, topic=self._topic, partition=partition,
+                epoch=self._epochs[partition], commands=[_decode(m) for m in messages],
+                next_offset=next_offset)
+        except repo.FencedError:
+            self._metrics.fenced.inc()
+            log.warning("fenced: another instance owns the partition", extra={
+                "partition": partition})
+            self._recover(partition)
+            return
+        except Exception:
+            self._metrics.batch_errors.inc()
+            log.exception("batch failed; rebuilding the partition", extra={
+                "partition": partition})
+            time.sleep(self._config.retry_backoff_seconds)
+            self._recover(partition)
+            return
+        self._metrics.settle_seconds.observe(time.perf_counter() - started)
+        self._metrics.batch_size.observe(len(messages))
+        self._publish(results)
+        self._after_commit(partition, next_offset)
+
+    def _after_commit(self, partition: int, next_offset: int) -> None:
+        tp = TopicPartition(self._topic, partition, next_offset)
+        # Kafka's committed offset only feeds lag tools; the stored offset is authoritative.
+        self._consumer.commit(offsets=[tp], asynchronous=True)
+        _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+        if high >= 0:
+            self._metrics.lag.labels(str(partition)).set(max(high - next_offset, 0))
+
+    def _recover(self, partition: int) -> None:
+        """Drop what the failed batch did in memory; resume at the stored offset.
+
+        If even this fails (the database is away), the exception ends ``run``: a restart
+        rebuilds everything, which beats consuming a partition nobody settles.
+        """
+        self._books.drop_partition(partition)
+        if self._conn.closed or self._conn.broken:
+            self._conn = self._conn_factory()
+        offset = self._fence(partition)
+        self._consumer.seek(TopicPartition(self._topic, partition, offset))
+
+
+def _decode(message: Message) -> OrderCommand | None:
+    try:
+        return OrderCommand.decode(message.value() or b"")
+    except (ValueError, KeyError, TypeError):
+        log.error("undecodable command skipped", extra={
+            "partition": message.partition(), "offset": message.offset()})
+        return None
+
+
+# A message without an error always has its partition and offset.
+def _partition(message: Message) -> int:
+    partition = message.partition()
+    assert partition is not None
+    return partition
+
+
+def _offset(message: Message) -> int:
+    offset = message.offset()
+    assert offset is not None
+    return offset

@@ -1,0 +1,190 @@
+"""The matcher's SQL: fencing, rebuilding books, and writing one batch's settlement.
+
+Every function runs on a connection the caller owns; the batch functions expect to be
+inside the batch's transaction (``with conn.transaction()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+
+from chalicelib.adapters.ledger import post_transactions
+from chalicelib.domain.orders import (
+    MarketSpec,
+    OrderStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+)
+from matching_cluster.engine import BookSnapshot, RestingOrder
+
+from .settlement import MarketInfo, OrderState, Settlement
+
+Conn = psycopg.Connection[Any]
+
+
+class FencedError(Exception):
+    """Another instance took the partition over since this one fenced it."""
+
+
+def fence_partition(conn: Conn, topic: str, partition: int, owner: str) -> tuple[int, int]:
+    """Become the partition's owner: bump its epoch; return (epoch, next offset).
+
+    An older owner's next offset update (``advance_offset``) no longer matches and fails.
+    If it is committing right now, this waits for its row lock and reads its result.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO matcher_offsets (topic, partition, owner_epoch, owner)"
+            " VALUES (%s, %s, 1, %s)"
+            " ON CONFLICT (topic, partition) DO UPDATE"
+            " SET owner_epoch = matcher_offsets.owner_epoch + 1, owner = EXCLUDED.owner,"
+            "  updated_at = now()"
+            " RETURNING owner_epoch, next_offset",
+            (topic, partition, owner)).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def advance_offset(conn: Conn, topic: str, partition: int, epoch: int, next_offset: int) -> None:
+    """Record the partition's consumed offset if this instance still owns it.
+
+    Runs first in the batch transaction: the row lock it takes serialises this batch
+    with any other instance fencing the partition.
+    """
+    updated = conn.execute(
+        "UPDATE matcher_offsets SET next_offset = %s, updated_at = now()"
+        " WHERE topic = %s AND partition = %s AND owner_epoch = %s",
+        (next_offset, topic, partition, epoch)).rowcount
+    if updated != 1:
+        raise FencedError(f"{topic}[{partition}] is no longer owned at epoch {epoch}")
+
+
+def load_market(conn: Conn, symbol: str) -> MarketInfo | None:
+    row = conn.execute(
+        "SELECT m.base_asset, m.quote_asset, m.status, b.scale, m.tick_size, m.lot_size,"
+        " m.min_qty, m.max_qty, m.min_notional, m.maker_fee_ppm, m.taker_fee_ppm"
+        " FROM markets m JOIN assets b ON b.symbol = m.base_asset WHERE m.symbol = %s",
+        (symbol,)).fetchone()
+    if row is None:
+        return None
+    base, quote, status, scale, tick, lot, min_qty, max_qty, min_notional, maker, taker = row
+    spec = MarketSpec(symbol=symbol, base_unit=10 ** int(scale), tick_size=int(tick),
+                      lot_size=int(lot), min_qty=int(min_qty), max_qty=int(max_qty),
+                      min_notional=int(min_notional), maker_fee_ppm=int(maker),
+                      taker_fee_ppm=int(taker))
+    return MarketInfo(spec, base, quote, status)
+
+
+def market_statuses(conn: Conn, symbols: Iterable[str]) -> dict[str, str]:
+    rows = conn.execute("SELECT symbol, status FROM markets WHERE symbol = ANY(%s)",
+                        (list(symbols),)).fetchall()
+    return {symbol: status for symbol, status in rows}
+
+
+def load_snapshot(conn: Conn, spec: MarketSpec) -> BookSnapshot:
+    """The market's book as of the last committed batch: open accepted orders in the
+    order the engine accepted them (which is queue order within each level)."""
+    seq_row = conn.execute(
+        "SELECT last_sequence, last_trade_id FROM market_sequences WHERE market = %s",
+        (spec.symbol,)).fetchone()
+    last_seq, last_trade = (int(seq_row[0]), int(seq_row[1])) if seq_row else (0, 0)
+    rows = conn.execute(
+        "SELECT id, user_id, side, type, self_trade_prevention, price, quantity,"
+        " quantity - executed_qty, cumulative_quote_qty FROM orders"
+        " WHERE market = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
+        " AND accepted_seq IS NOT NULL ORDER BY accepted_seq",
+        (spec.symbol,)).fetchall()
+    orders = tuple(
+        RestingOrder(int(oid), int(uid), Side(side), OrderType(otype), SelfTradePrevention(stp),
+                     int(price), int(qty), int(remaining), int(filled_quote))
+        for oid, uid, side, otype, stp, price, qty, remaining, filled_quote in rows)
+    return BookSnapshot(spec, last_seq + 1, last_trade + 1, orders)
+
+
+def applied_command_ids(conn: Conn, command_ids: Sequence[int]) -> set[int]:
+    rows = conn.execute(
+        "SELECT id FROM order_commands WHERE id = ANY(%s) AND applied_at IS NOT NULL",
+        (list(command_ids),)).fetchall()
+    return {int(row[0]) for row in rows}
+
+
+def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
+    rows = conn.execute(
+        "SELECT id, user_id, side, type, coalesce(price, 0), coalesce(quantity, 0),"
+        " executed_qty, cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason"
+        " FROM orders WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        (sorted(order_ids),)).fetchall()
+    return {
+        int(r[0]): OrderState(
+            order_id=int(r[0]), user_id=int(r[1]), side=Side(r[2]), order_type=OrderType(r[3]),
+            price=int(r[4]), quantity=int(r[5]), executed_qty=int(r[6]),
+            cumulative_quote_qty=int(r[7]), locked_amount=int(r[8]), status=OrderStatus(r[9]),
+            accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11])
+        for r in rows
+    }
+
+
+def write_settlement(conn: Conn, market: MarketInfo, settlement: Settlement) -> None:
+    """Trades, order states and ledger postings of one market's events."""
+    if settlement.trades:
+        _insert_trades(conn, market, settlement)
+    if settlement.changed_orders:
+        _update_orders(conn, settlement.changed_orders.values())
+    if settlement.ledger:
+        post_transactions(conn, settlement.ledger)
+
+
+def _insert_trades(conn: Conn, market: MarketInfo, settlement: Settlement) -> None:
+    trades = settlement.trades
+    base, quote = market.base_asset, market.quote_asset
+    conn.execute(
+        "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
+        " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
+        " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
+        " SELECT %s, t.*, now() FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[],"
+        " %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+        " %s::boolean[], %s::numeric[], %s::text[], %s::numeric[], %s::text[]) AS t",
+        (market.symbol, [t.trade_id for t in trades], [t.seq for t in trades],
+         [t.price for t in trades], [t.qty for t in trades], [t.quote_qty for t in trades],
+         [t.maker_order_id for t in trades], [t.taker_order_id for t in trades],
+         [t.maker_user_id for t in trades], [t.taker_user_id for t in trades],
+         [t.buyer_is_maker for t in trades], [t.maker_fee for t in trades],
+         # The buyer pays its fee in base, the seller in quote.
+         [base if t.buyer_is_maker else quote for t in trades], [t.taker_fee for t in trades],
+         [quote if t.buyer_is_maker else base for t in trades]))
+
+
+def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
+    rows = sorted(orders, key=lambda o: o.order_id)
+    conn.execute(
+        "UPDATE orders o SET quantity = CASE WHEN d.quantity = 0 THEN o.quantity"
+        "  ELSE d.quantity END,"
+        " executed_qty = d.executed_qty, cumulative_quote_qty = d.cumulative_quote_qty,"
+        " locked_amount = d.locked_amount, status = d.status, accepted_seq = d.accepted_seq,"
+        " done_reason = d.done_reason, updated_at = now()"
+        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],"
+        "  %s::text[], %s::bigint[], %s::text[])"
+        "  AS d(id, quantity, executed_qty, cumulative_quote_qty, locked_amount, status,"
+        "   accepted_seq, done_reason)"
+        " WHERE o.id = d.id",
+        ([o.order_id for o in rows], [o.quantity for o in rows], [o.executed_qty for o in rows],
+         [o.cumulative_quote_qty for o in rows], [o.locked_amount for o in rows],
+         [o.status.value for o in rows], [o.accepted_seq for o in rows],
+         [o.done_reason for o in rows]))
+
+
+def save_sequences(conn: Conn, market: str, last_sequence: int, last_trade_id: int) -> None:
+    conn.execute(
+        "INSERT INTO market_sequences (market, last_sequence, last_trade_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT (market) DO UPDATE SET last_sequence = EXCLUDED.last_sequence,"
+        " last_trade_id = EXCLUDED.last_trade_id",
+        (market, last_sequence, last_trade_id))
+
+
+def mark_applied(conn: Conn, command_ids: Sequence[int]) -> None:
+    conn.execute("UPDATE order_commands SET applied_at = now() WHERE id = ANY(%s)",
+                 (sorted(command_ids),))

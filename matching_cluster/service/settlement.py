@@ -1,0 +1,217 @@
+"""What one batch of engine events does to the database, computed without I/O.
+
+``settle`` turns a market's events plus the current state of the orders they touch into
+the rows the batch transaction writes: trade rows, the orders' new state and the ledger
+transactions (one call to ``post_transactions``). Amounts are exact ints (see
+``chalicelib.domain.orders``); every ledger transaction balances per asset by
+construction and carries a reference that makes a repeat harmless.
+
+Lock accounting: an order's ``locked_amount`` is what it may still consume (quote for a
+BUY, base for a SELL). A fill takes from it what the fill consumed at the order's own
+lock price; whatever is left when the order is done goes back to AVAILABLE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chalicelib.adapters.ledger import (
+    AccountKind,
+    AccountRef,
+    Bucket,
+    LedgerTransaction,
+    Posting,
+)
+from chalicelib.domain.orders import (
+    CommandKind,
+    MarketSpec,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    Side,
+)
+from matching_cluster.engine import Accepted, Amended, Event, OrderDone, Rejected, Trade
+
+MARKET_HALTED = "MARKET_HALTED"
+"""``done_reason`` of a PLACE the matcher refused because the market is not TRADING."""
+
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    spec: MarketSpec
+    base_asset: str
+    quote_asset: str
+    status: str
+
+    @property
+    def symbol(self) -> str:
+        return self.spec.symbol
+
+    @property
+    def trading(self) -> bool:
+        return self.status == "TRADING"
+
+
+@dataclass(slots=True)
+class OrderState:
+    """The columns of an ``orders`` row that settlement reads or writes."""
+
+    order_id: int
+    user_id: int
+    side: Side
+    order_type: OrderType
+    price: int  # 0 for MARKET orders
+    quantity: int  # 0 for a MARKET order sized by quote amount
+    executed_qty: int
+    cumulative_quote_qty: int
+    locked_amount: int
+    status: OrderStatus
+    accepted_seq: int | None = None
+    done_reason: str | None = None
+    last_seq: int = 0  # the latest event that changed it (for order-events)
+
+
+@dataclass(slots=True)
+class Settlement:
+    trades: list[Trade] = field(default_factory=list)
+    changed_orders: dict[int, OrderState] = field(default_factory=dict)
+    ledger: list[LedgerTransaction] = field(default_factory=list)
+
+
+def order_ids_of(events: Iterable[Event]) -> set[int]:
+    """Every order whose row settlement needs for these events."""
+    ids: set[int] = set()
+    for e in events:
+        if isinstance(e, Trade):
+            ids.add(e.maker_order_id)
+            ids.add(e.taker_order_id)
+        else:
+            ids.add(e.order_id)
+    return ids
+
+
+def settle(
+    market: MarketInfo, events: Iterable[Event], orders: dict[int, OrderState]
+) -> Settlement:
+    """Rows and postings for ``events``; updates the states in ``orders`` in place."""
+    out = Settlement()
+    for event in events:
+        if isinstance(event, Trade):
+            _trade(market, event, orders, out)
+        elif isinstance(event, Accepted):
+            _touch(orders[event.order_id], event.seq, out).accepted_seq = event.seq
+        elif isinstance(event, OrderDone):
+            _done(market, event, orders[event.order_id], out)
+        elif isinstance(event, Amended):
+            _amended(market, event, orders[event.order_id], out)
+        elif isinstance(event, Rejected):
+            _rejected(market, event, orders.get(event.order_id), out)
+    return out
+
+
+def reject_halted(market: MarketInfo, order: OrderState, out: Settlement) -> None:
+    """A PLACE for a market that is not TRADING: refused before the engine sees it."""
+    _finish_unaccepted(market, order, MARKET_HALTED, out)
+
+
+def _trade(market: MarketInfo, t: Trade, orders: dict[int, OrderState], out: Settlement) -> None:
+    base, quote = market.base_asset, market.quote_asset
+    buyer_id, seller_id = (
+        (t.maker_order_id, t.taker_order_id) if t.buyer_is_maker
+        else (t.taker_order_id, t.maker_order_id)
+    )
+    buyer, seller = orders[buyer_id], orders[seller_id]
+    # A LIMIT buyer locked at its own limit price; a better fill price frees the difference.
+    taken = (
+        t.quote_qty if buyer.order_type is OrderType.MARKET
+        else market.spec.notional(buyer.price, t.qty)
+    )
+    postings = _nonzero([
+        (AccountRef.user(buyer.user_id, quote), Bucket.LOCKED, -taken),
+        (AccountRef.user(buyer.user_id, quote), Bucket.AVAILABLE, taken - t.quote_qty),
+        (AccountRef.user(buyer.user_id, base), Bucket.AVAILABLE, t.qty - t.buyer_fee),
+        (AccountRef.user(seller.user_id, base), Bucket.LOCKED, -t.qty),
+        (AccountRef.user(seller.user_id, quote), Bucket.AVAILABLE, t.quote_qty - t.seller_fee),
+        (AccountRef.system(AccountKind.FEE, base), Bucket.AVAILABLE, t.buyer_fee),
+        (AccountRef.system(AccountKind.FEE, quote), Bucket.AVAILABLE, t.seller_fee),
+    ])
+    out.ledger.append(LedgerTransaction("TRADE", f"{market.symbol}:{t.trade_id}", postings))
+    out.trades.append(t)
+    _fill(_touch(buyer, t.seq, out), t, taken)
+    _fill(_touch(seller, t.seq, out), t, t.qty)
+
+
+def _fill(order: OrderState, t: Trade, taken_from_lock: int) -> None:
+    order.executed_qty += t.qty
+    order.cumulative_quote_qty += t.quote_qty
+    order.locked_amount -= taken_from_lock
+    order.status = OrderStatus.PARTIALLY_FILLED
+
+
+def _done(market: MarketInfo, e: OrderDone, order: OrderState, out: Settlement) -> None:
+    _touch(order, e.seq, out)
+    _release(market, order, order.locked_amount, "ORDER_RELEASE", f"order:{order.order_id}", out)
+    order.status = e.reason.status
+    order.done_reason = e.reason.value
+
+
+def _amended(market: MarketInfo, e: Amended, order: OrderState, out: Settlement) -> None:
+    _touch(order, e.seq, out)
+    order.quantity = e.new_qty
+    still_needed = (
+        market.spec.notional(e.price, e.remaining_qty) if order.side is Side.BUY
+        else e.remaining_qty
+    )
+    _release(market, order, order.locked_amount - still_needed, "ORDER_AMEND",
+             f"order:{order.order_id}:{e.seq}", out)
+
+
+def _rejected(
+    market: MarketInfo, e: Rejected, order: OrderState | None, out: Settlement
+) -> None:
+    # Rejected cancels and amends move nothing. A PLACE rejected as a duplicate id names
+    # an order that is live in the book: its lock is not this command's to free.
+    if e.command is not CommandKind.PLACE or e.reason is RejectReason.DUPLICATE_ORDER_ID:
+        return
+    if order is None or order.status not in _OPEN or order.accepted_seq is not None:
+        return
+    _touch(order, e.seq, out)
+    _finish_unaccepted(market, order, e.reason.value, out)
+
+
+def _finish_unaccepted(
+    market: MarketInfo, order: OrderState, reason: str, out: Settlement
+) -> None:
+    out.changed_orders[order.order_id] = order
+    _release(market, order, order.locked_amount, "ORDER_RELEASE", f"order:{order.order_id}", out)
+    order.status = OrderStatus.REJECTED
+    order.done_reason = reason
+
+
+def _release(
+    market: MarketInfo, order: OrderState, amount: int, kind: str, reference: str,
+    out: Settlement,
+) -> None:
+    """Move ``amount`` of the order's lock back to its owner's AVAILABLE."""
+    if amount < 0:
+        raise ValueError(f"order {order.order_id} would release {amount} from its lock")
+    order.locked_amount -= amount
+    if amount == 0:
+        return
+    asset = market.quote_asset if order.side is Side.BUY else market.base_asset
+    account = AccountRef.user(order.user_id, asset)
+    out.ledger.append(LedgerTransaction(kind, reference, [
+        Posting(account, Bucket.LOCKED, -amount), Posting(account, Bucket.AVAILABLE, amount)]))
+
+
+def _touch(order: OrderState, seq: int, out: Settlement) -> OrderState:
+    order.last_seq = seq
+    out.changed_orders[order.order_id] = order
+    return order
+
+
+def _nonzero(parts: list[tuple[AccountRef, Bucket, int]]) -> list[Posting]:
+    return [Posting(account, bucket, amount) for account, bucket, amount in parts if amount]
