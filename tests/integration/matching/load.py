@@ -1,0 +1,138 @@
+"""A seeded stream of orders and cancels from many users, and the checks that the
+matcher applied all of it exactly once (against a fresh engine replaying the topic)."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.orders import CommandKind, OrderType, Side, TimeInForce
+from matching_cluster.engine import OrderBook, Trade
+from matching_cluster.service.batch import engine_command
+from tests.support.ledger import assert_ledger_invariants
+
+from .support import (
+    BTC_UNIT,
+    LOT,
+    TICK,
+    Market,
+    NewOrder,
+    cancel,
+    create_users,
+    fund,
+    place_orders,
+    read_topic,
+    record_commands,
+)
+
+Conn = psycopg.Connection[Any]
+MID = 50_000 * 100
+
+
+class LoadGenerator:
+    """Waves of PLACE (limit GTC/IOC, market by quote) and CANCEL commands."""
+
+    def __init__(self, db: Conn, markets: list[Market], users: int, seed: int) -> None:
+        self.db = db
+        self.markets = markets
+        self.rng = random.Random(seed)
+        self.users = create_users(db, users)
+        fund(db, {(u, asset): 10**15 for u in self.users
+                  for m in markets for asset in (m.base, m.quote)})
+        self.placed: dict[str, list[tuple[int, int]]] = defaultdict(list)  # (order, user)
+        self.command_ids: list[int] = []
+
+    def wave(self, size: int) -> list[OrderCommand]:
+        """Record ``size`` commands (about 1 in 5 a cancel); return them, some twice."""
+        market = self.rng.choice(self.markets)
+        orders = [self._order() for _ in range(size * 4 // 5)]
+        commands = place_orders(self.db, market, orders)
+        self.placed[market.symbol].extend((c.order_id, c.user_id) for c in commands)
+        targets = self.rng.sample(self.placed[market.symbol], size - len(orders))
+        commands += record_commands(self.db, [cancel(market, u, o) for o, u in targets])
+        self.rng.shuffle(commands)
+        self.command_ids += [c.command_id for c in commands]
+        # The sweeper republishes what the API may have published already.
+        return commands + self.rng.sample(commands, len(commands) // 50)
+
+    def _order(self) -> NewOrder:
+        rng = self.rng
+        side = rng.choice((Side.BUY, Side.SELL))
+        kind = rng.random()
+        if kind < 0.05:
+            quote = rng.randint(1, 5) * MID * LOT // BTC_UNIT
+            if side is Side.BUY:
+                return NewOrder(rng.choice(self.users), side, OrderType.MARKET, quote_qty=quote)
+            return NewOrder(rng.choice(self.users), side, OrderType.MARKET,
+                            qty=rng.randint(1, 5) * LOT)
+        offset = rng.randint(-20, 20) * TICK
+        return NewOrder(rng.choice(self.users), side, price=MID + offset,
+                        qty=rng.randint(1, 5) * LOT,
+                        tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
+
+
+def assert_applied_exactly_once(db: Conn, bootstrap: str, topic: str,
+                                markets: list[Market]) -> None:
+    """PostgreSQL equals a fresh engine replaying the topic, and the books balance."""
+    books = {m.symbol: OrderBook(m.spec) for m in markets}
+    trades: list[tuple[str, Trade]] = []
+    seen: set[int] = set()
+    for message in read_topic(bootstrap, topic):
+        command = OrderCommand.decode(message.value() or b"")
+        if command.command_id in seen:
+            continue
+        seen.add(command.command_id)
+        engine = engine_command(command)
+        assert engine is not None
+        events = books[command.market].apply(engine)
+        trades += [(command.market, e) for e in events if isinstance(e, Trade)]
+
+    not_applied = db.execute("SELECT count(*) FROM order_commands WHERE applied_at IS NULL"
+                             ).fetchone()
+    assert not_applied == (0,)
+    stored = db.execute(
+        "SELECT market, id, sequence, price, quantity, quote_quantity, maker_order_id,"
+        " taker_order_id, buyer_is_maker, maker_fee, taker_fee FROM trades"
+        " ORDER BY market, id").fetchall()
+    replayed = sorted(
+        (market, t.trade_id, t.seq, t.price, t.qty, t.quote_qty, t.maker_order_id,
+         t.taker_order_id, t.buyer_is_maker, t.maker_fee, t.taker_fee)
+        for market, t in trades)
+    assert len(replayed) > 1000, "the stream should trade a lot"
+    assert len(stored) == len(replayed)
+    assert [tuple(_plain(v) for v in row) for row in stored] == replayed
+
+    _assert_open_orders_match(db, books)
+    assert db.execute("SELECT count(*) FROM ledger_transactions WHERE kind = 'TRADE'"
+                      ).fetchone() == (len(stored),)
+    assert_ledger_invariants(db)
+
+
+def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
+    """Open orders, their fills and their locks are what the replayed books hold."""
+    rows = db.execute(
+        "SELECT o.market, o.id, o.side, o.price, o.quantity - o.executed_qty, o.locked_amount"
+        " FROM orders o WHERE o.status IN ('NEW', 'PARTIALLY_FILLED') ORDER BY o.id").fetchall()
+    expected = []
+    for symbol, book in books.items():
+        for r in book.open_orders():
+            lock = book.spec.notional(r.price, r.remaining) if r.side is Side.BUY else r.remaining
+            expected.append((symbol, r.order_id, r.side.value, r.price, r.remaining, lock))
+    assert sorted(tuple(_plain(v) for v in row) for row in rows) == sorted(expected)
+    locked = db.execute(
+        "SELECT b.user_id, b.asset, b.locked FROM balances b WHERE b.account_kind = 'USER'"
+        " AND b.locked <> coalesce((SELECT sum(o.locked_amount) FROM orders o"
+        "  JOIN markets m ON m.symbol = o.market WHERE o.user_id = b.user_id"
+        "  AND o.status IN ('NEW', 'PARTIALLY_FILLED') AND b.asset ="
+        "  CASE o.side WHEN 'BUY' THEN m.quote_asset ELSE m.base_asset END), 0)").fetchall()
+    assert locked == [], f"locks that no open order accounts for: {locked[:5]}"
+    kinds = db.execute("SELECT DISTINCT kind FROM order_commands").fetchall()
+    assert {k for (k,) in kinds} <= {CommandKind.PLACE.value, CommandKind.CANCEL.value}
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | bool | int) else int(str(value))
