@@ -93,9 +93,8 @@ def run_exchange_action(action: str, settings: Settings, config: StackConfig) ->
     lifecycle.up(config)
     keys = seed(settings)
     print(f"demo: markets BTCUSDT and ETHUSDT; {len(keys)} funded traders")
-    for process in processes:
+    for process in processes:  # in order: the market maker needs the API up
         process.start()
-    for process in processes:
         process.wait_ready(lifecycle.READY_TIMEOUT_SECONDS)
         print(f"{process.name}: ready {process.address} (log: {process.log_path})")
     api = f"http://127.0.0.1:{settings.api_port}"

@@ -45,6 +45,10 @@ class SignedClient:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             return json.loads(error.read() or b"{}")
+        except urllib.error.URLError as error:  # the API restarting: try again next tick
+            print(json.dumps({"level": "WARNING", "message": "API unreachable",
+                              "error": str(error.reason)}), flush=True)
+            return {}
 
 
 def price_text(market: str, price: float) -> str:

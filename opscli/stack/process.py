@@ -39,8 +39,8 @@ def tail_lines(path: Path, count: int) -> str:
 def process_matches(pid: int, marker: str) -> bool:
     """True if `pid` is a live (non-zombie) process whose command line contains `marker`."""
     _reap(pid)
+    cmdline = read_cmdline(pid)
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         status = Path(f"/proc/{pid}/status").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
@@ -82,20 +82,39 @@ def spawn(
             start_new_session=True,
         )
     pid_file.write_text(f"{process.pid}\n")
+    # Popen returns as exec begins; until the kernel has set the new command line,
+    # /proc shows ours or nothing, and the process would not be recognised as ours.
+    own = read_cmdline(os.getpid())
+    wait_until(lambda: read_cmdline(process.pid) not in ("", own), 5, interval=0.01)
     return process.pid
+
+
+def read_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return ""
 
 
 def terminate(pid: int, marker: str, *, grace_seconds: float) -> None:
     """SIGTERM, wait up to `grace_seconds`, then SIGKILL."""
     if not process_matches(pid, marker):
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    signal_group(pid, signal.SIGTERM)
     if wait_until(lambda: not process_matches(pid, marker), grace_seconds):
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGKILL)
     wait_until(lambda: not process_matches(pid, marker), 10)
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """Signal the process and, when it leads its own group (we spawned it in a new
+    session), every child it started too."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
