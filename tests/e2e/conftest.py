@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from chalicelib.adapters.accounts_repo import set_admin
+from chalicelib.adapters.kafka import make_producer
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import PROJECT_ROOT, Settings
 
@@ -165,3 +167,45 @@ def fund(admin: Caller, user: Caller, asset: str, amount: str) -> None:
                                                  "amount": amount,
                                                  "txid": f"fund-{uuid.uuid4().hex}"})
     assert response.status_code == 201, response.body
+
+
+@pytest.fixture
+def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
+            redis_client: redis.Redis) -> Iterator[Settings]:
+    """A matcher consuming an orders topic of this test's own, and the API publishing to
+    it; yields the settings both use."""
+    from matching_cluster.service.consumer import Matcher, MatcherConfig
+    from matching_cluster.service.metrics import Metrics
+    from matching_cluster.service.publishing import Publisher
+
+    topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": api_settings.kafka_bootstrap_servers})
+    names = [topic, f"{topic}-market", f"{topic}-order"]
+    for name, future in admin.create_topics(
+            [NewTopic(n, num_partitions=2, replication_factor=1) for n in names]).items():
+        future.result(timeout=30)
+    settings = api_settings.model_copy(update={"orders_topic": topic,
+                                               "order_result_wait_ms": 10000})
+    use_services(Services.from_settings(settings))
+    events = make_producer(settings.kafka_bootstrap_servers)
+    publisher = Publisher(redis.Redis.from_url(settings.redis_url), events,
+                          market_events_topic=names[1], order_events_topic=names[2])
+    engine = Matcher(conn_factory=lambda: psycopg.connect(db_url, autocommit=True), topic=topic,
+                     config=MatcherConfig(group_id=f"g-{topic}", instance_id="e2e",
+                                          session_timeout_ms=6000, poll_timeout_seconds=0.02),
+                     bootstrap_servers=settings.kafka_bootstrap_servers,
+                     publish=publisher.publish, metrics=Metrics())
+    stop = threading.Event()
+    thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(engine.status.assigned) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(engine.status.assigned) == 2, "the matcher did not get its partitions"
+    try:
+        yield settings
+    finally:
+        stop.set()
+        thread.join(30)
+        events.flush(5)
+        use_services(Services.from_settings(api_settings))
