@@ -181,8 +181,9 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": api_settings.kafka_bootstrap_servers})
     names = [topic, f"{topic}-market", f"{topic}-order"]
-    for name, future in admin.create_topics(
-            [NewTopic(n, num_partitions=2, replication_factor=1) for n in names]).items():
+    created = admin.create_topics(
+        [NewTopic(n, num_partitions=2, replication_factor=1) for n in names])
+    for future in created.values():
         future.result(timeout=30)
     settings = api_settings.model_copy(update={"orders_topic": topic,
                                                "order_result_wait_ms": 10000})
