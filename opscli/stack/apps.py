@@ -12,17 +12,15 @@ from pathlib import Path
 
 from chalicelib.settings import PROJECT_ROOT, Settings
 from opscli.stack.process import (
+    PidFileProcess,
     ServiceError,
     ensure_port_free,
-    running_pid,
     spawn,
-    terminate,
-    wait_ready_or_exit,
 )
 
 
 @dataclass
-class AppProcess:
+class AppProcess(PidFileProcess):
     name: str
     command: list[str]
     marker: str
@@ -31,18 +29,13 @@ class AppProcess:
     ready_url: str | None = None
     port: int | None = None
     port_variable: str = ""
-    address: str = field(default="")
+    address: str = ""
+    log_path: Path = field(init=False)
+    pid_file: Path = field(init=False)
 
-    @property
-    def log_path(self) -> Path:
-        return self.state_dir / "logs" / f"{self.name}.log"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.state_dir / "run" / f"{self.name}.pid"
-
-    def running_pid(self) -> int | None:
-        return running_pid(self.pid_file, self.marker)
+    def __post_init__(self) -> None:
+        self.log_path = self.state_dir / "logs" / f"{self.name}.log"
+        self.pid_file = self.state_dir / "run" / f"{self.name}.pid"
 
     def start(self) -> None:
         if self.running_pid() is not None:
@@ -62,16 +55,6 @@ class AppProcess:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
-
-    def wait_ready(self, timeout: float) -> None:
-        wait_ready_or_exit(self.name, self.is_ready, lambda: self.running_pid() is not None,
-                           timeout, self.log_path)
-
-    def stop(self) -> None:
-        pid = self.running_pid()
-        if pid is not None:
-            terminate(pid, self.marker, grace_seconds=20)
-        self.pid_file.unlink(missing_ok=True)
 
 
 def app_processes(settings: Settings) -> list[AppProcess]:

@@ -18,12 +18,10 @@ from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from opscli.stack.config import StackConfig
 from opscli.stack.process import (
+    PidFileProcess,
     ServiceError,
     ensure_port_free,
-    running_pid,
     spawn,
-    terminate,
-    wait_ready_or_exit,
 )
 
 SERVICE = "kafka"
@@ -33,8 +31,10 @@ JVM_OPTIONS = ["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"
                "-Djava.awt.headless=true"]
 
 
-class KafkaBroker:
+class KafkaBroker(PidFileProcess):
     name = SERVICE
+    marker = MARKER
+    grace_seconds = 30
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -61,19 +61,6 @@ class KafkaBroker:
             self._format_storage()
         spawn(self._java(MARKER, str(self.properties)), log_path=self.log_path,
               pid_file=self.pid_file, cwd=self.home)
-
-    def wait_ready(self, timeout: float) -> None:
-        wait_ready_or_exit(SERVICE, self.is_ready, lambda: self.running_pid() is not None,
-                           timeout, self.log_path)
-
-    def stop(self) -> None:
-        pid = self.running_pid()
-        if pid is not None:
-            terminate(pid, MARKER, grace_seconds=30)
-        self.pid_file.unlink(missing_ok=True)
-
-    def running_pid(self) -> int | None:
-        return running_pid(self.pid_file, MARKER)
 
     def is_ready(self) -> bool:
         if self.running_pid() is None:

@@ -160,3 +160,33 @@ def wait_ready_or_exit(
         if time.monotonic() >= deadline:
             raise ServiceError(service, f"not ready after {timeout:.0f} s", log_path)
         time.sleep(0.2)
+
+
+class PidFileProcess:
+    """A process the stack spawns itself and finds again through its pid file.
+
+    Subclasses provide `name`, `marker` (what its command line contains), `pid_file`,
+    `log_path`, `grace_seconds` and `is_ready`.
+    """
+
+    name: str
+    marker: str
+    pid_file: Path
+    log_path: Path
+    grace_seconds: float = 20
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
+    def running_pid(self) -> int | None:
+        return running_pid(self.pid_file, self.marker)
+
+    def wait_ready(self, timeout: float) -> None:
+        wait_ready_or_exit(self.name, self.is_ready, lambda: self.running_pid() is not None,
+                           timeout, self.log_path)
+
+    def stop(self) -> None:
+        pid = self.running_pid()
+        if pid is not None:
+            terminate(pid, self.marker, grace_seconds=self.grace_seconds)
+        self.pid_file.unlink(missing_ok=True)

@@ -8,20 +8,20 @@ import redis
 
 from opscli.stack.config import StackConfig
 from opscli.stack.process import (
+    PidFileProcess,
     ServiceError,
     ensure_port_free,
-    running_pid,
     spawn,
-    terminate,
-    wait_ready_or_exit,
 )
 
 SERVICE = "redis"
 MARKER = "redis-server"
 
 
-class RedisServer:
+class RedisServer(PidFileProcess):
     name = SERVICE
+    marker = MARKER
+    grace_seconds = 15
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -57,19 +57,6 @@ class RedisServer:
         )
         spawn([executable, str(conf)], log_path=self.log_path, pid_file=self.pid_file,
               cwd=self.home)
-
-    def wait_ready(self, timeout: float) -> None:
-        wait_ready_or_exit(SERVICE, self.is_ready, lambda: self.running_pid() is not None,
-                           timeout, self.log_path)
-
-    def stop(self) -> None:
-        pid = self.running_pid()
-        if pid is not None:
-            terminate(pid, MARKER, grace_seconds=15)
-        self.pid_file.unlink(missing_ok=True)
-
-    def running_pid(self) -> int | None:
-        return running_pid(self.pid_file, MARKER)
 
     def is_ready(self) -> bool:
         if self.running_pid() is None:
