@@ -279,3 +279,17 @@ def stuck_commands(conn: Conn, older_than_s: int, limit: int = 500) -> list[Orde
         " AND created_at < now() - make_interval(secs => %s) ORDER BY id LIMIT %s",
         (older_than_s, limit)).fetchall()
     return [OrderCommand.decode(row[0].encode()) for row in rows]
+
+
+def request_amend(conn: Conn, user_id: int, market: Market, order: dict[str, Any],
+                  new_qty: int) -> OrderCommand:
+    """Reduce an open order's quantity keeping its queue priority (Binance's
+    amend/keepPriority): `new_qty` is the new original quantity."""
+    if order["quantity"] is None or new_qty >= int(order["quantity"]):
+        raise rejected("newQty must be less than the order's quantity.")
+    if new_qty <= 0 or new_qty % market.spec.lot_size:
+        raise filter_failure("LOT_SIZE")
+    with conn.transaction():
+        return record_command(conn, OrderCommand(
+            command_id=0, kind=CommandKind.AMEND, market=market.spec.symbol, user_id=user_id,
+            order_id=int(order["id"]), new_qty=new_qty))

@@ -181,3 +181,30 @@ def test_a_halted_market_still_accepts_cancels(admin: Caller, buyer: ApiKey, db:
     assert cancelled.json_body["status"] == "CANCELED"
     assert balances(buyer)["USDT"] == ("10000.000000", "0.000000")
     assert_ledger_invariants(db)
+
+
+def test_amend_keeps_priority_and_frees_the_lock(buyer: ApiKey, seller: ApiKey,
+                                                 db: Conn) -> None:
+    first = order(buyer, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.3",
+                  price="20000")
+    second = order(buyer, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.1",
+                   price="20000")
+
+    amended = buyer.client.http.put(
+        f"/api/v3/order/amend/keepPriority?"
+        f"{buyer.query({'symbol': 'BTCUSDT', 'orderId': first['orderId'], 'newQty': '0.1'})}",
+        headers={"X-MBX-APIKEY": buyer.api_key})
+    assert amended.status_code == 200, amended.body
+    assert amended.json_body["amendedOrder"]["origQty"] == "0.10000000"
+    assert balances(buyer)["USDT"] == ("6000.000000", "4000.000000")
+
+    order(seller, side="SELL", type="LIMIT", timeInForce="IOC", quantity="0.1", price="20000")
+
+    assert status_of(buyer, first["orderId"]) == "FILLED", "amend down keeps its place"
+    assert status_of(buyer, second["orderId"]) == "NEW"
+    growing = buyer.client.http.put(
+        f"/api/v3/order/amend/keepPriority?"
+        f"{buyer.query({'symbol': 'BTCUSDT', 'orderId': second['orderId'], 'newQty': '0.2'})}",
+        headers={"X-MBX-APIKEY": buyer.api_key})
+    assert (growing.status_code, growing.json_body["code"]) == (400, -2010)
+    assert_ledger_invariants(db)

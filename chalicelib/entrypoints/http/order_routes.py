@@ -186,6 +186,25 @@ def cancel() -> dict[str, object]:
     return shapes.cancelled(market, final, params.get("newClientOrderId"))
 
 
+@routes.route("/api/v3/order/amend/keepPriority", methods=["PUT"])
+def amend_keep_priority() -> dict[str, object]:
+    owner, signed = key_owner(routes.current_request, "TRADE")
+    params = signed.params()
+    svc = services()
+    with svc.db() as conn:
+        market = orders.load_market(conn, symbol_of(params))
+        order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
+        if closed(order):
+            raise ApiError(400, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
+        new_qty = amount(params, "newQty", market.base_scale, required=True)
+        command = orders.request_amend(conn, owner.user_id, market, order, new_qty)
+    publish([command])
+    amended = wait_for(owner.user_id, market.spec.symbol, order["id"],
+                       lambda o: o["quantity"] is not None and int(o["quantity"]) <= new_qty)
+    return {"transactTime": signed.now_ms, "executionId": command.command_id,
+            "amendedOrder": shapes.core(market, amended)}
+
+
 @routes.route("/api/v3/openOrders", methods=["DELETE"])
 def cancel_all() -> list[dict[str, object]]:
     owner, signed = key_owner(routes.current_request, "TRADE")
