@@ -40,11 +40,28 @@ log = logging.getLogger(__name__)
 BOOK_LEVELS = 50
 RECENT_TRADES = 100
 
+# Applies a batch's market data only if it is newer than what Redis holds, so an
+# instance that lost its partition right after committing cannot overwrite the new
+# owner's later data. KEYS: seq, book, ticker, trades, last. ARGV: seq, book JSON,
+# ticker JSON object, last-trade JSON (or ""), trades to keep, trade JSONs oldest first.
+GUARDED_MARKET_UPDATE = """
+local seq = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= seq then return 0 end
+redis.call('SET', KEYS[1], seq)
+redis.call('SET', KEYS[2], ARGV[2])
+for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[3], field, value) end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4]) end
+for i = 6, #ARGV do redis.call('LPUSH', KEYS[4], ARGV[i]) end
+if #ARGV >= 6 then redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1) end
+return 1
+"""
+
 
 class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str) -> None:
         self._redis = redis_client
+        self._market_update = redis_client.register_script(GUARDED_MARKET_UPDATE)
         self._producer = producer
         self._market_topic = market_events_topic
         self._order_topic = order_events_topic
@@ -70,21 +87,19 @@ class Publisher:
         market, book = result.entry.info.symbol, result.entry.book
         seq = result.events[-1].seq
         bids, asks = book.depth(BOOK_LEVELS)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(f"book:{market}", _dumps({"seq": seq, "bids": _levels(bids),
-                                           "asks": _levels(asks)}))
         trades = result.settlement.trades
-        if trades:
-            pipe.lpush(f"trades:{market}", *[_dumps(_trade(market, t)) for t in trades])
-            pipe.ltrim(f"trades:{market}", 0, RECENT_TRADES - 1)
-            last = trades[-1]
-            pipe.set(f"last:{market}", _dumps({"seq": last.seq, "price": str(last.price),
-                                               "trade_id": last.trade_id}))
         ticker = _ticker(seq, bids, asks)
+        last = ""
         if trades:
             ticker["last_price"] = str(trades[-1].price)
-        pipe.hset(f"ticker:{market}", mapping=ticker)
-        pipe.execute()
+            last = _dumps({"seq": trades[-1].seq, "price": str(trades[-1].price),
+                           "trade_id": trades[-1].trade_id})
+        self._market_update(
+            keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"trades:{market}",
+                  f"last:{market}"],
+            args=[seq, _dumps({"seq": seq, "bids": _levels(bids), "asks": _levels(asks)}),
+                  _dumps({str(k): str(v) for k, v in ticker.items()}), last, RECENT_TRADES,
+                  *[_dumps(_trade(market, t)) for t in trades]])
 
     def _produce_events(self, result: MarketResult) -> None:
         market = result.entry.info.symbol
