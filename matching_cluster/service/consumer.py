@@ -45,7 +45,8 @@ class MatcherConfig(BaseSettings):
     # The price: a static member does not leave the group when it closes.
     static_membership: bool = False
     batch_size: int = Field(default=500, ge=1, le=10000)
-    poll_timeout_seconds: float = Field(default=0.2, gt=0)
+    # Short: consume() waits this long for a full batch, which is pure latency at low rates.
+    poll_timeout_seconds: float = Field(default=0.01, gt=0)
     session_timeout_ms: int = Field(default=10000, ge=6000)
     retry_backoff_seconds: float = Field(default=0.5, ge=0)
 

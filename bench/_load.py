@@ -1,0 +1,122 @@
+"""Setup shared by the service benchmarks: a scratch database, fresh topics, preloaded orders.
+
+Markets, users, funds and orders are created the way the API does (SQL + ledger, one
+transaction per chunk) by reusing ``tests/integration/matching/support.py``: importing
+test helpers from a benchmark is deliberate, so the two never drift apart. Nothing here
+touches the demo or test databases: every run gets ``exchange_bench_<hex>``, dropped at
+the end.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from confluent_kafka.admin import AdminClient
+
+from chalicelib.adapters.migrations import apply_migrations
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.orders import OrderType, Side, TimeInForce
+from chalicelib.settings import Settings
+from opscli.stack import lifecycle
+from opscli.stack.config import StackConfig
+from tests.integration.matching.support import (
+    BTC_UNIT,
+    LOT,
+    TICK,
+    Market,
+    NewOrder,
+    create_market,
+    create_topic,
+    create_users,
+    fund,
+    place_orders,
+)
+
+Conn = psycopg.Connection[Any]
+MID = 50_000 * 100  # 50,000.00 USDT in cents
+CHUNK = 5_000
+
+
+def stack_up(settings: Settings) -> StackConfig:
+    """Start PostgreSQL, Redis and Kafka if they are not running."""
+    config = StackConfig.from_settings(settings)
+    lifecycle.up(config, report=lambda line: print(f"[stack] {line}", flush=True))
+    return config
+
+
+@contextmanager
+def scratch_database(stack: StackConfig, admin_db: str) -> Iterator[str]:
+    """A migrated database of its own for one run; dropped afterwards."""
+    name = f"exchange_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(stack.database_url(admin_db), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = stack.database_url(name)
+    try:
+        apply_migrations(url)
+        yield url
+    finally:
+        with psycopg.connect(stack.database_url(admin_db), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
+    for name, count in partitions.items():
+        create_topic(bootstrap, name, count)
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_topics(names, operation_timeout=10).values():
+        try:
+            future.result(timeout=15)
+        except Exception as exc:  # best effort: a leftover topic harms nothing
+            print(f"could not delete a topic: {exc}", flush=True)
+
+
+def create_markets(conn: Conn, count: int) -> list[Market]:
+    return [create_market(conn, f"B{i}USDT", f"B{i}", "USDT") for i in range(count)]
+
+
+def create_funded_users(conn: Conn, markets: list[Market], count: int) -> list[int]:
+    users = create_users(conn, count)
+    assets = {a for m in markets for a in (m.base, m.quote)}
+    fund(conn, {(u, a): 10**15 for u in users for a in assets})
+    return users
+
+
+def random_order(rng: random.Random, users: list[int]) -> NewOrder:
+    """About 85 % GTC limits, 10 % IOC limits, 5 % market orders, near one mid price."""
+    side = rng.choice((Side.BUY, Side.SELL))
+    user, kind = rng.choice(users), rng.random()
+    if kind < 0.05:
+        if side is Side.BUY:
+            quote = rng.randint(1, 5) * MID * LOT // BTC_UNIT
+            return NewOrder(user, side, OrderType.MARKET, quote_qty=quote)
+        return NewOrder(user, side, OrderType.MARKET, qty=rng.randint(1, 5) * LOT)
+    return NewOrder(user, side, price=MID + rng.randint(-20, 20) * TICK,
+                    qty=rng.randint(1, 5) * LOT,
+                    tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
+
+
+def preload_orders(conn: Conn, markets: list[Market], users: list[int], count: int,
+                   rng: random.Random) -> list[OrderCommand]:
+    """Accept ``count`` orders (rows, locks, order_commands); return their PLACE commands
+    in a seeded order that mixes the markets."""
+    picks = [(rng.randrange(len(markets)), random_order(rng, users)) for _ in range(count)]
+    commands: list[OrderCommand] = []
+    for start in range(0, count, CHUNK):
+        by_market: dict[int, list[tuple[int, NewOrder]]] = defaultdict(list)
+        for i, (m, order) in enumerate(picks[start:start + CHUNK], start):
+            by_market[m].append((i, order))
+        placed: dict[int, OrderCommand] = {}
+        for m, items in by_market.items():
+            made = place_orders(conn, markets[m], [o for _, o in items])
+            placed.update((i, c) for (i, _), c in zip(items, made, strict=True))
+        commands += [placed[i] for i in sorted(placed)]
+    return commands

@@ -1,0 +1,459 @@
+"""Pipeline benchmark: Kafka ``orders`` -> matcher -> PostgreSQL settlement -> Redis/events.
+
+What runs: the real matcher as a subprocess (``python -m matching_cluster.service``, its
+own GIL, as in production) against a scratch database ``exchange_bench_<hex>`` (dropped
+at the end), Redis db 14 (emptied first) and fresh topics (``--partitions`` for
+``orders`` and ``order-events``). Markets, funded users and every order (row + funds
+locked + ``order_commands`` row, as the API does; see ``bench/_load.py``) are created
+BEFORE timing; the timed phase only produces the PLACE commands, keyed by market.
+
+Load is open loop: for each rate of ``--rates`` the script produces one command every
+1/rate seconds for ``--seconds-per-rate``, whatever the matcher does, then waits (up to
+``--drain-seconds``) for the step's commands to settle. The ladder stops at the first
+rate whose p99 is 100 ms or more, or when the preloaded orders run out.
+
+Latency of a command = (CreateTime of the first ``order-events`` message naming its
+order) - (wall-clock time of its ``produce()`` call). The matcher produces that message
+right after the batch's PostgreSQL commit and the market's Redis update, so this spans
+Kafka in, matching, settlement and Redis. CreateTime has 1 ms resolution (values are
+clamped at 0). ``seen_p99_ms`` also gives the time the bench consumed the event (adds
+the event's own trip through Kafka). A command never settled within the drain counts as
+infinitely late. ``achieved_per_s`` = settled commands / (last settlement - first send).
+Each step also reports the matcher's own metrics (mean batch size, batches/s, mean
+settlement and matching ms per batch, share of wall time spent in settlement) and CPU
+use (% of one core) of the matcher, PostgreSQL, Kafka, Redis and this script.
+
+    .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1
+
+Prints progress lines, then as its LAST line one JSON object. Never fails on a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _load
+import psycopg
+import redis
+from confluent_kafka import KafkaError, Producer
+from prometheus_client.parser import text_string_to_metric_families
+
+from chalicelib.adapters.kafka import make_consumer, make_producer
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.settings import Settings
+
+REDIS_DB = 14
+P99_LIMIT_MS = 100.0
+WARMUP_PER_MARKET = 20
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    """Names and endpoints of one benchmark run."""
+
+    bootstrap: str
+    db_url: str
+    redis_url: str
+    orders_topic: str
+    order_events_topic: str
+    market_events_topic: str
+    metrics_port: int
+
+
+@dataclass
+class Step:
+    target: int
+    commands: list[OrderCommand]
+    sent_ns: dict[int, int] = field(default_factory=dict)  # order id -> produce() wall ns
+    first_send_ns: int = 0
+    send_seconds: float = 0.0
+
+
+# ------------------------------------------------------------------ listener
+
+
+class EventListener:
+    """Consumes ``order-events`` in a thread; keeps each order's first event times."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = make_consumer(bootstrap, f"bench-{uuid.uuid4().hex[:8]}",
+                                       **{"isolation.level": "read_uncommitted"})
+        self._topic = topic
+        self.first: dict[int, tuple[int, int]] = {}  # order id -> (CreateTime ms, seen ns)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._assigned = threading.Event()
+
+    def start(self) -> None:
+        self._consumer.subscribe([self._topic], on_assign=lambda c, p: self._assigned.set())
+        self._thread.start()
+        if not self._assigned.wait(30):
+            raise RuntimeError("the event listener got no partitions")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._consumer.close()
+
+    def _run(self) -> None:
+        first = self.first
+        while not self._stop.is_set():
+            for m in self._consumer.consume(1000, 0.05):
+                seen = time.time_ns()
+                error = m.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        print(f"listener: {error}", flush=True)
+                    continue
+                order_id = int(json.loads(m.value() or b"{}").get("order_id", 0))
+                if order_id not in first:
+                    first[order_id] = (m.timestamp()[1], seen)
+
+
+# ------------------------------------------------------------------ matcher
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_matcher(run: Run, args: argparse.Namespace, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": run.db_url, "DATABASE_READ_URL": run.db_url,
+           "REDIS_URL": run.redis_url, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap,
+           "ORDERS_TOPIC": run.orders_topic, "ORDER_EVENTS_TOPIC": run.order_events_topic,
+           "MARKET_EVENTS_TOPIC": run.market_events_topic,
+           "EXCHANGE_MATCHER_PORT": str(run.metrics_port),
+           "MATCHER_GROUP_ID": f"bench-matcher-{uuid.uuid4().hex[:8]}",
+           "MATCHER_INSTANCE_ID": "bench-0", "LOG_LEVEL": "WARNING"}
+    if args.batch_size:
+        env["MATCHER_BATCH_SIZE"] = str(args.batch_size)
+    if args.poll_timeout:
+        env["MATCHER_POLL_TIMEOUT_SECONDS"] = str(args.poll_timeout)
+    with log_path.open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "matching_cluster.service"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                cwd=Path(__file__).resolve().parent.parent)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the matcher exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise TimeoutError("the matcher never became ready")
+
+
+def stop_matcher(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The matcher's counters and histogram sums/counts, flattened."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except (urllib.error.URLError, OSError):
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name.endswith(("_sum", "_count", "_total")):
+                label = ",".join(f"{v}" for k, v in sorted(s.labels.items()) if k != "le")
+                out[f"{s.name}{'{' + label + '}' if label else ''}"] = s.value
+    return out
+
+
+def matcher_summary(before: dict[str, float], after: dict[str, float],
+                    wall: float) -> dict[str, Any]:
+    def d(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    batches = d("matcher_batch_size_count")
+    per = (lambda x: round(x / batches, 2)) if batches else (lambda x: None)
+    return {"batches": int(batches), "batches_per_s": round(batches / wall, 1),
+            "mean_batch_size": per(d("matcher_batch_size_sum")),
+            "mean_settle_ms": per(1000 * d("matcher_settlement_seconds_sum")),
+            "mean_match_ms": per(1000 * d("matcher_match_seconds_sum")),
+            "settle_busy_share": round(d("matcher_settlement_seconds_sum") / wall, 3),
+            "commands": {k.split("{")[1].rstrip("}"): int(d(k)) for k in after
+                         if k.startswith("matcher_commands_total{")}}
+
+
+# ------------------------------------------------------------------ CPU
+
+
+def cpu_ticks(matcher_pid: int) -> dict[str, int]:
+    """utime+stime ticks of the matcher, this script and the stack's servers."""
+    groups = {"postgres": "postgres", "java": "kafka", "redis-server": "redis"}
+    out = {"matcher": 0, "bench": 0, "postgres": 0, "kafka": 0, "redis": 0}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks = int(fields[11]) + int(fields[12])
+        pid = int(entry.name)
+        key = ("matcher" if pid == matcher_pid else "bench" if pid == os.getpid()
+               else groups.get(comm))
+        if key:
+            out[key] += ticks
+    return out
+
+
+def cpu_percent(before: dict[str, int], after: dict[str, int], wall: float) -> dict[str, float]:
+    return {k: round(100 * (after[k] - before[k]) / CLK_TCK / wall, 1) for k in after}
+
+
+# ------------------------------------------------------------------ load
+
+
+def send_open_loop(producer: Producer, topic: str, step: Step) -> None:
+    """Produce the step's commands at fixed intervals, whatever the completions."""
+    interval = 1.0 / step.target
+    payloads = [(c.order_id, c.market, c.encode()) for c in step.commands]
+    start = time.perf_counter()
+    step.first_send_ns = time.time_ns()
+    i, n = 0, len(payloads)
+    while i < n:
+        due = min(n, int((time.perf_counter() - start) / interval) + 1)
+        while i < due:
+            order_id, key, value = payloads[i]
+            step.sent_ns[order_id] = time.time_ns()
+            try:
+                producer.produce(topic, key=key, value=value)
+            except BufferError:
+                producer.poll(0.01)
+                continue
+            i += 1
+        producer.poll(0)
+        pause = start + i * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    producer.flush(30)
+    step.send_seconds = time.perf_counter() - start
+
+
+def drain(listener: EventListener, step: Step, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(step.sent_ns)
+    while pending and time.monotonic() < deadline:
+        pending = {o for o in pending if o not in listener.first}
+        time.sleep(0.05)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.inf
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
+
+
+def step_result(listener: EventListener, step: Step) -> dict[str, Any]:
+    commit_ms: list[float] = []
+    seen_ms: list[float] = []
+    last_ns = step.first_send_ns
+    for order_id, sent in step.sent_ns.items():
+        got = listener.first.get(order_id)
+        if got is None:
+            commit_ms.append(math.inf)
+            seen_ms.append(math.inf)
+            continue
+        create_ms, seen = got
+        commit_ms.append(max(0.0, create_ms - sent / 1e6))
+        seen_ms.append((seen - sent) / 1e6)
+        last_ns = max(last_ns, create_ms * 1_000_000)
+    commit_ms.sort()
+    seen_ms.sort()
+    settled = sum(1 for v in commit_ms if v != math.inf)
+    span = max((last_ns - step.first_send_ns) / 1e9, 1e-9)
+
+    def fmt(v: float) -> float | None:
+        return None if v == math.inf else round(v, 2)
+
+    return {"target_per_s": step.target, "sent": len(step.sent_ns),
+            "sent_per_s": round(len(step.sent_ns) / step.send_seconds, 1),
+            "settled": settled, "achieved_per_s": round(settled / span, 1),
+            "p50_ms": fmt(percentile(commit_ms, 0.5)), "p99_ms": fmt(percentile(commit_ms, 0.99)),
+            "p999_ms": fmt(percentile(commit_ms, 0.999)), "max_ms": fmt(commit_ms[-1]),
+            "seen_p50_ms": fmt(percentile(seen_ms, 0.5)),
+            "seen_p99_ms": fmt(percentile(seen_ms, 0.99))}
+
+
+def run_step(run: Run, producer: Producer, listener: EventListener, proc_pid: int,
+             step: Step, drain_seconds: float) -> dict[str, Any]:
+    metrics_before, cpu_before = scrape(run.metrics_port), cpu_ticks(proc_pid)
+    started = time.perf_counter()
+    send_open_loop(producer, run.orders_topic, step)
+    drain(listener, step, drain_seconds)
+    wall = time.perf_counter() - started
+    result = step_result(listener, step)
+    result["matcher"] = matcher_summary(metrics_before, scrape(run.metrics_port), wall)
+    result["cpu_pct"] = cpu_percent(cpu_before, cpu_ticks(proc_pid), wall)
+    return result
+
+
+# ------------------------------------------------------------------ main
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    p.add_argument("--orders", type=int, default=0,
+                   help="orders to preload (default: enough for the whole ladder)")
+    p.add_argument("--markets", type=int, default=8)
+    p.add_argument("--users", type=int, default=1000)
+    p.add_argument("--rates", default="500,1000,2000,4000,8000")
+    p.add_argument("--seconds-per-rate", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--drain-seconds", type=float, default=10.0)
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="MATCHER_BATCH_SIZE (default: the matcher's own)")
+    p.add_argument("--poll-timeout", type=float, default=0.0,
+                   help="MATCHER_POLL_TIMEOUT_SECONDS (default: the matcher's own)")
+    return p.parse_args()
+
+
+def prepare(db_url: str, args: argparse.Namespace, rates: list[int]
+            ) -> tuple[list[OrderCommand], list[OrderCommand]]:
+    """Markets, users, funds; the warm-up commands and the ladder's commands."""
+    needed = sum(int(r * args.seconds_per_rate) for r in rates)
+    count = args.orders or needed
+    rng = random.Random(args.seed)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        markets = _load.create_markets(conn, args.markets)
+        users = _load.create_funded_users(conn, markets, args.users)
+        started = time.perf_counter()
+        warmup = _load.preload_orders(conn, markets, users, WARMUP_PER_MARKET * args.markets,
+                                      rng)
+        commands = _load.preload_orders(conn, markets, users, count, rng)
+        print(f"preloaded {len(warmup) + len(commands)} orders in"
+              f" {time.perf_counter() - started:.1f}s", flush=True)
+    # Every market must appear in the warm-up so its book is built before timing.
+    by_market = {c.market for c in warmup}
+    if len(by_market) < args.markets:
+        print(f"warning: warm-up touched {len(by_market)} of {args.markets} markets", flush=True)
+    return warmup, commands
+
+
+def ladder(run: Run, producer: Producer, listener: EventListener, pid: int,
+           commands: list[OrderCommand], rates: list[int], args: argparse.Namespace
+           ) -> tuple[list[dict[str, Any]], str]:
+    results: list[dict[str, Any]] = []
+    used = 0
+    for rate in rates:
+        size = int(rate * args.seconds_per_rate)
+        if used + size > len(commands):
+            return results, f"out of preloaded orders before {rate}/s (--orders)"
+        step = Step(rate, commands[used:used + size])
+        used += size
+        result = run_step(run, producer, listener, pid, step, args.drain_seconds)
+        results.append(result)
+        print(f"rate {rate}/s: achieved {result['achieved_per_s']}/s, settled"
+              f" {result['settled']}/{result['sent']}, p50 {result['p50_ms']} ms,"
+              f" p99 {result['p99_ms']} ms, p99.9 {result['p999_ms']} ms;"
+              f" matcher {result['matcher']}; cpu {result['cpu_pct']}", flush=True)
+        p99 = result["p99_ms"]
+        if p99 is None or p99 >= P99_LIMIT_MS:
+            return results, f"p99 reached {P99_LIMIT_MS:.0f} ms at {rate}/s"
+    return results, "ladder completed"
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    rates = [int(r) for r in args.rates.split(",") if r.strip()]
+    settings = Settings()
+    stack = _load.stack_up(settings)
+    tag = uuid.uuid4().hex[:8]
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    with _load.scratch_database(stack, settings.test_db_name) as db_url:
+        run = Run(stack.kafka_bootstrap, db_url,
+                  f"redis://127.0.0.1:{stack.redis_port}/{REDIS_DB}", f"bench-{tag}-orders",
+                  f"bench-{tag}-order-events", f"bench-{tag}-market-events", free_port())
+        redis.Redis.from_url(run.redis_url).flushdb()
+        topics = {run.orders_topic: args.partitions, run.order_events_topic: args.partitions,
+                  run.market_events_topic: args.partitions}
+        _load.create_topics(run.bootstrap, topics)
+        try:
+            warmup, commands = prepare(db_url, args, rates)
+            out = measure(run, args, rates, warmup, commands, log_dir)
+            return {**out, "orders": len(commands), "warmup_orders": len(warmup)}
+        finally:
+            _load.delete_topics(run.bootstrap, list(topics))
+
+
+def measure(run: Run, args: argparse.Namespace, rates: list[int],
+            warmup: list[OrderCommand], commands: list[OrderCommand],
+            log_dir: Path) -> dict[str, Any]:
+    proc = start_matcher(run, args, log_dir / "matcher.log")
+    listener = EventListener(run.bootstrap, run.order_events_topic)
+    producer = make_producer(run.bootstrap)
+    try:
+        wait_ready(proc, run.metrics_port)
+        listener.start()
+        warm = run_step(run, producer, listener, proc.pid, Step(200, warmup), 30)
+        print(f"warm-up: settled {warm['settled']}/{warm['sent']}", flush=True)
+        results, reason = ladder(run, producer, listener, proc.pid, commands, rates, args)
+    finally:
+        producer.flush(10)
+        listener.stop()
+        stop_matcher(proc)
+    sustained = [r["target_per_s"] for r in results
+                 if r["p99_ms"] is not None and r["p99_ms"] < P99_LIMIT_MS]
+    return {"results": results, "stop_reason": reason, "matcher_log": str(log_dir),
+            "max_sustained_per_s": max(sustained, default=0)}
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    out = bench(args)
+    print(json.dumps({
+        "bench": "pipeline", "orders": out["orders"], "warmup_orders": out["warmup_orders"],
+        "markets": args.markets,
+        "users": args.users, "partitions": args.partitions, "seed": args.seed,
+        "seconds_per_rate": args.seconds_per_rate,
+        "matcher_batch_size": args.batch_size or "default",
+        "matcher_poll_timeout_s": args.poll_timeout or "default",
+        "rates": out["results"], "max_sustained_per_s": out["max_sustained_per_s"],
+        "stop_reason": out["stop_reason"], "matcher_log": out["matcher_log"],
+        "seconds": round(time.perf_counter() - started, 1)}))
+
+
+if __name__ == "__main__":
+    main()
