@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.domain.money import parse_units
@@ -19,11 +20,12 @@ from chalicelib.service_layer import orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
+E = TypeVar("E", bound=StrEnum)
 CLIENT_ORDER_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/_-")
 DEFAULT_STP = SelfTradePrevention.EXPIRE_MAKER
 
 
-def choice(params: dict[str, str], name: str, enum: Any, code: ErrorCode, what: str) -> Any:
+def choice(params: dict[str, str], name: str, enum: type[E], code: ErrorCode, what: str) -> E:
     value = params.get(name)
     if value is None or value == "":
         raise malformed(name, "was not sent, was empty/null, or malformed")
