@@ -16,7 +16,7 @@ from chalicelib.entrypoints.http import order_presenters as shapes
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.requests import key_owner
 from chalicelib.entrypoints.http.services import services
-from chalicelib.service_layer import orders
+from chalicelib.service_layer import Conn, orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -172,16 +172,23 @@ def order_ref(params: dict[str, str]) -> dict[str, Any]:
     raise malformed("orderId", "or 'origClientOrderId' must be sent")
 
 
+def open_order(conn: Conn, owner: KeyOwner, params: dict[str, str],
+               if_closed: ApiError) -> tuple[orders.Market, dict[str, Any]]:
+    """The market and the caller's open order that the request names."""
+    market = orders.load_market(conn, symbol_of(params))
+    order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
+    if closed(order):
+        raise if_closed
+    return market, order
+
+
 @routes.route("/api/v3/order", methods=["DELETE"])
 def cancel() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "TRADE")
     params = signed.params()
-    svc = services()
-    with svc.db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
-        if closed(order):
-            raise ApiError(400, ErrorCode.CANCEL_REJECTED, "Unknown order sent.")
+    with services().db() as conn:
+        market, order = open_order(conn, owner, params, ApiError(
+            400, ErrorCode.CANCEL_REJECTED, "Unknown order sent."))
         command = orders.request_cancel(conn, owner.user_id, market.spec.symbol, order["id"])
     publish([command])
     final = wait_for(owner.user_id, market.spec.symbol, order["id"], closed)
@@ -192,12 +199,9 @@ def cancel() -> dict[str, object]:
 def amend_keep_priority() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "TRADE")
     params = signed.params()
-    svc = services()
-    with svc.db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
-        if closed(order):
-            raise ApiError(400, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
+    with services().db() as conn:
+        market, order = open_order(conn, owner, params, ApiError(
+            400, ErrorCode.NO_SUCH_ORDER, "Order does not exist."))
         new_qty = amount(params, "newQty", market.base_scale, required=True)
         command = orders.request_amend(conn, owner.user_id, market, order, new_qty)
     publish([command])
