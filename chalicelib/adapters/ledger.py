@@ -122,7 +122,8 @@ def post_transactions(
     leave its ``with conn.transaction():`` block, which rolls everything back and
     leaves nothing changed. Unbalanced or malformed postings raise ValueError.
     """
-    if conn.info.transaction_status != TransactionStatus.INTRANS:
+    # ACTIVE: inside a transaction in pipeline mode, with statements still in flight.
+    if conn.info.transaction_status not in (TransactionStatus.INTRANS, TransactionStatus.ACTIVE):
         raise RuntimeError("post_transactions must run inside a transaction the caller owns")
     if len({tx.key for tx in transactions}) != len(transactions):
         raise ValueError("a batch must not repeat a (kind, reference)")

@@ -57,9 +57,9 @@ def advance_offset(conn: Conn, topic: str, partition: int, epoch: int, next_offs
     """
     updated = conn.execute(
         "UPDATE matcher_offsets SET next_offset = %s, updated_at = now()"
-        " WHERE topic = %s AND partition = %s AND owner_epoch = %s",
-        (next_offset, topic, partition, epoch)).rowcount
-    if updated != 1:
+        " WHERE topic = %s AND partition = %s AND owner_epoch = %s RETURNING 1",
+        (next_offset, topic, partition, epoch)).fetchone()
+    if updated is None:
         raise FencedError(f"{topic}[{partition}] is no longer owned at epoch {epoch}")
 
 
