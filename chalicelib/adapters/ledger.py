@@ -127,60 +127,70 @@ def post_transactions(
         raise RuntimeError("post_transactions must run inside a transaction the caller owns")
     if len({tx.key for tx in transactions}) != len(transactions):
         raise ValueError("a batch must not repeat a (kind, reference)")
-    new_ids = _insert_transactions(conn, transactions)
+    if not transactions:
+        return []
+    # The INSERT and the account lock are sent together: in pipeline mode they share
+    # one round trip. The lock covers every account the batch names, so a repeat's
+    # accounts are locked too (in the same id order) though they do not change.
+    inserted = _insert_transactions(conn, transactions)
+    locked = _select_for_update(conn, {p.account for tx in transactions for p in tx.postings})
+    new_ids = _new_ids(inserted)
     new_transactions = [tx for tx in transactions if tx.key in new_ids]
     if new_transactions:
         postings = [(new_ids[tx.key], p) for tx in new_transactions for p in tx.postings]
-        balance_ids = _lock_accounts(conn, {p.account for _, p in postings})
+        balance_ids = _lock_accounts(conn, {p.account for _, p in postings}, _ids(locked))
         _apply(conn, postings, balance_ids)
     return [new_ids.get(tx.key) for tx in transactions]
 
 
 def _insert_transactions(
     conn: psycopg.Connection[Any], transactions: Sequence[LedgerTransaction]
-) -> dict[tuple[str, str], int]:
-    """Insert the transactions' rows; return the ids of those that were new.
+) -> psycopg.Cursor[Any]:
+    """Insert the transactions' rows; ``_new_ids`` reads the ids of those that were new.
 
     A concurrent duplicate waits here for the first writer to commit and then comes
     back without an id, so it never touches a balance. Sorting the keys gives
     concurrent batches one order for these waits.
     """
     keys = sorted(tx.key for tx in transactions)
-    rows = conn.execute(
+    return conn.execute(
         "INSERT INTO ledger_transactions (kind, reference)"
         " SELECT kind, reference FROM unnest(%s::text[], %s::text[]) AS t(kind, reference)"
         " ORDER BY kind, reference"
         " ON CONFLICT (kind, reference) DO NOTHING RETURNING kind, reference, id",
         ([kind for kind, _ in keys], [reference for _, reference in keys]),
-    ).fetchall()
-    return {(kind, reference): int(tx_id) for kind, reference, tx_id in rows}
+    )
+
+
+def _new_ids(cursor: psycopg.Cursor[Any]) -> dict[tuple[str, str], int]:
+    return {(kind, reference): int(tx_id) for kind, reference, tx_id in cursor.fetchall()}
 
 
 def _lock_accounts(
-    conn: psycopg.Connection[Any], accounts: set[AccountRef]
+    conn: psycopg.Connection[Any], accounts: set[AccountRef], locked: dict[AccountRef, int]
 ) -> dict[AccountRef, int]:
-    """Lock the accounts' balance rows in id order, creating missing ones; return ids.
+    """Ids of the accounts' balance rows, ``locked`` (already locked in id order) plus
+    any missing ones, created and locked now.
 
     Missing accounts are created after locking the existing ones, then everything is
     locked again (locks already held cost nothing). Only a brand-new account comes out
     of id order, and only its concurrent creator can hold it; in that rare race
     PostgreSQL detects the deadlock and aborts one of the two transactions.
     """
-    balance_ids = _select_for_update(conn, accounts)
-    missing = accounts - balance_ids.keys()
-    if missing:
-        _create_accounts(conn, missing)
-        balance_ids = _select_for_update(conn, accounts)
-    return balance_ids
+    missing = accounts - locked.keys()
+    if not missing:
+        return locked
+    _create_accounts(conn, missing)
+    return _ids(_select_for_update(conn, accounts | locked.keys()))
 
 
 def _select_for_update(
     conn: psycopg.Connection[Any], accounts: Iterable[AccountRef]
-) -> dict[AccountRef, int]:
+) -> psycopg.Cursor[Any]:
     # One index lookup per account: a user's by user_id, the exchange's by "user_id IS
     # NULL". A single "IS NOT DISTINCT FROM" join would be shorter but cannot use the
     # (account_kind, user_id, asset) index and scans every balance row.
-    rows = conn.execute(
+    return conn.execute(
         "SELECT b.id, b.account_kind, b.user_id, b.asset FROM balances b WHERE b.id IN ("
         "  SELECT found.id"
         "  FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS a(kind, user_id, asset),"
@@ -193,10 +203,13 @@ def _select_for_update(
         "    AND a.user_id IS NULL) AS found)"
         " ORDER BY b.id FOR UPDATE OF b",
         _columns(accounts),
-    ).fetchall()
+    )
+
+
+def _ids(cursor: psycopg.Cursor[Any]) -> dict[AccountRef, int]:
     return {
         AccountRef(AccountKind(kind), user_id, asset): int(balance_id)
-        for balance_id, kind, user_id, asset in rows
+        for balance_id, kind, user_id, asset in cursor.fetchall()
     }
 
 

@@ -50,12 +50,20 @@ def apply_partition_batch(
 ) -> list[MarketResult]:
     """Apply and settle ``commands`` (None = undecodable, skipped); commit ``next_offset``."""
     # Pipeline mode: statements whose results are not needed yet go out without a
-    # round trip each, which is most of a small batch's cost.
+    # round trip each, which is most of a small batch's cost. Every market's engine work
+    # runs first, then the whole batch is settled in a constant number of statements,
+    # however many markets it touches.
+    decoded = [c for c in commands if c is not None]
     with conn.pipeline(), conn.transaction():
-        repo.advance_offset(conn, topic, partition, epoch, next_offset)
-        fresh = _first_deliveries(conn, [c for c in commands if c is not None], metrics)
-        statuses = repo.market_statuses(conn, {c.market for c in fresh})
-        results = []
+        # The offset guard is the first statement; the two reads after it travel in
+        # the same round trip, and nothing is written before the guard has passed.
+        guard = repo.advance_offset_cursor(conn, topic, partition, epoch, next_offset)
+        applied = repo.applied_command_ids_cursor(conn, [c.command_id for c in decoded])
+        statuses_cursor = repo.market_statuses_cursor(conn, {c.market for c in decoded})
+        repo.check_offset_advanced(guard, topic, partition, epoch)
+        fresh = _first_deliveries(repo.fetch_ids(applied), decoded, metrics)
+        statuses = repo.fetch_statuses(statuses_cursor)
+        runs = []
         for market, market_commands in _by_market(fresh).items():
             entry = books.get(conn, market, partition)
             if entry is None:
@@ -63,16 +71,16 @@ def apply_partition_batch(
                           extra={"market": market, "count": len(market_commands)})
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
-            results.append(_apply_market(conn, entry, market_commands, metrics))
+            runs.append(_run_engine(entry, market_commands, metrics))
+        results = _settle_all(conn, runs)
         repo.mark_applied(conn, [c.command_id for c in fresh])
     return results
 
 
 def _first_deliveries(
-    conn: repo.Conn, commands: list[OrderCommand], metrics: Metrics
+    seen: set[int], commands: list[OrderCommand], metrics: Metrics
 ) -> list[OrderCommand]:
     """The commands not applied before, each command id once (republishes are repeats)."""
-    seen = repo.applied_command_ids(conn, [c.command_id for c in commands])
     fresh = []
     for command in commands:
         if command.command_id in seen:
@@ -90,9 +98,16 @@ def _by_market(commands: list[OrderCommand]) -> dict[str, list[OrderCommand]]:
     return grouped
 
 
-def _apply_market(
-    conn: repo.Conn, entry: MarketBook, commands: list[OrderCommand], metrics: Metrics
-) -> MarketResult:
+@dataclass(slots=True)
+class _EngineRun:
+    """One market's commands through its book, before settlement."""
+
+    entry: MarketBook
+    events: list[Event]
+    halted: list[OrderCommand]
+
+
+def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metrics) -> _EngineRun:
     # A halted market refuses new orders before the engine sees them; cancels still pass.
     halted = [] if entry.info.trading else [c for c in commands if c.kind is CommandKind.PLACE]
     to_engine = [e for e in (engine_command(c) for c in commands if c not in halted) if e]
@@ -101,16 +116,32 @@ def _apply_market(
     metrics.match_seconds.observe(time.perf_counter() - started)
     metrics.commands.labels("applied").inc(len(to_engine))
     metrics.commands.labels("halted").inc(len(halted))
+    return _EngineRun(entry, events, halted)
 
-    orders = repo.load_orders(conn, order_ids_of(events) | {c.order_id for c in halted})
-    settlement = settle(entry.info, events, orders)
-    for command in halted:
-        reject_halted(entry.info, orders[command.order_id], settlement)
-    repo.write_settlement(conn, entry.info, settlement)
-    if events:
-        repo.save_sequences(conn, entry.info.symbol, entry.book.next_seq - 1,
-                            entry.book.next_trade_id - 1)
-    return MarketResult(entry, events, settlement)
+
+def _settle_all(conn: repo.Conn, runs: list[_EngineRun]) -> list[MarketResult]:
+    """Settle every market's events: one read of the touched orders, one write of each kind.
+
+    Orders belong to one market, so each market settles against its own rows exactly as
+    if it had been settled alone; the ledger adapter applies balance changes additively.
+    """
+    if not runs:
+        return []
+    wanted = [order_ids_of(r.events) | {c.order_id for c in r.halted} for r in runs]
+    loaded = repo.load_orders(conn, set().union(*wanted))
+    results = []
+    for run, order_ids in zip(runs, wanted, strict=True):
+        info = run.entry.info
+        orders = {oid: loaded[oid] for oid in order_ids if oid in loaded}
+        settlement = settle(info, run.events, orders)
+        for command in run.halted:
+            reject_halted(info, orders[command.order_id], settlement)
+        results.append(MarketResult(run.entry, run.events, settlement))
+    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results])
+    repo.save_sequences(conn, [
+        (r.entry.info.symbol, r.entry.book.next_seq - 1, r.entry.book.next_trade_id - 1)
+        for r in results if r.events])
+    return results
 
 
 def engine_command(command: OrderCommand) -> Command | None:

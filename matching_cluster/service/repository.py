@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from chalicelib.adapters.ledger import post_transactions
+from chalicelib.adapters.ledger import LedgerTransaction, post_transactions
 from chalicelib.domain.orders import (
     MarketSpec,
     OrderStatus,
@@ -19,11 +19,12 @@ from chalicelib.domain.orders import (
     SelfTradePrevention,
     Side,
 )
-from matching_cluster.engine import BookSnapshot, RestingOrder
+from matching_cluster.engine import BookSnapshot, RestingOrder, Trade
 
 from .settlement import MarketInfo, OrderState, Settlement
 
 Conn = psycopg.Connection[Any]
+Cursor = psycopg.Cursor[Any]
 
 
 class FencedError(Exception):
@@ -49,17 +50,25 @@ def fence_partition(conn: Conn, topic: str, partition: int, owner: str) -> tuple
     return int(row[0]), int(row[1])
 
 
-def advance_offset(conn: Conn, topic: str, partition: int, epoch: int, next_offset: int) -> None:
+def advance_offset_cursor(
+    conn: Conn, topic: str, partition: int, epoch: int, next_offset: int
+) -> Cursor:
     """Record the partition's consumed offset if this instance still owns it.
 
     Runs first in the batch transaction: the row lock it takes serialises this batch
     with any other instance fencing the partition.
+
+    Returns without waiting for the result: in pipeline mode, statements sent before
+    ``check_offset_advanced`` share its round trip.
     """
-    updated = conn.execute(
+    return conn.execute(
         "UPDATE matcher_offsets SET next_offset = %s, updated_at = now()"
         " WHERE topic = %s AND partition = %s AND owner_epoch = %s RETURNING 1",
-        (next_offset, topic, partition, epoch)).fetchone()
-    if updated is None:
+        (next_offset, topic, partition, epoch))
+
+
+def check_offset_advanced(cursor: Cursor, topic: str, partition: int, epoch: int) -> None:
+    if cursor.fetchone() is None:
         raise FencedError(f"{topic}[{partition}] is no longer owned at epoch {epoch}")
 
 
@@ -79,10 +88,13 @@ def load_market(conn: Conn, symbol: str) -> MarketInfo | None:
     return MarketInfo(spec, base, quote, status)
 
 
-def market_statuses(conn: Conn, symbols: Iterable[str]) -> dict[str, str]:
-    rows = conn.execute("SELECT symbol, status FROM markets WHERE symbol = ANY(%s)",
-                        (list(symbols),)).fetchall()
-    return {symbol: status for symbol, status in rows}
+def market_statuses_cursor(conn: Conn, symbols: Iterable[str]) -> Cursor:
+    return conn.execute("SELECT symbol, status FROM markets WHERE symbol = ANY(%s)",
+                        (list(symbols),))
+
+
+def fetch_statuses(cursor: Cursor) -> dict[str, str]:
+    return {symbol: status for symbol, status in cursor.fetchall()}
 
 
 def load_snapshot(conn: Conn, spec: MarketSpec) -> BookSnapshot:
@@ -105,11 +117,14 @@ def load_snapshot(conn: Conn, spec: MarketSpec) -> BookSnapshot:
     return BookSnapshot(spec, last_seq + 1, last_trade + 1, orders)
 
 
-def applied_command_ids(conn: Conn, command_ids: Sequence[int]) -> set[int]:
-    rows = conn.execute(
+def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:
+    return conn.execute(
         "SELECT id FROM order_commands WHERE id = ANY(%s) AND applied_at IS NOT NULL",
-        (list(command_ids),)).fetchall()
-    return {int(row[0]) for row in rows}
+        (list(command_ids),))
+
+
+def fetch_ids(cursor: Cursor) -> set[int]:
+    return {int(row[0]) for row in cursor.fetchall()}
 
 
 def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
@@ -128,34 +143,48 @@ def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
     }
 
 
-def write_settlement(conn: Conn, market: MarketInfo, settlement: Settlement) -> None:
-    """Trades, order states and ledger postings of one market's events."""
-    if settlement.trades:
-        _insert_trades(conn, market, settlement)
-    if settlement.changed_orders:
-        _update_orders(conn, settlement.changed_orders.values())
-    if settlement.ledger:
-        post_transactions(conn, settlement.ledger)
+def write_settlements(conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]]) -> None:
+    """Trades, order states and ledger postings of several markets' events, one
+    statement of each kind (the ledger's few statements) whatever the number of markets."""
+    trades = [(market, t) for market, s in settlements for t in s.trades]
+    if trades:
+        _insert_trades(conn, trades)
+    # An order belongs to one market; should two markets name the same order anyway,
+    # they share its state object (see ``load_orders``), so either entry is its final state.
+    changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
+    if changed:
+        _update_orders(conn, changed.values())
+    ledger: dict[tuple[str, str], LedgerTransaction] = {}
+    for _, s in settlements:
+        own = {tx.key for tx in s.ledger}
+        if len(own) != len(s.ledger):
+            raise ValueError("a batch must not repeat a (kind, reference)")
+        # Posted market by market, a later market's repeat of a key was a no-op.
+        for tx in s.ledger:
+            ledger.setdefault(tx.key, tx)
+    if ledger:
+        post_transactions(conn, list(ledger.values()))
 
 
-def _insert_trades(conn: Conn, market: MarketInfo, settlement: Settlement) -> None:
-    trades = settlement.trades
-    base, quote = market.base_asset, market.quote_asset
+def _insert_trades(conn: Conn, trades: Sequence[tuple[MarketInfo, Trade]]) -> None:
     conn.execute(
         "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
         " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
         " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT %s, t.*, now() FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[],"
+        " SELECT t.*, now() FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::numeric[],"
         " %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
         " %s::boolean[], %s::numeric[], %s::text[], %s::numeric[], %s::text[]) AS t",
-        (market.symbol, [t.trade_id for t in trades], [t.seq for t in trades],
-         [t.price for t in trades], [t.qty for t in trades], [t.quote_qty for t in trades],
-         [t.maker_order_id for t in trades], [t.taker_order_id for t in trades],
-         [t.maker_user_id for t in trades], [t.taker_user_id for t in trades],
-         [t.buyer_is_maker for t in trades], [t.maker_fee for t in trades],
+        ([m.symbol for m, _ in trades], [t.trade_id for _, t in trades],
+         [t.seq for _, t in trades],
+         [t.price for _, t in trades], [t.qty for _, t in trades],
+         [t.quote_qty for _, t in trades],
+         [t.maker_order_id for _, t in trades], [t.taker_order_id for _, t in trades],
+         [t.maker_user_id for _, t in trades], [t.taker_user_id for _, t in trades],
+         [t.buyer_is_maker for _, t in trades], [t.maker_fee for _, t in trades],
          # The buyer pays its fee in base, the seller in quote.
-         [base if t.buyer_is_maker else quote for t in trades], [t.taker_fee for t in trades],
-         [quote if t.buyer_is_maker else base for t in trades]))
+         [m.base_asset if t.buyer_is_maker else m.quote_asset for m, t in trades],
+         [t.taker_fee for _, t in trades],
+         [m.quote_asset if t.buyer_is_maker else m.base_asset for m, t in trades]))
 
 
 def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
@@ -177,12 +206,17 @@ def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
          [o.done_reason for o in rows]))
 
 
-def save_sequences(conn: Conn, market: str, last_sequence: int, last_trade_id: int) -> None:
+def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> None:
+    """Upsert (market, last sequence, last trade id) for every market, in one statement."""
+    if not sequences:
+        return
+    rows = sorted(sequences)
     conn.execute(
-        "INSERT INTO market_sequences (market, last_sequence, last_trade_id) VALUES (%s, %s, %s)"
+        "INSERT INTO market_sequences (market, last_sequence, last_trade_id)"
+        " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[])"
         " ON CONFLICT (market) DO UPDATE SET last_sequence = EXCLUDED.last_sequence,"
         " last_trade_id = EXCLUDED.last_trade_id",
-        (market, last_sequence, last_trade_id))
+        ([m for m, _, _ in rows], [s for _, s, _ in rows], [t for _, _, t in rows]))
 
 
 def mark_applied(conn: Conn, command_ids: Sequence[int]) -> None:
