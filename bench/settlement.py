@@ -1,0 +1,85 @@
+"""Settlement benchmark: the matcher's batch transaction alone, in process.
+
+A scratch database ``exchange_bench_<hex>`` (dropped at the end) gets markets, funded
+users and preloaded orders exactly as the API creates them (see ``bench/_load.py``);
+then their PLACE commands go through ``apply_partition_batch`` (engine + ONE settlement
+transaction per batch, as the matcher runs it) in batches of ``--batch``. No Kafka: this
+isolates what a batch costs in Python and PostgreSQL, the matcher's main limit.
+
+    .venv/bin/python bench/settlement.py --batch 8
+    .venv/bin/python bench/settlement.py --batch 500
+
+Prints progress lines, then as its LAST line one JSON object. Never fails on a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _load
+import psycopg
+
+from chalicelib.settings import Settings
+from matching_cluster.service import repository as repo
+from matching_cluster.service.batch import apply_partition_batch
+from matching_cluster.service.books import Books
+from matching_cluster.service.metrics import Metrics
+
+WARMUP = 200
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=500, help="commands per batch")
+    parser.add_argument("--orders", type=int, default=6000)
+    parser.add_argument("--markets", type=int, default=2)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    settings = Settings()
+    stack = _load.stack_up(settings)
+    with _load.scratch_database(stack, settings.test_db_name) as url, \
+            psycopg.connect(url, autocommit=True) as conn:
+        rng = random.Random(args.seed)
+        markets = _load.create_markets(conn, args.markets)
+        users = _load.create_funded_users(conn, markets, args.users)
+        print(f"preloading {args.orders} orders", flush=True)
+        commands = _load.preload_orders(conn, markets, users, args.orders, rng)
+        epoch, _offset = repo.fence_partition(conn, "bench", 0, "bench")
+        metrics = Metrics()
+        books = Books(metrics)
+        apply_partition_batch(conn, books, metrics, topic="bench", partition=0, epoch=epoch,
+                              commands=commands[:WARMUP], next_offset=WARMUP)
+        timed = commands[WARMUP:]
+        batches = 0
+        started = time.perf_counter()
+        for start in range(0, len(timed), args.batch):
+            chunk = timed[start:start + args.batch]
+            apply_partition_batch(conn, books, metrics, topic="bench", partition=0,
+                                  epoch=epoch, commands=chunk,
+                                  next_offset=WARMUP + start + len(chunk))
+            batches += 1
+        seconds = time.perf_counter() - started
+        trades = conn.execute("SELECT count(*) FROM trades").fetchone()
+    print(json.dumps({
+        "bench": "settlement", "commands": len(timed), "batch": args.batch,
+        "markets": args.markets, "seed": args.seed, "seconds": round(seconds, 3),
+        "commands_per_s": round(len(timed) / seconds), "ms_per_batch": round(
+            seconds / batches * 1000, 2), "trades": int(trades[0]) if trades else 0}))
+
+
+if __name__ == "__main__":
+    main()
