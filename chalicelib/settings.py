@@ -25,16 +25,19 @@ class Settings(BaseSettings):
 
     exchange_env: Literal["local", "aws"] = "local"
 
-    # Local stack: where its data lives and which loopback ports it uses.
+    # Local stack: where its data lives and which loopback ports it uses. The ports sit
+    # below Linux's ephemeral range (32768-60999): a port inside it can be taken by a
+    # client's own outgoing connection (even one connecting to itself while the
+    # service restarts), and then the service cannot bind.
     state_dir: Path = Field(default=PROJECT_ROOT / ".local", alias="EXCHANGE_STATE_DIR")
-    pg_port: int = Field(default=55432, alias="EXCHANGE_PG_PORT", ge=1024, le=65535)
-    redis_port: int = Field(default=56379, alias="EXCHANGE_REDIS_PORT", ge=1024, le=65535)
-    kafka_port: int = Field(default=59092, alias="EXCHANGE_KAFKA_PORT", ge=1024, le=65535)
+    pg_port: int = Field(default=25432, alias="EXCHANGE_PG_PORT", ge=1024, le=65535)
+    redis_port: int = Field(default=26379, alias="EXCHANGE_REDIS_PORT", ge=1024, le=65535)
+    kafka_port: int = Field(default=29092, alias="EXCHANGE_KAFKA_PORT", ge=1024, le=65535)
     kafka_controller_port: int = Field(
-        default=59093, alias="EXCHANGE_KAFKA_CONTROLLER_PORT", ge=1024, le=65535
+        default=29093, alias="EXCHANGE_KAFKA_CONTROLLER_PORT", ge=1024, le=65535
     )
-    api_port: int = Field(default=58000, alias="EXCHANGE_API_PORT", ge=1024, le=65535)
-    matcher_health_port: int = Field(default=59110, alias="EXCHANGE_MATCHER_PORT", ge=1024,
+    api_port: int = Field(default=28000, alias="EXCHANGE_API_PORT", ge=1024, le=65535)
+    matcher_health_port: int = Field(default=29110, alias="EXCHANGE_MATCHER_PORT", ge=1024,
                                      le=65535)
     db_name: str = Field(default="exchange", alias="EXCHANGE_DB_NAME")
     test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")

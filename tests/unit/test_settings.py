@@ -20,10 +20,10 @@ def test_local_defaults_point_at_the_project_stack_on_loopback() -> None:
     settings = Settings()
 
     assert settings.exchange_env == "local"
-    assert settings.database_url == "postgresql://exchange:exchange@127.0.0.1:55432/exchange"
+    assert settings.database_url == "postgresql://exchange:exchange@127.0.0.1:25432/exchange"
     assert settings.database_read_url == settings.database_url
-    assert settings.redis_url == "redis://127.0.0.1:56379/0"
-    assert settings.kafka_bootstrap_servers == "127.0.0.1:59092"
+    assert settings.redis_url == "redis://127.0.0.1:26379/0"
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:29092"
     assert settings.topic_partitions == {"orders": 4, "market-events": 4, "order-events": 4}
     assert settings.signing_key.get_secret_value() == LOCAL_SIGNING_KEY
 

@@ -25,10 +25,10 @@ from opscli.stack.redis_server import RedisServer
 STATE_DIR = PROJECT_ROOT / ".local" / "stack-tests"
 CLI_ENV = {
     "EXCHANGE_STATE_DIR": str(STATE_DIR),
-    "EXCHANGE_PG_PORT": "55532",
-    "EXCHANGE_REDIS_PORT": "56479",
-    "EXCHANGE_KAFKA_PORT": "59192",
-    "EXCHANGE_KAFKA_CONTROLLER_PORT": "59193",
+    "EXCHANGE_PG_PORT": "25532",
+    "EXCHANGE_REDIS_PORT": "26479",
+    "EXCHANGE_KAFKA_PORT": "29192",
+    "EXCHANGE_KAFKA_CONTROLLER_PORT": "29193",
     "EXCHANGE_DB_NAME": "stack_probe",
     "EXCHANGE_TEST_DB_NAME": "stack_probe_test",
     "ORDERS_PARTITIONS": "2",
@@ -43,8 +43,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def probe_stack() -> Iterator[StackConfig]:
     config = StackConfig(
-        state_dir=STATE_DIR, pg_port=55532, redis_port=56479, kafka_port=59192,
-        kafka_controller_port=59193, db_user="exchange", db_password="exchange",
+        state_dir=STATE_DIR, pg_port=25532, redis_port=26479, kafka_port=29192,
+        kafka_controller_port=29193, db_user="exchange", db_password="exchange",
         databases=("stack_probe", "stack_probe_test"),
         topic_partitions={"orders": 2, "market-events": 2, "order-events": 2},
     )
@@ -64,8 +64,8 @@ def test_up_reports_every_service_ready_with_schema_and_topics(probe_stack: Stac
     result = run_cli("stack", "up")
 
     assert result.returncode == 0, result.stderr
-    for line in ("kafka: ready on 127.0.0.1:59192", "redis: ready on 127.0.0.1:56479",
-                 "postgres: ready on 127.0.0.1:55532",
+    for line in ("kafka: ready on 127.0.0.1:29192", "redis: ready on 127.0.0.1:26479",
+                 "postgres: ready on 127.0.0.1:25532",
                  "postgres: database stack_probe at schema version",
                  "kafka: topics ready: orders (2 partitions)"):
         assert line in result.stdout
