@@ -46,10 +46,9 @@ class AppProcess(PidFileProcess):
         spawn(self.command, log_path=self.log_path, pid_file=self.pid_file, cwd=self.cwd)
 
     def is_ready(self) -> bool:
-        if self.running_pid() is None:
-            return False
-        if self.ready_url is None:
-            return True
+        alive = super().is_ready()
+        if not alive or self.ready_url is None:
+            return alive
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
                 return bool(response.status == 200)

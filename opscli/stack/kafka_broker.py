@@ -63,7 +63,7 @@ class KafkaBroker(PidFileProcess):
               pid_file=self.pid_file, cwd=self.home)
 
     def is_ready(self) -> bool:
-        if self.running_pid() is None:
+        if not super().is_ready():
             return False
         try:
             metadata = self.admin_client().list_topics(timeout=2)

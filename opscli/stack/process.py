@@ -166,7 +166,7 @@ class PidFileProcess:
     """A process the stack spawns itself and finds again through its pid file.
 
     Subclasses provide `name`, `marker` (what its command line contains), `pid_file`,
-    `log_path`, `grace_seconds` and `is_ready`.
+    `log_path` and `grace_seconds`, and extend `is_ready` with a real readiness probe.
     """
 
     name: str
@@ -176,7 +176,8 @@ class PidFileProcess:
     grace_seconds: float = 20
 
     def is_ready(self) -> bool:
-        raise NotImplementedError
+        """Alive is all this knows; services override it with a query, a PING, ..."""
+        return self.running_pid() is not None
 
     def running_pid(self) -> int | None:
         return running_pid(self.pid_file, self.marker)

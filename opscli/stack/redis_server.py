@@ -59,7 +59,7 @@ class RedisServer(PidFileProcess):
               cwd=self.home)
 
     def is_ready(self) -> bool:
-        if self.running_pid() is None:
+        if not super().is_ready():
             return False
         client = redis.Redis(host="127.0.0.1", port=self.config.redis_port,
                              socket_connect_timeout=1, socket_timeout=1)
