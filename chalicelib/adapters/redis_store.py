@@ -60,9 +60,9 @@ class SessionStore:
         user = self.redis.hget(f"session:{session_id}", "user")
         return int(user) if user is not None else None
 
-    def rotate(self, session_id: str, refresh: str) -> str | None:
-        """Swap the refresh secret for a new one; None if the session is gone or the
-        secret is stale (which also ends the session)."""
+    def rotate(self, session_id: str, refresh: str) -> tuple[int, str] | None:
+        """Swap the refresh secret for a new one: (user id, new secret); None if the
+        session is gone or the secret is stale (which also ends the session)."""
         user_id = self.user_of(session_id)
         if user_id is None:
             return None
@@ -70,7 +70,7 @@ class SessionStore:
         result = self.rotate_script(
             keys=[f"session:{session_id}", f"user-sessions:{user_id}"],
             args=[digest(refresh), digest(new_refresh), session_id, self.ttl])
-        return new_refresh if result == 1 else None
+        return (user_id, new_refresh) if result == 1 else None
 
     def revoke(self, session_id: str) -> None:
         user_id = self.user_of(session_id)

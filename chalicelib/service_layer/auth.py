@@ -115,10 +115,10 @@ def token_response(ctx: AuthContext, user_id: int, session_id: str,
 
 def refresh(ctx: AuthContext, refresh_token: str) -> dict[str, object]:
     session_id, _, secret = refresh_token.partition(".")
-    user_id = ctx.sessions.user_of(session_id) if session_id and secret else None
-    new_secret = ctx.sessions.rotate(session_id, secret) if user_id is not None else None
-    if user_id is None or new_secret is None:
+    rotated = ctx.sessions.rotate(session_id, secret) if session_id and secret else None
+    if rotated is None:
         raise unauthorized(ErrorCode.INVALID_TOKEN, "Refresh token is invalid or revoked.")
+    user_id, new_secret = rotated
     return token_response(ctx, user_id, session_id, new_secret)
 
 

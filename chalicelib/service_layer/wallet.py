@@ -129,12 +129,8 @@ def list_deposits(
     conn: Conn, user_id: int, *, limit: int = 100, before_id: int | None = None
 ) -> Page[Deposit]:
     """The user's deposits, newest first."""
-    check_limit(limit)
-    rows = conn.execute(sql.SQL(
-        "SELECT {} FROM deposits WHERE user_id = %(user)s"
-        " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(n)s"
-    ).format(_DEPOSIT_COLUMNS), {"user": user_id, "before": before_id, "n": limit + 1}
-    ).fetchall()
+    rows = _newest_first(conn, "deposits", _DEPOSIT_COLUMNS, sql.SQL("user_id = %(user)s"),
+                         {"user": user_id}, limit, before_id)
     return paginate([_deposit(row) for row in rows], limit, lambda deposit: deposit.id)
 
 
@@ -209,12 +205,8 @@ def list_withdrawals(
     conn: Conn, user_id: int, *, limit: int = 100, before_id: int | None = None
 ) -> Page[Withdrawal]:
     """The user's withdrawals, newest first."""
-    check_limit(limit)
-    rows = conn.execute(sql.SQL(
-        "SELECT {} FROM withdrawals WHERE user_id = %(user)s"
-        " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(n)s"
-    ).format(_WITHDRAWAL_COLUMNS), {"user": user_id, "before": before_id, "n": limit + 1}
-    ).fetchall()
+    rows = _newest_first(conn, "withdrawals", _WITHDRAWAL_COLUMNS,
+                         sql.SQL("user_id = %(user)s"), {"user": user_id}, limit, before_id)
     return paginate([_withdrawal(row) for row in rows], limit, lambda item: item.id)
 
 
@@ -222,11 +214,8 @@ def pending_withdrawals(
     conn: Conn, *, limit: int = 100, before_id: int | None = None
 ) -> Page[Withdrawal]:
     """Every user's withdrawals awaiting a decision, newest first (admin)."""
-    check_limit(limit)
-    rows = conn.execute(sql.SQL(
-        "SELECT {} FROM withdrawals WHERE status = 'PENDING'"
-        " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(n)s"
-    ).format(_WITHDRAWAL_COLUMNS), {"before": before_id, "n": limit + 1}).fetchall()
+    rows = _newest_first(conn, "withdrawals", _WITHDRAWAL_COLUMNS,
+                         sql.SQL("status = 'PENDING'"), {}, limit, before_id)
     return paginate([_withdrawal(row) for row in rows], limit, lambda item: item.id)
 
 
@@ -326,6 +315,19 @@ def _repeated_withdrawal(
         raise conflict(f"Idempotency key {idempotency_key} was already used for another"
                        " withdrawal.")
     return original
+
+
+def _newest_first(
+    conn: Conn, table: str, columns: sql.Composable, condition: sql.Composable,
+    params: dict[str, Any], limit: int, before_id: int | None,
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit + 1`` rows matching ``condition`` below ``before_id``, newest first
+    (the extra row tells ``paginate`` that another page follows)."""
+    check_limit(limit)
+    return conn.execute(sql.SQL(
+        "SELECT {} FROM {} WHERE {} AND (%(before)s::bigint IS NULL OR id < %(before)s)"
+        " ORDER BY id DESC LIMIT %(n)s").format(columns, sql.Identifier(table), condition),
+        {**params, "before": before_id, "n": limit + 1}).fetchall()
 
 
 def _check_amount(amount: int) -> None:

@@ -132,15 +132,16 @@ def event_to_tuple(event: Event) -> tuple[object, ...]:
 
 def encode_events(events: Iterable[Event]) -> bytes:
     """Canonical bytes of an event stream: one compact JSON array per line."""
-    return b"".join(
-        json.dumps(event_to_tuple(e), separators=(",", ":")).encode() + b"\n" for e in events
-    )
+    return b"".join(_line(e) for e in events)
 
 
 def stream_digest(events: Iterable[Event]) -> str:
     """sha256 of ``encode_events``, to compare long streams cheaply."""
     digest = hashlib.sha256()
     for e in events:
-        digest.update(json.dumps(event_to_tuple(e), separators=(",", ":")).encode())
-        digest.update(b"\n")
+        digest.update(_line(e))
     return digest.hexdigest()
+
+
+def _line(event: Event) -> bytes:
+    return json.dumps(event_to_tuple(event), separators=(",", ":")).encode() + b"\n"

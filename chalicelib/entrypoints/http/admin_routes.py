@@ -6,6 +6,7 @@ audit log in the same transaction as the change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Request, Response
@@ -130,19 +131,20 @@ def pending_withdrawals() -> dict[str, object]:
 
 @routes.route("/v1/admin/withdrawals/{withdrawal_id}/approve", methods=["POST"])
 def approve_withdrawal(withdrawal_id: str) -> dict[str, object]:
-    actor = admin_user(routes.current_request)
-    with services().db() as conn:
-        decided = wallet.approve_withdrawal(conn, actor_id=actor.id,
-                                            withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
-        return presenters.withdrawal(decided, admin.asset_scale(conn, decided.asset))
+    return decide_withdrawal(withdrawal_id, wallet.approve_withdrawal)
 
 
 @routes.route("/v1/admin/withdrawals/{withdrawal_id}/reject", methods=["POST"])
 def reject_withdrawal(withdrawal_id: str) -> dict[str, object]:
+    return decide_withdrawal(withdrawal_id, wallet.reject_withdrawal)
+
+
+def decide_withdrawal(withdrawal_id: str,
+                      decide: Callable[..., wallet.Withdrawal]) -> dict[str, object]:
     actor = admin_user(routes.current_request)
     with services().db() as conn:
-        decided = wallet.reject_withdrawal(conn, actor_id=actor.id,
-                                           withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
+        decided = decide(conn, actor_id=actor.id,
+                         withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
         return presenters.withdrawal(decided, admin.asset_scale(conn, decided.asset))
 
 
