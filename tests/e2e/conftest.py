@@ -110,9 +110,20 @@ class ApiKey:
         query = urlencode(stamped)
         return f"{query}&signature={self.sign(query)}"
 
+    def signed(self, method: str, path: str, params: Mapping[str, object] | None = None,
+               **kw: Any) -> Any:
+        """A signed request with every parameter in the query string."""
+        return getattr(self.client.http, method)(f"{path}?{self.query(params or {}, **kw)}",
+                                                 headers={"X-MBX-APIKEY": self.api_key})
+
     def get(self, path: str, params: Mapping[str, object] | None = None, **kw: Any) -> Any:
-        return self.client.http.get(f"{path}?{self.query(params or {}, **kw)}",
-                                    headers={"X-MBX-APIKEY": self.api_key})
+        return self.signed("get", path, params, **kw)
+
+    def delete(self, path: str, params: Mapping[str, object]) -> Any:
+        return self.signed("delete", path, params)
+
+    def put(self, path: str, params: Mapping[str, object]) -> Any:
+        return self.signed("put", path, params)
 
     def post_form(self, path: str, params: Mapping[str, object]) -> Any:
         return self.client.http.post(

@@ -187,9 +187,8 @@ def test_orders_are_queried_by_id_or_client_id_and_only_by_their_owner(
     assert (by_id.json_body["status"], by_id.json_body["price"]) == ("NEW", "20000.000000")
     assert stranger.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}
                         ).json_body["code"] == -2013
-    assert stranger.client.http.delete(
-        f"/api/v3/order?{stranger.query({'symbol': 'BTCUSDT', 'orderId': order_id})}",
-        headers={"X-MBX-APIKEY": stranger.api_key}).json_body["code"] == -2013
+    assert stranger.delete("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}
+                           ).json_body["code"] == -2013
     assert [o["orderId"] for o in trader.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}
                                              ).json_body] == [order_id]
     assert stranger.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}).json_body == []

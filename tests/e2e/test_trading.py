@@ -73,9 +73,8 @@ def test_a_partial_fill_at_the_makers_price_then_a_cancel(buyer: ApiKey, seller:
     assert status_of(seller, ask["orderId"]) == "PARTIALLY_FILLED"
     assert fee_account(db) == {"BTC": 40_000, "USDT": 4_000_000}
 
-    cancelled = seller.client.http.delete(
-        f"/api/v3/order?{seller.query({'symbol': 'BTCUSDT', 'orderId': ask['orderId']})}",
-        headers={"X-MBX-APIKEY": seller.api_key})
+    cancelled = seller.delete("/api/v3/order",
+                              {"symbol": "BTCUSDT", "orderId": ask["orderId"]})
     assert cancelled.json_body["status"] == "CANCELED"
     assert balances(seller)["BTC"] == ("0.80000000", "0.00000000")
     trades = buyer.get("/api/v3/myTrades", {"symbol": "BTCUSDT"}).json_body
@@ -159,9 +158,7 @@ def test_cancel_all_closes_every_open_order_and_unlocks(buyer: ApiKey, db: Conn)
     for price in ("19000", "19500", "19900"):
         order(buyer, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.1", price=price)
 
-    response = buyer.client.http.delete(
-        f"/api/v3/openOrders?{buyer.query({'symbol': 'BTCUSDT'})}",
-        headers={"X-MBX-APIKEY": buyer.api_key})
+    response = buyer.delete("/api/v3/openOrders", {"symbol": "BTCUSDT"})
 
     assert [o["status"] for o in response.json_body] == ["CANCELED"] * 3
     assert balances(buyer)["USDT"] == ("10000.000000", "0.000000")
@@ -174,9 +171,8 @@ def test_a_halted_market_still_accepts_cancels(admin: Caller, buyer: ApiKey, db:
                     price="19000", newOrderRespType="RESULT")
     admin.post("/v1/admin/markets/BTCUSDT/halt", {})
 
-    cancelled = buyer.client.http.delete(
-        f"/api/v3/order?{buyer.query({'symbol': 'BTCUSDT', 'orderId': resting['orderId']})}",
-        headers={"X-MBX-APIKEY": buyer.api_key})
+    cancelled = buyer.delete("/api/v3/order",
+                             {"symbol": "BTCUSDT", "orderId": resting["orderId"]})
 
     assert cancelled.json_body["status"] == "CANCELED"
     assert balances(buyer)["USDT"] == ("10000.000000", "0.000000")
@@ -190,10 +186,8 @@ def test_amend_keeps_priority_and_frees_the_lock(buyer: ApiKey, seller: ApiKey,
     second = order(buyer, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.1",
                    price="20000")
 
-    amended = buyer.client.http.put(
-        f"/api/v3/order/amend/keepPriority?"
-        f"{buyer.query({'symbol': 'BTCUSDT', 'orderId': first['orderId'], 'newQty': '0.1'})}",
-        headers={"X-MBX-APIKEY": buyer.api_key})
+    amended = buyer.put("/api/v3/order/amend/keepPriority",
+                        {"symbol": "BTCUSDT", "orderId": first["orderId"], "newQty": "0.1"})
     assert amended.status_code == 200, amended.body
     assert amended.json_body["amendedOrder"]["origQty"] == "0.10000000"
     assert balances(buyer)["USDT"] == ("6000.000000", "4000.000000")
@@ -202,9 +196,7 @@ def test_amend_keeps_priority_and_frees_the_lock(buyer: ApiKey, seller: ApiKey,
 
     assert status_of(buyer, first["orderId"]) == "FILLED", "amend down keeps its place"
     assert status_of(buyer, second["orderId"]) == "NEW"
-    growing = buyer.client.http.put(
-        f"/api/v3/order/amend/keepPriority?"
-        f"{buyer.query({'symbol': 'BTCUSDT', 'orderId': second['orderId'], 'newQty': '0.2'})}",
-        headers={"X-MBX-APIKEY": buyer.api_key})
+    growing = buyer.put("/api/v3/order/amend/keepPriority",
+                        {"symbol": "BTCUSDT", "orderId": second["orderId"], "newQty": "0.2"})
     assert (growing.status_code, growing.json_body["code"]) == (400, -2010)
     assert_ledger_invariants(db)
