@@ -8,8 +8,9 @@ import psycopg
 
 
 def assert_ledger_invariants(conn: psycopg.Connection[Any]) -> None:
-    """Every asset's accounts sum to zero, every user balance is non-negative, and
-    each account's available/locked equals the sum of its ledger entries."""
+    """Every asset's accounts sum to zero, every user balance is non-negative, each
+    account's available/locked equals the sum of its ledger entries, and no ledger entry
+    or trade points at a row that is not there (those tables have no foreign keys)."""
     unbalanced_assets = conn.execute(
         "SELECT asset, sum(available + locked) FROM balances"
         " GROUP BY asset HAVING sum(available + locked) <> 0").fetchall()
@@ -38,3 +39,19 @@ def assert_ledger_invariants(conn: psycopg.Connection[Any]) -> None:
         WHERE b.available <> coalesce(e.available, 0) OR b.locked <> coalesce(e.locked, 0)
         """).fetchall()
     assert drifted == [], f"balances that differ from their ledger entries: {drifted}"
+
+    orphans = conn.execute(
+        "SELECT e.id FROM ledger_entries e"
+        " LEFT JOIN balances b ON b.id = e.balance_id"
+        " LEFT JOIN ledger_transactions t ON t.id = e.transaction_id"
+        " WHERE b.id IS NULL OR t.id IS NULL OR b.asset <> e.asset").fetchall()
+    assert orphans == [], f"ledger entries without their balance or transaction: {orphans}"
+
+    orphan_trades = conn.execute(
+        "SELECT t.market, t.id FROM trades t"
+        " LEFT JOIN orders m ON m.id = t.maker_order_id AND m.market = t.market"
+        "  AND m.user_id = t.maker_user_id"
+        " LEFT JOIN orders k ON k.id = t.taker_order_id AND k.market = t.market"
+        "  AND k.user_id = t.taker_user_id"
+        " WHERE m.id IS NULL OR k.id IS NULL").fetchall()
+    assert orphan_trades == [], f"trades whose orders are missing: {orphan_trades}"
