@@ -155,7 +155,7 @@ def _insert_transactions(
     keys = sorted(tx.key for tx in transactions)
     return conn.execute(
         "INSERT INTO ledger_transactions (kind, reference)"
-        " SELECT kind, reference FROM unnest(%s::text[], %s::text[]) AS t(kind, reference)"
+        " SELECT kind, reference FROM unnest(%b::text[], %b::text[]) AS t(kind, reference)"
         " ORDER BY kind, reference"
         " ON CONFLICT (kind, reference) DO NOTHING RETURNING kind, reference, id",
         ([kind for kind, _ in keys], [reference for _, reference in keys]),
@@ -193,7 +193,7 @@ def _select_for_update(
     return conn.execute(
         "SELECT b.id, b.account_kind, b.user_id, b.asset FROM balances b WHERE b.id IN ("
         "  SELECT found.id"
-        "  FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS a(kind, user_id, asset),"
+        "  FROM unnest(%b::text[], %b::bigint[], %b::text[]) AS a(kind, user_id, asset),"
         "  LATERAL ("
         "   SELECT id FROM balances"
         "   WHERE account_kind = a.kind AND user_id = a.user_id AND asset = a.asset"
@@ -217,7 +217,7 @@ def _create_accounts(conn: psycopg.Connection[Any], accounts: set[AccountRef]) -
     # Sorted so that concurrent creators of the same accounts wait in one order.
     conn.execute(
         "INSERT INTO balances (account_kind, user_id, asset)"
-        " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[])"
+        " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[])"
         " ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
         _columns(accounts),
     )
@@ -242,11 +242,11 @@ def _apply(
             "WITH changed AS ("
             "  UPDATE balances b SET available = b.available + d.available,"
             "   locked = b.locked + d.locked, updated_at = now()"
-            "  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, available, locked)"
+            "  FROM unnest(%b::bigint[], %b::numeric[], %b::numeric[]) AS d(id, available, locked)"
             "  WHERE b.id = d.id)"
             " INSERT INTO ledger_entries (transaction_id, balance_id, asset, bucket, amount)"
-            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[],"
-            "  %s::numeric[])",
+            " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[],"
+            "  %b::numeric[])",
             (
                 changed,
                 [available[balance_id] for balance_id in changed],
