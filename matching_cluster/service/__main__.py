@@ -24,7 +24,7 @@ from .consumer import Matcher, MatcherConfig
 from .health import start_health_server
 from .logs import configure_logging
 from .metrics import Metrics
-from .publishing import Publisher
+from .publishing import Publisher, PublishThread
 
 log = logging.getLogger("matching_cluster.service")
 
@@ -32,10 +32,10 @@ log = logging.getLogger("matching_cluster.service")
 def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     settings, config, metrics = get_settings(), MatcherConfig(), Metrics()
-    publisher = Publisher(redis.Redis.from_url(settings.redis_url),
-                          make_producer(settings.kafka_bootstrap_servers),
-                          market_events_topic=settings.market_events_topic,
-                          order_events_topic=settings.order_events_topic)
+    publisher = PublishThread(Publisher(redis.Redis.from_url(settings.redis_url),
+                                        make_producer(settings.kafka_bootstrap_servers),
+                                        market_events_topic=settings.market_events_topic,
+                                        order_events_topic=settings.order_events_topic))
     matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True),
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -53,7 +53,7 @@ def main() -> None:
                                          "topic": settings.orders_topic,
                                          "health_port": server.server_port})
     matcher.run(stop)
-    publisher.flush(10)
+    publisher.close(10)
     server.shutdown()
     log.info("matcher stopped", extra={"instance": config.instance_id})
 

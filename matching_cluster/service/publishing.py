@@ -1,8 +1,10 @@
 """After a batch commits: Redis market data and events on Kafka, best effort.
 
 PostgreSQL is the source of truth; nothing here can undo or block a committed batch, and
-a failure is logged and skipped. Every value carries the market sequence (``seq``) of
-the last event it reflects, so readers can detect gaps and ignore stale data.
+a failure is logged and skipped. In the matcher this runs on a thread of its own
+(``PublishThread``), in commit order, while the next batch is matched and settled.
+Every value carries the market sequence (``seq``) of the last event it reflects, so
+readers can detect gaps and ignore stale data.
 
 Redis layout (amounts are decimal strings of smallest units, as at the API):
 
@@ -23,7 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -34,6 +39,7 @@ from chalicelib.domain.orders import Side
 from matching_cluster.engine import OrderBook, Trade
 
 from .batch import MarketResult
+from .settlement import OrderState
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,37 @@ return 1
 """
 
 
+@dataclass(frozen=True, slots=True)
+class MarketUpdate:
+    """What one market's part of a committed batch shows the world, copied out of the
+    live book so that it can be sent while the next batch already changes the book."""
+
+    market: str
+    first_seq: int
+    last_seq: int
+    top_bids: list[tuple[int, int]]
+    top_asks: list[tuple[int, int]]
+    touched_bids: list[tuple[int, int]]
+    touched_asks: list[tuple[int, int]]
+    trades: list[Trade]
+    orders: list[OrderState]
+
+
+def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
+    """The updates of a committed batch's markets (those with events)."""
+    updates = []
+    for result in results:
+        if not result.events:
+            continue
+        bids, asks = result.entry.book.depth(BOOK_LEVELS)
+        touched_bids, touched_asks = _touched_levels(result)
+        updates.append(MarketUpdate(
+            result.entry.info.symbol, result.events[0].seq, result.events[-1].seq, bids, asks,
+            touched_bids, touched_asks, result.settlement.trades,
+            list(result.settlement.changed_orders.values())))
+    return updates
+
+
 class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str) -> None:
@@ -67,28 +104,40 @@ class Publisher:
         self._order_topic = order_events_topic
 
     def publish(self, results: Iterable[MarketResult]) -> None:
-        for result in results:
-            if not result.events:
-                continue
+        self.send(market_updates(results))
+
+    def send(self, updates: list[MarketUpdate]) -> None:
+        """Every market's Redis update in one round trip, then its events."""
+        if not updates:
+            return
+        self._update_redis(updates)
+        for update in updates:
             try:
-                self._update_redis(result)
-            except redis.RedisError:
-                log.exception("redis update failed", extra={"market": result.entry.info.symbol})
-            try:
-                self._produce_events(result)
+                self._produce_events(update)
             except (BufferError, ValueError):
-                log.exception("event publish failed", extra={"market": result.entry.info.symbol})
+                log.exception("event publish failed", extra={"market": update.market})
         self._producer.poll(0)
 
     def flush(self, timeout: float) -> None:
         self._producer.flush(timeout)
 
-    def _update_redis(self, result: MarketResult) -> None:
-        market, book = result.entry.info.symbol, result.entry.book
-        seq = result.events[-1].seq
-        bids, asks = book.depth(BOOK_LEVELS)
-        trades = result.settlement.trades
-        ticker = _ticker(seq, bids, asks)
+    def _update_redis(self, updates: list[MarketUpdate]) -> None:
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for update in updates:
+                self._queue_market_update(pipe, update)
+            replies = pipe.execute(raise_on_error=False)
+        except redis.RedisError:
+            log.exception("redis update failed", extra={"markets": [u.market for u in updates]})
+            return
+        for update, reply in zip(updates, replies, strict=True):
+            if isinstance(reply, Exception):
+                log.error("redis update failed", extra={"market": update.market,
+                                                        "error": str(reply)})
+
+    def _queue_market_update(self, pipe: redis.client.Pipeline, update: MarketUpdate) -> None:
+        market, seq, trades = update.market, update.last_seq, update.trades
+        ticker = _ticker(seq, update.top_bids, update.top_asks)
         last = ""
         if trades:
             ticker["last_price"] = str(trades[-1].price)
@@ -97,19 +146,21 @@ class Publisher:
         self._market_update(
             keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"trades:{market}",
                   f"last:{market}"],
-            args=[seq, _dumps({"seq": seq, "bids": _levels(bids), "asks": _levels(asks)}),
+            args=[seq, _dumps({"seq": seq, "bids": _levels(update.top_bids),
+                               "asks": _levels(update.top_asks)}),
                   _dumps({str(k): str(v) for k, v in ticker.items()}), last, RECENT_TRADES,
-                  *[_dumps(_trade(market, t)) for t in trades]])
+                  *[_dumps(_trade(market, t)) for t in trades]],
+            client=pipe)
 
-    def _produce_events(self, result: MarketResult) -> None:
-        market = result.entry.info.symbol
-        for t in result.settlement.trades:
+    def _produce_events(self, update: MarketUpdate) -> None:
+        market = update.market
+        for t in update.trades:
             self._producer.produce(self._market_topic, key=market, value=_dumps(_trade(market, t)))
-        bids, asks = _touched_levels(result)
         self._producer.produce(self._market_topic, key=market, value=_dumps({
-            "type": "depth", "market": market, "first_seq": result.events[0].seq,
-            "last_seq": result.events[-1].seq, "bids": bids, "asks": asks}))
-        for order in result.settlement.changed_orders.values():
+            "type": "depth", "market": market, "first_seq": update.first_seq,
+            "last_seq": update.last_seq, "bids": _levels(update.touched_bids),
+            "asks": _levels(update.touched_asks)}))
+        for order in update.orders:
             self._producer.produce(self._order_topic, key=str(order.user_id), value=_dumps({
                 "type": "order", "market": market, "seq": order.last_seq,
                 "order_id": order.order_id, "user_id": order.user_id, "side": order.side.value,
@@ -119,7 +170,39 @@ class Publisher:
                 "status": order.status.value, "done_reason": order.done_reason}))
 
 
-def _touched_levels(result: MarketResult) -> tuple[list[list[str]], list[list[str]]]:
+class PublishThread:
+    """Sends committed batches' updates from a thread of its own, in commit order.
+
+    The matcher's loop only copies what it must out of its books (``market_updates``)
+    and goes back to consuming; the Redis round trip and the event encoding overlap the
+    next batch. ``close`` sends what is queued before returning.
+    """
+
+    def __init__(self, publisher: Publisher, max_pending: int = 1000) -> None:
+        self._publisher = publisher
+        self._queue: queue.Queue[list[MarketUpdate] | None] = queue.Queue(max_pending)
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+        self._thread.start()
+
+    def publish(self, results: Iterable[MarketResult]) -> None:
+        updates = market_updates(results)
+        if updates:
+            self._queue.put(updates)
+
+    def close(self, timeout: float) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._publisher.flush(timeout)
+
+    def _run(self) -> None:
+        while (updates := self._queue.get()) is not None:
+            try:
+                self._publisher.send(updates)
+            except Exception:  # never let one bad batch stop every later update
+                log.exception("publishing a batch failed")
+
+
+def _touched_levels(result: MarketResult) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The current total of every (side, price) level the batch's events touched."""
     touched: set[tuple[Side, int]] = set()
     orders = result.settlement.changed_orders
@@ -133,8 +216,8 @@ def _touched_levels(result: MarketResult) -> tuple[list[list[str]], list[list[st
     book = result.entry.book
     bids = sorted((p for s, p in touched if s is Side.BUY), reverse=True)
     asks = sorted(p for s, p in touched if s is Side.SELL)
-    return (_levels((p, _level_qty(book, Side.BUY, p)) for p in bids),
-            _levels((p, _level_qty(book, Side.SELL, p)) for p in asks))
+    return ([(p, _level_qty(book, Side.BUY, p)) for p in bids],
+            [(p, _level_qty(book, Side.SELL, p)) for p in asks])
 
 
 def _level_qty(book: OrderBook, side: Side, price: int) -> int:

@@ -187,7 +187,7 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     it; yields the settings both use."""
     from matching_cluster.service.consumer import Matcher, MatcherConfig
     from matching_cluster.service.metrics import Metrics
-    from matching_cluster.service.publishing import Publisher
+    from matching_cluster.service.publishing import Publisher, PublishThread
 
     topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": api_settings.kafka_bootstrap_servers})
@@ -200,8 +200,9 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
                                                "order_result_wait_ms": 10000})
     use_services(Services.from_settings(settings))
     events = make_producer(settings.kafka_bootstrap_servers)
-    publisher = Publisher(redis.Redis.from_url(settings.redis_url), events,
-                          market_events_topic=names[1], order_events_topic=names[2])
+    publisher = PublishThread(Publisher(
+        redis.Redis.from_url(settings.redis_url), events,
+        market_events_topic=names[1], order_events_topic=names[2]))
     engine = Matcher(conn_factory=lambda: psycopg.connect(db_url, autocommit=True), topic=topic,
                      config=MatcherConfig(group_id=f"g-{topic}", instance_id="e2e",
                                           session_timeout_ms=6000, poll_timeout_seconds=0.02),
@@ -219,5 +220,5 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     finally:
         stop.set()
         thread.join(30)
-        events.flush(5)
+        publisher.close(5)
         use_services(Services.from_settings(api_settings))

@@ -16,7 +16,7 @@ from chalicelib.adapters.kafka import make_producer
 from chalicelib.settings import Settings
 from matching_cluster.service.consumer import Matcher, MatcherConfig
 from matching_cluster.service.metrics import Metrics
-from matching_cluster.service.publishing import Publisher
+from matching_cluster.service.publishing import Publisher, PublishThread
 
 from .support import Market, create_market, create_topic
 
@@ -58,13 +58,13 @@ def start_matcher(
 ) -> Iterator[Callable[[str], Matcher]]:
     """Start in-process matcher instances (one thread each); all stop at teardown."""
     group = f"matcher-{uuid.uuid4().hex[:8]}"
-    running: list[tuple[threading.Event, threading.Thread, Producer]] = []
+    running: list[tuple[threading.Event, threading.Thread, PublishThread]] = []
 
     def start(instance_id: str = "m1") -> Matcher:
         events_producer = make_producer(kafka_bootstrap)
-        publisher = Publisher(redis.Redis.from_url(test_settings.redis_url), events_producer,
-                              market_events_topic=topics.market_events,
-                              order_events_topic=topics.order_events)
+        publisher = PublishThread(Publisher(
+            redis.Redis.from_url(test_settings.redis_url), events_producer,
+            market_events_topic=topics.market_events, order_events_topic=topics.order_events))
         matcher = Matcher(
             conn_factory=lambda: psycopg.connect(db_url, autocommit=True), topic=topics.orders,
             config=MatcherConfig(group_id=group, instance_id=instance_id,
@@ -73,11 +73,11 @@ def start_matcher(
         stop = threading.Event()
         thread = threading.Thread(target=matcher.run, args=(stop,), daemon=True)
         thread.start()
-        running.append((stop, thread, events_producer))
+        running.append((stop, thread, publisher))
         return matcher
 
     yield start
-    for stop, thread, events_producer in running:
+    for stop, thread, publisher in running:
         stop.set()
         thread.join(30)
-        events_producer.flush(5)
+        publisher.close(5)
