@@ -2,7 +2,7 @@
 
 A scratch database ``exchange_bench_<hex>`` (dropped at the end) gets markets, funded
 users and preloaded orders exactly as the API creates them (see ``bench/_load.py``);
-then their PLACE commands go through ``apply_partition_batch`` (engine + ONE settlement
+then their PLACE commands go through ``apply_batch`` (engine + ONE settlement
 transaction per batch, as the matcher runs it) in batches of ``--batch``. No Kafka: this
 isolates what a batch costs in Python and PostgreSQL, the matcher's main limit.
 
@@ -29,7 +29,7 @@ import psycopg
 
 from chalicelib.settings import Settings
 from matching_cluster.service import repository as repo
-from matching_cluster.service.batch import apply_partition_batch
+from matching_cluster.service.batch import PartitionSlice, apply_batch
 from matching_cluster.service.books import Books
 from matching_cluster.service.metrics import Metrics
 
@@ -61,16 +61,15 @@ def main() -> None:
         epoch, _offset = repo.fence_partition(conn, "bench", 0, "bench")
         metrics = Metrics()
         books = Books(metrics)
-        apply_partition_batch(conn, books, metrics, topic="bench", partition=0, epoch=epoch,
-                              commands=commands[:WARMUP], next_offset=WARMUP)
+        apply_batch(conn, books, metrics, topic="bench",
+                    slices=[PartitionSlice(0, epoch, commands[:WARMUP], WARMUP)])
         timed = commands[WARMUP:]
         batches = 0
         started = time.perf_counter()
         for start in range(0, len(timed), args.batch):
             chunk = timed[start:start + args.batch]
-            apply_partition_batch(conn, books, metrics, topic="bench", partition=0,
-                                  epoch=epoch, commands=chunk,
-                                  next_offset=WARMUP + start + len(chunk))
+            apply_batch(conn, books, metrics, topic="bench", slices=[
+                PartitionSlice(0, epoch, chunk, WARMUP + start + len(chunk))])
             batches += 1
         seconds = time.perf_counter() - started
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()

@@ -1,11 +1,14 @@
-"""One partition's batch of commands: engine, then ONE settlement transaction.
+"""One consumed batch of commands, from any partitions: engine, then ONE transaction.
 
-The transaction first moves the partition's offset (guarded by this instance's epoch,
-so a fenced instance fails before doing anything), skips command ids already applied,
-runs each market's commands through its book, and writes trades, order states, ledger
-postings, market sequences and ``applied_at``. If anything raises, the transaction rolls
-back and the caller must drop the partition's books: they ran commands that never
-committed.
+The transaction first moves every partition's offset (each guarded by this instance's
+epoch for it, so a fenced instance fails before doing anything), skips command ids
+already applied, runs each market's commands through its book, and writes trades, order
+states, ledger postings, market sequences and ``applied_at``. If anything raises, the
+transaction rolls back and the caller must drop the books of every partition in the
+batch: they ran commands that never committed.
+
+Settling all partitions together matters for throughput: a transaction's fixed cost
+(round trips, commit) is paid once per consumed batch, not once per partition.
 """
 
 from __future__ import annotations
@@ -30,9 +33,26 @@ from matching_cluster.engine import (
 from . import repository as repo
 from .books import Books, MarketBook
 from .metrics import Metrics
-from .settlement import Settlement, order_ids_of, reject_halted, settle
+from .settlement import (
+    Settlement,
+    order_ids_of,
+    reject_halted,
+    settle,
+    settlement_reference,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionSlice:
+    """One partition's part of a batch: its commands (None = undecodable, skipped) in
+    offset order, and the offset to store once they are settled."""
+
+    partition: int
+    epoch: int
+    commands: Sequence[OrderCommand | None]
+    next_offset: int
 
 
 @dataclass(slots=True)
@@ -44,27 +64,28 @@ class MarketResult:
     settlement: Settlement
 
 
-def apply_partition_batch(
-    conn: repo.Conn, books: Books, metrics: Metrics, *, topic: str, partition: int, epoch: int,
-    commands: Sequence[OrderCommand | None], next_offset: int,
+def apply_batch(
+    conn: repo.Conn, books: Books, metrics: Metrics, *, topic: str,
+    slices: Sequence[PartitionSlice],
 ) -> list[MarketResult]:
-    """Apply and settle ``commands`` (None = undecodable, skipped); commit ``next_offset``."""
+    """Apply and settle every slice's commands; store every slice's next offset."""
     # Pipeline mode: statements whose results are not needed yet go out without a
     # round trip each, which is most of a small batch's cost. Every market's engine work
     # runs first, then the whole batch is settled in a constant number of statements,
-    # however many markets it touches.
-    decoded = [c for c in commands if c is not None]
+    # however many markets and partitions it touches.
+    decoded = [(s.partition, c) for s in slices for c in s.commands if c is not None]
     with conn.pipeline(), conn.transaction():
         # The offset guard is the first statement; the two reads after it travel in
         # the same round trip, and nothing is written before the guard has passed.
-        guard = repo.advance_offset_cursor(conn, topic, partition, epoch, next_offset)
-        applied = repo.applied_command_ids_cursor(conn, [c.command_id for c in decoded])
-        statuses_cursor = repo.market_statuses_cursor(conn, {c.market for c in decoded})
-        repo.check_offset_advanced(guard, topic, partition, epoch)
+        offsets = [(s.partition, s.epoch, s.next_offset) for s in slices]
+        guard = repo.advance_offsets_cursor(conn, topic, offsets)
+        applied = repo.applied_command_ids_cursor(conn, [c.command_id for _, c in decoded])
+        statuses_cursor = repo.market_statuses_cursor(conn, {c.market for _, c in decoded})
+        repo.check_offsets_advanced(guard, topic, offsets)
         fresh = _first_deliveries(repo.fetch_ids(applied), decoded, metrics)
         statuses = repo.fetch_statuses(statuses_cursor)
         runs = []
-        for market, market_commands in _by_market(fresh).items():
+        for (market, partition), market_commands in _by_market(fresh).items():
             entry = books.get(conn, market, partition)
             if entry is None:
                 log.error("commands for an unknown market skipped",
@@ -73,28 +94,31 @@ def apply_partition_batch(
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
         results = _settle_all(conn, runs)
-        repo.mark_applied(conn, [c.command_id for c in fresh])
+        repo.mark_applied(conn, [c.command_id for _, c in fresh])
     return results
 
 
 def _first_deliveries(
-    seen: set[int], commands: list[OrderCommand], metrics: Metrics
-) -> list[OrderCommand]:
+    seen: set[int], commands: list[tuple[int, OrderCommand]], metrics: Metrics
+) -> list[tuple[int, OrderCommand]]:
     """The commands not applied before, each command id once (republishes are repeats)."""
     fresh = []
-    for command in commands:
+    for partition, command in commands:
         if command.command_id in seen:
             metrics.commands.labels("duplicate").inc()
             continue
         seen.add(command.command_id)
-        fresh.append(command)
+        fresh.append((partition, command))
     return fresh
 
 
-def _by_market(commands: list[OrderCommand]) -> dict[str, list[OrderCommand]]:
-    grouped: dict[str, list[OrderCommand]] = {}
-    for command in commands:
-        grouped.setdefault(command.market, []).append(command)
+def _by_market(
+    commands: list[tuple[int, OrderCommand]],
+) -> dict[tuple[str, int], list[OrderCommand]]:
+    """Each market's commands in offset order, with the partition they came from."""
+    grouped: dict[tuple[str, int], list[OrderCommand]] = {}
+    for partition, command in commands:
+        grouped.setdefault((command.market, partition), []).append(command)
     return grouped
 
 
@@ -103,6 +127,7 @@ class _EngineRun:
     """One market's commands through its book, before settlement."""
 
     entry: MarketBook
+    commands: list[OrderCommand]
     events: list[Event]
     halted: list[OrderCommand]
 
@@ -116,20 +141,21 @@ def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metric
     metrics.match_seconds.observe(time.perf_counter() - started)
     metrics.commands.labels("applied").inc(len(to_engine))
     metrics.commands.labels("halted").inc(len(halted))
-    return _EngineRun(entry, events, halted)
+    return _EngineRun(entry, commands, events, halted)
 
 
 def _settle_all(conn: repo.Conn, runs: list[_EngineRun]) -> list[MarketResult]:
     """Settle every market's events: one read of the touched orders, one write of each kind.
 
     Orders belong to one market, so each market settles against its own rows exactly as
-    if it had been settled alone; the ledger adapter applies balance changes additively.
+    if it had been settled alone; each market's money is one ledger transaction, and
+    the ledger adapter applies balance changes additively.
     """
     if not runs:
         return []
     wanted = [order_ids_of(r.events) | {c.order_id for c in r.halted} for r in runs]
     loaded = repo.load_orders(conn, set().union(*wanted))
-    results = []
+    results, ledger = [], []
     for run, order_ids in zip(runs, wanted, strict=True):
         info = run.entry.info
         orders = {oid: loaded[oid] for oid in order_ids if oid in loaded}
@@ -137,7 +163,11 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun]) -> list[MarketResult]:
         for command in run.halted:
             reject_halted(info, orders[command.order_id], settlement)
         results.append(MarketResult(run.entry, run.events, settlement))
-    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results])
+        transaction = settlement.ledger_transaction(
+            settlement_reference(info.symbol, [c.command_id for c in run.commands]))
+        if transaction is not None:
+            ledger.append(transaction)
+    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results], ledger)
     repo.save_sequences(conn, [
         (r.entry.info.symbol, r.entry.book.next_seq - 1, r.entry.book.next_trade_id - 1)
         for r in results if r.events])

@@ -25,7 +25,7 @@ from chalicelib.adapters.kafka import make_consumer
 from chalicelib.domain.order_commands import OrderCommand
 
 from . import repository as repo
-from .batch import MarketResult, apply_partition_batch
+from .batch import MarketResult, PartitionSlice, apply_batch
 from .books import Books
 from .metrics import Metrics
 
@@ -45,8 +45,8 @@ class MatcherConfig(BaseSettings):
     # The price: a static member does not leave the group when it closes.
     static_membership: bool = False
     batch_size: int = Field(default=500, ge=1, le=10000)
-    # Short: consume() waits this long for a full batch, which is pure latency at low rates.
-    poll_timeout_seconds: float = Field(default=0.01, gt=0)
+    # How long an idle loop waits for the next message; it returns as soon as one comes.
+    poll_timeout_seconds: float = Field(default=0.1, gt=0)
     session_timeout_ms: int = Field(default=10000, ge=6000)
     retry_backoff_seconds: float = Field(default=0.5, ge=0)
 
@@ -87,15 +87,25 @@ class Matcher:
         try:
             while not stop.is_set():
                 self.status.last_loop = time.monotonic()
-                messages = self._consumer.consume(self._config.batch_size,
-                                                  self._config.poll_timeout_seconds)
-                self._handle(messages)
+                self._handle(self._next_messages())
         finally:
             self.status.stopping = True
             # A dynamic member leaves the group here, handing its partitions over at once
             # (a static member keeps them until it returns or its session times out).
             self._consumer.close()
             self._conn.close()
+
+    def _next_messages(self) -> list[Message]:
+        """What is already fetched, up to a batch; when nothing is, the first message to
+        arrive and whatever came with it. Never waits for a batch to fill: under load the
+        batch grows by itself while the previous one settles."""
+        messages = self._consumer.consume(self._config.batch_size, 0)
+        if messages:
+            return messages
+        first = self._consumer.poll(self._config.poll_timeout_seconds)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(self._config.batch_size - 1, 0)]
 
     # ------------------------------------------------------------- rebalancing
 
@@ -135,55 +145,59 @@ class Matcher:
                     log.warning("consumer error", extra={"error": str(error)})
                 continue
             by_partition.setdefault(_partition(message), []).append(message)
-        for partition, batch in by_partition.items():
-            if partition in self._epochs:
-                self._settle(partition, batch)
+        slices = [
+            PartitionSlice(partition, self._epochs[partition], [_decode(m) for m in batch],
+                           _offset(batch[-1]) + 1)
+            for partition, batch in by_partition.items() if partition in self._epochs
+        ]
+        if slices:
+            self._settle(slices)
 
-    def _settle(self, partition: int, messages: list[Message]) -> None:
-        next_offset = _offset(messages[-1]) + 1
+    def _settle(self, slices: list[PartitionSlice]) -> None:
         started = time.perf_counter()
+        partitions = [s.partition for s in slices]
         try:
-            results = apply_partition_batch(
-                self._conn, self._books, self._metrics, topic=self._topic, partition=partition,
-                epoch=self._epochs[partition], commands=[_decode(m) for m in messages],
-                next_offset=next_offset)
-        except repo.FencedError:
+            results = apply_batch(self._conn, self._books, self._metrics, topic=self._topic,
+                                  slices=slices)
+        except repo.FencedError as exc:
             self._metrics.fenced.inc()
-            log.warning("fenced: another instance owns the partition", extra={
-                "partition": partition})
-            self._recover(partition)
+            log.warning("fenced: another instance owns partitions", extra={
+                "fenced": exc.partitions, "partitions": partitions})
+            self._recover(partitions)
             return
         except Exception:
             self._metrics.batch_errors.inc()
-            log.exception("batch failed; rebuilding the partition", extra={
-                "partition": partition})
+            log.exception("batch failed; rebuilding its partitions", extra={
+                "partitions": partitions})
             time.sleep(self._config.retry_backoff_seconds)
-            self._recover(partition)
+            self._recover(partitions)
             return
         self._metrics.settle_seconds.observe(time.perf_counter() - started)
-        self._metrics.batch_size.observe(len(messages))
+        self._metrics.batch_size.observe(sum(len(s.commands) for s in slices))
         self._publish(results)
-        self._after_commit(partition, next_offset)
+        self._after_commit(slices)
 
-    def _after_commit(self, partition: int, next_offset: int) -> None:
-        tp = TopicPartition(self._topic, partition, next_offset)
+    def _after_commit(self, slices: list[PartitionSlice]) -> None:
+        offsets = [TopicPartition(self._topic, s.partition, s.next_offset) for s in slices]
         # Kafka's committed offset only feeds lag tools; the stored offset is authoritative.
-        self._consumer.commit(offsets=[tp], asynchronous=True)
-        _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-        if high >= 0:
-            self._metrics.lag.labels(str(partition)).set(max(high - next_offset, 0))
+        self._consumer.commit(offsets=offsets, asynchronous=True)
+        for tp in offsets:
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                self._metrics.lag.labels(str(tp.partition)).set(max(high - tp.offset, 0))
 
-    def _recover(self, partition: int) -> None:
-        """Drop what the failed batch did in memory; resume at the stored offset.
+    def _recover(self, partitions: list[int]) -> None:
+        """Drop what the failed batch did in memory; resume each partition at its stored
+        offset. Every partition of the batch ran commands that never committed.
 
         If even this fails (the database is away), the exception ends ``run``: a restart
         rebuilds everything, which beats consuming a partition nobody settles.
         """
-        self._books.drop_partition(partition)
         if self._conn.closed or self._conn.broken:
             self._conn = self._conn_factory()
-        offset = self._fence(partition)
-        self._consumer.seek(TopicPartition(self._topic, partition, offset))
+        for partition in partitions:
+            offset = self._fence(partition)
+            self._consumer.seek(TopicPartition(self._topic, partition, offset))
 
 
 def _decode(message: Message) -> OrderCommand | None:

@@ -28,7 +28,11 @@ Cursor = psycopg.Cursor[Any]
 
 
 class FencedError(Exception):
-    """Another instance took the partition over since this one fenced it."""
+    """Another instance took partitions over since this one fenced them."""
+
+    def __init__(self, topic: str, partitions: Sequence[int]) -> None:
+        super().__init__(f"{topic}{list(partitions)} no longer owned by this instance")
+        self.partitions = list(partitions)
 
 
 def fence_partition(conn: Conn, topic: str, partition: int, owner: str) -> tuple[int, int]:
@@ -50,26 +54,34 @@ def fence_partition(conn: Conn, topic: str, partition: int, owner: str) -> tuple
     return int(row[0]), int(row[1])
 
 
-def advance_offset_cursor(
-    conn: Conn, topic: str, partition: int, epoch: int, next_offset: int
+def advance_offsets_cursor(
+    conn: Conn, topic: str, offsets: Sequence[tuple[int, int, int]]
 ) -> Cursor:
-    """Record the partition's consumed offset if this instance still owns it.
+    """Record each (partition, epoch, next offset) if this instance still owns it.
 
-    Runs first in the batch transaction: the row lock it takes serialises this batch
-    with any other instance fencing the partition.
+    Runs first in the batch transaction: the row locks it takes (in partition order)
+    serialise this batch with any other instance fencing one of the partitions.
 
     Returns without waiting for the result: in pipeline mode, statements sent before
-    ``check_offset_advanced`` share its round trip.
+    ``check_offsets_advanced`` share its round trip.
     """
+    rows = sorted(offsets)
     return conn.execute(
-        "UPDATE matcher_offsets SET next_offset = %s, updated_at = now()"
-        " WHERE topic = %s AND partition = %s AND owner_epoch = %s RETURNING 1",
-        (next_offset, topic, partition, epoch))
+        "UPDATE matcher_offsets m SET next_offset = d.next_offset, updated_at = now()"
+        " FROM (SELECT * FROM unnest(%b::int[], %b::bigint[], %b::bigint[])"
+        "  AS u(partition, epoch, next_offset) ORDER BY partition) AS d"
+        " WHERE m.topic = %s AND m.partition = d.partition AND m.owner_epoch = d.epoch"
+        " RETURNING m.partition",
+        ([p for p, _, _ in rows], [e for _, e, _ in rows], [o for _, _, o in rows], topic))
 
 
-def check_offset_advanced(cursor: Cursor, topic: str, partition: int, epoch: int) -> None:
-    if cursor.fetchone() is None:
-        raise FencedError(f"{topic}[{partition}] is no longer owned at epoch {epoch}")
+def check_offsets_advanced(
+    cursor: Cursor, topic: str, offsets: Sequence[tuple[int, int, int]]
+) -> None:
+    advanced = {int(row[0]) for row in cursor.fetchall()}
+    fenced = sorted({p for p, _, _ in offsets} - advanced)
+    if fenced:
+        raise FencedError(topic, fenced)
 
 
 def load_market(conn: Conn, symbol: str) -> MarketInfo | None:
@@ -143,9 +155,13 @@ def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
     }
 
 
-def write_settlements(conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]]) -> None:
-    """Trades, order states and ledger postings of several markets' events, one
-    statement of each kind (the ledger's few statements) whatever the number of markets."""
+def write_settlements(
+    conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]],
+    ledger: Sequence[LedgerTransaction],
+) -> None:
+    """Trades and order states of several markets' events, one statement of each kind,
+    and their ledger transactions (the ledger's few statements), whatever the number of
+    markets."""
     trades = [(market, t) for market, s in settlements for t in s.trades]
     if trades:
         _insert_trades(conn, trades)
@@ -154,16 +170,10 @@ def write_settlements(conn: Conn, settlements: Sequence[tuple[MarketInfo, Settle
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
     if changed:
         _update_orders(conn, changed.values())
-    ledger: dict[tuple[str, str], LedgerTransaction] = {}
-    for _, s in settlements:
-        own = {tx.key for tx in s.ledger}
-        if len(own) != len(s.ledger):
-            raise ValueError("a batch must not repeat a (kind, reference)")
-        # Posted market by market, a later market's repeat of a key was a no-op.
-        for tx in s.ledger:
-            ledger.setdefault(tx.key, tx)
-    if ledger:
-        post_transactions(conn, list(ledger.values()))
+    if ledger and None in post_transactions(conn, ledger):
+        # Commands are applied once, so this cannot happen; if it did, the batch's
+        # trades would be written without their money. Roll everything back instead.
+        raise RuntimeError("a settlement ledger transaction was posted before")
 
 
 def _insert_trades(conn: Conn, trades: Sequence[tuple[MarketInfo, Trade]]) -> None:
@@ -171,9 +181,9 @@ def _insert_trades(conn: Conn, trades: Sequence[tuple[MarketInfo, Trade]]) -> No
         "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
         " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
         " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT t.*, now() FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::numeric[],"
-        " %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-        " %s::boolean[], %s::numeric[], %s::text[], %s::numeric[], %s::text[]) AS t",
+        " SELECT t.*, now() FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::numeric[],"
+        " %b::numeric[], %b::numeric[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+        " %b::boolean[], %b::numeric[], %b::text[], %b::numeric[], %b::text[]) AS t",
         ([m.symbol for m, _ in trades], [t.trade_id for _, t in trades],
          [t.seq for _, t in trades],
          [t.price for _, t in trades], [t.qty for _, t in trades],
@@ -195,8 +205,8 @@ def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
         " executed_qty = d.executed_qty, cumulative_quote_qty = d.cumulative_quote_qty,"
         " locked_amount = d.locked_amount, status = d.status, accepted_seq = d.accepted_seq,"
         " done_reason = d.done_reason, updated_at = now()"
-        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],"
-        "  %s::text[], %s::bigint[], %s::text[])"
+        " FROM unnest(%b::bigint[], %b::numeric[], %b::numeric[], %b::numeric[], %b::numeric[],"
+        "  %b::text[], %b::bigint[], %b::text[])"
         "  AS d(id, quantity, executed_qty, cumulative_quote_qty, locked_amount, status,"
         "   accepted_seq, done_reason)"
         " WHERE o.id = d.id",
@@ -213,7 +223,7 @@ def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> Non
     rows = sorted(sequences)
     conn.execute(
         "INSERT INTO market_sequences (market, last_sequence, last_trade_id)"
-        " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[])"
+        " SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[])"
         " ON CONFLICT (market) DO UPDATE SET last_sequence = EXCLUDED.last_sequence,"
         " last_trade_id = EXCLUDED.last_trade_id",
         ([m for m, _, _ in rows], [s for _, s, _ in rows], [t for _, _, t in rows]))

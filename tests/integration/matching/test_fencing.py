@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.domain.orders import Side
 from matching_cluster.service import repository as repo
-from matching_cluster.service.batch import apply_partition_batch
+from matching_cluster.service.batch import PartitionSlice, apply_batch
 from matching_cluster.service.books import Books
 from matching_cluster.service.metrics import Metrics
 
@@ -32,14 +32,13 @@ def test_a_fenced_instance_commits_nothing_and_the_new_owner_resumes(
         assert (new_epoch, offset) == (old_epoch + 1, 0)
 
         with pytest.raises(repo.FencedError):
-            apply_partition_batch(old, Books(Metrics()), Metrics(), topic="orders",
-                                  partition=0, epoch=old_epoch, commands=commands,
-                                  next_offset=1)
+            apply_batch(old, Books(Metrics()), Metrics(), topic="orders",
+                        slices=[PartitionSlice(0, old_epoch, commands, 1)])
         assert order_row(db, commands[0].order_id)["accepted_seq"] is None
         assert db.execute("SELECT next_offset FROM matcher_offsets").fetchone() == (0,)
 
-        apply_partition_batch(new, Books(Metrics()), Metrics(), topic="orders", partition=0,
-                              epoch=new_epoch, commands=[*commands, *commands], next_offset=2)
+        apply_batch(new, Books(Metrics()), Metrics(), topic="orders",
+                    slices=[PartitionSlice(0, new_epoch, [*commands, *commands], 2)])
         assert order_row(db, commands[0].order_id)["accepted_seq"] == 1
         assert db.execute("SELECT next_offset, owner FROM matcher_offsets").fetchone() == (
             2, "new")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.ledger import AccountKind, AccountRef, Bucket, LedgerTransaction
+from chalicelib.adapters.ledger import AccountKind, AccountRef, Bucket
 from chalicelib.domain.orders import (
     CommandKind,
     DoneReason,
@@ -18,8 +18,10 @@ from matching_cluster.service.settlement import (
     MARKET_HALTED,
     MarketInfo,
     OrderState,
+    Settlement,
     reject_halted,
     settle,
+    settlement_reference,
 )
 
 UNIT = 10**8
@@ -35,13 +37,18 @@ def order(order_id: int, user_id: int, side: Side, *, price: int = 0, qty: int =
                       OrderStatus.NEW, accepted_seq=1)
 
 
-def moves(tx: LedgerTransaction) -> dict[tuple[int | None, str, Bucket], int]:
-    """Net amount per (user or None for the fee account, asset, bucket)."""
-    out: dict[tuple[int | None, str, Bucket], int] = {}
+def moves(out: Settlement) -> dict[tuple[int | None, str, Bucket], int]:
+    """Net amount per (user or None for the fee account, asset, bucket), as posted."""
+    tx = out.ledger_transaction("BTCUSDT:commands:1-1")
+    if tx is None:
+        return {}
+    assert tx.kind == "SETTLEMENT"
+    net: dict[tuple[int | None, str, Bucket], int] = {}
     for p in tx.postings:
         key = (p.account.user_id, p.account.asset, p.bucket)
-        out[key] = out.get(key, 0) + p.amount
-    return out
+        assert key not in net, "one posting per account and bucket"
+        net[key] = p.amount
+    return net
 
 
 def test_a_limit_buyer_gets_its_price_improvement_back_and_fees_go_to_the_fee_account() -> None:
@@ -55,9 +62,7 @@ def test_a_limit_buyer_gets_its_price_improvement_back_and_fees_go_to_the_fee_ac
 
     out = settle(MARKET, [trade], {10: buyer, 11: seller})
 
-    (tx,) = out.ledger
-    assert (tx.kind, tx.reference) == ("TRADE", "BTCUSDT:1")
-    assert moves(tx) == {
+    assert moves(out) == {
         (BUYER, "USDT", Bucket.LOCKED): -SPEC.notional(limit, qty),
         (BUYER, "USDT", Bucket.AVAILABLE): SPEC.notional(limit - price, qty),
         (BUYER, "BTC", Bucket.AVAILABLE): qty - qty * 2 // 1000,
@@ -66,7 +71,7 @@ def test_a_limit_buyer_gets_its_price_improvement_back_and_fees_go_to_the_fee_ac
         (None, "BTC", Bucket.AVAILABLE): qty * 2 // 1000,
         (None, "USDT", Bucket.AVAILABLE): quote // 1000,
     }
-    fee_accounts = {p.account for p in tx.postings if p.account.user_id is None}
+    fee_accounts = {a for (a, _), amount in out.moves.items() if a.user_id is None and amount}
     assert fee_accounts == {AccountRef.system(AccountKind.FEE, "BTC"),
                             AccountRef.system(AccountKind.FEE, "USDT")}
     assert (buyer.locked_amount, buyer.executed_qty, buyer.cumulative_quote_qty) == (0, qty, quote)
@@ -83,12 +88,10 @@ def test_a_market_buy_spends_the_quote_amount_and_releases_the_rest_when_done() 
 
     out = settle(MARKET, [trade, done], {20: buyer, 21: seller})
 
-    trade_tx, release = out.ledger
-    assert moves(trade_tx)[BUYER, "USDT", Bucket.LOCKED] == -500_000
-    assert (BUYER, "USDT", Bucket.AVAILABLE) not in moves(trade_tx)  # no improvement
-    assert (release.kind, release.reference) == ("ORDER_RELEASE", "order:20")
-    assert moves(release) == {(BUYER, "USDT", Bucket.LOCKED): -500_000,
-                              (BUYER, "USDT", Bucket.AVAILABLE): 500_000}
+    # The fill spent 500,000 of the 1,000,000 lock (no price improvement at market), and
+    # being done released the other 500,000: the whole lock is gone, half came back.
+    assert moves(out)[BUYER, "USDT", Bucket.LOCKED] == -1_000_000
+    assert moves(out)[BUYER, "USDT", Bucket.AVAILABLE] == 500_000
     assert (buyer.locked_amount, buyer.status, buyer.done_reason) == (
         0, OrderStatus.EXPIRED, "EXPIRED_IOC")
 
@@ -100,9 +103,9 @@ def test_amending_a_buy_down_releases_the_lock_of_the_removed_quantity() -> None
 
     out = settle(MARKET, [amended], {30: buyer})
 
-    (tx,) = out.ledger
-    assert (tx.kind, tx.reference) == ("ORDER_AMEND", "order:30:9")
-    assert moves(tx)[BUYER, "USDT", Bucket.AVAILABLE] == SPEC.notional(5_000_000, 3 * UNIT // 4)
+    assert moves(out) == {
+        (BUYER, "USDT", Bucket.AVAILABLE): SPEC.notional(5_000_000, 3 * UNIT // 4),
+        (BUYER, "USDT", Bucket.LOCKED): -SPEC.notional(5_000_000, 3 * UNIT // 4)}
     assert (buyer.quantity, buyer.locked_amount) == (UNIT // 4, SPEC.notional(5_000_000, UNIT // 4))
 
 
@@ -118,9 +121,8 @@ def test_a_rejected_place_releases_its_whole_lock_but_other_rejections_move_noth
 
     out = settle(MARKET, events, {40: placed, 41: live})
 
-    (tx,) = out.ledger
-    assert moves(tx) == {(SELLER, "BTC", Bucket.LOCKED): -UNIT,
-                         (SELLER, "BTC", Bucket.AVAILABLE): UNIT}
+    assert moves(out) == {(SELLER, "BTC", Bucket.LOCKED): -UNIT,
+                          (SELLER, "BTC", Bucket.AVAILABLE): UNIT}
     assert (placed.status, placed.done_reason, placed.locked_amount) == (
         OrderStatus.REJECTED, "PRICE_OFF_TICK", 0)
     assert (live.status, live.locked_amount) == (OrderStatus.NEW, UNIT)
@@ -142,4 +144,30 @@ def test_accepted_records_the_sequence_and_a_halted_place_is_rejected_with_its_l
     assert out.changed_orders[50].last_seq == 12
     assert (halted.status, halted.done_reason, halted.locked_amount) == (
         OrderStatus.REJECTED, MARKET_HALTED, 0)
-    assert [tx.reference for tx in out.ledger] == ["order:51"]
+    assert moves(out) == {(BUYER, "USDT", Bucket.LOCKED): -5_000_000,
+                          (BUYER, "USDT", Bucket.AVAILABLE): 5_000_000}
+
+
+def test_a_batch_posts_one_net_amount_per_account_and_bucket_that_balances() -> None:
+    # The seller sells 0.1 BTC twice at 50,000 to the same buyer resting at 50,000.
+    qty, price = UNIT // 10, 5_000_000
+    quote = SPEC.notional(price, qty)
+    buyer = order(60, BUYER, Side.BUY, price=price, qty=UNIT, locked=SPEC.notional(price, UNIT))
+    seller = order(61, SELLER, Side.SELL, price=price, qty=UNIT, locked=UNIT)
+    trades = [Trade(seq, trade_id, 60, BUYER, 61, SELLER, True, price, qty, quote,
+                    maker_fee=qty // 1000, taker_fee=quote * 2 // 1000)
+              for seq, trade_id in ((3, 1), (4, 2))]
+
+    out = settle(MARKET, trades, {60: buyer, 61: seller})
+
+    assert moves(out) == {
+        (BUYER, "USDT", Bucket.LOCKED): -2 * quote,
+        (BUYER, "BTC", Bucket.AVAILABLE): 2 * (qty - qty // 1000),
+        (SELLER, "BTC", Bucket.LOCKED): -2 * qty,
+        (SELLER, "USDT", Bucket.AVAILABLE): 2 * (quote - quote * 2 // 1000),
+        (None, "BTC", Bucket.AVAILABLE): 2 * (qty // 1000),
+        (None, "USDT", Bucket.AVAILABLE): 2 * (quote * 2 // 1000),
+    }
+    assert out.trades == trades
+    assert settlement_reference("BTCUSDT", [9, 4, 7]) == "BTCUSDT:commands:4-9"
+    assert Settlement().ledger_transaction("BTCUSDT:commands:1-1") is None
