@@ -1,11 +1,13 @@
 """Pipeline benchmark: Kafka ``orders`` -> matcher -> PostgreSQL settlement -> Redis/events.
 
 What runs: the real matcher as a subprocess (``python -m matching_cluster.service``, its
-own GIL, as in production) against a scratch database ``exchange_bench_<hex>`` (dropped
-at the end), Redis db 14 (emptied first) and fresh topics (``--partitions`` for
-``orders`` and ``order-events``). Markets, funded users and every order (row + funds
-locked + ``order_commands`` row, as the API does; see ``bench/_load.py``) are created
-BEFORE timing; the timed phase only produces the PLACE commands, keyed by market.
+own GIL, as in production), or with ``--matchers N`` N such processes in one consumer
+group sharing the ``orders`` partitions (N <= ``--partitions``), against a scratch
+database ``exchange_bench_<hex>`` (dropped at the end), Redis db 14 (emptied first) and
+fresh topics (``--partitions`` for ``orders`` and ``order-events``). Markets, funded
+users and every order (row + funds locked + ``order_commands`` row, as the API does; see
+``bench/_load.py``) are created BEFORE timing; the timed phase only produces the PLACE
+commands, keyed by market.
 
 Load is open loop: for each rate of ``--rates`` the script produces one command every
 1/rate seconds for ``--seconds-per-rate``, whatever the matcher does, then waits (up to
@@ -19,11 +21,13 @@ Kafka in, matching, settlement and Redis. CreateTime has 1 ms resolution (values
 clamped at 0). ``seen_p99_ms`` also gives the time the bench consumed the event (adds
 the event's own trip through Kafka). A command never settled within the drain counts as
 infinitely late. ``achieved_per_s`` = settled commands / (last settlement - first send).
-Each step also reports the matcher's own metrics (mean batch size, batches/s, mean
-settlement and matching ms per batch, share of wall time spent in settlement) and CPU
-use (% of one core) of the matcher, PostgreSQL, Kafka, Redis and this script.
+Each step also reports the matcher's own metrics, summed over its instances (mean batch
+size, batches/s, mean settlement and matching ms per batch, settlement time / wall time,
+which can exceed 1 with several instances) and CPU use (% of one core) of the matcher
+(all instances), PostgreSQL, Kafka, Redis and this script.
 
     .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1
+    .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1 --matchers 2
 
 Prints progress lines, then as its LAST line one JSON object. Never fails on a timing.
 """
@@ -78,7 +82,8 @@ class Run:
     orders_topic: str
     order_events_topic: str
     market_events_topic: str
-    metrics_port: int
+    matcher_group: str  # one consumer group shared by every matcher instance
+    metrics_ports: list[int]  # one health/metrics port per matcher instance
 
 
 @dataclass
@@ -113,7 +118,8 @@ class EventListener:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.ident is not None:  # started
+            self._thread.join(10)
         self._consumer.close()
 
     def _run(self) -> None:
@@ -134,20 +140,27 @@ class EventListener:
 # ------------------------------------------------------------------ matcher
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all bound at once, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
-def start_matcher(run: Run, args: argparse.Namespace, log_path: Path) -> subprocess.Popen[bytes]:
+def start_matcher(run: Run, args: argparse.Namespace, index: int,
+                  log_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": run.db_url, "DATABASE_READ_URL": run.db_url,
            "REDIS_URL": run.redis_url, "KAFKA_BOOTSTRAP_SERVERS": run.bootstrap,
            "ORDERS_TOPIC": run.orders_topic, "ORDER_EVENTS_TOPIC": run.order_events_topic,
            "MARKET_EVENTS_TOPIC": run.market_events_topic,
-           "EXCHANGE_MATCHER_PORT": str(run.metrics_port),
-           "MATCHER_GROUP_ID": f"bench-matcher-{uuid.uuid4().hex[:8]}",
-           "MATCHER_INSTANCE_ID": "bench-0", "LOG_LEVEL": "WARNING"}
+           "EXCHANGE_MATCHER_PORT": str(run.metrics_ports[index]),
+           "MATCHER_GROUP_ID": run.matcher_group,
+           "MATCHER_INSTANCE_ID": f"bench-{index}", "LOG_LEVEL": "WARNING"}
     if args.batch_size:
         env["MATCHER_BATCH_SIZE"] = str(args.batch_size)
     if args.poll_timeout:
@@ -158,31 +171,53 @@ def start_matcher(run: Run, args: argparse.Namespace, log_path: Path) -> subproc
                                 cwd=Path(__file__).resolve().parent.parent)
 
 
-def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
+def wait_ready(procs: list[subprocess.Popen[bytes]], ports: list[int],
+               timeout: float = 60) -> None:
+    """Wait until every instance answers ``/readyz``.
+
+    Ready means owning at least one partition. Under cooperative-sticky assignment a
+    joining member gets its partitions in the same round as every other revoked
+    partition, so once all N (<= partitions) instances are ready they own all partitions
+    between them. The warm-up step, which waits for its orders to settle, backs this up.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the matcher exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
+    pending = dict(zip(ports, procs, strict=True))
+    while pending and time.monotonic() < deadline:
+        for port, proc in list(pending.items()):
+            if proc.poll() is not None:
+                raise RuntimeError(f"matcher on port {port} exited with {proc.returncode}")
+            if is_ready(port):
+                del pending[port]
+        if pending:
             time.sleep(0.2)
-    raise TimeoutError("the matcher never became ready")
+    if pending:
+        raise TimeoutError(f"matchers on ports {sorted(pending)} never became ready")
 
 
-def stop_matcher(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+def is_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop_matchers(procs: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM every running instance, then kill whichever is still up at the deadline."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
         try:
-            proc.wait(30)
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
 
 
 def scrape(port: int) -> dict[str, float]:
-    """The matcher's counters and histogram sums/counts, flattened."""
+    """One instance's counters and histogram sums/counts, flattened."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
             text = r.read().decode()
@@ -197,8 +232,19 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+def scrape_all(ports: list[int]) -> dict[str, float]:
+    """``scrape`` of every instance, added up key by key."""
+    total: dict[str, float] = {}
+    for port in ports:
+        for name, value in scrape(port).items():
+            total[name] = total.get(name, 0.0) + value
+    return total
+
+
 def matcher_summary(before: dict[str, float], after: dict[str, float],
                     wall: float) -> dict[str, Any]:
+    """Per-step figures from metrics summed over the instances. ``settle_busy_share`` is
+    settlement seconds (all instances) / wall seconds, so it can exceed 1 with several."""
     def d(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
@@ -216,8 +262,8 @@ def matcher_summary(before: dict[str, float], after: dict[str, float],
 # ------------------------------------------------------------------ CPU
 
 
-def cpu_ticks(matcher_pid: int) -> dict[str, int]:
-    """utime+stime ticks of the matcher, this script and the stack's servers."""
+def cpu_ticks(matcher_pids: set[int]) -> dict[str, int]:
+    """utime+stime ticks of the matcher instances (summed), this script and the stack."""
     groups = {"postgres": "postgres", "java": "kafka", "redis-server": "redis"}
     out = {"matcher": 0, "bench": 0, "postgres": 0, "kafka": 0, "redis": 0}
     for entry in os.scandir("/proc"):
@@ -231,7 +277,7 @@ def cpu_ticks(matcher_pid: int) -> dict[str, int]:
         fields = stat[stat.rindex(")") + 2:].split()
         ticks = int(fields[11]) + int(fields[12])
         pid = int(entry.name)
-        key = ("matcher" if pid == matcher_pid else "bench" if pid == os.getpid()
+        key = ("matcher" if pid in matcher_pids else "bench" if pid == os.getpid()
                else groups.get(comm))
         if key:
             out[key] += ticks
@@ -316,16 +362,16 @@ def step_result(listener: EventListener, step: Step) -> dict[str, Any]:
             "seen_p99_ms": fmt(percentile(seen_ms, 0.99))}
 
 
-def run_step(run: Run, producer: Producer, listener: EventListener, proc_pid: int,
+def run_step(run: Run, producer: Producer, listener: EventListener, pids: set[int],
              step: Step, drain_seconds: float) -> dict[str, Any]:
-    metrics_before, cpu_before = scrape(run.metrics_port), cpu_ticks(proc_pid)
+    metrics_before, cpu_before = scrape_all(run.metrics_ports), cpu_ticks(pids)
     started = time.perf_counter()
     send_open_loop(producer, run.orders_topic, step)
     drain(listener, step, drain_seconds)
     wall = time.perf_counter() - started
     result = step_result(listener, step)
-    result["matcher"] = matcher_summary(metrics_before, scrape(run.metrics_port), wall)
-    result["cpu_pct"] = cpu_percent(cpu_before, cpu_ticks(proc_pid), wall)
+    result["matcher"] = matcher_summary(metrics_before, scrape_all(run.metrics_ports), wall)
+    result["cpu_pct"] = cpu_percent(cpu_before, cpu_ticks(pids), wall)
     return result
 
 
@@ -347,7 +393,13 @@ def parse_args() -> argparse.Namespace:
                    help="MATCHER_BATCH_SIZE (default: the matcher's own)")
     p.add_argument("--poll-timeout", type=float, default=0.0,
                    help="MATCHER_POLL_TIMEOUT_SECONDS (default: the matcher's own)")
-    return p.parse_args()
+    p.add_argument("--matchers", type=int, default=1,
+                   help="matcher instances (processes) in one consumer group, 1..partitions")
+    args = p.parse_args()
+    if not 1 <= args.matchers <= args.partitions:
+        p.error("--matchers must be between 1 and --partitions (an instance without a"
+                " partition never turns ready)")
+    return args
 
 
 def prepare(db_url: str, args: argparse.Namespace, rates: list[int]
@@ -372,7 +424,7 @@ def prepare(db_url: str, args: argparse.Namespace, rates: list[int]
     return warmup, commands
 
 
-def ladder(run: Run, producer: Producer, listener: EventListener, pid: int,
+def ladder(run: Run, producer: Producer, listener: EventListener, pids: set[int],
            commands: list[OrderCommand], rates: list[int], args: argparse.Namespace
            ) -> tuple[list[dict[str, Any]], str]:
     results: list[dict[str, Any]] = []
@@ -383,7 +435,7 @@ def ladder(run: Run, producer: Producer, listener: EventListener, pid: int,
             return results, f"out of preloaded orders before {rate}/s (--orders)"
         step = Step(rate, commands[used:used + size])
         used += size
-        result = run_step(run, producer, listener, pid, step, args.drain_seconds)
+        result = run_step(run, producer, listener, pids, step, args.drain_seconds)
         results.append(result)
         print(f"rate {rate}/s: achieved {result['achieved_per_s']}/s, settled"
               f" {result['settled']}/{result['sent']}, p50 {result['p50_ms']} ms,"
@@ -404,7 +456,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     with _load.scratch_database(stack, settings.test_db_name) as db_url:
         run = Run(stack.kafka_bootstrap, db_url,
                   f"redis://127.0.0.1:{stack.redis_port}/{REDIS_DB}", f"bench-{tag}-orders",
-                  f"bench-{tag}-order-events", f"bench-{tag}-market-events", free_port())
+                  f"bench-{tag}-order-events", f"bench-{tag}-market-events",
+                  f"bench-matcher-{tag}", free_ports(args.matchers))
         redis.Redis.from_url(run.redis_url).flushdb()
         topics = {run.orders_topic: args.partitions, run.order_events_topic: args.partitions,
                   run.market_events_topic: args.partitions}
@@ -420,19 +473,24 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 def measure(run: Run, args: argparse.Namespace, rates: list[int],
             warmup: list[OrderCommand], commands: list[OrderCommand],
             log_dir: Path) -> dict[str, Any]:
-    proc = start_matcher(run, args, log_dir / "matcher.log")
+    procs: list[subprocess.Popen[bytes]] = []
     listener = EventListener(run.bootstrap, run.order_events_topic)
     producer = make_producer(run.bootstrap)
     try:
-        wait_ready(proc, run.metrics_port)
+        for i in range(len(run.metrics_ports)):
+            procs.append(start_matcher(run, args, i, log_dir / f"matcher-{i}.log"))
+        wait_ready(procs, run.metrics_ports)
+        pids = {p.pid for p in procs}
         listener.start()
-        warm = run_step(run, producer, listener, proc.pid, Step(200, warmup), 30)
+        warm = run_step(run, producer, listener, pids, Step(200, warmup), 30)
         print(f"warm-up: settled {warm['settled']}/{warm['sent']}", flush=True)
-        results, reason = ladder(run, producer, listener, proc.pid, commands, rates, args)
+        results, reason = ladder(run, producer, listener, pids, commands, rates, args)
     finally:
-        producer.flush(10)
-        listener.stop()
-        stop_matcher(proc)
+        try:
+            producer.flush(10)
+            listener.stop()
+        finally:
+            stop_matchers(procs)
     sustained = [r["target_per_s"] for r in results
                  if r["p99_ms"] is not None and r["p99_ms"] < P99_LIMIT_MS]
     return {"results": results, "stop_reason": reason, "matcher_log": str(log_dir),
@@ -445,7 +503,7 @@ def main() -> None:
     out = bench(args)
     print(json.dumps({
         "bench": "pipeline", "orders": out["orders"], "warmup_orders": out["warmup_orders"],
-        "markets": args.markets,
+        "markets": args.markets, "matchers": args.matchers,
         "users": args.users, "partitions": args.partitions, "seed": args.seed,
         "seconds_per_rate": args.seconds_per_rate,
         "matcher_batch_size": args.batch_size or "default",
