@@ -8,6 +8,7 @@ its own, and fresh Kafka topic names.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
 
 TESTS_DIR = Path(__file__).resolve().parent
-REDIS_TEST_DB = 15
+# Two test sessions at once (say, two checkouts) need their own database and Redis db:
+# set EXCHANGE_TEST_DB_NAME and EXCHANGE_TEST_REDIS_DB; the database is created if missing.
+REDIS_TEST_DB = int(os.environ.get("EXCHANGE_TEST_REDIS_DB", "15"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,7 +59,11 @@ def test_settings(stack: StackConfig, base_settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def migrated_db(test_settings: Settings) -> str:
+def migrated_db(stack: StackConfig, test_settings: Settings) -> str:
+    name = test_settings.test_db_name
+    with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"'.encode())
     apply_migrations(test_settings.database_url)
     return test_settings.database_url
 
