@@ -62,6 +62,8 @@ class MarketResult:
     entry: MarketBook
     events: list[Event]
     settlement: Settlement
+    time_ms: int
+    """When the batch settled (ms since the epoch): its trades' ``executed_at``."""
 
 
 def apply_batch(
@@ -93,7 +95,7 @@ def apply_batch(
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
-        results = _settle_all(conn, runs)
+        results = _settle_all(conn, runs, int(time.time() * 1000))
         repo.mark_applied(conn, [c.command_id for _, c in fresh])
     return results
 
@@ -144,7 +146,7 @@ def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metric
     return _EngineRun(entry, commands, events, halted)
 
 
-def _settle_all(conn: repo.Conn, runs: list[_EngineRun]) -> list[MarketResult]:
+def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[MarketResult]:
     """Settle every market's events: one read of the touched orders, one write of each kind.
 
     Orders belong to one market, so each market settles against its own rows exactly as
@@ -162,12 +164,13 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun]) -> list[MarketResult]:
         settlement = settle(info, run.events, orders)
         for command in run.halted:
             reject_halted(info, orders[command.order_id], settlement)
-        results.append(MarketResult(run.entry, run.events, settlement))
+        results.append(MarketResult(run.entry, run.events, settlement, time_ms))
         transaction = settlement.ledger_transaction(
             settlement_reference(info.symbol, [c.command_id for c in run.commands]))
         if transaction is not None:
             ledger.append(transaction)
-    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results], ledger)
+    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results], ledger,
+                           time_ms)
     repo.save_sequences(conn, [
         (r.entry.info.symbol, r.entry.book.next_seq - 1, r.entry.book.next_trade_id - 1)
         for r in results if r.events])

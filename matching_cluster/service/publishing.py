@@ -15,7 +15,8 @@ Redis layout (amounts are decimal strings of smallest units, as at the API):
 * ``ticker:{market}`` hash: ``seq``, ``best_bid``, ``bid_qty``, ``best_ask``, ``ask_qty``
   (empty strings when that side is empty) and ``last_price`` (set once a trade happened).
 
-Kafka: ``market-events`` (key = market) gets ``{"type": "trade", ...}`` per trade and one
+Kafka: ``market-events`` (key = market) gets ``{"type": "trade", ...}`` per trade (with
+``time``, its ``executed_at`` in ms) and one
 ``{"type": "depth", "first_seq", "last_seq", "bids", "asks"}`` per batch with the new
 total of every level the batch touched ("0" = level gone); ``order-events`` (key = user
 id) gets ``{"type": "order", ...}`` with each changed order's state after the batch.
@@ -43,8 +44,9 @@ from .settlement import OrderState
 
 log = logging.getLogger(__name__)
 
-BOOK_LEVELS = 50
-RECENT_TRADES = 100
+# Binance's default depth limit and maximum /trades limit.
+BOOK_LEVELS = 100
+RECENT_TRADES = 1000
 
 # Applies a batch's market data only if it is newer than what Redis holds, so an
 # instance that lost its partition right after committing cannot overwrite the new
@@ -77,6 +79,7 @@ class MarketUpdate:
     touched_asks: list[tuple[int, int]]
     trades: list[Trade]
     orders: list[OrderState]
+    time_ms: int
 
 
 def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
@@ -90,7 +93,7 @@ def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
         updates.append(MarketUpdate(
             result.entry.info.symbol, result.events[0].seq, result.events[-1].seq, bids, asks,
             touched_bids, touched_asks, result.settlement.trades,
-            list(result.settlement.changed_orders.values())))
+            list(result.settlement.changed_orders.values()), result.time_ms))
     return updates
 
 
@@ -149,13 +152,14 @@ class Publisher:
             args=[seq, _dumps({"seq": seq, "bids": _levels(update.top_bids),
                                "asks": _levels(update.top_asks)}),
                   _dumps({str(k): str(v) for k, v in ticker.items()}), last, RECENT_TRADES,
-                  *[_dumps(_trade(market, t)) for t in trades]],
+                  *[_dumps(_trade(market, t, update.time_ms)) for t in trades]],
             client=pipe)
 
     def _produce_events(self, update: MarketUpdate) -> None:
         market = update.market
         for t in update.trades:
-            self._producer.produce(self._market_topic, key=market, value=_dumps(_trade(market, t)))
+            self._producer.produce(self._market_topic, key=market,
+                                   value=_dumps(_trade(market, t, update.time_ms)))
         self._producer.produce(self._market_topic, key=market, value=_dumps({
             "type": "depth", "market": market, "first_seq": update.first_seq,
             "last_seq": update.last_seq, "bids": _levels(update.touched_bids),
@@ -224,8 +228,9 @@ def _level_qty(book: OrderBook, side: Side, price: int) -> int:
     return sum(o.remaining for o in book.level_orders(side, price))
 
 
-def _trade(market: str, t: Trade) -> dict[str, Any]:
+def _trade(market: str, t: Trade, time_ms: int) -> dict[str, Any]:
     return {"type": "trade", "market": market, "seq": t.seq, "trade_id": t.trade_id,
+            "time": time_ms,
             "price": str(t.price), "qty": str(t.qty), "quote_qty": str(t.quote_qty),
             "buyer_is_maker": t.buyer_is_maker, "maker_order_id": t.maker_order_id,
             "taker_order_id": t.taker_order_id}

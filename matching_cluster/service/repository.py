@@ -7,6 +7,7 @@ inside the batch's transaction (``with conn.transaction()``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -157,14 +158,14 @@ def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
 
 def write_settlements(
     conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]],
-    ledger: Sequence[LedgerTransaction],
+    ledger: Sequence[LedgerTransaction], time_ms: int,
 ) -> None:
     """Trades and order states of several markets' events, one statement of each kind,
     and their ledger transactions (the ledger's few statements), whatever the number of
     markets."""
     trades = [(market, t) for market, s in settlements for t in s.trades]
     if trades:
-        _insert_trades(conn, trades)
+        _insert_trades(conn, trades, datetime.fromtimestamp(time_ms / 1000, UTC))
     # An order belongs to one market; should two markets name the same order anyway,
     # they share its state object (see ``load_orders``), so either entry is its final state.
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
@@ -176,15 +177,18 @@ def write_settlements(
         raise RuntimeError("a settlement ledger transaction was posted before")
 
 
-def _insert_trades(conn: Conn, trades: Sequence[tuple[MarketInfo, Trade]]) -> None:
+def _insert_trades(
+    conn: Conn, trades: Sequence[tuple[MarketInfo, Trade]], executed_at: datetime
+) -> None:
     conn.execute(
         "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
         " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
         " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT t.*, now() FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::numeric[],"
-        " %b::numeric[], %b::numeric[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+        " SELECT t.*, %b::timestamptz FROM unnest(%b::text[], %b::bigint[], %b::bigint[],"
+        " %b::numeric[], %b::numeric[], %b::numeric[], %b::bigint[], %b::bigint[],"
+        " %b::bigint[], %b::bigint[],"
         " %b::boolean[], %b::numeric[], %b::text[], %b::numeric[], %b::text[]) AS t",
-        ([m.symbol for m, _ in trades], [t.trade_id for _, t in trades],
+        (executed_at, [m.symbol for m, _ in trades], [t.trade_id for _, t in trades],
          [t.seq for _, t in trades],
          [t.price for _, t in trades], [t.qty for _, t in trades],
          [t.quote_qty for _, t in trades],
