@@ -3,6 +3,7 @@ locks, fees and ledger after each scenario (no API involved)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -117,6 +118,16 @@ def test_limit_fill_amend_cancel_and_duplicates(
     events = [json.loads(m.value() or b"")
               for m in read_topic(kafka_bootstrap, topics.market_events)]
     assert [e["trade_id"] for e in events if e["type"] == "trade"] == [1]
+    (trade_event,) = [e for e in events if e["type"] == "trade"]
+    executed_ms = db.execute(
+        "SELECT (extract(epoch FROM executed_at) * 1000)::bigint FROM trades").fetchone()
+    assert executed_ms == (trade_event["time"],)
+    # Depth diffs chain without a gap from the market's first event: U = previous u + 1.
+    depth = [e for e in events if e["type"] == "depth"]
+    assert depth[0]["first_seq"] == 1
+    assert all(b["first_seq"] == a["last_seq"] + 1 for a, b in itertools.pairwise(depth))
+    assert (depth[-1]["last_seq"],) == db.execute(
+        "SELECT last_sequence FROM market_sequences WHERE market = 'BTCUSDT'").fetchone()
 
 
 def test_market_ioc_fok_post_only_and_self_trade_prevention(
