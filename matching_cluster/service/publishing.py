@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # Binance's default depth limit and maximum /trades limit.
 BOOK_LEVELS = 100
 RECENT_TRADES = 1000
+# At most this many market updates go out in one send when batches queue up.
+MAX_SEND = 256
 
 # Applies a batch's market data only if it is newer than what Redis holds, so an
 # instance that lost its partition right after committing cannot overwrite the new
@@ -125,34 +127,42 @@ class Publisher:
         self._producer.flush(timeout)
 
     def _update_redis(self, updates: list[MarketUpdate]) -> None:
+        """One guarded update per market, from its newest state and all its new trades:
+        when batches queue up, Redis is written once per market, not once per batch."""
+        by_market: dict[str, list[MarketUpdate]] = {}
+        for update in updates:
+            by_market.setdefault(update.market, []).append(update)
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for update in updates:
-                self._queue_market_update(pipe, update)
+            for market_updates in by_market.values():
+                self._queue_market_update(pipe, market_updates)
             replies = pipe.execute(raise_on_error=False)
         except redis.RedisError:
-            log.exception("redis update failed", extra={"markets": [u.market for u in updates]})
+            log.exception("redis update failed", extra={"markets": list(by_market)})
             return
-        for update, reply in zip(updates, replies, strict=True):
+        for market, reply in zip(by_market, replies, strict=True):
             if isinstance(reply, Exception):
-                log.error("redis update failed", extra={"market": update.market,
-                                                        "error": str(reply)})
+                log.error("redis update failed", extra={"market": market, "error": str(reply)})
 
-    def _queue_market_update(self, pipe: redis.client.Pipeline, update: MarketUpdate) -> None:
-        market, seq, trades = update.market, update.last_seq, update.trades
-        ticker = _ticker(seq, update.top_bids, update.top_asks)
+    def _queue_market_update(self, pipe: redis.client.Pipeline,
+                             updates: list[MarketUpdate]) -> None:
+        newest = updates[-1]
+        market, seq = newest.market, newest.last_seq
+        trades = [(t, u.time_ms) for u in updates for t in u.trades][-RECENT_TRADES:]
+        ticker = _ticker(seq, newest.top_bids, newest.top_asks)
         last = ""
         if trades:
-            ticker["last_price"] = str(trades[-1].price)
-            last = _dumps({"seq": trades[-1].seq, "price": str(trades[-1].price),
-                           "trade_id": trades[-1].trade_id})
+            last_trade = trades[-1][0]
+            ticker["last_price"] = str(last_trade.price)
+            last = _dumps({"seq": last_trade.seq, "price": str(last_trade.price),
+                           "trade_id": last_trade.trade_id})
         self._market_update(
             keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"trades:{market}",
                   f"last:{market}"],
-            args=[seq, _dumps({"seq": seq, "bids": _levels(update.top_bids),
-                               "asks": _levels(update.top_asks)}),
+            args=[seq, _dumps({"seq": seq, "bids": _levels(newest.top_bids),
+                               "asks": _levels(newest.top_asks)}),
                   _dumps({str(k): str(v) for k, v in ticker.items()}), last, RECENT_TRADES,
-                  *[_dumps(_trade(market, t, update.time_ms)) for t in trades]],
+                  *[_dumps(_trade(market, t, time_ms)) for t, time_ms in trades]],
             client=pipe)
 
     def _produce_events(self, update: MarketUpdate) -> None:
@@ -199,7 +209,18 @@ class PublishThread:
         self._publisher.flush(timeout)
 
     def _run(self) -> None:
-        while (updates := self._queue.get()) is not None:
+        closing = False
+        while not closing:
+            updates = self._queue.get()
+            if updates is None:
+                break
+            # Whatever queued up meanwhile goes out together (Redis once per market).
+            while not self._queue.empty() and len(updates) < MAX_SEND:
+                more = self._queue.get_nowait()
+                if more is None:
+                    closing = True
+                    break
+                updates = updates + more
             try:
                 self._publisher.send(updates)
             except Exception:  # never let one bad batch stop every later update

@@ -1,0 +1,60 @@
+"""Batches that queue up for the publisher: Redis is written once per market from the
+newest state with every trade, and every batch still gets its own events."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from chalicelib.adapters.kafka import make_producer
+from chalicelib.domain.orders import OrderStatus, OrderType, Side
+from matching_cluster.engine import Trade
+from matching_cluster.service.publishing import MarketUpdate, Publisher
+from matching_cluster.service.settlement import OrderState
+
+from .conftest import Topics
+from .support import read_topic
+
+PRICE = 5_000_000
+
+
+def trade(seq: int, trade_id: int) -> Trade:
+    return Trade(seq, trade_id, 1, 10, 2, 20, False, PRICE + trade_id, 100, 5_000, 0, 0)
+
+
+def update(first_seq: int, last_seq: int, trades: list[Trade], best_bid: int,
+           time_ms: int) -> MarketUpdate:
+    order = OrderState(2, 20, Side.BUY, OrderType.LIMIT, PRICE, 1_000, 100 * len(trades), 0,
+                       0, OrderStatus.PARTIALLY_FILLED, last_seq=last_seq)
+    return MarketUpdate("BTCUSDT", first_seq, last_seq, [(best_bid, 7)], [], [(best_bid, 7)], [],
+                        trades, [order], time_ms)
+
+
+def test_queued_batches_write_redis_once_with_every_trade_and_keep_every_event(
+    redis_client: redis.Redis, kafka_bootstrap: str, topics: Topics,
+) -> None:
+    publisher = Publisher(
+        redis_client, make_producer(kafka_bootstrap),
+        market_events_topic=topics.market_events, order_events_topic=topics.order_events)
+    # What the publisher thread sends when three batches queued up behind a slow send.
+    publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000),
+                    update(3, 3, [], PRICE - 200, 2_000),
+                    update(4, 6, [trade(5, 2), trade(6, 3)], PRICE - 300, 3_000)])
+    publisher.flush(10)
+
+    book = json.loads(redis_client.get("book:BTCUSDT") or b"{}")
+    assert book == {"seq": 6, "bids": [[str(PRICE - 300), "7"]], "asks": []}
+    recent = [json.loads(t) for t in redis_client.lrange("trades:BTCUSDT", 0, -1)]
+    assert [(t["trade_id"], t["time"]) for t in recent] == [(3, 3_000), (2, 3_000), (1, 1_000)]
+    assert json.loads(redis_client.get("last:BTCUSDT") or b"{}")["trade_id"] == 3
+    assert redis_client.hget("ticker:BTCUSDT", "best_bid") == str(PRICE - 300).encode()
+
+    events = [json.loads(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                               topics.market_events)]
+    assert [(e["first_seq"], e["last_seq"]) for e in events if e["type"] == "depth"] == [
+        (1, 2), (3, 3), (4, 6)]
+    assert [e["trade_id"] for e in events if e["type"] == "trade"] == [1, 2, 3]
+    orders = [json.loads(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                               topics.order_events)]
+    assert [o["seq"] for o in orders] == [2, 3, 6]
