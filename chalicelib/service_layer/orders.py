@@ -157,7 +157,8 @@ def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
             command_id=0, kind=CommandKind.PLACE, market=order.market, user_id=order.user_id,
             order_id=order_id, side=order.side, order_type=order.order_type,
             price=order.price, qty=order.qty, quote_qty=order.quote_qty,
-            tif=order.tif or TimeInForce.GTC, stp=order.stp, spend_cap=lock.spend_cap)
+            tif=order.tif or TimeInForce.GTC, stp=order.stp, spend_cap=lock.spend_cap,
+            locked=lock.amount)
         return order_id, record_command(conn, command)
 
 

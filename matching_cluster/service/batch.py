@@ -34,6 +34,7 @@ from . import repository as repo
 from .books import Books, MarketBook
 from .metrics import Metrics
 from .settlement import (
+    OrderState,
     Settlement,
     order_ids_of,
     reject_halted,
@@ -155,15 +156,18 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
     """
     if not runs:
         return []
-    wanted = [order_ids_of(r.events) | {c.order_id for c in r.halted} for r in runs]
-    loaded = repo.load_orders(conn, set().union(*wanted))
+    states = [_known_states(run) for run in runs]
+    missing = {oid for known, wanted in states for oid in wanted - known.keys()}
+    # Only for commands published without their lock (see OrderCommand.locked).
+    loaded = repo.load_orders(conn, missing) if missing else {}
     results, ledger = [], []
-    for run, order_ids in zip(runs, wanted, strict=True):
+    for run, (known, wanted) in zip(runs, states, strict=True):
         info = run.entry.info
-        orders = {oid: loaded[oid] for oid in order_ids if oid in loaded}
+        orders = {**{oid: loaded[oid] for oid in wanted if oid in loaded}, **known}
         settlement = settle(info, run.events, orders)
         for command in run.halted:
             reject_halted(info, orders[command.order_id], settlement)
+        _remember_open(run.entry, settlement)
         results.append(MarketResult(run.entry, run.events, settlement, time_ms))
         transaction = settlement.ledger_transaction(
             settlement_reference(info.symbol, [c.command_id for c in run.commands]))
@@ -175,6 +179,28 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
         (r.entry.info.symbol, r.entry.book.next_seq - 1, r.entry.book.next_trade_id - 1)
         for r in results if r.events])
     return results
+
+
+def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
+    """The states settlement needs that are known without reading the database (the
+    book's open orders, and orders placed in this batch with their lock), and the ids
+    of every order it needs."""
+    wanted = order_ids_of(run.events) | {c.order_id for c in run.halted}
+    open_orders = run.entry.orders
+    known = {oid: open_orders[oid] for oid in wanted if oid in open_orders}
+    for command in run.commands:
+        if (command.kind is CommandKind.PLACE and command.locked
+                and command.order_id in wanted and command.order_id not in known):
+            known[command.order_id] = OrderState.placed(command)
+    return known, wanted
+
+
+def _remember_open(entry: MarketBook, settlement: Settlement) -> None:
+    for order_id, order in settlement.changed_orders.items():
+        if order.is_resting:
+            entry.orders[order_id] = order
+        else:
+            entry.orders.pop(order_id, None)
 
 
 def engine_command(command: OrderCommand) -> Command | None:

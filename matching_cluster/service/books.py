@@ -3,18 +3,23 @@
 A market's book is loaded the first time one of its commands arrives after the
 partition was assigned (or after a failed batch dropped it), inside that batch's
 transaction, so it reflects exactly the committed state at the stored offset.
+
+With the book come the states (fills, lock, status) of its open orders, which only the
+matcher owning the market changes once the API has inserted an order: settlement
+works from them instead of reading the rows back in every batch. They change with
+the book, before the batch commits, so a failed batch drops both.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from matching_cluster.engine import OrderBook
 
 from .metrics import Metrics
-from .repository import Conn, load_market, load_snapshot
-from .settlement import MarketInfo
+from .repository import Conn, load_book, load_market
+from .settlement import MarketInfo, OrderState
 
 
 @dataclass(slots=True)
@@ -22,6 +27,8 @@ class MarketBook:
     info: MarketInfo
     book: OrderBook
     partition: int
+    orders: dict[int, OrderState] = field(default_factory=dict)
+    """Open accepted orders' states, by order id."""
 
 
 class Books:
@@ -43,9 +50,10 @@ class Books:
         info = load_market(conn, market)
         if info is None:
             return None
-        book = OrderBook.restore(load_snapshot(conn, info.spec))
+        snapshot, orders = load_book(conn, info.spec)
+        book = OrderBook.restore(snapshot)
         self._metrics.rebuild_seconds.observe(time.perf_counter() - started)
-        return MarketBook(info, book, partition)
+        return MarketBook(info, book, partition, orders)
 
     def drop_partition(self, partition: int) -> None:
         """Forget the partition's books: the next command rebuilds them from PostgreSQL."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from chalicelib.adapters.ledger import LedgerTransaction, post_transactions
 from chalicelib.domain.orders import (
@@ -110,24 +111,26 @@ def fetch_statuses(cursor: Cursor) -> dict[str, str]:
     return {symbol: status for symbol, status in cursor.fetchall()}
 
 
-def load_snapshot(conn: Conn, spec: MarketSpec) -> BookSnapshot:
-    """The market's book as of the last committed batch: open accepted orders in the
-    order the engine accepted them (which is queue order within each level)."""
+def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, OrderState]]:
+    """The market's book as of the last committed batch, and its orders' states: open
+    accepted orders in the order the engine accepted them (queue order in each level)."""
     seq_row = conn.execute(
         "SELECT last_sequence, last_trade_id FROM market_sequences WHERE market = %s",
         (spec.symbol,)).fetchone()
     last_seq, last_trade = (int(seq_row[0]), int(seq_row[1])) if seq_row else (0, 0)
-    rows = conn.execute(
-        "SELECT id, user_id, side, type, self_trade_prevention, price, quantity,"
-        " quantity - executed_qty, cumulative_quote_qty FROM orders"
+    rows = conn.execute(sql.SQL(
+        "SELECT {}, self_trade_prevention FROM orders"
         " WHERE market = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
-        " AND accepted_seq IS NOT NULL ORDER BY accepted_seq",
+        " AND accepted_seq IS NOT NULL ORDER BY accepted_seq").format(_ORDER_STATE_COLUMNS),
         (spec.symbol,)).fetchall()
-    orders = tuple(
-        RestingOrder(int(oid), int(uid), Side(side), OrderType(otype), SelfTradePrevention(stp),
-                     int(price), int(qty), int(remaining), int(filled_quote))
-        for oid, uid, side, otype, stp, price, qty, remaining, filled_quote in rows)
-    return BookSnapshot(spec, last_seq + 1, last_trade + 1, orders)
+    states: dict[int, OrderState] = {}
+    resting = []
+    for row in rows:
+        o = states[int(row[0])] = _order_state(row)
+        resting.append(RestingOrder(
+            o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(row[-1]), o.price,
+            o.quantity, o.quantity - o.executed_qty, o.cumulative_quote_qty))
+    return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting)), states
 
 
 def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:
@@ -140,20 +143,25 @@ def fetch_ids(cursor: Cursor) -> set[int]:
     return {int(row[0]) for row in cursor.fetchall()}
 
 
+_ORDER_STATE_COLUMNS = sql.SQL(
+    "id, user_id, side, type, coalesce(price, 0), coalesce(quantity, 0), executed_qty,"
+    " cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason")
+
+
 def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
     rows = conn.execute(
-        "SELECT id, user_id, side, type, coalesce(price, 0), coalesce(quantity, 0),"
-        " executed_qty, cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason"
-        " FROM orders WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        sql.SQL("SELECT {} FROM orders WHERE id = ANY(%s) ORDER BY id").format(
+            _ORDER_STATE_COLUMNS),
         (sorted(order_ids),)).fetchall()
-    return {
-        int(r[0]): OrderState(
-            order_id=int(r[0]), user_id=int(r[1]), side=Side(r[2]), order_type=OrderType(r[3]),
-            price=int(r[4]), quantity=int(r[5]), executed_qty=int(r[6]),
-            cumulative_quote_qty=int(r[7]), locked_amount=int(r[8]), status=OrderStatus(r[9]),
-            accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11])
-        for r in rows
-    }
+    return {int(r[0]): _order_state(r) for r in rows}
+
+
+def _order_state(r: Sequence[Any]) -> OrderState:
+    return OrderState(
+        order_id=int(r[0]), user_id=int(r[1]), side=Side(r[2]), order_type=OrderType(r[3]),
+        price=int(r[4]), quantity=int(r[5]), executed_qty=int(r[6]),
+        cumulative_quote_qty=int(r[7]), locked_amount=int(r[8]), status=OrderStatus(r[9]),
+        accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11])
 
 
 def write_settlements(
@@ -167,7 +175,7 @@ def write_settlements(
     if trades:
         _insert_trades(conn, trades, datetime.fromtimestamp(time_ms / 1000, UTC))
     # An order belongs to one market; should two markets name the same order anyway,
-    # they share its state object (see ``load_orders``), so either entry is its final state.
+    # either entry is a state settlement computed, and the later one wins.
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
     if changed:
         _update_orders(conn, changed.values())
@@ -213,11 +221,13 @@ def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
         "  %b::text[], %b::bigint[], %b::text[])"
         "  AS d(id, quantity, executed_qty, cumulative_quote_qty, locked_amount, status,"
         "   accepted_seq, done_reason)"
-        " WHERE o.id = d.id",
+        # "= ANY" lets the planner find the rows by primary key; joined to unnest()
+        # alone, a generic plan scans the whole table.
+        " WHERE o.id = d.id AND o.id = ANY(%b::bigint[])",
         ([o.order_id for o in rows], [o.quantity for o in rows], [o.executed_qty for o in rows],
          [o.cumulative_quote_qty for o in rows], [o.locked_amount for o in rows],
          [o.status.value for o in rows], [o.accepted_seq for o in rows],
-         [o.done_reason for o in rows]))
+         [o.done_reason for o in rows], [o.order_id for o in rows]))
 
 
 def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> None:

@@ -31,6 +31,7 @@ from chalicelib.adapters.ledger import (
     LedgerTransaction,
     Posting,
 )
+from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
     MarketSpec,
@@ -81,6 +82,17 @@ class OrderState:
     done_reason: str | None = None
     last_seq: int = 0  # the latest event that changed it (for order-events)
 
+    @classmethod
+    def placed(cls, command: OrderCommand) -> OrderState:
+        """The row the API inserted with ``command`` (a PLACE that carries its lock)."""
+        return cls(command.order_id, command.user_id, command.side, command.order_type,
+                   command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW)
+
+    @property
+    def is_resting(self) -> bool:
+        """Accepted and not done: in the book."""
+        return self.status in _OPEN and self.accepted_seq is not None
+
 
 Moves = defaultdict[tuple[AccountRef, Bucket], int]
 
@@ -109,13 +121,14 @@ def settlement_reference(market: str, command_ids: Sequence[int]) -> str:
 
 
 def order_ids_of(events: Iterable[Event]) -> set[int]:
-    """Every order whose row settlement needs for these events."""
+    """Every order whose state settlement needs for these events (a rejected cancel or
+    amend, or a duplicate id, moves nothing: see ``_rejected``)."""
     ids: set[int] = set()
     for e in events:
         if isinstance(e, Trade):
             ids.add(e.maker_order_id)
             ids.add(e.taker_order_id)
-        else:
+        elif not isinstance(e, Rejected) or _frees_its_lock(e):
             ids.add(e.order_id)
     return ids
 
@@ -197,14 +210,18 @@ def _amended(market: MarketInfo, e: Amended, order: OrderState, out: Settlement)
 def _rejected(
     market: MarketInfo, e: Rejected, order: OrderState | None, out: Settlement
 ) -> None:
-    # Rejected cancels and amends move nothing. A PLACE rejected as a duplicate id names
-    # an order that is live in the book: its lock is not this command's to free.
-    if e.command is not CommandKind.PLACE or e.reason is RejectReason.DUPLICATE_ORDER_ID:
+    if not _frees_its_lock(e):
         return
     if order is None or order.status not in _OPEN or order.accepted_seq is not None:
         return
     _touch(order, e.seq, out)
     _finish_unaccepted(market, order, e.reason.value, out)
+
+
+def _frees_its_lock(e: Rejected) -> bool:
+    # Rejected cancels and amends move nothing. A PLACE rejected as a duplicate id names
+    # an order that is live in the book: its lock is not this command's to free.
+    return e.command is CommandKind.PLACE and e.reason is not RejectReason.DUPLICATE_ORDER_ID
 
 
 def _finish_unaccepted(

@@ -143,8 +143,9 @@ def place_orders(conn: Conn, market: Market, orders: list[NewOrder]) -> list[Ord
             for order_id, o, (asset, amount, _) in zip(ids, orders, locks, strict=True)])
         return _record(conn, [
             OrderCommand(0, CommandKind.PLACE, market.symbol, o.user_id, order_id, o.side,
-                         o.order_type, o.price, o.qty, o.quote_qty, o.tif, o.stp, spend_cap=cap)
-            for order_id, o, (_, _, cap) in zip(ids, orders, locks, strict=True)])
+                         o.order_type, o.price, o.qty, o.quote_qty, o.tif, o.stp, spend_cap=cap,
+                         locked=amount)
+            for order_id, o, (_, amount, cap) in zip(ids, orders, locks, strict=True)])
 
 
 def record_commands(conn: Conn, commands: list[OrderCommand]) -> list[OrderCommand]:
