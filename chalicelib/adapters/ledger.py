@@ -243,7 +243,9 @@ def _apply(
             "  UPDATE balances b SET available = b.available + d.available,"
             "   locked = b.locked + d.locked, updated_at = now()"
             "  FROM unnest(%b::bigint[], %b::numeric[], %b::numeric[]) AS d(id, available, locked)"
-            "  WHERE b.id = d.id)"
+            # "= ANY": found by primary key, not by scanning every balance (see
+            # repository._update_orders in the matcher for the same reason).
+            "  WHERE b.id = d.id AND b.id = ANY(%b::bigint[]))"
             " INSERT INTO ledger_entries (transaction_id, balance_id, asset, bucket, amount)"
             " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[],"
             "  %b::numeric[])",
@@ -251,6 +253,7 @@ def _apply(
                 changed,
                 [available[balance_id] for balance_id in changed],
                 [locked[balance_id] for balance_id in changed],
+                changed,
                 [tx_id for tx_id, _ in postings],
                 [balance_ids[p.account] for _, p in postings],
                 [p.account.asset for _, p in postings],
