@@ -1,0 +1,266 @@
+"""Candles in PostgreSQL (history), Redis (recent) and Kafka (kline events).
+
+PostgreSQL is the source of truth. ``CandleRepository.fold`` applies a batch of trades in
+ONE transaction: it locks the ``candle_progress`` rows of the batch's markets (sorted, so
+concurrent invocations cannot deadlock), drops the trades at or below each market's
+``last_trade_id`` (already folded: a redelivery), upserts the candles of the rest with
+one set-based statement that merges them into the stored ones, advances the progress,
+and reads back every candle the batch's trades touch, as they are at commit (the lock
+keeps other writers of these markets out until then).
+
+Redis and Kafka are written from those committed rows, after the commit. Both writes
+are idempotent and carry the candle's last trade id, so they can be redone at any time
+from PostgreSQL: a redelivered batch folds nothing but rewrites its candles' Redis
+entries and kline events, which repairs whatever a failure after the commit left out.
+
+Redis layout: sorted set ``klines:{market}:{interval}``, score = open time (ms), member
+= JSON ``{"t","T","o","h","l","c","v","q","n","V","Q","f","L"}`` (amounts as decimal
+strings of smallest units), the ``RECENT_KLINES`` newest candles per key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import redis
+from confluent_kafka import KafkaError, Message, Producer
+
+from chalicelib.adapters.postgres import connect
+from chalicelib.domain.candles import Candle, Interval, Trade, fold, touched_keys
+
+Conn = psycopg.Connection[Any]
+
+RECENT_KLINES = 1000
+
+# Replaces the member at one open time unless Redis already holds a later state of that
+# candle (a higher last trade id: a slower invocation must not overwrite a newer one),
+# then keeps the newest ARGV[4] candles. KEYS: klines key. ARGV: open time, last trade
+# id, member JSON, how many to keep.
+PUT_KLINE = """
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+for _, member in ipairs(held) do
+  if tonumber(cjson.decode(member)['L']) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+return 1
+"""
+
+# Merging follows chalicelib.domain.candles.merge: the open of the lower first trade id,
+# the close of the higher last trade id, extremes and sums combined.
+_UPSERT = (
+    "INSERT INTO candles (market, interval, open_time, close_time, open, high, low, close,"
+    "  volume, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume,"
+    "  first_trade_id, last_trade_id)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[],"
+    "  %b::numeric[], %b::numeric[], %b::numeric[], %b::numeric[], %b::numeric[],"
+    "  %b::numeric[], %b::bigint[], %b::numeric[], %b::numeric[], %b::bigint[], %b::bigint[])"
+    " ON CONFLICT (market, interval, open_time) DO UPDATE SET"
+    "  open = CASE WHEN EXCLUDED.first_trade_id < candles.first_trade_id"
+    "   THEN EXCLUDED.open ELSE candles.open END,"
+    "  high = GREATEST(candles.high, EXCLUDED.high),"
+    "  low = LEAST(candles.low, EXCLUDED.low),"
+    "  close = CASE WHEN EXCLUDED.last_trade_id > candles.last_trade_id"
+    "   THEN EXCLUDED.close ELSE candles.close END,"
+    "  volume = candles.volume + EXCLUDED.volume,"
+    "  quote_volume = candles.quote_volume + EXCLUDED.quote_volume,"
+    "  trade_count = candles.trade_count + EXCLUDED.trade_count,"
+    "  taker_buy_volume = candles.taker_buy_volume + EXCLUDED.taker_buy_volume,"
+    "  taker_buy_quote_volume = candles.taker_buy_quote_volume"
+    "   + EXCLUDED.taker_buy_quote_volume,"
+    "  first_trade_id = LEAST(candles.first_trade_id, EXCLUDED.first_trade_id),"
+    "  last_trade_id = GREATEST(candles.last_trade_id, EXCLUDED.last_trade_id)"
+)
+
+_SELECT_TOUCHED = (
+    "SELECT c.market, c.interval, c.open_time, c.close_time, c.open, c.high, c.low, c.close,"
+    "  c.volume, c.quote_volume, c.trade_count, c.taker_buy_volume, c.taker_buy_quote_volume,"
+    "  c.first_trade_id, c.last_trade_id"
+    " FROM candles c"
+    " JOIN unnest(%b::text[], %b::text[], %b::bigint[]) AS k(market, interval, open_time)"
+    "  ON c.market = k.market AND c.interval = k.interval AND c.open_time = k.open_time"
+    " ORDER BY c.market, c.interval, c.open_time"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FoldResult:
+    folded_trades: int
+    skipped_trades: int
+    written_candles: int
+    # Every candle the batch's trades fall in (folded now or before), as committed.
+    candles: list[Candle]
+
+
+class CandleRepository:
+    """Folds trades into the ``candles`` table; keeps one connection across invocations."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._conn: Conn | None = None
+
+    def fold(self, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
+        """Fold each market's trades (any order) in one transaction; see the module doc."""
+        markets = sorted(m for m, market_trades in trades.items() if market_trades)
+        if not markets:
+            return FoldResult(0, 0, 0, [])
+        conn = self._connection()
+        with conn.transaction():
+            progress = _lock_progress(conn, markets)
+            fresh = {m: _complete(conn, m, progress[m], trades[m]) for m in markets}
+            new_candles = [c for m in markets for c in fold(m, fresh[m])]
+            _upsert(conn, new_candles)
+            _advance_progress(conn, {m: max(t.trade_id for t in fresh[m])
+                                     for m in markets if fresh[m]})
+            touched = set().union(*(touched_keys(m, [*trades[m], *fresh[m]]) for m in markets))
+            committed = _select(conn, sorted(touched))
+        folded = sum(len(ts) for ts in fresh.values())
+        total = sum(len(trades[m]) for m in markets)
+        return FoldResult(folded, max(total - folded, 0), len(new_candles), committed)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> Conn:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self._url, autocommit=True)
+        return self._conn
+
+
+def _lock_progress(conn: Conn, markets: list[str]) -> dict[str, int]:
+    conn.execute("INSERT INTO candle_progress (market) SELECT unnest(%b::text[])"
+                 " ON CONFLICT (market) DO NOTHING", (markets,))
+    rows = conn.execute("SELECT market, last_trade_id FROM candle_progress"
+                        " WHERE market = ANY(%b::text[]) ORDER BY market FOR UPDATE",
+                        (markets,)).fetchall()
+    return {str(market): int(last) for market, last in rows}
+
+
+def _complete(conn: Conn, market: str, folded_up_to: int, trades: Sequence[Trade]) -> list[Trade]:
+    """The market's trades after ``folded_up_to`` up to the newest in ``trades``, each once.
+
+    The matcher publishes trade events after its commit, best effort: a crash in between
+    loses some. Folding acknowledges every earlier trade id, so a gap would stay forever;
+    instead the missing trades are read from the ``trades`` table, which has them all.
+    """
+    fresh = {t.trade_id: t for t in trades if t.trade_id > folded_up_to}
+    if not fresh or len(fresh) == max(fresh) - folded_up_to:
+        return [fresh[i] for i in sorted(fresh)]
+    rows = conn.execute(
+        "SELECT id, (extract(epoch FROM executed_at) * 1000)::bigint, price, quantity,"
+        " quote_quantity, buyer_is_maker FROM trades"
+        " WHERE market = %s AND id > %s AND id <= %s ORDER BY id",
+        (market, folded_up_to, max(fresh))).fetchall()
+    stored = [Trade(int(i), int(ms), int(p), int(q), int(qq), bool(m))
+              for i, ms, p, q, qq, m in rows]
+    return stored or [fresh[i] for i in sorted(fresh)]
+
+
+def _upsert(conn: Conn, candles: Sequence[Candle]) -> None:
+    if not candles:
+        return
+    conn.execute(_UPSERT, (
+        [c.market for c in candles], [c.interval.value for c in candles],
+        [c.open_time for c in candles], [c.close_time for c in candles],
+        [c.open for c in candles], [c.high for c in candles], [c.low for c in candles],
+        [c.close for c in candles], [c.volume for c in candles],
+        [c.quote_volume for c in candles], [c.trade_count for c in candles],
+        [c.taker_buy_volume for c in candles], [c.taker_buy_quote_volume for c in candles],
+        [c.first_trade_id for c in candles], [c.last_trade_id for c in candles]))
+
+
+def _advance_progress(conn: Conn, last_trade_ids: dict[str, int]) -> None:
+    if not last_trade_ids:
+        return
+    markets = sorted(last_trade_ids)
+    conn.execute("UPDATE candle_progress p SET last_trade_id = v.last_trade_id"
+                 " FROM unnest(%b::text[], %b::bigint[]) AS v(market, last_trade_id)"
+                 " WHERE p.market = v.market",
+                 (markets, [last_trade_ids[m] for m in markets]))
+
+
+def _select(conn: Conn, keys: Sequence[tuple[str, Interval, int]]) -> list[Candle]:
+    rows = conn.execute(_SELECT_TOUCHED, ([k[0] for k in keys], [k[1].value for k in keys],
+                                          [k[2] for k in keys])).fetchall()
+    return [candle_from_row(row) for row in rows]
+
+
+def candle_from_row(row: Sequence[Any]) -> Candle:
+    """A ``candles`` row (columns in Candle's field order) as a Candle."""
+    market, interval, *numbers = row
+    return Candle(str(market), Interval(interval), *(int(n) for n in numbers))
+
+
+def kline_fields(candle: Candle) -> dict[str, Any]:
+    """The candle in the agreed kline JSON shape (Redis members, kline events)."""
+    return {"t": candle.open_time, "T": candle.close_time, "o": str(candle.open),
+            "h": str(candle.high), "l": str(candle.low), "c": str(candle.close),
+            "v": str(candle.volume), "q": str(candle.quote_volume), "n": candle.trade_count,
+            "V": str(candle.taker_buy_volume), "Q": str(candle.taker_buy_quote_volume),
+            "f": candle.first_trade_id, "L": candle.last_trade_id}
+
+
+def klines_key(market: str, interval: Interval | str) -> str:
+    return f"klines:{market}:{interval}"
+
+
+class RecentKlines:
+    """The newest candles of each (market, interval) in Redis sorted sets."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._put = client.register_script(PUT_KLINE)
+
+    def put(self, candles: Iterable[Candle]) -> None:
+        """Write committed candles, in one round trip; each key's update is atomic."""
+        pipe = self._redis.pipeline(transaction=False)
+        for c in candles:
+            self._put(keys=[klines_key(c.market, c.interval)],
+                      args=[c.open_time, c.last_trade_id, _dumps(kline_fields(c)),
+                            RECENT_KLINES], client=pipe)
+        pipe.execute()
+
+
+class KlinePublishError(RuntimeError):
+    """Some kline events were not acknowledged by the broker."""
+
+
+class KlineEvents:
+    """Produces ``{"type": "kline", ...}`` events to market-events, keyed by market."""
+
+    def __init__(self, producer: Producer, topic: str, flush_seconds: float = 10.0) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._flush_seconds = flush_seconds
+
+    def publish(self, candles: Iterable[Candle]) -> int:
+        """Produce one event per candle and wait for the broker; returns how many."""
+        errors: list[KafkaError] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                errors.append(error)
+
+        sent = 0
+        for c in candles:
+            event = {"type": "kline", "market": c.market, "interval": c.interval.value,
+                     **kline_fields(c), "closed": False}
+            self._producer.produce(self._topic, key=c.market, value=_dumps(event),
+                                   on_delivery=delivered)
+            sent += 1
+        unsent = self._producer.flush(self._flush_seconds)
+        if unsent or errors:
+            raise KlinePublishError(f"{unsent} kline events unsent, {len(errors)} failed:"
+                                    f" {[str(e) for e in errors[:3]]}")
+        return sent
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,183 @@
+"""The candles function: folds the trades on ``market-events`` into OHLCV candles.
+
+MSK invokes ``handler`` with batches of ``market-events`` records (key = market). Trade
+events are folded into every Binance interval's candle in PostgreSQL (one transaction
+per invocation, idempotent by trade id: see ``chalicelib.adapters.candles_store``);
+after the commit the touched candles are written to Redis and produced back to
+``market-events`` as ``{"type": "kline", ...}`` events for the WebSocket fan-out. Other
+events (depth, kline, ...) are acknowledged and ignored.
+
+Failures and ordering. A market's candles are folded in trade id order and progress
+is one ``last_trade_id`` per market, so folding a trade acknowledges every earlier one:
+if a record failed and a later trade of its market were folded, the failed record would
+be skipped as "already folded" when redelivered, leaving a gap forever. Records of a
+market share a partition (key = market), so once a record of a partition fails (say,
+an undecodable value), every later record of that partition in the batch is reported
+failed too, without being folded. Lambda (and ``lambdas.msk_runner`` locally) then
+redelivers the partition from its first failed offset: the records after it come again
+and are folded in order once the failure clears. A failure after decoding (PostgreSQL,
+Redis, Kafka) raises, and the whole batch is redelivered; the transaction either
+committed all of it, and the redelivery skips its trades while rewriting Redis and the
+kline events from the committed rows, or none of it.
+
+    python -m lambdas.msk_runner lambdas.candles.handler --topic market-events --group candles
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+import redis
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.base import FailureResponse, SuccessResponse
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.adapters.candles_store import (
+    CandleRepository,
+    FoldResult,
+    KlineEvents,
+    RecentKlines,
+)
+from chalicelib.adapters.kafka import make_producer
+from chalicelib.domain.candles import Trade
+from chalicelib.settings import Settings, get_settings
+
+SERVICE = "candles"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="Exchange", service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+class TradeEvent(BaseModel):
+    """A trade event as the matcher publishes it (amounts: strings of smallest units)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["trade"]
+    market: str = Field(min_length=1)
+    trade_id: int = Field(gt=0)
+    time: int = Field(ge=0, description="executed at, ms since the epoch")
+    price: int = Field(gt=0)
+    qty: int = Field(gt=0)
+    quote_qty: int = Field(ge=0)
+    buyer_is_maker: bool
+
+    def trade(self) -> Trade:
+        return Trade(trade_id=self.trade_id, time_ms=self.time, price=self.price, qty=self.qty,
+                     quote_qty=self.quote_qty, buyer_is_maker=self.buyer_is_maker)
+
+
+class EarlierRecordFailedError(Exception):
+    """A record of the same partition before this one failed, so this one cannot apply."""
+
+
+class PartitionOrderedProcessor(BatchProcessor):
+    """Powertools' Kafka batch processor for records that apply in offset order.
+
+    Once a record of a topic-partition fails, the later records of that partition fail
+    too (reported in ``batchItemFailures`` without being handled), so the redelivery
+    from the first failed offset brings them back in order. Lambda lists each
+    partition's records in offset order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.Kafka, raise_on_entire_batch_failure=False)
+        self._failed_partitions: set[tuple[str, int]] = set()
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]
+        self._failed_partitions.clear()
+
+    def _process_record(self, record: dict[str, Any]) -> SuccessResponse | FailureResponse:
+        partition = (str(record["topic"]), int(record["partition"]))
+        if partition in self._failed_partitions:
+            try:
+                raise EarlierRecordFailedError(
+                    f"an earlier record of {partition[0]}-{partition[1]} failed")
+            except EarlierRecordFailedError:
+                return self.failure_handler(KafkaEventRecord(record), sys.exc_info())
+        outcome = super()._process_record(record)
+        if outcome[0] == "fail":
+            self._failed_partitions.add(partition)
+        return outcome
+
+
+processor = PartitionOrderedProcessor()
+
+
+def decode_record(record: KafkaEventRecord) -> TradeEvent | None:
+    """The record's trade event; None for other events. Raises if it cannot be read."""
+    event = json.loads(record.decoded_value)
+    if not isinstance(event, dict):
+        raise ValueError(f"a market event is a JSON object, not {type(event).__name__}")
+    if event.get("type") != "trade":
+        return None
+    return TradeEvent.model_validate(event)
+
+
+@dataclass(frozen=True)
+class Components:
+    repository: CandleRepository
+    recent: RecentKlines
+    events: KlineEvents
+
+
+@lru_cache(maxsize=1)
+def components(settings: Settings) -> Components:
+    """Clients kept across invocations of a warm Lambda (one set per settings)."""
+    return Components(
+        CandleRepository(settings.database_url),
+        RecentKlines(redis.Redis.from_url(settings.redis_url)),
+        KlineEvents(make_producer(settings.kafka_bootstrap_servers),
+                    settings.market_events_topic))
+
+
+@tracer.capture_method
+def apply_trades(parts: Components, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
+    """Fold in PostgreSQL, then write the committed candles to Redis and Kafka."""
+    result = parts.repository.fold(trades)
+    if result.candles:
+        parts.recent.put(result.candles)
+        parts.events.publish(result.candles)
+    return result
+
+
+def _flatten(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Lambda's MSK records ({"topic-partition": [record, ...]}) as one list."""
+    return [r for records in event.get("records", {}).values() for r in records]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    with processor(records=_flatten(event), handler=decode_record):
+        outcomes = processor.process()
+    trades: dict[str, list[Trade]] = defaultdict(list)
+    for status, decoded, _ in outcomes:
+        if status == "success" and isinstance(decoded, TradeEvent):
+            trades[decoded.market].append(decoded.trade())
+    result = apply_trades(components(get_settings()), trades)
+    metrics.add_metric(name="TradesFolded", unit=MetricUnit.Count, value=result.folded_trades)
+    metrics.add_metric(name="TradesSkipped", unit=MetricUnit.Count,
+                       value=result.skipped_trades)
+    metrics.add_metric(name="CandlesWritten", unit=MetricUnit.Count,
+                       value=result.written_candles)
+    response = processor.response()
+    logger.info("batch folded", extra={
+        "records": len(outcomes), "failed": len(response["batchItemFailures"]),
+        "trades_folded": result.folded_trades, "trades_skipped": result.skipped_trades,
+        "candles_written": result.written_candles})
+    return response

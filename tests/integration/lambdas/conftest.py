@@ -1,0 +1,101 @@
+"""Run MSK-triggered handlers through the real local runner (``lambdas.msk_runner``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from chalicelib.adapters.kafka import make_consumer, make_producer
+from lambdas.msk_runner import Handler, MskRunner
+
+RunRunner = Callable[..., Any]
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, num_partitions=partitions,
+                                            replication_factor=1)])
+    futures[name].result(timeout=30)
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[int, str, bytes]]) -> None:
+    """Produce (partition, key, value) records in order and wait for the broker."""
+    producer: Producer = make_producer(bootstrap)
+    for partition, key, value in records:
+        producer.produce(topic, key=key, value=value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Message]:
+    """Every message of ``topic`` so far, each partition in offset order."""
+    consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}",
+                             **{"enable.partition.eof": True})
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    eof: set[int] = set()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            assigned = consumer.assignment()
+            if assigned and len(eof) == len(assigned):
+                return messages
+            for m in consumer.consume(1000, 0.5):
+                error = m.error()
+                if error is None:
+                    messages.append(m)
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    eof.add(m.partition() or 0)
+        raise TimeoutError(f"could not read {topic} to its end")
+    finally:
+        consumer.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what or condition}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def run_runner(kafka_bootstrap: str) -> RunRunner:
+    """``run_runner(handler, topic, group, batch_size=...)``: a context manager running an
+    MskRunner on a thread of its own (entered once partitions are assigned)."""
+
+    @contextmanager
+    def running(handler: Handler, topic: str, group: str, *, batch_size: int = 500,
+                retry_seconds: float = 0.2) -> Iterator[MskRunner]:
+        runner = MskRunner(handler, bootstrap_servers=kafka_bootstrap, topics=[topic],
+                           group=group, function_name="test", batch_size=batch_size,
+                           retry_seconds=retry_seconds)
+        stop, assigned, failed = threading.Event(), threading.Event(), []
+
+        def run() -> None:
+            try:
+                runner.run(stop, on_assign=assigned.set)
+            except BaseException as error:  # surfaced in the test below
+                failed.append(error)
+                assigned.set()
+
+        thread = threading.Thread(target=run, name=f"runner-{group}", daemon=True)
+        thread.start()
+        try:
+            assert assigned.wait(60), "the runner got no partitions"
+            yield runner
+        finally:
+            stop.set()
+            thread.join(30)
+        assert not thread.is_alive(), "the runner did not stop"
+        assert failed == [], failed
+
+    return running

@@ -1,0 +1,425 @@
+"""The candles function against the real stack: trades published as the matcher does,
+delivered by the local MSK runner, folded into PostgreSQL, Redis and kline events."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from confluent_kafka import Message
+
+from chalicelib.adapters.candles_store import (
+    RECENT_KLINES,
+    CandleRepository,
+    RecentKlines,
+    kline_fields,
+)
+from chalicelib.domain.candles import Candle, Interval, Trade
+from chalicelib.settings import Settings
+from lambdas import candles
+from lambdas.msk_runner import LocalContext, msk_event
+from tests.integration.matching.support import create_market
+
+from .conftest import RunRunner, create_topic, produce, read_topic, wait_until
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+MARKETS = ("BTCUSDT", "ETHUSDT")
+INTERVAL_NAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
+                  "3d", "1w", "1M")
+MINUTES = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240,
+           "6h": 360, "8h": 480, "12h": 720, "1d": 1440}
+# Sunday 2024-03-31 20:00 UTC: 31 hours of trades from here cross a day, a week
+# (Monday 04-01), a month (April) and a 3d candle (04-02, epoch day 19815 = 3 * 6605).
+START = datetime(2024, 3, 31, 20, tzinfo=UTC)
+BTC = 10**8
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1000
+
+
+@dataclass(frozen=True)
+class SeedTrade:
+    market: str
+    trade_id: int
+    time: int
+    price: int
+    qty: int
+    buyer_is_maker: bool
+
+    @property
+    def quote_qty(self) -> int:
+        return self.price * self.qty // BTC
+
+    def event(self) -> dict[str, Any]:
+        """The trade event exactly as the matcher publishes it."""
+        return {"type": "trade", "market": self.market, "seq": self.trade_id * 2,
+                "trade_id": self.trade_id, "time": self.time, "price": str(self.price),
+                "qty": str(self.qty), "quote_qty": str(self.quote_qty),
+                "buyer_is_maker": self.buyer_is_maker, "maker_order_id": self.trade_id,
+                "taker_order_id": self.trade_id + 1}
+
+
+def seed_trades(market: str, batches: int, rng: random.Random) -> list[list[SeedTrade]]:
+    """Matcher batches of 1-4 trades sharing a time, 31 hours of them."""
+    step_ms = 31 * 3_600_000 // batches
+    price, trade_id, out = 60_000_00, 0, []
+    for b in range(batches):
+        time_ms = ms(START) + b * step_ms + rng.randrange(step_ms)
+        batch = []
+        for _ in range(rng.randint(1, 4)):
+            trade_id += 1
+            price = max(100, price + rng.randint(-5, 5) * 100)
+            batch.append(SeedTrade(market, trade_id, time_ms, price,
+                                   rng.randint(1, 200) * 10**6, rng.random() < 0.5))
+        out.append(batch)
+    return out
+
+
+def matcher_records(batches: dict[str, list[list[SeedTrade]]]) -> list[tuple[int, str, bytes]]:
+    """(partition, key, value) per event: each market's batches as trade events followed by
+    a depth event, markets interleaved; market i on partition i."""
+    records: list[tuple[int, str, bytes]] = []
+    longest = max(len(b) for b in batches.values())
+    for index in range(longest):
+        for partition, market in enumerate(MARKETS):
+            if index >= len(batches[market]):
+                continue
+            batch = batches[market][index]
+            records += [(partition, market, json.dumps(t.event()).encode()) for t in batch]
+            depth = {"type": "depth", "market": market, "first_seq": batch[0].trade_id * 2,
+                     "last_seq": batch[-1].trade_id * 2, "bids": [], "asks": []}
+            records.append((partition, market, json.dumps(depth).encode()))
+    return records
+
+
+# ------------------------------------------------- expected candles, computed independently
+
+def expected_open(interval: str, time_ms: int) -> int:
+    moment = datetime.fromtimestamp(time_ms / 1000, UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "1M":
+        return ms(midnight.replace(day=1))
+    if interval == "1w":
+        return ms(midnight - timedelta(days=moment.weekday()))
+    if interval == "3d":
+        days = time_ms // 86_400_000
+        return (days - days % 3) * 86_400_000
+    minute_of_day = moment.hour * 60 + moment.minute
+    return ms(midnight) + (minute_of_day - minute_of_day % MINUTES[interval]) * 60_000
+
+
+def expected_close(interval: str, open_ms: int) -> int:
+    start = datetime.fromtimestamp(open_ms / 1000, UTC)
+    if interval == "1M":
+        following = (start.replace(year=start.year + 1, month=1) if start.month == 12
+                     else start.replace(month=start.month + 1))
+    elif interval == "1w":
+        following = start + timedelta(days=7)
+    elif interval == "3d":
+        following = start + timedelta(days=3)
+    else:
+        following = start + timedelta(minutes=MINUTES[interval])
+    return ms(following) - 1
+
+
+Key = tuple[str, str, int]
+
+
+def expected_klines(trades: list[SeedTrade]) -> dict[Key, dict[str, Any]]:
+    groups: dict[Key, list[SeedTrade]] = defaultdict(list)
+    for t in trades:
+        for interval in INTERVAL_NAMES:
+            groups[(t.market, interval, expected_open(interval, t.time))].append(t)
+    klines = {}
+    for (market, interval, open_ms), group in groups.items():
+        group.sort(key=lambda t: t.trade_id)
+        takers = [t for t in group if not t.buyer_is_maker]
+        klines[(market, interval, open_ms)] = {
+            "t": open_ms, "T": expected_close(interval, open_ms), "o": str(group[0].price),
+            "h": str(max(t.price for t in group)), "l": str(min(t.price for t in group)),
+            "c": str(group[-1].price), "v": str(sum(t.qty for t in group)),
+            "q": str(sum(t.quote_qty for t in group)), "n": len(group),
+            "V": str(sum(t.qty for t in takers)), "Q": str(sum(t.quote_qty for t in takers)),
+            "f": group[0].trade_id, "L": group[-1].trade_id}
+    return klines
+
+
+# ------------------------------------------------------------------ what the function wrote
+
+def pg_klines(conn: Conn) -> dict[Key, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT market, interval, open_time, close_time, open, high, low, close, volume,"
+        " quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume,"
+        " first_trade_id, last_trade_id FROM candles").fetchall()
+    return {(str(r[0]), str(r[1]), int(r[2])): {  # type: ignore[call-overload]
+        "t": r[2], "T": r[3], "o": str(r[4]), "h": str(r[5]), "l": str(r[6]), "c": str(r[7]),
+        "v": str(r[8]), "q": str(r[9]), "n": r[10], "V": str(r[11]), "Q": str(r[12]),
+        "f": r[13], "L": r[14]} for r in rows}
+
+
+def redis_klines(client: redis.Redis) -> dict[Key, dict[str, Any]]:
+    klines: dict[Key, dict[str, Any]] = {}
+    for key in client.scan_iter("klines:*"):
+        _, market, interval = key.decode().split(":")
+        members: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
+            key, 0, -1, withscores=True)
+        for member, score in members:
+            kline = json.loads(member)
+            assert kline["t"] == int(score)
+            klines[(market, interval, kline["t"])] = kline
+    return klines
+
+
+def kline_events(messages: list[Message]) -> dict[Key, dict[str, Any]]:
+    """The newest kline event of each candle (the topic keeps a market in one partition)."""
+    newest: dict[Key, dict[str, Any]] = {}
+    for m in sorted(messages, key=lambda m: (m.partition() or 0, m.offset() or 0)):
+        event = json.loads(m.value() or b"")
+        if event["type"] == "kline":
+            assert m.key() == event["market"].encode()
+            assert event.pop("closed") is False
+            key = (event.pop("market"), event.pop("interval"), event["t"])
+            event.pop("type")
+            newest[key] = event
+    return newest
+
+
+def progress(conn: Conn) -> dict[str, int]:
+    rows = conn.execute("SELECT market, last_trade_id FROM candle_progress").fetchall()
+    return {str(m): int(last) for m, last in rows}  # type: ignore[call-overload]
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture
+def settings(test_settings: Settings, topic_name: str,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The function's settings: the test database, Redis db and a fresh topic."""
+    configured = test_settings.model_copy(update={"market_events_topic": topic_name})
+    monkeypatch.setattr(candles, "get_settings", lambda: configured)
+    yield configured
+    candles.components(configured).repository.close()
+    candles.components.cache_clear()
+
+
+@pytest.fixture
+def markets(db: Conn) -> None:
+    create_market(db, "BTCUSDT", "BTC", "USDT")
+    create_market(db, "ETHUSDT", "ETH", "USDT")
+
+
+class Recorder:
+    """The real handler, keeping every event it was given and every answer."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.responses: list[Any] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.events.append(event)
+        response = candles.handler(event, context)
+        self.responses.append(response)
+        return response
+
+
+def invoke(event: dict[str, Any]) -> Any:
+    return candles.handler(event, LocalContext("candles"))
+
+
+# ---------------------------------------------------------------------------------- tests
+
+@pytest.mark.usefixtures("markets")
+def test_trades_become_every_intervals_candles_once_however_often_delivered(
+        db: Conn, redis_client: redis.Redis, settings: Settings, kafka_bootstrap: str,
+        run_runner: RunRunner) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, len(MARKETS))
+    rng = random.Random(20240331)
+    batches = {market: seed_trades(market, 120 + 40 * i, rng)
+               for i, market in enumerate(MARKETS)}
+    trades = [t for market_batches in batches.values() for b in market_batches for t in b]
+    last_ids = {m: max(t.trade_id for t in trades if t.market == m) for m in MARKETS}
+    produce(kafka_bootstrap, topic, matcher_records(batches))
+    recorder = Recorder()
+
+    with run_runner(recorder, topic, f"candles-{uuid.uuid4().hex[:8]}", batch_size=40):
+        wait_until(lambda: progress(db) == last_ids, timeout=120, what="every trade folded")
+
+    expected = expected_klines(trades)
+    assert {interval for _, interval, _ in expected} == set(INTERVAL_NAMES)
+    assert len({t for m, i, t in expected if i == "1w"}) == 2  # the week boundary is crossed
+    assert len({t for m, i, t in expected if i == "1M"}) == 2
+    assert len({t for m, i, t in expected if i == "3d"}) == 2
+    assert len(recorder.events) > 5
+    assert all(r == {"batchItemFailures": []} for r in recorder.responses)
+    assert pg_klines(db) == expected
+    assert redis_klines(redis_client) == expected
+    assert kline_events(read_topic(kafka_bootstrap, topic)) == expected
+
+    # Redelivering every batch, twice, changes nothing.
+    candles_before, redis_before = pg_klines(db), redis_klines(redis_client)
+    for event in recorder.events * 2:
+        assert invoke(event) == {"batchItemFailures": []}
+    assert pg_klines(db) == candles_before
+    assert redis_klines(redis_client) == redis_before
+    assert progress(db) == last_ids
+
+
+@pytest.mark.usefixtures("markets")
+def test_redelivery_repairs_redis_from_the_committed_candles(
+        db: Conn, redis_client: redis.Redis, settings: Settings, kafka_bootstrap: str) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    batches = {"BTCUSDT": seed_trades("BTCUSDT", 10, random.Random(7)), "ETHUSDT": []}
+    produce(kafka_bootstrap, topic, matcher_records(batches))
+    event = msk_event(read_topic(kafka_bootstrap, topic), kafka_bootstrap)
+    assert invoke(event) == {"batchItemFailures": []}
+    committed = pg_klines(db)
+
+    redis_client.flushdb()  # say, Redis failed right after the commit
+    assert invoke(event) == {"batchItemFailures": []}
+
+    assert pg_klines(db) == committed
+    assert redis_klines(redis_client) == committed
+
+
+@pytest.mark.usefixtures("markets")
+def test_a_failed_record_fails_the_rest_of_its_partition_and_is_redelivered(
+        db: Conn, settings: Settings, kafka_bootstrap: str, run_runner: RunRunner) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 2)
+    t = ms(START)
+    btc = [SeedTrade("BTCUSDT", i, t + i * 1000, 60_000_00 + i * 100, BTC, False)
+           for i in range(1, 5)]
+    eth = [SeedTrade("ETHUSDT", i, t + i * 1000, 3_000_00, BTC, True) for i in range(1, 4)]
+    produce(kafka_bootstrap, topic, [
+        (0, "BTCUSDT", json.dumps(btc[0].event()).encode()),
+        (0, "BTCUSDT", json.dumps(btc[1].event()).encode()),
+        (0, "BTCUSDT", b"\xff not an event"),  # offset 2
+        (0, "BTCUSDT", json.dumps(btc[2].event()).encode()),
+        (0, "BTCUSDT", json.dumps(btc[3].event()).encode()),
+        *[(1, "ETHUSDT", json.dumps(e.event()).encode()) for e in eth]])
+    messages = [m for m in read_topic(kafka_bootstrap, topic)]
+
+    response = invoke(msk_event(messages, kafka_bootstrap))
+
+    assert response == {"batchItemFailures": [
+        {"itemIdentifier": {"partition": f"{topic}-0", "offset": offset}}
+        for offset in (2, 3, 4)]}
+    assert progress(db) == {"BTCUSDT": 2, "ETHUSDT": 3}
+    assert pg_klines(db) == expected_klines(btc[:2] + eth)
+
+    # Through the runner: partition 0 is redelivered from the failed record, again and
+    # again (it never decodes), and nothing after it is folded.
+    recorder = Recorder()
+    group = f"candles-{uuid.uuid4().hex[:8]}"
+
+    def redelivered_from_failure() -> bool:
+        starts = [e["records"][f"{topic}-0"][0]["offset"] for e in list(recorder.events)
+                  if f"{topic}-0" in e["records"]]
+        return starts[:1] == [0] and starts.count(2) >= 2
+
+    with run_runner(recorder, topic, group):
+        wait_until(redelivered_from_failure, what="partition 0 redelivered from offset 2")
+    assert progress(db) == {"BTCUSDT": 2, "ETHUSDT": 3}
+    assert pg_klines(db) == expected_klines(btc[:2] + eth)
+
+
+def test_a_failure_after_decoding_redelivers_the_whole_batch_until_it_folds(
+        db: Conn, redis_client: redis.Redis, settings: Settings, kafka_bootstrap: str,
+        run_runner: RunRunner) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    batches = {"BTCUSDT": seed_trades("BTCUSDT", 5, random.Random(3)), "ETHUSDT": []}
+    trades = [t for b in batches["BTCUSDT"] for t in b]
+    produce(kafka_bootstrap, topic, matcher_records(batches))
+    recorder = Recorder()
+
+    # The market is missing, so the transaction fails (foreign key) and the handler raises.
+    with run_runner(recorder, topic, f"candles-{uuid.uuid4().hex[:8]}"):
+        wait_until(lambda: len(recorder.events) >= 2, what="a redelivery")
+        assert recorder.responses == []
+        create_market(db, "BTCUSDT", "BTC", "USDT")
+        wait_until(lambda: progress(db) == {"BTCUSDT": trades[-1].trade_id},
+                   what="the batch folded once the market exists")
+
+    assert pg_klines(db) == expected_klines(trades)
+    assert redis_klines(redis_client) == expected_klines(trades)
+
+
+def test_redis_keeps_the_newest_candles_and_never_an_older_state(
+        redis_client: redis.Redis) -> None:
+    recent = RecentKlines(redis_client)
+    minute = ms(START)
+    newer = Candle("BTCUSDT", Interval.M1, minute, minute + 59_999, 5, 9, 4, 8, 3, 30, 2, 1,
+                   10, 1, 2)
+    older = Candle("BTCUSDT", Interval.M1, minute, minute + 59_999, 5, 5, 5, 5, 1, 10, 1, 1,
+                   10, 1, 1)
+    recent.put([newer])
+    recent.put([older])  # a slower invocation's state of the same candle
+    assert redis_klines(redis_client) == {("BTCUSDT", "1m", minute): kline_fields(newer)}
+
+    many = [Candle("BTCUSDT", Interval.M1, minute + i * 60_000, minute + i * 60_000 + 59_999,
+                   1, 1, 1, 1, 1, 1, 1, 0, 0, i + 10, i + 10) for i in range(RECENT_KLINES + 5)]
+    recent.put(many)
+    held = redis_klines(redis_client)
+    assert len(held) == RECENT_KLINES
+    assert min(t for _, _, t in held) == many[5].open_time
+
+
+@pytest.mark.usefixtures("markets")
+def test_amounts_beyond_64_bits_stay_exact(db: Conn, settings: Settings) -> None:
+    repository = CandleRepository(settings.database_url)
+    huge = 10**30
+    trades = [Trade(1, ms(START), huge, huge, huge * 3, False),
+              Trade(2, ms(START) + 1, 7, huge, huge, True)]
+    try:
+        result = repository.fold({"BTCUSDT": trades})
+    finally:
+        repository.close()
+    assert result.folded_trades == 2
+    minute = next(c for c in result.candles if c.interval is Interval.M1)
+    assert (minute.open, minute.low, minute.volume, minute.quote_volume) == (
+        huge, 7, 2 * huge, 4 * huge)
+    assert (minute.taker_buy_volume, minute.taker_buy_quote_volume) == (huge, huge * 3)
+    assert pg_klines(db)[("BTCUSDT", "1m", ms(START))]["v"] == str(2 * huge)
+
+
+@pytest.mark.usefixtures("markets")
+def test_trades_whose_events_were_lost_are_read_from_the_trades_table(
+        db: Conn, settings: Settings, kafka_bootstrap: str) -> None:
+    # The matcher committed five trades but crashed before publishing the middle three.
+    trades = [t for b in seed_trades("BTCUSDT", 5, random.Random(11)) for t in b][:5]
+    db.execute(
+        "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
+        " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
+        " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
+        " SELECT 'BTCUSDT', t.id, t.id * 2, t.price, t.qty, t.quote, t.id, t.id + 1, 1, 2,"
+        "  t.maker, 0, 'BTC', 0, 'USDT', to_timestamp(t.time / 1000.0)"
+        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],"
+        "  %s::boolean[], %s::bigint[]) AS t(id, price, qty, quote, maker, time)",
+        ([t.trade_id for t in trades], [t.price for t in trades], [t.qty for t in trades],
+         [t.quote_qty for t in trades], [t.buyer_is_maker for t in trades],
+         [t.time for t in trades]))
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    published = [trades[0], trades[4]]
+    produce(kafka_bootstrap, topic, [(0, t.market, json.dumps(t.event()).encode())
+                                     for t in published])
+
+    event = msk_event(read_topic(kafka_bootstrap, topic), kafka_bootstrap)
+    assert invoke(event) == {"batchItemFailures": []}
+
+    assert pg_klines(db) == expected_klines(trades)
+    assert progress(db) == {"BTCUSDT": trades[-1].trade_id}
