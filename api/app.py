@@ -13,6 +13,7 @@ from chalicelib.entrypoints.http import (
     account_routes,
     admin_routes,
     auth_routes,
+    market_routes,
     order_routes,
     public_routes,
     wallet_routes,
@@ -22,5 +23,5 @@ from chalicelib.entrypoints.http.middleware import api_middleware
 app = Chalice(app_name="exchange-api")
 app.register_middleware(api_middleware, "http")
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
-                  admin_routes):
+                  admin_routes, market_routes):
     app.register_blueprint(blueprint.routes)

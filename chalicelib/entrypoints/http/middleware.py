@@ -23,7 +23,33 @@ ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/account"): 20,
     ("POST", "/v1/auth/login"): 5,
     ("POST", "/v1/auth/signup"): 5,
+    ("GET", "/api/v3/trades"): 25,
+    ("GET", "/api/v3/klines"): 2,
+    ("GET", "/api/v3/avgPrice"): 2,
 }
+# Binance's depth weight grows with the limit: (largest limit, weight).
+DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))
+DEPTH_MAX_WEIGHT = 250
+# Tickers: (weight for one symbol, weight for every market).
+TICKER_WEIGHTS = {"/api/v3/ticker/24hr": (2, 80), "/api/v3/ticker/price": (2, 4),
+                  "/api/v3/ticker/bookTicker": (2, 4)}
+
+
+def request_weight(method: str, path: str, params: dict[str, str] | None) -> int:
+    """The weight of one request, with the parameters Binance weighs by."""
+    params = params or {}
+    if method == "GET" and path == "/api/v3/depth":
+        limit = params.get("limit", "100")
+        size = int(limit) if limit.isdigit() else 100
+        return next((w for top, w in DEPTH_WEIGHTS if size <= top), DEPTH_MAX_WEIGHT)
+    if method == "GET" and path in TICKER_WEIGHTS:
+        one, every = TICKER_WEIGHTS[path]
+        if "symbol" in params:
+            return one
+        # A list of symbols weighs like that many single requests, at most "every".
+        return every if "symbols" not in params else min(
+            every, one * max(1, params["symbols"].count(",") + 1))
+    return ROUTE_WEIGHTS.get((method, path), 1)
 
 
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
@@ -40,9 +66,10 @@ def error_response(error: ApiError) -> Response:
 
 def charge_ip_weight(request: Request) -> int:
     svc = services()
-    route = (request.method, str(request.context.get("resourcePath", "")))
+    weight = request_weight(request.method, str(request.context.get("resourcePath", "")),
+                            dict(request.query_params or {}))
     now_s = int(time.time())
-    used = svc.weights.charge(f"ip:{client_ip(request)}", ROUTE_WEIGHTS.get(route, 1), now_s)
+    used = svc.weights.charge(f"ip:{client_ip(request)}", weight, now_s)
     if used > svc.settings.ip_weight_per_minute:
         limit = svc.settings.ip_weight_per_minute
         raise too_many_requests(

@@ -1,0 +1,31 @@
+"""Request weights as Binance counts them, including those that depend on parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.entrypoints.http.middleware import request_weight
+
+
+@pytest.mark.parametrize(("limit", "weight"), [
+    (None, 5), ("5", 5), ("100", 5), ("101", 25), ("500", 25), ("1000", 50), ("5000", 250),
+    ("junk", 5),  # the handler rejects it; it still costs the default
+])
+def test_depth_weighs_by_limit(limit: str | None, weight: int) -> None:
+    params = {"symbol": "BTCUSDT"} | ({"limit": limit} if limit else {})
+    assert request_weight("GET", "/api/v3/depth", params) == weight
+
+
+def test_tickers_weigh_by_how_many_markets_they_cover() -> None:
+    assert request_weight("GET", "/api/v3/ticker/24hr", {"symbol": "BTCUSDT"}) == 2
+    assert request_weight("GET", "/api/v3/ticker/24hr",
+                          {"symbols": '["BTCUSDT","ETHUSDT","BNBUSDT"]'}) == 6
+    assert request_weight("GET", "/api/v3/ticker/24hr", None) == 80
+    assert request_weight("GET", "/api/v3/ticker/price", {}) == 4
+    assert request_weight("GET", "/api/v3/ticker/bookTicker", {"symbol": "BTCUSDT"}) == 2
+
+
+def test_other_routes_weigh_what_the_table_says_or_one() -> None:
+    assert request_weight("GET", "/api/v3/exchangeInfo", None) == 20
+    assert request_weight("GET", "/api/v3/trades", {"symbol": "BTCUSDT"}) == 25
+    assert request_weight("GET", "/api/v3/ping", None) == 1
