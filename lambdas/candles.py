@@ -8,12 +8,13 @@ after the commit the touched candles are written to Redis and produced back to
 events (depth, kline, ...) are acknowledged and ignored.
 
 Failures and ordering. A market's candles are folded in trade id order and progress
-is one ``last_trade_id`` per market, so folding a trade acknowledges every earlier one:
-if a record failed and a later trade of its market were folded, the failed record would
-be skipped as "already folded" when redelivered, leaving a gap forever. Records of a
-market share a partition (key = market), so once a record of a partition fails (say,
-an undecodable value), every later record of that partition in the batch is reported
-failed too, without being folded. Lambda (and ``lambdas.msk_runner`` locally) then
+is one ``last_trade_id`` per market, so folding a trade acknowledges every earlier one.
+Trades missing from a batch (an event the matcher never published, or a record that
+can never be read) are read from the ``trades`` table, so a record that can never be
+read is logged, counted and skipped rather than retried forever, which would stop its
+partition for good. Any other failure of a record fails, with it, every later record
+of its partition (a market's records share one, key = market): they are reported in
+``batchItemFailures`` without being folded. Lambda (and ``lambdas.msk_runner`` locally) then
 redelivers the partition from its first failed offset: the records after it come again
 and are folded in order once the failure clears. A failure after decoding (PostgreSQL,
 Redis, Kafka) raises, and the whole batch is redelivered; the transaction either
@@ -118,13 +119,21 @@ processor = PartitionOrderedProcessor()
 
 
 def decode_record(record: KafkaEventRecord) -> TradeEvent | None:
-    """The record's trade event; None for other events. Raises if it cannot be read."""
-    event = json.loads(record.decoded_value)
-    if not isinstance(event, dict):
-        raise ValueError(f"a market event is a JSON object, not {type(event).__name__}")
-    if event.get("type") != "trade":
+    """The record's trade event; None for other events, and for a record that can never
+    be read (see the module doc: it is logged, counted and skipped)."""
+    try:
+        event = json.loads(record.decoded_value)
+        if not isinstance(event, dict):
+            raise ValueError(f"a market event is a JSON object, not {type(event).__name__}")
+        if event.get("type") != "trade":
+            return None
+        return TradeEvent.model_validate(event)
+    except ValueError as error:  # JSON, UTF-8 and validation errors are all ValueErrors
+        logger.error("unreadable record skipped", extra={
+            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "error": str(error)[:500]})
+        metrics.add_metric(name="UnreadableRecords", unit=MetricUnit.Count, value=1)
         return None
-    return TradeEvent.model_validate(event)
 
 
 @dataclass(frozen=True)
