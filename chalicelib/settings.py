@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
 
+    # WebSocket streams. In AWS clients connect to API Gateway's WebSocket API and
+    # messages go out through its management API at ws_management_url
+    # (https://{api-id}.execute-api.{region}.amazonaws.com/{stage}). Locally
+    # opscli/ws_gateway.py stands in for both: clients connect to ws_port, the
+    # management API answers on ws_management_port.
+    ws_port: int = Field(default=28001, alias="EXCHANGE_WS_PORT", ge=1024, le=65535)
+    ws_management_port: int = Field(default=28002, alias="EXCHANGE_WS_MANAGEMENT_PORT",
+                                    ge=1024, le=65535)
+    ws_management_url: str = ""
+
     @property
     def local_master_key_path(self) -> Path:
         return self.state_dir / "secrets" / "api-secrets.key"
@@ -108,6 +118,14 @@ class Settings(BaseSettings):
     def local_database_url(self, db_name: str, password: str | None = None) -> str:
         secret = self.db_password.get_secret_value() if password is None else password
         return f"postgresql://{self.db_user}:{secret}@127.0.0.1:{self.pg_port}/{db_name}"
+
+    @property
+    def ws_management_endpoint(self) -> str:
+        """Where post_to_connection goes: the configured URL, else the local gateway
+        (in AWS an empty value means "the API Gateway that sent the event")."""
+        if self.ws_management_url or self.exchange_env == "aws":
+            return self.ws_management_url
+        return f"http://127.0.0.1:{self.ws_management_port}"
 
     @property
     def topic_partitions(self) -> dict[str, int]:

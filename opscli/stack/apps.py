@@ -1,6 +1,6 @@
 """The exchange's own processes on the local stack: the API (`chalice local`), the
-matcher, the sweeper and the demo market maker, started and stopped like the
-services, through pid files."""
+matcher, the sweeper, the WebSocket gateway, the stream fan-out and candles functions
+and the demo market maker, started and stopped like the services, through pid files."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ class AppProcess(PidFileProcess):
             return False
 
 
+def msk_function(name: str, handler: str, state: Path, topics: list[str]) -> AppProcess:
+    """An MSK-triggered Lambda function, run locally by lambdas.msk_runner."""
+    topic_args = [arg for topic in topics for arg in ("--topic", topic)]
+    return AppProcess(name, [sys.executable, "-m", "lambdas.msk_runner", handler, *topic_args,
+                             "--group", name], handler, state, address="(consumer)")
+
+
 def app_processes(settings: Settings) -> list[AppProcess]:
     python = sys.executable
     state = settings.state_dir
@@ -74,6 +81,14 @@ def app_processes(settings: Settings) -> list[AppProcess]:
                    "chalice local", state,
                    cwd=PROJECT_ROOT / "api", ready_url=f"{api_url}/api/v3/ping",
                    port=settings.api_port, port_variable="EXCHANGE_API_PORT", address=api_url),
+        AppProcess("ws-gateway", [python, "-m", "opscli.ws_gateway"], "opscli.ws_gateway",
+                   state, ready_url=f"http://127.0.0.1:{settings.ws_port}/healthz",
+                   port=settings.ws_port, port_variable="EXCHANGE_WS_PORT",
+                   address=f"ws://127.0.0.1:{settings.ws_port}"),
+        msk_function("fanout", "lambdas.fanout.handler", state,
+                     [settings.market_events_topic, settings.order_events_topic]),
+        msk_function("candles", "lambdas.candles.handler", state,
+                     [settings.market_events_topic]),
         AppProcess("market-maker", [python, "-m", "opscli.demo.market_maker", "--api", api_url],
                    "opscli.demo.market_maker", state, address="(demo)"),
     ]

@@ -1,0 +1,99 @@
+"""Redis state of the WebSocket streams: who listens to what, and what the fan-out saw.
+
+* ``ws:conn:{connection id}`` set: the channels that connection subscribed to;
+* ``ws:chan:{channel}`` set: the connections subscribed to that channel;
+* ``ws:order:{order id}``: the sequence of the last event of that order the fan-out
+  handled.
+
+A channel is a public stream's name (``btcusdt@trade``) or a user's private channel.
+API Gateway ends a connection after two hours at most, so every key expires a while
+after its last change: a connection whose ``$disconnect`` never ran cannot leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import redis
+
+KEY_TTL_SECONDS = 3 * 3600
+ORDER_PROGRESS_TTL_SECONDS = 7 * 86400
+
+def _connection_key(connection_id: str) -> str:
+    return f"ws:conn:{connection_id}"
+
+
+def _channel_key(channel: str) -> str:
+    return f"ws:chan:{channel}"
+
+
+class StreamSubscriptions:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def add(self, connection_id: str, channels: Sequence[str]) -> None:
+        if not channels:
+            return
+        pipe = self.redis.pipeline()
+        pipe.sadd(_connection_key(connection_id), *channels)
+        pipe.expire(_connection_key(connection_id), KEY_TTL_SECONDS)
+        for channel in channels:
+            pipe.sadd(_channel_key(channel), connection_id)
+            pipe.expire(_channel_key(channel), KEY_TTL_SECONDS)
+        pipe.execute()
+
+    def remove(self, connection_id: str, channels: Sequence[str]) -> None:
+        if not channels:
+            return
+        pipe = self.redis.pipeline()
+        pipe.srem(_connection_key(connection_id), *channels)
+        for channel in channels:
+            pipe.srem(_channel_key(channel), connection_id)
+        pipe.execute()
+
+    def channels_of(self, connection_id: str) -> set[str]:
+        members = self.redis.smembers(_connection_key(connection_id))
+        return {m.decode() for m in members}  # type: ignore[union-attr]
+
+    def drop_connection(self, connection_id: str) -> None:
+        """Forget a closed (or gone) connection and all its subscriptions."""
+        self.remove(connection_id, sorted(self.channels_of(connection_id)))
+        self.redis.delete(_connection_key(connection_id))
+
+    def subscribers(self, channels: Collection[str]) -> dict[str, set[str]]:
+        """The connections of each channel that has any."""
+        ordered = list(channels)
+        pipe = self.redis.pipeline(transaction=False)
+        for channel in ordered:
+            pipe.smembers(_channel_key(channel))
+        replies = pipe.execute()
+        return {channel: {m.decode() for m in members}
+                for channel, members in zip(ordered, replies, strict=True) if members}
+
+
+class OrderEventProgress:
+    """The last event of each order the fan-out handled: an execution report covers the
+    trades since the order's previous event, and an event seen again is not resent.
+    Each order's events come from one partition (key = user), so one writer at a time."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def last_seq(self, order_id: int) -> int:
+        """The sequence of the order's last handled event (0: none yet)."""
+        return int(self.redis.get(f"ws:order:{order_id}") or 0)
+
+    def record(self, order_id: int, seq: int) -> None:
+        self.redis.set(f"ws:order:{order_id}", seq, ex=ORDER_PROGRESS_TTL_SECONDS)
+
+
+class MarketSnapshots:
+    """What the matcher keeps in Redis that streams show as is."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def ticker(self, market: str) -> dict[str, str]:
+        """``ticker:{market}``: seq, best_bid, bid_qty, best_ask, ask_qty, last_price."""
+        fields = self.redis.hgetall(f"ticker:{market}")
+        return {k.decode(): v.decode() for k, v in fields.items()}  # type: ignore[union-attr]

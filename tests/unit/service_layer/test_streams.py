@@ -1,0 +1,205 @@
+"""Stream names, client requests and Binance's stream payloads (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.orders import MarketSpec
+from chalicelib.service_layer.orders import Market
+from chalicelib.service_layer.streams import (
+    DepthEvent,
+    Fill,
+    KlineEvent,
+    OrderEvent,
+    Stream,
+    StreamKind,
+    StreamRequestError,
+    TradeEvent,
+    book_ticker_payload,
+    depth_payload,
+    execution_reports,
+    kline_payload,
+    parse_event,
+    parse_request,
+    parse_stream,
+    trade_payload,
+)
+
+BTCUSDT = Market(MarketSpec("BTCUSDT", 10**8, 10_000, 10_000, 10_000, 10**11), "BTC", "USDT",
+                 8, 6, "TRADING")
+NOW = 1_700_000_000_000
+ORDER_ROW = {"client_order_id": "my-order", "time_in_force": "GTC",
+             "created_at": datetime.fromtimestamp(1_699_999_999, UTC), "quote_order_qty": None,
+             "stp": "EXPIRE_MAKER"}
+
+
+@pytest.mark.parametrize(("name", "stream"), [
+    ("btcusdt@trade", Stream("BTCUSDT", StreamKind.TRADE)),
+    ("btcusdt@depth", Stream("BTCUSDT", StreamKind.DEPTH)),
+    ("ethusdt@depth@100ms", Stream("ETHUSDT", StreamKind.DEPTH_100MS)),
+    ("btcusdt@bookTicker", Stream("BTCUSDT", StreamKind.BOOK_TICKER)),
+    ("btcusdt@ticker", Stream("BTCUSDT", StreamKind.TICKER)),
+    ("btcusdt@kline_1m", Stream("BTCUSDT", StreamKind.KLINE, "1m")),
+    ("btcusdt@kline_1M", Stream("BTCUSDT", StreamKind.KLINE, "1M")),
+])
+def test_stream_names_parse_and_print_back_unchanged(name: str, stream: Stream) -> None:
+    assert parse_stream(name) == stream
+    assert stream.name == name
+
+
+@pytest.mark.parametrize("name", ["BTCUSDT@trade", "btcusdt@depth@1000ms", "btcusdt@kline_2m",
+                                  "btcusdt", "@trade", "btcusdt@trades", "b@trade", 5, None,
+                                  "btcusdt@trade ", "user:1"])
+def test_invalid_stream_names_are_refused_with_code_2(name: object) -> None:
+    with pytest.raises(StreamRequestError) as refused:
+        parse_stream(name)
+    assert refused.value.code == 2
+
+
+def test_a_request_has_a_method_params_and_an_id() -> None:
+    request = parse_request('{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":7}')
+    assert (request.method, request.params, request.id) == ("SUBSCRIBE", ["btcusdt@trade"], 7)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ("{not json", 3),
+    ("[1, 2]", 2),
+    ('{"params": [], "id": 1}', 2),
+    ('{"method": "SUBSCRIBE", "params": [], "id": -1}', 2),
+    ('{"method": "SUBSCRIBE", "params": [], "id": true}', 2),
+    ('{"method": "SUBSCRIBE", "params": [], "id": 1, "extra": 1}', 2),
+])
+def test_malformed_requests_get_binance_error_codes(body: str, code: int) -> None:
+    with pytest.raises(StreamRequestError) as refused:
+        parse_request(body)
+    assert refused.value.code == code
+
+
+def test_trade_payload_is_binances_with_decimal_strings() -> None:
+    event = TradeEvent(type="trade", market="BTCUSDT", trade_id=12, time=NOW - 5,
+                       price=20_000_000_000, qty=1_500_000, buyer_is_maker=True)
+    assert trade_payload(BTCUSDT, event, NOW) == {
+        "e": "trade", "E": NOW, "s": "BTCUSDT", "t": 12, "p": "20000.000000",
+        "q": "0.01500000", "T": NOW - 5, "m": True, "M": True}
+
+
+def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
+    event = parse_event(json.dumps({
+        "type": "depth", "market": "BTCUSDT", "first_seq": 11, "last_seq": 14,
+        "bids": [["19999000000", "0"]], "asks": [["20001000000", "250000"]]}).encode())
+    assert isinstance(event, DepthEvent)
+    assert depth_payload(BTCUSDT, event, NOW) == {
+        "e": "depthUpdate", "E": NOW, "s": "BTCUSDT", "U": 11, "u": 14,
+        "b": [["19999.000000", "0.00000000"]], "a": [["20001.000000", "0.00250000"]]}
+
+
+def test_book_ticker_shows_zero_for_an_empty_side() -> None:
+    ticker = {"seq": "9", "best_bid": "20000000000", "bid_qty": "100000000", "best_ask": "",
+              "ask_qty": ""}
+    assert book_ticker_payload(BTCUSDT, ticker) == {
+        "u": 9, "s": "BTCUSDT", "b": "20000.000000", "B": "1.00000000", "a": "0.000000",
+        "A": "0.00000000"}
+
+
+def test_kline_payload_is_binances() -> None:
+    event = KlineEvent(type="kline", market="BTCUSDT", interval="1m", t=60_000, T=119_999,
+                       o=1_000_000, h=3_000_000, l=500_000, c=2_000_000, v=100_000_000,
+                       q=2_000_000, n=3, V=50_000_000, Q=1_000_000, f=1, L=3)
+    assert kline_payload(BTCUSDT, event, NOW) == {"e": "kline", "E": NOW, "s": "BTCUSDT", "k": {
+        "t": 60_000, "T": 119_999, "s": "BTCUSDT", "i": "1m", "f": 1, "L": 3, "o": "1.000000",
+        "c": "2.000000", "h": "3.000000", "l": "0.500000", "v": "1.00000000", "n": 3,
+        "x": False, "q": "2.000000", "V": "0.50000000", "Q": "1.000000", "B": "0"}}
+
+
+def test_unknown_and_unreadable_events_are_skipped() -> None:
+    assert parse_event(b'{"type":"candle_closed"}') is None
+    assert parse_event(b"not json") is None
+    assert parse_event(b'{"type":"trade","market":"BTCUSDT"}') is None
+
+
+def order_event(**changes: Any) -> OrderEvent:
+    fields = {"type": "order", "market": "BTCUSDT", "seq": 20, "order_id": 5, "user_id": 1,
+              "side": "BUY", "order_type": "LIMIT", "price": 20_000_000_000,
+              "quantity": 2_000_000, "executed_qty": 0, "cumulative_quote_qty": 0,
+              "status": "NEW", "done_reason": None}
+    return OrderEvent.model_validate(fields | changes)
+
+
+def fill(trade_id: int, qty: int) -> Fill:
+    return Fill(trade_id, 20_000_000_000, qty, qty * 200, NOW - 1, False, qty // 1000, "BTC")
+
+
+def summary(reports: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return [(r["x"], r["X"], r["l"], r["z"]) for r in reports]
+
+
+def test_a_new_order_reports_new_once() -> None:
+    reports = execution_reports(BTCUSDT, order_event(), ORDER_ROW, [], first=True, now_ms=NOW)
+    assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000")]
+    assert reports[0] | {"E": 0} == {
+        "e": "executionReport", "E": 0, "s": "BTCUSDT", "c": "my-order", "S": "BUY",
+        "o": "LIMIT", "f": "GTC", "q": "0.02000000", "p": "20000.000000", "P": "0.000000",
+        "F": "0.00000000", "g": -1, "C": "", "x": "NEW", "X": "NEW", "r": "NONE", "i": 5,
+        "l": "0.00000000", "z": "0.00000000", "L": "0.000000", "n": "0", "N": None, "T": NOW,
+        "t": -1, "O": 1_699_999_999_000, "W": 1_699_999_999_000, "w": True, "m": False,
+        "Z": "0.000000", "Y": "0.000000", "Q": "0.000000", "V": "EXPIRE_MAKER"}
+
+
+def test_a_taker_that_fills_at_once_reports_new_then_each_trade() -> None:
+    event = order_event(executed_qty=2_000_000, cumulative_quote_qty=400_000_000,
+                        status="FILLED")
+    reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(1, 500_000), fill(2, 1_500_000)],
+                                first=True, now_ms=NOW)
+    assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000"),
+                                ("TRADE", "PARTIALLY_FILLED", "0.00500000", "0.00500000"),
+                                ("TRADE", "FILLED", "0.01500000", "0.02000000")]
+    assert [(r["t"], r["L"], r["n"], r["N"], r["Y"]) for r in reports[1:]] == [
+        (1, "20000.000000", "0.00000500", "BTC", "100.000000"),
+        (2, "20000.000000", "0.00001500", "BTC", "300.000000")]
+    assert reports[-1]["Z"] == "400.000000"
+
+
+def test_a_later_event_reports_only_the_trades_since_the_previous_one() -> None:
+    event = order_event(executed_qty=1_500_000, cumulative_quote_qty=300_000_000,
+                        status="PARTIALLY_FILLED")
+    reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(7, 1_000_000)], first=False,
+                                now_ms=NOW)
+    assert summary(reports) == [("TRADE", "PARTIALLY_FILLED", "0.01000000", "0.01500000")]
+    assert reports[0]["w"] is True
+
+
+def test_an_ioc_remainder_expires_after_its_trades() -> None:
+    event = order_event(executed_qty=500_000, cumulative_quote_qty=100_000_000,
+                        status="EXPIRED", done_reason="EXPIRED_IOC")
+    reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(3, 500_000)], first=True,
+                                now_ms=NOW)
+    assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000"),
+                                ("TRADE", "PARTIALLY_FILLED", "0.00500000", "0.00500000"),
+                                ("EXPIRED", "EXPIRED", "0.00000000", "0.00500000")]
+
+
+@pytest.mark.parametrize(("status", "execution"), [
+    ("CANCELED", "CANCELED"), ("EXPIRED_IN_MATCH", "TRADE_PREVENTION")])
+def test_a_resting_order_that_ends_without_trades(status: str, execution: str) -> None:
+    reports = execution_reports(BTCUSDT, order_event(status=status), ORDER_ROW, [],
+                                first=False, now_ms=NOW)
+    assert summary(reports) == [(execution, status, "0.00000000", "0.00000000")]
+    assert reports[0]["w"] is False
+
+
+def test_a_rejected_post_only_order_reports_only_its_rejection() -> None:
+    event = order_event(order_type="LIMIT_MAKER", status="REJECTED",
+                        done_reason="REJECTED_POST_ONLY")
+    reports = execution_reports(BTCUSDT, event, ORDER_ROW, [], first=True, now_ms=NOW)
+    assert [(r["x"], r["X"], r["r"]) for r in reports] == [
+        ("REJECTED", "REJECTED", "REJECTED_POST_ONLY")]
+
+
+def test_an_amend_is_reported_as_replaced() -> None:
+    reports = execution_reports(BTCUSDT, order_event(quantity=1_000_000), ORDER_ROW, [],
+                                first=False, now_ms=NOW)
+    assert [(r["x"], r["X"], r["q"]) for r in reports] == [("REPLACED", "NEW", "0.01000000")]
