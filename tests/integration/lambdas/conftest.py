@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Message, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka import Producer
 
-from chalicelib.adapters.kafka import make_consumer, make_producer
+from chalicelib.adapters.kafka import make_producer
 from lambdas.msk_runner import Handler, MskRunner
 
 RunRunner = Callable[..., Any]
-
-
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(name, num_partitions=partitions,
-                                            replication_factor=1)])
-    futures[name].result(timeout=30)
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[int, str, bytes]]) -> None:
@@ -33,30 +23,6 @@ def produce(bootstrap: str, topic: str, records: list[tuple[int, str, bytes]]) -
     for partition, key, value in records:
         producer.produce(topic, key=key, value=value, partition=partition)
     assert producer.flush(30) == 0
-
-
-def read_topic(bootstrap: str, topic: str) -> list[Message]:
-    """Every message of ``topic`` so far, each partition in offset order."""
-    consumer = make_consumer(bootstrap, f"reader-{uuid.uuid4().hex}",
-                             **{"enable.partition.eof": True})
-    consumer.subscribe([topic])
-    messages: list[Message] = []
-    eof: set[int] = set()
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            assigned = consumer.assignment()
-            if assigned and len(eof) == len(assigned):
-                return messages
-            for m in consumer.consume(1000, 0.5):
-                error = m.error()
-                if error is None:
-                    messages.append(m)
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    eof.add(m.partition() or 0)
-        raise TimeoutError(f"could not read {topic} to its end")
-    finally:
-        consumer.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:

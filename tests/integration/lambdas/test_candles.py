@@ -27,9 +27,9 @@ from chalicelib.domain.candles import Candle, Interval, Trade
 from chalicelib.settings import Settings
 from lambdas import candles
 from lambdas.msk_runner import LocalContext, msk_event
-from tests.integration.matching.support import create_market
+from tests.integration.matching.support import create_market, create_topic, read_topic
 
-from .conftest import RunRunner, create_topic, produce, read_topic, wait_until
+from .conftest import RunRunner, produce, wait_until
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -455,17 +455,7 @@ def test_trades_whose_events_were_lost_are_read_from_the_trades_table(
         db: Conn, settings: Settings, kafka_bootstrap: str) -> None:
     # The matcher committed five trades but crashed before publishing the middle three.
     trades = [t for b in seed_trades("BTCUSDT", 5, random.Random(11)) for t in b][:5]
-    db.execute(
-        "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
-        " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
-        " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT 'BTCUSDT', t.id, t.id * 2, t.price, t.qty, t.quote, t.id, t.id + 1, 1, 2,"
-        "  t.maker, 0, 'BTC', 0, 'USDT', to_timestamp(t.time / 1000.0)"
-        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],"
-        "  %s::boolean[], %s::bigint[]) AS t(id, price, qty, quote, maker, time)",
-        ([t.trade_id for t in trades], [t.price for t in trades], [t.qty for t in trades],
-         [t.quote_qty for t in trades], [t.buyer_is_maker for t in trades],
-         [t.time for t in trades]))
+    store_trades(db, trades)
     topic = settings.market_events_topic
     create_topic(kafka_bootstrap, topic, 1)
     published = [trades[0], trades[4]]

@@ -13,8 +13,9 @@ from confluent_kafka import TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
 from lambdas.msk_runner import first_failures, msk_event
+from tests.integration.matching.support import create_topic, read_topic
 
-from .conftest import RunRunner, create_topic, produce, read_topic, wait_until
+from .conftest import RunRunner, produce, wait_until
 
 PER_PARTITION = 10
 
