@@ -31,6 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import Settings
+from lambdas import candles
 from lambdas.fanout import Fanout
 from lambdas.msk_runner import MskRunner
 from opscli.ws_gateway import Gateway
@@ -237,6 +238,10 @@ def test_a_local_book_from_depth_diffs_matches_the_exchange_and_users_see_only_t
              "the last depth diff")
     book = local_book(snapshot.json_body, market.of_type("depthUpdate"))
     assert book == exchange_book(db)
+    final = client.http.get(f"/api/v3/depth?symbol={SYMBOL}&limit=1000").json_body
+    assert final["lastUpdateId"] == last_sequence
+    assert book == {side: {Decimal(p): Decimal(q) for p, q in final[side]}
+                    for side in ("bids", "asks")}
     assert book["bids"]
     assert book["asks"]
 
@@ -385,3 +390,60 @@ def check_user_stream(db: Conn, trader: Caller, stream: StreamClient) -> None:
                     "SELECT asset, available, locked FROM balances WHERE user_id = %s",
                     (trader.user_id,))}
     assert {b["a"]: (Decimal(b["f"]), Decimal(b["l"])) for b in positions[-1]["B"]} == balances
+
+
+def test_kline_streams_carry_the_candles_the_klines_endpoint_serves(
+        streaming: Settings, gateway: Gateway, clients: list[StreamClient],
+        admin: Caller, alice: Caller, bob: Caller, btcusdt: str, db: Conn,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(candles, "get_settings", lambda: streaming)
+    runner = MskRunner(candles.handler, bootstrap_servers=streaming.kafka_bootstrap_servers,
+                       topics=[streaming.market_events_topic],
+                       group=f"candles-{uuid.uuid4().hex[:8]}", function_name="candles",
+                       retry_seconds=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        stream = open_client(gateway, clients)
+        assert stream.request({"method": "SUBSCRIBE", "id": 1,
+                               "params": ["btcusdt@kline_1m", "btcusdt@kline_1d"]}
+                              )["result"] is None
+        fund(admin, alice, "USDT", "100000")
+        fund(admin, bob, "BTC", "1")
+        seller, buyer = bob.new_api_key(["TRADE"]), alice.new_api_key(["TRADE"])
+        for price in ("20000", "20010", "19990"):
+            assert seller.post_form("/api/v3/order", {
+                "symbol": SYMBOL, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "0.1", "price": price}).status_code == 200
+            assert buyer.post_form("/api/v3/order", {
+                "symbol": SYMBOL, "side": "BUY", "type": "MARKET", "quantity": "0.1"}
+                                   ).status_code == 200
+        wait_for(lambda: sum(1 for e in stream.of_type("kline")
+                             if e["k"]["i"] == "1d" and e["k"]["n"] == 3) == 1,
+                 "the daily candle with all three trades")
+    finally:
+        stop.set()
+        thread.join(WAIT_SECONDS)
+        candles.components(streaming).repository.close()
+        candles.components.cache_clear()
+
+    for interval in ("1m", "1d"):
+        newest = [e["k"] for e in stream.of_type("kline") if e["k"]["i"] == interval][-1]
+        rows = streaming_klines(alice, interval)
+        open_time = newest["t"]
+        (row,) = [r for r in rows if r[0] == open_time]
+        assert [newest["o"], newest["h"], newest["l"], newest["c"], newest["v"],
+                newest["q"]] == [row[1], row[2], row[3], row[4], row[5], row[7]]
+        assert newest["n"] == row[8]
+    daily = [e["k"] for e in stream.of_type("kline") if e["k"]["i"] == "1d"][-1]
+    assert (Decimal(daily["o"]), Decimal(daily["h"]), Decimal(daily["l"]),
+            Decimal(daily["c"]), Decimal(daily["v"])) == (
+        Decimal(20000), Decimal(20010), Decimal(19990), Decimal(19990), Decimal("0.3"))
+
+
+def streaming_klines(caller: Caller, interval: str) -> list[list[Any]]:
+    response = caller.client.http.get(f"/api/v3/klines?symbol={SYMBOL}&interval={interval}")
+    assert response.status_code == 200, response.body
+    rows: list[list[Any]] = response.json_body
+    return rows
