@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.settings import get_settings
@@ -130,10 +130,19 @@ class MskRunner:
             if key not in failed:
                 commits[key] = (m.offset() or 0) + 1
         commits.update(failed)
-        self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in commits.items()],
-                              asynchronous=False)
+        # A rebalance may have taken partitions away while the handler ran: their new
+        # owner starts from the last commit and redelivers (handlers are idempotent).
+        owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        try:
+            self._consumer.commit(offsets=[TopicPartition(t, p, o)
+                                           for (t, p), o in commits.items() if (t, p) in owned],
+                                  asynchronous=False)
+        except KafkaException as error:
+            log.warning("commit failed; the records will be redelivered",
+                        extra={"error": str(error)})
         for (topic, partition), offset in failed.items():
-            self._consumer.seek(TopicPartition(topic, partition, offset))
+            if (topic, partition) in owned:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
         if failed:
             log.warning("records failed; redelivering", extra={
                 "partitions": [f"{t}-{p}@{o}" for (t, p), o in failed.items()]})
