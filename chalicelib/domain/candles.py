@@ -17,7 +17,7 @@ volumes in base units, quote volumes in quote units), never floats.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -133,6 +133,44 @@ class Candle:
     @property
     def key(self) -> tuple[str, Interval, int]:
         return self.market, self.interval, self.open_time
+
+
+def with_quiet_intervals(candles: Sequence[Candle], limit: int, *,
+                         newest: bool) -> list[Candle]:
+    """At most ``limit`` of ``candles`` (one market and interval, by open time) with the
+    intervals between them that had no trade, as Binance lists them: volume 0, every
+    price the previous close. Only traded candles are stored. ``newest`` keeps the
+    newest ones, else the oldest; nothing beyond ``limit`` is ever built."""
+    if not newest:
+        out: list[Candle] = []
+        for candle in candles:
+            if out:
+                quiet = next_open_time(candle.interval, out[-1].open_time)
+                while quiet < candle.open_time and len(out) < limit:
+                    out.append(_quiet(out[-1], quiet))
+                    quiet = next_open_time(candle.interval, quiet)
+            if len(out) >= limit:
+                break
+            out.append(candle)
+        return out
+    backwards: list[Candle] = []
+    for i in range(len(candles) - 1, -1, -1):
+        backwards.append(candles[i])
+        if i == 0 or len(backwards) >= limit:
+            break
+        earlier = candles[i - 1]
+        quiet = open_time(earlier.interval, candles[i].open_time - 1)
+        while quiet > earlier.open_time and len(backwards) < limit:
+            backwards.append(_quiet(earlier, quiet))
+            quiet = open_time(earlier.interval, quiet - 1)
+    return backwards[:limit][::-1]
+
+
+def _quiet(previous: Candle, open_ms: int) -> Candle:
+    price, trade_id = previous.close, previous.last_trade_id
+    return Candle(previous.market, previous.interval, open_ms,
+                  close_time(previous.interval, open_ms), price, price, price, price,
+                  0, 0, 0, 0, 0, trade_id, trade_id)
 
 
 def candle_of(market: str, interval: Interval, trade: Trade) -> Candle:

@@ -25,7 +25,7 @@ from chalicelib.adapters.market_data import (
     PublicTrade,
     TopOfBook,
 )
-from chalicelib.domain.candles import Candle, Interval
+from chalicelib.domain.candles import Candle, Interval, with_quiet_intervals
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
 from chalicelib.service_layer.admin import bad_symbol
 
@@ -163,9 +163,10 @@ def recent_trades(conn: Conn, cache: MarketDataCache, symbol: str,
 def klines(conn: Conn, cache: MarketDataCache, symbol: str, interval: Interval,
            start_ms: int | None = None, end_ms: int | None = None,
            limit: int = KLINES_LIMIT_DEFAULT) -> Klines:
-    """Candles by open time: from ``start_ms`` on if given, else the newest up to
-    ``end_ms``. Redis holds the recent ones (from its oldest member on, every candle the
-    candles function wrote since); the ``candles`` table the older ones."""
+    """Candles by open time (quiet intervals between trades included, volume 0): from
+    ``start_ms`` on if given, else the newest up to ``end_ms``. Redis holds the recent
+    ones (from its oldest member on, every candle the candles function wrote since); the
+    ``candles`` table the older ones."""
     check_limit(limit, KLINES_LIMIT_MAX)
     if start_ms is not None and end_ms is not None and start_ms > end_ms:
         raise bad_request(ErrorCode.START_TIME_GREATER_THAN_END_TIME,
@@ -187,11 +188,15 @@ def klines(conn: Conn, cache: MarketDataCache, symbol: str, interval: Interval,
         return data.read_candles(conn, symbol, interval, low, boundary - 1, count,
                                  newest=newest)
 
+    # Intervals without a trade are not stored; filled in, the series is continuous,
+    # so cutting it to ``limit`` from the anchored end gives what Binance gives.
     if newest:
         recent = cached(limit)
-        return Klines(scales, stored(limit - len(recent)) + recent)
+        return Klines(scales, with_quiet_intervals(stored(limit - len(recent)) + recent, limit,
+                                                   newest=True))
     older = stored(limit)
-    return Klines(scales, older + cached(limit - len(older)))
+    return Klines(scales, with_quiet_intervals(older + cached(limit - len(older)), limit,
+                                               newest=False))
 
 
 def ticker_24hr(conn: Conn, cache: MarketDataCache, symbols: Sequence[str] | None,

@@ -19,6 +19,7 @@ from chalicelib.domain.candles import (
     next_open_time,
     open_time,
     touched_keys,
+    with_quiet_intervals,
 )
 
 
@@ -188,3 +189,36 @@ def test_merging_folds_of_two_parts_equals_folding_all(
         if key in first:
             assert merge(candle, first[key]) == merged[key]
     assert merged == whole
+
+
+def quiet_test_candle(interval: Interval, open_ms: int, close: int, trade_id: int) -> Candle:
+    return Candle("BTCUSDT", interval, open_ms, close_time(interval, open_ms), close, close,
+                  close, close, 5, 5 * close, 1, 0, 0, trade_id, trade_id)
+
+
+def test_quiet_intervals_between_trades_are_listed_flat_at_the_previous_close() -> None:
+    minute = 60_000
+    traded = [quiet_test_candle(Interval.M1, 0, 100, 1),
+              quiet_test_candle(Interval.M1, 3 * minute, 130, 2)]
+
+    series = with_quiet_intervals(traded, 10, newest=False)
+
+    assert [c.open_time for c in series] == [0, minute, 2 * minute, 3 * minute]
+    assert [(c.open, c.high, c.low, c.close, c.volume, c.trade_count) for c in series[1:3]] == [
+        (100, 100, 100, 100, 0, 0)] * 2
+    assert with_quiet_intervals(traded, 2, newest=False) == series[:2]
+    assert with_quiet_intervals(traded, 2, newest=True) == series[2:]
+
+
+def test_quiet_months_and_far_apart_trades_build_no_more_than_the_limit() -> None:
+    jan, apr = 1_704_067_200_000, 1_711_929_600_000  # 2024-01-01, 2024-04-01 UTC
+    months = with_quiet_intervals([quiet_test_candle(Interval.MONTH1, jan, 7, 1),
+                                   quiet_test_candle(Interval.MONTH1, apr, 9, 2)], 10,
+                                  newest=True)
+    assert [c.close for c in months] == [7, 7, 7, 9]
+    assert [c.open_time for c in months][1:3] == [1_706_745_600_000, 1_709_251_200_000]
+
+    far = [quiet_test_candle(Interval.M1, 0, 100, 1),
+           quiet_test_candle(Interval.M1, 10**12, 200, 2)]  # ~31 years of quiet minutes
+    assert len(with_quiet_intervals(far, 1000, newest=True)) == 1000
+    assert len(with_quiet_intervals(far, 1000, newest=False)) == 1000
