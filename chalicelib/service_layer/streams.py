@@ -41,6 +41,7 @@ from chalicelib.adapters.stream_subscriptions import (
     StreamSubscriptions,
 )
 from chalicelib.adapters.ws_sender import SendError
+from chalicelib.domain.candles import Interval
 from chalicelib.domain.errors import ApiError
 from chalicelib.domain.money import format_units
 from chalicelib.service_layer import Conn, auth, market_data, orders, wallet
@@ -49,8 +50,6 @@ from chalicelib.service_layer.orders import OPEN_STATUSES, Market
 
 log = logging.getLogger(__name__)
 
-KLINE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
-                   "3d", "1w", "1M")
 # Binance's limit of streams per connection.
 MAX_STREAMS_PER_CONNECTION = 1024
 USER_CHANNEL_PREFIX = "user:"
@@ -73,7 +72,7 @@ class StreamKind(StrEnum):
 
 _STREAM_NAME = re.compile(
     r"(?P<symbol>[a-z0-9]{2,20})@(?:(?P<kind>trade|depth|depth@100ms|bookTicker|ticker)"
-    r"|kline_(?P<interval>" + "|".join(KLINE_INTERVALS) + r"))")
+    r"|kline_(?P<interval>" + "|".join(i.value for i in Interval) + r"))")
 
 
 @dataclass(frozen=True)
