@@ -330,6 +330,11 @@ class MarketDataCache:
         raw = self._redis.get(f"last:{market}")
         return None if raw is None else int(json.loads(raw)["price"])
 
+    def last_trade_id(self, market: str) -> int:
+        """The newest trade the matcher published (0 if Redis does not know)."""
+        raw = self._redis.get(f"last:{market}")
+        return 0 if raw is None else int(json.loads(raw)["trade_id"])
+
     def restore(self, snap: MarketSnapshot) -> bool:
         """Write ``snap`` back unless Redis holds newer data; True if it was written."""
         market, book = snap.market, snap.book

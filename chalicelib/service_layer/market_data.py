@@ -207,12 +207,15 @@ def ticker_24hr(conn: Conn, cache: MarketDataCache, symbols: Sequence[str] | Non
 
 def _ticker_24hr(conn: Conn, cache: MarketDataCache, scales: MarketScales,
                  now_ms: int) -> Ticker24hr:
-    key = f"ticker24hr:{scales.symbol}"
+    top = _top_of_book(conn, cache, scales.symbol)  # rebuilds Redis if it was lost
+    # Keyed by the newest trade too: a trade makes the next request (and the @ticker
+    # stream it triggers) recompute at once; the TTL only spares repeats in between.
+    key = f"ticker24hr:{scales.symbol}:{cache.last_trade_id(scales.symbol)}"
     stats = cache.cached(key)
     if stats is None:
         stats = _window_stats(conn, scales, now_ms)
         cache.cache(key, stats, TICKER_24HR_TTL_MS)
-    return Ticker24hr(scales, **stats, top=_top_of_book(conn, cache, scales.symbol))
+    return Ticker24hr(scales, **stats, top=top)
 
 
 def _window_stats(conn: Conn, scales: MarketScales, now_ms: int) -> dict[str, int]:

@@ -350,11 +350,12 @@ def check_tickers(db: Conn, stream: StreamClient, book: Book, last_sequence: int
     best_bid, best_ask = max(book["bids"]), min(book["asks"])
     assert (Decimal(best["b"]), Decimal(best["B"]), Decimal(best["a"]), Decimal(best["A"])) == (
         best_bid, book["bids"][best_bid], best_ask, book["asks"][best_ask])
-    # The 24 h statistics are computed at most once a second per market (shared with
-    # the REST endpoint), so the last ticker may stand for a slightly earlier trade.
+    # A newly published trade makes the next ticker recompute its 24 h statistics.
     trades = db.execute("SELECT id, price, sum(quantity) OVER (ORDER BY id) FROM trades"
                         " WHERE market = %s ORDER BY id", (SYMBOL,)).fetchall()
-    wait_for(lambda: stream.of_type("24hrTicker"), "the ticker")
+    last_id = int(trades[-1][0])
+    wait_for(lambda: any(t["L"] == last_id for t in stream.of_type("24hrTicker")),
+             "the ticker of the last trade")
     ticker = stream.of_type("24hrTicker")[-1]
     trade_id, price, volume = trades[ticker["n"] - 1]
     assert (ticker["s"], ticker["L"], ticker["c"], ticker["v"]) == (
