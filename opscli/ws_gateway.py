@@ -139,7 +139,7 @@ class Gateway:
         if path == "/healthz":
             return socket.respond(HTTPStatus.OK, "ok\n")
         event = self._event("$connect", "CONNECT", socket, connection_id_of(socket),
-                            queryStringParameters=dict(parse_qsl(query)) or None,
+                            queryStringParameters=binance_query(path, query) or None,
                             headers=dict(request.headers.raw_items()))
         answer = await asyncio.to_thread(self._invoke, "$connect", event)
         status = int(answer.get("statusCode", 200))
@@ -289,6 +289,17 @@ class ManagementApi(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("management API: " + format, *args)
+
+
+def binance_query(path: str, query: str) -> dict[str, str]:
+    """Binance's endpoints as query parameters of the one WebSocket URL API Gateway has:
+    ``/ws/<stream>/<stream>`` (raw payloads) and ``/stream?streams=`` (combined)."""
+    params = dict(parse_qsl(query))
+    if path.rstrip("/") == "/stream":
+        params["combined"] = "true"
+    elif path.startswith("/ws/"):
+        params.setdefault("streams", unquote(path[len("/ws/"):]))
+    return params
 
 
 def load_app() -> Chalice:

@@ -3,7 +3,9 @@
 * ``ws:conn:{connection id}`` set: the channels that connection subscribed to;
 * ``ws:chan:{channel}`` set: the connections subscribed to that channel;
 * ``ws:order:{order id}``: the sequence of the last event of that order the fan-out
-  handled.
+  handled;
+* ``ws:combined:{connection id}``: set for a connection that takes Binance's combined
+  stream payloads (``{"stream": name, "data": payload}``).
 
 A channel is a public stream's name (``btcusdt@trade``) or a user's private channel.
 API Gateway ends a connection after two hours at most, so every key expires a while
@@ -25,6 +27,10 @@ def _connection_key(connection_id: str) -> str:
 
 def _channel_key(channel: str) -> str:
     return f"ws:chan:{channel}"
+
+
+def _combined_key(connection_id: str) -> str:
+    return f"ws:combined:{connection_id}"
 
 
 class StreamSubscriptions:
@@ -58,7 +64,18 @@ class StreamSubscriptions:
     def drop_connection(self, connection_id: str) -> None:
         """Forget a closed (or gone) connection and all its subscriptions."""
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
-        self.redis.delete(_connection_key(connection_id))
+        self.redis.delete(_connection_key(connection_id), _combined_key(connection_id))
+
+    def set_combined(self, connection_id: str) -> None:
+        self.redis.set(_combined_key(connection_id), 1, ex=KEY_TTL_SECONDS)
+
+    def combined(self, connection_ids: Collection[str]) -> set[str]:
+        """Those of the connections that take combined stream payloads."""
+        ordered = sorted(connection_ids)
+        if not ordered:
+            return set()
+        flags = self.redis.mget([_combined_key(c) for c in ordered])
+        return {c for c, flag in zip(ordered, flags, strict=True) if flag}
 
     def subscribers(self, channels: Collection[str]) -> dict[str, set[str]]:
         """The connections of each channel that has any."""

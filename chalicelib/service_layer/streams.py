@@ -209,11 +209,15 @@ def subscribe(subscriptions: StreamSubscriptions, connection_id: str,
 
 
 def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | None) -> None:
-    """A connection may name its streams up front: ``?streams=btcusdt@trade/btcusdt@depth``
-    (the payloads stay raw)."""
-    wanted = (query or {}).get("streams")
+    """A connection may name its streams up front, ``?streams=btcusdt@trade/btcusdt@depth``,
+    and with ``combined=true`` take Binance's combined payloads, ``{"stream", "data"}``
+    (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here)."""
+    query = query or {}
+    wanted = query.get("streams")
     if wanted:
         subscribe(ctx.subscriptions, connection_id, stream_names(wanted.split("/")))
+    if query.get("combined") == "true":
+        ctx.subscriptions.set_combined(connection_id)
 
 
 def disconnect(subscriptions: StreamSubscriptions, connection_id: str) -> None:
@@ -564,6 +568,8 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
     if not listeners:
         return Delivery(0, 0, 0)
     outbox: dict[str, list[str]] = {}
+    public = not isinstance(event, OrderEvent)
+    combined = ctx.subscriptions.combined(set().union(*listeners.values())) if public else set()
     for channel, connections in listeners.items():
         try:
             built = payloads(ctx, event, channel, previous)
@@ -571,11 +577,16 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
             log.warning("event of an unknown market or order skipped",
                         extra={"event": event.model_dump()})
             continue
-        for payload in built:
-            data = json.dumps(payload, separators=(",", ":"))
-            for connection_id in sorted(connections):
-                outbox.setdefault(connection_id, []).append(data)
+        raw = [_json(payload) for payload in built]
+        wrapped = [_json({"stream": channel, "data": p}) for p in built] if combined else raw
+        for connection_id in sorted(connections):
+            messages = wrapped if connection_id in combined else raw
+            outbox.setdefault(connection_id, []).extend(messages)
     return deliver(ctx, outbox)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def public_streams(event: Event) -> list[Stream]:

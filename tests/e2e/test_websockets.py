@@ -103,6 +103,10 @@ class StreamClient:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in list(self.events) if e.get("e") == kind]
 
+    def combined(self, stream: str) -> list[dict[str, Any]]:
+        """The payloads that came wrapped as ``{"stream": stream, "data": ...}``."""
+        return [e["data"] for e in list(self.events) if e.get("stream") == stream]
+
     def close(self) -> None:
         self._stack.close()
         self._reader.join(5)
@@ -156,6 +160,29 @@ def test_subscriptions_are_managed_the_binance_way(
             connect(gateway.ws_url + "/?streams=btcusdt@nonsense"):
         pass
     assert refused.value.response.status_code == 400
+
+
+def test_binance_raw_and_combined_stream_endpoints(
+        streaming: Settings, gateway: Gateway, clients: list[StreamClient],
+        admin: Caller, alice: Caller, bob: Caller, btcusdt: str) -> None:
+    raw = open_client(gateway, clients, "/ws/btcusdt@trade")
+    combined = open_client(gateway, clients, "/stream?streams=btcusdt@trade/btcusdt@depth")
+    assert combined.request({"method": "LIST_SUBSCRIPTIONS", "id": 1})["result"] == [
+        "btcusdt@depth", "btcusdt@trade"]
+    fund(admin, alice, "USDT", "100000")
+    fund(admin, bob, "BTC", "1")
+    assert bob.new_api_key(["TRADE"]).post_form("/api/v3/order", {
+        "symbol": SYMBOL, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+        "quantity": "0.1", "price": "20000"}).status_code == 200
+    assert alice.new_api_key(["TRADE"]).post_form("/api/v3/order", {
+        "symbol": SYMBOL, "side": "BUY", "type": "MARKET", "quantity": "0.1"}).status_code == 200
+
+    wait_for(lambda: raw.of_type("trade") and combined.combined("btcusdt@trade"), "the trade")
+    (trade,) = raw.of_type("trade")
+    assert combined.combined("btcusdt@trade") == [trade]  # the same payload, wrapped
+    assert all(d["e"] == "depthUpdate" for d in combined.combined("btcusdt@depth"))
+    assert not raw.of_type("depthUpdate")
+    assert all("stream" in e for e in combined.events)
 
 
 @pytest.mark.parametrize(("message", "code", "request_id"), [
