@@ -14,7 +14,9 @@ after its last change: a connection whose ``$disconnect`` never ran cannot leak.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import redis
 
@@ -109,6 +111,11 @@ class MarketSnapshots:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+
+    def book(self, market: str) -> dict[str, Any] | None:
+        """``book:{market}``: seq and the top levels, best first (None if missing)."""
+        raw = self.redis.get(f"book:{market}")
+        return None if raw is None else dict(json.loads(raw))
 
     def ticker(self, market: str) -> dict[str, str]:
         """``ticker:{market}``: seq, best_bid, bid_qty, best_ask, ask_qty, last_price."""

@@ -68,11 +68,15 @@ class StreamKind(StrEnum):
     BOOK_TICKER = "bookTicker"
     TICKER = "ticker"
     KLINE = "kline"
+    PARTIAL_DEPTH = "partialDepth"  # <symbol>@depth<levels>[@100ms]
 
+
+PARTIAL_DEPTH_LEVELS = (5, 10, 20)
 
 _STREAM_NAME = re.compile(
     r"(?P<symbol>[a-z0-9]{2,20})@(?:(?P<kind>trade|depth|depth@100ms|bookTicker|ticker)"
-    r"|kline_(?P<interval>" + "|".join(i.value for i in Interval) + r"))")
+    r"|kline_(?P<interval>" + "|".join(i.value for i in Interval) + r")"
+    r"|depth(?P<levels>5|10|20)(?P<fast>@100ms)?)")
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,17 @@ class Stream:
     symbol: str  # upper case, as markets are named
     kind: StreamKind
     interval: str = ""
+    levels: int = 0  # a partial depth stream's levels per side
+    fast: bool = False  # a partial depth stream's "@100ms"
 
     @property
     def name(self) -> str:
-        suffix = f"kline_{self.interval}" if self.kind is StreamKind.KLINE else self.kind.value
+        if self.kind is StreamKind.KLINE:
+            suffix = f"kline_{self.interval}"
+        elif self.kind is StreamKind.PARTIAL_DEPTH:
+            suffix = f"depth{self.levels}{'@100ms' if self.fast else ''}"
+        else:
+            suffix = self.kind.value
         return f"{self.symbol.lower()}@{suffix}"
 
 
@@ -93,6 +104,9 @@ def parse_stream(name: object) -> Stream:
     symbol = match["symbol"].upper()
     if match["interval"]:
         return Stream(symbol, StreamKind.KLINE, match["interval"])
+    if match["levels"]:
+        return Stream(symbol, StreamKind.PARTIAL_DEPTH, levels=int(match["levels"]),
+                      fast=bool(match["fast"]))
     return Stream(symbol, StreamKind(match["kind"]))
 
 
@@ -383,6 +397,16 @@ def book_ticker_payload(market: Market, ticker: Mapping[str, str]) -> dict[str, 
             "a": _price(market, units("best_ask")), "A": _qty(market, units("ask_qty"))}
 
 
+def partial_depth_payload(market: Market, book: Mapping[str, Any],
+                          levels: int) -> dict[str, Any]:
+    """Binance's partial book: the top ``levels`` of the matcher's ``book:{market}``."""
+    def top(side: str) -> list[tuple[int, int]]:
+        return [(int(p), int(q)) for p, q in book[side][:levels]]
+
+    return {"lastUpdateId": int(book["seq"]), "bids": _levels(market, top("bids")),
+            "asks": _levels(market, top("asks"))}
+
+
 def kline_payload(market: Market, event: KlineEvent, now_ms: int) -> dict[str, Any]:
     return {"e": "kline", "E": now_ms, "s": event.market, "k": {
         "t": event.t, "T": event.T, "s": event.market, "i": event.interval, "f": event.f,
@@ -595,7 +619,9 @@ def public_streams(event: Event) -> list[Stream]:
         return [Stream(symbol, StreamKind.TRADE), Stream(symbol, StreamKind.TICKER)]
     if isinstance(event, DepthEvent):
         return [Stream(symbol, StreamKind.DEPTH), Stream(symbol, StreamKind.DEPTH_100MS),
-                Stream(symbol, StreamKind.BOOK_TICKER)]
+                Stream(symbol, StreamKind.BOOK_TICKER),
+                *[Stream(symbol, StreamKind.PARTIAL_DEPTH, levels=levels, fast=fast)
+                  for levels in PARTIAL_DEPTH_LEVELS for fast in (False, True)]]
     if isinstance(event, KlineEvent):
         return [Stream(symbol, StreamKind.KLINE, event.interval)]
     return []
@@ -608,7 +634,8 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
     if isinstance(event, OrderEvent):
         with ctx.db() as conn:
             return user_payloads(conn, market, event, previous, now)
-    kind = parse_stream(channel).kind
+    stream = parse_stream(channel)
+    kind = stream.kind
     if isinstance(event, TradeEvent) and kind is StreamKind.TICKER:
         with ctx.db() as conn:
             ticker = market_data.ticker_24hr(conn, ctx.market_data, [event.market], now)[0]
@@ -618,6 +645,9 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
     if isinstance(event, DepthEvent) and kind is StreamKind.BOOK_TICKER:
         ticker_fields = ctx.snapshots.ticker(event.market)
         return [book_ticker_payload(market, ticker_fields)] if ticker_fields else []
+    if isinstance(event, DepthEvent) and kind is StreamKind.PARTIAL_DEPTH:
+        book = ctx.snapshots.book(event.market)
+        return [partial_depth_payload(market, book, stream.levels)] if book else []
     if isinstance(event, DepthEvent):
         return [depth_payload(market, event, now)]
     return [kline_payload(market, event, now)]

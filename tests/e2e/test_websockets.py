@@ -164,11 +164,12 @@ def test_subscriptions_are_managed_the_binance_way(
 
 def test_binance_raw_and_combined_stream_endpoints(
         streaming: Settings, gateway: Gateway, clients: list[StreamClient],
-        admin: Caller, alice: Caller, bob: Caller, btcusdt: str) -> None:
+        admin: Caller, alice: Caller, bob: Caller, btcusdt: str, db: Conn) -> None:
     raw = open_client(gateway, clients, "/ws/btcusdt@trade")
-    combined = open_client(gateway, clients, "/stream?streams=btcusdt@trade/btcusdt@depth")
+    combined = open_client(gateway, clients,
+                           "/stream?streams=btcusdt@trade/btcusdt@depth/btcusdt@depth5")
     assert combined.request({"method": "LIST_SUBSCRIPTIONS", "id": 1})["result"] == [
-        "btcusdt@depth", "btcusdt@trade"]
+        "btcusdt@depth", "btcusdt@depth5", "btcusdt@trade"]
     fund(admin, alice, "USDT", "100000")
     fund(admin, bob, "BTC", "1")
     assert bob.new_api_key(["TRADE"]).post_form("/api/v3/order", {
@@ -180,8 +181,16 @@ def test_binance_raw_and_combined_stream_endpoints(
     wait_for(lambda: raw.of_type("trade") and combined.combined("btcusdt@trade"), "the trade")
     (trade,) = raw.of_type("trade")
     assert combined.combined("btcusdt@trade") == [trade]  # the same payload, wrapped
+    last = wait_until_settled(db)
+    wait_for(lambda: any(d["u"] == last for d in combined.combined("btcusdt@depth")),
+             "the last diff")
     assert all(d["e"] == "depthUpdate" for d in combined.combined("btcusdt@depth"))
     assert not raw.of_type("depthUpdate")
+    # The partial book after the last batch: the ask was taken whole, the book is empty.
+    wait_for(lambda: any(p["lastUpdateId"] == last
+                         for p in combined.combined("btcusdt@depth5")), "the partial book")
+    assert combined.combined("btcusdt@depth5")[-1] == {
+        "lastUpdateId": last, "bids": [], "asks": []}
     assert all("stream" in e for e in combined.events)
 
 

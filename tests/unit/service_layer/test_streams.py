@@ -26,6 +26,7 @@ from chalicelib.service_layer.streams import (
     parse_event,
     parse_request,
     parse_stream,
+    partial_depth_payload,
     trade_payload,
 )
 
@@ -45,6 +46,9 @@ ORDER_ROW = {"client_order_id": "my-order", "time_in_force": "GTC",
     ("btcusdt@ticker", Stream("BTCUSDT", StreamKind.TICKER)),
     ("btcusdt@kline_1m", Stream("BTCUSDT", StreamKind.KLINE, "1m")),
     ("btcusdt@kline_1M", Stream("BTCUSDT", StreamKind.KLINE, "1M")),
+    ("btcusdt@depth5", Stream("BTCUSDT", StreamKind.PARTIAL_DEPTH, levels=5)),
+    ("btcusdt@depth20@100ms", Stream("BTCUSDT", StreamKind.PARTIAL_DEPTH, levels=20,
+                                     fast=True)),
 ])
 def test_stream_names_parse_and_print_back_unchanged(name: str, stream: Stream) -> None:
     assert parse_stream(name) == stream
@@ -52,6 +56,7 @@ def test_stream_names_parse_and_print_back_unchanged(name: str, stream: Stream) 
 
 
 @pytest.mark.parametrize("name", ["BTCUSDT@trade", "btcusdt@depth@1000ms", "btcusdt@kline_2m",
+                                  "btcusdt@depth15", "btcusdt@depth5@500ms",
                                   "btcusdt", "@trade", "btcusdt@trades", "b@trade", 5, None,
                                   "btcusdt@trade ", "user:1"])
 def test_invalid_stream_names_are_refused_with_code_2(name: object) -> None:
@@ -95,6 +100,16 @@ def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
     assert depth_payload(BTCUSDT, event, NOW) == {
         "e": "depthUpdate", "E": NOW, "s": "BTCUSDT", "U": 11, "u": 14,
         "b": [["19999.000000", "0.00000000"]], "a": [["20001.000000", "0.00250000"]]}
+
+
+def test_partial_depth_is_the_top_levels_of_the_matchers_book() -> None:
+    book = {"seq": 42, "bids": [[str(20_000_000_000 - i * 10_000), "100000"] for i in range(9)],
+            "asks": [["20001000000", "250000"]]}
+    payload = partial_depth_payload(BTCUSDT, book, 5)
+    assert payload["lastUpdateId"] == 42
+    assert payload["bids"][0] == ["20000.000000", "0.00100000"]
+    assert len(payload["bids"]) == 5
+    assert payload["asks"] == [["20001.000000", "0.00250000"]]
 
 
 def test_book_ticker_shows_zero_for_an_empty_side() -> None:
