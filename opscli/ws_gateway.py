@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import importlib
 import json
 import logging
@@ -155,13 +156,15 @@ class Gateway:
         with self._lock:
             self._connections[connection_id] = live
         try:
-            async for message in socket:
-                live.last_active_at = datetime.now(UTC)
-                body = message if isinstance(message, str) else message.decode(errors="replace")
-                event = self._event("$default", "MESSAGE", socket, connection_id, body=body)
-                await asyncio.to_thread(self._invoke, "$default", event)
-        except ConnectionClosed:
-            pass
+            # A client going away ends the session like a clean close: $disconnect runs.
+            with contextlib.suppress(ConnectionClosed):
+                async for message in socket:
+                    live.last_active_at = datetime.now(UTC)
+                    body = (message if isinstance(message, str)
+                            else message.decode(errors="replace"))
+                    event = self._event("$default", "MESSAGE", socket, connection_id,
+                                        body=body)
+                    await asyncio.to_thread(self._invoke, "$default", event)
         finally:
             with self._lock:
                 self._connections.pop(connection_id, None)
