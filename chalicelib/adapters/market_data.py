@@ -30,7 +30,9 @@ from chalicelib.domain.candles import Candle, Interval
 Conn = psycopg.Connection[Any]
 Level = tuple[int, int]
 
-# What the matcher keeps in Redis: the top levels of the book and the newest trades.
+# What the matcher keeps in Redis: the top levels of the book (Binance's default depth
+# limit) and the newest trades (the maximum /trades limit). The value shapes below are
+# the matcher's too (matching_cluster/service/publishing.py writes with them).
 BOOK_LEVELS = 100
 RECENT_TRADES = 1000
 
@@ -338,25 +340,15 @@ class MarketDataCache:
     def restore(self, snap: MarketSnapshot) -> bool:
         """Write ``snap`` back unless Redis holds newer data; True if it was written."""
         market, book = snap.market, snap.book
-        ticker = {"seq": str(book.seq), "best_bid": "", "bid_qty": "", "best_ask": "",
-                  "ask_qty": ""}
-        if book.bids:
-            ticker.update(best_bid=str(book.bids[0][0]), bid_qty=str(book.bids[0][1]))
-        if book.asks:
-            ticker.update(best_ask=str(book.asks[0][0]), ask_qty=str(book.asks[0][1]))
-        last = ""
-        if snap.trades:
-            newest = snap.trades[0]
-            ticker["last_price"] = str(newest.price)
-            last = _dumps({"seq": newest.seq, "price": str(newest.price),
-                           "trade_id": newest.trade_id})
+        newest = snap.trades[0] if snap.trades else None
         written = self._restore(
             keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"last:{market}",
                   f"trades:{market}"],
-            args=[book.seq, _dumps({"seq": book.seq,
-                                    "bids": _level_strings(book.bids[:BOOK_LEVELS]),
-                                    "asks": _level_strings(book.asks[:BOOK_LEVELS])}),
-                  _dumps(ticker), last, *[_dumps(_trade_json(market, t)) for t in snap.trades]])
+            args=[book.seq, book_json(book.seq, book.bids, book.asks),
+                  _dumps(ticker_hash(book.seq, book.bids, book.asks,
+                                     newest.price if newest else None)),
+                  last_trade_json(newest) if newest else "",
+                  *[trade_json(market, t) for t in snap.trades]])
         return bool(written)
 
     def oldest_kline_time(self, market: str, interval: Interval) -> int | None:
@@ -390,10 +382,6 @@ def _levels(levels: list[list[str]]) -> list[Level]:
     return [(int(price), int(qty)) for price, qty in levels]
 
 
-def _level_strings(levels: list[Level]) -> list[list[str]]:
-    return [[str(price), str(qty)] for price, qty in levels]
-
-
 def _trade(data: dict[str, Any]) -> PublicTrade:
     return PublicTrade(int(data["trade_id"]), int(data["seq"]), int(data["time"]),
                        int(data["price"]), int(data["qty"]), int(data["quote_qty"]),
@@ -401,12 +389,38 @@ def _trade(data: dict[str, Any]) -> PublicTrade:
                        int(data["taker_order_id"]))
 
 
-def _trade_json(market: str, t: PublicTrade) -> dict[str, Any]:
-    """A trade exactly as the matcher writes it to ``trades:{market}``."""
-    return {"type": "trade", "market": market, "seq": t.seq, "trade_id": t.trade_id,
-            "time": t.time_ms, "price": str(t.price), "qty": str(t.qty),
-            "quote_qty": str(t.quote_qty), "buyer_is_maker": t.buyer_is_maker,
-            "maker_order_id": t.maker_order_id, "taker_order_id": t.taker_order_id}
+def book_json(seq: int, bids: list[Level], asks: list[Level]) -> str:
+    """``book:{market}``: the top ``BOOK_LEVELS`` of each side, best first."""
+    return _dumps({"seq": seq, "bids": _level_strings(bids[:BOOK_LEVELS]),
+                   "asks": _level_strings(asks[:BOOK_LEVELS])})
+
+
+def ticker_hash(seq: int, bids: list[Level], asks: list[Level],
+                last_price: int | None) -> dict[str, str]:
+    """``ticker:{market}``: best bid and ask (empty strings for an empty side), and the
+    last price when there is one to set."""
+    bid = (str(bids[0][0]), str(bids[0][1])) if bids else ("", "")
+    ask = (str(asks[0][0]), str(asks[0][1])) if asks else ("", "")
+    fields = {"seq": str(seq), "best_bid": bid[0], "bid_qty": bid[1], "best_ask": ask[0],
+              "ask_qty": ask[1]}
+    return fields if last_price is None else {**fields, "last_price": str(last_price)}
+
+
+def last_trade_json(trade: PublicTrade) -> str:
+    """``last:{market}``."""
+    return _dumps({"seq": trade.seq, "price": str(trade.price), "trade_id": trade.trade_id})
+
+
+def trade_json(market: str, t: PublicTrade) -> str:
+    """A trade as ``trades:{market}`` holds it and ``market-events`` carries it."""
+    return _dumps({"type": "trade", "market": market, "seq": t.seq, "trade_id": t.trade_id,
+                   "time": t.time_ms, "price": str(t.price), "qty": str(t.qty),
+                   "quote_qty": str(t.quote_qty), "buyer_is_maker": t.buyer_is_maker,
+                   "maker_order_id": t.maker_order_id, "taker_order_id": t.taker_order_id})
+
+
+def _level_strings(levels: list[Level]) -> list[list[str]]:
+    return [[str(price), str(qty)] for price, qty in levels]
 
 
 def _candle(market: str, interval: Interval, m: dict[str, Any]) -> Candle:

@@ -34,8 +34,16 @@ from typing import Any
 
 import redis
 from confluent_kafka import Producer
-from redis.typing import EncodableT, FieldT
 
+from chalicelib.adapters.market_data import (
+    BOOK_LEVELS,
+    RECENT_TRADES,
+    PublicTrade,
+    book_json,
+    last_trade_json,
+    ticker_hash,
+    trade_json,
+)
 from chalicelib.domain.orders import Side
 from matching_cluster.engine import OrderBook, Trade
 
@@ -44,9 +52,6 @@ from .settlement import OrderState
 
 log = logging.getLogger(__name__)
 
-# Binance's default depth limit and maximum /trades limit.
-BOOK_LEVELS = 100
-RECENT_TRADES = 1000
 # At most this many market updates go out in one send when batches queue up.
 MAX_SEND = 256
 
@@ -99,6 +104,20 @@ def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
     return updates
 
 
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """An update with its trades encoded once, for Redis and for the trade events."""
+
+    update: MarketUpdate
+    trades: list[PublicTrade]
+    lines: list[str]
+
+
+def _encode(update: MarketUpdate) -> _Encoded:
+    trades = [_public(t, update.time_ms) for t in update.trades]
+    return _Encoded(update, trades, [trade_json(update.market, t) for t in trades])
+
+
 class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str) -> None:
@@ -115,23 +134,24 @@ class Publisher:
         """Every market's Redis update in one round trip, then its events."""
         if not updates:
             return
-        self._update_redis(updates)
-        for update in updates:
+        encoded = [_encode(update) for update in updates]
+        self._update_redis(encoded)
+        for update in encoded:
             try:
                 self._produce_events(update)
             except (BufferError, ValueError):
-                log.exception("event publish failed", extra={"market": update.market})
+                log.exception("event publish failed", extra={"market": update.update.market})
         self._producer.poll(0)
 
     def flush(self, timeout: float) -> None:
         self._producer.flush(timeout)
 
-    def _update_redis(self, updates: list[MarketUpdate]) -> None:
+    def _update_redis(self, updates: list[_Encoded]) -> None:
         """One guarded update per market, from its newest state and all its new trades:
         when batches queue up, Redis is written once per market, not once per batch."""
-        by_market: dict[str, list[MarketUpdate]] = {}
+        by_market: dict[str, list[_Encoded]] = {}
         for update in updates:
-            by_market.setdefault(update.market, []).append(update)
+            by_market.setdefault(update.update.market, []).append(update)
         try:
             pipe = self._redis.pipeline(transaction=False)
             for market_updates in by_market.values():
@@ -145,31 +165,25 @@ class Publisher:
                 log.error("redis update failed", extra={"market": market, "error": str(reply)})
 
     def _queue_market_update(self, pipe: redis.client.Pipeline,
-                             updates: list[MarketUpdate]) -> None:
-        newest = updates[-1]
+                             updates: list[_Encoded]) -> None:
+        newest = updates[-1].update
         market, seq = newest.market, newest.last_seq
-        trades = [(t, u.time_ms) for u in updates for t in u.trades][-RECENT_TRADES:]
-        ticker = _ticker(seq, newest.top_bids, newest.top_asks)
-        last = ""
-        if trades:
-            last_trade = trades[-1][0]
-            ticker["last_price"] = str(last_trade.price)
-            last = _dumps({"seq": last_trade.seq, "price": str(last_trade.price),
-                           "trade_id": last_trade.trade_id})
+        lines = [line for u in updates for line in u.lines][-RECENT_TRADES:]
+        last = next((u.trades[-1] for u in reversed(updates) if u.trades), None)
+        ticker = ticker_hash(seq, newest.top_bids, newest.top_asks,
+                             last.price if last else None)
         self._market_update(
             keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"trades:{market}",
                   f"last:{market}"],
-            args=[seq, _dumps({"seq": seq, "bids": _levels(newest.top_bids),
-                               "asks": _levels(newest.top_asks)}),
-                  _dumps({str(k): str(v) for k, v in ticker.items()}), last, RECENT_TRADES,
-                  *[_dumps(_trade(market, t, time_ms)) for t, time_ms in trades]],
+            args=[seq, book_json(seq, newest.top_bids, newest.top_asks), _dumps(ticker),
+                  last_trade_json(last) if last else "", RECENT_TRADES, *lines],
             client=pipe)
 
-    def _produce_events(self, update: MarketUpdate) -> None:
+    def _produce_events(self, encoded: _Encoded) -> None:
+        update = encoded.update
         market = update.market
-        for t in update.trades:
-            self._producer.produce(self._market_topic, key=market,
-                                   value=_dumps(_trade(market, t, update.time_ms)))
+        for line in encoded.lines:
+            self._producer.produce(self._market_topic, key=market, value=line)
         self._producer.produce(self._market_topic, key=market, value=_dumps({
             "type": "depth", "market": market, "first_seq": update.first_seq,
             "last_seq": update.last_seq, "bids": _levels(update.touched_bids),
@@ -249,20 +263,9 @@ def _level_qty(book: OrderBook, side: Side, price: int) -> int:
     return sum(o.remaining for o in book.level_orders(side, price))
 
 
-def _trade(market: str, t: Trade, time_ms: int) -> dict[str, Any]:
-    return {"type": "trade", "market": market, "seq": t.seq, "trade_id": t.trade_id,
-            "time": time_ms,
-            "price": str(t.price), "qty": str(t.qty), "quote_qty": str(t.quote_qty),
-            "buyer_is_maker": t.buyer_is_maker, "maker_order_id": t.maker_order_id,
-            "taker_order_id": t.taker_order_id}
-
-
-def _ticker(seq: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
-            ) -> dict[FieldT, EncodableT]:
-    bid: tuple[int | str, int | str] = bids[0] if bids else ("", "")
-    ask: tuple[int | str, int | str] = asks[0] if asks else ("", "")
-    return {"seq": str(seq), "best_bid": str(bid[0]), "bid_qty": str(bid[1]),
-            "best_ask": str(ask[0]), "ask_qty": str(ask[1])}
+def _public(t: Trade, time_ms: int) -> PublicTrade:
+    return PublicTrade(t.trade_id, t.seq, time_ms, t.price, t.qty, t.quote_qty,
+                       t.buyer_is_maker, t.maker_order_id, t.taker_order_id)
 
 
 def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
