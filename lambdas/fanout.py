@@ -33,7 +33,6 @@ from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.market_data import MarketDataCache
 from chalicelib.adapters.stream_subscriptions import (
-    MarketSnapshots,
     OrderEventProgress,
     StreamSubscriptions,
 )
@@ -59,7 +58,7 @@ class Fanout:
                                    kwargs={"autocommit": True, "connect_timeout": 10})
         self.context = streams.FanoutContext(
             subscriptions=StreamSubscriptions(client), progress=OrderEventProgress(client),
-            snapshots=MarketSnapshots(client), market_data=MarketDataCache(client),
+            market_data=MarketDataCache(client),
             db=self.pool.connection,
             sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
                               settings.exchange_env == "local"),

@@ -14,9 +14,7 @@ after its last change: a connection whose ``$disconnect`` never ran cannot leak.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
-from typing import Any
 
 import redis
 
@@ -104,20 +102,3 @@ class OrderEventProgress:
 
     def record(self, order_id: int, seq: int) -> None:
         self.redis.set(f"ws:order:{order_id}", seq, ex=ORDER_PROGRESS_TTL_SECONDS)
-
-
-class MarketSnapshots:
-    """What the matcher keeps in Redis that streams show as is."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.redis = client
-
-    def book(self, market: str) -> dict[str, Any] | None:
-        """``book:{market}``: seq and the top levels, best first (None if missing)."""
-        raw = self.redis.get(f"book:{market}")
-        return None if raw is None else dict(json.loads(raw))
-
-    def ticker(self, market: str) -> dict[str, str]:
-        """``ticker:{market}``: seq, best_bid, bid_qty, best_ask, ask_qty, last_price."""
-        fields = self.redis.hgetall(f"ticker:{market}")
-        return {k.decode(): v.decode() for k, v in fields.items()}  # type: ignore[union-attr]

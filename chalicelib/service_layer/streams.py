@@ -34,9 +34,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.adapters.envelope import MasterKey
-from chalicelib.adapters.market_data import MarketDataCache
+from chalicelib.adapters.market_data import BookSnapshot, MarketDataCache
 from chalicelib.adapters.stream_subscriptions import (
-    MarketSnapshots,
     OrderEventProgress,
     StreamSubscriptions,
 )
@@ -387,24 +386,18 @@ def depth_payload(market: Market, event: DepthEvent, now_ms: int) -> dict[str, A
             "a": _levels(market, event.asks)}
 
 
-def book_ticker_payload(market: Market, ticker: Mapping[str, str]) -> dict[str, Any]:
-    """From the matcher's ``ticker:{market}`` hash (empty strings for an empty side)."""
-    def units(name: str) -> int:
-        return int(ticker.get(name) or 0)
-
-    return {"u": units("seq"), "s": market.spec.symbol,
-            "b": _price(market, units("best_bid")), "B": _qty(market, units("bid_qty")),
-            "a": _price(market, units("best_ask")), "A": _qty(market, units("ask_qty"))}
+def book_ticker_payload(market: Market, book: BookSnapshot) -> dict[str, Any]:
+    """The best bid and ask of the matcher's ``book:{market}`` (0 for an empty side)."""
+    bid, ask = (book.bids[:1] or [(0, 0)])[0], (book.asks[:1] or [(0, 0)])[0]
+    return {"u": book.seq, "s": market.spec.symbol,
+            "b": _price(market, bid[0]), "B": _qty(market, bid[1]),
+            "a": _price(market, ask[0]), "A": _qty(market, ask[1])}
 
 
-def partial_depth_payload(market: Market, book: Mapping[str, Any],
-                          levels: int) -> dict[str, Any]:
+def partial_depth_payload(market: Market, book: BookSnapshot, levels: int) -> dict[str, Any]:
     """Binance's partial book: the top ``levels`` of the matcher's ``book:{market}``."""
-    def top(side: str) -> list[tuple[int, int]]:
-        return [(int(p), int(q)) for p, q in book[side][:levels]]
-
-    return {"lastUpdateId": int(book["seq"]), "bids": _levels(market, top("bids")),
-            "asks": _levels(market, top("asks"))}
+    return {"lastUpdateId": book.seq, "bids": _levels(market, book.bids[:levels]),
+            "asks": _levels(market, book.asks[:levels])}
 
 
 def kline_payload(market: Market, event: KlineEvent, now_ms: int) -> dict[str, Any]:
@@ -544,7 +537,6 @@ class Sender(Protocol):
 class FanoutContext:
     subscriptions: StreamSubscriptions
     progress: OrderEventProgress
-    snapshots: MarketSnapshots
     market_data: MarketDataCache
     # Autocommit connections to the writer: a reader could lag behind the batch whose
     # events arrive here.
@@ -643,10 +635,10 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
     if isinstance(event, TradeEvent):
         return [trade_payload(market, event, now)]
     if isinstance(event, DepthEvent) and kind is StreamKind.BOOK_TICKER:
-        ticker_fields = ctx.snapshots.ticker(event.market)
-        return [book_ticker_payload(market, ticker_fields)] if ticker_fields else []
+        book = ctx.market_data.book(event.market)
+        return [book_ticker_payload(market, book)] if book else []
     if isinstance(event, DepthEvent) and kind is StreamKind.PARTIAL_DEPTH:
-        book = ctx.snapshots.book(event.market)
+        book = ctx.market_data.book(event.market)
         return [partial_depth_payload(market, book, stream.levels)] if book else []
     if isinstance(event, DepthEvent):
         return [depth_payload(market, event, now)]

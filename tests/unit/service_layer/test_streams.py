@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.market_data import BookSnapshot
 from chalicelib.domain.orders import MarketSpec
 from chalicelib.service_layer.orders import Market
 from chalicelib.service_layer.streams import (
@@ -103,8 +104,8 @@ def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
 
 
 def test_partial_depth_is_the_top_levels_of_the_matchers_book() -> None:
-    book = {"seq": 42, "bids": [[str(20_000_000_000 - i * 10_000), "100000"] for i in range(9)],
-            "asks": [["20001000000", "250000"]]}
+    book = BookSnapshot(42, [(20_000_000_000 - i * 10_000, 100_000) for i in range(9)],
+                        [(20_001_000_000, 250_000)])
     payload = partial_depth_payload(BTCUSDT, book, 5)
     assert payload["lastUpdateId"] == 42
     assert payload["bids"][0] == ["20000.000000", "0.00100000"]
@@ -113,9 +114,8 @@ def test_partial_depth_is_the_top_levels_of_the_matchers_book() -> None:
 
 
 def test_book_ticker_shows_zero_for_an_empty_side() -> None:
-    ticker = {"seq": "9", "best_bid": "20000000000", "bid_qty": "100000000", "best_ask": "",
-              "ask_qty": ""}
-    assert book_ticker_payload(BTCUSDT, ticker) == {
+    book = BookSnapshot(9, [(20_000_000_000, 100_000_000)], [])
+    assert book_ticker_payload(BTCUSDT, book) == {
         "u": 9, "s": "BTCUSDT", "b": "20000.000000", "B": "1.00000000", "a": "0.000000",
         "A": "0.00000000"}
 
