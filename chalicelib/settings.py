@@ -82,8 +82,16 @@ class Settings(BaseSettings):
     # Abuse limits.
     ip_weight_per_minute: int = Field(default=6000, ge=1)
     api_key_weight_per_minute: int = Field(default=6000, ge=1)
+    # Password guesses are counted per (email, IP), per IP and per email: one IP hammering
+    # an email locks only itself out; the email alone locks after many IPs have failed.
     login_max_failures: int = Field(default=5, ge=1)
+    login_ip_max_failures: int = Field(default=20, ge=1)
+    login_email_max_failures: int = Field(default=50, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+    # Two-factor code guesses per user (login, step-up, keys, withdrawals).
+    totp_max_failures: int = Field(default=5, ge=1)
+    # How long a TOTP step-up (POST /v1/auth/step-up) lets a session do admin money actions.
+    step_up_ttl_seconds: int = Field(default=300, ge=30, le=3600)
 
     # WebSocket streams. In AWS clients connect to API Gateway's WebSocket API and
     # messages go out through its management API at ws_management_url

@@ -22,6 +22,13 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
+# Step up a session that still exists (a session that ended must not come back as a stub).
+MARK_STEP_UP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'step_up_until', ARGV[1])
+return 1
+"""
+
 # Fixed one-minute windows: add the request's weight, start the window's expiry.
 CHARGE_WEIGHT = """
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -45,6 +52,7 @@ class SessionStore:
         self.redis = client
         self.ttl = ttl_seconds
         self.rotate_script = client.register_script(ROTATE_REFRESH)
+        self.step_up_script = client.register_script(MARK_STEP_UP)
 
     def create(self, user_id: int) -> tuple[str, str]:
         """Start a session; returns (session id, refresh secret)."""
@@ -71,6 +79,18 @@ class SessionStore:
             keys=[f"session:{session_id}", f"user-sessions:{user_id}"],
             args=[digest(refresh), digest(new_refresh), session_id, self.ttl])
         return (user_id, new_refresh) if result == 1 else None
+
+    def mark_stepped_up(self, session_id: str, until_s: int) -> bool:
+        """Record a TOTP step-up in the session itself, so that ending the session ends
+        it; False if the session is gone."""
+        return bool(self.step_up_script(keys=[f"session:{session_id}"], args=[until_s]))
+
+    def stepped_up_until(self, session_id: str, user_id: int) -> int:
+        """Until when (epoch seconds) the user's session is stepped up; 0 if never."""
+        user, until = self.redis.hmget(f"session:{session_id}", ["user", "step_up_until"])
+        if user is None or until is None or int(user) != user_id:
+            return 0
+        return int(until)
 
     def revoke(self, session_id: str) -> None:
         user_id = self.user_of(session_id)

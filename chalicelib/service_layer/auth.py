@@ -38,6 +38,7 @@ class AuthContext:
     used_codes: UsedTotpCodes
     master_key: MasterKey
     tokens: TokenConfig
+    step_up_ttl_seconds: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,26 @@ def require_second_factor(ctx: AuthContext, conn: Conn, user: User, code: str | 
     assert row is not None
     if not code_is_valid(ctx, row, code):
         raise unauthorized(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
+
+
+def step_up(ctx: AuthContext, conn: Conn, user: User, session_id: str,
+            code: str) -> dict[str, object]:
+    """One TOTP code lets this session do admin money actions for a while: codes are
+    single-use, so a code per action would not let an operator do several."""
+    if not user.totp_enabled:
+        raise forbidden("Enable two-factor authentication first.")
+    require_second_factor(ctx, conn, user, code)
+    if not ctx.sessions.mark_stepped_up(session_id, int(time.time()) + ctx.step_up_ttl_seconds):
+        raise unauthorized(ErrorCode.INVALID_TOKEN, "Session has ended; log in again.")
+    return {"stepUpExpiresIn": ctx.step_up_ttl_seconds}
+
+
+def require_step_up(ctx: AuthContext, user: User, session_id: str) -> None:
+    """For admin money actions: this session stepped up within the TTL."""
+    if not user.totp_enabled or \
+            ctx.sessions.stepped_up_until(session_id, user.id) <= time.time():
+        raise ApiError(401, ErrorCode.TOTP_REQUIRED,
+                       "This needs a recent two-factor step-up: POST /v1/auth/step-up.")
 
 
 def code_is_valid(ctx: AuthContext, row: repo.UserRow, code: str) -> bool:

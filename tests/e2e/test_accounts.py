@@ -9,6 +9,9 @@ import pyotp
 import pytest
 from chalice.test import Client
 
+from chalicelib.domain.errors import ApiError
+from chalicelib.entrypoints.http.services import services
+from chalicelib.service_layer import auth
 from tests.e2e.conftest import PASSWORD, Caller, post_json
 
 
@@ -124,7 +127,7 @@ def test_password_change_revokes_every_session(client: Client, alice: Caller) ->
 
 
 def enable_totp(user: Caller) -> pyotp.TOTP:
-    enrol = user.post("/v1/auth/totp/enrol", {})
+    enrol = user.post("/v1/auth/totp/enrol", {"password": PASSWORD})
     assert enrol.status_code == 200
     totp = pyotp.TOTP(enrol.json_body["secret"])
     assert user.post("/v1/auth/totp/confirm", {"code": "000000"}).status_code == 400
@@ -216,3 +219,66 @@ def test_every_v1_route_needs_a_token(client: Client) -> None:
         response = getattr(client.http, method.lower())(path)
         assert response.status_code == 401, path
         assert response.json_body["code"] == -1002
+
+
+def session_of(user: Caller) -> str:
+    return str(user.refresh_token.partition(".")[0])
+
+
+def step_up_refusal(user: Caller, totp_enabled: bool = True) -> ApiError | None:
+    """What `require_step_up` (admin money actions) says about the caller's session."""
+    me = auth.User(user.user_id, user.email, is_admin=False, totp_enabled=totp_enabled)
+    try:
+        auth.require_step_up(services().auth, me, session_of(user))
+    except ApiError as refused:
+        return refused
+    return None
+
+
+def test_step_up_needs_two_factor_enabled(alice: Caller) -> None:
+    response = alice.post("/v1/auth/step-up", {"totpCode": "123456"})
+
+    assert response.status_code == 403
+    assert response.json_body == {"code": -5005,
+                                  "msg": "Enable two-factor authentication first."}
+    assert step_up_refusal(alice, totp_enabled=False) is not None
+
+
+def test_step_up_marks_only_the_callers_session(client: Client, alice: Caller) -> None:
+    other = post_json(client, "/v1/auth/login", {"email": alice.email, "password": PASSWORD})
+    totp = enable_totp(alice)
+    refused = step_up_refusal(alice)
+    assert refused is not None
+    assert (refused.status, refused.code, refused.msg) == (
+        401, -5003, "This needs a recent two-factor step-up: POST /v1/auth/step-up.")
+
+    wrong = alice.post("/v1/auth/step-up", {"totpCode": "000000"})
+    assert (wrong.status_code, wrong.json_body["code"]) == (401, -5004)
+    assert step_up_refusal(alice) is not None
+    stepped = alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)})
+
+    assert stepped.status_code == 200, stepped.body
+    assert stepped.json_body == {"stepUpExpiresIn": 300}
+    assert step_up_refusal(alice) is None
+    other_session = Caller.__new__(Caller)
+    other_session.__dict__.update(alice.__dict__, refresh_token=other.json_body["refreshToken"])
+    assert step_up_refusal(other_session) is not None
+
+
+def test_logout_ends_the_step_up(alice: Caller) -> None:
+    totp = enable_totp(alice)
+    assert alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)}).status_code == 200
+
+    assert alice.post("/v1/auth/logout", {}).status_code == 200
+
+    assert step_up_refusal(alice) is not None
+
+
+@pytest.mark.parametrize("body", [{}, {"totpCode": "12345"}, {"totpCode": "123456", "x": 1}])
+def test_bad_step_up_bodies_are_refused(alice: Caller, body: dict[str, object]) -> None:
+    enable_totp(alice)
+
+    response = alice.post("/v1/auth/step-up", body)
+
+    assert response.status_code == 400
+    assert step_up_refusal(alice) is not None

@@ -11,6 +11,7 @@ from chalicelib.entrypoints.http.models import (
     NewApiKey,
     PasswordChange,
     RefreshBody,
+    StepUp,
     TotpCode,
 )
 from chalicelib.entrypoints.http.requests import bearer_user, parse_body, path_id
@@ -75,6 +76,15 @@ def confirm_totp() -> dict[str, object]:
     with svc.db() as conn:
         auth.confirm_totp(svc.auth, conn, user, body.code)
     return {}
+
+
+@routes.route("/v1/auth/step-up", methods=["POST"])
+def step_up() -> dict[str, object]:
+    user, session_id = bearer_user(routes.current_request)
+    body = parse_body(routes.current_request, StepUp)
+    svc = services()
+    with svc.db() as conn:
+        return auth.step_up(svc.auth, conn, user, session_id, body.totp_code)
 
 
 @routes.route("/v1/me", methods=["GET"])

@@ -33,6 +33,10 @@ class TotpCode(Body):
     code: str = Field(min_length=6, max_length=10)
 
 
+class StepUp(Body):
+    totp_code: str = Field(min_length=6, max_length=10)
+
+
 class NewApiKey(Body):
     label: str = Field(default="", max_length=64)
     permissions: list[str] = Field(min_length=1, max_length=3)

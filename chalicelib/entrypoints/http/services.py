@@ -42,7 +42,8 @@ class Services:
             sessions=SessionStore(client, settings.refresh_session_ttl_seconds),
             failures=LoginFailures(client, settings.login_max_failures,
                                    settings.login_lockout_seconds),
-            used_codes=UsedTotpCodes(client), master_key=master, tokens=tokens)
+            used_codes=UsedTotpCodes(client), master_key=master, tokens=tokens,
+            step_up_ttl_seconds=settings.step_up_ttl_seconds)
         # Lambda serves one request at a time per container: a tiny pool suffices.
         pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
                               kwargs={"connect_timeout": 10})
