@@ -8,6 +8,7 @@ the token signing key are read from Secrets Manager instead of the environment.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -37,8 +38,13 @@ class Settings(BaseSettings):
         default=29093, alias="EXCHANGE_KAFKA_CONTROLLER_PORT", ge=1024, le=65535
     )
     api_port: int = Field(default=28000, alias="EXCHANGE_API_PORT", ge=1024, le=65535)
+    # Where `chalice local` listens; the shipped signing key is refused off loopback.
+    api_host: str = Field(default="127.0.0.1", alias="EXCHANGE_API_HOST")
     matcher_health_port: int = Field(default=29110, alias="EXCHANGE_MATCHER_PORT", ge=1024,
                                      le=65535)
+    # The matcher's health/metrics address: loopback locally; a Kubernetes pod sets
+    # 0.0.0.0 so that the kubelet's probes and Prometheus reach it.
+    matcher_health_host: str = Field(default="127.0.0.1", alias="EXCHANGE_MATCHER_HOST")
     db_name: str = Field(default="exchange", alias="EXCHANGE_DB_NAME")
     test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")
     db_user: str = Field(default="exchange", alias="EXCHANGE_DB_USER")
@@ -123,6 +129,27 @@ class Settings(BaseSettings):
             object.__setattr__(self, "database_read_url", self.database_url)
         return self
 
+    @model_validator(mode="after")
+    def refuse_the_shipped_signing_key(self) -> Settings:
+        # In AWS the key is read from Secrets Manager after construction: get_settings
+        # checks it then.
+        if self.exchange_env == "local":
+            self.check_signing_key()
+        return self
+
+    def check_signing_key(self) -> None:
+        """Refuse the signing key shipped in this file anywhere but loopback development:
+        anyone can read it and mint access tokens for any user."""
+        if self.signing_key.get_secret_value() != LOCAL_SIGNING_KEY:
+            return
+        if self.exchange_env != "local":
+            raise ValueError("the token signing key is the one shipped in the source: set"
+                             " SIGNING_SECRET_ARN to a secret holding a random key")
+        if not is_loopback(self.api_host):
+            raise ValueError(f"EXCHANGE_API_HOST={self.api_host} is not loopback, so the"
+                             " shipped token signing key would be usable from the network:"
+                             " set SIGNING_KEY to a random key (or bind to 127.0.0.1)")
+
     def local_database_url(self, db_name: str, password: str | None = None) -> str:
         secret = self.db_password.get_secret_value() if password is None else password
         return f"postgresql://{self.db_user}:{secret}@127.0.0.1:{self.pg_port}/{db_name}"
@@ -152,4 +179,14 @@ def get_settings() -> Settings:
         from chalicelib.adapters.secrets import resolve_aws_secrets
 
         settings = resolve_aws_secrets(settings)
+        settings.check_signing_key()
     return settings
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

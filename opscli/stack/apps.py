@@ -63,11 +63,18 @@ def msk_function(name: str, handler: str, state: Path, topics: list[str]) -> App
                              "--group", name], handler, state, address="(consumer)")
 
 
+def client_url(host: str, port: int) -> str:
+    """How a local client reaches a server bound to ``host`` (any address: loopback)."""
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - compared with, not bound to
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def app_processes(settings: Settings) -> list[AppProcess]:
     python = sys.executable
     state = settings.state_dir
-    api_url = f"http://127.0.0.1:{settings.api_port}"
-    matcher_url = f"http://127.0.0.1:{settings.matcher_health_port}"
+    api_url = client_url(settings.api_host, settings.api_port)
+    matcher_url = client_url(settings.matcher_health_host, settings.matcher_health_port)
     chalice = str(Path(python).parent / "chalice")
     return [
         AppProcess("matcher", [python, "-m", "matching_cluster.service"],
@@ -76,7 +83,7 @@ def app_processes(settings: Settings) -> list[AppProcess]:
                    address=matcher_url),
         AppProcess("sweeper", [python, "-m", "lambdas.sweeper"], "lambdas.sweeper", state,
                    address="(loop)"),
-        AppProcess("api", [chalice, "local", "--host", "127.0.0.1", "--port",
+        AppProcess("api", [chalice, "local", "--host", settings.api_host, "--port",
                            str(settings.api_port), "--stage", "dev", "--no-autoreload"],
                    "chalice local", state,
                    cwd=PROJECT_ROOT / "api", ready_url=f"{api_url}/api/v3/ping",

@@ -12,7 +12,8 @@ from chalicelib.settings import LOCAL_SIGNING_KEY, Settings
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS",
                  "EXCHANGE_PG_PORT", "EXCHANGE_REDIS_PORT", "EXCHANGE_KAFKA_PORT",
-                 "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS"):
+                 "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS", "EXCHANGE_API_HOST",
+                 "SIGNING_KEY", "EXCHANGE_MATCHER_HOST"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -66,3 +67,37 @@ def test_invalid_values_are_refused_with_the_variable_named(
 
     with pytest.raises(ValidationError, match=f"(?i){name}"):
         Settings()
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"EXCHANGE_API_HOST": "0.0.0.0"}, "SIGNING_KEY"),  # noqa: S104 - the case refused
+    ({"EXCHANGE_API_HOST": "10.0.0.5"}, "SIGNING_KEY"),
+    ({"EXCHANGE_ENV": "aws"}, "SIGNING_SECRET_ARN"),
+])
+def test_the_shipped_signing_key_is_refused_off_loopback_development(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValueError, match=variable):
+        Settings().check_signing_key()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_the_shipped_signing_key_serves_loopback_development(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("EXCHANGE_API_HOST", host)
+
+    settings = Settings()
+    settings.check_signing_key()
+
+    assert settings.api_host == host
+
+
+def test_a_key_of_ones_own_serves_any_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_API_HOST", "0.0.0.0")  # noqa: S104 - allowed with a real key
+    monkeypatch.setenv("SIGNING_KEY", "a-key-generated-for-this-deployment")
+
+    Settings().check_signing_key()
