@@ -48,7 +48,8 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    server = start_health_server(settings.matcher_health_port, matcher.status, metrics)
+    server = start_health_server(settings.matcher_health_host, settings.matcher_health_port,
+                                 matcher.status, metrics)
     log.info("matcher starting", extra={"instance": config.instance_id,
                                          "topic": settings.orders_topic,
                                          "health_port": server.server_port})

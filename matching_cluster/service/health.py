@@ -19,8 +19,12 @@ from .metrics import Metrics
 LIVENESS_SECONDS = 60.0
 
 
-def start_health_server(port: int, status: Status, metrics: Metrics) -> ThreadingHTTPServer:
-    """Serve the endpoints on a daemon thread; returns the server (``.server_port``)."""
+def start_health_server(host: str, port: int, status: Status,
+                        metrics: Metrics) -> ThreadingHTTPServer:
+    """Serve the endpoints on a daemon thread; returns the server (``.server_port``).
+
+    ``host`` is loopback locally; only a pod, whose probes and Prometheus scrape come
+    from outside, binds every interface (EXCHANGE_MATCHER_HOST=0.0.0.0)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -46,7 +50,7 @@ def start_health_server(port: int, status: Status, metrics: Metrics) -> Threadin
         def log_message(self, format: str, *args: object) -> None:
             """Probes every few seconds are not worth a log line."""
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104 - probes come from the kubelet
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server
 
