@@ -1,4 +1,9 @@
-"""Short-lived JWT access tokens: HS256 only, with issuer, audience and expiry."""
+"""Short-lived JWT access tokens: HS256 only, with issuer, audience and expiry.
+
+A token is refused if it claims to live longer than the configured TTL (``exp - iat``)
+or was issued in the future, so even a leaked signing key cannot mint tokens that
+outlive a key rotation by years.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import jwt
 from chalicelib.domain.errors import ErrorCode, unauthorized
 
 ALGORITHM = "HS256"
+LIFETIME_LEEWAY_SECONDS = 5
+"""Slack on ``exp - iat`` beyond the TTL (both come from the issuer's clock)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ def read_access_token(config: TokenConfig, token: str) -> AccessClaims:
         claims = jwt.decode(token, config.signing_key, algorithms=[ALGORITHM],
                             audience=config.audience, issuer=config.issuer,
                             options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]})
+        if int(claims["exp"]) - int(claims["iat"]) > config.ttl_seconds + LIFETIME_LEEWAY_SECONDS:
+            raise ValueError("token lifetime exceeds the access token TTL")
         return AccessClaims(int(claims["sub"]), str(claims["sid"]))
     except (jwt.PyJWTError, ValueError) as exc:
         raise unauthorized(ErrorCode.INVALID_TOKEN,
