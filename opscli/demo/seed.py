@@ -2,12 +2,16 @@
 
 Idempotent: running it again finds what exists and creates only what is missing.
 The traders' API keys are written to `<state dir>/demo/keys.json` for the market
-maker and for people trying the API.
+maker and for people trying the API. Every account gets a random password: the
+operator's (an admin) is shown once, when it is created, and only its Argon2 hash is
+kept; the traders' are never shown (they trade with their API keys).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,6 @@ from chalicelib.settings import Settings
 
 OPERATOR = "operator@demo.exchange"
 TRADERS = ("maker@demo.exchange", "taker@demo.exchange", "alice@demo.exchange")
-PASSWORD = "demo password 1234"  # noqa: S105 - demo accounts of a local stack
 ASSETS = (("BTC", 8, "Bitcoin"), ("ETH", 8, "Ether"), ("USDT", 6, "Tether USD"))
 # symbol, base, quote, tick, lot, min qty, max qty, min notional (smallest units)
 MARKETS = (("BTCUSDT", "BTC", "USDT", 10_000, 10_000, 10_000, 10_000_000_000, 5_000_000),
@@ -36,9 +39,14 @@ class DemoKey:
     secret: str
 
 
-def ensure_user(conn: Any, email: str) -> int:
+def ensure_user(conn: Any, email: str) -> tuple[int, str | None]:
+    """The user's id, and the random password they were just created with (None if
+    they existed already)."""
     existing = accounts_repo.user_by_email(conn, email)
-    return existing.id if existing else auth.signup(conn, email, PASSWORD).id
+    if existing:
+        return existing.id, None
+    password = secrets.token_urlsafe(18)
+    return auth.signup(conn, email, password).id, password
 
 
 def ensure_catalogue(conn: Any, operator_id: int) -> None:
@@ -59,14 +67,18 @@ def ensure_catalogue(conn: Any, operator_id: int) -> None:
                 raise
 
 
-def seed(settings: Settings) -> list[DemoKey]:
+def seed(settings: Settings, report: Callable[[str], None] = print) -> list[DemoKey]:
+    """Seed the demo; ``report`` gets the operator's password the one time it is made."""
     keys_file = settings.state_dir / "demo" / "keys.json"
     with connect(settings.database_url, autocommit=True) as conn:
-        operator_id = ensure_user(conn, OPERATOR)
+        operator_id, password = ensure_user(conn, OPERATOR)
+        if password is not None:
+            report(f"demo admin: {OPERATOR} password: {password} (shown only now; the"
+                   " exchange keeps only its hash)")
         accounts_repo.set_admin(conn, OPERATOR, True)
         ensure_catalogue(conn, operator_id)
         for email in TRADERS:
-            user_id = ensure_user(conn, email)
+            user_id, _ = ensure_user(conn, email)
             for asset, amount in FUNDING:
                 wallet.credit_deposit(conn, actor_id=operator_id, user_id=user_id, asset=asset,
                                       amount=amount, external_txid=f"demo-{email}-{asset}")
@@ -75,7 +87,7 @@ def seed(settings: Settings) -> list[DemoKey]:
         master = LocalMasterKey(settings.local_master_key_path)
         keys = []
         for email in TRADERS:
-            user_id = ensure_user(conn, email)
+            user_id, _ = ensure_user(conn, email)
             created = api_keys.create_api_key(conn, master, user_id, "demo",
                                               ["READ", "TRADE"], [])
             keys.append(DemoKey(email, str(created["apiKey"]), str(created["secretKey"])))
