@@ -1,4 +1,4 @@
-"""Redis-held state of the API: refresh sessions, request weights, login failures."""
+"""Redis-held state of the API: refresh sessions, request weights, guesses at secrets."""
 
 from __future__ import annotations
 
@@ -34,6 +34,33 @@ CHARGE_WEIGHT = """
 local used = redis.call('INCRBY', KEYS[1], ARGV[1])
 if used == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return used
+"""
+
+# Admit a guess at a secret only while every counter is under its limit, and count it
+# before the secret is checked, in one step: concurrent guesses cannot overshoot a limit.
+# KEYS: the counters; ARGV[1]: their lifetime (the lockout); ARGV[1 + i]: KEYS[i]'s limit.
+# Returns 0 when admitted, else the seconds until the last full counter expires.
+ADMIT_GUESS = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    wait = math.max(wait, redis.call('TTL', key), 1)
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return 0
+"""
+
+# A guess that proved right gives back what it counted (never creating a counter).
+REFUND_GUESS = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
 """
 
 
@@ -149,6 +176,43 @@ class LoginFailures:
 
     def clear(self, email: str) -> None:
         self.redis.delete(f"login-failures:{digest(email.lower())}")
+
+
+class GuessCounters:
+    """Counters of guesses at a secret, each with a limit, all living `lockout` seconds
+    from their first guess."""
+
+    def __init__(self, client: redis.Redis, lockout_seconds: int) -> None:
+        self.redis = client
+        self.lockout = lockout_seconds
+        self.admit_script = client.register_script(ADMIT_GUESS)
+        self.refund_script = client.register_script(REFUND_GUESS)
+
+    def admit(self, limits: dict[str, int]) -> int:
+        """Count a guess against every counter; 0 if admitted, else seconds to wait."""
+        return int(self.admit_script(keys=list(limits),
+                                     args=[self.lockout, *limits.values()]))
+
+    def refund(self, keys: list[str]) -> None:
+        self.refund_script(keys=keys)
+
+    def clear(self, keys: list[str]) -> None:
+        self.redis.delete(*keys)
+
+
+class TotpFailures:
+    """Two-factor code guesses per user, wherever a code is asked for."""
+
+    def __init__(self, client: redis.Redis, max_failures: int, lockout_seconds: int) -> None:
+        self.counters = GuessCounters(client, lockout_seconds)
+        self.max_failures = max_failures
+
+    def admit(self, user_id: int) -> int:
+        """0 if a code may be checked now, else the seconds until one may."""
+        return self.counters.admit({f"totp-failures:{user_id}": self.max_failures})
+
+    def succeeded(self, user_id: int) -> None:
+        self.counters.clear([f"totp-failures:{user_id}"])
 
 
 class UsedTotpCodes:

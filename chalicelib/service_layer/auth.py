@@ -13,7 +13,12 @@ import pyotp
 from chalicelib.adapters import accounts_repo as repo
 from chalicelib.adapters.envelope import MasterKey, seal_blob, unseal_blob
 from chalicelib.adapters.passwords import decoy_hash, hash_password, needs_rehash, verify_password
-from chalicelib.adapters.redis_store import LoginFailures, SessionStore, UsedTotpCodes
+from chalicelib.adapters.redis_store import (
+    LoginFailures,
+    SessionStore,
+    TotpFailures,
+    UsedTotpCodes,
+)
 from chalicelib.domain.errors import (
     ApiError,
     ErrorCode,
@@ -35,6 +40,7 @@ TOTP_ISSUER = "Spot Exchange"
 class AuthContext:
     sessions: SessionStore
     failures: LoginFailures
+    totp_failures: TotpFailures
     used_codes: UsedTotpCodes
     master_key: MasterKey
     tokens: TokenConfig
@@ -90,13 +96,9 @@ def login(ctx: AuthContext, conn: Conn, email: str, password: str,
         raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Email or password is incorrect.")
     if row.status != "ACTIVE":
         raise forbidden("This account is disabled.")
-    if row.totp_enabled:
-        if not totp_code:
-            raise unauthorized(ErrorCode.TOTP_REQUIRED, "A two-factor code is required.")
-        if not code_is_valid(ctx, row, totp_code):
-            ctx.failures.record_failure(email)
-            raise unauthorized(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
     ctx.failures.clear(email)
+    if row.totp_enabled:
+        check_second_factor(ctx, row, totp_code)
     if needs_rehash(row.password_hash):
         repo.set_password(conn, row.id, hash_password(password))
     return start_session(ctx, row.id)
@@ -172,12 +174,23 @@ def require_second_factor(ctx: AuthContext, conn: Conn, user: User, code: str | 
     """For sensitive actions (API keys, withdrawals) once two-factor is enabled."""
     if not user.totp_enabled:
         return
-    if not code:
-        raise unauthorized(ErrorCode.TOTP_REQUIRED, "A two-factor code is required.")
     row = repo.user_by_id(conn, user.id)
     assert row is not None
+    check_second_factor(ctx, row, code)
+
+
+def check_second_factor(ctx: AuthContext, row: repo.UserRow, code: str | None) -> None:
+    """A TOTP code, with the user's wrong guesses limited: once locked out even the right
+    code is refused unchecked, so guessing on and on cannot find it."""
+    if not code:
+        raise unauthorized(ErrorCode.TOTP_REQUIRED, "A two-factor code is required.")
+    wait = ctx.totp_failures.admit(row.id)
+    if wait:
+        raise too_many_requests("Too many wrong two-factor codes; try again later.",
+                                retry_after=wait)
     if not code_is_valid(ctx, row, code):
         raise unauthorized(ErrorCode.INVALID_TOTP, "The two-factor code is not valid.")
+    ctx.totp_failures.succeeded(row.id)
 
 
 def step_up(ctx: AuthContext, conn: Conn, user: User, session_id: str,

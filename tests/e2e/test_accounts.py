@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pyotp
 import pytest
@@ -282,3 +283,47 @@ def test_bad_step_up_bodies_are_refused(alice: Caller, body: dict[str, object]) 
 
     assert response.status_code == 400
     assert step_up_refusal(alice) is not None
+
+
+def refused_for_too_many_guesses(response: Any) -> bool:
+    return (response.status_code == 429 and response.json_body["code"] == -1003
+            and 0 < int(response.headers["Retry-After"]) <= 900)
+
+
+def test_two_factor_guesses_are_limited_even_when_the_right_code_follows(
+    client: Client, alice: Caller
+) -> None:
+    totp = enable_totp(alice)
+    for _ in range(5):
+        wrong = alice.post("/v1/api-keys", {"permissions": ["READ"], "totpCode": "000000"})
+        assert (wrong.status_code, wrong.json_body["code"]) == (401, -5004)
+
+    right = next_code(totp)
+    assert refused_for_too_many_guesses(
+        alice.post("/v1/api-keys", {"permissions": ["READ"], "totpCode": right}))
+    assert refused_for_too_many_guesses(alice.post("/v1/auth/step-up", {"totpCode": right}))
+    assert refused_for_too_many_guesses(post_json(client, "/v1/auth/login", {
+        "email": alice.email, "password": PASSWORD, "totpCode": right}))
+    assert alice.get("/v1/api-keys").json_body["apiKeys"] == []
+    assert step_up_refusal(alice) is not None
+
+
+def test_wrong_step_up_codes_count_towards_the_limit(alice: Caller) -> None:
+    totp = enable_totp(alice)
+    for _ in range(5):
+        assert alice.post("/v1/auth/step-up", {"totpCode": "000000"}).status_code == 401
+
+    assert refused_for_too_many_guesses(
+        alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)}))
+    assert step_up_refusal(alice) is not None
+
+
+def test_a_right_two_factor_code_resets_the_count(alice: Caller) -> None:
+    totp = enable_totp(alice)
+    for _ in range(4):
+        assert alice.post("/v1/auth/step-up", {"totpCode": "000000"}).status_code == 401
+    assert alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)}).status_code == 200
+
+    again = [alice.post("/v1/auth/step-up", {"totpCode": "000000"}) for _ in range(5)]
+
+    assert [r.json_body["code"] for r in again] == [-5004] * 5

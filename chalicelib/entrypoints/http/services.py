@@ -15,7 +15,13 @@ from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
 from chalicelib.adapters.order_publisher import CommandPublisher
-from chalicelib.adapters.redis_store import LoginFailures, SessionStore, UsedTotpCodes, WeightMeter
+from chalicelib.adapters.redis_store import (
+    LoginFailures,
+    SessionStore,
+    TotpFailures,
+    UsedTotpCodes,
+    WeightMeter,
+)
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.tokens import TokenConfig
 from chalicelib.settings import Settings, get_settings
@@ -42,6 +48,8 @@ class Services:
             sessions=SessionStore(client, settings.refresh_session_ttl_seconds),
             failures=LoginFailures(client, settings.login_max_failures,
                                    settings.login_lockout_seconds),
+            totp_failures=TotpFailures(client, settings.totp_max_failures,
+                                       settings.login_lockout_seconds),
             used_codes=UsedTotpCodes(client), master_key=master, tokens=tokens,
             step_up_ttl_seconds=settings.step_up_ttl_seconds)
         # Lambda serves one request at a time per container: a tiny pool suffices.
