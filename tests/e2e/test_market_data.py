@@ -257,6 +257,22 @@ def test_every_endpoint_recovers_after_redis_is_flushed_under_load(
     ("/api/v3/ticker/price?symbol=BTCUSDT&symbols=%5B%5D", 400, -1102),
     ("/api/v3/ticker/bookTicker?symbol=NOPE", 400, -1121),
     ("/api/v3/avgPrice", 400, -1102),
+    # Hostile input: digits of other scripts, NUL, symbols out of Binance's alphabet.
+    ("/api/v3/depth?symbol=BTCUSDT&limit=%C2%B2", 400, -1100),
+    ("/api/v3/trades?symbol=BTCUSDT&limit=%C2%B2", 400, -1100),
+    ("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=%C2%B2", 400, -1100),
+    ("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=%D9%A3", 400, -1100),
+    ("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=99999999999999999999", 400, -1100),
+    ("/api/v3/klines?symbol=BTCUSDT&interval=1m%00", 400, -1120),
+    ("/api/v3/depth?symbol=BTC%00USDT", 400, -1100),
+    ("/api/v3/trades?symbol=BTCUSDT%C2%B2", 400, -1100),
+    ("/api/v3/avgPrice?symbol=" + "A" * 41, 400, -1100),
+    ("/api/v3/avgPrice?symbol=", 400, -1102),
+    ("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=9223372036854775808", 400, -1102),
+    ("/api/v3/ticker/price?symbol=BTC%00USDT", 400, -1100),
+    ("/api/v3/ticker/bookTicker?symbols=%5B%22BTC%5Cu0000USDT%22%5D", 400, -1102),
+    ("/api/v3/exchangeInfo?symbol=BTC%00USDT", 400, -1100),
+    ("/api/v3/exchangeInfo?symbols=%5B%22BTC%5Cu0000USDT%22%5D", 400, -1102),
 ])
 def test_bad_parameters_get_binance_errors(client: Client, btcusdt: str, path: str,
                                            status: int, code: int) -> None:
@@ -293,3 +309,13 @@ def test_market_data_routes_carry_binance_weights(client: Client, btcusdt: str) 
     second = client.http.get("/api/v3/depth?symbol=BTCUSDT")
     used = int(second.headers["X-MBX-USED-WEIGHT-1M"]) - int(first.headers["X-MBX-USED-WEIGHT-1M"])
     assert used == 5
+
+
+@pytest.mark.parametrize("query", [
+    "startTime=9223372036854775807", "endTime=9223372036854775807",
+    "startTime=0&endTime=9223372036854775807", "startTime=9223372036854775807&limit=1000",
+])
+def test_klines_take_any_time_up_to_bigint(client: Client, btcusdt: str, query: str) -> None:
+    response = client.http.get(f"/api/v3/klines?symbol=BTCUSDT&interval=1M&{query}")
+    assert response.status_code == 200, response.body
+    assert response.json_body == []

@@ -8,49 +8,22 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from chalicelib.adapters.market_data import Conn, MarketDataCache, MarketScales, TopOfBook
-from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
 from chalicelib.domain.money import format_units
+from chalicelib.entrypoints.http.api_models import (
+    DepthParams,
+    KlinesParams,
+    MarketsParams,
+    SymbolParams,
+    TradesParams,
+)
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.public_routes import requested_symbols
+from chalicelib.entrypoints.http.requests import parse_query
 from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import market_data as md
 
 routes = ApiBlueprint(__name__)
 T = TypeVar("T")
-
-MAX_INTEGER_DIGITS = 20
-
-
-def query() -> dict[str, str]:
-    params = routes.current_request.query_params
-    return dict(params) if params else {}
-
-
-def required_symbol(params: dict[str, str]) -> str:
-    symbol = params.get("symbol")
-    if not symbol:
-        raise ApiError(400, ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
-                       "Mandatory parameter 'symbol' was not sent, was empty/null, or "
-                       "malformed.")
-    return symbol
-
-
-def optional_integer(params: dict[str, str], name: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if value == "":
-        raise bad_request(ErrorCode.PARAM_EMPTY, f"Parameter '{name}' was empty.")
-    if not value.isascii() or not value.isdigit() or len(value) > MAX_INTEGER_DIGITS:
-        raise bad_request(ErrorCode.ILLEGAL_CHARS,
-                          f"Illegal characters found in parameter '{name}'; legal range is "
-                          f"'^[0-9]{{1,{MAX_INTEGER_DIGITS}}}$'.")
-    return int(value)
-
-
-def limit_of(params: dict[str, str], default: int) -> int:
-    given = optional_integer(params, "limit")
-    return default if given is None else given
 
 
 def with_data(use: Callable[[Conn, MarketDataCache], T]) -> T:
@@ -62,9 +35,8 @@ def with_data(use: Callable[[Conn, MarketDataCache], T]) -> T:
 
 @routes.route("/api/v3/depth", methods=["GET"])
 def depth() -> dict[str, object]:
-    params = query()
-    symbol, limit = required_symbol(params), limit_of(params, md.DEPTH_LIMIT_DEFAULT)
-    found = with_data(lambda conn, cache: md.depth(conn, cache, symbol, limit))
+    params = parse_query(routes.current_request, DepthParams)
+    found = with_data(lambda conn, cache: md.depth(conn, cache, params.symbol, params.limit))
     scales, book = found.market, found.book
     return {"lastUpdateId": book.seq,
             "bids": [[price(scales, p), qty(scales, q)] for p, q in book.bids],
@@ -73,10 +45,9 @@ def depth() -> dict[str, object]:
 
 @routes.route("/api/v3/trades", methods=["GET"])
 def trades() -> list[dict[str, object]]:
-    params = query()
-    symbol, limit = required_symbol(params), limit_of(params, md.TRADES_LIMIT_DEFAULT)
+    params = parse_query(routes.current_request, TradesParams)
     found = with_data(
-        lambda conn, cache: md.recent_trades(conn, cache, symbol, limit))
+        lambda conn, cache: md.recent_trades(conn, cache, params.symbol, params.limit))
     scales = found.market
     return [{"id": t.trade_id, "price": price(scales, t.price), "qty": qty(scales, t.qty),
              "quoteQty": price(scales, t.quote_qty), "time": t.time_ms,
@@ -85,13 +56,9 @@ def trades() -> list[dict[str, object]]:
 
 @routes.route("/api/v3/klines", methods=["GET"])
 def klines() -> list[list[object]]:
-    params = query()
-    symbol = required_symbol(params)
-    interval = md.parse_interval(params.get("interval"))
-    start, end = optional_integer(params, "startTime"), optional_integer(params, "endTime")
-    limit = limit_of(params, md.KLINES_LIMIT_DEFAULT)
+    p = parse_query(routes.current_request, KlinesParams)
     found = with_data(lambda conn, cache: md.klines(
-        conn, cache, symbol, interval, start, end, limit))
+        conn, cache, p.symbol, p.interval, p.start_time, p.end_time, p.limit))
     s = found.market
     return [[c.open_time, price(s, c.open), price(s, c.high), price(s, c.low),
              price(s, c.close), qty(s, c.volume), c.close_time, price(s, c.quote_volume),
@@ -101,8 +68,8 @@ def klines() -> list[list[object]]:
 
 @routes.route("/api/v3/ticker/24hr", methods=["GET"])
 def ticker_24hr() -> Any:
-    params = query()
-    symbols = requested_symbols(params.get("symbol"), params.get("symbols"))
+    params = parse_query(routes.current_request, MarketsParams)
+    symbols = requested_symbols(params.symbol, params.symbols)
     now = services().now_ms()
     found = with_data(
         lambda conn, cache: md.ticker_24hr(conn, cache, symbols, now))
@@ -125,8 +92,8 @@ def ticker_24hr_shape(t: md.Ticker24hr) -> dict[str, object]:
 
 @routes.route("/api/v3/ticker/price", methods=["GET"])
 def ticker_price() -> Any:
-    params = query()
-    symbols = requested_symbols(params.get("symbol"), params.get("symbols"))
+    params = parse_query(routes.current_request, MarketsParams)
+    symbols = requested_symbols(params.symbol, params.symbols)
     found = with_data(
         lambda conn, cache: md.last_prices(conn, cache, symbols))
     return one_or_all(params, [{"symbol": p.market.symbol, "price": price(p.market, p.price)}
@@ -135,8 +102,8 @@ def ticker_price() -> Any:
 
 @routes.route("/api/v3/ticker/bookTicker", methods=["GET"])
 def book_ticker() -> Any:
-    params = query()
-    symbols = requested_symbols(params.get("symbol"), params.get("symbols"))
+    params = parse_query(routes.current_request, MarketsParams)
+    symbols = requested_symbols(params.symbol, params.symbols)
     found = with_data(
         lambda conn, cache: md.book_tickers(conn, cache, symbols))
     return one_or_all(params, [{"symbol": b.market.symbol, **top_of_book(b.market, b.top)}
@@ -145,16 +112,16 @@ def book_ticker() -> Any:
 
 @routes.route("/api/v3/avgPrice", methods=["GET"])
 def avg_price() -> dict[str, object]:
-    symbol = required_symbol(query())
+    symbol = parse_query(routes.current_request, SymbolParams).symbol
     now = services().now_ms()
     found = with_data(lambda conn, _: md.average_price(conn, symbol, now))
     return {"mins": found.minutes, "price": price(found.market, found.price),
             "closeTime": found.close_time}
 
 
-def one_or_all(params: dict[str, str], shapes: list[dict[str, object]]) -> Any:
+def one_or_all(params: MarketsParams, shapes: list[dict[str, object]]) -> Any:
     """Binance answers ``symbol=`` with an object, otherwise with a list."""
-    return shapes[0] if params.get("symbol") else shapes
+    return shapes[0] if params.symbol else shapes
 
 
 def top_of_book(s: MarketScales, top: TopOfBook) -> dict[str, str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
+from chalicelib.entrypoints.http.api_models import MarketsParams
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
+from chalicelib.entrypoints.http.requests import parse_query
 from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer.exchange_info import exchange_info
 
@@ -24,8 +26,8 @@ def server_time() -> dict[str, object]:
 
 @routes.route("/api/v3/exchangeInfo", methods=["GET"])
 def get_exchange_info() -> dict[str, object]:
-    params = routes.current_request.query_params
-    symbols = requested_symbols(params.get("symbol"), params.get("symbols")) if params else None
+    params = parse_query(routes.current_request, MarketsParams)
+    symbols = requested_symbols(params.symbol, params.symbols)
     svc = services()
     with svc.db() as conn:
         return exchange_info(conn, symbols, svc.now_ms())
