@@ -152,30 +152,33 @@ class WeightMeter:
 
 
 class LoginFailures:
-    """Failed logins per email, whether or not the email exists."""
+    """Password guesses per (email, IP), per IP and per email, whether or not the email
+    exists. The (email, IP) limit is the low one, so one IP guessing at an email locks
+    itself out without locking out the owner elsewhere; the per-email limit is higher,
+    for guessing spread over many IPs."""
 
-    def __init__(self, client: redis.Redis, max_failures: int, lockout_seconds: int) -> None:
-        self.redis = client
-        self.max_failures = max_failures
-        self.lockout = lockout_seconds
+    def __init__(self, client: redis.Redis, per_email_ip: int, per_ip: int, per_email: int,
+                 lockout_seconds: int) -> None:
+        self.counters = GuessCounters(client, lockout_seconds)
+        self.limits = (per_email_ip, per_ip, per_email)
 
-    def locked_for(self, email: str) -> int:
-        """Seconds until another attempt is allowed (0 if allowed now)."""
-        key = f"login-failures:{digest(email.lower())}"
-        count = self.redis.get(key)
-        if count is None or int(count) < self.max_failures:
-            return 0
-        return max(int(self.redis.ttl(key)), 1)
+    @staticmethod
+    def keys(email: str, ip: str) -> list[str]:
+        email = email.lower()
+        return [f"login-failures:email-ip:{digest(f'{email} {ip}')}",
+                f"login-failures:ip:{digest(ip)}", f"login-failures:email:{digest(email)}"]
 
-    def record_failure(self, email: str) -> None:
-        key = f"login-failures:{digest(email.lower())}"
-        pipe = self.redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, self.lockout, nx=True)
-        pipe.execute()
+    def admit(self, email: str, ip: str) -> int:
+        """Count a guess before its check; 0 if admitted, else seconds to wait."""
+        return self.counters.admit(dict(zip(self.keys(email, ip), self.limits, strict=True)))
 
-    def clear(self, email: str) -> None:
-        self.redis.delete(f"login-failures:{digest(email.lower())}")
+    def succeeded(self, email: str, ip: str) -> None:
+        """The right password clears its (email, IP) count and gives back its own count
+        to the shared ones: an IP's users logging in do not lock it out, and an attacker
+        logging into an account of their own does not wipe their failures."""
+        pair, *shared = self.keys(email, ip)
+        self.counters.clear([pair])
+        self.counters.refund(shared)
 
 
 class GuessCounters:

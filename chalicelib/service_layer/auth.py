@@ -83,25 +83,30 @@ def signup(conn: Conn, email: str, password: str) -> User:
 
 
 def login(ctx: AuthContext, conn: Conn, email: str, password: str,
-          totp_code: str | None) -> dict[str, object]:
+          totp_code: str | None, client_ip: str) -> dict[str, object]:
     email = email.strip()
-    wait = ctx.failures.locked_for(email)
-    if wait:
-        raise too_many_requests("Too many failed logins; try again later.", retry_after=wait)
+    admit_password_guess(ctx, email, client_ip)
     row = repo.user_by_email(conn, email)
     if row is None or not verify_password(row.password_hash, password):
         if row is None:
             verify_password(decoy_hash(), password)
-        ctx.failures.record_failure(email)
         raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Email or password is incorrect.")
+    ctx.failures.succeeded(email, client_ip)
     if row.status != "ACTIVE":
         raise forbidden("This account is disabled.")
-    ctx.failures.clear(email)
     if row.totp_enabled:
         check_second_factor(ctx, row, totp_code)
     if needs_rehash(row.password_hash):
         repo.set_password(conn, row.id, hash_password(password))
     return start_session(ctx, row.id)
+
+
+def admit_password_guess(ctx: AuthContext, email: str, client_ip: str) -> None:
+    """Count a password guess before it is checked: 429 once this IP, or this email,
+    has guessed too often (a right password gives its count back)."""
+    wait = ctx.failures.admit(email, client_ip)
+    if wait:
+        raise too_many_requests("Too many failed logins; try again later.", retry_after=wait)
 
 
 def start_session(ctx: AuthContext, user_id: int) -> dict[str, object]:

@@ -14,7 +14,7 @@ from chalicelib.entrypoints.http.models import (
     StepUp,
     TotpCode,
 )
-from chalicelib.entrypoints.http.requests import bearer_user, parse_body, path_id
+from chalicelib.entrypoints.http.requests import bearer_user, client_ip, parse_body, path_id
 from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import api_keys, auth
 
@@ -34,7 +34,8 @@ def login() -> dict[str, object]:
     body = parse_body(routes.current_request, Login)
     svc = services()
     with svc.db() as conn:
-        return auth.login(svc.auth, conn, body.email, body.password, body.totp_code)
+        return auth.login(svc.auth, conn, body.email, body.password, body.totp_code,
+                          client_ip(routes.current_request))
 
 
 @routes.route("/v1/auth/refresh", methods=["POST"])

@@ -47,6 +47,8 @@ class Services:
         auth = AuthContext(
             sessions=SessionStore(client, settings.refresh_session_ttl_seconds),
             failures=LoginFailures(client, settings.login_max_failures,
+                                   settings.login_ip_max_failures,
+                                   settings.login_email_max_failures,
                                    settings.login_lockout_seconds),
             totp_failures=TotpFailures(client, settings.totp_max_failures,
                                        settings.login_lockout_seconds),
