@@ -16,6 +16,7 @@ from chalicelib.entrypoints.http import (
     account_routes,
     admin_routes,
     auth_routes,
+    docs_routes,
     market_routes,
     order_routes,
     public_routes,
@@ -26,7 +27,7 @@ from chalicelib.entrypoints.http.middleware import api_middleware
 app = Chalice(app_name="exchange-api")
 app.register_middleware(api_middleware, "http")
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
-                  admin_routes, market_routes):
+                  admin_routes, market_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.
 app.experimental_feature_flags.update(["WEBSOCKETS"])

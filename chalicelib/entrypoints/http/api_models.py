@@ -169,8 +169,13 @@ class Trade(Answer):
     is_best_match: bool
 
 
-Trades = RootModel[list[Trade]]
-Klines = RootModel[list[list[int | str]]]
+class Trades(RootModel[list[Trade]]):
+    """Oldest first."""
+
+
+class Klines(RootModel[list[list[int | str]]]):
+    """[openTime, open, high, low, close, volume, closeTime, quoteVolume, trades,
+    takerBuyVolume, takerBuyQuoteVolume, "0"], oldest first."""
 
 
 class TopOfBook(Answer):
@@ -215,10 +220,16 @@ class AveragePrice(Answer):
     close_time: int
 
 
-# `symbol=` is answered with one object, otherwise a list.
-Tickers24hr = RootModel[Ticker24hr | list[Ticker24hr]]
-PriceTickers = RootModel[PriceTicker | list[PriceTicker]]
-BookTickers = RootModel[BookTicker | list[BookTicker]]
+class Tickers24hr(RootModel[Ticker24hr | list[Ticker24hr]]):
+    """One object for `symbol=`, otherwise a list."""
+
+
+class PriceTickers(RootModel[PriceTicker | list[PriceTicker]]):
+    """One object for `symbol=`, otherwise a list."""
+
+
+class BookTickers(RootModel[BookTicker | list[BookTicker]]):
+    """One object for `symbol=`, otherwise a list."""
 
 
 class ExchangeInfo(Answer):
