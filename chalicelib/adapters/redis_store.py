@@ -8,18 +8,32 @@ from dataclasses import dataclass
 
 import redis
 
-# Rotate a refresh token atomically; presenting an old one (a replay) kills the session.
+# Rotate a refresh token atomically, keeping the digests of the last few secrets it
+# replaced. Presenting one of those (a replay: the token was stolen, or the thief already
+# rotated it) ends the session; any other wrong secret is merely refused, since session
+# ids are readable in access tokens and guessing must not let anyone end a session.
+# KEYS: the session, its user's set of sessions.
+# ARGV: presented digest, new digest, session id, TTL, how many retired digests to keep.
 ROTATE_REFRESH = """
 local stored = redis.call('HGET', KEYS[1], 'refresh')
 if not stored then return -1 end
-if stored ~= ARGV[1] then
+local retired = redis.call('HGET', KEYS[1], 'retired') or ''
+if stored == ARGV[1] then
+  local kept = {stored}
+  for old in string.gmatch(retired, '%x+') do
+    if #kept >= tonumber(ARGV[5]) then break end
+    table.insert(kept, old)
+  end
+  redis.call('HSET', KEYS[1], 'refresh', ARGV[2], 'retired', table.concat(kept, ' '))
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return 1
+end
+if string.find(retired, ARGV[1], 1, true) then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[3])
   return 0
 end
-redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
+return -1
 """
 
 # Step up a session that still exists (a session that ended must not come back as a stub).
@@ -75,6 +89,8 @@ class Session:
 
 
 class SessionStore:
+    RETIRED_SECRETS_KEPT = 10
+
     def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
         self.redis = client
         self.ttl = ttl_seconds
@@ -97,14 +113,15 @@ class SessionStore:
 
     def rotate(self, session_id: str, refresh: str) -> tuple[int, str] | None:
         """Swap the refresh secret for a new one: (user id, new secret); None if the
-        session is gone or the secret is stale (which also ends the session)."""
+        session is gone or the secret is wrong (a replayed old one ends the session)."""
         user_id = self.user_of(session_id)
         if user_id is None:
             return None
         new_refresh = secrets.token_urlsafe(32)
         result = self.rotate_script(
             keys=[f"session:{session_id}", f"user-sessions:{user_id}"],
-            args=[digest(refresh), digest(new_refresh), session_id, self.ttl])
+            args=[digest(refresh), digest(new_refresh), session_id, self.ttl,
+                  self.RETIRED_SECRETS_KEPT])
         return (user_id, new_refresh) if result == 1 else None
 
     def mark_stepped_up(self, session_id: str, until_s: int) -> bool:

@@ -99,6 +99,34 @@ def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_session(alice: Ca
     assert replay.status_code == 401
     me = alice.client.http.get("/v1/me", headers={"Authorization": f"Bearer {new_access}"})
     assert me.status_code == 401
+    after = post_json(alice.client, "/v1/auth/refresh",
+                      {"refreshToken": first.json_body["refreshToken"]})
+    assert after.status_code == 401
+
+
+def test_a_replayed_older_refresh_token_ends_the_session(alice: Caller) -> None:
+    tokens = [alice.refresh_token]
+    for _ in range(3):
+        rotated = post_json(alice.client, "/v1/auth/refresh", {"refreshToken": tokens[-1]})
+        assert rotated.status_code == 200
+        tokens.append(rotated.json_body["refreshToken"])
+
+    assert post_json(alice.client, "/v1/auth/refresh",
+                     {"refreshToken": tokens[1]}).status_code == 401
+
+    assert post_json(alice.client, "/v1/auth/refresh",
+                     {"refreshToken": tokens[-1]}).status_code == 401
+
+
+def test_a_wrong_refresh_secret_is_refused_without_ending_the_session(alice: Caller) -> None:
+    forged = f"{session_of(alice)}.{'A' * 43}"
+
+    refused = post_json(alice.client, "/v1/auth/refresh", {"refreshToken": forged})
+
+    assert (refused.status_code, refused.json_body["code"]) == (401, -5007)
+    assert alice.get("/v1/me").status_code == 200
+    refreshed = post_json(alice.client, "/v1/auth/refresh", {"refreshToken": alice.refresh_token})
+    assert refreshed.status_code == 200
 
 
 def test_tampered_or_foreign_tokens_are_refused(alice: Caller) -> None:
