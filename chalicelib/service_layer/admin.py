@@ -1,7 +1,9 @@
 """Admin: assets, markets (filters, fees, halts) and the audit log of who changed what.
 
 Every amount is an integer of an asset's smallest unit (see ``chalicelib.domain.money``);
-the HTTP layer parses decimal strings before calling in.
+the HTTP layer parses decimal strings before calling in. An asset's
+``four_eyes_threshold`` is the largest deposit credit or withdrawal one admin may
+execute alone (None: no limit); above it a second admin must approve.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Asset:
     symbol: str
     scale: int
     name: str
+    four_eyes_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,23 @@ def record_audit(
     )
 
 
+def refusal(conn: Conn, *, actor_id: int, action: str, target: str,
+            details: dict[str, Any], msg: str) -> ApiError:
+    """Audit a refused admin action (``<action>_REFUSED``) and return its 403; the caller
+    leaves its transaction, then raises ``with_audit_kept(conn, error)``."""
+    record_audit(conn, actor_id=actor_id, action=f"{action}_REFUSED", target=target,
+                 details={**details, "reason": msg})
+    return forbidden(msg)
+
+
+def with_audit_kept(conn: Conn, error: ApiError) -> ApiError:
+    """A refusal to raise once its audit entry is committed: raising rolls back whatever
+    transaction the caller (an API request) holds open."""
+    if not conn.autocommit:
+        conn.commit()
+    return error
+
+
 def asset_scale(conn: Conn, symbol: str, *, param: str = "asset") -> int:
     """The asset's scale; a 400 naming ``param`` if there is no such asset."""
     row = conn.execute("SELECT scale FROM assets WHERE symbol = %s", (symbol,)).fetchone()
@@ -102,24 +122,60 @@ def asset_scale(conn: Conn, symbol: str, *, param: str = "asset") -> int:
     return int(row[0])
 
 
-def create_asset(conn: Conn, *, actor_id: int, symbol: str, scale: int, name: str) -> Asset:
+def four_eyes_threshold(conn: Conn, symbol: str) -> int | None:
+    """The asset's four-eyes threshold; a 400 if there is no such asset."""
+    row = conn.execute("SELECT four_eyes_threshold FROM assets WHERE symbol = %s",
+                       (symbol,)).fetchone()
+    if row is None:
+        raise malformed("asset", f"is not a known asset ({symbol!r})")
+    return None if row[0] is None else int(row[0])
+
+
+def create_asset(conn: Conn, *, actor_id: int, symbol: str, scale: int, name: str,
+                 four_eyes_threshold: int | None = None) -> Asset:
     if not ASSET_SYMBOL.fullmatch(symbol):
         raise malformed("symbol", "must be 1 to 20 characters A-Z or 0-9")
     if not 0 <= scale <= MAX_SCALE:
         raise malformed("scale", f"must be between 0 and {MAX_SCALE}")
     if len(name) > MAX_NAME_LENGTH:
         raise malformed("name", f"must be at most {MAX_NAME_LENGTH} characters")
+    _check_threshold(four_eyes_threshold)
     with conn.transaction():
         require_admin(conn, actor_id)
         created = conn.execute(
-            "INSERT INTO assets (symbol, scale, name) VALUES (%s, %s, %s)"
-            " ON CONFLICT (symbol) DO NOTHING RETURNING symbol", (symbol, scale, name)
+            "INSERT INTO assets (symbol, scale, name, four_eyes_threshold)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (symbol) DO NOTHING RETURNING symbol",
+            (symbol, scale, name, four_eyes_threshold)
         ).fetchone()
         if created is None:
             raise conflict(f"Asset {symbol} already exists.")
         record_audit(conn, actor_id=actor_id, action="ASSET_CREATE", target=f"asset:{symbol}",
-                     details={"scale": scale, "name": name})
-    return Asset(symbol, scale, name)
+                     details={"scale": scale, "name": name,
+                              "four_eyes_threshold": four_eyes_threshold})
+    return Asset(symbol, scale, name, four_eyes_threshold)
+
+
+def set_four_eyes_threshold(conn: Conn, *, actor_id: int, symbol: str,
+                            threshold: int | None) -> Asset:
+    """Set (None: clear) the amount above which a second admin must approve."""
+    _check_threshold(threshold)
+    with conn.transaction():
+        require_admin(conn, actor_id)
+        row = conn.execute(
+            "SELECT scale, name, four_eyes_threshold FROM assets WHERE symbol = %s FOR UPDATE",
+            (symbol,)).fetchone()
+        if row is None:
+            raise malformed("symbol", f"is not a known asset ({symbol!r})")
+        scale, name, before = int(row[0]), str(row[1]), row[2]
+        before = None if before is None else int(before)
+        if before != threshold:
+            conn.execute("UPDATE assets SET four_eyes_threshold = %s WHERE symbol = %s",
+                         (threshold, symbol))
+            record_audit(conn, actor_id=actor_id, action="ASSET_UPDATE",
+                         target=f"asset:{symbol}",
+                         details={"four_eyes_threshold": {"before": before,
+                                                          "after": threshold}})
+    return Asset(symbol, scale, name, threshold)
 
 
 def create_market(
@@ -226,6 +282,11 @@ def check_filters(filters: MarketFilters, *, base_scale: int) -> None:
     if filters.tick_size * filters.lot_size % whole_unit:
         raise malformed("tick_size", f"times lot_size must be a multiple of {whole_unit}"
                         " (one whole base unit), so that every notional is exact")
+
+
+def _check_threshold(threshold: int | None) -> None:
+    if threshold is not None:
+        _check_amount("four_eyes_threshold", threshold, minimum=0)
 
 
 def _check_amount(name: str, value: int, *, minimum: int) -> None:

@@ -77,7 +77,53 @@ def test_create_asset_stores_it_and_audits(db: Conn, actor: int) -> None:
     assert asset == admin.Asset("ETH", 18, "Ether")
     assert db.execute("SELECT symbol, scale, name FROM assets").fetchall() == [
         ("ETH", 18, "Ether")]
-    assert audit_rows(db) == [(actor, "ASSET_CREATE", "asset:ETH", {"scale": 18, "name": "Ether"})]
+    assert audit_rows(db) == [(actor, "ASSET_CREATE", "asset:ETH",
+                               {"scale": 18, "name": "Ether", "four_eyes_threshold": None})]
+
+
+def test_the_four_eyes_threshold_is_set_at_creation_and_changed_with_an_audit_trail(
+    db: Conn, actor: int
+) -> None:
+    created = admin.create_asset(db, actor_id=actor, symbol="ETH", scale=18, name="Ether",
+                                 four_eyes_threshold=10**19)
+
+    raised = admin.set_four_eyes_threshold(db, actor_id=actor, symbol="ETH", threshold=10**20)
+    admin.set_four_eyes_threshold(db, actor_id=actor, symbol="ETH", threshold=10**20)
+    cleared = admin.set_four_eyes_threshold(db, actor_id=actor, symbol="ETH", threshold=None)
+
+    assert (created.four_eyes_threshold, raised.four_eyes_threshold) == (10**19, 10**20)
+    assert cleared == admin.Asset("ETH", 18, "Ether", None)
+    assert admin.four_eyes_threshold(db, "ETH") is None
+    assert [row[1:] for row in audit_rows(db)[1:]] == [
+        ("ASSET_UPDATE", "asset:ETH", {"four_eyes_threshold": {"before": 10**19,
+                                                               "after": 10**20}}),
+        ("ASSET_UPDATE", "asset:ETH", {"four_eyes_threshold": {"before": 10**20,
+                                                               "after": None}})]
+
+
+@pytest.mark.parametrize(("symbol", "threshold", "param"), [
+    ("BTC", -1, "four_eyes_threshold"),
+    ("BTC", 10**38, "four_eyes_threshold"),
+    ("NOPE", 5, "symbol"),
+])
+def test_an_invalid_four_eyes_threshold_is_refused(
+    db: Conn, actor: int, assets: None, symbol: str, threshold: int, param: str
+) -> None:
+    error = api_error(lambda: admin.set_four_eyes_threshold(db, actor_id=actor, symbol=symbol,
+                                                            threshold=threshold))
+
+    assert (error.status, error.code) == (400, MALFORMED)
+    assert error.msg.startswith(f"Parameter '{param}'")
+    assert admin.four_eyes_threshold(db, "BTC") is None
+    assert count(db, "audit_log") == 2
+
+
+def test_only_an_admin_sets_the_four_eyes_threshold(db: Conn, assets: None) -> None:
+    error = api_error(lambda: admin.set_four_eyes_threshold(
+        db, actor_id=make_user(db), symbol="BTC", threshold=1))
+
+    assert (error.status, error.code) == (403, ErrorCode.FORBIDDEN)
+    assert admin.four_eyes_threshold(db, "BTC") is None
 
 
 @pytest.mark.parametrize(("symbol", "scale", "name", "param"), [

@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib.adapters.ledger import AccountKind, Bucket
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.service_layer import admin as admin_module
 from chalicelib.service_layer import wallet
 from chalicelib.service_layer.wallet import WithdrawalStatus
 from tests.support.ledger import assert_ledger_invariants
@@ -37,7 +38,7 @@ def alice(db: Conn, admin: int) -> int:
 
 
 def deposit(db: Conn, admin: int, user_id: int, amount: int, txid: str = "tx-1",
-            asset: str = "BTC") -> tuple[wallet.Deposit, bool]:
+            asset: str = "BTC") -> tuple[wallet.Deposit | wallet.PendingCredit, bool]:
     return wallet.credit_deposit(db, actor_id=admin, user_id=user_id, asset=asset,
                                  amount=amount, external_txid=txid)
 
@@ -545,4 +546,163 @@ def test_concurrent_decisions_on_a_withdrawal_apply_one(
     assert final == decided[0]
     expected = (600, 0) if final.status == WithdrawalStatus.APPROVED else (1_000, 0)
     assert user_account(db, alice, "BTC") == expected
+    assert_ledger_invariants(db)
+
+
+# Operator safety: no admin moves their own money; four eyes above a threshold
+
+
+def audit_actions(db: Conn) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT actor_user_id, action, target FROM audit_log ORDER BY id"
+                      ).fetchall()
+
+
+@pytest.fixture
+def second_admin(db: Conn, admin: int) -> int:
+    return make_user(db, admin=True)
+
+
+@pytest.fixture
+def four_eyes_above_1000(db: Conn, admin: int) -> None:
+    """BTC credits and withdrawals above 1000 units need a second admin."""
+    admin_module.set_four_eyes_threshold(db, actor_id=admin, symbol="BTC", threshold=1_000)
+
+
+def test_an_admin_cannot_credit_their_own_account(db: Conn, admin: int) -> None:
+    error = api_error(lambda: deposit(db, admin, admin, 100))
+
+    assert (error.status, error.code) == (403, ErrorCode.FORBIDDEN)
+    assert user_account(db, admin, "BTC") == (0, 0)
+    assert count(db, "deposits") == count(db, "ledger_transactions") == 0
+    assert audit_actions(db) == [(admin, "DEPOSIT_CREDIT_REFUSED", f"user:{admin}")]
+    assert_ledger_invariants(db)
+
+
+def test_an_admin_cannot_approve_their_own_withdrawal(
+    db: Conn, admin: int, second_admin: int
+) -> None:
+    deposit(db, second_admin, admin, 1_000)
+    requested, _ = withdraw(db, admin, 400)
+
+    error = api_error(lambda: wallet.approve_withdrawal(db, actor_id=admin,
+                                                        withdrawal_id=requested.id))
+
+    assert (error.status, error.code) == (403, ErrorCode.FORBIDDEN)
+    assert wallet.get_withdrawal(db, admin, requested.id).status == WithdrawalStatus.PENDING
+    assert user_account(db, admin, "BTC") == (600, 400)
+    assert audit_actions(db)[-1] == (admin, "WITHDRAWAL_APPROVAL_REFUSED",
+                                     f"withdrawal:{requested.id}")
+    assert_ledger_invariants(db)
+
+
+def test_a_refusal_is_audited_even_when_the_caller_rolls_back_on_errors(
+    db: Conn, db_url: str, admin: int
+) -> None:
+    # Like the API's pool: not autocommit, rolled back when the request fails.
+    with psycopg.connect(db_url) as conn:
+        wallet.balances(conn, admin)
+        api_error(lambda: deposit(conn, admin, admin, 100))
+        conn.rollback()
+
+    assert audit_actions(db) == [(admin, "DEPOSIT_CREDIT_REFUSED", f"user:{admin}")]
+    assert count(db, "deposits") == 0
+
+
+def test_a_credit_at_the_threshold_needs_one_admin(
+    db: Conn, admin: int, alice: int, four_eyes_above_1000: None
+) -> None:
+    credited, new = deposit(db, admin, alice, 1_000)
+
+    assert isinstance(credited, wallet.Deposit)
+    assert new
+    assert user_account(db, alice, "BTC") == (1_000, 0)
+    assert_ledger_invariants(db)
+
+
+def test_a_credit_above_the_threshold_waits_for_a_second_admin(
+    db: Conn, admin: int, second_admin: int, alice: int, four_eyes_above_1000: None
+) -> None:
+    requested, new = deposit(db, admin, alice, 1_001)
+    repeat, repeat_new = deposit(db, admin, alice, 1_001)
+
+    assert isinstance(requested, wallet.PendingCredit)
+    assert (new, repeat, repeat_new) == (True, requested, False)
+    assert (requested.user_id, requested.asset, requested.amount, requested.requested_by) == (
+        alice, "BTC", 1_001, admin)
+    assert user_account(db, alice, "BTC") == (0, 0)
+    assert count(db, "deposits") == count(db, "ledger_transactions") == 0
+    assert [c.id for c in wallet.pending_credits(db).items] == [requested.id]
+
+    same = api_error(lambda: wallet.approve_credit(db, actor_id=admin, request_id=requested.id))
+    assert (same.status, same.code) == (403, ErrorCode.FORBIDDEN)
+    assert user_account(db, alice, "BTC") == (0, 0)
+
+    credited, executed = wallet.approve_credit(db, actor_id=second_admin,
+                                               request_id=requested.id)
+    again, again_executed = wallet.approve_credit(db, actor_id=second_admin,
+                                                  request_id=requested.id)
+
+    assert executed
+    assert (again, again_executed) == (credited, False)
+    assert (credited.user_id, credited.amount, credited.external_txid) == (alice, 1_001, "tx-1")
+    assert user_account(db, alice, "BTC") == (1_001, 0)
+    assert count(db, "deposits") == count(db, "ledger_transactions") == 1
+    assert wallet.pending_credits(db).items == []
+    assert deposit(db, admin, alice, 1_001) == (credited, False)
+    audit = db.execute("SELECT actor_user_id, action, details FROM audit_log"
+                       " WHERE action LIKE 'DEPOSIT%%' ORDER BY id").fetchall()
+    assert [(actor, action) for actor, action, _ in audit] == [
+        (admin, "DEPOSIT_CREDIT_REQUESTED"), (admin, "DEPOSIT_CREDIT_REFUSED"),
+        (second_admin, "DEPOSIT_CREDIT")]
+    assert audit[-1][2]["requested_by"] == admin
+    assert_ledger_invariants(db)
+
+
+def test_a_withdrawal_above_the_threshold_waits_for_a_second_admin(
+    db: Conn, admin: int, second_admin: int, alice: int, four_eyes_above_1000: None
+) -> None:
+    deposit(db, admin, alice, 1_000, txid="a")
+    deposit(db, admin, alice, 1_000, txid="b")
+    requested, _ = withdraw(db, alice, 1_500)
+
+    first = wallet.approve_withdrawal(db, actor_id=admin, withdrawal_id=requested.id)
+
+    assert (first.status, first.first_approved_by) == (WithdrawalStatus.PENDING, admin)
+    assert user_account(db, alice, "BTC") == (500, 1_500)
+    same = api_error(lambda: wallet.approve_withdrawal(db, actor_id=admin,
+                                                       withdrawal_id=requested.id))
+    assert (same.status, same.code) == (403, ErrorCode.FORBIDDEN)
+    assert user_account(db, alice, "BTC") == (500, 1_500)
+
+    approved = wallet.approve_withdrawal(db, actor_id=second_admin, withdrawal_id=requested.id)
+    twice = api_error(lambda: wallet.approve_withdrawal(db, actor_id=second_admin,
+                                                        withdrawal_id=requested.id))
+
+    assert approved.status == WithdrawalStatus.APPROVED
+    assert twice.status == 409
+    assert user_account(db, alice, "BTC") == (500, 0)
+    assert account(db, AccountKind.WITHDRAWAL_CLEARING, "BTC") == (1_500, 0)
+    audit = db.execute("SELECT actor_user_id, action, details FROM audit_log"
+                       " WHERE action LIKE 'WITHDRAWAL%%' ORDER BY id").fetchall()
+    assert [(actor, action) for actor, action, _ in audit] == [
+        (admin, "WITHDRAWAL_FIRST_APPROVAL"), (admin, "WITHDRAWAL_APPROVAL_REFUSED"),
+        (second_admin, "WITHDRAWAL_APPROVED")]
+    assert audit[-1][2]["first_approved_by"] == admin
+    assert_ledger_invariants(db)
+
+
+def test_concurrent_second_approvals_move_the_money_once(
+    db: Conn, db_url: str, admin: int, alice: int, four_eyes_above_1000: None
+) -> None:
+    others = [make_user(db, admin=True) for _ in range(8)]
+    requested, _ = deposit(db, admin, alice, 5_000)
+    approvers = iter(others)
+
+    results = concurrently(db_url, len(others), lambda conn: wallet.approve_credit(
+        conn, actor_id=next(approvers), request_id=requested.id))
+
+    assert not [r for r in results if isinstance(r, ApiError)]
+    assert sorted(r[1] for r in results if not isinstance(r, ApiError)) == [False] * 7 + [True]
+    assert user_account(db, alice, "BTC") == (5_000, 0)
+    assert count(db, "deposits") == 1
     assert_ledger_invariants(db)
