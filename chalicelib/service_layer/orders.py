@@ -15,6 +15,7 @@ from psycopg import sql
 
 from chalicelib.adapters.ledger import AccountRef, Bucket, Posting, post_transaction
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.money import MAX_UNITS
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
@@ -91,7 +92,7 @@ def check_filters(market: Market, order: NewOrder) -> None:
     if order.price <= 0 or order.price % spec.tick_size:
         raise filter_failure("PRICE_FILTER")
     check_quantity(spec, order.qty)
-    if spec.notional(order.price, order.qty) < spec.min_notional:
+    if not spec.min_notional <= spec.notional(order.price, order.qty) <= MAX_UNITS:
         raise filter_failure("NOTIONAL")
 
 
@@ -132,16 +133,32 @@ def available(conn: Conn, user_id: int, asset: str) -> int:
     return int(row[0]) if row else 0
 
 
+def check_new_order(conn: Conn, market: Market, order: NewOrder) -> Lock:
+    """Everything that can refuse a new order, writing nothing (`/api/v3/order/test`
+    answers with this); returns the lock placing it takes."""
+    if market.status != "TRADING":
+        raise rejected("Market is closed.")
+    check_filters(market, order)
+    if client_order_id_in_use(conn, order.user_id, order.client_order_id):
+        raise duplicate_order()
+    lock = required_lock(conn, market, order)
+    if not 0 < lock.amount <= available(conn, order.user_id, lock.asset):
+        raise insufficient_balance()
+    return lock
+
+
+def client_order_id_in_use(conn: Conn, user_id: int, client_order_id: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM orders WHERE user_id = %s AND client_order_id = %s"
+        " AND status IN ('NEW', 'PARTIALLY_FILLED')", (user_id, client_order_id)
+    ).fetchone() is not None
+
+
 def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
     """Check, lock and record a new order; return its id and the command to publish."""
     with conn.transaction():
         market = load_market(conn, order.market)
-        if market.status != "TRADING":
-            raise rejected("Market is closed.")
-        check_filters(market, order)
-        lock = required_lock(conn, market, order)
-        if lock.amount <= 0:
-            raise insufficient_balance()
+        lock = check_new_order(conn, market, order)
         order_id = insert_order(conn, order, lock)
         try:
             post_transaction(conn, "ORDER_LOCK", f"order:{order_id}", [
@@ -176,9 +193,13 @@ def insert_order(conn: Conn, order: NewOrder, lock: Lock) -> int:
         (order.user_id, order.market, order.client_order_id, order.side, order.order_type,
          order.tif, order.stp, order.price or None, order.qty or None,
          order.quote_qty or None, lock.amount, lock.spend_cap)).fetchone()
-    if row is None:
-        raise rejected("Duplicate order sent.")
+    if row is None:  # a concurrent request took the client order id
+        raise duplicate_order()
     return int(row[0])
+
+
+def duplicate_order() -> ApiError:
+    return rejected("Duplicate order sent.")
 
 
 def record_command(conn: Conn, command: OrderCommand) -> OrderCommand:

@@ -1,18 +1,34 @@
-"""Binance spot order endpoints: place, test, cancel, cancel-all, query, trades."""
+"""Binance spot order endpoints: place, test, cancel, cancel-all, query, trades.
+
+Each handler parses all of its parameters (``binance_models``) and checks the order
+against the market before the service layer reserves anything: a request refused
+with a 4xx has locked no funds and published no command.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.domain.money import parse_units
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.domain.orders import OrderType, SelfTradePrevention
 from chalicelib.entrypoints.http import order_presenters as shapes
+from chalicelib.entrypoints.http.binance_models import (
+    AmendOrderParams,
+    CancelAllParams,
+    CancelOrderParams,
+    ListOrdersParams,
+    MyTradesParams,
+    NewOrderParams,
+    OrderRef,
+    QueryOrderParams,
+    ResponseType,
+    parse_params,
+)
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.requests import key_owner
 from chalicelib.entrypoints.http.services import services
@@ -20,74 +36,56 @@ from chalicelib.service_layer import Conn, orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
-E = TypeVar("E", bound=StrEnum)
-CLIENT_ORDER_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/_-")
 DEFAULT_STP = SelfTradePrevention.EXPIRE_MAKER
 
 
-def choice(params: dict[str, str], name: str, enum: type[E], code: ErrorCode, what: str) -> E:
-    value = params.get(name)
-    if value is None or value == "":
-        raise malformed(name, "was not sent, was empty/null, or malformed")
-    try:
-        return enum(value)
-    except ValueError as exc:
-        raise ApiError(400, code, f"Invalid {what}.") from exc
+def not_required(name: str) -> ApiError:
+    return ApiError(400, ErrorCode.PARAM_NOT_REQUIRED,
+                    f"Parameter '{name}' sent when not required.")
 
 
-def client_order_id(params: dict[str, str]) -> str:
-    given = params.get("newClientOrderId")
-    if given is None:
-        return f"x-{secrets.token_hex(10)}"
-    if not 1 <= len(given) <= 36 or not set(given) <= CLIENT_ORDER_ID_CHARS:
-        raise malformed("newClientOrderId")
-    return given
+def mandatory(name: str) -> ApiError:
+    return malformed(name, "was not sent, was empty/null, or malformed")
 
 
-def amount(params: dict[str, str], name: str, scale: int, *, required: bool) -> int:
-    value = params.get(name)
-    if not value:
-        if required:
-            raise malformed(name, "was not sent, was empty/null, or malformed")
+def amount(text: str | None, name: str, scale: int) -> int:
+    """A positive amount in the asset's smallest units; 0 when not sent."""
+    if text is None:
         return 0
-    units = parse_units(value, scale, param=name)
+    units = parse_units(text, scale, param=name)
     if units <= 0:
         raise malformed(name, "must be greater than zero")
     return units
 
 
-def parse_new_order(owner: KeyOwner, params: dict[str, str],
-                    market: orders.Market) -> orders.NewOrder:
-    side = choice(params, "side", Side, ErrorCode.INVALID_SIDE, "side")
-    order_type = choice(params, "type", OrderType, ErrorCode.INVALID_ORDER_TYPE, "orderType")
-    limit_like = order_type is not OrderType.MARKET
-    tif = None
-    if order_type is OrderType.LIMIT:
-        tif = choice(params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIME_IN_FORCE,
-                     "timeInForce")
-    qty = amount(params, "quantity", market.base_scale,
-                 required=limit_like or not params.get("quoteOrderQty"))
-    quote_qty = 0 if limit_like else amount(params, "quoteOrderQty", market.quote_scale,
-                                            required=False)
-    if qty and quote_qty:
-        raise ApiError(400, ErrorCode.PARAM_NOT_REQUIRED,
-                       "Parameter 'quoteOrderQty' sent when not required.")
-    price = amount(params, "price", market.quote_scale, required=limit_like)
-    if price and not limit_like:
-        raise ApiError(400, ErrorCode.PARAM_NOT_REQUIRED,
-                       "Parameter 'price' sent when not required.")
-    stp = (choice(params, "selfTradePreventionMode", SelfTradePrevention,
-                  ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "selfTradePreventionMode")
-           if params.get("selfTradePreventionMode") else DEFAULT_STP)
-    return orders.NewOrder(owner.user_id, market.spec.symbol, client_order_id(params), side,
-                           order_type, tif, price, qty, quote_qty, stp)
+def check_order_shape(params: NewOrderParams) -> None:
+    """Which parameters the order type needs and which it refuses, as Binance has it."""
+    limit_like = params.order_type is not OrderType.MARKET
+    if params.order_type is OrderType.LIMIT and params.time_in_force is None:
+        raise mandatory("timeInForce")
+    if params.order_type is not OrderType.LIMIT and params.time_in_force is not None:
+        raise not_required("timeInForce")
+    if limit_like and params.price is None:
+        raise mandatory("price")
+    if not limit_like and params.price is not None:
+        raise not_required("price")
+    if params.quote_order_qty is not None and (limit_like or params.quantity is not None):
+        raise not_required("quoteOrderQty")
+    if params.quantity is None and params.quote_order_qty is None:
+        raise mandatory("quantity")
 
 
-def symbol_of(params: dict[str, str]) -> str:
-    symbol = params.get("symbol", "")
-    if not symbol:
-        raise malformed("symbol", "was not sent, was empty/null, or malformed")
-    return symbol.upper()
+def new_order(owner: KeyOwner, params: NewOrderParams, market: orders.Market) -> orders.NewOrder:
+    """The order the parameters describe, in the market's units; nothing reserved yet."""
+    check_order_shape(params)
+    return orders.NewOrder(
+        owner.user_id, market.spec.symbol,
+        params.new_client_order_id or f"x-{secrets.token_hex(10)}", params.side,
+        params.order_type, params.time_in_force,
+        amount(params.price, "price", market.quote_scale),
+        amount(params.quantity, "quantity", market.base_scale),
+        amount(params.quote_order_qty, "quoteOrderQty", market.quote_scale),
+        params.self_trade_prevention_mode or DEFAULT_STP)
 
 
 def publish(commands: list[OrderCommand]) -> None:
@@ -128,33 +126,32 @@ def closed(order: dict[str, Any]) -> bool:
 
 @routes.route("/api/v3/order/test", methods=["POST"])
 def test_order() -> dict[str, object]:
+    """Everything `POST /api/v3/order` checks, with nothing placed."""
     owner, signed = key_owner(routes.current_request, "TRADE")
-    params = signed.params()
+    params = parse_params(NewOrderParams, signed.params())
     with services().db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        orders.check_filters(market, parse_new_order(owner, params, market))
+        market = orders.load_market(conn, params.symbol)
+        orders.check_new_order(conn, market, new_order(owner, params, market))
     return {}
 
 
 @routes.route("/api/v3/order", methods=["POST"])
 def place() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "TRADE")
-    params = signed.params()
+    params = parse_params(NewOrderParams, signed.params())
     svc = services()
     with svc.db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        new_order = parse_new_order(owner, params, market)
-        order_id, command = orders.place_order(conn, new_order)
+        market = orders.load_market(conn, params.symbol)
+        order = new_order(owner, params, market)
+        order_id, command = orders.place_order(conn, order)
     publish([command])
-    default = "ACK" if new_order.order_type is OrderType.LIMIT_MAKER else "FULL"
-    response_type = params.get("newOrderRespType", default)
-    if response_type not in ("ACK", "RESULT", "FULL"):
-        raise malformed("newOrderRespType")
-    if response_type == "ACK":
-        return shapes.ack(market, new_order.client_order_id, order_id, signed.now_ms)
-    order = wait_for(owner.user_id, market.spec.symbol, order_id, matched)
-    result = shapes.result(market, order, signed.now_ms)
-    if response_type == "FULL":
+    response_type = params.new_order_resp_type or (
+        ResponseType.ACK if order.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
+    if response_type is ResponseType.ACK:
+        return shapes.ack(market, order.client_order_id, order_id, signed.now_ms)
+    placed = wait_for(owner.user_id, market.spec.symbol, order_id, matched)
+    result = shapes.result(market, placed, signed.now_ms)
+    if response_type is ResponseType.FULL:
         with svc.db() as conn:
             fills = orders.user_trades(conn, owner.user_id, market.spec.symbol,
                                        order_id=order_id)
@@ -162,21 +159,13 @@ def place() -> dict[str, object]:
     return result
 
 
-def order_ref(params: dict[str, str]) -> dict[str, Any]:
-    if params.get("orderId"):
-        if not params["orderId"].isdigit():
-            raise malformed("orderId")
-        return {"order_id": int(params["orderId"])}
-    if params.get("origClientOrderId"):
-        return {"client_order_id": params["origClientOrderId"]}
-    raise malformed("orderId", "or 'origClientOrderId' must be sent")
-
-
-def open_order(conn: Conn, owner: KeyOwner, params: dict[str, str],
+def open_order(conn: Conn, owner: KeyOwner, params: OrderRef,
                if_closed: ApiError) -> tuple[orders.Market, dict[str, Any]]:
     """The market and the caller's open order that the request names."""
-    market = orders.load_market(conn, symbol_of(params))
-    order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
+    market = orders.load_market(conn, params.symbol)
+    order = orders.find_order(conn, owner.user_id, market.spec.symbol,
+                              order_id=params.order_id,
+                              client_order_id=params.orig_client_order_id)
     if closed(order):
         raise if_closed
     return market, order
@@ -185,24 +174,24 @@ def open_order(conn: Conn, owner: KeyOwner, params: dict[str, str],
 @routes.route("/api/v3/order", methods=["DELETE"])
 def cancel() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "TRADE")
-    params = signed.params()
+    params = parse_params(CancelOrderParams, signed.params())
     with services().db() as conn:
         market, order = open_order(conn, owner, params, ApiError(
             400, ErrorCode.CANCEL_REJECTED, "Unknown order sent."))
         command = orders.request_cancel(conn, owner.user_id, market.spec.symbol, order["id"])
     publish([command])
     final = wait_for(owner.user_id, market.spec.symbol, order["id"], closed)
-    return shapes.cancelled(market, final, params.get("newClientOrderId"))
+    return shapes.cancelled(market, final, params.new_client_order_id)
 
 
 @routes.route("/api/v3/order/amend/keepPriority", methods=["PUT"])
 def amend_keep_priority() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "TRADE")
-    params = signed.params()
+    params = parse_params(AmendOrderParams, signed.params())
     with services().db() as conn:
         market, order = open_order(conn, owner, params, ApiError(
             400, ErrorCode.NO_SUCH_ORDER, "Order does not exist."))
-        new_qty = amount(params, "newQty", market.base_scale, required=True)
+        new_qty = amount(params.new_qty, "newQty", market.base_scale)
         command = orders.request_amend(conn, owner.user_id, market, order, new_qty)
     publish([command])
     amended = wait_for(owner.user_id, market.spec.symbol, order["id"],
@@ -214,10 +203,9 @@ def amend_keep_priority() -> dict[str, object]:
 @routes.route("/api/v3/openOrders", methods=["DELETE"])
 def cancel_all() -> list[dict[str, object]]:
     owner, signed = key_owner(routes.current_request, "TRADE")
-    params = signed.params()
-    svc = services()
-    with svc.db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
+    params = parse_params(CancelAllParams, signed.params())
+    with services().db() as conn:
+        market = orders.load_market(conn, params.symbol)
         open_orders = orders.list_orders(conn, owner.user_id, market.spec.symbol,
                                          open_only=True)
         if not open_orders:
@@ -231,10 +219,12 @@ def cancel_all() -> list[dict[str, object]]:
 @routes.route("/api/v3/order", methods=["GET"])
 def query_order() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "READ")
-    params = signed.params()
+    params = parse_params(QueryOrderParams, signed.params())
     with services().db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        order = orders.find_order(conn, owner.user_id, market.spec.symbol, **order_ref(params))
+        market = orders.load_market(conn, params.symbol)
+        order = orders.find_order(conn, owner.user_id, market.spec.symbol,
+                                  order_id=params.order_id,
+                                  client_order_id=params.orig_client_order_id)
     return shapes.order(market, order)
 
 
@@ -250,31 +240,22 @@ def all_orders() -> list[dict[str, object]]:
 
 def list_orders(*, open_only: bool) -> list[dict[str, object]]:
     owner, signed = key_owner(routes.current_request, "READ")
-    params = signed.params()
-    limit = bounded_limit(params)
-    from_id = int(params["orderId"]) if params.get("orderId", "").isdigit() else None
+    params = parse_params(ListOrdersParams, signed.params())
     with services().db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
+        market = orders.load_market(conn, params.symbol)
         found = orders.list_orders(conn, owner.user_id, market.spec.symbol,
-                                   open_only=open_only, limit=limit, from_id=from_id)
+                                   open_only=open_only, limit=params.limit,
+                                   from_id=params.order_id)
     return [shapes.order(market, o) for o in found]
-
-
-def bounded_limit(params: dict[str, str]) -> int:
-    raw = params.get("limit", "500")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise malformed("limit", "must be between 1 and 1000")
-    return int(raw)
 
 
 @routes.route("/api/v3/myTrades", methods=["GET"])
 def my_trades() -> list[dict[str, object]]:
     owner, signed = key_owner(routes.current_request, "READ")
-    params = signed.params()
-    order_id = int(params["orderId"]) if params.get("orderId", "").isdigit() else None
-    from_id = int(params["fromId"]) if params.get("fromId", "").isdigit() else None
+    params = parse_params(MyTradesParams, signed.params())
     with services().db() as conn:
-        market = orders.load_market(conn, symbol_of(params))
-        trades = orders.user_trades(conn, owner.user_id, market.spec.symbol, order_id=order_id,
-                                    from_id=from_id, limit=bounded_limit(params))
+        market = orders.load_market(conn, params.symbol)
+        trades = orders.user_trades(conn, owner.user_id, market.spec.symbol,
+                                    order_id=params.order_id, from_id=params.from_id,
+                                    limit=params.limit)
     return [shapes.my_trade(market, t) for t in trades]
