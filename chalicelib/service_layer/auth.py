@@ -144,19 +144,31 @@ def logout(ctx: AuthContext, session_id: str) -> None:
     ctx.sessions.revoke(session_id)
 
 
-def change_password(ctx: AuthContext, conn: Conn, user: User, current: str, new: str) -> None:
-    row = repo.user_by_id(conn, user.id)
-    assert row is not None
-    if not verify_password(row.password_hash, current):
-        raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Current password is incorrect.")
+def change_password(ctx: AuthContext, conn: Conn, user: User, current: str, new: str,
+                    client_ip: str) -> None:
+    check_own_password(ctx, conn, user, current, client_ip)
     check_password_strength(new)
     repo.set_password(conn, user.id, hash_password(new))
     ctx.sessions.revoke_all(user.id)
 
 
-def enrol_totp(ctx: AuthContext, conn: Conn, user: User) -> dict[str, str]:
+def check_own_password(ctx: AuthContext, conn: Conn, user: User, password: str,
+                       client_ip: str) -> None:
+    """A logged-in user's password again, before changing their security: a stolen
+    session alone must not do it. Guesses count as failed logins."""
+    admit_password_guess(ctx, user.email, client_ip)
+    row = repo.user_by_id(conn, user.id)
+    assert row is not None
+    if not verify_password(row.password_hash, password):
+        raise unauthorized(ErrorCode.INVALID_CREDENTIALS, "Current password is incorrect.")
+    ctx.failures.succeeded(user.email, client_ip)
+
+
+def enrol_totp(ctx: AuthContext, conn: Conn, user: User, password: str,
+               client_ip: str) -> dict[str, str]:
     if user.totp_enabled:
         raise conflict("Two-factor authentication is already enabled.")
+    check_own_password(ctx, conn, user, password, client_ip)
     secret = pyotp.random_base32()
     repo.set_totp(conn, user.id, seal_blob(ctx.master_key, secret.encode()), enabled=False)
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)

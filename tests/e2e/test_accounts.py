@@ -355,3 +355,30 @@ def test_a_right_two_factor_code_resets_the_count(alice: Caller) -> None:
     again = [alice.post("/v1/auth/step-up", {"totpCode": "000000"}) for _ in range(5)]
 
     assert [r.json_body["code"] for r in again] == [-5004] * 5
+
+
+def test_totp_enrolment_needs_the_password(alice: Caller) -> None:
+    missing = alice.post("/v1/auth/totp/enrol", {})
+    wrong = alice.post("/v1/auth/totp/enrol", {"password": "not my password"})
+
+    assert (missing.status_code, missing.json_body["code"]) == (400, -1102)
+    assert (wrong.status_code, wrong.json_body["code"]) == (401, -5002)
+    assert "secret" not in wrong.json_body
+    not_started = alice.post("/v1/auth/totp/confirm", {"code": "123456"})
+    assert (not_started.status_code, not_started.json_body["code"]) == (409, -5008)
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/auth/totp/enrol", {"password": "not my password"}),
+    ("/v1/auth/password", {"currentPassword": "not my password",
+                           "newPassword": "a brand new passphrase"}),
+])
+def test_wrong_passwords_of_a_logged_in_user_count_like_failed_logins(
+    client: Client, alice: Caller, path: str, body: dict[str, object]
+) -> None:
+    for _ in range(5):
+        assert alice.post(path, body).status_code == 401
+
+    assert refused_for_too_many_guesses(alice.post("/v1/auth/totp/enrol", {"password": PASSWORD}))
+    assert refused_for_too_many_guesses(
+        post_json(client, "/v1/auth/login", {"email": alice.email, "password": PASSWORD}))

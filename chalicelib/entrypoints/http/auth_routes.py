@@ -10,6 +10,7 @@ from chalicelib.entrypoints.http.models import (
     Login,
     NewApiKey,
     PasswordChange,
+    PasswordConfirmation,
     RefreshBody,
     StepUp,
     TotpCode,
@@ -57,16 +58,19 @@ def change_password() -> dict[str, object]:
     body = parse_body(routes.current_request, PasswordChange)
     svc = services()
     with svc.db() as conn:
-        auth.change_password(svc.auth, conn, user, body.current_password, body.new_password)
+        auth.change_password(svc.auth, conn, user, body.current_password, body.new_password,
+                             client_ip(routes.current_request))
     return {}
 
 
 @routes.route("/v1/auth/totp/enrol", methods=["POST"])
 def enrol_totp() -> dict[str, str]:
     user, _session = bearer_user(routes.current_request)
+    body = parse_body(routes.current_request, PasswordConfirmation)
     svc = services()
     with svc.db() as conn:
-        return auth.enrol_totp(svc.auth, conn, user)
+        return auth.enrol_totp(svc.auth, conn, user, body.password,
+                               client_ip(routes.current_request))
 
 
 @routes.route("/v1/auth/totp/confirm", methods=["POST"])

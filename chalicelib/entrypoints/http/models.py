@@ -29,6 +29,10 @@ class PasswordChange(Body):
     new_password: str = Field(min_length=1, max_length=128)
 
 
+class PasswordConfirmation(Body):
+    password: str = Field(min_length=1, max_length=128)
+
+
 class TotpCode(Body):
     code: str = Field(min_length=6, max_length=10)
 
