@@ -21,6 +21,7 @@ from chalicelib.domain.errors import ErrorCode, bad_request, malformed
 from chalicelib.domain.params import MAX_BIGINT, parse_count
 from chalicelib.entrypoints.http.binance_models import BinanceParams, SignedParams
 from chalicelib.service_layer import market_data as md
+from chalicelib.service_layer import wallet
 
 MARKET_SYMBOL_PATTERN = r"^[A-Za-z0-9\-_.]{1,40}$"
 _QUOTED_SYMBOL = r'"[A-Za-z0-9\-_.]{1,40}"'
@@ -121,12 +122,12 @@ class WithdrawApplyParams(SignedParams):
 
     coin: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9]{1,20}$",
                       description="The asset, e.g. BTC.", examples=["BTC"])
-    address: str = Field(min_length=1, max_length=128, description="Where to send it.")
+    address: str = Field(pattern=f"^{wallet.ADDRESS.pattern}$", description="Where to send it.")
     amount: str = Field(max_length=80, pattern=r"^[0-9]{1,40}(\.[0-9]{1,40})?$",
                         description="A plain decimal at most at the asset's scale.",
                         examples=["0.01"])
     withdraw_order_id: str | None = Field(
-        default=None, max_length=64,
+        default=None, pattern=f"^{wallet.IDEMPOTENCY_KEY.pattern}$",
         description="The client's id for this withdrawal; a repeat with the same id "
         "withdraws nothing more (without one, the signature plays that part).")
     network: str | None = Field(default=None, max_length=20,

@@ -27,6 +27,7 @@ from chalicelib.entrypoints.http import (
 from chalicelib.entrypoints.http import api_models as api
 from chalicelib.entrypoints.http import binance_models as binance
 from chalicelib.entrypoints.http import models as web
+from chalicelib.service_layer import wallet
 
 
 class Auth(StrEnum):
@@ -70,7 +71,8 @@ NUMERIC_ID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 WITHDRAWAL_ID = Param("withdrawal_id", NUMERIC_ID, "The withdrawal's id.")
 MARKET = Param("symbol", {"type": "string", "minLength": 1, "maxLength": 40},
                "The market, e.g. BTCUSDT.")
-IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 128},
+IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string",
+                                            "pattern": f"^{wallet.IDEMPOTENCY_KEY.pattern}$"},
                         "A repeat with the same key returns the first withdrawal.")
 
 GENERAL, MARKET_DATA, TRADING, ACCOUNT = "General", "Market data", "Trading", "Account"
