@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
+import pyotp
 import pytest
 import redis
 from chalice.app import Chalice
@@ -152,14 +153,39 @@ def bob(client: Client) -> Caller:
     return Caller(client, "bob@example.com")
 
 
-@pytest.fixture
-def admin(client: Client, db: psycopg.Connection[Any]) -> Caller:
-    """An administrator who has created BTC (8 decimals) and USDT (6 decimals)."""
-    operator = Caller(client, "ops@example.com")
+class Admin(Caller):
+    """An administrator with two-factor enabled whose session has stepped up, as money
+    actions (deposit credits, withdrawal decisions) require."""
+
+    totp: pyotp.TOTP
+
+
+def stepped_up_admin(client: Client, db: psycopg.Connection[Any], email: str) -> Admin:
+    operator = Admin(client, email)
     set_admin(db, operator.email, True)
+    enrol = operator.post("/v1/auth/totp/enrol", {"password": PASSWORD})
+    assert enrol.status_code == 200, enrol.body
+    totp = operator.totp = pyotp.TOTP(enrol.json_body["secret"])
+    assert operator.post("/v1/auth/totp/confirm", {"code": totp.now()}).status_code == 200
+    # The next window's code (still accepted): the current one was spent confirming.
+    stepped = operator.post("/v1/auth/step-up", {"totpCode": totp.at(int(time.time()) + 30)})
+    assert stepped.status_code == 200, stepped.body
+    return operator
+
+
+@pytest.fixture
+def admin(client: Client, db: psycopg.Connection[Any]) -> Admin:
+    """An administrator, stepped up, who has created BTC (8 decimals) and USDT (6)."""
+    operator = stepped_up_admin(client, db, "ops@example.com")
     assert operator.post("/v1/admin/assets", {"symbol": "BTC", "scale": 8}).status_code == 201
     assert operator.post("/v1/admin/assets", {"symbol": "USDT", "scale": 6}).status_code == 201
     return operator
+
+
+@pytest.fixture
+def second_admin(client: Client, db: psycopg.Connection[Any], admin: Admin) -> Admin:
+    """Another administrator, stepped up: the second pair of eyes."""
+    return stepped_up_admin(client, db, "ops2@example.com")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ halts and the audit log, with the ledger invariants checked after each scenario.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pyotp
 import pytest
 from chalice.test import Client
 
-from tests.e2e.conftest import Caller
+from tests.e2e.conftest import PASSWORD, Admin, Caller
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
@@ -115,7 +116,10 @@ def test_non_admins_cannot_reach_admin_routes(funded_alice: Caller) -> None:
     for method, path in (("post", "/v1/admin/assets"), ("post", "/v1/admin/markets"),
                          ("post", "/v1/admin/deposits"), ("get", "/v1/admin/audit-log"),
                          ("post", "/v1/admin/markets/BTCUSDT/halt"),
-                         ("get", "/v1/admin/withdrawals/pending")):
+                         ("get", "/v1/admin/withdrawals/pending"),
+                         ("patch", "/v1/admin/assets/BTC"),
+                         ("get", "/v1/admin/deposits/pending"),
+                         ("post", "/v1/admin/deposits/1/approve")):
         response = getattr(funded_alice.client.http, method)(path,
                                                               headers=funded_alice.headers())
         assert response.status_code == 403, path
@@ -204,7 +208,7 @@ def test_ledger_history_is_paginated_newest_first(admin: Caller, funded_alice: C
 
 
 def test_withdrawals_need_the_second_factor_once_enabled(funded_alice: Caller) -> None:
-    enrol = funded_alice.post("/v1/auth/totp/enrol", {}).json_body
+    enrol = funded_alice.post("/v1/auth/totp/enrol", {"password": PASSWORD}).json_body
     totp = pyotp.TOTP(enrol["secret"])
     funded_alice.post("/v1/auth/totp/confirm", {"code": totp.now()})
 
@@ -212,3 +216,163 @@ def test_withdrawals_need_the_second_factor_once_enabled(funded_alice: Caller) -
 
     assert (response.status_code, response.json_body["code"]) == (401, -5003)
     assert balance_of(funded_alice, "BTC")["locked"] == "0.00000000"
+
+
+# Operator safety: step-up, no self-dealing, four eyes above a threshold
+
+
+def credit(admin: Caller, user: Caller, amount: str, txid: str) -> Any:
+    return admin.post("/v1/admin/deposits", {"userId": user.user_id, "asset": "BTC",
+                                             "amount": amount, "txid": txid})
+
+
+def audit_actions(admin: Caller) -> list[str]:
+    return [e["action"] for e in admin.get("/v1/admin/audit-log").json_body["items"]]
+
+
+def set_threshold(admin: Caller, asset: str, threshold: str | None) -> Any:
+    return admin.client.http.patch(f"/v1/admin/assets/{asset}", headers=admin.headers(),
+                                   body=json.dumps({"fourEyesThreshold": threshold}))
+
+
+def test_money_actions_need_a_recent_step_up(admin: Caller, alice: Caller, db: Conn) -> None:
+    without = Caller(admin.client, "ops3@example.com")
+    db.execute("UPDATE users SET is_admin = true WHERE id = %s", (without.user_id,))
+    requested = withdraw_for(admin, alice, "0.1", "w-step")
+
+    responses = [credit(without, alice, "1", "no-step-up"),
+                 without.post(f"/v1/admin/withdrawals/{requested}/approve", {}),
+                 without.post(f"/v1/admin/withdrawals/{requested}/reject", {}),
+                 set_threshold(without, "BTC", "1")]
+
+    assert [(r.status_code, r.json_body["code"]) for r in responses] == [(401, -5003)] * 4
+    assert balance_of(alice, "BTC") == {"asset": "BTC", "free": "0.90000000",
+                                        "locked": "0.10000000"}
+    assert_ledger_invariants(db)
+
+
+def withdraw_for(admin: Caller, user: Caller, amount: str, key: str, **extra: object) -> int:
+    """Fund ``user`` with 1 BTC and have them request a withdrawal; its id."""
+    assert credit(admin, user, "1", f"fund-{key}").status_code == 201
+    requested = withdraw(user, amount, key, **extra)
+    assert requested.status_code == 201, requested.body
+    return int(requested.json_body["id"])
+
+
+def test_an_admin_cannot_credit_their_own_account(admin: Caller, db: Conn) -> None:
+    response = credit(admin, admin, "5", "self-credit")
+
+    assert (response.status_code, response.json_body["code"]) == (403, -5005)
+    assert balance_of(admin, "BTC")["free"] == "0"
+    assert audit_actions(admin)[0] == "DEPOSIT_CREDIT_REFUSED"
+    assert_ledger_invariants(db)
+
+
+def test_an_admin_cannot_approve_their_own_withdrawal(
+    admin: Admin, second_admin: Admin, db: Conn
+) -> None:
+    # The previous window's code (still accepted): the current and next were spent.
+    code = admin.totp.at(int(time.time()) - 30)
+    requested = withdraw_for(second_admin, admin, "0.4", "w-self", totpCode=code)
+
+    mine = admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+
+    assert (mine.status_code, mine.json_body["code"]) == (403, -5005)
+    assert balance_of(admin, "BTC") == {"asset": "BTC", "free": "0.60000000",
+                                        "locked": "0.40000000"}
+    assert audit_actions(admin)[0] == "WITHDRAWAL_APPROVAL_REFUSED"
+    theirs = second_admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+    assert (theirs.status_code, theirs.json_body["status"]) == (200, "APPROVED")
+    assert balance_of(admin, "BTC")["locked"] == "0.00000000"
+    assert_ledger_invariants(db)
+
+
+def test_a_threshold_is_set_on_an_asset_and_changed(admin: Caller, client: Client) -> None:
+    created = admin.post("/v1/admin/assets", {"symbol": "ETH", "scale": 8,
+                                              "fourEyesThreshold": "10"})
+    bad = admin.post("/v1/admin/assets", {"symbol": "XRP", "scale": 6,
+                                          "fourEyesThreshold": "-1"})
+    changed = set_threshold(admin, "ETH", "2.5")
+    cleared = set_threshold(admin, "ETH", None)
+    unknown = set_threshold(admin, "NOPE", "1")
+
+    assert (created.status_code, created.json_body) == (201, {
+        "symbol": "ETH", "scale": 8, "name": "", "fourEyesThreshold": "10.00000000"})
+    assert (bad.status_code, bad.json_body["code"]) == (400, -1102)
+    assert (changed.status_code, changed.json_body["fourEyesThreshold"]) == (200, "2.50000000")
+    assert (cleared.status_code, cleared.json_body["fourEyesThreshold"]) == (200, None)
+    assert (unknown.status_code, unknown.json_body["code"]) == (400, -1102)
+    assert audit_actions(admin)[:3] == ["ASSET_UPDATE", "ASSET_UPDATE", "ASSET_CREATE"]
+    assert client.http.get("/api/v3/exchangeInfo").status_code == 200
+
+
+def test_a_credit_above_the_threshold_needs_a_second_admin(
+    admin: Caller, second_admin: Caller, alice: Caller, db: Conn
+) -> None:
+    assert set_threshold(admin, "BTC", "1").status_code == 200
+
+    first = credit(admin, alice, "1.5", "big-credit")
+
+    assert first.status_code == 202, first.body
+    assert first.json_body["state"] == "AWAITING_SECOND_ADMIN"
+    assert balance_of(alice, "BTC")["free"] == "0"
+    pending = second_admin.get("/v1/admin/deposits/pending").json_body["items"]
+    assert [(p["id"], p["amount"], p["requestedBy"]) for p in pending] == [
+        (first.json_body["id"], "1.50000000", admin.user_id)]
+    request_id = first.json_body["id"]
+    same = admin.post(f"/v1/admin/deposits/{request_id}/approve", {})
+    assert (same.status_code, same.json_body["code"]) == (403, -5005)
+    assert balance_of(alice, "BTC")["free"] == "0"
+
+    second = second_admin.post(f"/v1/admin/deposits/{request_id}/approve", {})
+    again = second_admin.post(f"/v1/admin/deposits/{request_id}/approve", {})
+
+    assert (second.status_code, second.json_body["amount"]) == (201, "1.50000000")
+    assert (again.status_code, again.json_body) == (200, second.json_body)
+    assert balance_of(alice, "BTC") == {"asset": "BTC", "free": "1.50000000",
+                                        "locked": "0.00000000"}
+    assert second_admin.get("/v1/admin/deposits/pending").json_body["items"] == []
+    assert audit_actions(admin)[:3] == ["DEPOSIT_CREDIT", "DEPOSIT_CREDIT_REFUSED",
+                                        "DEPOSIT_CREDIT_REQUESTED"]
+    assert_ledger_invariants(db)
+
+
+def test_a_withdrawal_above_the_threshold_needs_a_second_admin(
+    admin: Caller, second_admin: Caller, alice: Caller, db: Conn
+) -> None:
+    assert set_threshold(admin, "BTC", "1").status_code == 200
+    assert credit(admin, alice, "1", "part-1").status_code == 201
+    requested = withdraw_for(admin, alice, "1.5", "w-big")
+
+    first = admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+
+    assert first.status_code == 202, first.body
+    assert (first.json_body["status"], first.json_body["state"],
+            first.json_body["firstApprovedBy"]) == ("PENDING", "AWAITING_SECOND_ADMIN",
+                                                    admin.user_id)
+    assert balance_of(alice, "BTC")["locked"] == "1.50000000"
+    same = admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+    assert (same.status_code, same.json_body["code"]) == (403, -5005)
+
+    second = second_admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+    again = second_admin.post(f"/v1/admin/withdrawals/{requested}/approve", {})
+
+    assert (second.status_code, second.json_body["status"]) == (200, "APPROVED")
+    assert again.status_code == 409
+    assert balance_of(alice, "BTC") == {"asset": "BTC", "free": "0.50000000",
+                                        "locked": "0.00000000"}
+    assert audit_actions(admin)[:3] == ["WITHDRAWAL_APPROVED", "WITHDRAWAL_APPROVAL_REFUSED",
+                                        "WITHDRAWAL_FIRST_APPROVAL"]
+    assert_ledger_invariants(db)
+
+
+def test_the_second_admin_needs_a_step_up_too(admin: Caller, alice: Caller, db: Conn) -> None:
+    assert set_threshold(admin, "BTC", "1").status_code == 200
+    request_id = credit(admin, alice, "3", "needs-two").json_body["id"]
+    lazy = Caller(admin.client, "lazy-ops@example.com")
+    db.execute("UPDATE users SET is_admin = true WHERE id = %s", (lazy.user_id,))
+
+    response = lazy.post(f"/v1/admin/deposits/{request_id}/approve", {})
+
+    assert (response.status_code, response.json_body["code"]) == (401, -5003)
+    assert balance_of(alice, "BTC")["free"] == "0"

@@ -1,7 +1,10 @@
 """/v1/admin: assets, markets, halts, deposit credits, withdrawal decisions, audit log.
 
 The route checks the admin role; the service layer checks it again and writes the
-audit log in the same transaction as the change.
+audit log in the same transaction as the change. Money actions (deposit credits,
+withdrawal decisions, the four-eyes threshold) also need the session to have stepped
+up with a TOTP code recently (POST /v1/auth/step-up). Above an asset's four-eyes
+threshold the first admin's credit or approval answers 202: it awaits a second admin.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from chalicelib.domain.money import parse_units
 from chalicelib.entrypoints.http import presenters
 from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
 from chalicelib.entrypoints.http.models import (
+    AssetChanges,
     DepositCredit,
     MarketChanges,
     NewAsset,
@@ -24,27 +28,51 @@ from chalicelib.entrypoints.http.models import (
 )
 from chalicelib.entrypoints.http.requests import bearer_user, parse_body, parse_query, path_id
 from chalicelib.entrypoints.http.services import services
-from chalicelib.service_layer import Conn, admin, wallet
+from chalicelib.service_layer import Conn, admin, auth, wallet
 from chalicelib.service_layer.auth import User
 
 routes = ApiBlueprint(__name__)
 
 
-def admin_user(request: Request) -> User:
-    user, _session = bearer_user(request)
+def admin_user(request: Request) -> tuple[User, str]:
+    """The calling admin and their session id."""
+    user, session_id = bearer_user(request)
     if not user.is_admin:
         raise forbidden("This needs the admin role.")
+    return user, session_id
+
+
+def money_admin(request: Request) -> User:
+    """An admin whose session stepped up recently, as money actions require."""
+    user, session_id = admin_user(request)
+    auth.require_step_up(services().auth, user, session_id)
     return user
+
+
+def threshold_units(value: str | None, scale: int) -> int | None:
+    return None if value is None else parse_units(value, scale, param="fourEyesThreshold")
 
 
 @routes.route("/v1/admin/assets", methods=["POST"])
 def create_asset() -> Response:
-    actor = admin_user(routes.current_request)
+    actor, _ = admin_user(routes.current_request)
     body = parse_body(routes.current_request, NewAsset)
     with services().db() as conn:
-        asset = admin.create_asset(conn, actor_id=actor.id, symbol=body.symbol, scale=body.scale,
-                                   name=body.name)
-    return json_response(201, {"symbol": asset.symbol, "scale": asset.scale, "name": asset.name})
+        asset = admin.create_asset(
+            conn, actor_id=actor.id, symbol=body.symbol, scale=body.scale, name=body.name,
+            four_eyes_threshold=threshold_units(body.four_eyes_threshold, body.scale))
+    return json_response(201, presenters.asset(asset))
+
+
+@routes.route("/v1/admin/assets/{symbol}", methods=["PATCH"])
+def update_asset(symbol: str) -> dict[str, object]:
+    actor = money_admin(routes.current_request)
+    body = parse_body(routes.current_request, AssetChanges)
+    with services().db() as conn:
+        scale = admin.asset_scale(conn, symbol, param="symbol")
+        return presenters.asset(admin.set_four_eyes_threshold(
+            conn, actor_id=actor.id, symbol=symbol,
+            threshold=threshold_units(body.four_eyes_threshold, scale)))
 
 
 def market_units(conn: Conn, base: str, quote: str, changes: MarketChanges) -> dict[str, Any]:
@@ -69,7 +97,7 @@ def market_units(conn: Conn, base: str, quote: str, changes: MarketChanges) -> d
 
 @routes.route("/v1/admin/markets", methods=["POST"])
 def create_market() -> Response:
-    actor = admin_user(routes.current_request)
+    actor, _ = admin_user(routes.current_request)
     body = parse_body(routes.current_request, NewMarket)
     with services().db() as conn:
         units = market_units(conn, body.base_asset, body.quote_asset, body)
@@ -80,7 +108,7 @@ def create_market() -> Response:
 
 @routes.route("/v1/admin/markets/{symbol}", methods=["PATCH"])
 def update_market(symbol: str) -> dict[str, object]:
-    actor = admin_user(routes.current_request)
+    actor, _ = admin_user(routes.current_request)
     body = parse_body(routes.current_request, MarketChanges)
     with services().db() as conn:
         base, quote = admin.market_assets(conn, symbol)
@@ -100,7 +128,7 @@ def resume_market(symbol: str) -> dict[str, object]:
 
 
 def set_status(symbol: str, status: str) -> dict[str, object]:
-    actor = admin_user(routes.current_request)
+    actor, _ = admin_user(routes.current_request)
     with services().db() as conn:
         return presenters.market(admin.set_market_status(conn, actor_id=actor.id, symbol=symbol,
                                                          status=status))
@@ -108,14 +136,39 @@ def set_status(symbol: str, status: str) -> dict[str, object]:
 
 @routes.route("/v1/admin/deposits", methods=["POST"])
 def credit_deposit() -> Response:
-    actor = admin_user(routes.current_request)
+    """201 credited, 200 a repeat, 202 above the threshold: awaiting a second admin."""
+    actor = money_admin(routes.current_request)
     body = parse_body(routes.current_request, DepositCredit)
     with services().db() as conn:
         scale = admin.asset_scale(conn, body.asset)
-        deposit, is_new = wallet.credit_deposit(
+        credited, is_new = wallet.credit_deposit(
             conn, actor_id=actor.id, user_id=body.user_id, asset=body.asset,
             amount=parse_units(body.amount, scale, param="amount"), external_txid=body.txid)
-    return json_response(201 if is_new else 200, presenters.deposit(deposit, scale))
+    if isinstance(credited, wallet.PendingCredit):
+        return json_response(202, presenters.pending_credit(credited, scale))
+    return json_response(201 if is_new else 200, presenters.deposit(credited, scale))
+
+
+@routes.route("/v1/admin/deposits/pending", methods=["GET"])
+def pending_credits() -> dict[str, object]:
+    admin_user(routes.current_request)
+    query = parse_query(routes.current_request, PageQuery)
+    with services().db() as conn:
+        found = wallet.pending_credits(conn, limit=query.limit, before_id=query.before_id)
+        scales = admin.asset_scales(conn)
+    return presenters.page([presenters.pending_credit(c, scales[c.asset]) for c in found.items],
+                           found)
+
+
+@routes.route("/v1/admin/deposits/{request_id}/approve", methods=["POST"])
+def approve_credit(request_id: str) -> Response:
+    """The second admin's approval: 201 credited now, 200 credited before."""
+    actor = money_admin(routes.current_request)
+    with services().db() as conn:
+        credited, executed = wallet.approve_credit(conn, actor_id=actor.id,
+                                                   request_id=path_id(request_id, "requestId"))
+        body = presenters.deposit(credited, admin.asset_scale(conn, credited.asset))
+    return json_response(201 if executed else 200, body)
 
 
 @routes.route("/v1/admin/withdrawals/pending", methods=["GET"])
@@ -125,27 +178,30 @@ def pending_withdrawals() -> dict[str, object]:
     with services().db() as conn:
         found = wallet.pending_withdrawals(conn, limit=query.limit, before_id=query.before_id)
         scales = admin.asset_scales(conn)
-    return presenters.page([presenters.withdrawal(w, scales[w.asset]) for w in found.items],
-                           found)
+    return presenters.page(
+        [presenters.admin_withdrawal(w, scales[w.asset]) for w in found.items], found)
 
 
 @routes.route("/v1/admin/withdrawals/{withdrawal_id}/approve", methods=["POST"])
-def approve_withdrawal(withdrawal_id: str) -> dict[str, object]:
+def approve_withdrawal(withdrawal_id: str) -> Response:
     return decide_withdrawal(withdrawal_id, wallet.approve_withdrawal)
 
 
 @routes.route("/v1/admin/withdrawals/{withdrawal_id}/reject", methods=["POST"])
-def reject_withdrawal(withdrawal_id: str) -> dict[str, object]:
+def reject_withdrawal(withdrawal_id: str) -> Response:
     return decide_withdrawal(withdrawal_id, wallet.reject_withdrawal)
 
 
 def decide_withdrawal(withdrawal_id: str,
-                      decide: Callable[..., wallet.Withdrawal]) -> dict[str, object]:
-    actor = admin_user(routes.current_request)
+                      decide: Callable[..., wallet.Withdrawal]) -> Response:
+    """200 decided; 202 a first approval above the threshold, awaiting a second admin."""
+    actor = money_admin(routes.current_request)
     with services().db() as conn:
         decided = decide(conn, actor_id=actor.id,
                          withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
-        return presenters.withdrawal(decided, admin.asset_scale(conn, decided.asset))
+        body = presenters.admin_withdrawal(decided, admin.asset_scale(conn, decided.asset))
+    return json_response(202 if decided.status is wallet.WithdrawalStatus.PENDING else 200,
+                         body)
 
 
 @routes.route("/v1/admin/audit-log", methods=["GET"])

@@ -72,6 +72,13 @@ class NewAsset(Body):
     symbol: str = Field(min_length=1, max_length=20)
     scale: int = Field(ge=0, le=18)
     name: str = Field(default="", max_length=100)
+    four_eyes_threshold: str | None = Field(default=None, max_length=80)
+    """Decimal, in the asset: larger credits and withdrawals need a second admin."""
+
+
+class AssetChanges(Body):
+    four_eyes_threshold: str | None = Field(max_length=80)
+    """Decimal, in the asset; null: one admin suffices for any amount."""
 
 
 class MarketChanges(Body):

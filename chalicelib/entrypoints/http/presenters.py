@@ -6,8 +6,18 @@ from typing import Any
 
 from chalicelib.domain.money import format_units
 from chalicelib.service_layer import Page
-from chalicelib.service_layer.admin import AuditEntry, Market
-from chalicelib.service_layer.wallet import Balance, Deposit, LedgerEntry, Withdrawal
+from chalicelib.service_layer.admin import Asset, AuditEntry, Market
+from chalicelib.service_layer.wallet import (
+    Balance,
+    Deposit,
+    LedgerEntry,
+    PendingCredit,
+    Withdrawal,
+    WithdrawalStatus,
+)
+
+AWAITING_SECOND_ADMIN = "AWAITING_SECOND_ADMIN"
+"""The state of a credit or withdrawal one admin approved above the four-eyes threshold."""
 
 
 def millis(value: Any) -> int | None:
@@ -24,6 +34,29 @@ def withdrawal(item: Withdrawal, scale: int) -> dict[str, object]:
             "address": item.address, "idempotencyKey": item.idempotency_key,
             "status": str(item.status), "requestedAt": millis(item.requested_at),
             "decidedAt": millis(item.decided_at)}
+
+
+def admin_withdrawal(item: Withdrawal, scale: int) -> dict[str, object]:
+    """A withdrawal as admins see it: whose, and who approved it first."""
+    shape = {**withdrawal(item, scale), "userId": item.user_id,
+             "firstApprovedBy": item.first_approved_by}
+    if item.status is WithdrawalStatus.PENDING and item.first_approved_by is not None:
+        shape["state"] = AWAITING_SECOND_ADMIN
+    return shape
+
+
+def pending_credit(item: PendingCredit, scale: int) -> dict[str, object]:
+    return {"id": item.id, "userId": item.user_id, "asset": item.asset,
+            "amount": format_units(item.amount, scale), "txid": item.external_txid,
+            "requestedBy": item.requested_by, "requestedAt": millis(item.requested_at),
+            "state": AWAITING_SECOND_ADMIN}
+
+
+def asset(item: Asset) -> dict[str, object]:
+    threshold = item.four_eyes_threshold
+    return {"symbol": item.symbol, "scale": item.scale, "name": item.name,
+            "fourEyesThreshold": None if threshold is None else format_units(threshold,
+                                                                             item.scale)}
 
 
 def deposit(item: Deposit, scale: int) -> dict[str, object]:
