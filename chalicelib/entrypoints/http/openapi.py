@@ -17,6 +17,7 @@ from chalicelib.entrypoints.http.route_docs import ROUTES, Auth, Param, RouteDoc
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+SUCCESSES = {200: "OK", 201: "Created", 202: "Accepted: awaits a second admin."}
 TAGS = (
     ("General", "Connectivity, time, trading rules and this document."),
     ("Market data", "Public market data in Binance's shapes, from Redis or PostgreSQL."),
@@ -122,7 +123,7 @@ def responses(route: RouteDoc, components: Components) -> dict[str, Any]:
     weight = {WEIGHT_HEADER: {"description": "Request weight this IP used this minute.",
                               "schema": {"type": "integer"}}}
     error = json_content({"$ref": REF.format(model="Error")})
-    found = {str(status): {"description": "OK" if status == 200 else "Created",
+    found = {str(status): {"description": SUCCESSES[status],
                            "headers": weight, "content": json_content(answer)}
              for status in route.statuses}
     return {**found,
