@@ -24,6 +24,11 @@ DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 MAX_CLOCK_AHEAD_MS = 1000
 MAX_KEYS_PER_USER = 30
+MIN_IPV4_PREFIX = 24
+"""An allow-list entry names at most an IPv4 /24: a broader one is no restriction."""
+MIN_IPV6_PREFIX = 48
+"""An allow-list entry names at most an IPv6 /48, one site's allocation."""
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def invalid_key() -> ApiError:
@@ -37,13 +42,28 @@ def describe_key(row: repo.ApiKeyRow) -> dict[str, object]:
 
 
 def validate_allowlist(entries: Sequence[str]) -> list[str]:
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
-        except ValueError as exc:
-            raise malformed("ipAllowlist", f"holds '{entry}', which is not an IP or CIDR") from exc
-    return networks
+    return [str(allowed_network(entry)) for entry in entries]
+
+
+def allowed_network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        network = ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError as exc:
+        raise malformed("ipAllowlist", f"holds '{entry}', which is not an IP or CIDR") from exc
+    minimum = minimum_prefix(network)
+    if network.prefixlen < minimum:
+        raise malformed("ipAllowlist", f"holds '{entry}', a network broader than "
+                                       f"/{minimum}; name addresses or smaller networks")
+    return network
+
+
+def minimum_prefix(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> int:
+    """The shortest prefix allowed; IPv4-mapped IPv6 networks count as the IPv4 they hold."""
+    if network.version == 4:
+        return MIN_IPV4_PREFIX
+    if network.overlaps(IPV4_MAPPED):
+        return IPV4_MAPPED.prefixlen + MIN_IPV4_PREFIX
+    return MIN_IPV6_PREFIX
 
 
 def create_api_key(conn: Conn, master: MasterKey, user_id: int, label: str,
