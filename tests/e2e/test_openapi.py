@@ -38,6 +38,7 @@ def test_the_served_document_is_valid_openapi_3_1(client: Client) -> None:
     response = client.http.get("/openapi.json")
 
     assert response.status_code == 200, response.body
+    assert response.headers["Content-Type"] == "application/json"
     document = response.json_body
     validate(document)
     assert document["openapi"] == "3.1.0"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from chalicelib.entrypoints.http.middleware import ApiBlueprint
+from chalice.app import Response
+
+from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
 
 routes = ApiBlueprint(__name__)
 
 
 @routes.route("/openapi.json", methods=["GET"])
-def openapi_json() -> dict[str, Any]:
-    return served_document()
+def openapi_json() -> Response:
+    # Said outright: a tool fetching the document goes by its media type.
+    return json_response(200, served_document())
 
 
 @functools.cache
