@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,19 +18,24 @@ import psycopg
 
 from chalicelib.adapters import accounts_repo as repo
 from chalicelib.adapters.envelope import MasterKey, seal, unseal
+from chalicelib.adapters.replay_guard import ReplayGuard
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request, malformed, not_found
+from chalicelib.domain.params import parse_count
 
 Conn = psycopg.Connection[Any]
 PERMISSIONS = ("READ", "TRADE", "WITHDRAW")
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 MAX_CLOCK_AHEAD_MS = 1000
+SIGNATURE_LIFETIME_MS = MAX_RECV_WINDOW_MS + MAX_CLOCK_AHEAD_MS
+"""How long one signed request can be accepted: its widest window plus the clock allowance."""
 MAX_KEYS_PER_USER = 30
 MIN_IPV4_PREFIX = 24
 """An allow-list entry names at most an IPv4 /24: a broader one is no restriction."""
 MIN_IPV6_PREFIX = 48
 """An allow-list entry names at most an IPv6 /48, one site's allocation."""
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def invalid_key() -> ApiError:
@@ -103,8 +110,28 @@ class SignedRequest:
     now_ms: int
 
     def params(self) -> dict[str, str]:
-        """Query and form-body parameters together (the body wins on a clash)."""
-        return dict(self.query_pairs) | dict(parse_qsl(self.body, keep_blank_values=True))
+        """Query and form-body parameters together, each name sent once. The signature
+        covers the query and body run together, so a name sent twice, or a body that is
+        not a well-formed form, could respell a signed request as another one."""
+        pairs = self.query_pairs + form_pairs(self.body)
+        names = [name for name, _ in pairs]
+        if "" in names:
+            raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                              "A parameter was sent without a name; each one is name=value.")
+        if len(set(names)) != len(names):
+            raise bad_request(ErrorCode.TOO_MANY_PARAMETERS,
+                              "Duplicate values for a parameter detected.")
+        return dict(pairs)
+
+
+def form_pairs(body: str) -> list[tuple[str, str]]:
+    """A form body, strictly `name=value&name=value`; an empty body has no parameters."""
+    if not body:
+        return []
+    try:
+        return parse_qsl(body, keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise malformed("body", "is not a well-formed form (name=value&name=value)") from exc
 
 
 @dataclass(frozen=True)
@@ -131,29 +158,34 @@ def authenticate_signed(conn: Conn, master: MasterKey, request: SignedRequest,
 
 
 def check_timestamp(params: dict[str, str], now_ms: int) -> None:
-    timestamp = params.get("timestamp", "")
-    if not timestamp.isdigit():
+    if not params.get("timestamp"):
         raise bad_request(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
                           "Mandatory parameter 'timestamp' was not sent, was empty/null, "
                           "or malformed.")
-    window = params.get("recvWindow", str(DEFAULT_RECV_WINDOW_MS))
-    if not window.isdigit():
-        raise malformed("recvWindow")
-    if int(window) > MAX_RECV_WINDOW_MS:
+    timestamp = parse_count(params["timestamp"], "timestamp")
+    window = parse_count(params.get("recvWindow", str(DEFAULT_RECV_WINDOW_MS)), "recvWindow")
+    if window > MAX_RECV_WINDOW_MS:
         raise bad_request(ErrorCode.INVALID_RECV_WINDOW,
                           f"recvWindow must be less than {MAX_RECV_WINDOW_MS}.")
-    if int(timestamp) > now_ms + MAX_CLOCK_AHEAD_MS:
+    if timestamp > now_ms + MAX_CLOCK_AHEAD_MS:
         raise bad_request(ErrorCode.INVALID_TIMESTAMP,
                           "Timestamp for this request was 1000ms ahead of the server's time.")
-    if now_ms - int(timestamp) > int(window):
+    if now_ms - timestamp > window:
         raise bad_request(ErrorCode.INVALID_TIMESTAMP,
                           "Timestamp for this request is outside of the recvWindow.")
 
 
+def canonical_signature(signature: str) -> str:
+    """The one spelling of a signature (64 hex digits, lowercase), so that its case
+    cannot make a known request look new to replay checks and idempotency keys."""
+    if not SIGNATURE.fullmatch(signature):
+        raise malformed("signature", "was not sent, was empty/null, or malformed; "
+                                     "it is 64 hexadecimal characters")
+    return signature.lower()
+
+
 def check_signature(secret: bytes, request: SignedRequest, signature: str) -> None:
-    if not signature:
-        raise malformed("signature", "was not sent, was empty/null, or malformed")
-    given = signature.lower().encode()
+    given = canonical_signature(signature).encode()
     for payload in signed_payloads(request):
         expected = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest().encode()
         if hmac.compare_digest(expected, given):
@@ -175,6 +207,24 @@ def without_signature(body: str) -> str:
     if "signature=" not in body:
         return body
     return "&".join(part for part in body.split("&") if not part.startswith("signature="))
+
+
+def refuse_respelt_replay(guard: ReplayGuard, key_id: int, params: dict[str, str]) -> None:
+    """A verified signature seen again within its lifetime must come with the same
+    canonical request (an idempotent repeat); the same signed text respelt into other
+    parameters is refused. For money-moving routes, after `authenticate_signed`."""
+    signature = canonical_signature(params.get("signature", ""))
+    digest = canonical_digest(params)
+    seen = guard.remember(key_id, signature, digest)
+    if seen is not None and seen != digest:
+        raise bad_request(ErrorCode.INVALID_SIGNATURE,
+                          "Signature for this request was already used for another request.")
+
+
+def canonical_digest(params: dict[str, str]) -> str:
+    """The parameters a signature vouches for, independent of order and placement."""
+    signed = sorted((name, value) for name, value in params.items() if name != "signature")
+    return hashlib.sha256(json.dumps(signed).encode()).hexdigest()
 
 
 def ip_allowed(client_ip: str, allowlist: Sequence[str]) -> bool:

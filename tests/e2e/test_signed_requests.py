@@ -131,3 +131,67 @@ def test_a_trade_only_key_cannot_read_the_account(alice: Caller) -> None:
     key = alice.new_api_key(["TRADE"])
 
     assert account_with(key, key.query({})) == (401, -2015)
+
+
+def account_with_body(key: ApiKey, query: str, body: str) -> tuple[int, int]:
+    response = key.client.http.get(
+        f"/api/v3/account?{query}" if query else "/api/v3/account", body=body,
+        headers={"X-MBX-APIKEY": key.api_key,
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    return response.status_code, (response.json_body or {}).get("code", 0)
+
+
+def test_every_parameter_in_the_form_body_is_signed_too(key: ApiKey) -> None:
+    assert account_with_body(key, "", key.query({"recvWindow": 5000})) == (200, 0)
+
+
+def test_distinct_parameters_split_between_query_and_body_as_python_binance_sends(
+    key: ApiKey,
+) -> None:
+    query = urlencode({"omitZeroBalances": "true", "recvWindow": 10000})
+    body = urlencode({"timestamp": now_ms()})
+
+    assert account_with_body(key, query, f"{body}&signature={key.sign(query + body)}") == (200, 0)
+
+
+def test_the_signature_in_upper_case_is_the_same_signature(key: ApiKey) -> None:
+    query = urlencode({"timestamp": now_ms()})
+
+    assert account_with(key, f"{query}&signature={key.sign(query).upper()}") == (200, 0)
+
+
+@pytest.mark.parametrize("name", ["timestamp", "recvWindow"])
+@pytest.mark.parametrize("value", ["²", "٣", "-1", "1e3", " 1", "1" * 20])
+def test_a_time_parameter_that_is_not_ascii_digits_is_refused(
+    key: ApiKey, name: str, value: str,
+) -> None:
+    params = {"timestamp": now_ms(), name: value}
+    query = urlencode(params)
+
+    status, code = account_with(key, f"{query}&signature={key.sign(query)}")
+
+    assert status == 400
+    assert code in (-1100, -1102)
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ("recvWindow=5000&recvWindow=5000", ""),
+    ("", "recvWindow=5000&recvWindow=5000"),
+    ("recvWindow=5000", "recvWindow=5000"),
+])
+def test_a_parameter_sent_twice_is_refused(key: ApiKey, query: str, body: str) -> None:
+    stamped = f"{body}&timestamp={now_ms()}" if body else f"timestamp={now_ms()}"
+    stamp_in_body = f"{stamped}&signature={key.sign(query + stamped)}"
+
+    assert account_with_body(key, query, stamp_in_body) == (400, -1101)
+
+
+@pytest.mark.parametrize("body", ["recvWindow", "=5000", "&recvWindow=5000",
+                                  "recvWindow=5000&", "recvWindow=5000&&omitZeroBalances=true"])
+def test_a_body_that_is_not_a_well_formed_form_is_refused(key: ApiKey, body: str) -> None:
+    query = urlencode({"timestamp": now_ms()})
+
+    status, code = account_with_body(key, query, f"{body}&signature={key.sign(query + body)}")
+
+    assert status == 400
+    assert code == -1102

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from chalicelib.adapters.replay_guard import ReplayGuard
 from chalicelib.domain.errors import malformed
 from chalicelib.domain.money import parse_units
 from chalicelib.entrypoints.http import presenters
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.requests import key_owner
 from chalicelib.entrypoints.http.services import services
-from chalicelib.service_layer import wallet
+from chalicelib.service_layer import api_keys, wallet
 from chalicelib.service_layer.admin import asset_scale
 from chalicelib.service_layer.exchange_info import highest_fees_ppm
 
@@ -48,13 +49,21 @@ def apply_withdrawal() -> dict[str, object]:
     for name in ("coin", "address", "amount"):
         if not params.get(name):
             raise malformed(name, "was not sent, was empty/null, or malformed")
-    with services().db() as conn:
+    svc = services()
+    api_keys.refuse_respelt_replay(ReplayGuard(svc.redis, api_keys.SIGNATURE_LIFETIME_MS),
+                                   owner.key_id, params)
+    with svc.db() as conn:
         scale = asset_scale(conn, params["coin"], param="coin")
         created, _is_new = wallet.request_withdrawal(
             conn, user_id=owner.user_id, asset=params["coin"],
             amount=parse_units(params["amount"], scale, param="amount"),
-            address=params["address"],
-            # Binance's client id for a withdrawal doubles as our idempotency key;
-            # without one, the signature does: a replayed request withdraws nothing more.
-            idempotency_key=params.get("withdrawOrderId") or f"sig-{params['signature'][:60]}")
+            address=params["address"], idempotency_key=withdrawal_key(params))
     return {"id": str(created.id)}
+
+
+def withdrawal_key(params: dict[str, str]) -> str:
+    """Binance's client id for a withdrawal doubles as our idempotency key; without
+    one, the signature in its one spelling does: a replayed request withdraws nothing
+    more, whatever the case of its signature."""
+    signature = api_keys.canonical_signature(params["signature"])
+    return params.get("withdrawOrderId") or f"sig-{signature[:60]}"
