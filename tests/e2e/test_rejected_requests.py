@@ -1,0 +1,249 @@
+"""A rejected request changes nothing: every mutating route, with each bad parameter in
+turn, answers a 4xx in the API's error format and leaves every money table and the
+orders topic exactly as they were. A client retrying on 400 must not double its exposure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from chalice.test import Client
+from psycopg import sql
+
+from chalicelib.settings import Settings
+from tests.e2e.conftest import ApiKey, Caller, fund
+from tests.e2e.test_order_intake import LIMIT_BUY, watermarks
+from tests.support.ledger import assert_ledger_invariants
+
+Conn = psycopg.Connection[Any]
+TABLES = ("orders", "order_commands", "balances", "ledger_entries", "withdrawals", "deposits",
+          "api_keys", "audit_log")
+BIGINT_PLUS_ONE = str(2**63)
+
+
+@dataclass
+class World:
+    """Alice with funds, an open order, a pending withdrawal and a trading+withdrawing
+    key; an admin; the BTCUSDT market."""
+
+    client: Client
+    admin: Caller
+    alice: Caller
+    key: ApiKey
+    order_id: int
+    withdrawal_id: int
+    api_key_id: int
+
+
+@pytest.fixture
+def world(client: Client, admin: Caller, alice: Caller, btcusdt: str) -> World:
+    fund(admin, alice, "USDT", "50000")
+    fund(admin, alice, "BTC", "1")
+    key = alice.new_api_key(["READ", "TRADE", "WITHDRAW"], allowlist=["127.0.0.1/32"])
+    placed = key.post_form("/api/v3/order", {**LIMIT_BUY, "newClientOrderId": "open-1"})
+    assert placed.status_code == 200, placed.body
+    withdrawal = client.http.post(
+        "/v1/withdrawals", headers={**alice.headers(), "Idempotency-Key": "w-open"},
+        body=json.dumps({"asset": "BTC", "amount": "0.1", "address": "bc1qdest"}))
+    assert withdrawal.status_code == 201, withdrawal.body
+    keys = alice.get("/v1/api-keys").json_body["apiKeys"]
+    return World(client, admin, alice, key, placed.json_body["orderId"],
+                 int(withdrawal.json_body["id"]), int(keys[0]["id"]))
+
+
+def snapshot(db: Conn) -> dict[str, tuple[Any, ...] | None]:
+    """Row count and a checksum of every row of each table a request could change."""
+    return {table: db.execute(sql.SQL(
+        "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t"
+    ).format(sql.Identifier(table))).fetchone() for table in TABLES}
+
+
+Call = Callable[[World], Any]
+
+
+def order_form(path: str, **change: str) -> Call:
+    return lambda w: w.key.post_form(path, {**LIMIT_BUY, **change})
+
+
+def cancel(**change: object) -> Call:
+    return lambda w: w.key.delete("/api/v3/order",
+                                  {"symbol": "BTCUSDT", "orderId": w.order_id, **change})
+
+
+def amend(**change: object) -> Call:
+    return lambda w: w.key.put("/api/v3/order/amend/keepPriority", {
+        "symbol": "BTCUSDT", "orderId": w.order_id, "newQty": "0.25", **change})
+
+
+def cancel_all(**change: str) -> Call:
+    return lambda w: w.key.delete("/api/v3/openOrders", {"symbol": "BTCUSDT", **change})
+
+
+def withdraw_apply(**change: str) -> Call:
+    return lambda w: w.key.post_form("/sapi/v1/capital/withdraw/apply", {
+        "coin": "BTC", "address": "bc1qdest", "amount": "0.1", **change})
+
+
+def withdraw(headers: dict[str, str] | None = None, **change: object) -> Call:
+    def call(w: World) -> Any:
+        body = {"asset": "BTC", "amount": "0.1", "address": "bc1qdest", **change}
+        return w.client.http.post(
+            "/v1/withdrawals", body=json.dumps(body),
+            headers={**w.alice.headers(), "Idempotency-Key": "w-new", **(headers or {})})
+    return call
+
+
+def new_key(**change: object) -> Call:
+    return lambda w: w.alice.post("/v1/api-keys", {"permissions": ["READ"], **change})
+
+
+def delete_key(key_id: str) -> Call:
+    return lambda w: w.alice.delete(f"/v1/api-keys/{key_id}")
+
+
+def admin_post(path: str, **body: object) -> Call:
+    return lambda w: w.admin.post(path, body)
+
+
+def admin_patch(path: str, **body: object) -> Call:
+    return lambda w: w.client.http.patch(path, headers=w.admin.headers(), body=json.dumps(body))
+
+
+def decide(action: str, withdrawal_id: str) -> Call:
+    return lambda w: w.admin.post(f"/v1/admin/withdrawals/{withdrawal_id}/{action}", {})
+
+
+NEW_ASSET = {"symbol": "ETH", "scale": 8}
+NEW_MARKET = {"symbol": "ETHUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "tickSize": "0.01",
+              "stepSize": "0.0001", "minQty": "0.0001", "maxQty": "1000"}
+DEPOSIT = {"asset": "BTC", "amount": "1", "txid": "bad-deposit"}
+
+
+def order_cases(path: str) -> list[Any]:
+    return [pytest.param(order_form(path, **change), id=f"{path}-{label}")
+            for label, change in {
+                "respType": {"newOrderRespType": "BOGUS"},
+                "clientOrderId": {"newClientOrderId": "not valid!"},
+                "clientOrderIdLong": {"newClientOrderId": "x" * 37},
+                "stp": {"selfTradePreventionMode": "BOGUS"},
+                "side": {"side": "HOLD"},
+                "type": {"type": "STOP"},
+                "tif": {"timeInForce": "DAY"},
+                "tifMissing": {"timeInForce": ""},
+                "qtyText": {"quantity": "abc"},
+                "qtySuperscript": {"quantity": "²"},
+                "qtyNegative": {"quantity": "-1"},
+                "qtyPrecision": {"quantity": "0.000000001"},
+                "qtyStep": {"quantity": "0.00015"},
+                "priceTick": {"price": "20000.001"},
+                "priceZero": {"price": "0"},
+                "priceExponent": {"price": "2e4"},
+                "notionalOverflow": {"price": "99999999999999999999", "quantity": "999999"},
+                "quoteQtyOnLimit": {"quoteOrderQty": "100"},
+                "tifOnMarket": {"type": "MARKET", "price": "", "timeInForce": "GTC"},
+                "quoteQtyOverflow": {"type": "MARKET", "price": "", "timeInForce": "",
+                                     "quantity": "", "quoteOrderQty": "9" * 40},
+                "symbolNul": {"symbol": "BTC\x00USDT"},
+                "symbolUnknown": {"symbol": "NOPE"},
+                "symbolChars": {"symbol": "BTC/USDT!"},
+                "duplicateClientId": {"newClientOrderId": "open-1"},
+                "insufficient": {"quantity": "100"},
+            }.items()]
+
+
+CASES = [
+    *order_cases("/api/v3/order"),
+    *order_cases("/api/v3/order/test"),
+    pytest.param(cancel(orderId="²"), id="cancel-orderIdSuperscript"),
+    pytest.param(cancel(orderId=BIGINT_PLUS_ONE), id="cancel-orderIdHuge"),
+    pytest.param(cancel(orderId="abc"), id="cancel-orderIdText"),
+    pytest.param(cancel(orderId=""), id="cancel-noOrder"),
+    pytest.param(cancel(origClientOrderId="x" * 37), id="cancel-origClientOrderIdLong"),
+    pytest.param(cancel(newClientOrderId="not valid!"), id="cancel-newClientOrderId"),
+    pytest.param(cancel(symbol="NOPE"), id="cancel-symbol"),
+    pytest.param(cancel(symbol="BTC\x00USDT"), id="cancel-symbolNul"),
+    pytest.param(cancel(orderId="999999"), id="cancel-unknownOrder"),
+    pytest.param(amend(newQty="abc"), id="amend-newQtyText"),
+    pytest.param(amend(newQty="0"), id="amend-newQtyZero"),
+    pytest.param(amend(newQty="²"), id="amend-newQtySuperscript"),
+    pytest.param(amend(newQty="0.6"), id="amend-newQtyLarger"),
+    pytest.param(amend(newQty="0.000000001"), id="amend-newQtyPrecision"),
+    pytest.param(amend(newQty=""), id="amend-newQtyMissing"),
+    pytest.param(amend(orderId="²"), id="amend-orderIdSuperscript"),
+    pytest.param(amend(orderId=BIGINT_PLUS_ONE), id="amend-orderIdHuge"),
+    pytest.param(amend(newClientOrderId="not valid!"), id="amend-newClientOrderId"),
+    pytest.param(amend(symbol="NOPE"), id="amend-symbol"),
+    pytest.param(cancel_all(symbol="NOPE"), id="cancelAll-symbol"),
+    pytest.param(cancel_all(symbol=""), id="cancelAll-symbolEmpty"),
+    pytest.param(cancel_all(symbol="BTC\x00USDT"), id="cancelAll-symbolNul"),
+    pytest.param(withdraw_apply(coin="NOPE"), id="withdrawApply-coin"),
+    pytest.param(withdraw_apply(coin="BTC\x00"), id="withdrawApply-coinNul"),
+    pytest.param(withdraw_apply(amount="abc"), id="withdrawApply-amountText"),
+    pytest.param(withdraw_apply(amount="-1"), id="withdrawApply-amountNegative"),
+    pytest.param(withdraw_apply(amount="²"), id="withdrawApply-amountSuperscript"),
+    pytest.param(withdraw_apply(amount="0"), id="withdrawApply-amountZero"),
+    pytest.param(withdraw_apply(amount="100"), id="withdrawApply-amountTooMuch"),
+    pytest.param(withdraw_apply(address=""), id="withdrawApply-addressEmpty"),
+    pytest.param(withdraw_apply(address="bc1\x00q"), id="withdrawApply-addressNul"),
+    pytest.param(withdraw(amount="abc"), id="withdraw-amountText"),
+    pytest.param(withdraw(amount="0"), id="withdraw-amountZero"),
+    pytest.param(withdraw(amount="9" * 60), id="withdraw-amountHuge"),
+    pytest.param(withdraw(asset="BTC\x00"), id="withdraw-assetNul"),
+    pytest.param(withdraw(asset="NOPE"), id="withdraw-assetUnknown"),
+    pytest.param(withdraw(address="bc1\x00q"), id="withdraw-addressNul"),
+    pytest.param(withdraw(headers={"Idempotency-Key": ""}), id="withdraw-noIdempotencyKey"),
+    pytest.param(new_key(permissions=["BOGUS"]), id="apiKeys-permission"),
+    pytest.param(new_key(ipAllowlist=["not-an-ip"]), id="apiKeys-allowlist"),
+    pytest.param(new_key(label="a\x00b"), id="apiKeys-labelNul"),
+    pytest.param(delete_key("²"), id="deleteKey-superscript"),
+    pytest.param(delete_key(BIGINT_PLUS_ONE), id="deleteKey-huge"),
+    pytest.param(delete_key("999999"), id="deleteKey-unknown"),
+    pytest.param(admin_post("/v1/admin/assets", **{**NEW_ASSET, "scale": 99}), id="asset-scale"),
+    pytest.param(admin_post("/v1/admin/assets", **{**NEW_ASSET, "symbol": "E\x00H"}),
+                 id="asset-symbolNul"),
+    pytest.param(admin_post("/v1/admin/assets", **{**NEW_ASSET, "symbol": "BTC"}),
+                 id="asset-duplicate"),
+    pytest.param(admin_post("/v1/admin/markets", **{**NEW_MARKET, "tickSize": "abc"}),
+                 id="market-tickSize"),
+    pytest.param(admin_post("/v1/admin/markets", **{**NEW_MARKET, "baseAsset": "NOPE"}),
+                 id="market-baseAsset"),
+    pytest.param(admin_post("/v1/admin/markets", **{**NEW_MARKET, "symbol": "E\x00USDT"}),
+                 id="market-symbolNul"),
+    pytest.param(admin_patch("/v1/admin/markets/BTCUSDT", tickSize="abc"), id="patch-tickSize"),
+    pytest.param(admin_patch("/v1/admin/markets/BTCUSDT", makerFeePpm=-1), id="patch-fee"),
+    pytest.param(admin_patch("/v1/admin/markets/NOPE", tickSize="0.1"), id="patch-unknown"),
+    pytest.param(admin_post("/v1/admin/markets/NOPE/halt"), id="halt-unknown"),
+    pytest.param(admin_post("/v1/admin/markets/NOPE/resume"), id="resume-unknown"),
+    pytest.param(admin_post("/v1/admin/deposits", **{**DEPOSIT, "amount": "abc"}, userId=1),
+                 id="deposit-amount"),
+    pytest.param(admin_post("/v1/admin/deposits", **DEPOSIT, userId=2**63), id="deposit-userId"),
+    pytest.param(admin_post("/v1/admin/deposits", **{**DEPOSIT, "asset": "NOPE"}, userId=1),
+                 id="deposit-asset"),
+    pytest.param(admin_post("/v1/admin/deposits", **{**DEPOSIT, "asset": "B\x00"}, userId=1),
+                 id="deposit-assetNul"),
+    pytest.param(decide("approve", "²"), id="approve-superscript"),
+    pytest.param(decide("approve", BIGINT_PLUS_ONE), id="approve-huge"),
+    pytest.param(decide("approve", "999999"), id="approve-unknown"),
+    pytest.param(decide("reject", "²"), id="reject-superscript"),
+    pytest.param(decide("reject", "abc"), id="reject-text"),
+]
+
+
+@pytest.mark.parametrize("call", CASES)
+def test_a_rejected_request_changes_nothing(world: World, db: Conn, api_settings: Settings,
+                                            call: Call) -> None:
+    tables_before = snapshot(db)
+    topic_before = watermarks(api_settings)
+
+    response = call(world)
+
+    assert 400 <= response.status_code < 500, response.body
+    assert set(response.json_body) == {"code", "msg"}, response.body
+    assert response.json_body["code"] < 0
+    assert snapshot(db) == tables_before
+    assert watermarks(api_settings) == topic_before
+    assert_ledger_invariants(db)
