@@ -12,7 +12,8 @@ from aws_lambda_powertools import Logger
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests
-from chalicelib.entrypoints.http.requests import client_ip
+from chalicelib.domain.params import parse_count
+from chalicelib.entrypoints.http.requests import client_ip, refuse_nul
 from chalicelib.entrypoints.http.services import services
 
 logger = Logger(service="exchange-api")
@@ -39,8 +40,7 @@ def request_weight(method: str, path: str, params: dict[str, str] | None) -> int
     """The weight of one request, with the parameters Binance weighs by."""
     params = params or {}
     if method == "GET" and path == "/api/v3/depth":
-        limit = params.get("limit", "100")
-        size = int(limit) if limit.isdigit() else 100
+        size = depth_limit(params.get("limit", "100"))
         return next((w for top, w in DEPTH_WEIGHTS if size <= top), DEPTH_MAX_WEIGHT)
     if method == "GET" and path in TICKER_WEIGHTS:
         one, every = TICKER_WEIGHTS[path]
@@ -50,6 +50,14 @@ def request_weight(method: str, path: str, params: dict[str, str] | None) -> int
         return every if "symbols" not in params else min(
             every, one * max(1, params["symbols"].count(",") + 1))
     return ROUTE_WEIGHTS.get((method, path), 1)
+
+
+def depth_limit(text: str) -> int:
+    """The depth limit weighed by; one the handler will refuse weighs as the default."""
+    try:
+        return parse_count(text, "limit")
+    except ApiError:
+        return 100
 
 
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
@@ -113,10 +121,16 @@ class ApiBlueprint(Blueprint):
 
 
 def api_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Weigh, screen and answer every request. Chalice answers an exception raised here
+    with its own 500 body, so none escapes: errors leave in the API's format."""
     try:
         used = charge_ip_weight(request)
+        refuse_nul(request)
+        response = get_response(request)
     except ApiError as error:
         return error_response(error)
-    response = get_response(request)
+    except Exception:
+        logger.exception("unhandled error in middleware")
+        return error_response(unknown_error())
     response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
     return response

@@ -50,7 +50,7 @@ class NewApiKey(Body):
 
 class PageQuery(Body):
     limit: int = Field(default=100, ge=1, le=1000)
-    before_id: int | None = Field(default=None, ge=1)
+    before_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # BIGINT ids
 
 
 class LedgerQuery(PageQuery):

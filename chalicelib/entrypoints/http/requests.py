@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
@@ -15,6 +17,7 @@ from chalicelib.domain.errors import (
     too_many_requests,
     unauthorized,
 )
+from chalicelib.domain.params import has_nul, parse_count
 from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import auth
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest, authenticate_signed
@@ -37,7 +40,7 @@ def validation_error(exc: ValidationError) -> ApiError:
 def parse_body(request: Request, model: type[Model]) -> Model:
     try:
         data = json.loads(request.raw_body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep
         raise ApiError(400, ErrorCode.ILLEGAL_CHARS, "Request body is not valid JSON.") from exc
     return validate(model, data)
 
@@ -97,7 +100,48 @@ def key_owner(request: Request, permission: str) -> tuple[KeyOwner, SignedReques
 
 
 def path_id(value: str, name: str) -> int:
-    """A numeric id from the URL path, or a 400 naming it."""
-    if not value.isdigit() or len(value) > 18:
-        raise malformed(name)
-    return int(value)
+    """A numeric id from the URL path (ASCII digits within BIGINT), or a 400 naming it."""
+    return parse_count(value, name)
+
+
+def request_texts(request: Request) -> Iterator[str]:
+    """Every name and value the request carries: path, query and body (form or JSON)."""
+    yield from (request.uri_params or {}).values()
+    if request.query_params is not None:
+        for key in request.query_params:
+            yield key
+            yield from request.query_params.getlist(key)
+    raw = request.raw_body or b""
+    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        for key, value in parse_qsl(body, keep_blank_values=True):
+            yield key
+            yield value
+    else:
+        yield from json_texts(body)
+
+
+def json_texts(body: str) -> Iterator[str]:
+    """The strings of a JSON document, keys included (JSON hides NUL as an escape);
+    a body that is not JSON is one text."""
+    try:
+        pending = [json.loads(body)] if body else []
+    except (ValueError, RecursionError):
+        yield body
+        return
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+def refuse_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: a request carrying one anywhere is refused
+    before any handler runs (-1100), rather than failing in the database."""
+    if any(has_nul(text) for text in request_texts(request)):
+        raise ApiError(400, ErrorCode.ILLEGAL_CHARS, "Illegal characters found in a parameter.")

@@ -10,6 +10,7 @@ from chalicelib.entrypoints.http.middleware import request_weight
 @pytest.mark.parametrize(("limit", "weight"), [
     (None, 5), ("5", 5), ("100", 5), ("101", 25), ("500", 25), ("1000", 50), ("5000", 250),
     ("junk", 5),  # the handler rejects it; it still costs the default
+    ("²", 5), ("٣٠٠", 5), ("9" * 30, 5), ("", 5),
 ])
 def test_depth_weighs_by_limit(limit: str | None, weight: int) -> None:
     params = {"symbol": "BTCUSDT"} | ({"limit": limit} if limit else {})
