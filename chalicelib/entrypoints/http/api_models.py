@@ -11,6 +11,7 @@ each is answered in one place.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationInfo
@@ -26,6 +27,7 @@ from chalicelib.service_layer import wallet
 MARKET_SYMBOL_PATTERN = r"^[A-Za-z0-9\-_.]{1,40}$"
 _QUOTED_SYMBOL = r'"[A-Za-z0-9\-_.]{1,40}"'
 SYMBOL_LIST_PATTERN = rf"^\[ *({_QUOTED_SYMBOL} *(, *{_QUOTED_SYMBOL} *)*)?\]$"
+_SYMBOL_TEXT = re.compile(MARKET_SYMBOL_PATTERN)
 
 
 def _market_symbol(value: Any) -> Any:
@@ -33,16 +35,11 @@ def _market_symbol(value: Any) -> Any:
     characters outside Binance's symbol alphabet, NUL included, are -1100."""
     if value == "":
         raise malformed("symbol", "was not sent, was empty/null, or malformed")
-    if isinstance(value, str) and not _is_symbol_text(value):
+    if isinstance(value, str) and not _SYMBOL_TEXT.fullmatch(value):
         raise bad_request(ErrorCode.ILLEGAL_CHARS,
                           "Illegal characters found in parameter 'symbol'; legal range is "
                           f"'{MARKET_SYMBOL_PATTERN}'.")
     return value
-
-
-def _is_symbol_text(value: str) -> bool:
-    return 1 <= len(value) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.")
-                                         for c in value)
 
 
 def _count(value: Any, info: ValidationInfo) -> Any:
@@ -64,15 +61,13 @@ SymbolList = Annotated[str, Field(
     examples=['["BTCUSDT","ETHUSDT"]'])]
 Millis = Annotated[int, Field(ge=0, le=MAX_BIGINT, description="Milliseconds since the epoch."),
                    BeforeValidator(_count)]
+Count = Annotated[int, Field(ge=0, le=MAX_BIGINT), BeforeValidator(_count)]
 
 
 def limit_field(default: int, maximum: int) -> Any:
     """A `limit` the service layer bounds (Binance's -1100 outside 1..maximum)."""
     return Field(default=default, json_schema_extra={"minimum": 1, "maximum": maximum},
                  description=f"How many to return (1-{maximum}).")
-
-
-Count = Annotated[int, Field(ge=0, le=MAX_BIGINT), BeforeValidator(_count)]
 
 
 class SymbolParams(BinanceParams):
