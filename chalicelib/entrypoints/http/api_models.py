@@ -240,3 +240,37 @@ class ExchangeInfo(Answer):
 
 class WithdrawApplied(Answer):
     id: str
+
+
+class AssetBalance(Answer):
+    asset: str
+    free: str
+    locked: str
+
+
+class CommissionRates(Answer):
+    maker: str
+    taker: str
+    buyer: str
+    seller: str
+
+
+class Account(Answer):
+    """Fees differ per market: the commissions are the highest of them."""
+
+    maker_commission: int
+    taker_commission: int
+    buyer_commission: int
+    seller_commission: int
+    commission_rates: CommissionRates
+    can_trade: bool
+    can_withdraw: bool
+    can_deposit: bool
+    brokered: bool
+    require_self_trade_prevention: bool
+    prevent_sor: bool
+    update_time: int
+    account_type: str
+    balances: list[AssetBalance]
+    permissions: list[str]
+    uid: int

@@ -121,7 +121,7 @@ ROUTES: tuple[RouteDoc, ...] = (
     public("/api/v3/avgPrice", market_routes.avg_price, "Average price over 5 minutes.",
            params=api.SymbolParams, answer=api.AveragePrice),
     signed("GET", "/api/v3/account", account_routes.account, "Balances and permissions (READ).",
-           api.AccountParams, ACCOUNT),
+           api.AccountParams, ACCOUNT, api.Account),
     signed("POST", "/sapi/v1/capital/withdraw/apply", account_routes.apply_withdrawal,
            "Request a withdrawal (WITHDRAW, IP allow-list).", api.WithdrawApplyParams, ACCOUNT,
            api.WithdrawApplied),
