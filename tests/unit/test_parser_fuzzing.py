@@ -29,17 +29,19 @@ def test_parsers_survive_fuzzing(tmp_path: Path) -> None:
         [sys.executable, str(FUZZ_DIR / "fuzz_parsers.py"), f"-max_total_time={FUZZ_SECONDS}",
          "-rss_limit_mb=2048", "-seed=1", f"-dict={FUZZ_DIR / 'parsers.dict'}",
          f"-artifact_prefix={artifacts}/", str(corpus), str(FUZZ_DIR / "corpus")],
-        capture_output=True, text=True, timeout=FUZZ_SECONDS + 120, cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=FUZZ_SECONDS + 120, cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, check=False)
-    done = DONE.search(fuzzer.stderr)
+    output = fuzzer.stdout  # libFuzzer's lines and atheris's Python tracebacks, in order
+    done = DONE.search(output)
     runs = done[1] if done else "?"
     report(f"parser fuzzing (atheris): {runs} inputs in {FUZZ_SECONDS} s, "
            f"exit {fuzzer.returncode}, crashes: {len(list(artifacts.iterdir()))}")
-    assert fuzzer.returncode == 0, crash_summary(fuzzer.stderr)
-    assert done is not None, fuzzer.stderr[-2000:]
+    assert fuzzer.returncode == 0, crash_summary(output)
+    assert done is not None, output[-2000:]
 
 
-def crash_summary(stderr: str) -> str:
+def crash_summary(output: str) -> str:
     """The Python exception libFuzzer caught and the input that caused it."""
-    start = stderr.find("=== Uncaught Python exception")
-    return stderr[start:] if start >= 0 else stderr[-3000:]
+    start = output.find("=== Uncaught Python exception")
+    return output[start:] if start >= 0 else output[-3000:]
