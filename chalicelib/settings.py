@@ -20,6 +20,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LOCAL_SIGNING_KEY = "local-development-signing-key-not-for-production"
 
+# The database role a process connects as (chalicelib/migrations/0007_service_roles.sql):
+# each service's group role, or the schema's owner (migrations and operators only).
+DbRole = Literal["api", "matcher", "functions", "owner"]
+SERVICE_GROUP_ROLES: dict[str, str] = {
+    "api": "exchange_api", "matcher": "exchange_matcher", "functions": "exchange_functions"}
+
+
+def service_login_role(role: str) -> str:
+    """The local stack's login role for a service: a member of its group role."""
+    return f"{SERVICE_GROUP_ROLES[role]}_login"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -49,10 +60,17 @@ class Settings(BaseSettings):
     test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")
     db_user: str = Field(default="exchange", alias="EXCHANGE_DB_USER")
     db_password: SecretStr = Field(default=SecretStr("exchange"), alias="EXCHANGE_DB_PASSWORD")
+    # Locally DATABASE_URL defaults to this role's login (the launcher sets it per
+    # process); the services' login roles share one password.
+    db_role: DbRole = Field(default="api", alias="EXCHANGE_DB_ROLE")
+    db_service_password: SecretStr = Field(default=SecretStr("exchange"),
+                                           alias="EXCHANGE_DB_SERVICE_PASSWORD")
 
     # Service endpoints; derived from the local stack when not given.
     database_url: str = ""
     database_read_url: str = ""
+    # The schema owner's URL, for migrations only (in AWS, set by whoever migrates).
+    migrations_database_url: str = ""
     redis_url: str = ""
     kafka_bootstrap_servers: str = ""
 
@@ -116,9 +134,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def derive_local_endpoints(self) -> Settings:
         # frozen model: fill the derived defaults through object.__setattr__ once.
-        password = self.db_password.get_secret_value()
         defaults = {
-            "database_url": self.local_database_url(self.db_name, password),
+            "database_url": self.local_database_url(self.db_name, self.db_role),
+            "migrations_database_url": self.local_database_url(self.db_name),
             "redis_url": f"redis://127.0.0.1:{self.redis_port}/0",
             "kafka_bootstrap_servers": f"127.0.0.1:{self.kafka_port}",
         }
@@ -150,9 +168,14 @@ class Settings(BaseSettings):
                              " shipped token signing key would be usable from the network:"
                              " set SIGNING_KEY to a random key (or bind to 127.0.0.1)")
 
-    def local_database_url(self, db_name: str, password: str | None = None) -> str:
-        secret = self.db_password.get_secret_value() if password is None else password
-        return f"postgresql://{self.db_user}:{secret}@127.0.0.1:{self.pg_port}/{db_name}"
+    def local_database_url(self, db_name: str, role: DbRole = "owner") -> str:
+        """The local stack's URL of `db_name`, logged in as `role`."""
+        if role == "owner":
+            user, secret = self.db_user, self.db_password
+        else:
+            user, secret = service_login_role(role), self.db_service_password
+        return (f"postgresql://{user}:{secret.get_secret_value()}@127.0.0.1:{self.pg_port}"
+                f"/{db_name}")
 
     @property
     def ws_management_endpoint(self) -> str:

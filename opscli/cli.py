@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = groups.add_parser("db", help="the database schema")
     db_actions = db.add_subparsers(dest="action", required=True)
     migrate = db_actions.add_parser("migrate", help="apply pending migrations")
-    migrate.add_argument("--database-url", help="default: DATABASE_URL from the settings")
+    migrate.add_argument("--database-url",
+                         help="the schema owner's URL; default: MIGRATIONS_DATABASE_URL")
 
     admin = groups.add_parser("admin", help="who may administer the exchange")
     admin_actions = admin.add_subparsers(dest="action", required=True)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.group in ("up", "down", "status"):
             return run_exchange_action(args.group, settings, config)
         if args.group == "db":
-            return migrate(args.database_url or settings.database_url)
+            return migrate(args.database_url or settings.migrations_database_url)
         if args.group == "admin":
             return set_admin(args.database_url or settings.database_url, args.email,
                              args.action == "grant")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib.settings import PROJECT_ROOT, Settings
+from chalicelib.settings import (
+    PROJECT_ROOT,
+    SERVICE_GROUP_ROLES,
+    DbRole,
+    Settings,
+    service_login_role,
+)
 
 KAFKA_LIBS_DIR = PROJECT_ROOT / ".local" / "kafka-libs"
 
@@ -19,6 +25,7 @@ class StackConfig:
     kafka_controller_port: int
     db_user: str
     db_password: str
+    db_service_password: str
     databases: tuple[str, ...]
     topic_partitions: dict[str, int] = field(hash=False)
     kafka_libs_dir: Path = KAFKA_LIBS_DIR
@@ -33,14 +40,22 @@ class StackConfig:
             kafka_controller_port=settings.kafka_controller_port,
             db_user=settings.db_user,
             db_password=settings.db_password.get_secret_value(),
+            db_service_password=settings.db_service_password.get_secret_value(),
             databases=(settings.db_name, settings.test_db_name),
             topic_partitions=settings.topic_partitions,
         )
 
-    def database_url(self, db_name: str) -> str:
-        return (
-            f"postgresql://{self.db_user}:{self.db_password}@127.0.0.1:{self.pg_port}/{db_name}"
-        )
+    def database_url(self, db_name: str, role: DbRole = "owner") -> str:
+        """`db_name` on the local server, logged in as the schema's owner or a service."""
+        user, password = self.db_user, self.db_password
+        if role != "owner":
+            user, password = service_login_role(role), self.db_service_password
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.pg_port}/{db_name}"
+
+    @property
+    def service_logins(self) -> dict[str, str]:
+        """Each service's group role (granted by the migrations) and its local login."""
+        return {group: service_login_role(role) for role, group in SERVICE_GROUP_ROLES.items()}
 
     @property
     def redis_url(self) -> str:

@@ -62,7 +62,7 @@ def up(config: StackConfig, report: Report = print) -> None:
         service.wait_ready(READY_TIMEOUT_SECONDS)
         report(f"{service.name}: ready on {service.address}")
     for db_name in config.databases:
-        applied = apply_migrations(config.database_url(db_name))
+        applied = apply_migrations(config.database_url(db_name, "owner"))
         latest = load_migrations()[-1].version
         report(f"postgres: database {db_name} at schema version {latest:04d}"
                f" ({len(applied)} migration(s) applied now)")
