@@ -4,13 +4,14 @@ and the demo market maker, started and stopped like the services, through pid fi
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib.settings import PROJECT_ROOT, Settings
+from chalicelib.settings import PROJECT_ROOT, DbRole, Settings
 from opscli.stack.process import (
     PidFileProcess,
     ServiceError,
@@ -30,6 +31,8 @@ class AppProcess(PidFileProcess):
     port: int | None = None
     port_variable: str = ""
     address: str = ""
+    # The database role it connects as (EXCHANGE_DB_ROLE); None: it uses no database.
+    db_role: DbRole | None = None
     log_path: Path = field(init=False)
     pid_file: Path = field(init=False)
 
@@ -43,7 +46,9 @@ class AppProcess(PidFileProcess):
         if self.port is not None:
             ensure_port_free(self.name, self.port, self.port_variable, self.log_path)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        spawn(self.command, log_path=self.log_path, pid_file=self.pid_file, cwd=self.cwd)
+        env = None if self.db_role is None else {**os.environ, "EXCHANGE_DB_ROLE": self.db_role}
+        spawn(self.command, log_path=self.log_path, pid_file=self.pid_file, cwd=self.cwd,
+              env=env)
 
     def is_ready(self) -> bool:
         alive = super().is_ready()
@@ -60,7 +65,8 @@ def msk_function(name: str, handler: str, state: Path, topics: list[str]) -> App
     """An MSK-triggered Lambda function, run locally by lambdas.msk_runner."""
     topic_args = [arg for topic in topics for arg in ("--topic", topic)]
     return AppProcess(name, [sys.executable, "-m", "lambdas.msk_runner", handler, *topic_args,
-                             "--group", name], handler, state, address="(consumer)")
+                             "--group", name], handler, state, address="(consumer)",
+                      db_role="functions")
 
 
 def client_url(host: str, port: int) -> str:
@@ -80,18 +86,19 @@ def app_processes(settings: Settings) -> list[AppProcess]:
         AppProcess("matcher", [python, "-m", "matching_cluster.service"],
                    "matching_cluster.service", state, ready_url=f"{matcher_url}/readyz",
                    port=settings.matcher_health_port, port_variable="EXCHANGE_MATCHER_PORT",
-                   address=matcher_url),
+                   address=matcher_url, db_role="matcher"),
         AppProcess("sweeper", [python, "-m", "lambdas.sweeper"], "lambdas.sweeper", state,
-                   address="(loop)"),
+                   address="(loop)", db_role="functions"),
         AppProcess("api", [chalice, "local", "--host", settings.api_host, "--port",
                            str(settings.api_port), "--stage", "dev", "--no-autoreload"],
                    "chalice local", state,
                    cwd=PROJECT_ROOT / "api", ready_url=f"{api_url}/api/v3/ping",
-                   port=settings.api_port, port_variable="EXCHANGE_API_PORT", address=api_url),
+                   port=settings.api_port, port_variable="EXCHANGE_API_PORT", address=api_url,
+                   db_role="api"),
         AppProcess("ws-gateway", [python, "-m", "opscli.ws_gateway"], "opscli.ws_gateway",
                    state, ready_url=f"http://127.0.0.1:{settings.ws_port}/healthz",
                    port=settings.ws_port, port_variable="EXCHANGE_WS_PORT",
-                   address=f"ws://127.0.0.1:{settings.ws_port}"),
+                   address=f"ws://127.0.0.1:{settings.ws_port}", db_role="api"),
         msk_function("fanout", "lambdas.fanout.handler", state,
                      [settings.market_events_topic, settings.order_events_topic]),
         msk_function("candles", "lambdas.candles.handler", state,

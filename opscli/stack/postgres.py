@@ -170,11 +170,12 @@ class Postgres:
         with psycopg.connect(host=str(self.socket_dir), port=self.config.pg_port,
                              user="postgres", dbname="postgres", autocommit=True) as conn:
             role = sql.Identifier(self.config.db_user)
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                                  (self.config.db_user,)).fetchone()
-            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-            conn.execute(sql.SQL("{} ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                verb, role, sql.Literal(self.config.db_password)))
+            # CREATEROLE as on Aurora, where the owner's migrations create the services'
+            # group roles (chalicelib/migrations/0007_service_roles.sql).
+            self._ensure_role(conn, self.config.db_user,
+                              sql.SQL("LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                                  sql.Literal(self.config.db_password)))
+            self._ensure_service_logins(conn)
             for db_name in self.config.databases:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                     (db_name,)).fetchone():
@@ -184,6 +185,26 @@ class Postgres:
                 with psycopg.connect(host=str(self.socket_dir), port=self.config.pg_port,
                                      user="postgres", dbname=db_name, autocommit=True) as db:
                     db.execute("CREATE EXTENSION IF NOT EXISTS citext")
+
+    def _ensure_service_logins(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """A login role per service, member of the group role its grants go to.
+
+        The group roles are created here too (the migrations create them where they are
+        missing), so that the logins can join them before the first migration runs.
+        """
+        password = sql.Literal(self.config.db_service_password)
+        for group, login in self.config.service_logins.items():
+            self._ensure_role(conn, group, sql.SQL("NOLOGIN"))
+            self._ensure_role(conn, login, sql.SQL("LOGIN PASSWORD {}").format(password))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group),
+                                                          sql.Identifier(login)))
+
+    @staticmethod
+    def _ensure_role(conn: psycopg.Connection[tuple[object, ...]], name: str,
+                     options: sql.Composable) -> None:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+        conn.execute(sql.SQL("{} ROLE {} {}").format(verb, sql.Identifier(name), options))
 
     def _as_owner(
         self, command: list[str], *, check: bool = True

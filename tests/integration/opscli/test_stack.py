@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import redis
 
-from chalicelib.settings import PROJECT_ROOT
+from chalicelib.settings import PROJECT_ROOT, DbRole
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
 from opscli.stack.kafka_broker import KafkaBroker
@@ -45,6 +45,7 @@ def probe_stack() -> Iterator[StackConfig]:
     config = StackConfig(
         state_dir=STATE_DIR, pg_port=25532, redis_port=26479, kafka_port=29192,
         kafka_controller_port=29193, db_user="exchange", db_password="exchange",
+        db_service_password="exchange",
         databases=("stack_probe", "stack_probe_test"),
         topic_partitions={"orders": 2, "market-events": 2, "order-events": 2},
     )
@@ -72,6 +73,21 @@ def test_up_reports_every_service_ready_with_schema_and_topics(probe_stack: Stac
     status = run_cli("stack", "status")
     assert status.returncode == 0
     assert status.stdout.count(" ready ") == 3
+
+
+@pytest.mark.parametrize(("role", "group"), [
+    ("api", "exchange_api"), ("matcher", "exchange_matcher"), ("functions", "exchange_functions"),
+])
+def test_up_gives_each_service_a_login_that_owns_nothing(
+    probe_stack: StackConfig, role: DbRole, group: str
+) -> None:
+    with psycopg.connect(probe_stack.database_url("stack_probe", role)) as conn:
+        login, member, owns = conn.execute(
+            "SELECT current_user, pg_has_role(current_user, %s, 'USAGE'),"
+            " EXISTS (SELECT FROM pg_tables WHERE tableowner = current_user)",
+            (group,)).fetchone() or (None, None, None)
+
+    assert (login, member, owns) == (f"{group}_login", True, False)
 
 
 def test_up_twice_keeps_the_same_processes(probe_stack: StackConfig) -> None:
