@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from chalicelib.adapters.migrations import apply_migrations
-from chalicelib.settings import Settings
+from chalicelib.settings import DbRole, Settings
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
 
@@ -47,30 +47,39 @@ def stack(base_settings: Settings) -> StackConfig:
     return config
 
 
+def as_role(settings: Settings, role: DbRole) -> Settings:
+    """`settings` connecting to the test database as `role`, as that service does."""
+    url = settings.local_database_url(settings.test_db_name, role)
+    return settings.model_copy(update={"db_role": role, "database_url": url,
+                                       "database_read_url": url})
+
+
 @pytest.fixture(scope="session")
 def test_settings(stack: StackConfig, base_settings: Settings) -> Settings:
-    """Settings pointing every client at the test database and test Redis db."""
-    url = stack.database_url(base_settings.test_db_name)
-    return base_settings.model_copy(update={
-        "database_url": url,
-        "database_read_url": url,
+    """Settings pointing every client at the test database and test Redis db, connecting
+    as the API's database role, as the API does, so that every test proves the API's
+    grants suffice. Fixtures that migrate, empty, fill and inspect tables use the owner's
+    ``migrations_database_url`` (``migrated_db``, ``db_url``, ``db``)."""
+    return as_role(base_settings.model_copy(update={
+        "migrations_database_url": stack.database_url(base_settings.test_db_name, "owner"),
         "redis_url": f"redis://127.0.0.1:{stack.redis_port}/{REDIS_TEST_DB}",
-    })
+    }), "api")
 
 
 @pytest.fixture(scope="session")
 def migrated_db(stack: StackConfig, test_settings: Settings) -> str:
+    """The test database's owner URL, the schema migrated."""
     name = test_settings.test_db_name
     with psycopg.connect(stack.database_url("postgres"), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"'.encode())
-    apply_migrations(test_settings.database_url)
-    return test_settings.database_url
+    apply_migrations(test_settings.migrations_database_url)
+    return test_settings.migrations_database_url
 
 
 @pytest.fixture
 def db_url(migrated_db: str) -> str:
-    """The test database's URL, with every table emptied first."""
+    """The test database's owner URL, with every table emptied first."""
     with psycopg.connect(migrated_db, autocommit=True) as conn:
         tables = [row[0] for row in conn.execute(
             "SELECT quote_ident(tablename) FROM pg_tables"

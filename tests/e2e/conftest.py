@@ -26,6 +26,7 @@ from chalicelib.adapters.accounts_repo import set_admin
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import PROJECT_ROOT, Settings
+from tests.conftest import as_role
 
 API_DIR = PROJECT_ROOT / "api"
 PASSWORD = "correct horse battery staple"
@@ -229,7 +230,9 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     publisher = PublishThread(Publisher(
         redis.Redis.from_url(settings.redis_url), events,
         market_events_topic=names[1], order_events_topic=names[2]))
-    engine = Matcher(conn_factory=lambda: psycopg.connect(db_url, autocommit=True), topic=topic,
+    matcher_url = as_role(settings, "matcher").database_url  # the matcher's own role
+    engine = Matcher(conn_factory=lambda: psycopg.connect(matcher_url, autocommit=True),
+                     topic=topic,
                      config=MatcherConfig(group_id=f"g-{topic}", instance_id="e2e",
                                           session_timeout_ms=6000, poll_timeout_seconds=0.02),
                      bootstrap_servers=settings.kafka_bootstrap_servers,

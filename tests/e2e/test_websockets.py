@@ -35,6 +35,7 @@ from lambdas import candles
 from lambdas.fanout import Fanout
 from lambdas.msk_runner import MskRunner
 from opscli.ws_gateway import Gateway
+from tests.conftest import as_role
 from tests.e2e.conftest import ApiKey, Caller, fund, now_ms
 
 Conn = psycopg.Connection[Any]
@@ -59,7 +60,7 @@ def streaming(matcher: Settings, gateway: Gateway) -> Iterator[Settings]:
         "market_events_topic": f"{matcher.orders_topic}-market",
         "order_events_topic": f"{matcher.orders_topic}-order"})
     use_services(Services.from_settings(settings))
-    fanout = Fanout(settings)
+    fanout = Fanout(as_role(settings, "functions"))
     runner = MskRunner(fanout, bootstrap_servers=settings.kafka_bootstrap_servers,
                        topics=[settings.market_events_topic, settings.order_events_topic],
                        group=f"fanout-{uuid.uuid4().hex[:8]}", function_name="fanout",
@@ -433,7 +434,8 @@ def test_kline_streams_carry_the_candles_the_klines_endpoint_serves(
         streaming: Settings, gateway: Gateway, clients: list[StreamClient],
         admin: Caller, alice: Caller, bob: Caller, btcusdt: str, db: Conn,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(candles, "get_settings", lambda: streaming)
+    function_settings = as_role(streaming, "functions")
+    monkeypatch.setattr(candles, "get_settings", lambda: function_settings)
     runner = MskRunner(candles.handler, bootstrap_servers=streaming.kafka_bootstrap_servers,
                        topics=[streaming.market_events_topic],
                        group=f"candles-{uuid.uuid4().hex[:8]}", function_name="candles",
@@ -462,7 +464,7 @@ def test_kline_streams_carry_the_candles_the_klines_endpoint_serves(
     finally:
         stop.set()
         thread.join(WAIT_SECONDS)
-        candles.components(streaming).repository.close()
+        candles.components(function_settings).repository.close()
         candles.components.cache_clear()
 
     for interval in ("1m", "1d"):

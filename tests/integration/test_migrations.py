@@ -26,10 +26,10 @@ Conn = psycopg.Connection[Any]
 @pytest.fixture
 def empty_database_url(stack: StackConfig, test_settings: Settings) -> Iterator[str]:
     name = f"scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(test_settings.database_url, autocommit=True) as admin:
+    with psycopg.connect(test_settings.migrations_database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield stack.database_url(name)
-    with psycopg.connect(test_settings.database_url, autocommit=True) as admin:
+    with psycopg.connect(test_settings.migrations_database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

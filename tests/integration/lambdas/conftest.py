@@ -12,7 +12,9 @@ import pytest
 from confluent_kafka import Producer
 
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.settings import Settings
 from lambdas.msk_runner import Handler, MskRunner
+from tests.conftest import as_role
 
 RunRunner = Callable[..., Any]
 
@@ -31,6 +33,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what or condition}")
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def test_settings(test_settings: Settings) -> Settings:
+    """The functions connect as their own database role."""
+    return as_role(test_settings, "functions")
 
 
 @pytest.fixture

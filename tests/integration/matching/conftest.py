@@ -17,6 +17,7 @@ from chalicelib.settings import Settings
 from matching_cluster.service.consumer import Matcher, MatcherConfig
 from matching_cluster.service.metrics import Metrics
 from matching_cluster.service.publishing import Publisher, PublishThread
+from tests.conftest import as_role
 
 from .support import Market, create_market, create_topic
 
@@ -56,8 +57,10 @@ def start_matcher(
     db_url: str, test_settings: Settings, kafka_bootstrap: str, topics: Topics,
     redis_client: redis.Redis,
 ) -> Iterator[Callable[[str], Matcher]]:
-    """Start in-process matcher instances (one thread each); all stop at teardown."""
+    """Start in-process matcher instances (one thread each), connecting as the matcher's
+    database role; all stop at teardown."""
     group = f"matcher-{uuid.uuid4().hex[:8]}"
+    matcher_url = as_role(test_settings, "matcher").database_url
     running: list[tuple[threading.Event, threading.Thread, PublishThread]] = []
 
     def start(instance_id: str = "m1") -> Matcher:
@@ -66,7 +69,8 @@ def start_matcher(
             redis.Redis.from_url(test_settings.redis_url), events_producer,
             market_events_topic=topics.market_events, order_events_topic=topics.order_events))
         matcher = Matcher(
-            conn_factory=lambda: psycopg.connect(db_url, autocommit=True), topic=topics.orders,
+            conn_factory=lambda: psycopg.connect(matcher_url, autocommit=True),
+            topic=topics.orders,
             config=MatcherConfig(group_id=group, instance_id=instance_id,
                                  session_timeout_ms=6000, poll_timeout_seconds=0.05),
             bootstrap_servers=kafka_bootstrap, publish=publisher.publish, metrics=Metrics())

@@ -29,6 +29,7 @@ from confluent_kafka import Producer
 
 from chalicelib.settings import Settings
 from matching_cluster.service.consumer import Matcher
+from tests.conftest import as_role
 
 from .conftest import Topics
 from .load import LoadGenerator, assert_applied_exactly_once
@@ -79,7 +80,8 @@ def free_port() -> int:
 def matcher_process(
     db_url: str, test_settings: Settings, kafka_bootstrap: str, topics: Topics, tmp_path: Path,
 ) -> Iterator[MatcherProcess]:
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": test_settings.redis_url,
+    env = {**os.environ, "DATABASE_URL": as_role(test_settings, "matcher").database_url,
+           "REDIS_URL": test_settings.redis_url,
            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "ORDERS_TOPIC": topics.orders,
            "MARKET_EVENTS_TOPIC": topics.market_events,
            "ORDER_EVENTS_TOPIC": topics.order_events,
