@@ -24,12 +24,14 @@ with atheris.instrument_imports(include=["chalicelib"]):
     from chalicelib.domain.money import MAX_SCALE, MAX_UNITS, format_units, parse_units
     from chalicelib.domain.orders import MarketSpec, OrderType, SelfTradePrevention, Side
     from chalicelib.domain.params import parse_count
+    from chalicelib.entrypoints.http.api_models import MarketsParams
     from chalicelib.entrypoints.http.binance_models import (
         SYMBOL_PATTERN,
         CancelAllParams,
         parse_params,
     )
     from chalicelib.entrypoints.http.public_routes import requested_symbols
+    from chalicelib.entrypoints.http.requests import validate
     from chalicelib.service_layer.admin import ASSET_SYMBOL, MARKET_SYMBOL
     from chalicelib.service_layer.api_keys import (
         SignedRequest,
@@ -122,7 +124,8 @@ def fuzz_count(data: atheris.FuzzedDataProvider) -> None:
 
 
 def fuzz_symbols(data: atheris.FuzzedDataProvider) -> None:
-    """Symbols as the routes take them: one, a JSON list, or a new asset's or market's."""
+    """Symbols as the routes take them: an order's, exchangeInfo's and the tickers' one
+    or JSON list (parsed as those routes parse their query), a new asset's or market's."""
     raw = text(data, 4000)
     for pattern in (ASSET_SYMBOL, MARKET_SYMBOL):
         if pattern.fullmatch(raw):
@@ -135,8 +138,10 @@ def fuzz_symbols(data: atheris.FuzzedDataProvider) -> None:
     if symbol is not None:
         assert symbol == raw.upper(), (raw, symbol)
         assert re.fullmatch(SYMBOL_PATTERN, symbol), (raw, symbol)
+    name = "symbols" if data.ConsumeBool() else "symbol"
     try:
-        symbols = requested_symbols(None, raw)
+        markets = validate(MarketsParams, {name: raw})
+        symbols = requested_symbols(markets.symbol, markets.symbols)
     except ApiError:
         return
     assert symbols is not None, raw
