@@ -153,3 +153,18 @@ def test_a_nul_in_a_form_body_is_refused_at_the_edge(trader: ApiKey) -> None:
 
     assert (response.status_code, response.json_body["code"]) == (400, -1100)
     assert trader.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}).json_body == []
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "status"), [
+    ("post", "/v1/auth/login", {"Content-Type": "text/plain"}, 415),
+    ("put", "/api/v3/ping", {}, 405),
+])
+def test_what_chalice_refuses_itself_answers_in_the_error_format(
+    client: Client, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    response = getattr(client.http, method)(path, headers=headers, body="{}")
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert set(response.json_body) == {"code", "msg"}
+    assert response.json_body["code"] < 0

@@ -132,5 +132,27 @@ def api_middleware(request: Request, get_response: Callable[[Request], Response]
     except Exception:
         logger.exception("unhandled error in middleware")
         return error_response(unknown_error())
+    response = in_api_format(response)
     response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+    return response
+
+
+# Chalice answers some requests itself (an unsupported Content-Type, a method the path
+# does not have) with its own `{"Code", "Message"}` body; clients read `code`/`msg`.
+CHALICE_ERROR_CODES = {400: ErrorCode.ILLEGAL_CHARS, 405: ErrorCode.UNSUPPORTED_OPERATION,
+                       415: ErrorCode.ILLEGAL_CHARS}
+
+
+def in_api_format(response: Response) -> Response:
+    """The response with Chalice's own error bodies in the API's error format, and a
+    JSON Content-Type on what the views returned as plain data."""
+    body = response.body
+    if isinstance(body, dict) and body.keys() == {"Code", "Message"}:
+        code = CHALICE_ERROR_CODES.get(response.status_code, ErrorCode.UNKNOWN)
+        headers = {k: str(v) for k, v in response.headers.items()
+                   if k.lower() != "content-type"}
+        return json_response(response.status_code, {"code": int(code), "msg": body["Message"]},
+                             headers)
+    if not any(name.lower() == "content-type" for name in response.headers):
+        response.headers["Content-Type"] = "application/json"
     return response
