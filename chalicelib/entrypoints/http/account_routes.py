@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from chalicelib.adapters.replay_guard import ReplayGuard
-from chalicelib.domain.errors import malformed
 from chalicelib.domain.money import parse_units
 from chalicelib.entrypoints.http import presenters
+from chalicelib.entrypoints.http.api_models import AccountParams, WithdrawApplyParams
+from chalicelib.entrypoints.http.binance_models import parse_params
 from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.requests import key_owner
 from chalicelib.entrypoints.http.services import services
@@ -23,10 +24,11 @@ def rate(ppm: int) -> str:
 @routes.route("/api/v3/account", methods=["GET"])
 def account() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "READ")
+    params = parse_params(AccountParams, signed.params())
     with services().db() as conn:
         held = wallet.balances(conn, owner.user_id)
         maker_ppm, taker_ppm = highest_fees_ppm(conn)
-    if signed.params().get("omitZeroBalances") == "true":
+    if params.omit_zero_balances:
         held = [b for b in held if b.free or b.locked]
     return {
         # Fees differ per market: this shows the highest, /account/commission each one.
@@ -45,25 +47,23 @@ def account() -> dict[str, object]:
 @routes.route("/sapi/v1/capital/withdraw/apply", methods=["POST"])
 def apply_withdrawal() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "WITHDRAW")
-    params = signed.params()
-    for name in ("coin", "address", "amount"):
-        if not params.get(name):
-            raise malformed(name, "was not sent, was empty/null, or malformed")
+    raw = signed.params()
+    params = parse_params(WithdrawApplyParams, raw)
     svc = services()
     api_keys.refuse_respelt_replay(ReplayGuard(svc.redis, api_keys.SIGNATURE_LIFETIME_MS),
-                                   owner.key_id, params)
+                                   owner.key_id, raw)
     with svc.db() as conn:
-        scale = asset_scale(conn, params["coin"], param="coin")
+        scale = asset_scale(conn, params.coin, param="coin")
         created, _is_new = wallet.request_withdrawal(
-            conn, user_id=owner.user_id, asset=params["coin"],
-            amount=parse_units(params["amount"], scale, param="amount"),
-            address=params["address"], idempotency_key=withdrawal_key(params))
+            conn, user_id=owner.user_id, asset=params.coin,
+            amount=parse_units(params.amount, scale, param="amount"),
+            address=params.address, idempotency_key=withdrawal_key(params))
     return {"id": str(created.id)}
 
 
-def withdrawal_key(params: dict[str, str]) -> str:
+def withdrawal_key(params: WithdrawApplyParams) -> str:
     """Binance's client id for a withdrawal doubles as our idempotency key; without
     one, the signature in its one spelling does: a replayed request withdraws nothing
     more, whatever the case of its signature."""
-    signature = api_keys.canonical_signature(params["signature"])
-    return params.get("withdrawOrderId") or f"sig-{signature[:60]}"
+    signature = api_keys.canonical_signature(params.signature)
+    return params.withdraw_order_id or f"sig-{signature[:60]}"
