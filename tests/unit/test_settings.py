@@ -13,7 +13,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS",
                  "EXCHANGE_PG_PORT", "EXCHANGE_REDIS_PORT", "EXCHANGE_KAFKA_PORT",
                  "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS", "EXCHANGE_API_HOST",
-                 "SIGNING_KEY", "EXCHANGE_MATCHER_HOST"):
+                 "SIGNING_KEY", "EXCHANGE_MATCHER_HOST", "EXCHANGE_DB_ROLE",
+                 "MIGRATIONS_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -21,7 +22,8 @@ def test_local_defaults_point_at_the_project_stack_on_loopback() -> None:
     settings = Settings()
 
     assert settings.exchange_env == "local"
-    assert settings.database_url == "postgresql://exchange:exchange@127.0.0.1:25432/exchange"
+    assert settings.database_url == "postgresql://exchange_api_login:exchange@127.0.0.1:25432/exchange"
+    assert settings.migrations_database_url == "postgresql://exchange:exchange@127.0.0.1:25432/exchange"
     assert settings.database_read_url == settings.database_url
     assert settings.redis_url == "redis://127.0.0.1:26379/0"
     assert settings.kafka_bootstrap_servers == "127.0.0.1:29092"
