@@ -116,6 +116,8 @@ def test_bad_signed_parameters_get_a_4xx_not_a_500(
     ("/v1/withdrawals/%C2%B2", -1100),
     ("/v1/withdrawals/9223372036854775808", -1102),
     ("/v1/deposit-address?asset=BTC%00", -1100),
+    ("/api/v3/exchangeInfo?symbols=" + "%5B" * 5000 + "%5D" * 5000, -1102),
+    ("/api/v3/ticker/price?symbols=" + "%5B" * 5000 + "%5D" * 5000, -1102),
 ])
 def test_bad_query_parameters_get_a_4xx_not_a_500(
     client: Client, alice: Caller, btcusdt: str, path: str, code: int | None
