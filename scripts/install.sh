@@ -3,6 +3,9 @@
 #   - Debian packages: PostgreSQL, Redis, Java 17 and Maven (for the Kafka broker)
 #   - Apache Kafka's broker jars from Maven Central into .local/kafka-libs
 #   - the Python virtualenv .venv with the project and its test tools
+#   - checkov (the CloudFormation security scanner) in its own virtualenv under
+#     .local/tools, since it pins an older boto3 than the project's
+#   - kustomize, only where kubectl (which carries it) is missing
 # Idempotent, and quiet when everything is already there.
 set -euo pipefail
 
@@ -66,6 +69,26 @@ install_python_env() {
   touch "$stamp"
 }
 
+CHECKOV_VERSION="3.3.30"
+install_checkov() {
+  local venv="$ROOT/.local/tools/checkov"
+  [ -x "$venv/bin/checkov" ] && [ -f "$STAMPS/checkov-$CHECKOV_VERSION" ] && return
+  say "installing checkov $CHECKOV_VERSION into .local/tools/checkov"
+  "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q "checkov==$CHECKOV_VERSION"
+  touch "$STAMPS/checkov-$CHECKOV_VERSION"
+}
+
+KUSTOMIZE_VERSION="v5.5.0"
+install_kustomize() {
+  command -v kubectl >/dev/null && return
+  [ -x "$ROOT/.local/tools/bin/kustomize" ] && return
+  say "installing kustomize $KUSTOMIZE_VERSION with Go into .local/tools/bin"
+  GOBIN="$ROOT/.local/tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+}
+
 install_debian_packages
 install_kafka_jars
 install_python_env
+install_checkov
+install_kustomize
