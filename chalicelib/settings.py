@@ -2,8 +2,10 @@
 
 Values come from environment variables. Locally every URL defaults to the
 project's own stack on 127.0.0.1 (ports chosen not to collide with a system
-PostgreSQL or Redis). In AWS (`EXCHANGE_ENV=aws`) the database credentials and
-the token signing key are read from Secrets Manager instead of the environment.
+PostgreSQL or Redis). In AWS (`EXCHANGE_ENV=aws`) the database logins, the Redis
+AUTH token and the token signing key are read from Secrets Manager at start-up
+(chalicelib/adapters/secrets.py), and the database URLs are built from the hosts in
+the environment (iac/README.md, "What the processes read in AWS").
 """
 
 from __future__ import annotations
@@ -69,10 +71,20 @@ class Settings(BaseSettings):
     # Service endpoints; derived from the local stack when not given.
     database_url: str = ""
     database_read_url: str = ""
-    # The schema owner's URL, for migrations only (in AWS, set by whoever migrates).
+    # The schema owner's URL, for migrations only (in AWS, from MIGRATIONS_SECRET_ARN).
     migrations_database_url: str = ""
     redis_url: str = ""
+    # Redis AUTH; in AWS read from REDIS_AUTH_SECRET_ARN. Given to the client, never
+    # written into REDIS_URL, so that it cannot end up in a logged URL.
+    redis_password: SecretStr = SecretStr("")
     kafka_bootstrap_servers: str = ""
+    # `iam`: MSK's IAM authentication (SASL_SSL with OAUTHBEARER tokens signed by this
+    # process's AWS credentials); `plaintext`: the local broker.
+    kafka_security: Literal["plaintext", "iam"] = "plaintext"
+    # What the release job gives the topics it creates (defaults: 1/1 locally, 3/2 in AWS,
+    # where MSK spreads three brokers over three zones).
+    kafka_replication_factor: int = Field(default=1, ge=1, le=16)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1, le=16)
 
     # Kafka topics and their partition counts (used when the stack creates them).
     orders_topic: str = "orders"
@@ -82,10 +94,22 @@ class Settings(BaseSettings):
     market_events_partitions: int = Field(default=4, ge=1, le=1024)
     order_events_partitions: int = Field(default=4, ge=1, le=1024)
 
-    # AWS: secrets to resolve at start-up when exchange_env == "aws".
+    # AWS: secrets to resolve at start-up when exchange_env == "aws". The database login
+    # secrets may hold only username and password: the URLs then take their host, port
+    # and name from DATABASE_HOST, DATABASE_READ_HOST, DATABASE_PORT and EXCHANGE_DB_NAME.
     aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
     database_secret_arn: str = ""
     signing_secret_arn: str = ""
+    database_host: str = ""
+    database_read_host: str = ""
+    database_port: int = Field(default=5432, ge=1, le=65535)
+    # The schema owner's login (Aurora's master secret): the release job only.
+    migrations_secret_arn: str = ""
+    redis_auth_secret_arn: str = ""
+    # Each service's login, which the release job creates or updates (opscli/release.py).
+    api_db_secret_arn: str = ""
+    matcher_db_secret_arn: str = ""
+    functions_db_secret_arn: str = ""
 
     signing_key: SecretStr = SecretStr(LOCAL_SIGNING_KEY)
     # API secrets are envelope-encrypted: a KMS data key in AWS, a local master key
@@ -146,6 +170,19 @@ class Settings(BaseSettings):
         if not self.database_read_url:
             object.__setattr__(self, "database_read_url", self.database_url)
         return self
+
+    @model_validator(mode="after")
+    def replicate_topics_across_zones_in_aws(self) -> Settings:
+        if self.exchange_env == "aws":
+            for name, value in (("kafka_replication_factor", 3),
+                                ("kafka_min_insync_replicas", 2)):
+                if name not in self.model_fields_set:
+                    object.__setattr__(self, name, value)
+        return self
+
+    def service_db_secret_arn(self, role: str) -> str:
+        """The Secrets Manager secret holding `role`'s database login (release job)."""
+        return str(getattr(self, f"{role}_db_secret_arn"))
 
     @model_validator(mode="after")
     def refuse_the_shipped_signing_key(self) -> Settings:

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-import redis
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -51,6 +50,7 @@ from chalicelib.adapters.candles_store import (
     RecentKlines,
 )
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.redis_store import redis_client
 from chalicelib.domain.candles import Trade
 from chalicelib.settings import Settings, get_settings
 
@@ -148,7 +148,7 @@ def components(settings: Settings) -> Components:
     """Clients kept across invocations of a warm Lambda (one set per settings)."""
     return Components(
         CandleRepository(settings.database_url),
-        RecentKlines(redis.Redis.from_url(settings.redis_url)),
+        RecentKlines(redis_client(settings)),
         KlineEvents(make_producer(settings.kafka_bootstrap_servers),
                     settings.market_events_topic))
 

@@ -18,7 +18,6 @@ import time
 from functools import lru_cache
 from typing import Any
 
-import redis
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -32,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.market_data import MarketDataCache
+from chalicelib.adapters.redis_store import redis_client
 from chalicelib.adapters.stream_subscriptions import (
     OrderEventProgress,
     StreamSubscriptions,
@@ -53,7 +53,7 @@ class Fanout:
         if not settings.ws_management_endpoint:
             raise RuntimeError("the fan-out needs WS_MANAGEMENT_URL: the WebSocket API's "
                                "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}")
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        client = redis_client(settings, socket_timeout=5)
         self.pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
                                    kwargs={"autocommit": True, "connect_timeout": 10})
         self.context = streams.FanoutContext(

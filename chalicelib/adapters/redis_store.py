@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+
+from chalicelib.settings import Settings
 
 # Rotate a refresh token atomically, keeping the digests of the last few secrets it
 # replaced. Presenting one of those (a replay: the token was stolen, or the thief already
@@ -76,6 +79,13 @@ for _, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+def redis_client(settings: Settings, **options: Any) -> redis.Redis:
+    """The client every process uses: REDIS_URL, with the AUTH password (in AWS from
+    REDIS_AUTH_SECRET_ARN) given apart from the URL so that it never shows in one."""
+    password = settings.redis_password.get_secret_value() or None
+    return redis.Redis.from_url(settings.redis_url, password=password, **options)
 
 
 def digest(value: str) -> str:

@@ -14,10 +14,9 @@ import signal
 import threading
 from types import FrameType
 
-import redis
-
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.redis_store import redis_client
 from chalicelib.settings import get_settings
 
 from .consumer import Matcher, MatcherConfig
@@ -32,7 +31,7 @@ log = logging.getLogger("matching_cluster.service")
 def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     settings, config, metrics = get_settings(), MatcherConfig(), Metrics()
-    publisher = PublishThread(Publisher(redis.Redis.from_url(settings.redis_url),
+    publisher = PublishThread(Publisher(redis_client(settings),
                                         make_producer(settings.kafka_bootstrap_servers),
                                         market_events_topic=settings.market_events_topic,
                                         order_events_topic=settings.order_events_topic))

@@ -14,7 +14,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
                  "EXCHANGE_PG_PORT", "EXCHANGE_REDIS_PORT", "EXCHANGE_KAFKA_PORT",
                  "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS", "EXCHANGE_API_HOST",
                  "SIGNING_KEY", "EXCHANGE_MATCHER_HOST", "EXCHANGE_DB_ROLE",
-                 "MIGRATIONS_DATABASE_URL"):
+                 "MIGRATIONS_DATABASE_URL", "KAFKA_SECURITY", "KAFKA_REPLICATION_FACTOR",
+                 "KAFKA_MIN_INSYNC_REPLICAS", "DATABASE_PORT", "REDIS_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -61,6 +62,9 @@ def test_explicit_urls_win_over_derived_ones(monkeypatch: pytest.MonkeyPatch) ->
     ("EXCHANGE_PG_PORT", "not-a-port"),
     ("ORDERS_PARTITIONS", "0"),
     ("EXCHANGE_ENV", "staging"),
+    ("KAFKA_SECURITY", "sasl"),
+    ("DATABASE_PORT", "0"),
+    ("KAFKA_MIN_INSYNC_REPLICAS", "0"),
 ])
 def test_invalid_values_are_refused_with_the_variable_named(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
@@ -103,3 +107,28 @@ def test_a_key_of_ones_own_serves_any_host(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SIGNING_KEY", "a-key-generated-for-this-deployment")
 
     Settings().check_signing_key()
+
+
+def test_local_topics_live_on_one_broker() -> None:
+    settings = Settings()
+
+    assert settings.kafka_security == "plaintext"
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (1, 1)
+
+
+def test_in_aws_topics_survive_losing_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_ENV", "aws")
+
+    settings = Settings()
+
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (3, 2)
+
+
+def test_replication_settings_given_win_in_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_ENV", "aws")
+    monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "5")
+    monkeypatch.setenv("KAFKA_MIN_INSYNC_REPLICAS", "3")
+
+    settings = Settings()
+
+    assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (5, 3)

@@ -21,6 +21,7 @@ from chalicelib.adapters.redis_store import (
     TotpFailures,
     UsedTotpCodes,
     WeightMeter,
+    redis_client,
 )
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.tokens import TokenConfig
@@ -39,8 +40,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                      health_check_interval=30)
+        client = redis_client(settings, socket_timeout=5, health_check_interval=30)
         master = master_key_for(settings)
         tokens = TokenConfig(settings.signing_key.get_secret_value(), settings.jwt_issuer,
                              settings.jwt_audience, settings.access_token_ttl_seconds)
