@@ -10,12 +10,20 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+
+# Exported by confluent_kafka.admin, but only implicitly (mypy --strict refuses that).
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
+from chalicelib.adapters.kafka import make_admin
 from opscli.stack.config import StackConfig
 from opscli.stack.process import (
     PidFileProcess,
@@ -73,24 +81,13 @@ class KafkaBroker(PidFileProcess):
 
     def ensure_topics(self, partitions: dict[str, int]) -> None:
         """Create missing topics; grow existing ones that have fewer partitions."""
-        admin = self.admin_client()
-        existing = admin.list_topics(timeout=10).topics
-        missing = [NewTopic(name, num_partitions=count, replication_factor=1)
-                   for name, count in partitions.items() if name not in existing]
-        grow = [NewPartitions(name, count) for name, count in partitions.items()
-                if name in existing and len(existing[name].partitions) < count]
-        futures = {**(admin.create_topics(missing) if missing else {}),
-                   **(admin.create_partitions(grow) if grow else {})}
-        for topic, future in futures.items():
-            try:
-                future.result(timeout=30)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise ServiceError(SERVICE, f"topic {topic}: {exc}", self.log_path) from exc
+        try:
+            ensure_topics(self.admin_client(), partitions)
+        except TopicError as exc:
+            raise ServiceError(SERVICE, str(exc), self.log_path) from exc
 
     def admin_client(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.address, "socket.timeout.ms": 2000,
-                            "log_level": 0})
+        return make_admin(self.address, **{"socket.timeout.ms": 2000, "log_level": 0})
 
     def _write_properties(self) -> None:
         host = "127.0.0.1"
@@ -140,3 +137,62 @@ class KafkaBroker(PidFileProcess):
         log4j = KAFKA_RESOURCES / "log4j2.properties"
         return [java, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={log4j}",
                 "-cp", f"{self.config.kafka_libs_dir}/*", main_class, *args]
+
+
+MIN_INSYNC_REPLICAS = "min.insync.replicas"
+TIMEOUT_SECONDS = 30
+
+
+class TopicError(RuntimeError):
+    """A topic could not be created, grown or configured; the message names it."""
+
+
+def ensure_topics(admin: AdminClient, partitions: Mapping[str, int], *,
+                  replication_factor: int = 1, min_insync_replicas: int = 1) -> list[str]:
+    """Create missing topics, grow those with fewer partitions (never shrinking: keys
+    would move between partitions and lose their order), and set min.insync.replicas
+    where it differs. Returns what changed, one line per change: nothing when the topics
+    already are as asked."""
+    existing = admin.list_topics(timeout=TIMEOUT_SECONDS).topics
+    isr = str(min_insync_replicas)
+    missing = {name: count for name, count in partitions.items() if name not in existing}
+    grow = {name: count for name, count in partitions.items()
+            if name in existing and len(existing[name].partitions) < count}
+    reconfigure = [name for name in partitions
+                   if name in existing and topic_config(admin, name, MIN_INSYNC_REPLICAS) != isr]
+    wait(admin.create_topics([
+        NewTopic(name, num_partitions=count, replication_factor=replication_factor,
+                 config={MIN_INSYNC_REPLICAS: isr}) for name, count in missing.items()])
+         if missing else {})
+    wait(admin.create_partitions([NewPartitions(name, count) for name, count in grow.items()])
+         if grow else {})
+    wait(admin.incremental_alter_configs([
+        ConfigResource(ResourceType.TOPIC, name, incremental_configs=[ConfigEntry(
+            MIN_INSYNC_REPLICAS, isr, incremental_operation=AlterConfigOpType.SET)])
+        for name in reconfigure]) if reconfigure else {})
+    return ([f"created {name} ({count} partitions, replication factor {replication_factor},"
+             f" {MIN_INSYNC_REPLICAS}={isr})" for name, count in missing.items()]
+            + [f"grew {name} from {len(existing[name].partitions)} to {count} partitions"
+               for name, count in grow.items()]
+            + [f"set {name} {MIN_INSYNC_REPLICAS}={isr}" for name in reconfigure])
+
+
+def topic_config(admin: AdminClient, topic: str, key: str) -> str | None:
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+    entries = wait(futures)[topic]
+    entry = entries.get(key) if isinstance(entries, dict) else None
+    return None if entry is None else str(entry.value)
+
+
+def wait(futures: Mapping[Any, Future[Any]]) -> dict[str, Any]:
+    """Each admin request's result by topic name; an existing topic counts as created
+    (another release got there first)."""
+    results: dict[str, Any] = {}
+    for key, future in futures.items():
+        topic = key.name if isinstance(key, ConfigResource) else str(key)
+        try:
+            results[topic] = future.result(timeout=TIMEOUT_SECONDS)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"topic {topic}: {exc.args[0].str()}") from exc
+    return results

@@ -27,6 +27,7 @@ from opscli.stack.process import (
 )
 
 SERVICE = "postgres"
+Connection = psycopg.Connection[tuple[object, ...]]
 OS_USER = "postgres"
 OUTSIDE_HOME_ROOT = Path("/var/lib/spot-exchange")
 
@@ -172,7 +173,7 @@ class Postgres:
             role = sql.Identifier(self.config.db_user)
             # CREATEROLE as on Aurora, where the owner's migrations create the services'
             # group roles (chalicelib/migrations/0007_service_roles.sql).
-            self._ensure_role(conn, self.config.db_user,
+            ensure_role(conn, self.config.db_user,
                               sql.SQL("LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
                                   sql.Literal(self.config.db_password)))
             self._ensure_service_logins(conn)
@@ -186,25 +187,15 @@ class Postgres:
                                      user="postgres", dbname=db_name, autocommit=True) as db:
                     db.execute("CREATE EXTENSION IF NOT EXISTS citext")
 
-    def _ensure_service_logins(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    def _ensure_service_logins(self, conn: Connection) -> None:
         """A login role per service, member of the group role its grants go to.
 
         The group roles are created here too (the migrations create them where they are
         missing), so that the logins can join them before the first migration runs.
         """
-        password = sql.Literal(self.config.db_service_password)
         for group, login in self.config.service_logins.items():
-            self._ensure_role(conn, group, sql.SQL("NOLOGIN"))
-            self._ensure_role(conn, login, sql.SQL("LOGIN PASSWORD {}").format(password))
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group),
-                                                          sql.Identifier(login)))
-
-    @staticmethod
-    def _ensure_role(conn: psycopg.Connection[tuple[object, ...]], name: str,
-                     options: sql.Composable) -> None:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
-        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-        conn.execute(sql.SQL("{} ROLE {} {}").format(verb, sql.Identifier(name), options))
+            ensure_role(conn, group, sql.SQL("NOLOGIN"))
+            ensure_login(conn, login, group, self.config.db_service_password)
 
     def _as_owner(
         self, command: list[str], *, check: bool = True
@@ -222,3 +213,26 @@ class Postgres:
         if os.geteuid() == 0:
             owner = pwd.getpwnam(OS_USER)
             shutil.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def ensure_role(conn: Connection, name: str, options: sql.Composable) -> bool:
+    """Create role `name` with `options`, or alter it to them; True when created."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+    verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+    conn.execute(sql.SQL("{} ROLE {} {}").format(verb, sql.Identifier(name), options))
+    return exists is None
+
+
+def ensure_login(conn: Connection, login: str, group: str, password: str) -> bool:
+    """Make `login` a login role with `password`, member of `group`; True when created.
+
+    The password is sent as a SCRAM verifier computed here, so the plain text never
+    reaches the server, nor any statement log there.
+    """
+    verifier = conn.pgconn.encrypt_password(password.encode(), login.encode(),
+                                            b"scram-sha-256").decode()
+    created = ensure_role(conn, login, sql.SQL("LOGIN PASSWORD {}").format(
+        sql.Literal(verifier)))
+    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group),
+                                                  sql.Identifier(login)))
+    return created
