@@ -25,6 +25,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
 from chalicelib.settings import PROJECT_ROOT, Settings
 from matching_cluster.service.consumer import MatcherConfig, Status
@@ -38,6 +39,18 @@ IMAGE = "exchange-matcher"
 CUSTOM_KINDS = {"PodMonitor", "ScaledObject", "TriggerAuthentication"}
 # A pod's name stands in for the fieldRef metadata.name.
 POD_NAME = "matcher-5d8f7c9b6d-x2x7q"
+CLUSTER_TEMPLATE = PROJECT_ROOT / "iac" / "cloudformation" / "cluster.yaml"
+# The IAM role (cluster.yaml) each service account is annotated with.
+ROLES = {"matcher": "MatcherRole", "migrations": "MigrationsRole"}
+# Each secret variable's stack output (iac/README.md, "What the processes read in AWS");
+# DATABASE_SECRET_ARN is the process's own login, here the matcher's.
+SECRET_OUTPUTS = {
+    "DATABASE_SECRET_ARN": "MatcherDbSecretArn", "SIGNING_SECRET_ARN": "SigningSecretArn",
+    "REDIS_AUTH_SECRET_ARN": "CacheAuthSecretArn",
+    "MIGRATIONS_SECRET_ARN": "DatabaseMasterSecretArn", "API_DB_SECRET_ARN": "ApiDbSecretArn",
+    "MATCHER_DB_SECRET_ARN": "MatcherDbSecretArn",
+    "FUNCTIONS_DB_SECRET_ARN": "FunctionsDbSecretArn",
+}
 
 Object = dict[str, Any]
 
@@ -83,16 +96,19 @@ def pod_spec(workload: Object) -> Object:
 
 
 def pod_environment(rendered: Rendered, container: Object) -> dict[str, str]:
-    """The environment the container starts with: its ConfigMaps, then its own `env`
-    (which wins), fieldRef metadata.name being the pod's name."""
+    """The environment the container starts with: its `env`, a configMapKeyRef being
+    the ConfigMap's value and fieldRef metadata.name the pod's name."""
+    assert "envFrom" not in container, "each variable is named"
     env: dict[str, str] = {}
-    for source in container.get("envFrom", []):
-        env.update(rendered.one("ConfigMap", source["configMapRef"]["name"])["data"])
-    for variable in container.get("env", []):
+    for variable in container["env"]:
+        source = variable.get("valueFrom", {})
         if "value" in variable:
             env[variable["name"]] = variable["value"]
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[variable["name"]] = rendered.one("ConfigMap", ref["name"])["data"][ref["key"]]
         else:
-            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+            assert source == {"fieldRef": {"fieldPath": "metadata.name"}}
             env[variable["name"]] = POD_NAME
     return env
 
@@ -372,6 +388,34 @@ def test_the_migrations_job_releases_from_the_same_image(rendered: Rendered) -> 
     for variable in ("MIGRATIONS_SECRET_ARN", "API_DB_SECRET_ARN", "MATCHER_DB_SECRET_ARN",
                      "FUNCTIONS_DB_SECRET_ARN", "KAFKA_BOOTSTRAP_SERVERS"):
         assert env[variable] == rendered.outputs[variable]
+
+
+def readable_secrets(role: str) -> set[str]:
+    """The outputs naming the secrets ``role`` may read (secretsmanager:GetSecretValue)."""
+    properties = cfn_yaml.load(str(CLUSTER_TEMPLATE))["Resources"][role]["Properties"]
+    readable: set[str] = set()
+    for policy in properties["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"]):
+                readable |= {r["Fn::ImportValue"]["Fn::Sub"].removeprefix("exchange-${Stage}-")
+                             for r in as_list(statement["Resource"])}
+    return readable
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_each_pod_is_given_only_secrets_its_role_can_read(rendered: Rendered) -> None:
+    """In AWS a process reads every secret it is given at start-up: one its role cannot
+    read would stop it from starting."""
+    for workload in workloads(rendered):
+        spec = pod_spec(workload)
+        (container,) = spec["containers"]
+        secrets = {SECRET_OUTPUTS[name] for name in pod_environment(rendered, container)
+                   if name.endswith("_SECRET_ARN")}
+        assert secrets
+        assert secrets <= readable_secrets(ROLES[spec["serviceAccountName"]]), workload["kind"]
 
 
 # ------------------------------------------------------- the stacks' outputs
