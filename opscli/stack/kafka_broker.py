@@ -30,6 +30,7 @@ from opscli.stack.process import (
     ServiceError,
     ensure_port_free,
     spawn,
+    wait_until,
 )
 
 SERVICE = "kafka"
@@ -146,41 +147,64 @@ TIMEOUT_SECONDS = 30
 class TopicError(RuntimeError):
     """A topic could not be created, grown or configured; the message names it."""
 
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 def ensure_topics(admin: AdminClient, partitions: Mapping[str, int], *,
                   replication_factor: int = 1, min_insync_replicas: int = 1) -> list[str]:
     """Create missing topics, grow those with fewer partitions (never shrinking: keys
     would move between partitions and lose their order), and set min.insync.replicas
     where it differs. Returns what changed, one line per change: nothing when the topics
-    already are as asked."""
+    already are as asked.
+
+    Topics are created without configuration and min.insync.replicas is set afterwards
+    only where the cluster's default differs: MSK Serverless (the dev stage) fixes it at
+    2 and refuses it in a topic's configuration.
+    """
     existing = admin.list_topics(timeout=TIMEOUT_SECONDS).topics
-    isr = str(min_insync_replicas)
     missing = {name: count for name, count in partitions.items() if name not in existing}
     grow = {name: count for name, count in partitions.items()
             if name in existing and len(existing[name].partitions) < count}
-    reconfigure = [name for name in partitions
-                   if name in existing and topic_config(admin, name, MIN_INSYNC_REPLICAS) != isr]
     wait(admin.create_topics([
-        NewTopic(name, num_partitions=count, replication_factor=replication_factor,
-                 config={MIN_INSYNC_REPLICAS: isr}) for name, count in missing.items()])
-         if missing else {})
+        NewTopic(name, num_partitions=count, replication_factor=replication_factor)
+        for name, count in missing.items()]) if missing else {})
     wait(admin.create_partitions([NewPartitions(name, count) for name, count in grow.items()])
          if grow else {})
+    isr = str(min_insync_replicas)
+    reconfigure = [name for name in partitions
+                   if topic_config(admin, name, MIN_INSYNC_REPLICAS) != isr]
     wait(admin.incremental_alter_configs([
         ConfigResource(ResourceType.TOPIC, name, incremental_configs=[ConfigEntry(
             MIN_INSYNC_REPLICAS, isr, incremental_operation=AlterConfigOpType.SET)])
         for name in reconfigure]) if reconfigure else {})
-    return ([f"created {name} ({count} partitions, replication factor {replication_factor},"
-             f" {MIN_INSYNC_REPLICAS}={isr})" for name, count in missing.items()]
+    return ([f"created {name} ({count} partitions, replication factor {replication_factor})"
+             for name, count in missing.items()]
             + [f"grew {name} from {len(existing[name].partitions)} to {count} partitions"
                for name, count in grow.items()]
             + [f"set {name} {MIN_INSYNC_REPLICAS}={isr}" for name in reconfigure])
 
 
 def topic_config(admin: AdminClient, topic: str, key: str) -> str | None:
-    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
-    entries = wait(futures)[topic]
-    entry = entries.get(key) if isinstance(entries, dict) else None
+    """`key` of `topic`'s configuration. A topic created a moment ago may not be known yet
+    to the broker that answers: asked again until it is."""
+    answer: dict[str, Any] = {}
+
+    def described() -> bool:
+        try:
+            answer.update(wait(admin.describe_configs([ConfigResource(ResourceType.TOPIC,
+                                                                      topic)])))
+        except TopicError as exc:
+            if exc.code != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            return False
+        return True
+
+    if not wait_until(described, TIMEOUT_SECONDS, interval=0.5):
+        raise TopicError(f"topic {topic}: not known to the brokers {TIMEOUT_SECONDS} s after"
+                         " its creation")
+    entry = answer[topic].get(key)
     return None if entry is None else str(entry.value)
 
 
@@ -193,6 +217,8 @@ def wait(futures: Mapping[Any, Future[Any]]) -> dict[str, Any]:
         try:
             results[topic] = future.result(timeout=TIMEOUT_SECONDS)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TopicError(f"topic {topic}: {exc.args[0].str()}") from exc
+            error = exc.args[0]
+            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"topic {topic}: {error.name()}: {error.str()}",
+                                 error.code()) from exc
     return results
