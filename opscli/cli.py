@@ -4,6 +4,8 @@
     exchange stack up|down|status|logs [SERVICE] [-n LINES]
     exchange db migrate [--database-url URL]
     exchange admin grant|revoke EMAIL [--database-url URL]
+    exchange deploy --stage dev|prod [--dry-run] [--region R] [--image I] [--kube-context C]
+    exchange destroy --stage dev [--yes] [--region R]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from chalicelib.adapters.migrations import MigrationError, apply_migrations
 from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
 from opscli.demo.seed import seed
+from opscli.deploy import command as deploy_command
 from opscli.stack import lifecycle
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
@@ -51,11 +54,29 @@ def build_parser() -> argparse.ArgumentParser:
         command = admin_actions.add_parser(action, help=f"{action} the admin role")
         command.add_argument("email")
         command.add_argument("--database-url", help="default: DATABASE_URL from the settings")
+
+    deploy = groups.add_parser("deploy", help="create or update a stage's stacks in AWS and "
+                               "apply the matching cluster's manifests (iac/README.md)")
+    deploy.add_argument("--stage", required=True, choices=["dev", "prod"])
+    deploy.add_argument("--dry-run", action="store_true",
+                        help="show each stack's change set, then delete it: nothing changes")
+    deploy.add_argument("--region", help="default: the region in stages/<stage>.json")
+    deploy.add_argument("--image", help="the matcher's image; default: <account>.dkr.ecr."
+                        "<region>.amazonaws.com/exchange-matcher:<git short sha>")
+    deploy.add_argument("--kube-context",
+                        help="apply the manifests through this kubectl context; default: "
+                        "the stage's EKS cluster through `aws eks update-kubeconfig`")
+    destroy = groups.add_parser("destroy", help="delete a dev stage's stacks and deploy bucket")
+    destroy.add_argument("--stage", required=True, choices=["dev", "prod"])
+    destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    destroy.add_argument("--region", help="default: the region in stages/<stage>.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.group in ("deploy", "destroy"):
+        return run_deploy_action(args)
     settings = Settings()
     config = StackConfig.from_settings(settings)
     try:
@@ -70,6 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ServiceError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def run_deploy_action(args: argparse.Namespace) -> int:
+    def report(line: str) -> None:
+        print(f"{args.group}: {line}", flush=True)
+
+    if args.group == "destroy":
+        return deploy_command.run_command(
+            lambda: deploy_command.destroy(args.stage, args.region, args.yes, report))
+    return deploy_command.run_command(lambda: deploy_command.deploy(
+        args.stage, args.region, args.dry_run, args.image, args.kube_context, report))
 
 
 def run_exchange_action(action: str, settings: Settings, config: StackConfig) -> int:
