@@ -129,7 +129,8 @@ class Deployment:
             if not self.dry_run:
                 raise StackError(f"{stack.name} needs {', '.join(waiting)}, which no earlier "
                                  "stack provides: the stacks' outputs must follow iac/README.md")
-            self.report(f"{prefix}: would be created once {', '.join(waiting)} exist")
+            self.report(f"{prefix}: no change set: it waits on {len(waiting)} values from "
+                        f"earlier stacks not deployed yet ({waiting[0]}, ...)")
             self.lines.append(StackLine(stack.name, "dry-run", "(waits on earlier stacks)"))
             return
         parameters = stack_parameters(self.plan.stage, stack, template, self.computed)

@@ -19,13 +19,19 @@ from opscli.deploy.stages import K8S_DIR, StagePlan
 
 Report = Callable[[str], None]
 IMAGE_NAME = "exchange-matcher"
+PLACEHOLDER_ACCOUNT = "000000000000"  # the committed overlay's, so it renders offline
 # What runs the matcher's pods; everything else (the Job among it) goes first.
-MATCHER_KINDS = {"Deployment", "ScaledObject", "HorizontalPodAutoscaler",
-                 "PodDisruptionBudget", "PodMonitor"}
+MATCHER_KINDS = {"Deployment", "ScaledObject", "TriggerAuthentication",
+                 "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor"}
 JOB_TIMEOUT = "15m"
 # (variable, stack, output) for every value the manifests take from a stack's outputs.
 FROM_OUTPUTS = (
     ("DATABASE_SECRET_ARN", "keys", "MatcherDbSecretArn"),
+    # The migrations Job sets the service logins' passwords from their secrets.
+    ("API_DB_SECRET_ARN", "keys", "ApiDbSecretArn"),
+    ("MATCHER_DB_SECRET_ARN", "keys", "MatcherDbSecretArn"),
+    ("FUNCTIONS_DB_SECRET_ARN", "keys", "FunctionsDbSecretArn"),
+    ("VPC_CIDR", "network", "VpcCidr"),  # the NetworkPolicy's AWS endpoints
     ("SIGNING_SECRET_ARN", "keys", "SigningSecretArn"),
     ("KMS_KEY_ID", "keys", "SecretsKeyArn"),
     ("REDIS_AUTH_SECRET_ARN", "keys", "CacheAuthSecretArn"),
@@ -90,6 +96,11 @@ def write_env(path: Path, values: Mapping[str, str]) -> None:
     """Every key the committed file names (the partition counts keep the overlay's stage
     values), the stacks' values replacing the placeholders."""
     merged = {**read_env(path), **values}
+    unfilled = [key for key, value in merged.items() if PLACEHOLDER_ACCOUNT in value
+                or "placeholder" in value]
+    if unfilled:
+        raise ManifestError(f"{path.name} names {unfilled}, which exchange deploy does not fill "
+                            "from the stacks: add them to opscli/deploy/manifests.py FROM_OUTPUTS")
     path.write_text("".join(f"{key}={value}\n" for key, value in merged.items()))
 
 

@@ -116,8 +116,8 @@ def point_code_at_s3(template: dict[str, Any], bucket: DeployBucket, base: Path)
     """What `aws cloudformation package` does: upload each local code path the template
     names (chalice's deployment.zip) and name it by its S3 URI instead."""
     uploaded: dict[str, str] = {}
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
+    resources = [r.get("Properties", {}) for r in template.get("Resources", {}).values()]
+    for properties in [template.get("Globals", {}).get("Function", {}), *resources]:
         for key in CODE_URI_KEYS:
             local = properties.get(key)
             if isinstance(local, str) and not local.startswith("s3://"):

@@ -4,6 +4,7 @@ parameters for a stage (iac/README.md is the contract)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ TEMPLATES_DIR = IAC_DIR / "cloudformation"
 STAGES_DIR = TEMPLATES_DIR / "stages"
 K8S_DIR = IAC_DIR / "k8s"
 API_DIR = PROJECT_ROOT / "api"
-DEPLOY_STATE_DIR = PROJECT_ROOT / ".local" / "deploy"
+# Where a deploy writes the packaged API, the rendered manifests and the kubeconfig.
+DEPLOY_STATE_DIR = Path(os.environ.get("EXCHANGE_DEPLOY_DIR", PROJECT_ROOT / ".local" / "deploy"))
 API_STACK = "api"
 STAGES = ("dev", "prod")
 
