@@ -111,6 +111,8 @@ MOTO_CANNOT_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
     "AWS::ApiGatewayV2::Deployment": ("no CloudFormation model in moto", ("ApiId",)),
     "AWS::ApiGatewayV2::Stage": ("no CloudFormation model in moto",
                                  ("AccessLogSettings", "DefaultRouteSettings")),
+    "AWS::EC2::SecurityGroupEgress": ("no CloudFormation model in moto", (
+        "GroupId", "IpProtocol", "FromPort", "ToPort", "DestinationSecurityGroupId")),
     "AWS::CloudWatch::Alarm": ("no CloudFormation model in moto", ("AlarmActions", "Threshold")),
     "AWS::SNS::Subscription": ("no CloudFormation model in moto", ("Protocol", "TopicArn")),
     "AWS::Serverless::Api": (SAM, ("DefinitionBody", "MethodSettings", "AccessLogSetting")),

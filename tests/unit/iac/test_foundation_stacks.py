@@ -180,9 +180,23 @@ def test_data_tiers_accept_their_port_from_the_callers_only(group: str, port: in
     rules = {(port_, source) for group_, port_, source in ingress(Stack("network", "prod"))
              if group_ == group}
     callers = {(port, "LambdaSecurityGroup"), (port, "MatcherSecurityGroup")}
-    # RDS Proxy shares the database group and connects to the instances through it.
-    allowed = callers | {(port, group)} if group == "DatabaseSecurityGroup" else callers
+    # RDS Proxy shares the database group and connects to the instances through it; the
+    # functions' MSK pollers reach the brokers through ENIs in the brokers' group.
+    itself = {"DatabaseSecurityGroup", "StreamingSecurityGroup"}
+    allowed = callers | {(port, group)} if group in itself else callers
     assert rules == allowed
+
+
+def test_msk_pollers_enis_reach_the_brokers_in_their_own_group() -> None:
+    """Lambda's MSK event sources poll through ENIs with the brokers' security group,
+    which must let that group reach itself on the IAM port, in and out."""
+    net = Stack("network", "prod")
+    egress = [rule for rule in net.of_type("AWS::EC2::SecurityGroupEgress").values()
+              if rule["GroupId"] == ref("StreamingSecurityGroup")]
+    assert [(rule["IpProtocol"], rule["FromPort"], rule["ToPort"],
+             rule["DestinationSecurityGroupId"]) for rule in egress] == [
+        ("tcp", 9098, 9098, ref("StreamingSecurityGroup"))]
+    assert ("StreamingSecurityGroup", 9098, "StreamingSecurityGroup") in ingress(net)
 
 
 def test_endpoints_accept_https_from_the_vpc() -> None:
