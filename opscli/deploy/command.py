@@ -85,12 +85,17 @@ def lint(paths: list[Path]) -> str:
     return f"{len(paths)} templates clean"
 
 
-def default_image(account: str, region: str) -> str:
+def default_image(outputs: dict[str, dict[str, str]]) -> str:
+    """The cluster stack's image repository, tagged with the checkout's commit."""
+    repository = outputs.get("cluster", {}).get("MatcherImageRepositoryUri")
+    if not repository:
+        raise manifests.ManifestError("the cluster stack has no MatcherImageRepositoryUri "
+                                      "output to take the matcher's image from: pass --image")
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, check=False)
     if sha.returncode != 0:
         raise PlanError("no git commit to tag the matcher's image with: pass --image")
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/exchange-matcher:{sha.stdout.strip()}"
+    return f"{repository}:{sha.stdout.strip()}"
 
 
 @dataclass
@@ -193,7 +198,7 @@ def deploy(stage: str, region: str | None, dry_run: bool, image: str | None,
     for number, (stack, text) in enumerate(
             zip(plan.stacks, ordered(plan, run.templates(sam)), strict=True), start=1):
         run.run_stack(number, stack, text)
-    where = finish_manifests(run, image or default_image(account, plan.region), kube_context)
+    where = finish_manifests(run, image, kube_context)
     domain = plan.stack("edge").overrides.get("DomainName", "")
     print(render_summary(stage, account, plan.region, run.lines, run.outputs, domain, where))
     return 0
@@ -203,16 +208,18 @@ def ordered(plan: StagePlan, texts: dict[str, str]) -> list[str]:
     return [texts[stack.name] for stack in plan.stacks]
 
 
-def finish_manifests(run: Deployment, image: str, kube_context: str | None) -> str:
-    """Render the manifests with the outputs, apply them where a cluster answers; what the
-    summary says about them."""
+def finish_manifests(run: Deployment, image: str | None, kube_context: str | None) -> str:
+    """Render the manifests with the outputs and the image (by default the cluster stack's
+    repository at this commit), apply them where a cluster answers; what the summary says
+    about them."""
     missing = manifests.missing_outputs(run.outputs)
     if missing:
         if run.dry_run:
             return "not rendered: the stacks are not deployed yet"
         raise manifests.ManifestError(f"the stacks lack outputs {missing}: see iac/README.md")
-    values = manifests.stack_values(run.plan.region, run.outputs,
+    values = manifests.stack_values(run.plan.stage, run.plan.region, run.outputs,
                                     run.computed["KafkaBootstrapServers"])
+    image = image or default_image(run.outputs)
     rendered = manifests.render(run.plan, values, image)
     run.report(f"manifests: rendered with image {image} in {rendered.directory}")
     if run.dry_run:

@@ -15,11 +15,15 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from chalicelib.settings import PROJECT_ROOT
-from opscli.deploy.stages import K8S_DIR, StagePlan
+from opscli.deploy.stages import K8S_DIR, TEMPLATES_DIR, StagePlan, parse_template
 
 Report = Callable[[str], None]
 IMAGE_NAME = "exchange-matcher"
 PLACEHOLDER_ACCOUNT = "000000000000"  # the committed overlay's, so it renders offline
+# The topics' partition counts per stage: the one source the release Job's *_PARTITIONS
+# and KEDA's maximum are written from.
+TOPICS_TEMPLATE = TEMPLATES_DIR / "streaming.yaml"
+TOPICS_METADATA = "Exchange::Topics"
 # What runs the matcher's pods; everything else (the Job among it) goes first.
 MATCHER_KINDS = {"Deployment", "ScaledObject", "TriggerAuthentication",
                  "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor"}
@@ -72,7 +76,18 @@ def missing_outputs(outputs: Mapping[str, Mapping[str, str]]) -> list[str]:
             if not outputs.get(stack, {}).get(output)]
 
 
-def stack_values(region: str, outputs: Mapping[str, Mapping[str, str]],
+def topic_partitions(stage: str) -> dict[str, str]:
+    """`<TOPIC>_PARTITIONS` for each topic of the stage in streaming.yaml's metadata."""
+    metadata = parse_template(TOPICS_TEMPLATE.read_text()).get("Metadata", {})
+    topics = metadata.get(TOPICS_METADATA, {}).get(stage)
+    if not isinstance(topics, dict) or not topics:
+        raise ManifestError(f"{TOPICS_TEMPLATE.name} has no {TOPICS_METADATA} for {stage}: "
+                            "give each topic's partition count there")
+    return {f"{topic.upper().replace('-', '_')}_PARTITIONS": str(count)
+            for topic, count in topics.items()}
+
+
+def stack_values(stage: str, region: str, outputs: Mapping[str, Mapping[str, str]],
                  bootstrap_servers: str) -> dict[str, str]:
     """The stack-outputs.env values (iac/README.md "What the processes read in AWS")."""
     cache = outputs["cache"]
@@ -82,6 +97,7 @@ def stack_values(region: str, outputs: Mapping[str, Mapping[str, str]],
         "REDIS_URL": f"rediss://{cache['RedisPrimaryHost']}:{cache['RedisPort']}/0",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
         "KAFKA_SECURITY": "iam",
+        **topic_partitions(stage),
     })
     return values
 
@@ -93,8 +109,8 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 def write_env(path: Path, values: Mapping[str, str]) -> None:
-    """Every key the committed file names (the partition counts keep the overlay's stage
-    values), the stacks' values replacing the placeholders."""
+    """Every key the committed file names, the deploy's values replacing its placeholders
+    and offline partition counts."""
     merged = {**read_env(path), **values}
     unfilled = [key for key, value in merged.items() if PLACEHOLDER_ACCOUNT in value
                 or "placeholder" in value]

@@ -29,8 +29,12 @@ def render_summary(stage: str, account: str, region: str, stacks: list[StackLine
              for line in stacks]
     websocket = outputs.get("api", {}).get("WebsocketConnectEndpointURL", "(not deployed)")
     dashboard = outputs.get("observability", {}).get("DashboardUrl", "(not deployed)")
+    cluster = outputs.get("cluster", {})
     rows += [f"  {'API':<{width}}{api_url(outputs, domain)}",
              f"  {'WebSocket':<{width}}{websocket}",
              f"  {'Dashboard':<{width}}{dashboard}",
+             f"  {'Images':<{width}}{cluster.get('MatcherImageRepositoryUri', '(not deployed)')}",
+             # KEDA's service account needs it (docs/operations.md, prerequisites).
+             f"  {'KEDA role':<{width}}{cluster.get('KedaOperatorRoleArn', '(not deployed)')}",
              f"  {'Manifests':<{width}}{manifests}"]
     return "\n".join(rows)

@@ -357,9 +357,30 @@ def test_deploy_creates_every_stack_and_their_outputs_reach_the_manifests(
         assert client(aws_env, "iam").get_role(RoleName=arn.rsplit("/", 1)[1])["Role"][
             "Arn"] == arn
     assert "000000000000" not in manifests.read_text()
+    # The topics' counts, from streaming.yaml's metadata (dev's).
+    topics = parse_template((TEMPLATES_DIR / "streaming.yaml").read_text())["Metadata"][
+        "Exchange::Topics"]["dev"]
+    assert config["ORDERS_PARTITIONS"] == str(topics["orders"])
     api = outputs(deployed["exchange-dev-api"])
     assert f"API            {api['EndpointURL']}" in first_deploy.stdout
     assert f"WebSocket      {api['WebsocketConnectEndpointURL']}" in first_deploy.stdout
+    assert f"KEDA role      {cluster['KedaOperatorRoleArn']}" in first_deploy.stdout
+
+
+def test_the_matcher_runs_this_commit_from_the_stacks_image_repository(
+        aws_env: dict[str, str], first_deploy: subprocess.CompletedProcess[str]) -> None:
+    assert first_deploy.returncode == 0, first_deploy.stderr
+    uri = outputs(stacks(aws_env)["exchange-dev-cluster"])["MatcherImageRepositoryUri"]
+    (repository,) = client(aws_env, "ecr").describe_repositories()["repositories"]
+    assert repository["repositoryUri"] == uri
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    manifests = Path(aws_env["EXCHANGE_DEPLOY_DIR"]) / "dev" / "manifests" / "all.yaml"
+    images = {container["image"] for d in yaml.safe_load_all(manifests.read_text())
+              if d["kind"] in ("Deployment", "Job")
+              for container in d["spec"]["template"]["spec"]["containers"]}
+    assert images == {f"{uri}:{sha}"}
 
 
 def test_a_second_deploy_changes_nothing(aws_env: dict[str, str],

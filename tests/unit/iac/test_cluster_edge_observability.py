@@ -182,8 +182,9 @@ def kafka_arn(kind: str, name: str, stage: str = "dev") -> str:
 # --- cluster.yaml -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("parameters", [{}, EXISTING], ids=["created", "existing"])
-@pytest.mark.parametrize(("role", "account"), [("MatcherRole", "matcher"),
-                                               ("MigrationsRole", "migrations")])
+@pytest.mark.parametrize(("role", "account"), [("MatcherRole", "exchange:matcher"),
+                                               ("MigrationsRole", "exchange:migrations"),
+                                               ("KedaOperatorRole", "keda:keda-operator")])
 def test_irsa_trust_admits_only_its_service_account_through_the_clusters_oidc_provider(
         parameters: dict[str, str], role: str, account: str) -> None:
     rendered = cluster(**parameters)
@@ -196,12 +197,12 @@ def test_irsa_trust_admits_only_its_service_account_through_the_clusters_oidc_pr
         "Principal": {"Federated": provider},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {
-            f"{OIDC_ISSUER}:sub": f"system:serviceaccount:exchange:{account}",
+            f"{OIDC_ISSUER}:sub": f"system:serviceaccount:{account}",
             f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}},
     }]
 
 
-@pytest.mark.parametrize("role", ["MatcherRole", "MigrationsRole"])
+@pytest.mark.parametrize("role", ["MatcherRole", "MigrationsRole", "KedaOperatorRole"])
 def test_service_roles_name_every_resource_they_touch(role: str) -> None:
     for statement in statements(cluster(), role):
         for resource in as_list(statement["Resource"]):
@@ -223,6 +224,23 @@ def test_matcher_consumes_orders_publishes_events_and_commits_as_group_matcher()
     assert allowed(rendered, "MatcherRole", "kafka-cluster:AlterGroup") == {
         kafka_arn("group", "matcher")}
     assert allowed(rendered, "MatcherRole", "kafka-cluster:CreateTopic") == set()
+
+
+def test_keda_may_only_describe_the_cluster_the_orders_topic_and_the_matcher_group() -> None:
+    """What KEDA's kafka scaler calls to compute the lag (metadata, ListOffsets,
+    FindCoordinator, OffsetFetch) and nothing that reads or changes data."""
+    rendered = cluster()
+
+    granted = {(action, arn) for s in statements(rendered, "KedaOperatorRole")
+               for action in as_list(s["Action"]) for arn in as_list(s["Resource"])}
+
+    cluster_arn = export("dev", "KafkaClusterArn")
+    assert granted == {
+        ("kafka-cluster:Connect", cluster_arn),
+        ("kafka-cluster:DescribeCluster", cluster_arn),
+        ("kafka-cluster:DescribeTopic", kafka_arn("topic", "orders")),
+        ("kafka-cluster:DescribeGroup", kafka_arn("group", "matcher")),
+    }
 
 
 def test_migrations_job_creates_and_grows_only_the_three_topics() -> None:
@@ -255,7 +273,7 @@ def test_each_role_reads_only_its_secrets_decrypted_through_secrets_manager() ->
 
 @pytest.mark.parametrize(("stage", "instance_type", "scaling"), [
     ("dev", "t3.medium", {"MinSize": 1, "DesiredSize": 2, "MaxSize": 3}),
-    ("prod", "m7i.large", {"MinSize": 3, "DesiredSize": 3, "MaxSize": 6}),
+    ("prod", "m7i.xlarge", {"MinSize": 3, "DesiredSize": 3, "MaxSize": 6}),
 ])
 def test_node_group_spans_the_three_private_subnets_with_the_stages_scaling(
         stage: str, instance_type: str, scaling: dict[str, int]) -> None:
@@ -313,8 +331,9 @@ def test_existing_cluster_creates_no_cluster_node_group_or_oidc_provider() -> No
     rendered = cluster(**EXISTING)
 
     created = {body["Type"] for body in rendered.resources.values()}
-    assert created == {"AWS::IAM::Role"}
-    assert set(rendered.resources) == {"MatcherRole", "MigrationsRole"}
+    assert created == {"AWS::IAM::Role", "AWS::ECR::Repository"}
+    assert set(rendered.resources) == {"MatcherRole", "MigrationsRole", "KedaOperatorRole",
+                                       "MatcherImageRepository"}
     assert rendered.outputs["EksClusterName"]["Value"] == "platform"
     # No endpoint to export: deploy reads it with eks:DescribeCluster.
     assert "EksClusterEndpoint" not in rendered.outputs
@@ -325,8 +344,31 @@ def test_created_cluster_exports_its_name_endpoint_and_the_roles() -> None:
 
     assert {name: o["Export"]["Name"] for name, o in outputs.items()} == {
         name: f"exchange-dev-{name}" for name in (
-            "EksClusterName", "EksClusterEndpoint", "MatcherRoleArn", "MigrationsRoleArn")}
+            "EksClusterName", "EksClusterEndpoint", "MatcherRoleArn", "MigrationsRoleArn",
+            "KedaOperatorRoleArn", "MatcherImageRepositoryUri")}
     assert outputs["EksClusterName"]["Value"] == "ref:Cluster"
+    assert outputs["MatcherImageRepositoryUri"]["Value"] == (
+        "getatt:MatcherImageRepository.RepositoryUri")
+
+
+@pytest.mark.parametrize(("stage", "emptied_on_delete"), [("dev", True), ("prod", False)])
+def test_the_image_repository_keeps_scanned_immutable_encrypted_recent_images(
+        stage: str, emptied_on_delete: bool) -> None:
+    repository = cluster(stage).props("MatcherImageRepository")
+
+    assert repository["RepositoryName"] == f"exchange-{stage}-matcher"
+    # A tag is a commit: a pushed tag can never be made to mean other code.
+    assert repository["ImageTagMutability"] == "IMMUTABLE"
+    assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["EncryptionConfiguration"] == {
+        "EncryptionType": "KMS", "KmsKey": export(stage, "DataKeyArn")}
+    # dev's destroy takes the images along; prod's repository is never emptied by it.
+    assert repository["EmptyOnDelete"] is emptied_on_delete
+    (rule,) = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert rule["selection"]["tagStatus"] == "any"
+    assert rule["selection"]["countType"] == "imageCountMoreThan"
+    assert rule["selection"]["countNumber"] >= 10, "room to roll back"
+    assert rule["action"] == {"type": "expire"}
 
 
 # --- edge.yaml --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from chalicelib.settings import PROJECT_ROOT, Settings
 from matching_cluster.service.consumer import MatcherConfig, Status
 from matching_cluster.service.health import start_health_server
 from matching_cluster.service.metrics import Metrics
+from opscli.deploy.manifests import topic_partitions
 from tests.unit.iac.test_matcher_image import image_entrypoint, image_user
 
 K8S_DIR = PROJECT_ROOT / "iac" / "k8s"
@@ -39,7 +41,8 @@ IMAGE = "exchange-matcher"
 CUSTOM_KINDS = {"PodMonitor", "ScaledObject", "TriggerAuthentication"}
 # A pod's name stands in for the fieldRef metadata.name.
 POD_NAME = "matcher-5d8f7c9b6d-x2x7q"
-CLUSTER_TEMPLATE = PROJECT_ROOT / "iac" / "cloudformation" / "cluster.yaml"
+CFN_DIR = PROJECT_ROOT / "iac" / "cloudformation"
+CLUSTER_TEMPLATE = CFN_DIR / "cluster.yaml"
 # The IAM role (cluster.yaml) each service account is annotated with.
 ROLES = {"matcher": "MatcherRole", "migrations": "MigrationsRole"}
 # Each secret variable's stack output (iac/README.md, "What the processes read in AWS");
@@ -198,7 +201,7 @@ CUSTOM_SCHEMAS: dict[str, Object] = {
         "apiVersion": {"const": "keda.sh/v1alpha1"},
         "kind": {"const": "TriggerAuthentication"}, "metadata": _METADATA,
         "spec": _strict({"podIdentity": _strict({"provider": {"const": "aws"},
-                                                 "identityOwner": {"const": "workload"}})})}),
+                                                 "identityOwner": {"const": "keda"}})})}),
 }
 
 
@@ -303,7 +306,12 @@ def test_autoscaling_reads_the_matchers_own_consumer_group(
     assert metadata["allowIdleConsumers"] == "false"
     assert (metadata["sasl"], metadata["saslTokenProvider"], metadata["tls"]) == (
         "oauthbearer", "aws_msk_iam", "enable")
-    assert rendered.one("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    # The operator's own role, whose trust admits KEDA's service account only.
+    authentication = rendered.one("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert authentication["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "keda"}
+    keda_role = cfn_yaml.load(str(CLUSTER_TEMPLATE))["Resources"]["KedaOperatorRole"]
+    assert "system:serviceaccount:keda:keda-operator" in str(
+        keda_role["Properties"]["AssumeRolePolicyDocument"])
 
 
 def test_pods_spread_across_zones_and_nodes(rendered: Rendered) -> None:
@@ -328,6 +336,47 @@ def test_disruption_budget_covers_the_matcher_pods_only(rendered: Rendered) -> N
     migrations = rendered.one("Job", "migrations")["spec"]["template"]["metadata"]["labels"]
     assert selects(budget["selector"], matcher)
     assert not selects(budget["selector"], migrations)
+
+
+# What a node of each type gives pods, as EKS's AL2023 nodes reserve it: (vCPUs, memory
+# MiB, max pods). Allocatable CPU is the vCPUs less kube-reserved (6 % of the first core,
+# 1 % of the second, 0.5 % of each further one up to four); memory is 93 % of the nominal
+# (what the kernel reports) less kube-reserved (255 MiB + 11 MiB per max pod) and the
+# 100 MiB eviction threshold.
+NODE_TYPES = {"t3.medium": (2, 4096, 17), "m7i.large": (2, 8192, 29),
+              "m7i.xlarge": (4, 16384, 58)}
+# The DaemonSets on every node, as their add-ons request by default (millicores, MiB): VPC
+# CNI, kube-proxy, the CloudWatch agent and Fluent Bit (cluster.yaml ObservabilityAddon).
+DAEMON_REQUESTS = ((25, 0), (100, 0), (250, 128), (50, 25))
+
+
+def millicores(quantity: str) -> int:
+    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
+
+
+def mebibytes(quantity: str) -> int:
+    units = {"Mi": 1, "Gi": 1024}
+    return int(quantity[:-2]) * units[quantity[-2:]]
+
+
+def matcher_pods_per_node(instance_type: str, requests: dict[str, str]) -> int:
+    vcpus, memory, max_pods = NODE_TYPES[instance_type]
+    reserved_cpu = 60 + 10 + 5 * min(vcpus - 2, 2)
+    cpu = vcpus * 1000 - reserved_cpu - sum(c for c, _ in DAEMON_REQUESTS)
+    mib = memory * 93 // 100 - (255 + 11 * max_pods) - 100 - sum(m for _, m in DAEMON_REQUESTS)
+    return min(cpu // millicores(requests["cpu"]), mib // mebibytes(requests["memory"]))
+
+
+def test_two_matcher_pods_fit_on_a_node_and_the_node_group_holds_keda_maximum(
+        rendered: Rendered) -> None:
+    """Guaranteed pods (requests = limits) schedule only where a node has that much left
+    after its own reservations and daemons (docs/operations.md, section 3)."""
+    nodes = cfn_yaml.load(str(CLUSTER_TEMPLATE))["Mappings"]["StageNodes"][rendered.stage]
+    requests = matcher_container(rendered)["resources"]["requests"]
+    per_node = matcher_pods_per_node(nodes["InstanceType"], requests)
+    assert per_node >= 2
+    assert per_node * nodes["MaxSize"] >= rendered.one("ScaledObject", "matcher")["spec"][
+        "maxReplicaCount"]
 
 
 def test_the_drain_fits_in_the_grace_period(rendered: Rendered) -> None:
@@ -457,3 +506,39 @@ def test_network_policies_allow_exactly_the_needed_traffic(rendered: Rendered) -
         "kubernetes.io/metadata.name": "monitoring"}}}],
         "ports": [{"port": port["name"], "protocol": "TCP"}]}]
     assert "ingress" not in rendered.one("NetworkPolicy", "migrations")["spec"]
+
+
+# ------------------------------------------------------- the topics' partition counts
+
+
+PARTITION_KEYS = ("ORDERS_PARTITIONS", "MARKET_EVENTS_PARTITIONS", "ORDER_EVENTS_PARTITIONS")
+
+
+def api_partitions(stage: str) -> dict[str, str]:
+    """The functions' counts in api-merge.yaml's Globals, as the stage evaluates them."""
+    variables = cfn_yaml.load(str(CFN_DIR / "api-merge.yaml"))["Globals"]["Function"][
+        "Environment"]["Variables"]
+    values = {}
+    for key in PARTITION_KEYS:
+        prod, dev = variables[key]["Fn::If"][1:]
+        values[key] = prod if stage == "prod" else dev
+    return values
+
+
+def test_the_partition_counts_agree_with_their_source(rendered: Rendered) -> None:
+    """streaming.yaml's Exchange::Topics is what `exchange deploy` writes into the
+    release Job's and KEDA's stack-outputs.env; the committed overlay (offline rendering)
+    and the functions' settings must say the same."""
+    source = topic_partitions(rendered.stage)
+    assert set(source) == set(PARTITION_KEYS)
+    assert {key: rendered.outputs[key] for key in PARTITION_KEYS} == source
+    assert api_partitions(rendered.stage) == source
+    assert rendered.one("ScaledObject", "matcher")["spec"]["maxReplicaCount"] == int(
+        source["ORDERS_PARTITIONS"])
+
+
+def test_the_readme_lists_exactly_the_stack_outputs_keys(rendered: Rendered) -> None:
+    readme = (PROJECT_ROOT / "iac" / "README.md").read_text()
+    section = readme.split("## The matching cluster's manifests and the stacks' outputs", 1)[1]
+    paragraph = section.split("kustomize `replacements`", 1)[0]
+    assert set(re.findall(r"`([A-Z][A-Z0-9_]+)`", paragraph)) == set(rendered.outputs)
