@@ -343,7 +343,7 @@ def test_disruption_budget_covers_the_matcher_pods_only(rendered: Rendered) -> N
 # 1 % of the second, 0.5 % of each further one up to four); memory is 93 % of the nominal
 # (what the kernel reports) less kube-reserved (255 MiB + 11 MiB per max pod) and the
 # 100 MiB eviction threshold.
-NODE_TYPES = {"t3.medium": (2, 4096, 17), "m7i.large": (2, 8192, 29),
+NODE_TYPES = {"t3.medium": (2, 4096, 17),
               "m7i.xlarge": (4, 16384, 58)}
 # The DaemonSets on every node, as their add-ons request by default (millicores, MiB): VPC
 # CNI, kube-proxy, the CloudWatch agent and Fluent Bit (cluster.yaml ObservabilityAddon).
