@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--dry-run", action="store_true",
                         help="show each stack's change set, then delete it: nothing changes")
     deploy.add_argument("--region", help="default: the region in stages/<stage>.json")
-    deploy.add_argument("--image", help="the matcher's image; default: <account>.dkr.ecr."
-                        "<region>.amazonaws.com/exchange-matcher:<git short sha>")
+    deploy.add_argument("--image", help="the matcher's image; default: "
+                        "<MatcherImageRepositoryUri>:<git short sha>")
     deploy.add_argument("--kube-context",
                         help="apply the manifests through this kubectl context; default: "
                         "the stage's EKS cluster through `aws eks update-kubeconfig`")

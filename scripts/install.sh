@@ -65,7 +65,7 @@ install_python_env() {
     "$PYTHON" -m venv .venv
   fi
   say "installing the project and its test tools into .venv"
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,deploy]"
   touch "$stamp"
 }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from chalicelib.settings import PROJECT_ROOT
 from opscli.deploy.stages import K8S_DIR, TEMPLATES_DIR, StagePlan, parse_template

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml
 
 from chalicelib.settings import PROJECT_ROOT
 
@@ -84,28 +84,10 @@ def load_stage(stage: str, region: str | None = None) -> StagePlan:
     return StagePlan(stage=stage, region=region or str(config["region"]), stacks=stacks)
 
 
-class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """YAML with CloudFormation's short-form tags (!Ref, !Sub, ...) kept as data."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
 def parse_template(text: str) -> dict[str, Any]:
     """A template (JSON or YAML) as data."""
-    document = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 (safe loader + tags)
+    # cfn-lint's loader reads CloudFormation's short-form tags (!Ref, !Sub, ...) as data.
+    document = cfn_yaml.loads(text)
     if not isinstance(document, dict):
         raise PlanError("a template must be a mapping")
     return document

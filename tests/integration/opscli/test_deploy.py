@@ -45,7 +45,7 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import responses as cfn_responses

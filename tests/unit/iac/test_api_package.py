@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
-from cfnlint.api import lint_file  # type: ignore[import-untyped]
+import yaml
+from cfnlint.api import lint_file
 
 pytestmark = pytest.mark.unit
 

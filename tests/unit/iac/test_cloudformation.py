@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import lint_file  # type: ignore[import-untyped]
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.api import lint_file
+from cfnlint.decode import cfn_yaml
 
 REPO = Path(__file__).resolve().parents[3]
 CFN_DIR = REPO / "iac" / "cloudformation"

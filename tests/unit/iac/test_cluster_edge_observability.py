@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "iac" / "cloudformation"

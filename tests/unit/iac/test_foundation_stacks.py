@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml
 
 CFN_DIR = Path(__file__).resolve().parents[3] / "iac" / "cloudformation"
 STAGES = ("dev", "prod")

@@ -25,8 +25,8 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
-import yaml  # type: ignore[import-untyped]
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+import yaml
+from cfnlint.decode import cfn_yaml
 
 from chalicelib.settings import PROJECT_ROOT, Settings
 from matching_cluster.service.consumer import MatcherConfig, Status

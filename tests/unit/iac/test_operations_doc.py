@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.decode import cfn_yaml
 
 from opscli.cli import build_parser
 
