@@ -376,7 +376,7 @@ def test_the_one_bundle_holds_the_api_the_functions_and_their_dependencies(
             "lambdas/__init__.py", "lambdas/candles.py", "lambdas/fanout.py",
             "lambdas/sweeper.py"} <= package.bundle
     for dependency in ("pydantic_core/", "confluent_kafka/", "psycopg_binary/", "argon2/",
-                       "cryptography/", "aws_lambda_powertools/"):
+                       "cryptography/", "aws_lambda_powertools/", "aws_msk_iam_sasl_signer/"):
         assert any(name.startswith(dependency) for name in package.bundle), dependency
     # Each function names the bundle itself: exchange deploy uploads what resources name.
     code_uris = {function["Properties"]["CodeUri"] for function in
