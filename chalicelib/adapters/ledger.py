@@ -1,7 +1,7 @@
-"""The one way money moves: balanced, idempotent ledger transactions.
+"""The one way money moves: balanced, idempotent ledger transactions, written.
 
-A ledger transaction is a set of postings (account, bucket, signed amount) that sums
-to zero per asset. Posting one writes its ``ledger_transactions`` row, all its
+A ledger transaction (``chalicelib.domain.ledger``) is a set of postings that sums to
+zero per asset. Posting one writes its ``ledger_transactions`` row, all its
 ``ledger_entries`` and the matching balance changes together, inside a database
 transaction the caller owns, so the caller's own rows (a deposit, a withdrawal, a
 trade) commit or roll back with the money.
@@ -18,85 +18,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.pq import TransactionStatus
 
-from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.ledger import (
+    AccountKind,
+    AccountRef,
+    Bucket,
+    LedgerTransaction,
+    Posting,
+    insufficient_balance,
+)
 
 _NON_NEGATIVE_CHECKS = frozenset({"balances_available_nonnegative", "balances_locked_nonnegative"})
-
-
-class AccountKind(StrEnum):
-    USER = "USER"
-    FEE = "FEE"
-    DEPOSIT_CLEARING = "DEPOSIT_CLEARING"
-    WITHDRAWAL_CLEARING = "WITHDRAWAL_CLEARING"
-
-
-class Bucket(StrEnum):
-    AVAILABLE = "AVAILABLE"
-    LOCKED = "LOCKED"
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRef:
-    """A ledger account: a user's (``user_id`` set) or the exchange's (``user_id`` None)."""
-
-    kind: AccountKind
-    user_id: int | None
-    asset: str
-
-    def __post_init__(self) -> None:
-        if (self.kind is AccountKind.USER) != (self.user_id is not None):
-            raise ValueError(f"{self.kind} accounts {'need' if self.user_id is None else 'have no'}"
-                             " user_id")
-
-    @classmethod
-    def user(cls, user_id: int, asset: str) -> AccountRef:
-        return cls(AccountKind.USER, user_id, asset)
-
-    @classmethod
-    def system(cls, kind: AccountKind, asset: str) -> AccountRef:
-        return cls(kind, None, asset)
-
-
-@dataclass(frozen=True, slots=True)
-class Posting:
-    account: AccountRef
-    bucket: Bucket
-    amount: int
-    """Signed, in the asset's smallest unit; never zero."""
-
-    def __post_init__(self) -> None:
-        if type(self.amount) is not int or self.amount == 0:
-            raise ValueError(f"a posting amount must be a non-zero int, got {self.amount!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerTransaction:
-    kind: str
-    reference: str
-    """What caused it (deposit, withdrawal, trade id...); unique per kind."""
-    postings: Sequence[Posting]
-
-    def __post_init__(self) -> None:
-        if not self.postings:
-            raise ValueError(f"ledger transaction {self.key} has no postings")
-        totals: dict[str, int] = defaultdict(int)
-        for posting in self.postings:
-            totals[posting.account.asset] += posting.amount
-        unbalanced = {asset: total for asset, total in totals.items() if total}
-        if unbalanced:
-            raise ValueError(f"ledger transaction {self.key} does not balance: {unbalanced}")
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.kind, self.reference
 
 
 def post_transaction(
@@ -265,11 +202,6 @@ def _apply(
         if exc.diag.constraint_name in _NON_NEGATIVE_CHECKS:
             raise insufficient_balance() from exc
         raise
-
-
-def insufficient_balance() -> ApiError:
-    return ApiError(400, ErrorCode.INSUFFICIENT_BALANCE,
-                    "Account has insufficient balance for requested action.")
 
 
 def _columns(accounts: Iterable[AccountRef]) -> tuple[list[str], list[int | None], list[str]]:

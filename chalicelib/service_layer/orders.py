@@ -13,8 +13,9 @@ from typing import Any
 
 from psycopg import sql
 
-from chalicelib.adapters.ledger import AccountRef, Bucket, Posting, post_transaction
+from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.ledger import AccountRef, Bucket, Posting
 from chalicelib.domain.money import MAX_UNITS
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (

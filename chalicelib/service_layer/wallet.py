@@ -29,8 +29,9 @@ from typing import Any, NoReturn
 
 from psycopg import sql
 
-from chalicelib.adapters.ledger import AccountKind, AccountRef, Bucket, Posting, post_transaction
+from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.errors import ApiError, conflict, malformed, not_found
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
 from chalicelib.domain.money import MAX_UNITS
 from chalicelib.service_layer import Conn, Page, check_limit, paginate
 from chalicelib.service_layer.admin import (

@@ -13,7 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chalicelib.adapters.ledger import LedgerTransaction, post_transactions
+from chalicelib.adapters.ledger import post_transactions
+from chalicelib.domain.ledger import LedgerTransaction
 from chalicelib.domain.orders import (
     MarketSpec,
     OrderStatus,

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from chalicelib.adapters.ledger import (
+from chalicelib.domain.ledger import (
     AccountKind,
     AccountRef,
     Bucket,

@@ -11,8 +11,9 @@ import pytest
 from psycopg import errors
 
 from chalicelib.adapters.candles_store import CandleRepository
-from chalicelib.adapters.ledger import AccountKind, AccountRef, Bucket, Posting, post_transaction
+from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.candles import Trade
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
 from chalicelib.settings import DbRole, Settings, service_login_role
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig

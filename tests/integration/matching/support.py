@@ -21,13 +21,13 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from chalicelib.adapters.kafka import make_consumer
-from chalicelib.adapters.ledger import (
+from chalicelib.adapters.ledger import post_transactions
+from chalicelib.domain.ledger import (
     AccountKind,
     AccountRef,
     Bucket,
     LedgerTransaction,
     Posting,
-    post_transactions,
 )
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (

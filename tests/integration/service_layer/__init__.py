@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chalicelib.adapters.ledger import AccountKind
+from chalicelib.domain.ledger import AccountKind
 
 Conn = psycopg.Connection[Any]
 

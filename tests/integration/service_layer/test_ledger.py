@@ -8,16 +8,9 @@ from threading import Barrier
 import psycopg
 import pytest
 
-from chalicelib.adapters.ledger import (
-    AccountKind,
-    AccountRef,
-    Bucket,
-    LedgerTransaction,
-    Posting,
-    post_transaction,
-    post_transactions,
-)
+from chalicelib.adapters.ledger import post_transaction, post_transactions
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, LedgerTransaction, Posting
 from tests.support.ledger import assert_ledger_invariants
 
 from . import Conn, account, count, make_assets, make_user, user_account

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
-from chalicelib.adapters.ledger import AccountKind, Bucket
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.ledger import AccountKind, Bucket
 from chalicelib.service_layer import admin as admin_module
 from chalicelib.service_layer import wallet
 from chalicelib.service_layer.wallet import WithdrawalStatus

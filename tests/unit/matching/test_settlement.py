@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.ledger import AccountKind, AccountRef, Bucket
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket
 from chalicelib.domain.orders import (
     CommandKind,
     DoneReason,
