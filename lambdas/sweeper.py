@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.order_publisher import CommandPublisher
 from chalicelib.adapters.postgres import connect
-from chalicelib.service_layer import orders
+from chalicelib.service_layer import order_intake
 from chalicelib.settings import Settings, get_settings
 
 logger = Logger(service="order-sweeper")
@@ -24,15 +24,13 @@ logger = Logger(service="order-sweeper")
 
 def sweep(settings: Settings, publisher: CommandPublisher) -> int:
     """Publish every stuck command once; return how many the broker acknowledged."""
-    with connect(settings.database_url, autocommit=True) as conn:
-        stuck = orders.stuck_commands(conn, settings.sweeper_threshold_seconds)
-        if not stuck:
-            return 0
-        delivered = publisher.publish(stuck)
-        orders.mark_published(conn, delivered)
-    logger.info("republished stuck commands", extra={"found": len(stuck),
-                                                      "published": len(delivered)})
-    return len(delivered)
+    found, published = order_intake.republish_stuck(
+        lambda: connect(settings.database_url, autocommit=True), publisher,
+        settings.sweeper_threshold_seconds)
+    if found:
+        logger.info("republished stuck commands", extra={"found": found,
+                                                          "published": published})
+    return published
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:

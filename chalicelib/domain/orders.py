@@ -19,8 +19,10 @@ Units (the whole platform uses them end to end):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from enum import StrEnum
+
+from chalicelib.domain.money import MAX_UNITS
 
 FEE_RATE_SCALE = 1_000_000
 """Fee rates are parts per million: 1_000 ppm is 0.1 %."""
@@ -118,6 +120,8 @@ class RejectReason(StrEnum):
     QTY_TOO_SMALL = "QTY_TOO_SMALL"
     QTY_TOO_LARGE = "QTY_TOO_LARGE"
     NOTIONAL_TOO_SMALL = "NOTIONAL_TOO_SMALL"
+    NOTIONAL_TOO_LARGE = "NOTIONAL_TOO_LARGE"
+    """Larger than any amount the ledger can hold (``money.MAX_UNITS``)."""
     AMEND_NOT_REDUCING = "AMEND_NOT_REDUCING"
 
     @property
@@ -129,6 +133,8 @@ class RejectReason(StrEnum):
         return _BINANCE_ERRORS[self][1]
 
 
+# The one mapping from a refusal's reason to the code and message a Binance client
+# expects, whether the API refused the order or the engine did.
 _BINANCE_ERRORS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.UNKNOWN_ORDER: (-2011, "Unknown order sent."),
     RejectReason.DUPLICATE_ORDER_ID: (-2010, "Duplicate order sent."),
@@ -140,6 +146,7 @@ _BINANCE_ERRORS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.QTY_TOO_SMALL: (-1013, "Filter failure: LOT_SIZE"),
     RejectReason.QTY_TOO_LARGE: (-1013, "Filter failure: LOT_SIZE"),
     RejectReason.NOTIONAL_TOO_SMALL: (-1013, "Filter failure: NOTIONAL"),
+    RejectReason.NOTIONAL_TOO_LARGE: (-1013, "Filter failure: NOTIONAL"),
     # Binance has no dedicated code for this; -2010 is its generic "order rejected".
     RejectReason.AMEND_NOT_REDUCING: (-2010, "newQty must be less than the order's quantity."),
 }
@@ -176,27 +183,104 @@ class MarketSpec:
 
     def problem(self) -> str | None:
         """What is wrong with this spec, or None (used by ``__post_init__``)."""
-        ints = (
-            self.base_unit, self.tick_size, self.lot_size, self.min_qty, self.max_qty,
-            self.min_notional, self.maker_fee_ppm, self.taker_fee_ppm,
-        )
-        if any(type(v) is not int for v in ints):
+        if any(type(v) is not int for v in (self.base_unit, *astuple(self.filters))):
             return "every number must be an int"
-        if min(self.base_unit, self.tick_size, self.lot_size, self.min_qty) <= 0:
-            return "base_unit, tick_size, lot_size and min_qty must be positive"
-        if (self.tick_size * self.lot_size) % self.base_unit:
-            return "tick_size * lot_size must be a multiple of base_unit (exact notionals)"
-        if self.min_qty % self.lot_size or self.max_qty % self.lot_size:
-            return "min_qty and max_qty must be multiples of lot_size"
-        if self.max_qty < self.min_qty:
-            return "max_qty must be >= min_qty"
-        if self.min_notional < 0:
-            return "min_notional must be >= 0"
-        for rate in (self.maker_fee_ppm, self.taker_fee_ppm):
-            if not 0 <= rate <= FEE_RATE_SCALE:
-                return f"fee rates must be within 0..{FEE_RATE_SCALE} ppm"
-        return None
+        problem = filters_problem(self.filters, base_unit=self.base_unit)
+        return None if problem is None else str(problem)
+
+    @property
+    def filters(self) -> MarketFilters:
+        return MarketFilters(self.tick_size, self.lot_size, self.min_qty, self.max_qty,
+                             self.min_notional, self.maker_fee_ppm, self.taker_fee_ppm)
 
     def notional(self, price: int, qty: int) -> int:
         """Quote amount of ``qty`` at ``price`` (exact for on-grid values)."""
         return price * qty // self.base_unit
+
+
+@dataclass(frozen=True)
+class MarketFilters:
+    """A market's filters and fees as an admin sets them (units as ``MarketSpec``)."""
+
+    tick_size: int
+    lot_size: int
+    min_qty: int
+    max_qty: int
+    min_notional: int
+    maker_fee_ppm: int
+    taker_fee_ppm: int
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """Why a market's filters are unusable: the setting at fault and what it must be."""
+
+    setting: str
+    requirement: str
+
+    def __str__(self) -> str:
+        return f"{self.setting} {self.requirement}"
+
+
+def filters_problem(filters: MarketFilters, *, base_unit: int,
+                    max_fee_ppm: int = FEE_RATE_SCALE) -> SettingProblem | None:
+    """The first reason the filters cannot work with the ledger or the matching engine."""
+    if base_unit < 1:
+        return SettingProblem("base_unit", "must be at least 1")
+    for setting, minimum in (("tick_size", 1), ("lot_size", 1), ("min_qty", 1),
+                             ("max_qty", filters.min_qty), ("min_notional", 0)):
+        problem = amount_problem(setting, getattr(filters, setting), minimum)
+        if problem:
+            return problem
+    for setting in ("maker_fee_ppm", "taker_fee_ppm"):
+        if not 0 <= getattr(filters, setting) <= max_fee_ppm:
+            return SettingProblem(setting, f"must be between 0 and {max_fee_ppm}")
+    for setting in ("min_qty", "max_qty"):
+        if getattr(filters, setting) % filters.lot_size:
+            return SettingProblem(setting, "must be a multiple of lot_size")
+    # Exact notionals: see the module docstring.
+    if filters.tick_size * filters.lot_size % base_unit:
+        return SettingProblem("tick_size", f"times lot_size must be a multiple of {base_unit}"
+                              " (one whole base unit), so that every notional is exact")
+    return None
+
+
+def amount_problem(setting: str, value: int, minimum: int) -> SettingProblem | None:
+    """An amount setting below ``minimum`` or beyond what the ledger can hold."""
+    if value < minimum:
+        return SettingProblem(setting, f"must be at least {minimum}")
+    if value > MAX_UNITS:
+        return SettingProblem(setting, "is too large")
+    return None
+
+
+OPEN_STATUSES = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+"""The statuses of an order that may still trade."""
+
+
+@dataclass(frozen=True)
+class Market:
+    """A market as the API shows it: its spec and its assets' symbols and scales."""
+
+    spec: MarketSpec
+    base_asset: str
+    quote_asset: str
+    base_scale: int
+    quote_scale: int
+    status: str
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """An order as a user asked for it, in the market's units; 0 is "not sent"."""
+
+    user_id: int
+    market: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce | None
+    price: int
+    qty: int
+    quote_qty: int
+    stp: SelfTradePrevention

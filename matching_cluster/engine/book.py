@@ -33,6 +33,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chalicelib.domain.market_rules import limit_problem, lot_problem, market_problem
 from chalicelib.domain.orders import (
     FEE_RATE_SCALE,
     CommandKind,
@@ -133,7 +134,6 @@ class OrderBook:
         self._unit = spec.base_unit
         self._min_qty = spec.min_qty
         self._max_qty = spec.max_qty
-        self._min_notional = spec.min_notional
         # price * qty >= this  <=>  price * qty // base_unit >= min_notional. At least 1, so
         # that with qty >= min_qty > 0 it also proves price > 0 (one check fewer per order).
         self._min_price_qty = max(spec.min_notional * spec.base_unit, 1)
@@ -314,10 +314,8 @@ class OrderBook:
         new_qty = cmd.new_qty
         if o is None or o.user_id != cmd.user_id:
             reason = RejectReason.UNKNOWN_ORDER
-        elif type(new_qty) is not int or new_qty <= 0:
-            reason = RejectReason.INVALID_QUANTITY
-        elif new_qty % self._lot:
-            reason = RejectReason.QTY_OFF_LOT
+        elif (lot_reason := lot_problem(self.spec, new_qty)) is not None:
+            reason = lot_reason
         elif new_qty >= o.qty:
             reason = RejectReason.AMEND_NOT_REDUCING
         else:
@@ -397,29 +395,11 @@ class OrderBook:
     # ---------------------------------------------------------------- validation
 
     def _limit_problem(self, price: object, qty: object) -> RejectReason:
-        """Why a limit price/quantity pair fails the filters (slow path, for the reason)."""
-        if type(price) is not int or price <= 0:
-            return RejectReason.INVALID_PRICE
-        if price % self._tick:
-            return RejectReason.PRICE_OFF_TICK
-        reason = self._qty_problem(qty)
-        if reason is not None:
-            return reason
-        assert isinstance(qty, int)
-        if price * qty < self._min_price_qty:
-            return RejectReason.NOTIONAL_TOO_SMALL
-        raise AssertionError("unreachable: the fast check passed")
-
-    def _qty_problem(self, qty: object) -> RejectReason | None:
-        if type(qty) is not int or qty <= 0:
-            return RejectReason.INVALID_QUANTITY
-        if qty % self._lot:
-            return RejectReason.QTY_OFF_LOT
-        if qty < self._min_qty:
-            return RejectReason.QTY_TOO_SMALL
-        if qty > self._max_qty:
-            return RejectReason.QTY_TOO_LARGE
-        return None
+        """Why a limit price/quantity pair failed the inline fast check (slow path)."""
+        reason = limit_problem(self.spec, price, qty)
+        if reason is None:
+            raise AssertionError("unreachable: the fast check passed")
+        return reason
 
     def _market_problem(self, cmd: PlaceOrder) -> RejectReason | None:
         qty, quote_qty, cap = cmd.qty, cmd.quote_qty, cmd.spend_cap
@@ -431,13 +411,7 @@ class OrderBook:
             return RejectReason.INVALID_QUANTITY
         if cmd.price or (qty and quote_qty):
             return RejectReason.INVALID_ORDER
-        if qty:
-            return self._qty_problem(qty)
-        if not quote_qty:
-            return RejectReason.INVALID_QUANTITY
-        if quote_qty < self._min_notional:
-            return RejectReason.NOTIONAL_TOO_SMALL
-        return None
+        return market_problem(self.spec, qty, quote_qty)
 
     # ------------------------------------------------------------------ matching
 

@@ -13,7 +13,14 @@ from confluent_kafka import TopicPartition
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.adapters.order_publisher import CommandPublisher
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import CommandKind, OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.domain.orders import (
+    CommandKind,
+    NewOrder,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 from chalicelib.service_layer import orders
 from chalicelib.settings import Settings
 from lambdas.sweeper import sweep
@@ -198,9 +205,9 @@ def test_a_command_committed_but_never_published_is_published_by_the_sweeper(
     trader: ApiKey, alice: Caller, api_settings: Settings, db: Conn,
     topic_start: list[TopicPartition],
 ) -> None:
-    new_order = orders.NewOrder(alice.user_id, "BTCUSDT", "crashed-1", Side.SELL,
-                                OrderType.LIMIT, TimeInForce.GTC, 30_000_000_000, 10_000_000, 0,
-                                SelfTradePrevention.EXPIRE_MAKER)
+    new_order = NewOrder(alice.user_id, "BTCUSDT", "crashed-1", Side.SELL, OrderType.LIMIT,
+                         TimeInForce.GTC, 30_000_000_000, 10_000_000, 0,
+                         SelfTradePrevention.EXPIRE_MAKER)
     order_id, _command = orders.place_order(db, new_order)  # the API died here
     settings = api_settings.model_copy(update={"sweeper_threshold_seconds": 1})
     publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)

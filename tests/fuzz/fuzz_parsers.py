@@ -22,7 +22,14 @@ import atheris  # type: ignore[import-untyped]  # ships no type hints
 with atheris.instrument_imports(include=["chalicelib"]):
     from chalicelib.domain.errors import ApiError
     from chalicelib.domain.money import MAX_SCALE, MAX_UNITS, format_units, parse_units
-    from chalicelib.domain.orders import MarketSpec, OrderType, SelfTradePrevention, Side
+    from chalicelib.domain.orders import (
+        Market,
+        MarketSpec,
+        NewOrder,
+        OrderType,
+        SelfTradePrevention,
+        Side,
+    )
     from chalicelib.domain.params import parse_count
     from chalicelib.entrypoints.http.api_models import MarketsParams
     from chalicelib.entrypoints.http.binance_models import (
@@ -38,7 +45,7 @@ with atheris.instrument_imports(include=["chalicelib"]):
         check_signature,
         check_timestamp,
     )
-    from chalicelib.service_layer.orders import Market, NewOrder, check_filters
+    from chalicelib.service_layer.orders import check_filters
 
 SECRET = b"fuzzing-secret"
 NOW_MS = 1_800_000_000_000

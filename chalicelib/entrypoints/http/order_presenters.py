@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.money import format_units
-from chalicelib.service_layer.orders import Market
+from chalicelib.domain.orders import Market
 
 
 def millis(value: Any) -> int:

@@ -56,15 +56,15 @@ def test_good_spec() -> None:
     [
         ({"tick_size": 10**4 + 0.5}, "int"),
         ({"maker_fee_ppm": 0.001}, "int"),
-        ({"lot_size": 0}, "positive"),
-        ({"min_qty": 0}, "positive"),
-        ({"lot_size": 10**3}, "exact notionals"),
-        ({"min_qty": 15_000}, "multiples of lot_size"),
-        ({"max_qty": 10**12 + 1}, "multiples of lot_size"),
-        ({"max_qty": 0}, ">= min_qty"),
+        ({"lot_size": 0}, "lot_size must be at least 1"),
+        ({"min_qty": 0}, "min_qty must be at least 1"),
+        ({"lot_size": 10**3}, "every notional is exact"),
+        ({"min_qty": 15_000}, "multiple of lot_size"),
+        ({"max_qty": 10**12 + 1}, "multiple of lot_size"),
+        ({"max_qty": 0}, "max_qty must be at least"),
         ({"min_notional": -1}, "min_notional"),
-        ({"taker_fee_ppm": 1_000_001}, "fee rates"),
-        ({"maker_fee_ppm": -1}, "fee rates"),
+        ({"taker_fee_ppm": 1_000_001}, "between 0 and 1000000"),
+        ({"maker_fee_ppm": -1}, "between 0 and 1000000"),
     ],
 )
 def test_bad_specs_are_refused(changes: dict[str, Any], message: str) -> None:

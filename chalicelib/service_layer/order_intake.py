@@ -1,0 +1,209 @@
+"""Order intake: the use cases behind Binance's order endpoints.
+
+Each records its command in one transaction (``orders``), publishes it once that has
+committed, marks what the broker acknowledged as published and then, when asked, waits
+for the matcher's outcome. A command whose publish fails stays in the outbox: the
+sweeper republishes it with the same step (``republish_stuck``), and the matcher applies
+each command once.
+
+The caller passes what the order's amounts mean in the market's units as a function of
+the market (``describe``, ``new_qty``): parsing stays at the edge, yet the market is
+read once, inside the use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from chalicelib.adapters import orders_repo
+from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.market_rules import rejection
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.orders import OPEN_STATUSES, Market, NewOrder, RejectReason
+from chalicelib.service_layer import Conn, orders
+
+POLL_INTERVAL_S = 0.01
+UnitOfWork = Callable[[], AbstractContextManager[Conn]]
+"""A connection whose work commits when the block ends without error."""
+
+
+class CommandPublisher(Protocol):
+    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
+        """Send the commands; return the ids the broker acknowledged."""
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the use cases need from outside."""
+
+    db: UnitOfWork
+    publisher: CommandPublisher
+    clock: Clock
+    result_wait_s: float
+    """How long to wait for the matcher's outcome before answering with the order as is."""
+
+
+class Wait(Enum):
+    """How much of the matcher's outcome a placement waits for."""
+
+    NOTHING = "nothing"
+    MATCHED = "matched"
+    FILLS = "fills"
+
+
+@dataclass(frozen=True)
+class Placement:
+    market: Market
+    order: NewOrder
+    order_id: int
+    matched: dict[str, Any] | None
+    """The order once matched (or when the wait ran out); None when not waited for."""
+    fills: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """One of a user's orders, by id or else by client order id."""
+
+    user_id: int
+    symbol: str
+    order_id: int | None
+    client_order_id: str | None
+
+
+@dataclass(frozen=True)
+class Amendment:
+    market: Market
+    command_id: int
+    order: dict[str, Any]
+
+
+def validate(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder]) -> None:
+    """Everything placing the order checks, with nothing placed."""
+    with intake.db() as conn:
+        market = orders.load_market(conn, symbol)
+        orders.check_new_order(conn, market, describe(market))
+
+
+def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
+          wait: Wait) -> Placement:
+    with intake.db() as conn:
+        market = orders.load_market(conn, symbol)
+        order = describe(market)
+        order_id, command = orders.place_order(conn, order)
+    publish(intake, [command])
+    if wait is Wait.NOTHING:
+        return Placement(market, order, order_id, None)
+    matched = wait_for(intake, order.user_id, symbol, order_id, is_matched)
+    if wait is Wait.MATCHED:
+        return Placement(market, order, order_id, matched)
+    with intake.db() as conn:
+        fills = orders.user_trades(conn, order.user_id, symbol, order_id=order_id)
+    return Placement(market, order, order_id, matched, fills)
+
+
+def cancel(intake: Intake, key: OrderKey) -> tuple[Market, dict[str, Any]]:
+    """The market and the order once cancelled (or as it is when the wait ran out)."""
+    with intake.db() as conn:
+        market, order = open_order(conn, key, if_closed=rejection(RejectReason.UNKNOWN_ORDER))
+        command = orders.request_cancel(conn, key.user_id, key.symbol, order["id"])
+    publish(intake, [command])
+    return market, wait_for(intake, key.user_id, key.symbol, order["id"], is_closed)
+
+
+def cancel_all(intake: Intake, user_id: int, symbol: str) -> tuple[Market, list[dict[str, Any]]]:
+    """The market and each of the user's open orders in it, once cancelled."""
+    with intake.db() as conn:
+        market = orders.load_market(conn, symbol)
+        open_orders = orders.list_orders(conn, user_id, symbol, open_only=True)
+        if not open_orders:
+            raise rejection(RejectReason.UNKNOWN_ORDER)
+        command = orders.request_cancel_all(conn, user_id, symbol)
+    publish(intake, [command])
+    return market, [wait_for(intake, user_id, symbol, o["id"], is_closed) for o in open_orders]
+
+
+def amend(intake: Intake, key: OrderKey, new_qty: Callable[[Market], int]) -> Amendment:
+    """Reduce an open order's quantity, keeping its place in the queue."""
+    with intake.db() as conn:
+        market, order = open_order(conn, key, if_closed=orders.no_such_order())
+        qty = new_qty(market)
+        command = orders.request_amend(conn, key.user_id, market, order, qty)
+    publish(intake, [command])
+    amended = wait_for(intake, key.user_id, key.symbol, order["id"],
+                       lambda o: o["quantity"] is not None and int(o["quantity"]) <= qty)
+    return Amendment(market, command.command_id, amended)
+
+
+def open_order(conn: Conn, key: OrderKey,
+               if_closed: ApiError) -> tuple[Market, dict[str, Any]]:
+    """The market and the open order the key names; ``if_closed`` when it is done."""
+    market = orders.load_market(conn, key.symbol)
+    order = orders.find_order(conn, key.user_id, key.symbol, order_id=key.order_id,
+                              client_order_id=key.client_order_id)
+    if is_closed(order):
+        raise if_closed
+    return market, order
+
+
+def publish(intake: Intake, commands: list[OrderCommand]) -> None:
+    """Publish committed commands; a 503 when the broker did not acknowledge them all."""
+    delivered = publish_and_mark(intake.db, intake.publisher, commands)
+    if len(delivered) < len(commands):
+        # The command is committed: the sweeper publishes it, and it applies once.
+        raise ApiError(503, ErrorCode.BACKEND_TIMEOUT,
+                       "Timeout waiting for response from backend server. Send status unknown;"
+                       " execution status unknown.")
+
+
+def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
+                     commands: Sequence[OrderCommand]) -> list[int]:
+    """Hand committed commands to the broker and mark the ones it acknowledged (ACK
+    means the broker has them durably); return their ids."""
+    delivered = publisher.publish(commands)
+    if delivered:
+        with db() as conn:
+            orders_repo.mark_published(conn, delivered)
+    return delivered
+
+
+def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
+                    older_than_s: int) -> tuple[int, int]:
+    """Publish the commands still unpublished after ``older_than_s``: how many there
+    were and how many the broker acknowledged."""
+    with db() as conn:
+        stuck = orders_repo.stuck_commands(conn, older_than_s)
+    if not stuck:
+        return 0, 0
+    return len(stuck), len(publish_and_mark(db, publisher, stuck))
+
+
+def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,
+             settled: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The order once the matcher has settled it as ``settled`` says, or as it is when
+    the wait runs out."""
+    deadline = intake.clock.monotonic() + intake.result_wait_s
+    while True:
+        with intake.db() as conn:
+            order = orders.find_order(conn, user_id, symbol, order_id=order_id)
+        if settled(order) or intake.clock.monotonic() >= deadline:
+            return order
+        intake.clock.sleep(POLL_INTERVAL_S)
+
+
+def is_matched(order: dict[str, Any]) -> bool:
+    return order["accepted_seq"] is not None or is_closed(order)
+
+
+def is_closed(order: dict[str, Any]) -> bool:
+    return order["status"] not in OPEN_STATUSES
