@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.admin import Asset, Market
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.orders import MarketFilters
 from chalicelib.service_layer import admin
-from chalicelib.service_layer.admin import Market, MarketFilters
 
 from . import Conn, count, make_user
 
@@ -74,7 +75,7 @@ def stored_status(db: Conn) -> str:
 def test_create_asset_stores_it_and_audits(db: Conn, actor: int) -> None:
     asset = admin.create_asset(db, actor_id=actor, symbol="ETH", scale=18, name="Ether")
 
-    assert asset == admin.Asset("ETH", 18, "Ether")
+    assert asset == Asset("ETH", 18, "Ether")
     assert db.execute("SELECT symbol, scale, name FROM assets").fetchall() == [
         ("ETH", 18, "Ether")]
     assert audit_rows(db) == [(actor, "ASSET_CREATE", "asset:ETH",
@@ -92,7 +93,7 @@ def test_the_four_eyes_threshold_is_set_at_creation_and_changed_with_an_audit_tr
     cleared = admin.set_four_eyes_threshold(db, actor_id=actor, symbol="ETH", threshold=None)
 
     assert (created.four_eyes_threshold, raised.four_eyes_threshold) == (10**19, 10**20)
-    assert cleared == admin.Asset("ETH", 18, "Ether", None)
+    assert cleared == Asset("ETH", 18, "Ether", None)
     assert admin.four_eyes_threshold(db, "ETH") is None
     assert [row[1:] for row in audit_rows(db)[1:]] == [
         ("ASSET_UPDATE", "asset:ETH", {"four_eyes_threshold": {"before": 10**19,
