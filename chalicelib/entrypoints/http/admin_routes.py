@@ -10,7 +10,7 @@ threshold the first admin's credit or approval answers 202: it awaits a second a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from chalice.app import Request, Response
 
@@ -28,10 +28,18 @@ from chalicelib.entrypoints.http.models import (
 )
 from chalicelib.entrypoints.http.requests import bearer_user, parse_body, parse_query, path_id
 from chalicelib.entrypoints.http.services import services
-from chalicelib.service_layer import Conn, admin, auth, wallet
+from chalicelib.service_layer import Conn, Page, admin, auth, wallet
 from chalicelib.service_layer.auth import User
 
 routes = ApiBlueprint(__name__)
+
+
+class InAsset(Protocol):
+    @property
+    def asset(self) -> str: ...
+
+
+Pending = TypeVar("Pending", bound=InAsset)
 
 
 def admin_user(request: Request) -> tuple[User, str]:
@@ -151,13 +159,18 @@ def credit_deposit() -> Response:
 
 @routes.route("/v1/admin/deposits/pending", methods=["GET"])
 def pending_credits() -> dict[str, object]:
+    return pending_page(wallet.pending_credits, presenters.pending_credit)
+
+
+def pending_page(list_pending: Callable[..., Page[Pending]],
+                 present: Callable[[Pending, int], dict[str, Any]]) -> dict[str, object]:
+    """A page of what awaits an admin's decision, each amount at its asset's scale."""
     admin_user(routes.current_request)
     query = parse_query(routes.current_request, PageQuery)
     with services().db() as conn:
-        found = wallet.pending_credits(conn, limit=query.limit, before_id=query.before_id)
+        found = list_pending(conn, limit=query.limit, before_id=query.before_id)
         scales = admin.asset_scales(conn)
-    return presenters.page([presenters.pending_credit(c, scales[c.asset]) for c in found.items],
-                           found)
+    return presenters.page([present(item, scales[item.asset]) for item in found.items], found)
 
 
 @routes.route("/v1/admin/deposits/{request_id}/approve", methods=["POST"])
@@ -173,13 +186,7 @@ def approve_credit(request_id: str) -> Response:
 
 @routes.route("/v1/admin/withdrawals/pending", methods=["GET"])
 def pending_withdrawals() -> dict[str, object]:
-    admin_user(routes.current_request)
-    query = parse_query(routes.current_request, PageQuery)
-    with services().db() as conn:
-        found = wallet.pending_withdrawals(conn, limit=query.limit, before_id=query.before_id)
-        scales = admin.asset_scales(conn)
-    return presenters.page(
-        [presenters.admin_withdrawal(w, scales[w.asset]) for w in found.items], found)
+    return pending_page(wallet.pending_withdrawals, presenters.admin_withdrawal)
 
 
 @routes.route("/v1/admin/withdrawals/{withdrawal_id}/approve", methods=["POST"])

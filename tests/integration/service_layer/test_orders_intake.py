@@ -1,0 +1,180 @@
+"""Order intake with the broker and the clock replaced: what is recorded, published and
+marked, what a lost publish leaves for the sweeper, and how long the result is awaited.
+No matcher runs here, so every order stays as intake left it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+
+import psycopg
+import pytest
+
+from chalicelib.adapters.ledger import post_transaction
+from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.orders import (
+    CommandKind,
+    Market,
+    NewOrder,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from chalicelib.service_layer import admin, order_intake
+from chalicelib.service_layer.order_intake import Intake, OrderKey, Wait
+
+from . import Conn, count, make_user, user_account
+
+BTC, USDT = 10**8, 10**6
+
+
+class FakePublisher:
+    """Records what it is given; the broker acknowledges only while ``up``."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.published: list[OrderCommand] = []
+
+    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
+        if not self.up:
+            return []
+        self.published.extend(commands)
+        return [command.command_id for command in commands]
+
+
+class FakeClock:
+    """Time moves only when intake sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float, /) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def alice(db: Conn) -> int:
+    actor = make_user(db, admin=True)
+    admin.create_asset(db, actor_id=actor, symbol="BTC", scale=8, name="Bitcoin")
+    admin.create_asset(db, actor_id=actor, symbol="USDT", scale=6, name="Tether")
+    admin.create_market(db, actor_id=actor, symbol="BTCUSDT", base="BTC", quote="USDT",
+                        tick_size=10_000, lot_size=10_000, min_qty=10_000,
+                        max_qty=1000 * BTC, min_notional=5 * USDT, maker_fee_ppm=1_000,
+                        taker_fee_ppm=1_000)
+    user = make_user(db)
+    with db.transaction():
+        post_transaction(db, "DEPOSIT", "funding", [
+            Posting(AccountRef.system(AccountKind.DEPOSIT_CLEARING, "USDT"), Bucket.AVAILABLE,
+                    -20_000 * USDT),
+            Posting(AccountRef.user(user, "USDT"), Bucket.AVAILABLE, 20_000 * USDT),
+        ])
+    return user
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def intake(db_url: str, publisher: FakePublisher, clock: FakeClock) -> Intake:
+    def unit_of_work() -> AbstractContextManager[Conn]:
+        return psycopg.connect(db_url)  # commits when the block ends, as the API's pool
+    return Intake(unit_of_work, publisher, clock, result_wait_s=0.05)
+
+
+def limit_buy(user_id: int, price: int = 20_000 * USDT) -> NewOrder:
+    return NewOrder(user_id, "BTCUSDT", "buy-1", Side.BUY, OrderType.LIMIT, TimeInForce.GTC,
+                    price, BTC // 2, 0, SelfTradePrevention.EXPIRE_MAKER)
+
+
+def as_given(order: NewOrder) -> Callable[[Market], NewOrder]:
+    return lambda _market: order
+
+
+def unpublished(db: Conn) -> int:
+    row = db.execute("SELECT count(*) FROM order_commands WHERE published_at IS NULL"
+                     ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_placed_order_locks_its_notional_and_is_published_and_marked(
+    db: Conn, alice: int, intake: Intake, publisher: FakePublisher
+) -> None:
+    placed = order_intake.place(intake, "BTCUSDT", as_given(limit_buy(alice)), Wait.NOTHING)
+
+    assert placed.matched is None
+    assert [(c.kind, c.order_id, c.locked) for c in publisher.published] == [
+        (CommandKind.PLACE, placed.order_id, 10_000 * USDT)]
+    assert user_account(db, alice, "USDT") == (10_000 * USDT, 10_000 * USDT)
+    assert unpublished(db) == 0
+
+
+def test_a_publish_the_broker_does_not_acknowledge_is_a_503_left_for_the_sweeper(
+    db: Conn, db_url: str, alice: int, intake: Intake, publisher: FakePublisher
+) -> None:
+    publisher.up = False
+
+    with pytest.raises(ApiError) as raised:
+        order_intake.place(intake, "BTCUSDT", as_given(limit_buy(alice)), Wait.FILLS)
+
+    assert (raised.value.status, raised.value.code) == (503, ErrorCode.BACKEND_TIMEOUT)
+    assert (count(db, "orders"), unpublished(db)) == (1, 1)
+    publisher.up = True
+    assert order_intake.republish_stuck(intake.db, publisher, older_than_s=0) == (1, 1)
+    assert order_intake.republish_stuck(intake.db, publisher, older_than_s=0) == (0, 0)
+    assert [c.kind for c in publisher.published] == [CommandKind.PLACE]
+
+
+def test_a_filter_failure_reserves_and_publishes_nothing(
+    db: Conn, alice: int, intake: Intake, publisher: FakePublisher
+) -> None:
+    off_tick = limit_buy(alice, price=20_000 * USDT + 1)
+
+    with pytest.raises(ApiError) as raised:
+        order_intake.place(intake, "BTCUSDT", as_given(off_tick), Wait.NOTHING)
+
+    assert (raised.value.code, raised.value.msg) == (
+        ErrorCode.FILTER_FAILURE, "Filter failure: PRICE_FILTER")
+    assert (count(db, "orders"), publisher.published) == (0, [])
+    assert user_account(db, alice, "USDT") == (20_000 * USDT, 0)
+
+
+def test_the_result_is_awaited_until_the_deadline_then_answered_as_it_is(
+    alice: int, intake: Intake, clock: FakeClock
+) -> None:
+    placed = order_intake.place(intake, "BTCUSDT", as_given(limit_buy(alice)), Wait.FILLS)
+
+    assert placed.matched is not None
+    assert (placed.matched["status"], placed.matched["accepted_seq"]) == ("NEW", None)
+    assert placed.fills == []
+    assert clock.now == pytest.approx(intake.result_wait_s, abs=order_intake.POLL_INTERVAL_S)
+
+
+def test_a_cancel_is_published_and_only_an_open_order_can_be_cancelled(
+    db: Conn, alice: int, intake: Intake, publisher: FakePublisher
+) -> None:
+    placed = order_intake.place(intake, "BTCUSDT", as_given(limit_buy(alice)), Wait.NOTHING)
+    key = OrderKey(alice, "BTCUSDT", placed.order_id, None)
+
+    market, order = order_intake.cancel(intake, key)
+    db.execute("UPDATE orders SET status = 'CANCELED', locked_amount = 0")  # closed, as settled
+    with pytest.raises(ApiError) as raised:
+        order_intake.cancel(intake, key)
+
+    assert (market.spec.symbol, order["id"]) == ("BTCUSDT", placed.order_id)
+    assert [c.kind for c in publisher.published] == [CommandKind.PLACE, CommandKind.CANCEL]
+    assert (raised.value.code, raised.value.msg) == (ErrorCode.CANCEL_REJECTED,
+                                                     "Unknown order sent.")
