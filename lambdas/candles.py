@@ -26,13 +26,12 @@ kline events from the committed rows, or none of it.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,17 +40,13 @@ from aws_lambda_powertools.utilities.batch.base import FailureResponse, SuccessR
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.adapters.candles_store import (
-    CandleRepository,
-    FoldResult,
-    KlineEvents,
-    RecentKlines,
-)
+from chalicelib.adapters.candles_store import CandleRepository, FoldResult, KlineEvents
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.market_cache import RecentKlines
 from chalicelib.adapters.redis_store import redis_client
 from chalicelib.domain.candles import Trade
+from chalicelib.domain.stream_events import TradeEvent, decode
 from chalicelib.settings import Settings, get_settings
 
 SERVICE = "candles"
@@ -59,25 +54,6 @@ SERVICE = "candles"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="Exchange", service=SERVICE)
 tracer = Tracer(service=SERVICE)
-
-
-class TradeEvent(BaseModel):
-    """A trade event as the matcher publishes it (amounts: strings of smallest units)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["trade"]
-    market: str = Field(min_length=1)
-    trade_id: int = Field(gt=0)
-    time: int = Field(ge=0, description="executed at, ms since the epoch")
-    price: int = Field(gt=0)
-    qty: int = Field(gt=0)
-    quote_qty: int = Field(ge=0)
-    buyer_is_maker: bool
-
-    def trade(self) -> Trade:
-        return Trade(trade_id=self.trade_id, time_ms=self.time, price=self.price, qty=self.qty,
-                     quote_qty=self.quote_qty, buyer_is_maker=self.buyer_is_maker)
 
 
 class EarlierRecordFailedError(Exception):
@@ -122,18 +98,19 @@ def decode_record(record: KafkaEventRecord) -> TradeEvent | None:
     """The record's trade event; None for other events, and for a record that can never
     be read (see the module doc: it is logged, counted and skipped)."""
     try:
-        event = json.loads(record.decoded_value)
-        if not isinstance(event, dict):
-            raise ValueError(f"a market event is a JSON object, not {type(event).__name__}")
-        if event.get("type") != "trade":
-            return None
-        return TradeEvent.model_validate(event)
+        event = decode(record.decoded_value, kinds={"trade"})
     except ValueError as error:  # JSON, UTF-8 and validation errors are all ValueErrors
         logger.error("unreadable record skipped", extra={
             "topic": record.topic, "partition": record.partition, "offset": record.offset,
             "error": str(error)[:500]})
         metrics.add_metric(name="UnreadableRecords", unit=MetricUnit.Count, value=1)
         return None
+    return event if isinstance(event, TradeEvent) else None
+
+
+def candle_trade(event: TradeEvent) -> Trade:
+    return Trade(trade_id=event.trade_id, time_ms=event.time_ms, price=event.price,
+                 qty=event.qty, quote_qty=event.quote_qty, buyer_is_maker=event.buyer_is_maker)
 
 
 @dataclass(frozen=True)
@@ -177,7 +154,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     trades: dict[str, list[Trade]] = defaultdict(list)
     for status, decoded, _ in outcomes:
         if status == "success" and isinstance(decoded, TradeEvent):
-            trades[decoded.market].append(decoded.trade())
+            trades[decoded.market].append(candle_trade(decoded))
     result = apply_trades(components(get_settings()), trades)
     metrics.add_metric(name="TradesFolded", unit=MetricUnit.Count, value=result.folded_trades)
     metrics.add_metric(name="TradesSkipped", unit=MetricUnit.Count,

@@ -1,7 +1,7 @@
 """The stream fan-out: posts ``market-events`` and ``order-events`` to WebSocket clients.
 
 MSK invokes ``handler`` with batches of both topics. Each record becomes Binance's
-stream payloads (``chalicelib.service_layer.streams``), posted through API Gateway's
+stream payloads (``chalicelib.service_layer.stream_fanout``), posted through API Gateway's
 management API to every connection subscribed to a stream it feeds, in offset order, so
 each connection sees a market's (or its user's) events in order. Delivery is best effort
 per connection: a gone connection (410) is forgotten, any other failed post is logged
@@ -30,14 +30,14 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from psycopg_pool import ConnectionPool
 
-from chalicelib.adapters.market_data import MarketDataCache
+from chalicelib.adapters.market_cache import MarketDataCache
 from chalicelib.adapters.redis_store import redis_client
 from chalicelib.adapters.stream_subscriptions import (
     OrderEventProgress,
     StreamSubscriptions,
 )
 from chalicelib.adapters.ws_sender import sender_for
-from chalicelib.service_layer import streams
+from chalicelib.service_layer import stream_fanout
 from chalicelib.settings import Settings, get_settings
 
 SERVICE = "stream-fanout"
@@ -56,7 +56,7 @@ class Fanout:
         client = redis_client(settings, socket_timeout=5)
         self.pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
                                    kwargs={"autocommit": True, "connect_timeout": 10})
-        self.context = streams.FanoutContext(
+        self.context = stream_fanout.FanoutContext(
             subscriptions=StreamSubscriptions(client), progress=OrderEventProgress(client),
             market_data=MarketDataCache(client),
             db=self.pool.connection,
@@ -70,7 +70,7 @@ class Fanout:
                                         processor=self.processor, context=context)
 
     def fan_out_record(self, record: KafkaEventRecord) -> None:
-        delivery = streams.fan_out(self.context, record.decoded_value)
+        delivery = stream_fanout.fan_out(self.context, record.decoded_value)
         if delivery.messages:
             metrics.add_metric(name="MessagesPosted", unit=MetricUnit.Count,
                                value=delivery.messages)

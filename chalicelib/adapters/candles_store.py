@@ -1,4 +1,4 @@
-"""Candles in PostgreSQL (history), Redis (recent) and Kafka (kline events).
+"""Candles in PostgreSQL (history) and Kafka (kline events).
 
 PostgreSQL is the source of truth. ``CandleRepository.fold`` applies a batch of trades in
 ONE transaction: it locks the ``candle_progress`` rows of the batch's markets (sorted, so
@@ -8,48 +8,27 @@ one set-based statement that merges them into the stored ones, advances the prog
 and reads back every candle the batch's trades touch, as they are at commit (the lock
 keeps other writers of these markets out until then).
 
-Redis and Kafka are written from those committed rows, after the commit. Both writes
-are idempotent and carry the candle's last trade id, so they can be redone at any time
-from PostgreSQL: a redelivered batch folds nothing but rewrites its candles' Redis
-entries and kline events, which repairs whatever a failure after the commit left out.
-
-Redis layout: sorted set ``klines:{market}:{interval}``, score = open time (ms), member
-= JSON ``{"t","T","o","h","l","c","v","q","n","V","Q","f","L"}`` (amounts as decimal
-strings of smallest units), the ``RECENT_KLINES`` newest candles per key.
+Redis (``market_cache.RecentKlines``) and Kafka are written from those committed rows,
+after the commit. Both writes are idempotent and carry the candle's last trade id, so
+they can be redone at any time from PostgreSQL: a redelivered batch folds nothing but
+rewrites its candles' Redis entries and kline events, which repairs whatever a failure
+after the commit left out.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-import redis
 from confluent_kafka import KafkaError, Message, Producer
 
 from chalicelib.adapters.postgres import connect
 from chalicelib.domain.candles import Candle, Interval, Trade, fold, touched_keys
+from chalicelib.domain.stream_events import KlineEvent, encode
 
 Conn = psycopg.Connection[Any]
-
-RECENT_KLINES = 1000
-
-# Replaces the member at one open time unless Redis already holds a later state of that
-# candle (a higher last trade id: a slower invocation must not overwrite a newer one),
-# then keeps the newest ARGV[4] candles. KEYS: klines key. ARGV: open time, last trade
-# id, member JSON, how many to keep.
-PUT_KLINE = """
-local held = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
-for _, member in ipairs(held) do
-  if tonumber(cjson.decode(member)['L']) > tonumber(ARGV[2]) then return 0 end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
-return 1
-"""
 
 # Merging follows chalicelib.domain.candles.merge: the open of the lower first trade id,
 # the close of the higher last trade id, extremes and sums combined.
@@ -198,36 +177,6 @@ def candle_from_row(row: Sequence[Any]) -> Candle:
     return Candle(str(market), Interval(interval), *(int(n) for n in numbers))
 
 
-def kline_fields(candle: Candle) -> dict[str, Any]:
-    """The candle in the agreed kline JSON shape (Redis members, kline events)."""
-    return {"t": candle.open_time, "T": candle.close_time, "o": str(candle.open),
-            "h": str(candle.high), "l": str(candle.low), "c": str(candle.close),
-            "v": str(candle.volume), "q": str(candle.quote_volume), "n": candle.trade_count,
-            "V": str(candle.taker_buy_volume), "Q": str(candle.taker_buy_quote_volume),
-            "f": candle.first_trade_id, "L": candle.last_trade_id}
-
-
-def klines_key(market: str, interval: Interval | str) -> str:
-    return f"klines:{market}:{interval}"
-
-
-class RecentKlines:
-    """The newest candles of each (market, interval) in Redis sorted sets."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-        self._put = client.register_script(PUT_KLINE)
-
-    def put(self, candles: Iterable[Candle]) -> None:
-        """Write committed candles, in one round trip; each key's update is atomic."""
-        pipe = self._redis.pipeline(transaction=False)
-        for c in candles:
-            self._put(keys=[klines_key(c.market, c.interval)],
-                      args=[c.open_time, c.last_trade_id, _dumps(kline_fields(c)),
-                            RECENT_KLINES], client=pipe)
-        pipe.execute()
-
-
 class KlinePublishError(RuntimeError):
     """Some kline events were not acknowledged by the broker."""
 
@@ -250,9 +199,7 @@ class KlineEvents:
 
         sent = 0
         for c in candles:
-            event = {"type": "kline", "market": c.market, "interval": c.interval.value,
-                     **kline_fields(c), "closed": False}
-            self._producer.produce(self._topic, key=c.market, value=_dumps(event),
+            self._producer.produce(self._topic, key=c.market, value=encode(KlineEvent.of(c)),
                                    on_delivery=delivered)
             sent += 1
         unsent = self._producer.flush(self._flush_seconds)
@@ -261,6 +208,3 @@ class KlineEvents:
                                     f" {[str(e) for e in errors[:3]]}")
         return sent
 
-
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"))

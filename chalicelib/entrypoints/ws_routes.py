@@ -2,8 +2,8 @@
 
 ``api/app.py`` registers these on the app itself: Chalice wraps WebSocket handlers
 (event class, management API endpoint) only when they are declared on the app, not in
-a blueprint. Stream logic is in ``chalicelib.service_layer.streams``; replies leave
-through API Gateway's management API, like the fan-out's messages.
+a blueprint. Stream logic is in ``chalicelib.service_layer.stream_protocol``; replies
+leave through API Gateway's management API, like the fan-out's messages.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from chalicelib.adapters.ws_sender import sender_for
 from chalicelib.domain.errors import ErrorCode
 from chalicelib.entrypoints.http.middleware import logger
 from chalicelib.entrypoints.http.services import services
-from chalicelib.service_layer import streams
+from chalicelib.service_layer import stream_protocol
+from chalicelib.service_layer.stream_names import StreamRequestError
 
 
-def stream_clients() -> streams.ClientContext:
+def stream_clients() -> stream_protocol.ClientContext:
     svc = services()
-    return streams.ClientContext(StreamSubscriptions(svc.redis), svc.auth, svc.master_key,
-                                 svc.db, svc.now_ms)
+    return stream_protocol.ClientContext(StreamSubscriptions(svc.redis), svc.auth,
+                                         svc.master_key, svc.db, svc.now_ms)
 
 
 def reply(event: WebsocketEvent, message: dict[str, Any]) -> None:
@@ -37,8 +38,8 @@ def reply(event: WebsocketEvent, message: dict[str, Any]) -> None:
 def on_connect(event: WebsocketEvent) -> dict[str, Any]:
     query = event.to_dict().get("queryStringParameters")
     try:
-        streams.connect(stream_clients(), event.connection_id, query)
-    except streams.StreamRequestError as error:
+        stream_protocol.connect(stream_clients(), event.connection_id, query)
+    except StreamRequestError as error:
         return {"statusCode": 400, "body": json.dumps({"code": error.code, "msg": error.msg})}
     return {"statusCode": 200}
 
@@ -46,14 +47,14 @@ def on_connect(event: WebsocketEvent) -> dict[str, Any]:
 def on_message(event: WebsocketEvent) -> None:
     identity = event.to_dict()["requestContext"].get("identity") or {}
     try:
-        answer = streams.handle_message(stream_clients(), event.connection_id, event.body,
-                                        str(identity.get("sourceIp", "")))
+        answer = stream_protocol.handle_message(stream_clients(), event.connection_id,
+                                                event.body, str(identity.get("sourceIp", "")))
     except Exception:  # a client never sees a stack trace, only Binance's unknown error
         logger.exception("stream request failed")
-        answer = streams.error_reply(
+        answer = stream_protocol.error_reply(
             ErrorCode.UNKNOWN, "An unknown error occurred while processing the request.", None)
     reply(event, answer)
 
 
 def on_disconnect(event: WebsocketEvent) -> None:
-    streams.disconnect(StreamSubscriptions(services().redis), event.connection_id)
+    stream_protocol.disconnect(StreamSubscriptions(services().redis), event.connection_id)

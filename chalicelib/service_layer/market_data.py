@@ -14,19 +14,25 @@ integers of smallest units with the market's scales; callers format them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from chalicelib.adapters import market_data as data
-from chalicelib.adapters.market_data import (
-    BookSnapshot,
-    Conn,
-    MarketDataCache,
-    MarketScales,
-    PublicTrade,
-    TopOfBook,
-)
+from chalicelib.adapters import market_data_pg as data
+from chalicelib.adapters.market_cache import BOOK_LEVELS, RECENT_TRADES, MarketDataCache
 from chalicelib.domain.candles import Candle, Interval, with_quiet_intervals
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
+from chalicelib.domain.market_data import (
+    AveragePrice,
+    BookSnapshot,
+    BookTicker,
+    Depth,
+    Klines,
+    LastPrice,
+    MarketScales,
+    MarketSnapshot,
+    Ticker24hr,
+    TopOfBook,
+    Trades,
+)
+from chalicelib.service_layer import Conn
 from chalicelib.service_layer.admin import bad_symbol
 
 DEPTH_LIMIT_MAX = 5000
@@ -42,82 +48,6 @@ AVERAGE_PRICE_MINUTES = 5
 TICKER_24HR_TTL_MS = 1000
 # Beyond every time Binance accepts, so "no endTime" is one bound like any other.
 LATEST_MS = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Depth:
-    market: MarketScales
-    book: BookSnapshot
-
-
-@dataclass(frozen=True, slots=True)
-class Trades:
-    market: MarketScales
-    trades: list[PublicTrade]  # oldest first, as Binance lists them
-
-
-@dataclass(frozen=True, slots=True)
-class Klines:
-    market: MarketScales
-    candles: list[Candle]  # by open time
-
-
-@dataclass(frozen=True, slots=True)
-class Ticker24hr:
-    """Binance's rolling 24 h statistics of one market. The window starts on a minute
-    boundary (the 1m candles it is built from): [open_time, close_time] covers between
-    24 h and 24 h + 1 min. Without trades in it, open/high/low equal the last price and
-    first_id/last_id are -1, as Binance reports them."""
-
-    market: MarketScales
-    open_time: int
-    close_time: int
-    open: int
-    high: int
-    low: int
-    last: int
-    last_qty: int
-    prev_close: int
-    volume: int
-    quote_volume: int
-    weighted_avg_price: int
-    first_id: int
-    last_id: int
-    count: int
-    top: TopOfBook
-
-    @property
-    def price_change(self) -> int:
-        return self.last - self.open
-
-    @property
-    def price_change_percent_milli(self) -> int:
-        """The change in thousandths of a percent (Binance prints three decimals),
-        rounded half away from zero."""
-        if self.open == 0:
-            return 0
-        magnitude = (abs(self.price_change) * 100_000 * 2 + self.open) // (2 * self.open)
-        return magnitude if self.price_change >= 0 else -magnitude
-
-
-@dataclass(frozen=True, slots=True)
-class LastPrice:
-    market: MarketScales
-    price: int
-
-
-@dataclass(frozen=True, slots=True)
-class BookTicker:
-    market: MarketScales
-    top: TopOfBook
-
-
-@dataclass(frozen=True, slots=True)
-class AveragePrice:
-    market: MarketScales
-    minutes: int
-    price: int
-    close_time: int
 
 
 def markets(conn: Conn, symbols: Sequence[str] | None) -> list[MarketScales]:
@@ -144,7 +74,7 @@ def depth(conn: Conn, cache: MarketDataCache, symbol: str,
     """The best ``limit`` levels of each side and the sequence they are at."""
     check_limit(limit, DEPTH_LIMIT_MAX)
     scales = market(conn, symbol)
-    book = cache.book(symbol) if limit <= data.BOOK_LEVELS else None
+    book = cache.book(symbol) if limit <= BOOK_LEVELS else None
     if book is None:
         book = _rebuild(conn, cache, symbol).book
     return Depth(scales, BookSnapshot(book.seq, book.bids[:limit], book.asks[:limit]))
@@ -210,11 +140,11 @@ def _ticker_24hr(conn: Conn, cache: MarketDataCache, scales: MarketScales,
     top = _top_of_book(conn, cache, scales.symbol)  # rebuilds Redis if it was lost
     # Keyed by the newest trade too: a trade makes the next request (and the @ticker
     # stream it triggers) recompute at once; the TTL only spares repeats in between.
-    key = f"ticker24hr:{scales.symbol}:{cache.last_trade_id(scales.symbol)}"
-    stats = cache.cached(key)
+    newest_trade = cache.last_trade_id(scales.symbol)
+    stats = cache.ticker_stats(scales.symbol, newest_trade)
     if stats is None:
         stats = _window_stats(conn, scales, now_ms)
-        cache.cache(key, stats, TICKER_24HR_TTL_MS)
+        cache.cache_ticker_stats(scales.symbol, newest_trade, stats, TICKER_24HR_TTL_MS)
     return Ticker24hr(scales, **stats, top=top)
 
 
@@ -262,9 +192,7 @@ def _top_of_book(conn: Conn, cache: MarketDataCache, symbol: str) -> TopOfBook:
     top = cache.top_of_book(symbol)
     if top is not None:
         return top
-    book = _rebuild(conn, cache, symbol).book
-    bid, ask = (book.bids[0] if book.bids else (0, 0)), (book.asks[0] if book.asks else (0, 0))
-    return TopOfBook(bid[0], bid[1], ask[0], ask[1])
+    return _rebuild(conn, cache, symbol).book.top()
 
 
 def average_price(conn: Conn, symbol: str, now_ms: int) -> AveragePrice:
@@ -280,10 +208,10 @@ def average_price(conn: Conn, symbol: str, now_ms: int) -> AveragePrice:
     return AveragePrice(scales, AVERAGE_PRICE_MINUTES, *found)
 
 
-def _rebuild(conn: Conn, cache: MarketDataCache, symbol: str) -> data.MarketSnapshot:
+def _rebuild(conn: Conn, cache: MarketDataCache, symbol: str) -> MarketSnapshot:
     """The market as PostgreSQL has it now, written back to Redis (unless Redis moved
     on meanwhile: then the matcher's newer data stays)."""
-    snap = data.read_market_snapshot(conn, symbol)
+    snap = data.read_market_snapshot(conn, symbol, RECENT_TRADES)
     cache.restore(snap)
     return snap
 

@@ -6,45 +6,28 @@ a failure is logged and skipped. In the matcher this runs on a thread of its own
 Every value carries the market sequence (``seq``) of the last event it reflects, so
 readers can detect gaps and ignore stale data.
 
-Redis layout (amounts are decimal strings of smallest units, as at the API):
+Redis: ``chalicelib.adapters.market_cache`` owns the market data's keys (and writes them,
+guarded by the sequence).
 
-* ``book:{market}``   JSON ``{"seq", "bids": [[price, qty], ...], "asks": [...]}``,
-  the top ``BOOK_LEVELS`` levels, best first.
-* ``trades:{market}`` list of JSON trades, newest first, capped at ``RECENT_TRADES``.
-* ``last:{market}``   JSON ``{"seq", "price", "trade_id"}``: the last trade price.
-* ``ticker:{market}`` hash: ``seq``, ``best_bid``, ``bid_qty``, ``best_ask``, ``ask_qty``
-  (empty strings when that side is empty) and ``last_price`` (set once a trade happened).
-
-Kafka: ``market-events`` (key = market) gets ``{"type": "trade", ...}`` per trade (with
-``time``, its ``executed_at`` in ms) and one
-``{"type": "depth", "first_seq", "last_seq", "bids", "asks"}`` per batch with the new
-total of every level the batch touched ("0" = level gone); ``order-events`` (key = user
-id) gets ``{"type": "order", ...}`` with each changed order's state after the batch.
+Kafka (events of ``chalicelib.domain.stream_events``): ``market-events`` (key = market)
+gets a trade event per trade and one depth event per batch; ``order-events`` (key =
+user id) gets an order event with each changed order's state after the batch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from confluent_kafka import Producer
 
-from chalicelib.adapters.market_data import (
-    BOOK_LEVELS,
-    RECENT_TRADES,
-    PublicTrade,
-    book_json,
-    last_trade_json,
-    ticker_hash,
-    trade_json,
-)
+from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
 from chalicelib.domain.orders import Side
+from chalicelib.domain.stream_events import DepthEvent, OrderEvent, TradeEvent, encode
 from matching_cluster.engine import OrderBook, Trade
 
 from .batch import MarketResult
@@ -54,23 +37,6 @@ log = logging.getLogger(__name__)
 
 # At most this many market updates go out in one send when batches queue up.
 MAX_SEND = 256
-
-# Applies a batch's market data only if it is newer than what Redis holds, so an
-# instance that lost its partition right after committing cannot overwrite the new
-# owner's later data. KEYS: seq, book, ticker, trades, last. ARGV: seq, book JSON,
-# ticker JSON object, last-trade JSON (or ""), trades to keep, trade JSONs oldest first.
-GUARDED_MARKET_UPDATE = """
-local seq = tonumber(ARGV[1])
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= seq then return 0 end
-redis.call('SET', KEYS[1], seq)
-redis.call('SET', KEYS[2], ARGV[2])
-for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[3], field, value) end
-if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4]) end
-for i = 6, #ARGV do redis.call('LPUSH', KEYS[4], ARGV[i]) end
-if #ARGV >= 6 then redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1) end
-return 1
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class MarketUpdate:
@@ -109,20 +75,19 @@ class _Encoded:
     """An update with its trades encoded once, for Redis and for the trade events."""
 
     update: MarketUpdate
-    trades: list[PublicTrade]
-    lines: list[str]
+    trades: list[TradeEvent]
+    lines: list[bytes]
 
 
 def _encode(update: MarketUpdate) -> _Encoded:
-    trades = [_public(t, update.time_ms) for t in update.trades]
-    return _Encoded(update, trades, [trade_json(update.market, t) for t in trades])
+    trades = [_trade_event(update.market, t, update.time_ms) for t in update.trades]
+    return _Encoded(update, trades, [encode(t) for t in trades])
 
 
 class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str) -> None:
-        self._redis = redis_client
-        self._market_update = redis_client.register_script(GUARDED_MARKET_UPDATE)
+        self._cache = MarketDataCache(redis_client)
         self._producer = producer
         self._market_topic = market_events_topic
         self._order_topic = order_events_topic
@@ -147,55 +112,47 @@ class Publisher:
         self._producer.flush(timeout)
 
     def _update_redis(self, updates: list[_Encoded]) -> None:
-        """One guarded update per market, from its newest state and all its new trades:
+        """One guarded write per market, from its newest state and all its new trades:
         when batches queue up, Redis is written once per market, not once per batch."""
         by_market: dict[str, list[_Encoded]] = {}
         for update in updates:
             by_market.setdefault(update.update.market, []).append(update)
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for market_updates in by_market.values():
-                self._queue_market_update(pipe, market_updates)
-            replies = pipe.execute(raise_on_error=False)
+            failed = self._cache.write([_market_write(u) for u in by_market.values()])
         except redis.RedisError:
             log.exception("redis update failed", extra={"markets": list(by_market)})
             return
-        for market, reply in zip(by_market, replies, strict=True):
-            if isinstance(reply, Exception):
-                log.error("redis update failed", extra={"market": market, "error": str(reply)})
-
-    def _queue_market_update(self, pipe: redis.client.Pipeline,
-                             updates: list[_Encoded]) -> None:
-        newest = updates[-1].update
-        market, seq = newest.market, newest.last_seq
-        lines = [line for u in updates for line in u.lines][-RECENT_TRADES:]
-        last = next((u.trades[-1] for u in reversed(updates) if u.trades), None)
-        ticker = ticker_hash(seq, newest.top_bids, newest.top_asks,
-                             last.price if last else None)
-        self._market_update(
-            keys=[f"seq:{market}", f"book:{market}", f"ticker:{market}", f"trades:{market}",
-                  f"last:{market}"],
-            args=[seq, book_json(seq, newest.top_bids, newest.top_asks), _dumps(ticker),
-                  last_trade_json(last) if last else "", RECENT_TRADES, *lines],
-            client=pipe)
+        for market, error in failed.items():
+            log.error("redis update failed", extra={"market": market, "error": str(error)})
 
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update
         market = update.market
         for line in encoded.lines:
             self._producer.produce(self._market_topic, key=market, value=line)
-        self._producer.produce(self._market_topic, key=market, value=_dumps({
-            "type": "depth", "market": market, "first_seq": update.first_seq,
-            "last_seq": update.last_seq, "bids": _levels(update.touched_bids),
-            "asks": _levels(update.touched_asks)}))
+        self._producer.produce(self._market_topic, key=market, value=encode(DepthEvent(
+            market=market, first_seq=update.first_seq, last_seq=update.last_seq,
+            bids=update.touched_bids, asks=update.touched_asks)))
         for order in update.orders:
-            self._producer.produce(self._order_topic, key=str(order.user_id), value=_dumps({
-                "type": "order", "market": market, "seq": order.last_seq,
-                "order_id": order.order_id, "user_id": order.user_id, "side": order.side.value,
-                "order_type": order.order_type.value, "price": str(order.price),
-                "quantity": str(order.quantity), "executed_qty": str(order.executed_qty),
-                "cumulative_quote_qty": str(order.cumulative_quote_qty),
-                "status": order.status.value, "done_reason": order.done_reason}))
+            self._producer.produce(self._order_topic, key=str(order.user_id),
+                                   value=encode(_order_event(market, order)))
+
+
+def _market_write(updates: list[_Encoded]) -> MarketWrite:
+    """A market's newest state with every trade of its queued updates."""
+    newest = updates[-1].update
+    last = next((u.trades[-1] for u in reversed(updates) if u.trades), None)
+    return MarketWrite(newest.market, newest.last_seq, newest.top_bids, newest.top_asks,
+                       [line for u in updates for line in u.lines], last)
+
+
+def _order_event(market: str, order: OrderState) -> OrderEvent:
+    return OrderEvent(
+        market=market, seq=order.last_seq, order_id=order.order_id, user_id=order.user_id,
+        side=order.side, order_type=order.order_type, price=order.price,
+        quantity=order.quantity, executed_qty=order.executed_qty,
+        cumulative_quote_qty=order.cumulative_quote_qty, status=order.status,
+        done_reason=order.done_reason)
 
 
 class PublishThread:
@@ -263,14 +220,8 @@ def _level_qty(book: OrderBook, side: Side, price: int) -> int:
     return sum(o.remaining for o in book.level_orders(side, price))
 
 
-def _public(t: Trade, time_ms: int) -> PublicTrade:
-    return PublicTrade(t.trade_id, t.seq, time_ms, t.price, t.qty, t.quote_qty,
-                       t.buyer_is_maker, t.maker_order_id, t.taker_order_id)
-
-
-def _levels(levels: Iterable[tuple[int, int]]) -> list[list[str]]:
-    return [[str(price), str(qty)] for price, qty in levels]
-
-
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"))
+def _trade_event(market: str, t: Trade, time_ms: int) -> TradeEvent:
+    return TradeEvent(market=market, seq=t.seq, trade_id=t.trade_id, time_ms=time_ms,
+                      price=t.price, qty=t.qty, quote_qty=t.quote_qty,
+                      buyer_is_maker=t.buyer_is_maker, maker_order_id=t.maker_order_id,
+                      taker_order_id=t.taker_order_id)

@@ -20,7 +20,7 @@ import redis
 from chalice.test import Client
 from openapi_schema_validator import OAS31Validator, validate
 
-from chalicelib.adapters.market_data import MarketDataCache
+from chalicelib.adapters.market_cache import MarketDataCache
 from chalicelib.domain.candles import Interval
 from chalicelib.entrypoints.http.openapi import openapi_document
 from chalicelib.service_layer import market_data as md

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib.adapters.market_data import Conn, MarketDataCache, MarketScales, TopOfBook
+from chalicelib.adapters.market_cache import MarketDataCache
+from chalicelib.domain.market_data import MarketScales, Ticker24hr, TopOfBook
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.api_models import (
     DepthParams,
@@ -20,6 +21,7 @@ from chalicelib.entrypoints.http.middleware import ApiBlueprint
 from chalicelib.entrypoints.http.public_routes import requested_symbols
 from chalicelib.entrypoints.http.requests import parse_query
 from chalicelib.entrypoints.http.services import services
+from chalicelib.service_layer import Conn
 from chalicelib.service_layer import market_data as md
 
 routes = ApiBlueprint(__name__)
@@ -76,7 +78,7 @@ def ticker_24hr() -> Any:
     return one_or_all(params, [ticker_24hr_shape(t) for t in found])
 
 
-def ticker_24hr_shape(t: md.Ticker24hr) -> dict[str, object]:
+def ticker_24hr_shape(t: Ticker24hr) -> dict[str, object]:
     s = t.market
     return {"symbol": s.symbol, "priceChange": price(s, t.price_change),
             "priceChangePercent": format_units(t.price_change_percent_milli, 3),

@@ -17,13 +17,17 @@ import pytest
 import redis
 from confluent_kafka import Message
 
-from chalicelib.adapters.candles_store import (
-    RECENT_KLINES,
-    CandleRepository,
-    RecentKlines,
-    kline_fields,
-)
+from chalicelib.adapters.candles_store import CandleRepository, candle_from_row
+from chalicelib.adapters.market_cache import RECENT_KLINES, RecentKlines
 from chalicelib.domain.candles import Candle, Interval, Trade
+from chalicelib.domain.stream_events import (
+    DepthEvent,
+    KlineEvent,
+    TradeEvent,
+    decode,
+    decode_kline_member,
+    encode,
+)
 from chalicelib.settings import Settings
 from lambdas import candles
 from lambdas.msk_runner import LocalContext, msk_event
@@ -61,13 +65,13 @@ class SeedTrade:
     def quote_qty(self) -> int:
         return self.price * self.qty // BTC
 
-    def event(self) -> dict[str, Any]:
+    def event(self) -> bytes:
         """The trade event exactly as the matcher publishes it."""
-        return {"type": "trade", "market": self.market, "seq": self.trade_id * 2,
-                "trade_id": self.trade_id, "time": self.time, "price": str(self.price),
-                "qty": str(self.qty), "quote_qty": str(self.quote_qty),
-                "buyer_is_maker": self.buyer_is_maker, "maker_order_id": self.trade_id,
-                "taker_order_id": self.trade_id + 1}
+        return encode(TradeEvent(
+            market=self.market, seq=self.trade_id * 2, trade_id=self.trade_id,
+            time_ms=self.time, price=self.price, qty=self.qty, quote_qty=self.quote_qty,
+            buyer_is_maker=self.buyer_is_maker, maker_order_id=self.trade_id,
+            taker_order_id=self.trade_id + 1))
 
 
 def seed_trades(market: str, batches: int, rng: random.Random) -> list[list[SeedTrade]]:
@@ -96,10 +100,10 @@ def matcher_records(batches: dict[str, list[list[SeedTrade]]]) -> list[tuple[int
             if index >= len(batches[market]):
                 continue
             batch = batches[market][index]
-            records += [(partition, market, json.dumps(t.event()).encode()) for t in batch]
-            depth = {"type": "depth", "market": market, "first_seq": batch[0].trade_id * 2,
-                     "last_seq": batch[-1].trade_id * 2, "bids": [], "asks": []}
-            records.append((partition, market, json.dumps(depth).encode()))
+            records += [(partition, market, t.event()) for t in batch]
+            depth = DepthEvent(market=market, first_seq=batch[0].trade_id * 2,
+                               last_seq=batch[-1].trade_id * 2, bids=[], asks=[])
+            records.append((partition, market, encode(depth)))
     return records
 
 
@@ -136,7 +140,7 @@ def expected_close(interval: str, open_ms: int) -> int:
 Key = tuple[str, str, int]
 
 
-def expected_klines(trades: list[SeedTrade]) -> dict[Key, dict[str, Any]]:
+def expected_klines(trades: list[SeedTrade]) -> dict[Key, Candle]:
     groups: dict[Key, list[SeedTrade]] = defaultdict(list)
     for t in trades:
         for interval in INTERVAL_NAMES:
@@ -145,53 +149,47 @@ def expected_klines(trades: list[SeedTrade]) -> dict[Key, dict[str, Any]]:
     for (market, interval, open_ms), group in groups.items():
         group.sort(key=lambda t: t.trade_id)
         takers = [t for t in group if not t.buyer_is_maker]
-        klines[(market, interval, open_ms)] = {
-            "t": open_ms, "T": expected_close(interval, open_ms), "o": str(group[0].price),
-            "h": str(max(t.price for t in group)), "l": str(min(t.price for t in group)),
-            "c": str(group[-1].price), "v": str(sum(t.qty for t in group)),
-            "q": str(sum(t.quote_qty for t in group)), "n": len(group),
-            "V": str(sum(t.qty for t in takers)), "Q": str(sum(t.quote_qty for t in takers)),
-            "f": group[0].trade_id, "L": group[-1].trade_id}
+        klines[(market, interval, open_ms)] = Candle(
+            market, Interval(interval), open_ms, expected_close(interval, open_ms),
+            group[0].price, max(t.price for t in group), min(t.price for t in group),
+            group[-1].price, sum(t.qty for t in group), sum(t.quote_qty for t in group),
+            len(group), sum(t.qty for t in takers), sum(t.quote_qty for t in takers),
+            group[0].trade_id, group[-1].trade_id)
     return klines
 
 
 # ------------------------------------------------------------------ what the function wrote
 
-def pg_klines(conn: Conn) -> dict[Key, dict[str, Any]]:
+def pg_klines(conn: Conn) -> dict[Key, Candle]:
     rows = conn.execute(
         "SELECT market, interval, open_time, close_time, open, high, low, close, volume,"
         " quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume,"
         " first_trade_id, last_trade_id FROM candles").fetchall()
-    return {(str(r[0]), str(r[1]), int(r[2])): {  # type: ignore[call-overload]
-        "t": r[2], "T": r[3], "o": str(r[4]), "h": str(r[5]), "l": str(r[6]), "c": str(r[7]),
-        "v": str(r[8]), "q": str(r[9]), "n": r[10], "V": str(r[11]), "Q": str(r[12]),
-        "f": r[13], "L": r[14]} for r in rows}
+    return {c.key: c for c in map(candle_from_row, rows)}
 
 
-def redis_klines(client: redis.Redis) -> dict[Key, dict[str, Any]]:
-    klines: dict[Key, dict[str, Any]] = {}
+def redis_klines(client: redis.Redis) -> dict[Key, Candle]:
+    klines: dict[Key, Candle] = {}
     for key in client.scan_iter("klines:*"):
         _, market, interval = key.decode().split(":")
         members: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
             key, 0, -1, withscores=True)
         for member, score in members:
-            kline = json.loads(member)
-            assert kline["t"] == int(score)
-            klines[(market, interval, kline["t"])] = kline
+            kline = decode_kline_member(market, Interval(interval), member)
+            assert kline.open_time == int(score)
+            klines[kline.key] = kline
     return klines
 
 
-def kline_events(messages: list[Message]) -> dict[Key, dict[str, Any]]:
+def kline_events(messages: list[Message]) -> dict[Key, Candle]:
     """The newest kline event of each candle (the topic keeps a market in one partition)."""
-    newest: dict[Key, dict[str, Any]] = {}
+    newest: dict[Key, Candle] = {}
     for m in sorted(messages, key=lambda m: (m.partition() or 0, m.offset() or 0)):
-        event = json.loads(m.value() or b"")
-        if event["type"] == "kline":
-            assert m.key() == event["market"].encode()
-            assert event.pop("closed") is False
-            key = (event.pop("market"), event.pop("interval"), event["t"])
-            event.pop("type")
-            newest[key] = event
+        event = decode(m.value() or b"")
+        if isinstance(event, KlineEvent):
+            assert m.key() == event.market.encode()
+            assert event.closed is False
+            newest[event.candle.key] = event.candle
     return newest
 
 
@@ -312,9 +310,9 @@ def store_trades(db: Conn, trades: list[SeedTrade]) -> None:
 def two_markets_records(btc: list[SeedTrade], eth: list[SeedTrade],
                         middle: bytes) -> list[tuple[int, str, bytes]]:
     """BTCUSDT's trades on partition 0 with ``middle`` at offset 2, ETHUSDT's on 1."""
-    events = [json.dumps(t.event()).encode() for t in btc]
+    events = [t.event() for t in btc]
     return [*[(0, "BTCUSDT", v) for v in [*events[:2], middle, *events[2:]]],
-            *[(1, "ETHUSDT", json.dumps(e.event()).encode()) for e in eth]]
+            *[(1, "ETHUSDT", e.event()) for e in eth]]
 
 
 def sample_trades() -> tuple[list[SeedTrade], list[SeedTrade]]:
@@ -332,7 +330,7 @@ def test_a_record_that_can_never_be_read_is_skipped_and_its_trade_taken_from_the
     btc, eth = sample_trades()
     store_trades(db, btc + eth)
     # Trade 3's event is one the function cannot read (an event from before "time").
-    legacy = btc[2].event()
+    legacy = json.loads(btc[2].event())
     del legacy["time"]
     records = two_markets_records(btc[:2] + btc[3:], eth, b"\xff not an event")
     records.insert(3, (0, "BTCUSDT", json.dumps(legacy).encode()))
@@ -352,8 +350,8 @@ def test_a_failed_record_fails_the_rest_of_its_partition_and_is_redelivered(
     topic = settings.market_events_topic
     create_topic(kafka_bootstrap, topic, 2)
     btc, eth = sample_trades()
-    produce(kafka_bootstrap, topic, two_markets_records(btc, eth, json.dumps(
-        {"type": "depth", "market": "BTCUSDT"}).encode()))
+    produce(kafka_bootstrap, topic, two_markets_records(btc, eth, encode(DepthEvent(
+        market="BTCUSDT", first_seq=5, last_seq=5, bids=[], asks=[]))))
     messages = read_topic(kafka_bootstrap, topic)
     failing = {(f"{topic}", 0, 2)}  # say, a record whose handling hits a passing fault
     decode = candles.decode_record
@@ -422,7 +420,7 @@ def test_redis_keeps_the_newest_candles_and_never_an_older_state(
                    10, 1, 1)
     recent.put([newer])
     recent.put([older])  # a slower invocation's state of the same candle
-    assert redis_klines(redis_client) == {("BTCUSDT", "1m", minute): kline_fields(newer)}
+    assert redis_klines(redis_client) == {newer.key: newer}
 
     many = [Candle("BTCUSDT", Interval.M1, minute + i * 60_000, minute + i * 60_000 + 59_999,
                    1, 1, 1, 1, 1, 1, 1, 0, 0, i + 10, i + 10) for i in range(RECENT_KLINES + 5)]
@@ -447,7 +445,7 @@ def test_amounts_beyond_64_bits_stay_exact(db: Conn, settings: Settings) -> None
     assert (minute.open, minute.low, minute.volume, minute.quote_volume) == (
         huge, 7, 2 * huge, 4 * huge)
     assert (minute.taker_buy_volume, minute.taker_buy_quote_volume) == (huge, huge * 3)
-    assert pg_klines(db)[("BTCUSDT", "1m", ms(START))]["v"] == str(2 * huge)
+    assert pg_klines(db)[("BTCUSDT", Interval.M1, ms(START))].volume == 2 * huge
 
 
 @pytest.mark.usefixtures("markets")
@@ -459,8 +457,7 @@ def test_trades_whose_events_were_lost_are_read_from_the_trades_table(
     topic = settings.market_events_topic
     create_topic(kafka_bootstrap, topic, 1)
     published = [trades[0], trades[4]]
-    produce(kafka_bootstrap, topic, [(0, t.market, json.dumps(t.event()).encode())
-                                     for t in published])
+    produce(kafka_bootstrap, topic, [(0, t.market, t.event()) for t in published])
 
     event = msk_event(read_topic(kafka_bootstrap, topic), kafka_bootstrap)
     assert invoke(event) == {"batchItemFailures": []}

@@ -13,6 +13,7 @@ import redis
 from confluent_kafka import Producer
 
 from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.domain.stream_events import DepthEvent, TradeEvent, decode
 from matching_cluster.service.consumer import Matcher
 from tests.support.ledger import assert_ledger_invariants
 
@@ -115,18 +116,17 @@ def test_limit_fill_amend_cancel_and_duplicates(
     last = json.loads(redis_client.get("last:BTCUSDT") or b"{}")
     assert last == {"seq": 3, "price": str(PRICE_50K), "trade_id": 1}
     assert json.loads(redis_client.get("book:BTCUSDT") or b"{}")["asks"] == []
-    events = [json.loads(m.value() or b"")
-              for m in read_topic(kafka_bootstrap, topics.market_events)]
-    assert [e["trade_id"] for e in events if e["type"] == "trade"] == [1]
-    (trade_event,) = [e for e in events if e["type"] == "trade"]
+    events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap, topics.market_events)]
+    trades = [e for e in events if isinstance(e, TradeEvent)]
+    assert [t.trade_id for t in trades] == [1]
     executed_ms = db.execute(
         "SELECT (extract(epoch FROM executed_at) * 1000)::bigint FROM trades").fetchone()
-    assert executed_ms == (trade_event["time"],)
+    assert executed_ms == (trades[0].time_ms,)
     # Depth diffs chain without a gap from the market's first event: U = previous u + 1.
-    depth = [e for e in events if e["type"] == "depth"]
-    assert depth[0]["first_seq"] == 1
-    assert all(b["first_seq"] == a["last_seq"] + 1 for a, b in itertools.pairwise(depth))
-    assert (depth[-1]["last_seq"],) == db.execute(
+    depth = [e for e in events if isinstance(e, DepthEvent)]
+    assert depth[0].first_seq == 1
+    assert all(b.first_seq == a.last_seq + 1 for a, b in itertools.pairwise(depth))
+    assert (depth[-1].last_seq,) == db.execute(
         "SELECT last_sequence FROM market_sequences WHERE market = 'BTCUSDT'").fetchone()
 
 

@@ -9,6 +9,13 @@ import redis
 
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.domain.orders import OrderStatus, OrderType, Side
+from chalicelib.domain.stream_events import (
+    DepthEvent,
+    OrderEvent,
+    TradeEvent,
+    decode,
+    decode_trade,
+)
 from matching_cluster.engine import Trade
 from matching_cluster.service.publishing import MarketUpdate, Publisher
 from matching_cluster.service.settlement import OrderState
@@ -45,16 +52,16 @@ def test_queued_batches_write_redis_once_with_every_trade_and_keep_every_event(
 
     book = json.loads(redis_client.get("book:BTCUSDT") or b"{}")
     assert book == {"seq": 6, "bids": [[str(PRICE - 300), "7"]], "asks": []}
-    recent = [json.loads(t) for t in redis_client.lrange("trades:BTCUSDT", 0, -1)]
-    assert [(t["trade_id"], t["time"]) for t in recent] == [(3, 3_000), (2, 3_000), (1, 1_000)]
+    recent = [decode_trade(t) for t in redis_client.lrange("trades:BTCUSDT", 0, -1)]
+    assert [(t.trade_id, t.time_ms) for t in recent] == [(3, 3_000), (2, 3_000), (1, 1_000)]
     assert json.loads(redis_client.get("last:BTCUSDT") or b"{}")["trade_id"] == 3
     assert redis_client.hget("ticker:BTCUSDT", "best_bid") == str(PRICE - 300).encode()
 
-    events = [json.loads(m.value() or b"") for m in read_topic(kafka_bootstrap,
-                                                               topics.market_events)]
-    assert [(e["first_seq"], e["last_seq"]) for e in events if e["type"] == "depth"] == [
+    events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                           topics.market_events)]
+    assert [(e.first_seq, e.last_seq) for e in events if isinstance(e, DepthEvent)] == [
         (1, 2), (3, 3), (4, 6)]
-    assert [e["trade_id"] for e in events if e["type"] == "trade"] == [1, 2, 3]
-    orders = [json.loads(m.value() or b"") for m in read_topic(kafka_bootstrap,
-                                                               topics.order_events)]
-    assert [o["seq"] for o in orders] == [2, 3, 6]
+    assert [e.trade_id for e in events if isinstance(e, TradeEvent)] == [1, 2, 3]
+    orders = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                           topics.order_events)]
+    assert [o.seq for o in orders if isinstance(o, OrderEvent)] == [2, 3, 6]

@@ -14,9 +14,11 @@ import psycopg
 import pytest
 import redis
 
-from chalicelib.adapters.market_data import MarketDataCache, read_market_snapshot
-from chalicelib.domain.candles import Interval
+from chalicelib.adapters.market_cache import RECENT_TRADES, MarketDataCache
+from chalicelib.adapters.market_data_pg import read_market_snapshot
+from chalicelib.domain.candles import Candle, Interval
 from chalicelib.domain.errors import ApiError
+from chalicelib.domain.stream_events import TradeEvent, decode_trade, encode, encode_kline_member
 from chalicelib.service_layer import market_data as md
 from tests.integration.matching.support import create_market, create_users
 
@@ -74,10 +76,9 @@ def candle(db: Conn, interval: Interval, open_time: int, ohlc: tuple[int, int, i
 
 
 def cached_kline(redis_client: redis.Redis, open_time: int, close: int, last_id: int) -> None:
-    member = {"t": open_time, "T": open_time + MINUTE - 1, "o": "100", "h": str(close),
-              "l": "100", "c": str(close), "v": "5", "q": "9", "n": 1, "V": "0", "Q": "0",
-              "f": last_id, "L": last_id}
-    redis_client.zadd(f"klines:{SYMBOL}:1m", {json.dumps(member): open_time})
+    candle = Candle(SYMBOL, Interval.M1, open_time, open_time + MINUTE - 1, 100, close, 100,
+                    close, 5, 9, 1, 0, 0, last_id, last_id)
+    redis_client.zadd(f"klines:{SYMBOL}:1m", {encode_kline_member(candle): open_time})
 
 
 def test_depth_is_rebuilt_from_postgres_and_written_back(
@@ -112,7 +113,7 @@ def test_a_rebuild_never_overwrites_what_the_matcher_wrote_later(
 ) -> None:
     rest(db, "BUY", 10_000, BTC)
     set_sequence(db, 7)
-    stale = read_market_snapshot(db, SYMBOL)
+    stale = read_market_snapshot(db, SYMBOL, RECENT_TRADES)
     newer = json.dumps({"seq": 9, "bids": [["10000", "5"]], "asks": []})
     redis_client.set(f"seq:{SYMBOL}", 9)
     redis_client.set(f"book:{SYMBOL}", newer)
@@ -129,17 +130,17 @@ def test_trades_with_a_gap_in_redis_are_read_from_postgres(
         trade(db, trade_id, 10_000 + trade_id, BTC, NOW + trade_id, buyer_is_maker=True)
     set_sequence(db, 50)
     for trade_id in (3, 5):  # the publisher lost the batch of trade 4
-        redis_client.lpush(f"trades:{SYMBOL}", json.dumps({
-            "seq": trade_id * 10, "trade_id": trade_id, "time": NOW + trade_id,
-            "price": str(10_000 + trade_id), "qty": str(BTC), "quote_qty": "1",
-            "buyer_is_maker": True, "maker_order_id": 1, "taker_order_id": 2}))
+        redis_client.lpush(f"trades:{SYMBOL}", encode(TradeEvent(
+            market=SYMBOL, seq=trade_id * 10, trade_id=trade_id, time_ms=NOW + trade_id,
+            price=10_000 + trade_id, qty=BTC, quote_qty=1, buyer_is_maker=True,
+            maker_order_id=1, taker_order_id=2)))
 
     found = md.recent_trades(db, cache, SYMBOL, 2).trades
 
     assert [(t.trade_id, t.price, t.time_ms, t.buyer_is_maker) for t in found] == [
         (4, 10_004, NOW + 4, True), (5, 10_005, NOW + 5, True)]
     # Written back whole: Redis now answers for all five.
-    assert [json.loads(t)["trade_id"] for t in redis_client.lrange(f"trades:{SYMBOL}", 0, -1)
+    assert [decode_trade(t).trade_id for t in redis_client.lrange(f"trades:{SYMBOL}", 0, -1)
             ] == [5, 4, 3, 2, 1]
     assert [t.trade_id for t in md.recent_trades(db, cache, SYMBOL, 500).trades] == [
         1, 2, 3, 4, 5]

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.market_data import BookSnapshot
-from chalicelib.domain.orders import MarketSpec
-from chalicelib.service_layer.orders import Market
-from chalicelib.service_layer.streams import (
-    DepthEvent,
-    Fill,
-    KlineEvent,
-    OrderEvent,
+from chalicelib.domain.candles import Interval
+from chalicelib.domain.market_data import BookSnapshot, Fill
+from chalicelib.domain.orders import Market, MarketSpec, OrderStatus, OrderType, Side
+from chalicelib.domain.stream_events import DepthEvent, KlineEvent, OrderEvent, TradeEvent, encode
+from chalicelib.service_layer.stream_fanout import parse_event
+from chalicelib.service_layer.stream_names import (
     Stream,
     StreamKind,
     StreamRequestError,
-    TradeEvent,
+    parse_stream,
+)
+from chalicelib.service_layer.stream_payloads import (
     book_ticker_payload,
     depth_payload,
     execution_reports,
     kline_payload,
-    parse_event,
-    parse_request,
-    parse_stream,
     partial_depth_payload,
     trade_payload,
 )
+from chalicelib.service_layer.stream_protocol import parse_request
 
 BTCUSDT = Market(MarketSpec("BTCUSDT", 10**8, 10_000, 10_000, 10_000, 10**11), "BTC", "USDT",
                  8, 6, "TRADING")
@@ -86,18 +84,17 @@ def test_malformed_requests_get_binance_error_codes(body: str, code: int) -> Non
 
 
 def test_trade_payload_is_binances_with_decimal_strings() -> None:
-    event = TradeEvent(type="trade", market="BTCUSDT", trade_id=12, time=NOW - 5,
-                       price=20_000_000_000, qty=1_500_000, buyer_is_maker=True)
+    event = TradeEvent(market="BTCUSDT", seq=30, trade_id=12, time_ms=NOW - 5,
+                       price=20_000_000_000, qty=1_500_000, quote_qty=300_000_000,
+                       buyer_is_maker=True, maker_order_id=3, taker_order_id=4)
     assert trade_payload(BTCUSDT, event, NOW) == {
         "e": "trade", "E": NOW, "s": "BTCUSDT", "t": 12, "p": "20000.000000",
         "q": "0.01500000", "T": NOW - 5, "m": True, "M": True}
 
 
 def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
-    event = parse_event(json.dumps({
-        "type": "depth", "market": "BTCUSDT", "first_seq": 11, "last_seq": 14,
-        "bids": [["19999000000", "0"]], "asks": [["20001000000", "250000"]]}).encode())
-    assert isinstance(event, DepthEvent)
+    event = DepthEvent(market="BTCUSDT", first_seq=11, last_seq=14, bids=[(19_999_000_000, 0)],
+                       asks=[(20_001_000_000, 250_000)])
     assert depth_payload(BTCUSDT, event, NOW) == {
         "e": "depthUpdate", "E": NOW, "s": "BTCUSDT", "U": 11, "u": 14,
         "b": [["19999.000000", "0.00000000"]], "a": [["20001.000000", "0.00250000"]]}
@@ -121,7 +118,7 @@ def test_book_ticker_shows_zero_for_an_empty_side() -> None:
 
 
 def test_kline_payload_is_binances() -> None:
-    event = KlineEvent(type="kline", market="BTCUSDT", interval="1m", t=60_000, T=119_999,
+    event = KlineEvent(market="BTCUSDT", interval=Interval.M1, t=60_000, T=119_999,
                        o=1_000_000, h=3_000_000, l=500_000, c=2_000_000, v=100_000_000,
                        q=2_000_000, n=3, V=50_000_000, Q=1_000_000, f=1, L=3)
     assert kline_payload(BTCUSDT, event, NOW) == {"e": "kline", "E": NOW, "s": "BTCUSDT", "k": {
@@ -130,18 +127,19 @@ def test_kline_payload_is_binances() -> None:
         "x": False, "q": "2.000000", "V": "0.50000000", "Q": "1.000000", "B": "0"}}
 
 
-def test_unknown_and_unreadable_events_are_skipped() -> None:
+def test_events_are_read_as_published_and_unknown_or_unreadable_ones_skipped() -> None:
+    order = order_event()
+    assert parse_event(encode(order)) == order
     assert parse_event(b'{"type":"candle_closed"}') is None
     assert parse_event(b"not json") is None
     assert parse_event(b'{"type":"trade","market":"BTCUSDT"}') is None
 
 
 def order_event(**changes: Any) -> OrderEvent:
-    fields = {"type": "order", "market": "BTCUSDT", "seq": 20, "order_id": 5, "user_id": 1,
-              "side": "BUY", "order_type": "LIMIT", "price": 20_000_000_000,
-              "quantity": 2_000_000, "executed_qty": 0, "cumulative_quote_qty": 0,
-              "status": "NEW", "done_reason": None}
-    return OrderEvent.model_validate(fields | changes)
+    new = OrderEvent(market="BTCUSDT", seq=20, order_id=5, user_id=1, side=Side.BUY,
+                     order_type=OrderType.LIMIT, price=20_000_000_000, quantity=2_000_000,
+                     executed_qty=0, cumulative_quote_qty=0, status=OrderStatus.NEW)
+    return replace(new, **changes)
 
 
 def fill(trade_id: int, qty: int) -> Fill:
@@ -166,7 +164,7 @@ def test_a_new_order_reports_new_once() -> None:
 
 def test_a_taker_that_fills_at_once_reports_new_then_each_trade() -> None:
     event = order_event(executed_qty=2_000_000, cumulative_quote_qty=400_000_000,
-                        status="FILLED")
+                        status=OrderStatus.FILLED)
     reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(1, 500_000), fill(2, 1_500_000)],
                                 first=True, now_ms=NOW)
     assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000"),
@@ -180,7 +178,7 @@ def test_a_taker_that_fills_at_once_reports_new_then_each_trade() -> None:
 
 def test_a_later_event_reports_only_the_trades_since_the_previous_one() -> None:
     event = order_event(executed_qty=1_500_000, cumulative_quote_qty=300_000_000,
-                        status="PARTIALLY_FILLED")
+                        status=OrderStatus.PARTIALLY_FILLED)
     reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(7, 1_000_000)], first=False,
                                 now_ms=NOW)
     assert summary(reports) == [("TRADE", "PARTIALLY_FILLED", "0.01000000", "0.01500000")]
@@ -189,7 +187,7 @@ def test_a_later_event_reports_only_the_trades_since_the_previous_one() -> None:
 
 def test_an_ioc_remainder_expires_after_its_trades() -> None:
     event = order_event(executed_qty=500_000, cumulative_quote_qty=100_000_000,
-                        status="EXPIRED", done_reason="EXPIRED_IOC")
+                        status=OrderStatus.EXPIRED, done_reason="EXPIRED_IOC")
     reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(3, 500_000)], first=True,
                                 now_ms=NOW)
     assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000"),
@@ -198,8 +196,8 @@ def test_an_ioc_remainder_expires_after_its_trades() -> None:
 
 
 @pytest.mark.parametrize(("status", "execution"), [
-    ("CANCELED", "CANCELED"), ("EXPIRED_IN_MATCH", "TRADE_PREVENTION")])
-def test_a_resting_order_that_ends_without_trades(status: str, execution: str) -> None:
+    (OrderStatus.CANCELED, "CANCELED"), (OrderStatus.EXPIRED_IN_MATCH, "TRADE_PREVENTION")])
+def test_a_resting_order_that_ends_without_trades(status: OrderStatus, execution: str) -> None:
     reports = execution_reports(BTCUSDT, order_event(status=status), ORDER_ROW, [],
                                 first=False, now_ms=NOW)
     assert summary(reports) == [(execution, status, "0.00000000", "0.00000000")]
@@ -207,7 +205,7 @@ def test_a_resting_order_that_ends_without_trades(status: str, execution: str) -
 
 
 def test_a_rejected_post_only_order_reports_only_its_rejection() -> None:
-    event = order_event(order_type="LIMIT_MAKER", status="REJECTED",
+    event = order_event(order_type=OrderType.LIMIT_MAKER, status=OrderStatus.REJECTED,
                         done_reason="REJECTED_POST_ONLY")
     reports = execution_reports(BTCUSDT, event, ORDER_ROW, [], first=True, now_ms=NOW)
     assert [(r["x"], r["X"], r["r"]) for r in reports] == [

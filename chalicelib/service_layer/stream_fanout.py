@@ -1,0 +1,220 @@
+"""The fan-out of stream events to the WebSocket connections subscribed to them.
+
+Each event of ``market-events`` and ``order-events`` (``domain.stream_events``) becomes
+Binance's stream payloads (``stream_payloads``), posted to the connections subscribed to
+a stream it feeds (``stream_names``) or, for an order event, to its user's channel: in
+order per connection, connections in parallel, best effort.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chalicelib.adapters import market_data_pg
+from chalicelib.adapters.market_cache import MarketDataCache
+from chalicelib.adapters.stream_subscriptions import (
+    OrderEventProgress,
+    StreamSubscriptions,
+)
+from chalicelib.adapters.ws_sender import SendError
+from chalicelib.domain import stream_events
+from chalicelib.domain.errors import ApiError
+from chalicelib.domain.orders import Market
+from chalicelib.domain.stream_events import (
+    DepthEvent,
+    Event,
+    KlineEvent,
+    OrderEvent,
+    TradeEvent,
+)
+from chalicelib.service_layer import Conn, market_data, orders, wallet
+from chalicelib.service_layer.stream_names import (
+    PARTIAL_DEPTH_LEVELS,
+    Stream,
+    StreamKind,
+    parse_stream,
+    user_channel,
+)
+from chalicelib.service_layer.stream_payloads import (
+    account_position,
+    book_ticker_payload,
+    depth_payload,
+    execution_reports,
+    kline_payload,
+    partial_depth_payload,
+    ticker_payload,
+    trade_payload,
+)
+
+log = logging.getLogger(__name__)
+
+
+def parse_event(raw: bytes) -> Event | None:
+    """The event a record carries; None for kinds no stream shows, and for values that
+    cannot be read (logged: redelivering them would never help)."""
+    try:
+        return stream_events.decode(raw)
+    except ValueError:
+        log.warning("unreadable event skipped", extra={"value": raw[:200]})
+        return None
+
+
+class Sender(Protocol):
+    def send(self, connection_id: str, data: str) -> bool:
+        """Post one message; False when the connection is gone."""
+
+
+@dataclass
+class FanoutContext:
+    subscriptions: StreamSubscriptions
+    progress: OrderEventProgress
+    market_data: MarketDataCache
+    # Autocommit connections to the writer: a reader could lag behind the batch whose
+    # events arrive here.
+    db: Callable[[], AbstractContextManager[Conn]]
+    sender: Sender
+    now_ms: Callable[[], int]
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16))
+    markets: dict[str, Market] = field(default_factory=dict)
+
+    def market(self, symbol: str) -> Market:
+        """Scales and assets never change once a market exists: loaded once."""
+        if symbol not in self.markets:
+            with self.db() as conn:
+                self.markets[symbol] = orders.load_market(conn, symbol)
+        return self.markets[symbol]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    messages: int
+    connections: int
+    gone: int
+
+
+def fan_out(ctx: FanoutContext, raw: bytes) -> Delivery:
+    """Post an event's payloads to every connection subscribed to a stream it feeds, in
+    order per connection; connections found gone are forgotten."""
+    event = parse_event(raw)
+    if event is None:
+        return Delivery(0, 0, 0)
+    if not isinstance(event, OrderEvent):
+        return post(ctx, event, [s.name for s in public_streams(event)], 0)
+    previous = ctx.progress.last_seq(event.order_id)
+    if event.seq <= previous:  # delivered already (a redelivery, or a replayed batch)
+        return Delivery(0, 0, 0)
+    delivery = post(ctx, event, [user_channel(event.user_id)], previous)
+    # Recorded whether or not anybody listens, so that a report covers exactly the
+    # trades since the order's previous event.
+    ctx.progress.record(event.order_id, event.seq)
+    return delivery
+
+
+def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -> Delivery:
+    listeners = ctx.subscriptions.subscribers(channels)
+    if not listeners:
+        return Delivery(0, 0, 0)
+    outbox: dict[str, list[str]] = {}
+    public = not isinstance(event, OrderEvent)
+    combined = ctx.subscriptions.combined(set().union(*listeners.values())) if public else set()
+    for channel, connections in listeners.items():
+        try:
+            built = payloads(ctx, event, channel, previous)
+        except ApiError:  # an unknown market or order: no redelivery can fix that
+            log.warning("event of an unknown market or order skipped",
+                        extra={"event": stream_events.encode(event).decode()})
+            continue
+        raw = [_json(payload) for payload in built]
+        wrapped = [_json({"stream": channel, "data": p}) for p in built] if combined else raw
+        for connection_id in sorted(connections):
+            messages = wrapped if connection_id in combined else raw
+            outbox.setdefault(connection_id, []).extend(messages)
+    return deliver(ctx, outbox)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def public_streams(event: Event) -> list[Stream]:
+    symbol = event.market
+    if isinstance(event, TradeEvent):
+        return [Stream(symbol, StreamKind.TRADE), Stream(symbol, StreamKind.TICKER)]
+    if isinstance(event, DepthEvent):
+        return [Stream(symbol, StreamKind.DEPTH), Stream(symbol, StreamKind.DEPTH_100MS),
+                Stream(symbol, StreamKind.BOOK_TICKER),
+                *[Stream(symbol, StreamKind.PARTIAL_DEPTH, levels=levels, fast=fast)
+                  for levels in PARTIAL_DEPTH_LEVELS for fast in (False, True)]]
+    if isinstance(event, KlineEvent):
+        return [Stream(symbol, StreamKind.KLINE, event.interval)]
+    return []
+
+
+def payloads(ctx: FanoutContext, event: Event, channel: str,
+             previous: int) -> list[dict[str, Any]]:
+    now = ctx.now_ms()
+    market = ctx.market(event.market)
+    if isinstance(event, OrderEvent):
+        with ctx.db() as conn:
+            return user_payloads(conn, market, event, previous, now)
+    stream = parse_stream(channel)
+    kind = stream.kind
+    if isinstance(event, TradeEvent) and kind is StreamKind.TICKER:
+        with ctx.db() as conn:
+            ticker = market_data.ticker_24hr(conn, ctx.market_data, [event.market], now)[0]
+        return [ticker_payload(market, ticker, now)]
+    if isinstance(event, TradeEvent):
+        return [trade_payload(market, event, now)]
+    if isinstance(event, DepthEvent) and kind is StreamKind.BOOK_TICKER:
+        book = ctx.market_data.book(event.market)
+        return [book_ticker_payload(market, book)] if book else []
+    if isinstance(event, DepthEvent) and kind is StreamKind.PARTIAL_DEPTH:
+        book = ctx.market_data.book(event.market)
+        return [partial_depth_payload(market, book, stream.levels)] if book else []
+    if isinstance(event, DepthEvent):
+        return [depth_payload(market, event, now)]
+    return [kline_payload(market, event, now)]
+
+
+def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
+                  now_ms: int) -> list[dict[str, Any]]:
+    """The order's execution reports, then the user's balances of the market's assets."""
+    order = orders.find_order(conn, event.user_id, event.market, order_id=event.order_id)
+    # Trades of an order never come before its acceptance: that bounds the index scan.
+    after = max(previous, int(order["accepted_seq"] or event.seq) - 1)
+    fills = market_data_pg.order_fills(conn, event.market, event.order_id, after, event.seq)
+    reports = execution_reports(market, event, order, fills, first=previous == 0,
+                                now_ms=now_ms)
+    assets = (market.base_asset, market.quote_asset)
+    held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]
+    return [*reports, account_position(held, now_ms)]
+
+
+def deliver(ctx: FanoutContext, outbox: Mapping[str, list[str]]) -> Delivery:
+    """Each connection's messages in order; connections in parallel."""
+    results = list(ctx.pool.map(lambda item: _send_all(ctx.sender, *item), outbox.items()))
+    gone = [connection_id for connection_id, (_, alive) in zip(outbox, results, strict=True)
+            if not alive]
+    for connection_id in gone:
+        ctx.subscriptions.drop_connection(connection_id)
+    return Delivery(sum(sent for sent, _ in results), len(outbox), len(gone))
+
+
+def _send_all(sender: Sender, connection_id: str, messages: list[str]) -> tuple[int, bool]:
+    """Best effort: (messages sent, whether the connection is still there)."""
+    sent = 0
+    for data in messages:
+        try:
+            if not sender.send(connection_id, data):
+                return sent, False
+            sent += 1
+        except SendError:
+            log.warning("post to connection failed", exc_info=True,
+                        extra={"connection_id": connection_id})
+    return sent, True

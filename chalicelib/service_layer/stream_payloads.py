@@ -1,0 +1,149 @@
+"""Binance's WebSocket payloads for stream events, amounts formatted with the market's
+scales: the public streams' (``trade``, ``depthUpdate``, ``kline``, ``24hrTicker``,
+book tickers and partial books) and a user's (``executionReport``,
+``outboundAccountPosition``). Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from chalicelib.domain.market_data import BookSnapshot, Fill, Ticker24hr
+from chalicelib.domain.money import format_units
+from chalicelib.domain.orders import OPEN_STATUSES, Market
+from chalicelib.domain.stream_events import DepthEvent, KlineEvent, OrderEvent, TradeEvent
+from chalicelib.service_layer import wallet
+
+
+def _price(market: Market, units: int) -> str:
+    return format_units(units, market.quote_scale)
+
+
+def _qty(market: Market, units: int) -> str:
+    return format_units(units, market.base_scale)
+
+
+def _levels(market: Market, levels: Iterable[tuple[int, int]]) -> list[list[str]]:
+    return [[_price(market, p), _qty(market, q)] for p, q in levels]
+
+
+def trade_payload(market: Market, event: TradeEvent, now_ms: int) -> dict[str, Any]:
+    return {"e": "trade", "E": now_ms, "s": event.market, "t": event.trade_id,
+            "p": _price(market, event.price), "q": _qty(market, event.qty), "T": event.time_ms,
+            "m": event.buyer_is_maker, "M": True}
+
+
+def depth_payload(market: Market, event: DepthEvent, now_ms: int) -> dict[str, Any]:
+    return {"e": "depthUpdate", "E": now_ms, "s": event.market, "U": event.first_seq,
+            "u": event.last_seq, "b": _levels(market, event.bids),
+            "a": _levels(market, event.asks)}
+
+
+def book_ticker_payload(market: Market, book: BookSnapshot) -> dict[str, Any]:
+    """The best bid and ask of the matcher's ``book:{market}`` (0 for an empty side)."""
+    top = book.top()
+    return {"u": book.seq, "s": market.spec.symbol,
+            "b": _price(market, top.bid_price), "B": _qty(market, top.bid_qty),
+            "a": _price(market, top.ask_price), "A": _qty(market, top.ask_qty)}
+
+
+def partial_depth_payload(market: Market, book: BookSnapshot, levels: int) -> dict[str, Any]:
+    """Binance's partial book: the top ``levels`` of the matcher's ``book:{market}``."""
+    return {"lastUpdateId": book.seq, "bids": _levels(market, book.bids[:levels]),
+            "asks": _levels(market, book.asks[:levels])}
+
+
+def kline_payload(market: Market, event: KlineEvent, now_ms: int) -> dict[str, Any]:
+    return {"e": "kline", "E": now_ms, "s": event.market, "k": {
+        "t": event.t, "T": event.T, "s": event.market, "i": event.interval.value, "f": event.f,
+        "L": event.L, "o": _price(market, event.o), "c": _price(market, event.c),
+        "h": _price(market, event.h), "l": _price(market, event.l),
+        "v": _qty(market, event.v), "n": event.n, "x": event.closed,
+        "q": _price(market, event.q), "V": _qty(market, event.V),
+        "Q": _price(market, event.Q), "B": "0"}}
+
+
+def _percent(milli: int) -> str:
+    return ("-" if milli < 0 else "") + format_units(abs(milli), 3)
+
+
+def ticker_payload(market: Market, ticker: Ticker24hr,
+                   now_ms: int) -> dict[str, Any]:
+    top = ticker.top
+    return {"e": "24hrTicker", "E": now_ms, "s": market.spec.symbol,
+            "p": ("-" if ticker.price_change < 0 else "")
+                 + _price(market, abs(ticker.price_change)),
+            "P": _percent(ticker.price_change_percent_milli),
+            "w": _price(market, ticker.weighted_avg_price),
+            "x": _price(market, ticker.prev_close), "c": _price(market, ticker.last),
+            "Q": _qty(market, ticker.last_qty), "b": _price(market, top.bid_price),
+            "B": _qty(market, top.bid_qty), "a": _price(market, top.ask_price),
+            "A": _qty(market, top.ask_qty), "o": _price(market, ticker.open),
+            "h": _price(market, ticker.high), "l": _price(market, ticker.low),
+            "v": _qty(market, ticker.volume), "q": _price(market, ticker.quote_volume),
+            "O": ticker.open_time, "C": ticker.close_time, "F": ticker.first_id,
+            "L": ticker.last_id, "n": ticker.count}
+
+
+# --- the private user stream
+
+# The execution type of the report that ends an order without a trade.
+CLOSING_EXECUTION = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED",
+                     "EXPIRED_IN_MATCH": "TRADE_PREVENTION", "REJECTED": "REJECTED"}
+
+
+def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any],
+                      fills: Sequence[Fill], *, first: bool, now_ms: int) -> list[dict[str, Any]]:
+    """Binance's ``executionReport``s for one order event: NEW for an order's first
+    event, one TRADE per fill since its previous event, then what closed it, if
+    anything (or REPLACED: an amend)."""
+    created_ms = int(order["created_at"].timestamp() * 1000)
+    common = {
+        "e": "executionReport", "E": now_ms, "s": event.market,
+        "c": order["client_order_id"], "S": event.side, "o": event.order_type,
+        "f": order["time_in_force"] or "GTC", "q": _qty(market, event.quantity),
+        "p": _price(market, event.price), "P": _price(market, 0), "F": _qty(market, 0),
+        "g": -1, "C": "", "i": event.order_id, "O": created_ms, "W": created_ms,
+        "Q": _price(market, int(order["quote_order_qty"] or 0)), "V": order["stp"]}
+    executed = event.executed_qty - sum(f.qty for f in fills)
+    quote = event.cumulative_quote_qty - sum(f.quote_qty for f in fills)
+    resting = event.status in OPEN_STATUSES and event.order_type != "MARKET"
+
+    def report(execution: str, status: str, fill: Fill | None, on_book: bool) -> dict[str, Any]:
+        return {**common, "x": execution, "X": status,
+                "r": (event.done_reason or "NONE") if status == "REJECTED" else "NONE",
+                "l": _qty(market, fill.qty if fill else 0), "z": _qty(market, executed),
+                "L": _price(market, fill.price if fill else 0),
+                "n": _commission(market, fill), "N": fill.commission_asset if fill else None,
+                "T": fill.time_ms if fill else now_ms, "t": fill.trade_id if fill else -1,
+                "w": on_book, "m": fill.is_maker if fill else False,
+                "Z": _price(market, quote),
+                "Y": _price(market, fill.quote_qty if fill else 0)}
+
+    reports = []
+    if first and event.status != "REJECTED":
+        reports.append(report("NEW", "NEW", None, event.order_type != "MARKET"))
+    for index, fill in enumerate(fills):
+        executed, quote = executed + fill.qty, quote + fill.quote_qty
+        last = index == len(fills) - 1
+        status = event.status if last and event.status == "FILLED" else "PARTIALLY_FILLED"
+        reports.append(report("TRADE", status, fill, resting))
+    if event.status in CLOSING_EXECUTION:
+        reports.append(report(CLOSING_EXECUTION[event.status], event.status, None, False))
+    elif not fills and not first:
+        reports.append(report("REPLACED", event.status, None, resting))
+    return reports
+
+
+def _commission(market: Market, fill: Fill | None) -> str:
+    if fill is None:
+        return "0"
+    scale = market.base_scale if fill.commission_asset == market.base_asset \
+        else market.quote_scale
+    return format_units(fill.commission, scale)
+
+
+def account_position(balances: Iterable[wallet.Balance], now_ms: int) -> dict[str, Any]:
+    return {"e": "outboundAccountPosition", "E": now_ms, "u": now_ms,
+            "B": [{"a": b.asset, "f": format_units(b.free, b.scale),
+                   "l": format_units(b.locked, b.scale)} for b in balances]}
