@@ -18,20 +18,21 @@ from chalicelib.domain.orders import MarketSpec, RejectReason
 
 def price_problem(spec: MarketSpec, price: object) -> RejectReason | None:
     """PRICE_FILTER: a positive price on the tick grid."""
-    if type(price) is not int or price <= 0:
-        return RejectReason.INVALID_PRICE
-    if price % spec.tick_size:
-        return RejectReason.PRICE_OFF_TICK
-    return None
+    return _on_grid(price, spec.tick_size, RejectReason.INVALID_PRICE,
+                    RejectReason.PRICE_OFF_TICK)
 
 
 def lot_problem(spec: MarketSpec, qty: object) -> RejectReason | None:
     """LOT_SIZE's step: a positive quantity on the lot grid (all an amend checks)."""
-    if type(qty) is not int or qty <= 0:
-        return RejectReason.INVALID_QUANTITY
-    if qty % spec.lot_size:
-        return RejectReason.QTY_OFF_LOT
-    return None
+    return _on_grid(qty, spec.lot_size, RejectReason.INVALID_QUANTITY,
+                    RejectReason.QTY_OFF_LOT)
+
+
+def _on_grid(value: object, step: int, invalid: RejectReason,
+             off_grid: RejectReason) -> RejectReason | None:
+    if type(value) is not int or value <= 0:
+        return invalid
+    return off_grid if value % step else None
 
 
 def qty_problem(spec: MarketSpec, qty: object) -> RejectReason | None:

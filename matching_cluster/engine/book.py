@@ -314,13 +314,11 @@ class OrderBook:
         new_qty = cmd.new_qty
         if o is None or o.user_id != cmd.user_id:
             reason = RejectReason.UNKNOWN_ORDER
-        elif (lot_reason := lot_problem(self.spec, new_qty)) is not None:
-            reason = lot_reason
-        elif new_qty >= o.qty:
-            reason = RejectReason.AMEND_NOT_REDUCING
-        else:
+        elif type(new_qty) is int and 0 < new_qty < o.qty and not new_qty % self._lot:
             self._amend_down(o, new_qty)
             return
+        else:
+            reason = lot_problem(self.spec, new_qty) or RejectReason.AMEND_NOT_REDUCING
         self._reject(CommandKind.AMEND, cmd.order_id, cmd.user_id, reason)
 
     def _amend_down(self, o: _Order, new_qty: int) -> None:
