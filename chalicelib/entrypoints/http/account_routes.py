@@ -26,10 +26,8 @@ def account() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "READ")
     params = parse_params(AccountParams, signed.params())
     with services().db() as conn:
-        held = wallet.balances(conn, owner.user_id)
+        held = wallet.balances(conn, owner.user_id, omit_zero=params.omit_zero_balances)
         maker_ppm, taker_ppm = highest_fees_ppm(conn)
-    if params.omit_zero_balances:
-        held = [b for b in held if b.free or b.locked]
     return {
         # Fees differ per market: this shows the highest, /account/commission each one.
         "makerCommission": maker_ppm // 100, "takerCommission": taker_ppm // 100,

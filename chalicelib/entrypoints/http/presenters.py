@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.money import format_units
-from chalicelib.service_layer import Page
-from chalicelib.service_layer.admin import Asset, AuditEntry, Market
-from chalicelib.service_layer.wallet import (
+from chalicelib.domain.wallet import (
     Balance,
     Deposit,
     LedgerEntry,
@@ -15,6 +13,8 @@ from chalicelib.service_layer.wallet import (
     Withdrawal,
     WithdrawalStatus,
 )
+from chalicelib.service_layer import Page
+from chalicelib.service_layer.admin import Asset, AuditEntry, Market
 
 AWAITING_SECOND_ADMIN = "AWAITING_SECOND_ADMIN"
 """The state of a credit or withdrawal one admin approved above the four-eyes threshold."""

@@ -41,7 +41,6 @@ def deposit_address() -> dict[str, object]:
     user, _session = bearer_user(routes.current_request)
     query = parse_query(routes.current_request, AssetQuery)
     with services().db() as conn:
-        asset_scale(conn, query.asset)
         address = wallet.deposit_address(conn, user.id, query.asset)
     return {"asset": query.asset, "address": address}
 

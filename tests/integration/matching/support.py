@@ -22,13 +22,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.adapters.ledger import post_transactions
-from chalicelib.domain.ledger import (
-    AccountKind,
-    AccountRef,
-    Bucket,
-    LedgerTransaction,
-    Posting,
-)
+from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, LedgerTransaction, Posting
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
