@@ -26,7 +26,7 @@ def account() -> dict[str, object]:
     owner, signed = key_owner(routes.current_request, "READ")
     params = parse_params(AccountParams, signed.params())
     with services().db() as conn:
-        held = wallet.balances(conn, owner.user_id, omit_zero=params.omit_zero_balances)
+        held = wallet.balances(conn, owner.user_id, omit_zero=bool(params.omit_zero_balances))
         maker_ppm, taker_ppm = highest_fees_ppm(conn)
     return {
         # Fees differ per market: this shows the highest, /account/commission each one.
