@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _load
 import psycopg
 
+from chalicelib.domain.clock import SystemClock
 from chalicelib.settings import Settings
 from matching_cluster.service import repository as repo
 from matching_cluster.service.batch import PartitionSlice, apply_batch
@@ -61,15 +62,16 @@ def main() -> None:
         epoch, _offset = repo.fence_partition(conn, "bench", 0, "bench")
         metrics = Metrics()
         books = Books(metrics)
+        clock = SystemClock()
         apply_batch(conn, books, metrics, topic="bench",
-                    slices=[PartitionSlice(0, epoch, commands[:WARMUP], WARMUP)])
+                    slices=[PartitionSlice(0, epoch, commands[:WARMUP], WARMUP)], clock=clock)
         timed = commands[WARMUP:]
         batches = 0
         started = time.perf_counter()
         for start in range(0, len(timed), args.batch):
             chunk = timed[start:start + args.batch]
             apply_batch(conn, books, metrics, topic="bench", slices=[
-                PartitionSlice(0, epoch, chunk, WARMUP + start + len(chunk))])
+                PartitionSlice(0, epoch, chunk, WARMUP + start + len(chunk))], clock=clock)
             batches += 1
         seconds = time.perf_counter() - started
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()

@@ -14,31 +14,19 @@ import signal
 import threading
 from types import FrameType
 
-from chalicelib.adapters.kafka import make_producer
-from chalicelib.adapters.postgres import connect
-from chalicelib.adapters.redis_store import redis_client
 from chalicelib.settings import get_settings
 
-from .consumer import Matcher, MatcherConfig
+from .bootstrap import bootstrap_matcher
 from .health import start_health_server
 from .logs import configure_logging
-from .metrics import Metrics
-from .publishing import Publisher, PublishThread
 
 log = logging.getLogger("matching_cluster.service")
 
 
 def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    settings, config, metrics = get_settings(), MatcherConfig(), Metrics()
-    publisher = PublishThread(Publisher(redis_client(settings),
-                                        make_producer(settings.kafka_bootstrap_servers),
-                                        market_events_topic=settings.market_events_topic,
-                                        order_events_topic=settings.order_events_topic))
-    matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True),
-                      topic=settings.orders_topic, config=config,
-                      bootstrap_servers=settings.kafka_bootstrap_servers,
-                      publish=publisher.publish, metrics=metrics)
+    settings = get_settings()
+    process = bootstrap_matcher(settings)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -48,14 +36,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     server = start_health_server(settings.matcher_health_host, settings.matcher_health_port,
-                                 matcher.status, metrics)
-    log.info("matcher starting", extra={"instance": config.instance_id,
+                                 process.matcher.status, process.metrics)
+    log.info("matcher starting", extra={"instance": process.config.instance_id,
                                          "topic": settings.orders_topic,
                                          "health_port": server.server_port})
-    matcher.run(stop)
-    publisher.close(10)
+    process.run(stop)
     server.shutdown()
-    log.info("matcher stopped", extra={"instance": config.instance_id})
+    log.info("matcher stopped", extra={"instance": process.config.instance_id})
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind
 from matching_cluster.engine import (
@@ -69,9 +70,10 @@ class MarketResult:
 
 def apply_batch(
     conn: repo.Conn, books: Books, metrics: Metrics, *, topic: str,
-    slices: Sequence[PartitionSlice],
+    slices: Sequence[PartitionSlice], clock: Clock,
 ) -> list[MarketResult]:
-    """Apply and settle every slice's commands; store every slice's next offset."""
+    """Apply and settle every slice's commands; store every slice's next offset. The
+    batch's trades are executed at ``clock``'s time when the engine is done."""
     # Pipeline mode: statements whose results are not needed yet go out without a
     # round trip each, which is most of a small batch's cost. Every market's engine work
     # runs first, then the whole batch is settled in a constant number of statements,
@@ -96,7 +98,7 @@ def apply_batch(
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
-        results = _settle_all(conn, runs, int(time.time() * 1000))
+        results = _settle_all(conn, runs, clock.now_ms())
         repo.mark_applied(conn, [c.command_id for _, c in fresh])
     return results
 

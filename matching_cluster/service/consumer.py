@@ -22,6 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chalicelib.adapters.kafka import make_consumer
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
 
 from . import repository as repo
@@ -64,9 +65,10 @@ class Matcher:
     def __init__(
         self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
         bootstrap_servers: str, publish: Callable[[list[MarketResult]], None],
-        metrics: Metrics,
+        metrics: Metrics, clock: Clock,
     ) -> None:
         self._conn_factory = conn_factory
+        self._clock = clock
         self._conn = conn_factory()
         self._topic = topic
         self._config = config
@@ -158,7 +160,7 @@ class Matcher:
         partitions = [s.partition for s in slices]
         try:
             results = apply_batch(self._conn, self._books, self._metrics, topic=self._topic,
-                                  slices=slices)
+                                  slices=slices, clock=self._clock)
         except repo.FencedError as exc:
             self._metrics.fenced.inc()
             log.warning("fenced: another instance owns partitions", extra={

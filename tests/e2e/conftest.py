@@ -23,7 +23,6 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from chalicelib.adapters.accounts_repo import set_admin
-from chalicelib.adapters.kafka import make_producer
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import PROJECT_ROOT, Settings
 from tests.conftest import as_role
@@ -212,9 +211,8 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
             redis_client: redis.Redis) -> Iterator[Settings]:
     """A matcher consuming an orders topic of this test's own, and the API publishing to
     it; yields the settings both use."""
-    from matching_cluster.service.consumer import Matcher, MatcherConfig
-    from matching_cluster.service.metrics import Metrics
-    from matching_cluster.service.publishing import Publisher, PublishThread
+    from matching_cluster.service.bootstrap import bootstrap_matcher
+    from matching_cluster.service.consumer import MatcherConfig
 
     topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": api_settings.kafka_bootstrap_servers})
@@ -226,19 +224,14 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     settings = api_settings.model_copy(update={"orders_topic": topic,
                                                "order_result_wait_ms": 10000})
     use_services(Services.from_settings(settings))
-    events = make_producer(settings.kafka_bootstrap_servers)
-    publisher = PublishThread(Publisher(
-        redis.Redis.from_url(settings.redis_url), events,
-        market_events_topic=names[1], order_events_topic=names[2]))
-    matcher_url = as_role(settings, "matcher").database_url  # the matcher's own role
-    engine = Matcher(conn_factory=lambda: psycopg.connect(matcher_url, autocommit=True),
-                     topic=topic,
-                     config=MatcherConfig(group_id=f"g-{topic}", instance_id="e2e",
-                                          session_timeout_ms=6000, poll_timeout_seconds=0.02),
-                     bootstrap_servers=settings.kafka_bootstrap_servers,
-                     publish=publisher.publish, metrics=Metrics())
+    process = bootstrap_matcher(
+        as_role(settings, "matcher").model_copy(update={  # the matcher's own role
+            "market_events_topic": names[1], "order_events_topic": names[2]}),
+        MatcherConfig(group_id=f"g-{topic}", instance_id="e2e", session_timeout_ms=6000,
+                      poll_timeout_seconds=0.02))
+    engine = process.matcher
     stop = threading.Event()
-    thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=process.run, args=(stop,), daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while len(engine.status.assigned) < 2 and time.monotonic() < deadline:
@@ -249,5 +242,4 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     finally:
         stop.set()
         thread.join(30)
-        publisher.close(5)
         use_services(Services.from_settings(api_settings))

@@ -14,9 +14,8 @@ from confluent_kafka import Producer
 
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.settings import Settings
+from matching_cluster.service.bootstrap import bootstrap_matcher
 from matching_cluster.service.consumer import Matcher, MatcherConfig
-from matching_cluster.service.metrics import Metrics
-from matching_cluster.service.publishing import Publisher, PublishThread
 from tests.conftest import as_role
 
 from .support import Market, create_market, create_topic
@@ -58,30 +57,24 @@ def start_matcher(
     redis_client: redis.Redis,
 ) -> Iterator[Callable[[str], Matcher]]:
     """Start in-process matcher instances (one thread each), connecting as the matcher's
-    database role; all stop at teardown."""
+    database role, on an emptied database and Redis; all stop at teardown."""
     group = f"matcher-{uuid.uuid4().hex[:8]}"
-    matcher_url = as_role(test_settings, "matcher").database_url
-    running: list[tuple[threading.Event, threading.Thread, PublishThread]] = []
+    settings = as_role(test_settings, "matcher").model_copy(update={
+        "kafka_bootstrap_servers": kafka_bootstrap, "orders_topic": topics.orders,
+        "market_events_topic": topics.market_events, "order_events_topic": topics.order_events})
+    running: list[tuple[threading.Event, threading.Thread]] = []
 
     def start(instance_id: str = "m1") -> Matcher:
-        events_producer = make_producer(kafka_bootstrap)
-        publisher = PublishThread(Publisher(
-            redis.Redis.from_url(test_settings.redis_url), events_producer,
-            market_events_topic=topics.market_events, order_events_topic=topics.order_events))
-        matcher = Matcher(
-            conn_factory=lambda: psycopg.connect(matcher_url, autocommit=True),
-            topic=topics.orders,
-            config=MatcherConfig(group_id=group, instance_id=instance_id,
-                                 session_timeout_ms=6000, poll_timeout_seconds=0.05),
-            bootstrap_servers=kafka_bootstrap, publish=publisher.publish, metrics=Metrics())
+        process = bootstrap_matcher(settings, MatcherConfig(
+            group_id=group, instance_id=instance_id, session_timeout_ms=6000,
+            poll_timeout_seconds=0.05))
         stop = threading.Event()
-        thread = threading.Thread(target=matcher.run, args=(stop,), daemon=True)
+        thread = threading.Thread(target=process.run, args=(stop,), daemon=True)
         thread.start()
-        running.append((stop, thread, publisher))
-        return matcher
+        running.append((stop, thread))
+        return process.matcher
 
     yield start
-    for stop, thread, publisher in running:
+    for stop, thread in running:
         stop.set()
         thread.join(30)
-        publisher.close(5)

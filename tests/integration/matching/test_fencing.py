@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.orders import Side
 from matching_cluster.service import repository as repo
 from matching_cluster.service.batch import PartitionSlice, apply_batch
@@ -33,12 +34,13 @@ def test_a_fenced_instance_commits_nothing_and_the_new_owner_resumes(
 
         with pytest.raises(repo.FencedError):
             apply_batch(old, Books(Metrics()), Metrics(), topic="orders",
-                        slices=[PartitionSlice(0, old_epoch, commands, 1)])
+                        slices=[PartitionSlice(0, old_epoch, commands, 1)], clock=SystemClock())
         assert order_row(db, commands[0].order_id)["accepted_seq"] is None
         assert db.execute("SELECT next_offset FROM matcher_offsets").fetchone() == (0,)
 
         apply_batch(new, Books(Metrics()), Metrics(), topic="orders",
-                    slices=[PartitionSlice(0, new_epoch, [*commands, *commands], 2)])
+                    slices=[PartitionSlice(0, new_epoch, [*commands, *commands], 2)],
+                    clock=SystemClock())
         assert order_row(db, commands[0].order_id)["accepted_seq"] == 1
         assert db.execute("SELECT next_offset, owner FROM matcher_offsets").fetchone() == (
             2, "new")

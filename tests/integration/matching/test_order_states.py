@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.orders import Side
 from matching_cluster.service import repository as repo
 from matching_cluster.service.batch import PartitionSlice, apply_batch
@@ -44,14 +45,15 @@ def test_states_survive_a_restart_and_commands_without_their_lock_are_read_back(
     with psycopg.connect(db_url, autocommit=True) as conn:
         epoch, _ = repo.fence_partition(conn, "orders", 0, "m1")
         apply_batch(conn, Books(Metrics()), Metrics(), topic="orders",
-                    slices=[PartitionSlice(0, epoch, [ask, legacy_bid], 2)])
+                    slices=[PartitionSlice(0, epoch, [ask, legacy_bid], 2)], clock=SystemClock())
         # A new instance rebuilds the half-filled ask (and its state) from the database.
         epoch, _ = repo.fence_partition(conn, "orders", 0, "m2")
         (second_bid,) = place_orders(db, market, [NewOrder(buyer, Side.BUY, price=PRICE,
                                                            qty=BTC_UNIT // 2)])
         (leftover,) = record_commands(db, [cancel(market, seller, ask.order_id)])
         apply_batch(conn, Books(Metrics()), Metrics(), topic="orders",
-                    slices=[PartitionSlice(0, epoch, [second_bid, leftover], 4)])
+                    slices=[PartitionSlice(0, epoch, [second_bid, leftover], 4)],
+                    clock=SystemClock())
 
     sold = 3 * BTC_UNIT // 2
     assert order_row(db, ask.order_id)["status"] == "CANCELED"

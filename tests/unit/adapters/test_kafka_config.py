@@ -16,6 +16,7 @@ import pytest
 import chalicelib.adapters.kafka as kafka
 from chalicelib.adapters.kafka import make_admin, make_consumer, make_producer, security_config
 from chalicelib.adapters.order_publisher import CommandPublisher
+from chalicelib.domain.clock import SystemClock
 from chalicelib.settings import PROJECT_ROOT, Settings
 from lambdas import candles
 from lambdas.msk_runner import MskRunner
@@ -87,7 +88,7 @@ def test_the_oauth_callback_returns_a_signed_token_and_its_expiry_in_seconds(iam
 def matcher() -> object:
     return Matcher(conn_factory=lambda: cast(Any, None), topic="orders",
                    config=MatcherConfig(), bootstrap_servers=BOOTSTRAP,
-                   publish=lambda _results: None, metrics=Metrics())
+                   publish=lambda _results: None, metrics=Metrics(), clock=SystemClock())
 
 
 def local_stack_admin() -> object:

@@ -1,0 +1,61 @@
+"""The matcher's composition root: the one place its adapters are built and wired.
+
+``python -m matching_cluster.service`` and the tests start matchers from here; a test
+passes only what it replaces (its own topics and database role through the settings, a
+consumer group of its own through the config, a clock).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.redis_store import redis_client
+from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.settings import Settings
+
+from .consumer import Matcher, MatcherConfig
+from .metrics import Metrics
+from .publishing import Publisher, PublishThread
+
+# How long a stopping matcher waits for the events of its settled batches to go out.
+PUBLISH_DRAIN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class MatcherProcess:
+    """A wired matcher and the publisher it hands settled batches to."""
+
+    matcher: Matcher
+    publisher: PublishThread
+    metrics: Metrics
+    config: MatcherConfig
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set; then send what the settled batches left queued."""
+        try:
+            self.matcher.run(stop)
+        finally:
+            self.publisher.close(PUBLISH_DRAIN_SECONDS)
+
+
+def bootstrap_matcher(
+    settings: Settings, config: MatcherConfig | None = None, *,
+    clock: Clock | None = None,
+) -> MatcherProcess:
+    """A matcher on ``settings``' database, Redis and topics, configured by ``config``
+    (by default from the ``MATCHER_*`` environment)."""
+    config = config or MatcherConfig()
+    metrics = Metrics()
+    publisher = PublishThread(Publisher(redis_client(settings),
+                                        make_producer(settings.kafka_bootstrap_servers),
+                                        market_events_topic=settings.market_events_topic,
+                                        order_events_topic=settings.order_events_topic))
+    matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True),
+                      topic=settings.orders_topic, config=config,
+                      bootstrap_servers=settings.kafka_bootstrap_servers,
+                      publish=publisher.publish, metrics=metrics,
+                      clock=clock or SystemClock())
+    return MatcherProcess(matcher, publisher, metrics, config)
