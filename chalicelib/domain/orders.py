@@ -284,3 +284,13 @@ class NewOrder:
     qty: int
     quote_qty: int
     stp: SelfTradePrevention
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The funds placing an order locks. A MARKET order its own size does not bound
+    locks the whole available balance, which is also its ``spend_cap``."""
+
+    asset: str
+    amount: int
+    spend_cap: int

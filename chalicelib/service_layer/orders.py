@@ -8,7 +8,6 @@ command once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters import orders_repo
@@ -22,6 +21,7 @@ from chalicelib.domain.market_rules import (
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
+    Lock,
     Market,
     NewOrder,
     OrderType,
@@ -31,13 +31,6 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.service_layer import Conn
 from chalicelib.service_layer.admin import bad_symbol
-
-
-@dataclass(frozen=True)
-class Lock:
-    asset: str
-    amount: int
-    spend_cap: int
 
 
 def rejected(msg: str) -> ApiError:

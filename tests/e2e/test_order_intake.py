@@ -107,9 +107,18 @@ def test_a_limit_order_locks_its_notional_and_reaches_the_orders_topic(
     ({"quantity": "0.0001", "price": "100"}, -1013),
     ({"quantity": "1001"}, -1013),
     ({"price": "0"}, -1102),
+    ({"side": "HOLD"}, -1117),
+    ({"type": "STOP"}, -1116),
+    ({"timeInForce": "DAY"}, -1115),
+    ({"quantity": ""}, -1102),
+    ({"symbol": "NOPE"}, -1121),
+    ({"type": "MARKET", "timeInForce": ""}, -1106),
+    ({"quantity": "abc"}, -1102),
+    ({"newClientOrderId": "x" * 37}, -1102),
 ])
-def test_filter_failures_lock_nothing(trader: ApiKey, db: Conn, change: dict[str, str],
-                                      code: int) -> None:
+def test_bad_parameters_and_filter_failures_lock_nothing(
+    trader: ApiKey, db: Conn, change: dict[str, str], code: int
+) -> None:
     response = trader.post_form("/api/v3/order", {**LIMIT_BUY, **change})
 
     assert (response.status_code, response.json_body["code"]) == (400, code)
@@ -145,24 +154,6 @@ def test_a_client_order_id_in_use_by_an_open_order_is_a_duplicate(trader: ApiKey
     assert (again.status_code, again.json_body["code"]) == (400, -2010)
     assert "Duplicate" in again.json_body["msg"]
     assert balances(trader)["USDT"] == ("5000.000000", "10000.000000")
-
-
-@pytest.mark.parametrize(("change", "code"), [
-    ({"side": "HOLD"}, -1117),
-    ({"type": "STOP"}, -1116),
-    ({"timeInForce": "DAY"}, -1115),
-    ({"quantity": ""}, -1102),
-    ({"symbol": "NOPE"}, -1121),
-    ({"type": "MARKET", "timeInForce": ""}, -1106),
-    ({"quantity": "abc"}, -1102),
-    ({"newClientOrderId": "x" * 37}, -1102),
-])
-def test_bad_order_parameters_are_refused(trader: ApiKey, change: dict[str, str],
-                                          code: int) -> None:
-    response = trader.post_form("/api/v3/order", {**LIMIT_BUY, **change})
-
-    assert (response.status_code, response.json_body["code"]) == (400, code)
-    assert balances(trader)["USDT"] == ("15000.000000", "0.000000")
 
 
 def test_order_test_validates_without_placing(trader: ApiKey, db: Conn) -> None:
