@@ -3,15 +3,15 @@
 Values come from environment variables. Locally every URL defaults to the
 project's own stack on 127.0.0.1 (ports chosen not to collide with a system
 PostgreSQL or Redis). In AWS (`EXCHANGE_ENV=aws`) the database logins, the Redis
-AUTH token and the token signing key are read from Secrets Manager at start-up
-(chalicelib/adapters/secrets.py), and the database URLs are built from the hosts in
-the environment (iac/README.md, "What the processes read in AWS").
+AUTH token and the token signing key are secrets: each process's entry point resolves
+them at start-up (chalicelib/adapters/secrets.py, `get_settings`), building the
+database URLs from the hosts in the environment (iac/README.md, "What the processes
+read in AWS"). This module only reads and checks configuration.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -186,8 +186,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def refuse_the_shipped_signing_key(self) -> Settings:
-        # In AWS the key is read from Secrets Manager after construction: get_settings
-        # checks it then.
+        # In AWS the key is read from Secrets Manager after construction, and checked
+        # then (chalicelib/adapters/secrets.py).
         if self.exchange_env == "local":
             self.check_signing_key()
         return self
@@ -229,18 +229,6 @@ class Settings(BaseSettings):
             self.market_events_topic: self.market_events_partitions,
             self.order_events_topic: self.order_events_partitions,
         }
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, with AWS secrets resolved when running in AWS."""
-    settings = Settings()
-    if settings.exchange_env == "aws":
-        from chalicelib.adapters.secrets import resolve_aws_secrets
-
-        settings = resolve_aws_secrets(settings)
-        settings.check_signing_key()
-    return settings
 
 
 def is_loopback(host: str) -> bool:

@@ -45,9 +45,10 @@ from chalicelib.adapters.candles_store import CandleRepository, FoldResult, Klin
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.adapters.market_cache import RecentKlines
 from chalicelib.adapters.redis_store import redis_client
+from chalicelib.adapters.secrets import get_settings
 from chalicelib.domain.candles import Trade
 from chalicelib.domain.stream_events import TradeEvent, decode
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
 
 SERVICE = "candles"
 

@@ -32,13 +32,14 @@ from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.market_cache import MarketDataCache
 from chalicelib.adapters.redis_store import redis_client
+from chalicelib.adapters.secrets import get_settings
 from chalicelib.adapters.stream_subscriptions import (
     OrderEventProgress,
     StreamSubscriptions,
 )
 from chalicelib.adapters.ws_sender import sender_for
 from chalicelib.service_layer import stream_fanout
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
 
 SERVICE = "stream-fanout"
 

@@ -32,7 +32,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
-from chalicelib.settings import get_settings
+from chalicelib.adapters.secrets import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.order_publisher import CommandPublisher
 from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.secrets import get_settings
 from chalicelib.service_layer import order_intake
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
 
 logger = Logger(service="order-sweeper")
 

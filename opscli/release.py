@@ -28,11 +28,7 @@ from pydantic import SecretStr
 
 from chalicelib.adapters.kafka import make_admin
 from chalicelib.adapters.migrations import apply_migrations, load_migrations
-from chalicelib.adapters.secrets import (
-    read_login_secret,
-    resolve_aws_secrets,
-    secrets_client,
-)
+from chalicelib.adapters.secrets import read_login_secret, resolved_settings, secrets_client
 from chalicelib.settings import SERVICE_GROUP_ROLES, Settings, service_login_role
 from matching_cluster.service.logs import configure_logging
 from opscli.stack.kafka_broker import ensure_topics
@@ -64,10 +60,7 @@ class ReleaseError(RuntimeError):
 
 def release_settings() -> Settings:
     """The settings, with the owner's and (in AWS) the services' secrets resolved."""
-    settings = Settings()
-    if settings.exchange_env == "aws":
-        settings = resolve_aws_secrets(settings, required=RELEASE_VARIABLES)
-    return settings
+    return resolved_settings(Settings(), required=RELEASE_VARIABLES)
 
 
 def service_logins(settings: Settings) -> list[ServiceLogin]:

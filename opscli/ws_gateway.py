@@ -43,7 +43,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from chalicelib.settings import PROJECT_ROOT, get_settings
+from chalicelib.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def load_app() -> Chalice:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = Settings()
     parser = argparse.ArgumentParser(description="local stand-in for API Gateway's "
                                                  "WebSocket API")
     parser.add_argument("--host", default="127.0.0.1")

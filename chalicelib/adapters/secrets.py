@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 import boto3
 from pydantic import BaseModel, SecretStr, ValidationError
 
-if TYPE_CHECKING:
-    from chalicelib.settings import Settings
+from chalicelib.settings import Settings
 
 
 class SecretsError(RuntimeError):
@@ -142,6 +142,26 @@ def settings_value(settings: Settings, variable: str) -> str:
 
 def secrets_client(settings: Settings) -> Any:
     return boto3.client("secretsmanager", region_name=settings.aws_region)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """A service process's settings (API, functions, matcher), its AWS secrets read once,
+    at start-up."""
+    return resolved_settings(Settings())
+
+
+def resolved_settings(settings: Settings,
+                      required: tuple[str, ...] = SERVICE_VARIABLES) -> Settings:
+    """``settings`` as the process runs with them: locally as they are; in AWS with their
+    secrets read, refusing to start without ``required`` (and, for a process that signs
+    tokens, with the signing key shipped in the source)."""
+    if settings.exchange_env != "aws":
+        return settings
+    resolved = resolve_aws_secrets(settings, required)
+    if "SIGNING_SECRET_ARN" in required:
+        resolved.check_signing_key()
+    return resolved
 
 
 def resolve_aws_secrets(settings: Settings,

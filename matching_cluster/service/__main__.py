@@ -14,7 +14,7 @@ import signal
 import threading
 from types import FrameType
 
-from chalicelib.settings import get_settings
+from chalicelib.adapters.secrets import get_settings
 
 from .bootstrap import bootstrap_matcher
 from .health import start_health_server

@@ -12,8 +12,13 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.redis_store import redis_client
-from chalicelib.adapters.secrets import SecretsError, resolve_aws_secrets
-from chalicelib.settings import Settings, get_settings
+from chalicelib.adapters.secrets import (
+    SecretsError,
+    get_settings,
+    resolve_aws_secrets,
+    resolved_settings,
+)
+from chalicelib.settings import LOCAL_SIGNING_KEY, Settings
 from opscli.release import release_settings, service_logins
 
 REGION = "eu-west-1"
@@ -181,6 +186,21 @@ def test_get_settings_resolves_the_secrets_once_at_start_up(
     assert "@reader.internal:5432/exchange?sslmode=require" in settings.database_read_url
     assert settings.redis_password.get_secret_value() == "redis-auth-token-0123456789"
     assert settings.kafka_security == "iam"
+
+
+def test_a_signing_secret_holding_the_key_shipped_in_the_source_is_refused(
+    secretsmanager: Any, arns: dict[str, str]
+) -> None:
+    shipped = create(secretsmanager, "exchange/dev/signing-shipped", LOCAL_SIGNING_KEY)
+
+    with pytest.raises(ValueError, match="SIGNING_SECRET_ARN"):
+        resolved_settings(aws_settings(**{**arns, "signing_secret_arn": shipped}))
+
+
+def test_local_settings_are_used_as_they_are() -> None:
+    settings = Settings(exchange_env="local")
+
+    assert resolved_settings(settings) is settings
 
 
 def release_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:

@@ -23,9 +23,10 @@ from chalicelib.adapters.redis_store import (
     WeightMeter,
     redis_client,
 )
+from chalicelib.adapters.secrets import get_settings
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.tokens import TokenConfig
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
 
 
 @dataclass
