@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.admin import Asset, AuditEntry, Market
 from chalicelib.domain.money import format_units
 from chalicelib.domain.wallet import (
     Balance,
@@ -14,7 +15,6 @@ from chalicelib.domain.wallet import (
     WithdrawalStatus,
 )
 from chalicelib.service_layer import Page
-from chalicelib.service_layer.admin import Asset, AuditEntry, Market
 
 AWAITING_SECOND_ADMIN = "AWAITING_SECOND_ADMIN"
 """The state of a credit or withdrawal one admin approved above the four-eyes threshold."""
