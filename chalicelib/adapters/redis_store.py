@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
 from chalicelib.settings import Settings
 
 # Rotate a refresh token atomically, keeping the digests of the last few secrets it
@@ -160,22 +161,29 @@ class SessionStore:
         self.redis.delete(key)
 
 
+@dataclass(frozen=True)
+class WeightUsed:
+    """A bucket's request weight in the current clock minute, and what is left of it."""
+
+    used: int
+    seconds_left: int
+
+
 class WeightMeter:
-    """Request weight used per bucket (an IP, an API key) in the current minute."""
+    """Request weight used per bucket (an IP, an API key) in the current clock minute."""
 
     WINDOW_SECONDS = 60
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
         self.charge_script = client.register_script(CHARGE_WEIGHT)
+        self.clock = clock
 
-    def charge(self, bucket: str, weight: int, now_s: int) -> int:
+    def charge(self, bucket: str, weight: int) -> WeightUsed:
+        now_s = self.clock.now_ms() // 1000
         window = now_s // self.WINDOW_SECONDS
         used = self.charge_script(keys=[f"weight:{bucket}:{window}"],
                                   args=[weight, self.WINDOW_SECONDS + 1])
-        return int(used)
-
-    def seconds_left(self, now_s: int) -> int:
-        return self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS
+        return WeightUsed(int(used), self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS)
 
 
 class LoginFailures:

@@ -18,6 +18,9 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+SYSTEM_CLOCK = SystemClock()
+
+
 @dataclass
 class ManualClock:
     """A clock that moves only when told to (tests)."""

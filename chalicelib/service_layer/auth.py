@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from chalicelib.adapters.redis_store import (
     TotpFailures,
     UsedTotpCodes,
 )
+from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
 from chalicelib.domain.errors import (
     ApiError,
     ErrorCode,
@@ -45,6 +45,10 @@ class AuthContext:
     master_key: MasterKey
     tokens: TokenConfig
     step_up_ttl_seconds: int
+    clock: Clock = SYSTEM_CLOCK
+
+    def now_s(self) -> int:
+        return self.clock.now_ms() // 1000
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def start_session(ctx: AuthContext, user_id: int) -> dict[str, object]:
 
 def token_response(ctx: AuthContext, user_id: int, session_id: str,
                    refresh: str) -> dict[str, object]:
-    access = issue_access_token(ctx.tokens, user_id, session_id, int(time.time()))
+    access = issue_access_token(ctx.tokens, user_id, session_id, ctx.now_s())
     return {"accessToken": access, "refreshToken": f"{session_id}.{refresh}",
             "tokenType": "Bearer", "expiresIn": ctx.tokens.ttl_seconds}
 
@@ -217,7 +221,7 @@ def step_up(ctx: AuthContext, conn: Conn, user: User, session_id: str,
     if not user.totp_enabled:
         raise forbidden("Enable two-factor authentication first.")
     require_second_factor(ctx, conn, user, code)
-    if not ctx.sessions.mark_stepped_up(session_id, int(time.time()) + ctx.step_up_ttl_seconds):
+    if not ctx.sessions.mark_stepped_up(session_id, ctx.now_s() + ctx.step_up_ttl_seconds):
         raise unauthorized(ErrorCode.INVALID_TOKEN, "Session has ended; log in again.")
     return {"stepUpExpiresIn": ctx.step_up_ttl_seconds}
 
@@ -225,7 +229,7 @@ def step_up(ctx: AuthContext, conn: Conn, user: User, session_id: str,
 def require_step_up(ctx: AuthContext, user: User, session_id: str) -> None:
     """For admin money actions: this session stepped up within the TTL."""
     if not user.totp_enabled or \
-            ctx.sessions.stepped_up_until(session_id, user.id) <= time.time():
+            ctx.sessions.stepped_up_until(session_id, user.id) <= ctx.now_s():
         raise ApiError(401, ErrorCode.TOTP_REQUIRED,
                        "This needs a recent two-factor step-up: POST /v1/auth/step-up.")
 
@@ -234,4 +238,5 @@ def code_is_valid(ctx: AuthContext, row: repo.UserRow, code: str) -> bool:
     if row.totp_secret_enc is None or not code.isdigit():
         return False
     secret = unseal_blob(ctx.master_key, row.totp_secret_enc).decode()
-    return pyotp.TOTP(secret).verify(code, valid_window=1) and ctx.used_codes.claim(row.id, code)
+    return (pyotp.TOTP(secret).verify(code, for_time=ctx.now_s(), valid_window=1)
+            and ctx.used_codes.claim(row.id, code))

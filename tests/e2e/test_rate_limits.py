@@ -1,41 +1,48 @@
-"""Request weight per IP and per API key, counted in Redis as Binance counts it."""
+"""Request weight per IP and per API key, counted in Redis per clock minute as Binance
+counts it; the API's weight meter reads a clock the tests set."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from chalice.app import Chalice
 from chalice.test import Client
 
+from chalicelib.adapters.redis_store import WeightMeter
+from chalicelib.domain.clock import ManualClock
 from chalicelib.entrypoints.http.services import Services, use_services
 from chalicelib.settings import Settings
 from tests.e2e.conftest import Caller
 
 LIMIT = 30
-
-
-def start_of_a_fresh_window() -> None:
-    """Weights count per clock minute: keep a test from straddling two minutes."""
-    if time.time() % 60 > 55:
-        time.sleep(60 - time.time() % 60 + 0.05)
+MINUTE_MS = 60_000
+A_MINUTE_START_MS = 1_700_000_040_000
 
 
 @pytest.fixture
-def strict_client(api_app: Chalice, api_settings: Settings, client: Client) -> Iterator[Client]:
-    """The API with a small weight budget per minute."""
-    strict = Services.from_settings(api_settings.model_copy(
-        update={"ip_weight_per_minute": LIMIT}))
-    use_services(strict)
-    try:
-        yield client
-    finally:
-        use_services(Services.from_settings(api_settings))
+def clock() -> ManualClock:
+    return ManualClock(A_MINUTE_START_MS)
 
 
-def test_used_weight_is_reported_on_every_response(client: Client) -> None:
-    start_of_a_fresh_window()
+@pytest.fixture
+def api_with(api_app: Chalice, api_settings: Settings, client: Client,
+             clock: ManualClock) -> Iterator[Callable[..., Client]]:
+    """The API with the weight limits given, its weights counted on ``clock``."""
+
+    def configure(**limits: int) -> Client:
+        services = Services.from_settings(api_settings.model_copy(update=limits))
+        services.weights = WeightMeter(services.redis, clock)
+        use_services(services)
+        return client
+
+    yield configure
+    use_services(Services.from_settings(api_settings))
+
+
+def test_used_weight_is_reported_on_every_response(api_with: Callable[..., Client]) -> None:
+    client = api_with()
+
     first = client.http.get("/api/v3/ping")
     second = client.http.get("/api/v3/time")
 
@@ -43,35 +50,40 @@ def test_used_weight_is_reported_on_every_response(client: Client) -> None:
     assert second.headers["X-MBX-USED-WEIGHT-1M"] == "2"
 
 
-def test_an_ip_over_its_weight_gets_429_with_retry_after(strict_client: Client) -> None:
-    start_of_a_fresh_window()
-    statuses = [strict_client.http.get("/api/v3/ping").status_code for _ in range(LIMIT)]
-    over = strict_client.http.get("/api/v3/ping")
+def test_an_ip_over_its_weight_gets_429_with_retry_after(
+    api_with: Callable[..., Client], clock: ManualClock
+) -> None:
+    client = api_with(ip_weight_per_minute=LIMIT)
+    clock.advance(45_000)
+
+    statuses = [client.http.get("/api/v3/ping").status_code for _ in range(LIMIT)]
+    over = client.http.get("/api/v3/ping")
 
     assert statuses == [200] * LIMIT
     assert over.status_code == 429
     assert over.json_body["code"] == -1003
     # The window is the clock minute: Retry-After is what is left of it.
-    left = 60 - int(time.time()) % 60
-    assert int(over.headers["Retry-After"]) in (left, left + 1)
+    assert over.headers["Retry-After"] == "15"
 
 
-@pytest.fixture
-def strict_key_client(api_app: Chalice, api_settings: Settings,
-                      client: Client) -> Iterator[Client]:
-    strict = Services.from_settings(api_settings.model_copy(
-        update={"api_key_weight_per_minute": 3}))
-    use_services(strict)
-    try:
-        yield client
-    finally:
-        use_services(Services.from_settings(api_settings))
+def test_the_next_minute_starts_a_fresh_count(
+    api_with: Callable[..., Client], clock: ManualClock
+) -> None:
+    client = api_with(ip_weight_per_minute=LIMIT)
+    for _ in range(LIMIT + 1):
+        client.http.get("/api/v3/ping")
+
+    clock.advance(MINUTE_MS)
+    response = client.http.get("/api/v3/ping")
+
+    assert response.status_code == 200
+    assert response.headers["X-MBX-USED-WEIGHT-1M"] == "1"
 
 
-def test_an_api_key_over_its_weight_gets_429(strict_key_client: Client) -> None:
-    start_of_a_fresh_window()
-    key = Caller(strict_key_client, "bot@example.com").new_api_key(["READ"])
-    other = Caller(strict_key_client, "other@example.com").new_api_key(["READ"])
+def test_an_api_key_over_its_weight_gets_429(api_with: Callable[..., Client]) -> None:
+    client = api_with(api_key_weight_per_minute=3)
+    key = Caller(client, "bot@example.com").new_api_key(["READ"])
+    other = Caller(client, "other@example.com").new_api_key(["READ"])
 
     statuses = [key.get("/api/v3/account").status_code for _ in range(4)]
 

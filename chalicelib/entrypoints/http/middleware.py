@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -76,15 +75,14 @@ def charge_ip_weight(request: Request) -> int:
     svc = services()
     weight = request_weight(request.method, str(request.context.get("resourcePath", "")),
                             dict(request.query_params or {}))
-    now_s = int(time.time())
-    used = svc.weights.charge(f"ip:{client_ip(request)}", weight, now_s)
-    if used > svc.settings.ip_weight_per_minute:
+    weights = svc.weights.charge(f"ip:{client_ip(request)}", weight)
+    if weights.used > svc.settings.ip_weight_per_minute:
         limit = svc.settings.ip_weight_per_minute
         raise too_many_requests(
             f"Too much request weight used; current limit is {limit} request weight per "
             "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-            retry_after=svc.weights.seconds_left(now_s))
-    return used
+            retry_after=weights.seconds_left)
+    return weights.used
 
 
 def unknown_error() -> ApiError:

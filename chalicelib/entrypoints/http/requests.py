@@ -90,12 +90,12 @@ def key_owner(request: Request, permission: str) -> tuple[KeyOwner, SignedReques
     svc = services()
     with svc.db() as conn:
         owner = authenticate_signed(conn, svc.master_key, signed, permission)
-    used = svc.weights.charge(f"key:{owner.key_id}", 1, signed.now_ms // 1000)
-    if used > svc.settings.api_key_weight_per_minute:
+    weights = svc.weights.charge(f"key:{owner.key_id}", 1)
+    if weights.used > svc.settings.api_key_weight_per_minute:
         raise too_many_requests(
             f"Too much request weight used on this API key; the limit is "
             f"{svc.settings.api_key_weight_per_minute} per minute.",
-            retry_after=svc.weights.seconds_left(signed.now_ms // 1000))
+            retry_after=weights.seconds_left)
     return owner, signed
 
 
