@@ -12,7 +12,7 @@ from chalicelib.domain.market_data import BookSnapshot, Fill, Ticker24hr
 from chalicelib.domain.money import format_units
 from chalicelib.domain.orders import OPEN_STATUSES, Market
 from chalicelib.domain.stream_events import DepthEvent, KlineEvent, OrderEvent, TradeEvent
-from chalicelib.service_layer import wallet
+from chalicelib.domain.wallet import Balance
 
 
 def _price(market: Market, units: int) -> str:
@@ -143,7 +143,7 @@ def _commission(market: Market, fill: Fill | None) -> str:
     return format_units(fill.commission, scale)
 
 
-def account_position(balances: Iterable[wallet.Balance], now_ms: int) -> dict[str, Any]:
+def account_position(balances: Iterable[Balance], now_ms: int) -> dict[str, Any]:
     return {"e": "outboundAccountPosition", "E": now_ms, "u": now_ms,
             "B": [{"a": b.asset, "f": format_units(b.free, b.scale),
                    "l": format_units(b.locked, b.scale)} for b in balances]}
