@@ -353,22 +353,7 @@ class OrderBook:
         ):
             self._reject_replace(cmd, o)
             return
-        # _remove(o), inlined: cancel-replace is most of a busy market's traffic.
-        order_id = o.order_id
-        old_price = o.price
-        book = self._bids if o.is_buy else self._asks
-        level = book.levels[old_price]
-        del level[order_id]
-        if not level:
-            del book.levels[old_price]
-            key = book.sign * old_price
-            keys = book.keys
-            if keys[-1] == key:
-                keys.pop()
-            else:
-                del keys[bisect_left(keys, key)]
-        del orders[order_id]
-        del o.own[order_id]  # type: ignore[union-attr]
+        self._remove(o)
         remaining = o.remaining
         seq = self._seq
         self._out.append(_new(OrderDone, (seq, o.order_id, o.user_id, o.side, _CANCELED,
