@@ -6,7 +6,7 @@ never older than Redis already was, and never mixes two states of the book (its
 ``lastUpdateId`` is the market sequence the levels belong to).
 
 Every function takes a connection outside a transaction (a fresh pool connection or an
-autocommit one) and a ``MarketDataCache``; nothing here knows about HTTP, so the
+autocommit one) and a ``MarketCache`` (``ports``); nothing here knows about HTTP, so the
 WebSocket fan-out calls ``ticker_24hr`` for its ``@ticker`` streams too. Results are
 integers of smallest units with the market's scales; callers format them.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chalicelib.adapters import market_data_pg as data
-from chalicelib.adapters.market_cache import BOOK_LEVELS, RECENT_TRADES, MarketDataCache
+from chalicelib.adapters.market_cache import BOOK_LEVELS, RECENT_TRADES
 from chalicelib.domain.candles import Candle, Interval, with_quiet_intervals
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
 from chalicelib.domain.market_data import (
@@ -34,6 +34,7 @@ from chalicelib.domain.market_data import (
 )
 from chalicelib.service_layer import Conn
 from chalicelib.service_layer.admin import bad_symbol
+from chalicelib.service_layer.ports import MarketCache
 
 DEPTH_LIMIT_MAX = 5000
 DEPTH_LIMIT_DEFAULT = 100
@@ -69,7 +70,7 @@ def check_limit(limit: int, maximum: int) -> None:
                           f"'1..{maximum}'.")
 
 
-def depth(conn: Conn, cache: MarketDataCache, symbol: str,
+def depth(conn: Conn, cache: MarketCache, symbol: str,
           limit: int = DEPTH_LIMIT_DEFAULT) -> Depth:
     """The best ``limit`` levels of each side and the sequence they are at."""
     check_limit(limit, DEPTH_LIMIT_MAX)
@@ -80,7 +81,7 @@ def depth(conn: Conn, cache: MarketDataCache, symbol: str,
     return Depth(scales, BookSnapshot(book.seq, book.bids[:limit], book.asks[:limit]))
 
 
-def recent_trades(conn: Conn, cache: MarketDataCache, symbol: str,
+def recent_trades(conn: Conn, cache: MarketCache, symbol: str,
                   limit: int = TRADES_LIMIT_DEFAULT) -> Trades:
     check_limit(limit, TRADES_LIMIT_MAX)
     scales = market(conn, symbol)
@@ -90,7 +91,7 @@ def recent_trades(conn: Conn, cache: MarketDataCache, symbol: str,
     return Trades(scales, newest[::-1])
 
 
-def klines(conn: Conn, cache: MarketDataCache, symbol: str, interval: Interval,
+def klines(conn: Conn, cache: MarketCache, symbol: str, interval: Interval,
            start_ms: int | None = None, end_ms: int | None = None,
            limit: int = KLINES_LIMIT_DEFAULT) -> Klines:
     """Candles by open time (quiet intervals between trades included, volume 0): from
@@ -129,13 +130,13 @@ def klines(conn: Conn, cache: MarketDataCache, symbol: str, interval: Interval,
                                                newest=False))
 
 
-def ticker_24hr(conn: Conn, cache: MarketDataCache, symbols: Sequence[str] | None,
+def ticker_24hr(conn: Conn, cache: MarketCache, symbols: Sequence[str] | None,
                 now_ms: int) -> list[Ticker24hr]:
     """Rolling 24 h statistics of the given markets (or all), by symbol."""
     return [_ticker_24hr(conn, cache, scales, now_ms) for scales in markets(conn, symbols)]
 
 
-def _ticker_24hr(conn: Conn, cache: MarketDataCache, scales: MarketScales,
+def _ticker_24hr(conn: Conn, cache: MarketCache, scales: MarketScales,
                  now_ms: int) -> Ticker24hr:
     top = _top_of_book(conn, cache, scales.symbol)  # rebuilds Redis if it was lost
     # Keyed by the newest trade too: a trade makes the next request (and the @ticker
@@ -166,14 +167,14 @@ def _window_stats(conn: Conn, scales: MarketScales, now_ms: int) -> dict[str, in
             "first_id": totals.first_id, "last_id": totals.last_id, "count": totals.count}
 
 
-def last_prices(conn: Conn, cache: MarketDataCache,
+def last_prices(conn: Conn, cache: MarketCache,
                 symbols: Sequence[str] | None) -> list[LastPrice]:
     """The last trade price of the given markets (or all); 0 before the first trade."""
     return [LastPrice(scales, _last_price(conn, cache, scales.symbol))
             for scales in markets(conn, symbols)]
 
 
-def _last_price(conn: Conn, cache: MarketDataCache, symbol: str) -> int:
+def _last_price(conn: Conn, cache: MarketCache, symbol: str) -> int:
     price = cache.last_price(symbol)
     if price is not None:
         return price
@@ -181,14 +182,14 @@ def _last_price(conn: Conn, cache: MarketDataCache, symbol: str) -> int:
     return trades[0].price if trades else 0
 
 
-def book_tickers(conn: Conn, cache: MarketDataCache,
+def book_tickers(conn: Conn, cache: MarketCache,
                  symbols: Sequence[str] | None) -> list[BookTicker]:
     """The best bid and ask of the given markets (or all); 0 for an empty side."""
     return [BookTicker(scales, _top_of_book(conn, cache, scales.symbol))
             for scales in markets(conn, symbols)]
 
 
-def _top_of_book(conn: Conn, cache: MarketDataCache, symbol: str) -> TopOfBook:
+def _top_of_book(conn: Conn, cache: MarketCache, symbol: str) -> TopOfBook:
     top = cache.top_of_book(symbol)
     if top is not None:
         return top
@@ -208,7 +209,7 @@ def average_price(conn: Conn, symbol: str, now_ms: int) -> AveragePrice:
     return AveragePrice(scales, AVERAGE_PRICE_MINUTES, *found)
 
 
-def _rebuild(conn: Conn, cache: MarketDataCache, symbol: str) -> MarketSnapshot:
+def _rebuild(conn: Conn, cache: MarketCache, symbol: str) -> MarketSnapshot:
     """The market as PostgreSQL has it now, written back to Redis (unless Redis moved
     on meanwhile: then the matcher's newer data stays)."""
     snap = data.read_market_snapshot(conn, symbol, RECENT_TRADES)

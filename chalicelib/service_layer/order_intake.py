@@ -25,15 +25,11 @@ from chalicelib.domain.market_rules import rejection
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import OPEN_STATUSES, Market, NewOrder, RejectReason
 from chalicelib.service_layer import Conn, orders
+from chalicelib.service_layer.ports import CommandPublisher
 
 POLL_INTERVAL_S = 0.01
 UnitOfWork = Callable[[], AbstractContextManager[Conn]]
 """A connection whose work commits when the block ends without error."""
-
-
-class CommandPublisher(Protocol):
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
-        """Send the commands; return the ids the broker acknowledged."""
 
 
 class Clock(Protocol):

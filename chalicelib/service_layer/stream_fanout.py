@@ -14,15 +14,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.adapters import market_data_pg
-from chalicelib.adapters.market_cache import MarketDataCache
-from chalicelib.adapters.stream_subscriptions import (
-    OrderEventProgress,
-    StreamSubscriptions,
-)
-from chalicelib.adapters.ws_sender import SendError
 from chalicelib.domain import stream_events
 from chalicelib.domain.errors import ApiError
 from chalicelib.domain.orders import Market
@@ -34,6 +28,13 @@ from chalicelib.domain.stream_events import (
     TradeEvent,
 )
 from chalicelib.service_layer import Conn, market_data, orders, wallet
+from chalicelib.service_layer.ports import (
+    EventProgress,
+    MarketCache,
+    Sender,
+    SendError,
+    Subscriptions,
+)
 from chalicelib.service_layer.stream_names import (
     PARTIAL_DEPTH_LEVELS,
     Stream,
@@ -65,16 +66,11 @@ def parse_event(raw: bytes) -> Event | None:
         return None
 
 
-class Sender(Protocol):
-    def send(self, connection_id: str, data: str) -> bool:
-        """Post one message; False when the connection is gone."""
-
-
 @dataclass
 class FanoutContext:
-    subscriptions: StreamSubscriptions
-    progress: OrderEventProgress
-    market_data: MarketDataCache
+    subscriptions: Subscriptions
+    progress: EventProgress
+    market_data: MarketCache
     # Autocommit connections to the writer: a reader could lag behind the batch whose
     # events arrive here.
     db: Callable[[], AbstractContextManager[Conn]]

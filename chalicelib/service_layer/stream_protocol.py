@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.adapters.envelope import MasterKey
-from chalicelib.adapters.stream_subscriptions import StreamSubscriptions
 from chalicelib.domain.errors import ApiError
 from chalicelib.service_layer import Conn, auth
 from chalicelib.service_layer.api_keys import SignedRequest, authenticate_signed
+from chalicelib.service_layer.ports import Subscriptions
 from chalicelib.service_layer.stream_names import (
     USER_CHANNEL_PREFIX,
     StreamRequestError,
@@ -41,7 +41,7 @@ RequestId = int | str | None
 
 @dataclass(frozen=True)
 class ClientContext:
-    subscriptions: StreamSubscriptions
+    subscriptions: Subscriptions
     auth: auth.AuthContext
     master_key: MasterKey
     db: Callable[[], AbstractContextManager[Conn]]
@@ -124,7 +124,7 @@ def stream_names(params: object) -> list[str]:
     return list(dict.fromkeys(parse_stream(name).name for name in params))
 
 
-def subscribe(subscriptions: StreamSubscriptions, connection_id: str,
+def subscribe(subscriptions: Subscriptions, connection_id: str,
               names: Sequence[str]) -> None:
     current = subscriptions.channels_of(connection_id)
     if len(current | set(names)) > MAX_STREAMS_PER_CONNECTION:
@@ -145,7 +145,7 @@ def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | N
         ctx.subscriptions.set_combined(connection_id)
 
 
-def disconnect(subscriptions: StreamSubscriptions, connection_id: str) -> None:
+def disconnect(subscriptions: Subscriptions, connection_id: str) -> None:
     subscriptions.drop_connection(connection_id)
 
 

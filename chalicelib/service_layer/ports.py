@@ -1,0 +1,97 @@
+"""What the use cases need from the outside world, as Protocols.
+
+The adapters implement them against Kafka (``order_publisher``), Redis
+(``stream_subscriptions``, ``market_cache``) and API Gateway (``ws_sender``); the fakes
+in ``tests/support/fakes.py`` implement them in memory. Both pass the same contract tests
+(``tests/integration/adapters``), so a use case tested with the fakes behaves the same
+with the adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from chalicelib.adapters.ws_sender import SendError as SendError
+from chalicelib.domain.candles import Candle, Interval
+from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot, TopOfBook
+from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.stream_events import TradeEvent
+
+
+class CommandPublisher(Protocol):
+    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
+        """Send the commands, keyed by market; return the ids the broker acknowledged
+        (durably held), in the order sent. A broker out of reach acknowledges none."""
+
+
+class Subscriptions(Protocol):
+    """Which WebSocket connections listen to which channels (stream names, or a user's
+    private channel)."""
+
+    def add(self, connection_id: str, channels: Sequence[str]) -> None: ...
+
+    def remove(self, connection_id: str, channels: Sequence[str]) -> None: ...
+
+    def channels_of(self, connection_id: str) -> set[str]: ...
+
+    def drop_connection(self, connection_id: str) -> None:
+        """Forget a closed (or gone) connection, its channels and its combined flag."""
+
+    def set_combined(self, connection_id: str) -> None: ...
+
+    def combined(self, connection_ids: Collection[str]) -> set[str]:
+        """Those of the connections that take combined stream payloads."""
+
+    def subscribers(self, channels: Collection[str]) -> dict[str, set[str]]:
+        """The connections of each channel that has any."""
+
+
+class EventProgress(Protocol):
+    """The last event of each order the fan-out handled."""
+
+    def last_seq(self, order_id: int) -> int:
+        """The sequence of the order's last handled event (0: none yet)."""
+
+    def record(self, order_id: int, seq: int) -> None: ...
+
+
+class Sender(Protocol):
+    def send(self, connection_id: str, data: str) -> bool:
+        """Post one message; False when the connection is gone. Raises ``SendError``
+        when the post fails otherwise (the endpoint out of reach, say)."""
+
+
+class MarketCache(Protocol):
+    """The market data the matcher keeps current (``adapters.market_cache`` describes
+    it). Reads answer None (or a shorter list) for what is not held, never a guess."""
+
+    def book(self, market: str) -> BookSnapshot | None: ...
+
+    def newest_trades(self, market: str, limit: int) -> list[TradeEvent] | None:
+        """The newest ``limit`` trades, newest first, if held without a gap (or every
+        trade since the first); else None."""
+
+    def top_of_book(self, market: str) -> TopOfBook | None: ...
+
+    def last_price(self, market: str) -> int | None: ...
+
+    def last_trade_id(self, market: str) -> int:
+        """The newest trade the matcher published (0 if not known)."""
+
+    def restore(self, snap: MarketSnapshot) -> bool:
+        """Write ``snap`` back unless newer data is held; True if it was written."""
+
+    def oldest_kline_time(self, market: str, interval: Interval) -> int | None: ...
+
+    def klines(self, market: str, interval: Interval, start_ms: int, end_ms: int, limit: int,
+               *, newest: bool) -> list[Candle]:
+        """Candles opening within [start_ms, end_ms], ascending; the newest ``limit`` of
+        them if ``newest``, else the oldest."""
+
+    def ticker_stats(self, market: str, last_trade_id: int) -> dict[str, int] | None:
+        """The 24 h statistics cached as of the market's trade ``last_trade_id``, until
+        their time to live has passed."""
+
+    def cache_ticker_stats(self, market: str, last_trade_id: int, stats: dict[str, int],
+                           ttl_ms: int) -> None: ...
