@@ -4,7 +4,7 @@ No matcher runs here, so every order stays as intake left it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import psycopg
@@ -13,7 +13,6 @@ import pytest
 from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.errors import ApiError, ErrorCode
 from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
-from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
     Market,
@@ -25,37 +24,12 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.service_layer import admin, order_intake
 from chalicelib.service_layer.order_intake import Intake, OrderKey, Wait
+from tests.support.fakes.clock import SleeplessClock
+from tests.support.fakes.publisher import FakePublisher
 
 from . import Conn, count, make_user, user_account
 
 BTC, USDT = 10**8, 10**6
-
-
-class FakePublisher:
-    """Records what it is given; the broker acknowledges only while ``up``."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.published: list[OrderCommand] = []
-
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
-        if not self.up:
-            return []
-        self.published.extend(commands)
-        return [command.command_id for command in commands]
-
-
-class FakeClock:
-    """Time moves only when intake sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float, /) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -83,12 +57,12 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SleeplessClock:
+    return SleeplessClock()
 
 
 @pytest.fixture
-def intake(db_url: str, publisher: FakePublisher, clock: FakeClock) -> Intake:
+def intake(db_url: str, publisher: FakePublisher, clock: SleeplessClock) -> Intake:
     def unit_of_work() -> AbstractContextManager[Conn]:
         return psycopg.connect(db_url)  # commits when the block ends, as the API's pool
     return Intake(unit_of_work, publisher, clock, result_wait_s=0.05)
@@ -153,7 +127,7 @@ def test_a_filter_failure_reserves_and_publishes_nothing(
 
 
 def test_the_result_is_awaited_until_the_deadline_then_answered_as_it_is(
-    alice: int, intake: Intake, clock: FakeClock
+    alice: int, intake: Intake, clock: SleeplessClock
 ) -> None:
     placed = order_intake.place(intake, "BTCUSDT", as_given(limit_buy(alice)), Wait.FILLS)
 

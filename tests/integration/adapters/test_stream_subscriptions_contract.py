@@ -1,0 +1,85 @@
+"""The stream subscriptions and the fan-out's progress, real (Redis) and fake: who
+listens to which channel, as the client protocol changes it and the fan-out reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from chalicelib.adapters.stream_subscriptions import OrderEventProgress, StreamSubscriptions
+from chalicelib.service_layer.ports import EventProgress, Subscriptions
+from tests.support.fakes.subscriptions import FakeEventProgress, FakeSubscriptions
+
+TRADES, DEPTH, USER = "btcusdt@trade", "btcusdt@depth", "user:7"
+
+
+@dataclass(frozen=True)
+class Rig:
+    subscriptions: Subscriptions
+    progress: EventProgress
+
+
+@pytest.fixture(params=["fake", "redis"])
+def rig(request: pytest.FixtureRequest) -> Rig:
+    if request.param == "fake":
+        return Rig(FakeSubscriptions(), FakeEventProgress())
+    client: redis.Redis = request.getfixturevalue("redis_client")
+    return Rig(StreamSubscriptions(client), OrderEventProgress(client))
+
+
+def test_each_channel_answers_the_connections_subscribed_to_it(rig: Rig) -> None:
+    subs = rig.subscriptions
+    subs.add("a", [TRADES, DEPTH])
+    subs.add("b", [TRADES])
+    subs.add("b", [])
+
+    assert subs.subscribers([TRADES, DEPTH, USER]) == {TRADES: {"a", "b"}, DEPTH: {"a"}}
+    assert (subs.channels_of("a"), subs.channels_of("b")) == ({TRADES, DEPTH}, {TRADES})
+    assert (subs.channels_of("c"), subs.subscribers([])) == (set(), {})
+
+
+def test_an_unsubscribed_channel_no_longer_lists_the_connection(rig: Rig) -> None:
+    subs = rig.subscriptions
+    subs.add("a", [TRADES, DEPTH])
+    subs.add("b", [DEPTH])
+
+    subs.remove("a", [DEPTH, USER])
+    subs.remove("b", [DEPTH])
+
+    assert subs.subscribers([TRADES, DEPTH]) == {TRADES: {"a"}}
+    assert (subs.channels_of("a"), subs.channels_of("b")) == ({TRADES}, set())
+
+
+def test_a_dropped_connection_leaves_every_channel_and_its_combined_flag(rig: Rig) -> None:
+    subs = rig.subscriptions
+    subs.add("a", [TRADES, USER])
+    subs.add("b", [TRADES])
+    subs.set_combined("a")
+    subs.set_combined("b")
+
+    subs.drop_connection("a")
+    subs.drop_connection("never-connected")
+
+    assert subs.subscribers([TRADES, USER]) == {TRADES: {"b"}}
+    assert subs.channels_of("a") == set()
+    assert subs.combined(["a", "b"]) == {"b"}
+
+
+def test_combined_answers_only_the_connections_that_asked_for_it(rig: Rig) -> None:
+    subs = rig.subscriptions
+    subs.set_combined("b")
+
+    assert subs.combined(["a", "b", "c"]) == {"b"}
+    assert subs.combined([]) == set()
+
+
+def test_order_progress_starts_at_zero_and_keeps_the_last_recorded_sequence(rig: Rig) -> None:
+    progress = rig.progress
+
+    assert progress.last_seq(1) == 0
+    progress.record(1, 5)
+    progress.record(1, 9)
+    progress.record(2, 3)
+    assert (progress.last_seq(1), progress.last_seq(2)) == (9, 3)
