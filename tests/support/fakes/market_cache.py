@@ -3,7 +3,6 @@ memory, with the same sequence guards and limits, and time to live read from a c
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -13,17 +12,11 @@ from chalicelib.adapters.market_cache import (
     RECENT_TRADES,
     MarketWrite,
 )
+from chalicelib.domain import stream_events as wire
 from chalicelib.domain.candles import Candle, Interval
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot, TopOfBook
-from chalicelib.domain.stream_events import (
-    Level,
-    TradeEvent,
-    decode_kline_member,
-    decode_trade,
-    encode,
-    encode_kline_member,
-)
+from chalicelib.domain.stream_events import Level, TradeEvent
 
 
 @dataclass
@@ -32,7 +25,6 @@ class HeldMarket:
 
     seq: int | None = None
     book: BookSnapshot | None = None
-    ticker: dict[str, str] = field(default_factory=dict)
     last_trade: TradeEvent | None = None
     trades: list[bytes] = field(default_factory=list)  # encoded, newest first
 
@@ -51,19 +43,18 @@ class FakeMarketCache:
         return self._held(market).book
 
     def newest_trades(self, market: str, limit: int) -> list[TradeEvent] | None:
-        trades = [decode_trade(item) for item in self._held(market).trades[:limit]]
+        trades = [wire.decode_trade(item) for item in self._held(market).trades[:limit]]
         if not trades:
             return None
-        contiguous = all(a.trade_id == b.trade_id + 1 for a, b in itertools.pairwise(trades))
-        complete = len(trades) == limit or trades[-1].trade_id == 1
-        return trades if contiguous and complete else None
+        newest = trades[0].trade_id
+        without_gap = [t.trade_id for t in trades] == list(range(newest, newest - len(trades), -1))
+        since_the_first = trades[-1].trade_id == 1
+        return trades if without_gap and (len(trades) == limit or since_the_first) else None
 
     def top_of_book(self, market: str) -> TopOfBook | None:
-        ticker = self._held(market).ticker
-        if "best_bid" not in ticker or "best_ask" not in ticker:
-            return None
-        return TopOfBook(int(ticker["best_bid"] or 0), int(ticker["bid_qty"] or 0),
-                         int(ticker["best_ask"] or 0), int(ticker["ask_qty"] or 0))
+        """Redis's ``ticker:`` hash, written with the book each time: its top."""
+        book = self._held(market).book
+        return None if book is None else book.top()
 
     def last_price(self, market: str) -> int | None:
         last = self._held(market).last_trade
@@ -81,7 +72,6 @@ class FakeMarketCache:
                 continue
             held.seq = w.seq
             held.book = _book(w.seq, w.bids, w.asks)
-            held.ticker.update(_ticker(w.seq, w.bids, w.asks, w.last_trade))
             held.last_trade = w.last_trade or held.last_trade
             kept = w.trade_events[-RECENT_TRADES:]
             held.trades = [*reversed(kept), *held.trades][:RECENT_TRADES] if kept else held.trades
@@ -94,9 +84,8 @@ class FakeMarketCache:
             return False
         newest = snap.trades[0] if snap.trades else None
         self.markets[snap.market] = HeldMarket(
-            book.seq, _book(book.seq, book.bids, book.asks),
-            _ticker(book.seq, book.bids, book.asks, newest), newest,
-            [encode(t) for t in snap.trades])
+            book.seq, _book(book.seq, book.bids, book.asks), newest,
+            [wire.encode(t) for t in snap.trades])
         return True
 
     def put_klines(self, candles: Iterable[Candle]) -> None:
@@ -107,7 +96,7 @@ class FakeMarketCache:
             there = held.get(c.open_time)
             if there is not None and _last_trade_id(c, there) > c.last_trade_id:
                 continue
-            held[c.open_time] = encode_kline_member(c)
+            held[c.open_time] = wire.encode_kline_member(c)
             for open_time in sorted(held)[:-RECENT_KLINES]:
                 del held[open_time]
 
@@ -119,7 +108,7 @@ class FakeMarketCache:
         held = self._klines.get((market, interval), {})
         times = [t for t in sorted(held) if start_ms <= t <= end_ms]
         chosen = times[-limit:] if newest else times[:limit]
-        return [decode_kline_member(market, interval, held[t]) for t in chosen]
+        return [wire.decode_kline_member(market, interval, held[t]) for t in chosen]
 
     def ticker_stats(self, market: str, last_trade_id: int) -> dict[str, int] | None:
         stats, expires_ms = self._stats.get((market, last_trade_id), ({}, -1))
@@ -135,14 +124,5 @@ def _book(seq: int, bids: list[Level], asks: list[Level]) -> BookSnapshot:
     return BookSnapshot(seq, bids[:BOOK_LEVELS], asks[:BOOK_LEVELS])
 
 
-def _ticker(seq: int, bids: list[Level], asks: list[Level],
-            last_trade: TradeEvent | None) -> dict[str, str]:
-    bid = (str(bids[0][0]), str(bids[0][1])) if bids else ("", "")
-    ask = (str(asks[0][0]), str(asks[0][1])) if asks else ("", "")
-    fields = {"seq": str(seq), "best_bid": bid[0], "bid_qty": bid[1], "best_ask": ask[0],
-              "ask_qty": ask[1]}
-    return fields if last_trade is None else {**fields, "last_price": str(last_trade.price)}
-
-
 def _last_trade_id(candle: Candle, member: bytes) -> int:
-    return decode_kline_member(candle.market, candle.interval, member).last_trade_id
+    return wire.decode_kline_member(candle.market, candle.interval, member).last_trade_id
