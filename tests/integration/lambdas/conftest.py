@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,14 +24,6 @@ def produce(bootstrap: str, topic: str, records: list[tuple[int, str, bytes]]) -
     for partition, key, value in records:
         producer.produce(topic, key=key, value=value, partition=partition)
     assert producer.flush(30) == 0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what or condition}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

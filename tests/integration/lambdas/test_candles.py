@@ -32,8 +32,9 @@ from chalicelib.settings import Settings
 from lambdas import candles
 from lambdas.msk_runner import LocalContext, msk_event
 from tests.integration.matching.support import create_market, create_topic, read_topic
+from tests.support.polling import wait_until
 
-from .conftest import RunRunner, produce, wait_until
+from .conftest import RunRunner, produce
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -252,7 +253,8 @@ def test_trades_become_every_intervals_candles_once_however_often_delivered(
     recorder = Recorder()
 
     with run_runner(recorder, topic, f"candles-{uuid.uuid4().hex[:8]}", batch_size=40):
-        wait_until(lambda: progress(db) == last_ids, timeout=120, what="every trade folded")
+        wait_until(lambda: progress(db), until=lambda seen: seen == last_ids, timeout=120,
+                   what="every trade folded")
 
     expected = expected_klines(trades)
     assert {interval for _, interval, _ in expected} == set(INTERVAL_NAMES)
@@ -294,17 +296,16 @@ def test_redelivery_repairs_redis_from_the_committed_candles(
 
 def store_trades(db: Conn, trades: list[SeedTrade]) -> None:
     """The trades as the matcher commits them (the source the candles fill gaps from)."""
-    db.execute(
-        "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
-        " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
-        " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT t.market, t.id, t.id * 2, t.price, t.qty, t.quote, t.id, t.id + 1, 1, 2,"
-        "  t.maker, 0, 'BTC', 0, 'USDT', to_timestamp(t.time / 1000.0)"
-        " FROM unnest(%s::text[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[],"
-        "  %s::boolean[], %s::bigint[]) AS t(market, id, price, qty, quote, maker, time)",
-        ([t.market for t in trades], [t.trade_id for t in trades], [t.price for t in trades],
-         [t.qty for t in trades], [t.quote_qty for t in trades],
-         [t.buyer_is_maker for t in trades], [t.time for t in trades]))
+    with db.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
+            " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
+            " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at) VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, 1, 2, %s, 0, 'BTC', 0, 'USDT', %s)",
+            [(t.market, t.trade_id, 2 * t.trade_id, t.price, t.qty, t.quote_qty, t.trade_id,
+              t.trade_id + 1, t.buyer_is_maker,
+              datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=t.time))
+             for t in trades])
 
 
 def two_markets_records(btc: list[SeedTrade], eth: list[SeedTrade],
@@ -382,8 +383,10 @@ def test_a_failed_record_fails_the_rest_of_its_partition_and_is_redelivered(
         return not failing
 
     with run_runner(recorder, topic, f"candles-{uuid.uuid4().hex[:8]}"):
-        wait_until(redelivered_from_failure, what="partition 0 redelivered from offset 2")
-        wait_until(lambda: progress(db) == {"BTCUSDT": 4, "ETHUSDT": 3},
+        wait_until(redelivered_from_failure, timeout=60,
+                   what="partition 0 redelivered from offset 2")
+        wait_until(lambda: progress(db),
+                   until=lambda seen: seen == {"BTCUSDT": 4, "ETHUSDT": 3}, timeout=60,
                    what="the rest of partition 0 folded")
     assert pg_klines(db) == expected_klines(btc + eth)
 
@@ -400,10 +403,11 @@ def test_a_failure_after_decoding_redelivers_the_whole_batch_until_it_folds(
 
     # The market is missing, so the transaction fails (foreign key) and the handler raises.
     with run_runner(recorder, topic, f"candles-{uuid.uuid4().hex[:8]}"):
-        wait_until(lambda: len(recorder.events) >= 2, what="a redelivery")
+        wait_until(lambda: len(recorder.events) >= 2, timeout=60, what="a redelivery")
         assert recorder.responses == []
         create_market(db, "BTCUSDT", "BTC", "USDT")
-        wait_until(lambda: progress(db) == {"BTCUSDT": trades[-1].trade_id},
+        wait_until(lambda: progress(db),
+                   until=lambda seen: seen == {"BTCUSDT": trades[-1].trade_id}, timeout=60,
                    what="the batch folded once the market exists")
 
     assert pg_klines(db) == expected_klines(trades)

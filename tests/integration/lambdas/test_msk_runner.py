@@ -8,16 +8,19 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent
 from confluent_kafka import TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
 from lambdas.msk_runner import first_failures, msk_event
 from tests.integration.matching.support import create_topic, read_topic
+from tests.support.polling import wait_until
 
-from .conftest import RunRunner, produce, wait_until
+from .conftest import RunRunner, produce
 
 PER_PARTITION = 10
+EVERY_RECORD = {0: list(range(PER_PARTITION)), 1: list(range(PER_PARTITION))}
 
 
 def records(topic_partitions: int) -> list[tuple[int, str, bytes]]:
@@ -33,6 +36,19 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[i
         return [tp.offset for tp in offsets]
     finally:
         consumer.close()
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, offsets: list[int]) -> None:
+    wait_until(lambda: committed(bootstrap, group, topic, len(offsets)),
+               until=lambda seen: seen == offsets, timeout=60, what=f"offsets {offsets} committed")
+
+
+@pytest.fixture
+def filled_topic(kafka_bootstrap: str, topic_name: str) -> str:
+    """A topic of two partitions holding ``records(2)``."""
+    create_topic(kafka_bootstrap, topic_name, 2)
+    produce(kafka_bootstrap, topic_name, records(2))
+    return topic_name
 
 
 class RecordingHandler:
@@ -79,15 +95,13 @@ class RecordingHandler:
             return all(len(self.applied[p]) == PER_PARTITION for p in (0, 1))
 
 
-def test_msk_event_is_what_lambda_delivers(kafka_bootstrap: str, topic_name: str) -> None:
-    create_topic(kafka_bootstrap, topic_name, 2)
-    produce(kafka_bootstrap, topic_name, records(2))
-    messages = read_topic(kafka_bootstrap, topic_name)
+def test_msk_event_is_what_lambda_delivers(kafka_bootstrap: str, filled_topic: str) -> None:
+    messages = read_topic(kafka_bootstrap, filled_topic)
 
     event = msk_event(messages, kafka_bootstrap)
 
     assert event["eventSource"] == "aws:kafka"
-    assert sorted(event["records"]) == [f"{topic_name}-0", f"{topic_name}-1"]
+    assert sorted(event["records"]) == [f"{filled_topic}-0", f"{filled_topic}-1"]
     parsed = list(KafkaEvent(event).records)
     assert sorted(((r.partition, r.offset, r.decoded_key, r.json_value) for r in parsed),
                   key=lambda row: (row[0], row[1])) == sorted(
@@ -109,60 +123,57 @@ def test_first_failures_takes_each_partitions_lowest_offset() -> None:
     assert first_failures(None) == {}
 
 
-def test_a_reported_failure_is_redelivered_from_its_offset_and_the_rest_committed(
-        kafka_bootstrap: str, topic_name: str, run_runner: RunRunner) -> None:
-    create_topic(kafka_bootstrap, topic_name, 2)
-    produce(kafka_bootstrap, topic_name, records(2))
-    handler = RecordingHandler(fail_once={(0, 4)})
+def run_until_every_record_committed(
+        run_runner: RunRunner, handler: RecordingHandler, kafka_bootstrap: str,
+        topic: str) -> None:
+    """Run a runner until ``handler`` has applied every record once, in order, and the
+    group has committed past the last one."""
     group = f"runner-{uuid.uuid4().hex[:8]}"
+    with run_runner(handler, topic, group):
+        wait_until(handler.done, timeout=60, what="every record applied")
+    assert handler.applied == EVERY_RECORD
+    wait_committed(kafka_bootstrap, group, topic, [PER_PARTITION] * 2)
 
-    with run_runner(handler, topic_name, group):
-        wait_until(handler.done, what="every record applied")
 
-    # Each record was applied once, in order; partition 0 came again from offset 4.
-    assert handler.applied == {0: list(range(PER_PARTITION)), 1: list(range(PER_PARTITION))}
+def test_a_reported_failure_is_redelivered_from_its_offset_and_the_rest_committed(
+        kafka_bootstrap: str, filled_topic: str, run_runner: RunRunner) -> None:
+    handler = RecordingHandler(fail_once={(0, 4)})
+
+    run_until_every_record_committed(run_runner, handler, kafka_bootstrap, filled_topic)
+
+    # Partition 0 came again from offset 4.
     first_offsets = [call[0][0] for call in handler.calls if 0 in call]
     assert first_offsets[0] == 0
     assert 4 in first_offsets[1:]
-    wait_until(lambda: committed(kafka_bootstrap, group, topic_name, 2) == [PER_PARTITION] * 2,
-               what="offsets committed")
 
 
 def test_a_raising_handler_gets_the_whole_batch_again(
-        kafka_bootstrap: str, topic_name: str, run_runner: RunRunner) -> None:
-    create_topic(kafka_bootstrap, topic_name, 2)
-    produce(kafka_bootstrap, topic_name, records(2))
+        kafka_bootstrap: str, filled_topic: str, run_runner: RunRunner) -> None:
     handler = RecordingHandler(raise_once=True)
-    group = f"runner-{uuid.uuid4().hex[:8]}"
 
-    with run_runner(handler, topic_name, group):
-        wait_until(handler.done, what="every record applied")
+    run_until_every_record_committed(run_runner, handler, kafka_bootstrap, filled_topic)
 
-    assert handler.applied == {0: list(range(PER_PARTITION)), 1: list(range(PER_PARTITION))}
     failed_call = handler.calls[0]
     # What the failed call held came again, from the same offsets.
     for partition, offsets in failed_call.items():
         again = next(call[partition] for call in handler.calls[1:] if partition in call)
         assert again[0] == offsets[0]
-    wait_until(lambda: committed(kafka_bootstrap, group, topic_name, 2) == [PER_PARTITION] * 2,
-               what="offsets committed")
 
 
 def test_a_new_runner_resumes_at_the_first_unfinished_record(
-        kafka_bootstrap: str, topic_name: str, run_runner: RunRunner) -> None:
-    create_topic(kafka_bootstrap, topic_name, 2)
-    produce(kafka_bootstrap, topic_name, records(2))
+        kafka_bootstrap: str, filled_topic: str, run_runner: RunRunner) -> None:
     group = f"runner-{uuid.uuid4().hex[:8]}"
     # The first runner never gets past offset 6 of partition 0 (a record that keeps failing).
     stuck = RecordingHandler(fail_always={(0, 6)})
 
-    with run_runner(stuck, topic_name, group):
+    with run_runner(stuck, filled_topic, group):
         wait_until(lambda: len(stuck.applied[0]) == 6 and len(stuck.applied[1]) == 10
                    and sum(1 for call in stuck.calls if call.get(0, [None])[0] == 6) >= 2,
+                   timeout=60,
                    what="the records before the failure applied, the failure redelivered")
-    assert committed(kafka_bootstrap, group, topic_name, 2) == [6, PER_PARTITION]
+    assert committed(kafka_bootstrap, group, filled_topic, 2) == [6, PER_PARTITION]
 
     fixed = RecordingHandler()
-    with run_runner(fixed, topic_name, group):
-        wait_until(lambda: len(fixed.applied[0]) == 4, what="the rest applied")
+    with run_runner(fixed, filled_topic, group):
+        wait_until(lambda: len(fixed.applied[0]) == 4, timeout=60, what="the rest applied")
     assert fixed.applied == {0: [6, 7, 8, 9]}
