@@ -2,15 +2,18 @@
 
 Handlers stay thin: they parse and validate, call the service layer in
 chalicelib, and shape the response. Routes live in blueprints under
-chalicelib/entrypoints/http.
+chalicelib/entrypoints/http; what they use (PostgreSQL, Redis, Kafka, the master key)
+comes from the composition root, chalicelib/bootstrap.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, WebsocketEvent
+from chalice.app import WebsocketEvent
 
+from chalicelib.adapters.secrets import get_settings
+from chalicelib.bootstrap import bootstrap_api
 from chalicelib.entrypoints import ws_routes
 from chalicelib.entrypoints.http import (
     account_routes,
@@ -22,10 +25,9 @@ from chalicelib.entrypoints.http import (
     public_routes,
     wallet_routes,
 )
-from chalicelib.entrypoints.http.middleware import api_middleware
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 
-app = Chalice(app_name="exchange-api")
-app.register_middleware(api_middleware, "http")
+app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
                   admin_routes, market_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
@@ -35,15 +37,15 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 @app.on_ws_connect()
 def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
-    return ws_routes.on_connect(event)
+    return ws_routes.on_connect(app.services, event)
 
 
 @app.on_ws_message()
 def ws_message(event: WebsocketEvent) -> None:
-    ws_routes.on_message(event)
+    ws_routes.on_message(app.services, event)
 
 
 @app.on_ws_disconnect()
 def ws_disconnect(event: WebsocketEvent) -> None:
-    ws_routes.on_disconnect(event)
+    ws_routes.on_disconnect(app.services, event)
 

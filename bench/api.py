@@ -31,6 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ import psycopg
 import redis
 from chalice.test import Client
 
-from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.bootstrap import bootstrap_api
 from chalicelib.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Caller
 from tests.integration.matching.support import create_market, fund
@@ -111,12 +112,13 @@ def run(count: int) -> list[dict[str, Any]]:
         try:
             configured = bench_settings(settings, db_url, stack.redis_port, topic)
             redis.Redis.from_url(configured.redis_url).flushdb()
-            use_services(Services.from_settings(configured))
-            with Client(load_app(), stage_name="dev") as client, \
+            app = load_app()
+            with closing(bootstrap_api(configured)) as services, \
+                    Client(app, stage_name="dev") as client, \
                     psycopg.connect(db_url, autocommit=True) as conn:
+                app.use_services(services)
                 return measure_routes(client, conn, count)
         finally:
-            use_services(None)
             _load.delete_topics(stack.kafka_bootstrap, [topic])
 
 

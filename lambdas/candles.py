@@ -29,7 +29,6 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -41,11 +40,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chalicelib.adapters.candles_store import CandleRepository, FoldResult, KlineEvents
-from chalicelib.adapters.kafka import make_producer
-from chalicelib.adapters.market_cache import RecentKlines
-from chalicelib.adapters.redis_store import redis_client
+from chalicelib.adapters.candles_store import FoldResult
 from chalicelib.adapters.secrets import get_settings
+from chalicelib.bootstrap import CandleServices, bootstrap_candles
 from chalicelib.domain.candles import Trade
 from chalicelib.domain.stream_events import TradeEvent, decode
 from chalicelib.settings import Settings
@@ -114,25 +111,14 @@ def candle_trade(event: TradeEvent) -> Trade:
                  qty=event.qty, quote_qty=event.quote_qty, buyer_is_maker=event.buyer_is_maker)
 
 
-@dataclass(frozen=True)
-class Components:
-    repository: CandleRepository
-    recent: RecentKlines
-    events: KlineEvents
-
-
 @lru_cache(maxsize=1)
-def components(settings: Settings) -> Components:
+def components(settings: Settings) -> CandleServices:
     """Clients kept across invocations of a warm Lambda (one set per settings)."""
-    return Components(
-        CandleRepository(settings.database_url),
-        RecentKlines(redis_client(settings)),
-        KlineEvents(make_producer(settings.kafka_bootstrap_servers),
-                    settings.market_events_topic))
+    return bootstrap_candles(settings)
 
 
 @tracer.capture_method
-def apply_trades(parts: Components, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
+def apply_trades(parts: CandleServices, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
     """Fold in PostgreSQL, then write the committed candles to Redis and Kafka."""
     result = parts.repository.fold(trades)
     if result.candles:

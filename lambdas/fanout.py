@@ -14,7 +14,6 @@ Powertools' partial batch response reports) only when Redis or PostgreSQL fails.
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -28,16 +27,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from psycopg_pool import ConnectionPool
 
-from chalicelib.adapters.market_cache import MarketDataCache
-from chalicelib.adapters.redis_store import redis_client
 from chalicelib.adapters.secrets import get_settings
-from chalicelib.adapters.stream_subscriptions import (
-    OrderEventProgress,
-    StreamSubscriptions,
-)
-from chalicelib.adapters.ws_sender import sender_for
+from chalicelib.bootstrap import bootstrap_fanout
 from chalicelib.service_layer import stream_fanout
 from chalicelib.settings import Settings
 
@@ -51,19 +43,7 @@ class Fanout:
     """The clients a warm container keeps, and one batch's processing."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.ws_management_endpoint:
-            raise RuntimeError("the fan-out needs WS_MANAGEMENT_URL: the WebSocket API's "
-                               "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}")
-        client = redis_client(settings, socket_timeout=5)
-        self.pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
-                                   kwargs={"autocommit": True, "connect_timeout": 10})
-        self.context = stream_fanout.FanoutContext(
-            subscriptions=StreamSubscriptions(client), progress=OrderEventProgress(client),
-            market_data=MarketDataCache(client),
-            db=self.pool.connection,
-            sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
-                              settings.exchange_env == "local"),
-            now_ms=lambda: time.time_ns() // 1_000_000)
+        self.services = bootstrap_fanout(settings)
         self.processor = BatchProcessor(event_type=EventType.Kafka)
 
     def __call__(self, event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
@@ -71,7 +51,7 @@ class Fanout:
                                         processor=self.processor, context=context)
 
     def fan_out_record(self, record: KafkaEventRecord) -> None:
-        delivery = stream_fanout.fan_out(self.context, record.decoded_value)
+        delivery = stream_fanout.fan_out(self.services.context, record.decoded_value)
         if delivery.messages:
             metrics.add_metric(name="MessagesPosted", unit=MetricUnit.Count,
                                value=delivery.messages)
@@ -80,8 +60,7 @@ class Fanout:
                                value=delivery.gone)
 
     def close(self) -> None:
-        self.context.pool.shutdown()
-        self.pool.close()
+        self.services.close()
 
 
 @lru_cache(maxsize=1)

@@ -17,13 +17,13 @@ import psycopg
 import pyotp
 import pytest
 import redis
-from chalice.app import Chalice
 from chalice.test import Client
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from chalicelib.adapters.accounts_repo import set_admin
-from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.bootstrap import Services, bootstrap_api
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import PROJECT_ROOT, Settings
 from tests.conftest import as_role
 
@@ -42,20 +42,26 @@ def api_settings(test_settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def api_app(api_settings: Settings, migrated_db: str) -> Iterator[Chalice]:
-    services = Services.from_settings(api_settings)
-    use_services(services)
+def api_app(api_settings: Settings, migrated_db: str) -> Iterator[ExchangeApp]:
+    """The API's app (api/app.py) with its services built from the test settings."""
     sys.path.insert(0, str(API_DIR))
     try:
         from app import app
     finally:
         sys.path.remove(str(API_DIR))
+    app.use_services(bootstrap_api(api_settings))
     yield app
-    use_services(None)
+    app.services.close()
 
 
 @pytest.fixture
-def client(api_app: Chalice, db_url: str, redis_client: redis.Redis) -> Iterator[Client]:
+def services(api_app: ExchangeApp) -> Services:
+    """What the API's handlers use."""
+    return api_app.services
+
+
+@pytest.fixture
+def client(api_app: ExchangeApp, db_url: str, redis_client: redis.Redis) -> Iterator[Client]:
     with Client(api_app, stage_name="dev") as test_client:
         yield test_client
 
@@ -207,7 +213,7 @@ def fund(admin: Caller, user: Caller, asset: str, amount: str) -> None:
 
 
 @pytest.fixture
-def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
+def matcher(api_app: ExchangeApp, api_settings: Settings, db_url: str,
             redis_client: redis.Redis) -> Iterator[Settings]:
     """A matcher consuming an orders topic of this test's own, and the API publishing to
     it; yields the settings both use."""
@@ -223,7 +229,7 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
         future.result(timeout=30)
     settings = api_settings.model_copy(update={"orders_topic": topic,
                                                "order_result_wait_ms": 10000})
-    use_services(Services.from_settings(settings))
+    api_app.use_services(bootstrap_api(settings))
     process = bootstrap_matcher(
         as_role(settings, "matcher").model_copy(update={  # the matcher's own role
             "market_events_topic": names[1], "order_events_topic": names[2]}),
@@ -242,4 +248,4 @@ def matcher(api_app: Chalice, api_settings: Settings, db_url: str,
     finally:
         stop.set()
         thread.join(30)
-        use_services(Services.from_settings(api_settings))
+        api_app.use_services(bootstrap_api(api_settings))

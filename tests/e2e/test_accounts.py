@@ -10,8 +10,8 @@ import pyotp
 import pytest
 from chalice.test import Client
 
+from chalicelib.bootstrap import Services
 from chalicelib.domain.errors import ApiError
-from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import auth
 from tests.e2e.conftest import PASSWORD, Caller, post_json
 
@@ -254,63 +254,66 @@ def session_of(user: Caller) -> str:
     return str(user.refresh_token.partition(".")[0])
 
 
-def step_up_refusal(user: Caller, totp_enabled: bool = True) -> ApiError | None:
+def step_up_refusal(services: Services, user: Caller,
+                    totp_enabled: bool = True) -> ApiError | None:
     """What `require_step_up` (admin money actions) says about the caller's session."""
     me = auth.User(user.user_id, user.email, is_admin=False, totp_enabled=totp_enabled)
     try:
-        auth.require_step_up(services().auth, me, session_of(user))
+        auth.require_step_up(services.auth, me, session_of(user))
     except ApiError as refused:
         return refused
     return None
 
 
-def test_step_up_needs_two_factor_enabled(alice: Caller) -> None:
+def test_step_up_needs_two_factor_enabled(alice: Caller, services: Services) -> None:
     response = alice.post("/v1/auth/step-up", {"totpCode": "123456"})
 
     assert response.status_code == 403
     assert response.json_body == {"code": -5005,
                                   "msg": "Enable two-factor authentication first."}
-    assert step_up_refusal(alice, totp_enabled=False) is not None
+    assert step_up_refusal(services, alice, totp_enabled=False) is not None
 
 
-def test_step_up_marks_only_the_callers_session(client: Client, alice: Caller) -> None:
+def test_step_up_marks_only_the_callers_session(client: Client, alice: Caller,
+                                                services: Services) -> None:
     other = post_json(client, "/v1/auth/login", {"email": alice.email, "password": PASSWORD})
     totp = enable_totp(alice)
-    refused = step_up_refusal(alice)
+    refused = step_up_refusal(services, alice)
     assert refused is not None
     assert (refused.status, refused.code, refused.msg) == (
         401, -5003, "This needs a recent two-factor step-up: POST /v1/auth/step-up.")
 
     wrong = alice.post("/v1/auth/step-up", {"totpCode": "000000"})
     assert (wrong.status_code, wrong.json_body["code"]) == (401, -5004)
-    assert step_up_refusal(alice) is not None
+    assert step_up_refusal(services, alice) is not None
     stepped = alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)})
 
     assert stepped.status_code == 200, stepped.body
     assert stepped.json_body == {"stepUpExpiresIn": 300}
-    assert step_up_refusal(alice) is None
+    assert step_up_refusal(services, alice) is None
     other_session = Caller.__new__(Caller)
     other_session.__dict__.update(alice.__dict__, refresh_token=other.json_body["refreshToken"])
-    assert step_up_refusal(other_session) is not None
+    assert step_up_refusal(services, other_session) is not None
 
 
-def test_logout_ends_the_step_up(alice: Caller) -> None:
+def test_logout_ends_the_step_up(alice: Caller, services: Services) -> None:
     totp = enable_totp(alice)
     assert alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)}).status_code == 200
 
     assert alice.post("/v1/auth/logout", {}).status_code == 200
 
-    assert step_up_refusal(alice) is not None
+    assert step_up_refusal(services, alice) is not None
 
 
 @pytest.mark.parametrize("body", [{}, {"totpCode": "12345"}, {"totpCode": "123456", "x": 1}])
-def test_bad_step_up_bodies_are_refused(alice: Caller, body: dict[str, object]) -> None:
+def test_bad_step_up_bodies_are_refused(alice: Caller, services: Services,
+                                        body: dict[str, object]) -> None:
     enable_totp(alice)
 
     response = alice.post("/v1/auth/step-up", body)
 
     assert response.status_code == 400
-    assert step_up_refusal(alice) is not None
+    assert step_up_refusal(services, alice) is not None
 
 
 def refused_for_too_many_guesses(response: Any) -> bool:
@@ -319,7 +322,7 @@ def refused_for_too_many_guesses(response: Any) -> bool:
 
 
 def test_two_factor_guesses_are_limited_even_when_the_right_code_follows(
-    client: Client, alice: Caller
+    client: Client, alice: Caller, services: Services
 ) -> None:
     totp = enable_totp(alice)
     for _ in range(5):
@@ -333,17 +336,17 @@ def test_two_factor_guesses_are_limited_even_when_the_right_code_follows(
     assert refused_for_too_many_guesses(post_json(client, "/v1/auth/login", {
         "email": alice.email, "password": PASSWORD, "totpCode": right}))
     assert alice.get("/v1/api-keys").json_body["apiKeys"] == []
-    assert step_up_refusal(alice) is not None
+    assert step_up_refusal(services, alice) is not None
 
 
-def test_wrong_step_up_codes_count_towards_the_limit(alice: Caller) -> None:
+def test_wrong_step_up_codes_count_towards_the_limit(alice: Caller, services: Services) -> None:
     totp = enable_totp(alice)
     for _ in range(5):
         assert alice.post("/v1/auth/step-up", {"totpCode": "000000"}).status_code == 401
 
     assert refused_for_too_many_guesses(
         alice.post("/v1/auth/step-up", {"totpCode": next_code(totp)}))
-    assert step_up_refusal(alice) is not None
+    assert step_up_refusal(services, alice) is not None
 
 
 def test_a_right_two_factor_code_resets_the_count(alice: Caller) -> None:

@@ -34,8 +34,9 @@ from schemathesis.core.result import Ok
 from schemathesis.schemas import APIOperation
 from werkzeug.test import Client as WsgiClient
 
+from chalicelib.bootstrap import Services, bootstrap_api
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.entrypoints.http.openapi import openapi_document
-from chalicelib.entrypoints.http.services import Services, services, use_services
 from chalicelib.service_layer.auth import start_session
 from tests.e2e.conftest import ApiKey, Caller, fund, now_ms
 from tests.support.fuzz_report import report
@@ -119,14 +120,14 @@ def reproduction(case: AnyCase) -> str:
 
 
 @pytest.fixture
-def unmetered(client: Client) -> Iterator[None]:
+def unmetered(api_app: ExchangeApp, client: Client) -> Iterator[None]:
     """The API with request weight limits out of the way: thousands of requests a minute
     from one IP are the point here, not abuse."""
-    before = services().settings
-    use_services(Services.from_settings(before.model_copy(update={
+    before = api_app.services.settings
+    api_app.use_services(bootstrap_api(before.model_copy(update={
         "ip_weight_per_minute": 10**9, "api_key_weight_per_minute": 10**9})))
     yield
-    use_services(Services.from_settings(before))
+    api_app.use_services(bootstrap_api(before))
 
 
 @pytest.fixture
@@ -164,7 +165,7 @@ def identities(client: Client, admin: Caller, victim: Victim) -> Identities:
     return Identities(fuzzer, key, admin, Caller(client, "spare@example.com"))
 
 
-def test_no_operation_errs_or_leaks(api_app: Chalice, identities: Identities, victim: Victim,
+def test_no_operation_errs_or_leaks(api_app: ExchangeApp, identities: Identities, victim: Victim,
                                     unmetered: None, db: psycopg.Connection[Any]) -> None:
     """Admin routes run as an admin, who may see everyone's data: only the answers to
     the fuzzing user are searched for the victim's."""
@@ -176,7 +177,7 @@ def test_no_operation_errs_or_leaks(api_app: Chalice, identities: Identities, vi
     operations = [result.ok() for result in loaded if isinstance(result, Ok)]
     assert len(operations) == len(loaded), "operations schemathesis cannot read"
     for operation in operations:
-        fuzz_operation(operation, authorise(operation, identities), tally)
+        fuzz_operation(operation, authorise(operation, identities, api_app.services), tally)
     report_figures(len(operations), tally, time.monotonic() - started)
 
     assert tally.server_errors == {}, "5xx answers, one request each:\n" + listing(
@@ -238,11 +239,11 @@ def case_strategies(operation: Operation) -> list[SearchStrategy[AnyCase]]:
 Authorise = Callable[[AnyCase], dict[str, Any]]
 
 
-def authorise(operation: Operation, who: Identities) -> Authorise:
+def authorise(operation: Operation, who: Identities, services: Services) -> Authorise:
     """How a case of this operation gets its credentials, by the document's security."""
     schemes = security_schemes(operation)
     if (operation.method.upper(), operation.path) in SESSION_ENDING:
-        return lambda case: bear(case, fresh_access_token(who.spare))
+        return lambda case: bear(case, fresh_access_token(services, who.spare))
     if any(s.get("type") == "apiKey" for s in schemes):
         return lambda case: sign(case, who.key)
     if any(s.get("scheme") == "bearer" for s in schemes):
@@ -264,10 +265,9 @@ def bear(case: AnyCase, token: str) -> dict[str, Any]:
     return {}
 
 
-def fresh_access_token(user: Caller) -> str:
+def fresh_access_token(services: Services, user: Caller) -> str:
     """A new session of `user`, as a login opens one, so ending it costs nothing else."""
-    svc = services()
-    return str(start_session(svc.auth, user.user_id)["accessToken"])
+    return str(start_session(services.auth, user.user_id)["accessToken"])
 
 
 def sign(case: AnyCase, key: ApiKey) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
-from chalicelib.adapters.order_publisher import CommandPublisher
+from chalicelib.bootstrap import bootstrap_sweeper
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
@@ -200,12 +200,12 @@ def test_a_command_committed_but_never_published_is_published_by_the_sweeper(
                          TimeInForce.GTC, 30_000_000_000, 10_000_000, 0,
                          SelfTradePrevention.EXPIRE_MAKER)
     order_id, _command = orders.place_order(db, new_order)  # the API died here
-    settings = api_settings.model_copy(update={"sweeper_threshold_seconds": 1})
-    publisher = CommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)
+    sweeper = bootstrap_sweeper(api_settings.model_copy(update={"sweeper_threshold_seconds": 1}))
 
     db.execute("UPDATE order_commands SET created_at = created_at - interval '2 seconds'")
-    assert sweep(settings, publisher) == 1
-    assert sweep(settings, publisher) == 0
+    assert sweep(sweeper) == 1
+    assert sweep(sweeper) == 0
+    sweeper.close()
 
     published = commands_since(api_settings, topic_start)
     assert [(c.kind, c.order_id) for c in published] == [(CommandKind.PLACE, order_id)]

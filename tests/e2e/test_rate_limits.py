@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from chalice.app import Chalice
 from chalice.test import Client
 
-from chalicelib.adapters.redis_store import WeightMeter
+from chalicelib.bootstrap import bootstrap_api
 from chalicelib.domain.clock import ManualClock
-from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import Settings
 from tests.e2e.conftest import Caller
 
@@ -26,18 +25,17 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def api_with(api_app: Chalice, api_settings: Settings, client: Client,
+def api_with(api_app: ExchangeApp, api_settings: Settings, client: Client,
              clock: ManualClock) -> Iterator[Callable[..., Client]]:
     """The API with the weight limits given, its weights counted on ``clock``."""
 
     def configure(**limits: int) -> Client:
-        services = Services.from_settings(api_settings.model_copy(update=limits))
-        services.weights = WeightMeter(services.redis, clock)
-        use_services(services)
+        api_app.use_services(bootstrap_api(api_settings.model_copy(update=limits),
+                                           weight_clock=clock))
         return client
 
     yield configure
-    use_services(Services.from_settings(api_settings))
+    api_app.use_services(bootstrap_api(api_settings))
 
 
 def test_used_weight_is_reported_on_every_response(api_with: Callable[..., Client]) -> None:

@@ -23,13 +23,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from chalice.app import Chalice
 from chalice.test import Client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from chalicelib.bootstrap import bootstrap_api
 from chalicelib.domain.money import format_units
-from chalicelib.entrypoints.http.services import Services, use_services
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import Settings
 from lambdas import candles
 from lambdas.fanout import Fanout
@@ -44,7 +44,7 @@ WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def gateway(api_app: Chalice) -> Iterator[Gateway]:
+def gateway(api_app: ExchangeApp) -> Iterator[Gateway]:
     running = Gateway(api_app, ws_port=0, management_port=0)
     running.start()
     yield running
@@ -52,14 +52,15 @@ def gateway(api_app: Chalice) -> Iterator[Gateway]:
 
 
 @pytest.fixture
-def streaming(matcher: Settings, gateway: Gateway) -> Iterator[Settings]:
+def streaming(api_app: ExchangeApp, matcher: Settings,
+              gateway: Gateway) -> Iterator[Settings]:
     """The API's handlers replying through the gateway, and the fan-out consuming the
     matcher's event topics."""
     settings = matcher.model_copy(update={
         "ws_management_url": gateway.management_url,
         "market_events_topic": f"{matcher.orders_topic}-market",
         "order_events_topic": f"{matcher.orders_topic}-order"})
-    use_services(Services.from_settings(settings))
+    api_app.use_services(bootstrap_api(settings))
     fanout = Fanout(as_role(settings, "functions"))
     runner = MskRunner(fanout, bootstrap_servers=settings.kafka_bootstrap_servers,
                        topics=[settings.market_events_topic, settings.order_events_topic],

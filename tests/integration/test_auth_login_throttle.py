@@ -11,8 +11,8 @@ import psycopg
 import pytest
 import redis
 
+from chalicelib.bootstrap import Services, bootstrap_api
 from chalicelib.domain.errors import ApiError
-from chalicelib.entrypoints.http.services import Services
 from chalicelib.service_layer import auth
 from chalicelib.settings import Settings
 
@@ -23,7 +23,7 @@ ATTACKER_IP = "203.0.113.7"
 @pytest.fixture
 def services(test_settings: Settings, db_url: str, redis_client: redis.Redis,
              ) -> Iterator[Services]:
-    svc = Services.from_settings(test_settings)
+    svc = bootstrap_api(test_settings)
     with svc.db() as conn:
         auth.signup(conn, EMAIL, PASSWORD)
     yield svc

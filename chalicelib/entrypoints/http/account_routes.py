@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.replay_guard import ReplayGuard
 from chalicelib.domain.money import parse_units
 from chalicelib.entrypoints.http import presenters
 from chalicelib.entrypoints.http.api_models import AccountParams, WithdrawApplyParams
 from chalicelib.entrypoints.http.binance_models import parse_params
-from chalicelib.entrypoints.http.middleware import ApiBlueprint
-from chalicelib.entrypoints.http.requests import key_owner
-from chalicelib.entrypoints.http.services import services
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.service_layer import api_keys, wallet
 from chalicelib.service_layer.admin import asset_scale
 from chalicelib.service_layer.exchange_info import highest_fees_ppm
@@ -23,9 +20,9 @@ def rate(ppm: int) -> str:
 
 @routes.route("/api/v3/account", methods=["GET"])
 def account() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "READ")
+    owner, signed = routes.key_owner("READ")
     params = parse_params(AccountParams, signed.params())
-    with services().db() as conn:
+    with routes.services.db() as conn:
         held = wallet.balances(conn, owner.user_id, omit_zero=bool(params.omit_zero_balances))
         maker_ppm, taker_ppm = highest_fees_ppm(conn)
     return {
@@ -44,12 +41,11 @@ def account() -> dict[str, object]:
 
 @routes.route("/sapi/v1/capital/withdraw/apply", methods=["POST"])
 def apply_withdrawal() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "WITHDRAW")
+    owner, signed = routes.key_owner("WITHDRAW")
     raw = signed.params()
     params = parse_params(WithdrawApplyParams, raw)
-    svc = services()
-    api_keys.refuse_respelt_replay(ReplayGuard(svc.redis, api_keys.SIGNATURE_LIFETIME_MS),
-                                   owner.key_id, raw)
+    svc = routes.services
+    api_keys.refuse_respelt_replay(svc.replay_guard, owner.key_id, raw)
     with svc.db() as conn:
         scale = asset_scale(conn, params.coin, param="coin")
         created, _is_new = wallet.request_withdrawal(

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chalice.app import Request, Response
+from chalice.app import Response
 
 from chalicelib.domain.errors import forbidden
 from chalicelib.domain.money import parse_units
 from chalicelib.entrypoints.http import presenters
-from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
+from chalicelib.entrypoints.http.middleware import json_response
 from chalicelib.entrypoints.http.models import (
     AssetChanges,
     DepositCredit,
@@ -26,8 +27,7 @@ from chalicelib.entrypoints.http.models import (
     NewMarket,
     PageQuery,
 )
-from chalicelib.entrypoints.http.requests import bearer_user, parse_body, parse_query, path_id
-from chalicelib.entrypoints.http.services import services
+from chalicelib.entrypoints.http.requests import parse_body, parse_query, path_id
 from chalicelib.service_layer import Conn, Page, admin, auth, wallet
 from chalicelib.service_layer.auth import User
 
@@ -42,18 +42,18 @@ class InAsset(Protocol):
 Pending = TypeVar("Pending", bound=InAsset)
 
 
-def admin_user(request: Request) -> tuple[User, str]:
+def admin_user() -> tuple[User, str]:
     """The calling admin and their session id."""
-    user, session_id = bearer_user(request)
+    user, session_id = routes.bearer_user()
     if not user.is_admin:
         raise forbidden("This needs the admin role.")
     return user, session_id
 
 
-def money_admin(request: Request) -> User:
+def money_admin() -> User:
     """An admin whose session stepped up recently, as money actions require."""
-    user, session_id = admin_user(request)
-    auth.require_step_up(services().auth, user, session_id)
+    user, session_id = admin_user()
+    auth.require_step_up(routes.services.auth, user, session_id)
     return user
 
 
@@ -63,9 +63,9 @@ def threshold_units(value: str | None, scale: int) -> int | None:
 
 @routes.route("/v1/admin/assets", methods=["POST"])
 def create_asset() -> Response:
-    actor, _ = admin_user(routes.current_request)
+    actor, _ = admin_user()
     body = parse_body(routes.current_request, NewAsset)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         asset = admin.create_asset(
             conn, actor_id=actor.id, symbol=body.symbol, scale=body.scale, name=body.name,
             four_eyes_threshold=threshold_units(body.four_eyes_threshold, body.scale))
@@ -74,9 +74,9 @@ def create_asset() -> Response:
 
 @routes.route("/v1/admin/assets/{symbol}", methods=["PATCH"])
 def update_asset(symbol: str) -> dict[str, object]:
-    actor = money_admin(routes.current_request)
+    actor = money_admin()
     body = parse_body(routes.current_request, AssetChanges)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         scale = admin.asset_scale(conn, symbol, param="symbol")
         return presenters.asset(admin.set_four_eyes_threshold(
             conn, actor_id=actor.id, symbol=symbol,
@@ -105,9 +105,9 @@ def market_units(conn: Conn, base: str, quote: str, changes: MarketChanges) -> d
 
 @routes.route("/v1/admin/markets", methods=["POST"])
 def create_market() -> Response:
-    actor, _ = admin_user(routes.current_request)
+    actor, _ = admin_user()
     body = parse_body(routes.current_request, NewMarket)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         units = market_units(conn, body.base_asset, body.quote_asset, body)
         market = admin.create_market(conn, actor_id=actor.id, symbol=body.symbol,
                                      base=body.base_asset, quote=body.quote_asset, **units)
@@ -116,9 +116,9 @@ def create_market() -> Response:
 
 @routes.route("/v1/admin/markets/{symbol}", methods=["PATCH"])
 def update_market(symbol: str) -> dict[str, object]:
-    actor, _ = admin_user(routes.current_request)
+    actor, _ = admin_user()
     body = parse_body(routes.current_request, MarketChanges)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         base, quote = admin.market_assets(conn, symbol)
         units = market_units(conn, base, quote, body)
         return presenters.market(admin.update_market(conn, actor_id=actor.id, symbol=symbol,
@@ -136,8 +136,8 @@ def resume_market(symbol: str) -> dict[str, object]:
 
 
 def set_status(symbol: str, status: str) -> dict[str, object]:
-    actor, _ = admin_user(routes.current_request)
-    with services().db() as conn:
+    actor, _ = admin_user()
+    with routes.services.db() as conn:
         return presenters.market(admin.set_market_status(conn, actor_id=actor.id, symbol=symbol,
                                                          status=status))
 
@@ -145,9 +145,9 @@ def set_status(symbol: str, status: str) -> dict[str, object]:
 @routes.route("/v1/admin/deposits", methods=["POST"])
 def credit_deposit() -> Response:
     """201 credited, 200 a repeat, 202 above the threshold: awaiting a second admin."""
-    actor = money_admin(routes.current_request)
+    actor = money_admin()
     body = parse_body(routes.current_request, DepositCredit)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         scale = admin.asset_scale(conn, body.asset)
         credited, is_new = wallet.credit_deposit(
             conn, actor_id=actor.id, user_id=body.user_id, asset=body.asset,
@@ -165,9 +165,9 @@ def pending_credits() -> dict[str, object]:
 def pending_page(list_pending: Callable[..., Page[Pending]],
                  present: Callable[[Pending, int], dict[str, Any]]) -> dict[str, object]:
     """A page of what awaits an admin's decision, each amount at its asset's scale."""
-    admin_user(routes.current_request)
+    admin_user()
     query = parse_query(routes.current_request, PageQuery)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         found = list_pending(conn, limit=query.limit, before_id=query.before_id)
         scales = admin.asset_scales(conn)
     return presenters.page([present(item, scales[item.asset]) for item in found.items], found)
@@ -176,8 +176,8 @@ def pending_page(list_pending: Callable[..., Page[Pending]],
 @routes.route("/v1/admin/deposits/{request_id}/approve", methods=["POST"])
 def approve_credit(request_id: str) -> Response:
     """The second admin's approval: 201 credited now, 200 credited before."""
-    actor = money_admin(routes.current_request)
-    with services().db() as conn:
+    actor = money_admin()
+    with routes.services.db() as conn:
         credited, executed = wallet.approve_credit(conn, actor_id=actor.id,
                                                    request_id=path_id(request_id, "requestId"))
         body = presenters.deposit(credited, admin.asset_scale(conn, credited.asset))
@@ -202,8 +202,8 @@ def reject_withdrawal(withdrawal_id: str) -> Response:
 def decide_withdrawal(withdrawal_id: str,
                       decide: Callable[..., wallet.Withdrawal]) -> Response:
     """200 decided; 202 a first approval above the threshold, awaiting a second admin."""
-    actor = money_admin(routes.current_request)
-    with services().db() as conn:
+    actor = money_admin()
+    with routes.services.db() as conn:
         decided = decide(conn, actor_id=actor.id,
                          withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
         body = presenters.admin_withdrawal(decided, admin.asset_scale(conn, decided.asset))
@@ -213,8 +213,8 @@ def decide_withdrawal(withdrawal_id: str,
 
 @routes.route("/v1/admin/audit-log", methods=["GET"])
 def audit_log() -> dict[str, object]:
-    admin_user(routes.current_request)
+    admin_user()
     query = parse_query(routes.current_request, PageQuery)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         found = admin.audit_log(conn, limit=query.limit, before_id=query.before_id)
     return presenters.page([presenters.audit_entry(e) for e in found.items], found)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
+from chalicelib.entrypoints.http.middleware import json_response
 from chalicelib.entrypoints.http.models import (
     Credentials,
     Login,
@@ -15,8 +16,7 @@ from chalicelib.entrypoints.http.models import (
     StepUp,
     TotpCode,
 )
-from chalicelib.entrypoints.http.requests import bearer_user, client_ip, parse_body, path_id
-from chalicelib.entrypoints.http.services import services
+from chalicelib.entrypoints.http.requests import client_ip, parse_body, path_id
 from chalicelib.service_layer import api_keys, auth
 
 routes = ApiBlueprint(__name__)
@@ -25,7 +25,7 @@ routes = ApiBlueprint(__name__)
 @routes.route("/v1/auth/signup", methods=["POST"])
 def signup() -> Response:
     body = parse_body(routes.current_request, Credentials)
-    with services().db() as conn:
+    with routes.services.db() as conn:
         user = auth.signup(conn, body.email, body.password)
     return json_response(201, {"id": user.id, "email": user.email})
 
@@ -33,7 +33,7 @@ def signup() -> Response:
 @routes.route("/v1/auth/login", methods=["POST"])
 def login() -> dict[str, object]:
     body = parse_body(routes.current_request, Login)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         return auth.login(svc.auth, conn, body.email, body.password, body.totp_code,
                           client_ip(routes.current_request))
@@ -42,21 +42,21 @@ def login() -> dict[str, object]:
 @routes.route("/v1/auth/refresh", methods=["POST"])
 def refresh() -> dict[str, object]:
     body = parse_body(routes.current_request, RefreshBody)
-    return auth.refresh(services().auth, body.refresh_token)
+    return auth.refresh(routes.services.auth, body.refresh_token)
 
 
 @routes.route("/v1/auth/logout", methods=["POST"])
 def logout() -> dict[str, object]:
-    _user, session_id = bearer_user(routes.current_request)
-    auth.logout(services().auth, session_id)
+    _user, session_id = routes.bearer_user()
+    auth.logout(routes.services.auth, session_id)
     return {}
 
 
 @routes.route("/v1/auth/password", methods=["POST"])
 def change_password() -> dict[str, object]:
-    user, _session = bearer_user(routes.current_request)
+    user, _session = routes.bearer_user()
     body = parse_body(routes.current_request, PasswordChange)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         auth.change_password(svc.auth, conn, user, body.current_password, body.new_password,
                              client_ip(routes.current_request))
@@ -65,9 +65,9 @@ def change_password() -> dict[str, object]:
 
 @routes.route("/v1/auth/totp/enrol", methods=["POST"])
 def enrol_totp() -> dict[str, str]:
-    user, _session = bearer_user(routes.current_request)
+    user, _session = routes.bearer_user()
     body = parse_body(routes.current_request, PasswordConfirmation)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         return auth.enrol_totp(svc.auth, conn, user, body.password,
                                client_ip(routes.current_request))
@@ -75,9 +75,9 @@ def enrol_totp() -> dict[str, str]:
 
 @routes.route("/v1/auth/totp/confirm", methods=["POST"])
 def confirm_totp() -> dict[str, object]:
-    user, _session = bearer_user(routes.current_request)
+    user, _session = routes.bearer_user()
     body = parse_body(routes.current_request, TotpCode)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         auth.confirm_totp(svc.auth, conn, user, body.code)
     return {}
@@ -85,32 +85,32 @@ def confirm_totp() -> dict[str, object]:
 
 @routes.route("/v1/auth/step-up", methods=["POST"])
 def step_up() -> dict[str, object]:
-    user, session_id = bearer_user(routes.current_request)
+    user, session_id = routes.bearer_user()
     body = parse_body(routes.current_request, StepUp)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         return auth.step_up(svc.auth, conn, user, session_id, body.totp_code)
 
 
 @routes.route("/v1/me", methods=["GET"])
 def me() -> dict[str, object]:
-    user, _session = bearer_user(routes.current_request)
+    user, _session = routes.bearer_user()
     return {"id": user.id, "email": user.email, "isAdmin": user.is_admin,
             "totpEnabled": user.totp_enabled}
 
 
 @routes.route("/v1/api-keys", methods=["GET"])
 def list_keys() -> dict[str, object]:
-    user, _session = bearer_user(routes.current_request)
-    with services().db() as conn:
+    user, _session = routes.bearer_user()
+    with routes.services.db() as conn:
         return {"apiKeys": api_keys.list_api_keys(conn, user.id)}
 
 
 @routes.route("/v1/api-keys", methods=["POST"])
 def create_key() -> Response:
-    user, _session = bearer_user(routes.current_request)
+    user, _session = routes.bearer_user()
     body = parse_body(routes.current_request, NewApiKey)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         auth.require_second_factor(svc.auth, conn, user, body.totp_code)
         created = api_keys.create_api_key(conn, svc.master_key, user.id, body.label,
@@ -120,7 +120,7 @@ def create_key() -> Response:
 
 @routes.route("/v1/api-keys/{key_id}", methods=["DELETE"])
 def delete_key(key_id: str) -> dict[str, object]:
-    user, _session = bearer_user(routes.current_request)
-    with services().db() as conn:
+    user, _session = routes.bearer_user()
+    with routes.services.db() as conn:
         api_keys.delete_api_key(conn, user.id, path_id(key_id, "keyId"))
     return {}

@@ -7,7 +7,8 @@ from typing import Any
 
 from chalice.app import Response
 
-from chalicelib.entrypoints.http.middleware import ApiBlueprint, json_response
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
+from chalicelib.entrypoints.http.middleware import json_response
 
 routes = ApiBlueprint(__name__)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib.adapters.market_cache import MarketDataCache
 from chalicelib.domain.market_data import MarketScales, Ticker24hr, TopOfBook
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.api_models import (
@@ -17,22 +16,22 @@ from chalicelib.entrypoints.http.api_models import (
     SymbolParams,
     TradesParams,
 )
-from chalicelib.entrypoints.http.middleware import ApiBlueprint
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.entrypoints.http.public_routes import requested_symbols
 from chalicelib.entrypoints.http.requests import parse_query
-from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import Conn
 from chalicelib.service_layer import market_data as md
+from chalicelib.service_layer.ports import MarketCache
 
 routes = ApiBlueprint(__name__)
 T = TypeVar("T")
 
 
-def with_data(use: Callable[[Conn, MarketDataCache], T]) -> T:
+def with_data(use: Callable[[Conn, MarketCache], T]) -> T:
     """Run ``use`` with a database connection and the Redis market data."""
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
-        return use(conn, MarketDataCache(svc.redis))
+        return use(conn, svc.market_cache)
 
 
 @routes.route("/api/v3/depth", methods=["GET"])
@@ -72,7 +71,7 @@ def klines() -> list[list[object]]:
 def ticker_24hr() -> Any:
     params = parse_query(routes.current_request, MarketsParams)
     symbols = requested_symbols(params.symbol, params.symbols)
-    now = services().now_ms()
+    now = routes.services.now_ms()
     found = with_data(
         lambda conn, cache: md.ticker_24hr(conn, cache, symbols, now))
     return one_or_all(params, [ticker_24hr_shape(t) for t in found])
@@ -115,7 +114,7 @@ def book_ticker() -> Any:
 @routes.route("/api/v3/avgPrice", methods=["GET"])
 def avg_price() -> dict[str, object]:
     symbol = parse_query(routes.current_request, SymbolParams).symbol
-    now = services().now_ms()
+    now = routes.services.now_ms()
     found = with_data(lambda conn, _: md.average_price(conn, symbol, now))
     return {"mins": found.minutes, "price": price(found.market, found.price),
             "closeTime": found.close_time}

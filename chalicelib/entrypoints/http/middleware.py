@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Request, Response
 
+from chalicelib.bootstrap import Services
 from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests
 from chalicelib.domain.params import parse_count
 from chalicelib.entrypoints.http.requests import client_ip, refuse_nul
-from chalicelib.entrypoints.http.services import services
 
 logger = Logger(service="exchange-api")
 
@@ -71,8 +71,7 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.status, error.body(), error.headers())
 
 
-def charge_ip_weight(request: Request) -> int:
-    svc = services()
+def charge_ip_weight(svc: Services, request: Request) -> int:
     weight = request_weight(request.method, str(request.context.get("resourcePath", "")),
                             dict(request.query_params or {}))
     weights = svc.weights.charge(f"ip:{client_ip(request)}", weight)
@@ -108,31 +107,29 @@ def with_api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-class ApiBlueprint(Blueprint):
-    """A Blueprint whose routes answer errors in the API's format."""
-
-    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
-        # Binance clients send form bodies; the web app sends JSON.
-        kwargs.setdefault("content_types", list(CONTENT_TYPES))
-        register = super().route(path, **kwargs)
-        return lambda view: register(with_api_errors(view))
+Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
 
-def api_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Weigh, screen and answer every request. Chalice answers an exception raised here
-    with its own 500 body, so none escapes: errors leave in the API's format."""
-    try:
-        used = charge_ip_weight(request)
-        refuse_nul(request)
-        response = get_response(request)
-    except ApiError as error:
-        return error_response(error)
-    except Exception:
-        logger.exception("unhandled error in middleware")
-        return error_response(unknown_error())
-    response = in_api_format(response)
-    response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
-    return response
+def api_middleware(services: Callable[[], Services]) -> Middleware:
+    """What weighs, screens and answers every request. Chalice answers an exception
+    raised here with its own 500 body, so none escapes: errors leave in the API's format
+    (those building the services included)."""
+
+    def screen(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        try:
+            used = charge_ip_weight(services(), request)
+            refuse_nul(request)
+            response = get_response(request)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            logger.exception("unhandled error in middleware")
+            return error_response(unknown_error())
+        response = in_api_format(response)
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+        return response
+
+    return screen
 
 
 # Chalice answers some requests itself (an unsupported Content-Type, a method the path

@@ -9,7 +9,6 @@ reserved: a request refused with a 4xx has locked no funds and published no comm
 from __future__ import annotations
 
 import secrets
-import time
 
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.domain.money import parse_units
@@ -27,9 +26,7 @@ from chalicelib.entrypoints.http.binance_models import (
     ResponseType,
     parse_params,
 )
-from chalicelib.entrypoints.http.middleware import ApiBlueprint
-from chalicelib.entrypoints.http.requests import key_owner
-from chalicelib.entrypoints.http.services import services
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.service_layer import order_intake, orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
@@ -86,13 +83,6 @@ def new_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrd
         params.self_trade_prevention_mode or DEFAULT_STP)
 
 
-def intake() -> order_intake.Intake:
-    svc = services()
-    # The time module is the clock: its monotonic() and sleep() are all intake needs.
-    return order_intake.Intake(svc.db, svc.publisher, time,
-                               svc.settings.order_result_wait_ms / 1000)
-
-
 def order_key(owner: KeyOwner, params: OrderRef) -> order_intake.OrderKey:
     return order_intake.OrderKey(owner.user_id, params.symbol, params.order_id,
                                  params.orig_client_order_id)
@@ -106,20 +96,20 @@ WAITS = {ResponseType.ACK: order_intake.Wait.NOTHING,
 @routes.route("/api/v3/order/test", methods=["POST"])
 def test_order() -> dict[str, object]:
     """Everything `POST /api/v3/order` checks, with nothing placed."""
-    owner, signed = key_owner(routes.current_request, "TRADE")
+    owner, signed = routes.key_owner("TRADE")
     params = parse_params(NewOrderParams, signed.params())
-    order_intake.validate(intake(), params.symbol,
+    order_intake.validate(routes.services.intake, params.symbol,
                           lambda market: new_order(owner, params, market))
     return {}
 
 
 @routes.route("/api/v3/order", methods=["POST"])
 def place() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "TRADE")
+    owner, signed = routes.key_owner("TRADE")
     params = parse_params(NewOrderParams, signed.params())
     response_type = params.new_order_resp_type or (
         ResponseType.ACK if params.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
-    placed = order_intake.place(intake(), params.symbol,
+    placed = order_intake.place(routes.services.intake, params.symbol,
                                 lambda market: new_order(owner, params, market),
                                 WAITS[response_type])
     market = placed.market
@@ -133,17 +123,17 @@ def place() -> dict[str, object]:
 
 @routes.route("/api/v3/order", methods=["DELETE"])
 def cancel() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "TRADE")
+    owner, signed = routes.key_owner("TRADE")
     params = parse_params(CancelOrderParams, signed.params())
-    market, final = order_intake.cancel(intake(), order_key(owner, params))
+    market, final = order_intake.cancel(routes.services.intake, order_key(owner, params))
     return shapes.cancelled(market, final, params.new_client_order_id)
 
 
 @routes.route("/api/v3/order/amend/keepPriority", methods=["PUT"])
 def amend_keep_priority() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "TRADE")
+    owner, signed = routes.key_owner("TRADE")
     params = parse_params(AmendOrderParams, signed.params())
-    amended = order_intake.amend(intake(), order_key(owner, params),
+    amended = order_intake.amend(routes.services.intake, order_key(owner, params),
                                  lambda market: amount(params.new_qty, "newQty",
                                                        market.base_scale))
     return {"transactTime": signed.now_ms, "executionId": amended.command_id,
@@ -152,17 +142,18 @@ def amend_keep_priority() -> dict[str, object]:
 
 @routes.route("/api/v3/openOrders", methods=["DELETE"])
 def cancel_all() -> list[dict[str, object]]:
-    owner, signed = key_owner(routes.current_request, "TRADE")
+    owner, signed = routes.key_owner("TRADE")
     params = parse_params(CancelAllParams, signed.params())
-    market, cancelled = order_intake.cancel_all(intake(), owner.user_id, params.symbol)
+    market, cancelled = order_intake.cancel_all(routes.services.intake, owner.user_id,
+                                                params.symbol)
     return [shapes.cancelled(market, order, None) for order in cancelled]
 
 
 @routes.route("/api/v3/order", methods=["GET"])
 def query_order() -> dict[str, object]:
-    owner, signed = key_owner(routes.current_request, "READ")
+    owner, signed = routes.key_owner("READ")
     params = parse_params(QueryOrderParams, signed.params())
-    with services().db() as conn:
+    with routes.services.db() as conn:
         market = orders.load_market(conn, params.symbol)
         order = orders.find_order(conn, owner.user_id, market.spec.symbol,
                                   order_id=params.order_id,
@@ -181,9 +172,9 @@ def all_orders() -> list[dict[str, object]]:
 
 
 def list_orders(*, open_only: bool) -> list[dict[str, object]]:
-    owner, signed = key_owner(routes.current_request, "READ")
+    owner, signed = routes.key_owner("READ")
     params = parse_params(ListOrdersParams, signed.params())
-    with services().db() as conn:
+    with routes.services.db() as conn:
         market = orders.load_market(conn, params.symbol)
         found = orders.list_orders(conn, owner.user_id, market.spec.symbol,
                                    open_only=open_only, limit=params.limit,
@@ -193,9 +184,9 @@ def list_orders(*, open_only: bool) -> list[dict[str, object]]:
 
 @routes.route("/api/v3/myTrades", methods=["GET"])
 def my_trades() -> list[dict[str, object]]:
-    owner, signed = key_owner(routes.current_request, "READ")
+    owner, signed = routes.key_owner("READ")
     params = parse_params(MyTradesParams, signed.params())
-    with services().db() as conn:
+    with routes.services.db() as conn:
         market = orders.load_market(conn, params.symbol)
         trades = orders.user_trades(conn, owner.user_id, market.spec.symbol,
                                     order_id=params.order_id, from_id=params.from_id,

@@ -6,9 +6,8 @@ import json
 
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.entrypoints.http.api_models import MarketsParams
-from chalicelib.entrypoints.http.middleware import ApiBlueprint
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.entrypoints.http.requests import parse_query
-from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer.exchange_info import exchange_info
 
 routes = ApiBlueprint(__name__)
@@ -21,14 +20,14 @@ def ping() -> dict[str, object]:
 
 @routes.route("/api/v3/time", methods=["GET"])
 def server_time() -> dict[str, object]:
-    return {"serverTime": services().now_ms()}
+    return {"serverTime": routes.services.now_ms()}
 
 
 @routes.route("/api/v3/exchangeInfo", methods=["GET"])
 def get_exchange_info() -> dict[str, object]:
     params = parse_query(routes.current_request, MarketsParams)
     symbols = requested_symbols(params.symbol, params.symbols)
-    svc = services()
+    svc = routes.services
     with svc.db() as conn:
         return exchange_info(conn, symbols, svc.now_ms())
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.bootstrap import Services
 from chalicelib.domain.errors import (
     ApiError,
     ErrorCode,
@@ -18,7 +19,6 @@ from chalicelib.domain.errors import (
     unauthorized,
 )
 from chalicelib.domain.params import has_nul, parse_count
-from chalicelib.entrypoints.http.services import services
 from chalicelib.service_layer import auth
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest, authenticate_signed
 
@@ -62,32 +62,31 @@ def client_ip(request: Request) -> str:
     return str(request.context.get("identity", {}).get("sourceIp", ""))
 
 
-def bearer_user(request: Request) -> tuple[auth.User, str]:
+def bearer_user(svc: Services, request: Request) -> tuple[auth.User, str]:
     """The web app's caller, from `Authorization: Bearer <access token>`."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise unauthorized(ErrorCode.UNAUTHORIZED,
                            "You are not authorized to execute this request.")
-    svc = services()
     with svc.db() as conn:
         return auth.authenticate(svc.auth, conn, token.strip())
 
 
-def signed_request(request: Request) -> SignedRequest:
+def signed_request(svc: Services, request: Request) -> SignedRequest:
     raw = request.raw_body or b""
     body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     params = request.query_params
     pairs = [] if params is None else [(key, value) for key in params
                                        for value in params.getlist(key)]
     return SignedRequest(api_key=request.headers.get("x-mbx-apikey"), query_pairs=pairs,
-                         body=body, client_ip=client_ip(request), now_ms=services().now_ms())
+                         body=body, client_ip=client_ip(request), now_ms=svc.now_ms())
 
 
-def key_owner(request: Request, permission: str) -> tuple[KeyOwner, SignedRequest]:
+def key_owner(svc: Services, request: Request,
+              permission: str) -> tuple[KeyOwner, SignedRequest]:
     """The caller of a SIGNED endpoint, checked as Binance checks it."""
-    signed = signed_request(request)
-    svc = services()
+    signed = signed_request(svc, request)
     with svc.db() as conn:
         owner = authenticate_signed(conn, svc.master_key, signed, permission)
     weights = svc.weights.charge(f"key:{owner.key_id}", 1)

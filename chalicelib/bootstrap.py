@@ -1,0 +1,208 @@
+"""The composition root: each process's adapters built from its settings, in one place.
+
+As in Cosmic Python's ``bootstrap.py``, one function per role (the API, the sweeper,
+the fan-out, the candles function) builds the clients that role uses and hands them to
+its handlers; the handlers import no adapter. A test passes its own part (a clock, a
+publisher) and gets the rest as the process has it. The matcher has its own root,
+``matching_cluster.service.bootstrap``.
+
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import boto3
+import redis
+from psycopg_pool import ConnectionPool
+
+from chalicelib.adapters.candles_store import CandleRepository, KlineEvents
+from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
+from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.market_cache import MarketDataCache, RecentKlines
+from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommandPublisher
+from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.redis_store import (
+    LoginFailures,
+    SessionStore,
+    TotpFailures,
+    UsedTotpCodes,
+    WeightMeter,
+    redis_client,
+)
+from chalicelib.adapters.replay_guard import ReplayGuard
+from chalicelib.adapters.stream_subscriptions import OrderEventProgress, StreamSubscriptions
+from chalicelib.adapters.ws_sender import sender_for
+from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
+from chalicelib.service_layer import api_keys, order_intake
+from chalicelib.service_layer.auth import AuthContext
+from chalicelib.service_layer.order_intake import UnitOfWork
+from chalicelib.service_layer.ports import CommandPublisher, MarketCache, Sender, Subscriptions
+from chalicelib.service_layer.stream_fanout import FanoutContext
+from chalicelib.service_layer.tokens import TokenConfig
+from chalicelib.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the API's handlers use (HTTP and WebSocket), built once per Lambda container."""
+
+    settings: Settings
+    clock: Clock
+    db: UnitOfWork
+    """A pooled connection for one request, committed when the block ends without error."""
+    master_key: MasterKey
+    auth: AuthContext
+    weights: WeightMeter
+    publisher: CommandPublisher
+    replay_guard: ReplayGuard
+    market_cache: MarketCache
+    subscriptions: Subscriptions
+    sender_for: Callable[[str], Sender]
+    """The sender posting to WebSocket clients through the management API at a URL."""
+    resources: ExitStack = field(default_factory=ExitStack)
+    """What the bootstrap opened, closed with the services."""
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    @property
+    def intake(self) -> order_intake.Intake:
+        # The time module is intake's waiting clock: monotonic() and sleep() are all it needs.
+        return order_intake.Intake(self.db, self.publisher, time,
+                                   self.settings.order_result_wait_ms / 1000)
+
+    def close(self) -> None:
+        self.resources.close()
+
+
+def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
+                  weight_clock: Clock | None = None,
+                  publisher: CommandPublisher | None = None) -> Services:
+    """The API's services: PostgreSQL, Redis, the master key and the orders topic.
+
+    Request weights are counted per minute of ``weight_clock`` (``clock`` unless given):
+    a test moves it through minutes while tokens and signed requests keep real time."""
+    resources = ExitStack()
+    client = resources.enter_context(
+        redis_client(settings, socket_timeout=5, health_check_interval=30))
+    pool = resources.enter_context(small_pool(settings))
+    master = master_key_for(settings)
+    return Services(
+        settings=settings, clock=clock, db=pool.connection, master_key=master,
+        auth=auth_context(settings, client, master, clock),
+        weights=WeightMeter(client, weight_clock or clock),
+        publisher=publisher or kafka_publisher(settings, resources),
+        replay_guard=ReplayGuard(client, api_keys.SIGNATURE_LIFETIME_MS),
+        market_cache=MarketDataCache(client), subscriptions=StreamSubscriptions(client),
+        sender_for=lambda endpoint: sender_for(endpoint, settings.aws_region,
+                                               settings.exchange_env == "local"),
+        resources=resources)
+
+
+def auth_context(settings: Settings, client: redis.Redis,
+                 master: MasterKey, clock: Clock) -> AuthContext:
+    tokens = TokenConfig(settings.signing_key.get_secret_value(), settings.jwt_issuer,
+                         settings.jwt_audience, settings.access_token_ttl_seconds)
+    return AuthContext(
+        sessions=SessionStore(client, settings.refresh_session_ttl_seconds),
+        failures=LoginFailures(client, settings.login_max_failures,
+                               settings.login_ip_max_failures,
+                               settings.login_email_max_failures,
+                               settings.login_lockout_seconds),
+        totp_failures=TotpFailures(client, settings.totp_max_failures,
+                                   settings.login_lockout_seconds),
+        used_codes=UsedTotpCodes(client), master_key=master, tokens=tokens,
+        step_up_ttl_seconds=settings.step_up_ttl_seconds, clock=clock)
+
+
+def master_key_for(settings: Settings) -> MasterKey:
+    if settings.exchange_env == "aws":
+        if not settings.kms_key_id:
+            raise RuntimeError("EXCHANGE_ENV=aws needs KMS_KEY_ID: the key that wraps API secrets")
+        kms = boto3.client("kms", region_name=settings.aws_region)
+        return KmsMasterKey(kms, settings.kms_key_id)
+    return LocalMasterKey(settings.local_master_key_path)
+
+
+def small_pool(settings: Settings, **options: object) -> ConnectionPool:
+    # A Lambda container serves one request (or batch) at a time: a tiny pool suffices.
+    return ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
+                          kwargs={"connect_timeout": 10, **options})
+
+
+def kafka_publisher(settings: Settings, resources: ExitStack) -> CommandPublisher:
+    """The orders topic's publisher, flushed when ``resources`` close."""
+    publisher = KafkaCommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)
+    resources.callback(publisher.close)
+    return publisher
+
+
+@dataclass(frozen=True)
+class SweeperServices:
+    """What the sweeper uses to republish stuck order commands."""
+
+    db: UnitOfWork
+    """A fresh autocommit connection for each use."""
+    publisher: CommandPublisher
+    threshold_seconds: int
+    resources: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        self.resources.close()
+
+
+def bootstrap_sweeper(settings: Settings, *,
+                      publisher: CommandPublisher | None = None) -> SweeperServices:
+    resources = ExitStack()
+    return SweeperServices(lambda: connect(settings.database_url, autocommit=True),
+                           publisher or kafka_publisher(settings, resources),
+                           settings.sweeper_threshold_seconds, resources)
+
+
+@dataclass(frozen=True)
+class FanoutServices:
+    """What the stream fan-out keeps across the batches of a warm container."""
+
+    context: FanoutContext
+    resources: ExitStack
+
+    def close(self) -> None:
+        self.resources.close()
+
+
+def bootstrap_fanout(settings: Settings) -> FanoutServices:
+    if not settings.ws_management_endpoint:
+        raise RuntimeError("the fan-out needs WS_MANAGEMENT_URL: the WebSocket API's "
+                           "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}")
+    resources = ExitStack()
+    client = resources.enter_context(redis_client(settings, socket_timeout=5))
+    pool = resources.enter_context(small_pool(settings, autocommit=True))
+    context = FanoutContext(
+        subscriptions=StreamSubscriptions(client), progress=OrderEventProgress(client),
+        market_data=MarketDataCache(client), db=pool.connection,
+        sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
+                          settings.exchange_env == "local"),
+        now_ms=SYSTEM_CLOCK.now_ms)
+    resources.callback(context.pool.shutdown)
+    return FanoutServices(context, resources)
+
+
+@dataclass(frozen=True)
+class CandleServices:
+    """What the candles function keeps across the batches of a warm container."""
+
+    repository: CandleRepository
+    recent: RecentKlines
+    events: KlineEvents
+
+
+def bootstrap_candles(settings: Settings) -> CandleServices:
+    return CandleServices(
+        CandleRepository(settings.database_url),
+        RecentKlines(redis_client(settings)),
+        KlineEvents(make_producer(settings.kafka_bootstrap_servers),
+                    settings.market_events_topic))

@@ -1,0 +1,68 @@
+"""The Chalice app and its blueprints, holding the Services their handlers use.
+
+``api/app.py`` builds the app with the composition root (``chalicelib.bootstrap``);
+a handler reaches the Services through its blueprint (``routes.services``), and a test
+replaces them whole (``app.use_services``) with a clock or publisher of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Blueprint, Chalice
+
+from chalicelib.bootstrap import Services
+from chalicelib.entrypoints.http import requests
+from chalicelib.entrypoints.http.middleware import CONTENT_TYPES, api_middleware, with_api_errors
+from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
+from chalicelib.service_layer.auth import User
+
+
+class ExchangeApp(Chalice):
+    """The API app. Its Services are built on first use, once per Lambda container, so
+    that importing the app (``chalice package``, tests) connects to nothing."""
+
+    def __init__(self, app_name: str, build: Callable[[], Services]) -> None:
+        super().__init__(app_name=app_name)
+        self._build = build
+        self._services: Services | None = None
+        self.register_middleware(api_middleware(lambda: self.services), "http")
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = self._build()
+        return self._services
+
+    def use_services(self, services: Services) -> None:
+        """Point the handlers at other Services (tests: other settings, a set clock)."""
+        if self._services is not None and self._services is not services:
+            self._services.close()
+        self._services = services
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose routes answer errors in the API's format."""
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        # Binance clients send form bodies; the web app sends JSON.
+        kwargs.setdefault("content_types", list(CONTENT_TYPES))
+        register = super().route(path, **kwargs)
+        return lambda view: register(with_api_errors(view))
+
+    @property
+    def services(self) -> Services:
+        """The Services of the app this blueprint is registered on."""
+        app = self.current_app
+        if not isinstance(app, ExchangeApp):
+            raise TypeError("API blueprints are registered on an ExchangeApp")
+        return app.services
+
+    def bearer_user(self) -> tuple[User, str]:
+        """The web app's signed-in caller of the current request, and their session id."""
+        return requests.bearer_user(self.services, self.current_request)
+
+    def key_owner(self, permission: str) -> tuple[KeyOwner, SignedRequest]:
+        """The API key calling the current SIGNED request, which needs ``permission``."""
+        return requests.key_owner(self.services, self.current_request, permission)
