@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import CommandKind, OrderType, Side, TimeInForce
+from chalicelib.domain.orders import CommandKind, NewOrder, OrderType, Side, TimeInForce
 from matching_cluster.engine import OrderBook, Trade
 from matching_cluster.service.batch import engine_command
 from tests.support.ledger import assert_ledger_invariants
@@ -20,10 +20,10 @@ from .support import (
     LOT,
     TICK,
     Market,
-    NewOrder,
     cancel,
     create_users,
     fund,
+    new_order,
     place_orders,
     read_topic,
     record_commands,
@@ -66,11 +66,11 @@ class LoadGenerator:
         if kind < 0.05:
             quote = rng.randint(1, 5) * MID * LOT // BTC_UNIT
             if side is Side.BUY:
-                return NewOrder(rng.choice(self.users), side, OrderType.MARKET, quote_qty=quote)
-            return NewOrder(rng.choice(self.users), side, OrderType.MARKET,
+                return new_order(rng.choice(self.users), side, OrderType.MARKET, quote_qty=quote)
+            return new_order(rng.choice(self.users), side, OrderType.MARKET,
                             qty=rng.randint(1, 5) * LOT)
         offset = rng.randint(-20, 20) * TICK
-        return NewOrder(rng.choice(self.users), side, price=MID + offset,
+        return new_order(rng.choice(self.users), side, price=MID + offset,
                         qty=rng.randint(1, 5) * LOT,
                         tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
 

@@ -8,7 +8,6 @@ keyed by market. Everything is set-based so tests can create thousands of orders
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -27,11 +26,13 @@ from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
     MarketSpec,
+    NewOrder,
     OrderType,
     SelfTradePrevention,
     Side,
     TimeInForce,
 )
+from tests.support.polling import wait_until
 
 Conn = psycopg.Connection[Any]
 
@@ -51,16 +52,15 @@ class Market:
     spec: MarketSpec
 
 
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    user_id: int
-    side: Side
-    order_type: OrderType = OrderType.LIMIT
-    price: int = 0
-    qty: int = 0
-    quote_qty: int = 0
-    tif: TimeInForce = TimeInForce.GTC
-    stp: SelfTradePrevention = SelfTradePrevention.NONE
+def new_order(user_id: int, side: Side, order_type: OrderType = OrderType.LIMIT, *,
+              price: int = 0, qty: int = 0, quote_qty: int = 0,
+              tif: TimeInForce = TimeInForce.GTC,
+              stp: SelfTradePrevention = SelfTradePrevention.NONE) -> NewOrder:
+    """An order as its user asks for it (``place_orders`` names its market and client id);
+    as on the API, a MARKET order has no time in force."""
+    return NewOrder(user_id=user_id, market="", client_order_id="", side=side,
+                    order_type=order_type, tif=None if order_type is OrderType.MARKET else tif,
+                    price=price, qty=qty, quote_qty=quote_qty, stp=stp)
 
 
 def create_market(conn: Conn, symbol: str = "BTCUSDT", base: str = "BTC",
@@ -126,7 +126,7 @@ def place_orders(conn: Conn, market: Market, orders: list[NewOrder]) -> list[Ord
             (ids, [o.user_id for o in orders], [market.symbol] * len(orders),
              [f"c{i}" for i in ids], [o.side.value for o in orders],
              [o.order_type.value for o in orders],
-             [None if o.order_type is OrderType.MARKET else o.tif.value for o in orders],
+             [o.tif.value if o.tif else None for o in orders],
              [o.stp.value for o in orders], [o.price or None for o in orders],
              [o.qty or None for o in orders], [o.quote_qty or None for o in orders],
              [amount for _, amount, _ in locks], [cap for _, _, cap in locks]))
@@ -137,8 +137,8 @@ def place_orders(conn: Conn, market: Market, orders: list[NewOrder]) -> list[Ord
             for order_id, o, (asset, amount, _) in zip(ids, orders, locks, strict=True)])
         return _record(conn, [
             OrderCommand(0, CommandKind.PLACE, market.symbol, o.user_id, order_id, o.side,
-                         o.order_type, o.price, o.qty, o.quote_qty, o.tif, o.stp, spend_cap=cap,
-                         locked=amount)
+                         o.order_type, o.price, o.qty, o.quote_qty, o.tif or TimeInForce.GTC,
+                         o.stp, spend_cap=cap, locked=amount)
             for order_id, o, (_, amount, cap) in zip(ids, orders, locks, strict=True)])
 
 
@@ -229,35 +229,37 @@ def read_topic(bootstrap: str, topic: str) -> list[Message]:
     consumer.subscribe([topic])
     messages: list[Message] = []
     eof: set[int] = set()
-    partitions: int | None = None
-    deadline = time.monotonic() + 60
+
+    def read_more() -> int:
+        """How many assigned partitions are still to be read to their end."""
+        for m in consumer.consume(1000, 0.5):
+            error = m.error()
+            if error is None:
+                messages.append(m)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                eof.add(m.partition() or 0)
+        assigned = len(consumer.assignment())
+        return assigned - len(eof) if assigned else -1
+
     try:
-        while time.monotonic() < deadline:
-            if partitions is None and consumer.assignment():
-                partitions = len(consumer.assignment())
-            if partitions is not None and len(eof) == partitions:
-                return messages
-            for m in consumer.consume(1000, 0.5):
-                error = m.error()
-                if error is None:
-                    messages.append(m)
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    eof.add(m.partition() or 0)
-        raise TimeoutError(f"could not read {topic} to its end")
+        wait_until(read_more, until=lambda left: left == 0, timeout=60,
+                   what=f"{topic} read to its end")
+        return messages
     finally:
         consumer.close()
 
 
+def unapplied(conn: Conn, command_ids: list[int]) -> int:
+    row = conn.execute("SELECT count(*) FROM order_commands WHERE id = ANY(%s)"
+                       " AND applied_at IS NULL", (command_ids,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def wait_applied(conn: Conn, command_ids: list[int], timeout: float = 60) -> None:
     """Wait until the matcher has applied (or skipped as rejected) every command."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = conn.execute("SELECT count(*) FROM order_commands WHERE id = ANY(%s)"
-                           " AND applied_at IS NULL", (command_ids,)).fetchone()
-        if row is not None and row[0] == 0:
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"commands not applied after {timeout}s")
+    wait_until(lambda: unapplied(conn, command_ids), until=lambda left: left == 0,
+               timeout=timeout, what=f"the matcher to apply {len(command_ids)} commands")
 
 
 def order_row(conn: Conn, order_id: int) -> dict[str, Any]:

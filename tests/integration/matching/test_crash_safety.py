@@ -30,6 +30,7 @@ from confluent_kafka import Producer
 from chalicelib.settings import Settings
 from matching_cluster.service.consumer import Matcher
 from tests.conftest import as_role
+from tests.support.polling import wait_until
 
 from .conftest import Topics
 from .load import LoadGenerator, assert_applied_exactly_once
@@ -104,16 +105,18 @@ def http_get(port: str, path: str) -> tuple[int, str]:
         conn.close()
 
 
+def http_status(port: str, path: str) -> int:
+    """The status of a GET, 0 while nothing listens (a process still starting up)."""
+    try:
+        return http_get(port, path)[0]
+    except ConnectionRefusedError:
+        return 0
+
+
 def assert_health_endpoints(port: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:  # the last restart may still be starting up
-        try:
-            if http_get(port, "/readyz")[0] == 200:
-                break
-        except ConnectionRefusedError:
-            pass
-        assert time.monotonic() < deadline, "the matcher never became ready"
-        time.sleep(0.2)
+    # The last restart may still be starting up.
+    wait_until(lambda: http_status(port, "/readyz"), until=lambda status: status == 200,
+               timeout=30, what="the matcher ready")
     assert http_get(port, "/healthz")[0] == 200
     status, metrics = http_get(port, "/metrics")
     assert status == 200
@@ -129,13 +132,29 @@ def pending(conn: Conn) -> int:
     return int(row[0])
 
 
+def applied(conn: Conn) -> int:
+    row = conn.execute("SELECT count(*) FROM order_commands WHERE applied_at IS NOT NULL"
+                       ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def has_work_soon(conn: Conn, producing: threading.Thread) -> bool:
     """Whether commands wait to be applied, within a moment while the stream still runs
     (the matcher can be faster than the generator: a kill then waits for the next wave)."""
-    deadline = time.monotonic() + 2
-    while not pending(conn) and producing.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    try:
+        wait_until(lambda: pending(conn) or not producing.is_alive(), timeout=2,
+                   what="commands waiting for the matcher")
+    except TimeoutError:
+        return False
     return pending(conn) > 0
+
+
+def wait_mid_stream(conn: Conn, producing: threading.Thread) -> None:
+    """Until a matcher has settled part of the stream while more is on its way."""
+    wait_until(lambda: applied(conn) > 0 and has_work_soon(conn, producing), timeout=60,
+               what="part of the stream settled")
+    assert producing.is_alive(), "the stream should still flow"
 
 
 def produce_in_background(
@@ -144,7 +163,7 @@ def produce_in_background(
     def run() -> None:
         for _ in range(WAVES):
             publish(producer, topic, load.wave(WAVE_SIZE))
-            time.sleep(pause)
+            time.sleep(pause)  # paces the load as users would: it flows while matchers die
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -164,7 +183,7 @@ def test_kill_9_at_random_moments_applies_everything_exactly_once(
         producing = produce_in_background(load, producer, topics.orders, pause=0.3)
         kills, killed_mid_work = 0, 0
         while kills < KILLS or producing.is_alive():
-            time.sleep(rng.uniform(0.5, 2.5))
+            time.sleep(rng.uniform(0.5, 2.5))  # the kill -9 comes at a random moment
             killed_mid_work += has_work_soon(conn, producing)
             matcher_process.kill()
             kills += 1
@@ -188,12 +207,10 @@ def test_two_instances_rebalance_mid_load_apply_nothing_twice(
         load = LoadGenerator(load_conn, markets, users=40, seed=2)
         first = start_matcher("a")
         producing = produce_in_background(load, producer, topics.orders, pause=0.2)
-        time.sleep(2)
+        wait_mid_stream(conn, producing)
         second = start_matcher("b")  # joins mid-load: the partitions are split
-        deadline = time.monotonic() + 30
-        while not (first.status.assigned and second.status.assigned):
-            assert time.monotonic() < deadline, "the partitions were never split"
-            time.sleep(0.1)
+        wait_until(lambda: first.status.assigned and second.status.assigned, timeout=30,
+                   what="the partitions split between both matchers")
         producing.join()
         wait_applied(conn, load.command_ids, timeout=120)
         owners = conn.execute("SELECT DISTINCT owner FROM matcher_offsets").fetchall()

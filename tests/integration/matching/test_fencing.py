@@ -14,7 +14,7 @@ from matching_cluster.service.batch import PartitionSlice, apply_batch
 from matching_cluster.service.books import Books
 from matching_cluster.service.metrics import Metrics
 
-from .support import BTC_UNIT, Market, NewOrder, create_users, fund, order_row, place_orders
+from .support import BTC_UNIT, Market, create_users, fund, new_order, order_row, place_orders
 
 Conn = psycopg.Connection[Any]
 
@@ -24,7 +24,7 @@ def test_a_fenced_instance_commits_nothing_and_the_new_owner_resumes(
 ) -> None:
     (user,) = create_users(db, 1)
     fund(db, {(user, "BTC"): BTC_UNIT})
-    commands = place_orders(db, market, [NewOrder(user, Side.SELL, price=5_000_000,
+    commands = place_orders(db, market, [new_order(user, Side.SELL, price=5_000_000,
                                                   qty=BTC_UNIT)])
     with psycopg.connect(db_url, autocommit=True) as old, \
             psycopg.connect(db_url, autocommit=True) as new:

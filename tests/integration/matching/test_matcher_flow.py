@@ -12,7 +12,7 @@ import psycopg
 import redis
 from confluent_kafka import Producer
 
-from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.domain.orders import NewOrder, OrderType, SelfTradePrevention, Side, TimeInForce
 from chalicelib.domain.stream_events import DepthEvent, TradeEvent, decode
 from matching_cluster.service.consumer import Matcher
 from tests.support.ledger import assert_ledger_invariants
@@ -21,7 +21,6 @@ from .conftest import Topics
 from .support import (
     BTC_UNIT,
     Market,
-    NewOrder,
     amend,
     balance,
     cancel,
@@ -29,6 +28,7 @@ from .support import (
     create_users,
     fee_balance,
     fund,
+    new_order,
     order_row,
     place_orders,
     publish,
@@ -72,10 +72,10 @@ def test_limit_fill_amend_cancel_and_duplicates(
     fund(db, {(seller, "BTC"): BTC_UNIT, (buyer, "USDT"): 100_000 * USD})
 
     (sell_id,) = submit(db, producer, topics, market, [
-        NewOrder(seller, Side.SELL, price=PRICE_50K, qty=BTC_UNIT // 2)])
+        new_order(seller, Side.SELL, price=PRICE_50K, qty=BTC_UNIT // 2)])
     # Buys 0.3 BTC with a 51,000 limit: fills at the maker's 50,000, the difference returns.
     buy_commands = place_orders(db, market, [
-        NewOrder(buyer, Side.BUY, price=51_000 * USD, qty=3 * BTC_UNIT // 10)])
+        new_order(buyer, Side.BUY, price=51_000 * USD, qty=3 * BTC_UNIT // 10)])
     publish(producer, topics.orders, buy_commands * 2)  # delivered twice: applied once
     wait_applied(db, [buy_commands[0].command_id])
 
@@ -139,19 +139,19 @@ def test_market_ioc_fok_post_only_and_self_trade_prevention(
     fund(db, {(maker, "BTC"): 10 * BTC_UNIT, (maker, "USDT"): 1_000_000 * USD,
               (taker, "BTC"): 10 * BTC_UNIT, (taker, "USDT"): 1_000_000 * USD})
     asks = submit(db, producer, topics, market, [
-        NewOrder(maker, Side.SELL, price=PRICE_50K, qty=BTC_UNIT),
-        NewOrder(maker, Side.SELL, price=PRICE_50K + 100 * USD, qty=BTC_UNIT)])
+        new_order(maker, Side.SELL, price=PRICE_50K, qty=BTC_UNIT),
+        new_order(maker, Side.SELL, price=PRICE_50K + 100 * USD, qty=BTC_UNIT)])
     submit(db, producer, topics, market, [
         # FOK for 3 BTC: only 2 on offer, nothing trades.
-        NewOrder(taker, Side.BUY, price=60_000 * USD, qty=3 * BTC_UNIT, tif=TimeInForce.FOK),
+        new_order(taker, Side.BUY, price=60_000 * USD, qty=3 * BTC_UNIT, tif=TimeInForce.FOK),
         # Post-only that would take: rejected, lock released.
-        NewOrder(taker, Side.BUY, OrderType.LIMIT_MAKER, price=PRICE_50K, qty=BTC_UNIT),
+        new_order(taker, Side.BUY, OrderType.LIMIT_MAKER, price=PRICE_50K, qty=BTC_UNIT),
         # Market buy for 25,000 USDT: half a BTC at 50,000.
-        NewOrder(taker, Side.BUY, OrderType.MARKET, quote_qty=25_000 * USD),
+        new_order(taker, Side.BUY, OrderType.MARKET, quote_qty=25_000 * USD),
         # IOC for 1 BTC at 50,000: the remaining 0.5 fills, the rest expires.
-        NewOrder(taker, Side.BUY, price=PRICE_50K, qty=BTC_UNIT, tif=TimeInForce.IOC),
+        new_order(taker, Side.BUY, price=PRICE_50K, qty=BTC_UNIT, tif=TimeInForce.IOC),
         # Market buy by quantity (locks all available USDT): 0.5 BTC at 50,100.
-        NewOrder(taker, Side.BUY, OrderType.MARKET, qty=BTC_UNIT // 2)])
+        new_order(taker, Side.BUY, OrderType.MARKET, qty=BTC_UNIT // 2)])
     statuses = db.execute("SELECT status, done_reason FROM orders WHERE user_id = %s"
                           " ORDER BY id", (taker,)).fetchall()
     assert statuses == [("EXPIRED", "EXPIRED_FOK"), ("REJECTED", "REJECTED_POST_ONLY"),
@@ -165,13 +165,13 @@ def test_market_ioc_fok_post_only_and_self_trade_prevention(
 
     # Self-trade prevention: the maker's own crossing buy expires instead of trading.
     (stp_id,) = submit(db, producer, topics, market, [
-        NewOrder(maker, Side.BUY, price=60_000 * USD, qty=BTC_UNIT,
+        new_order(maker, Side.BUY, price=60_000 * USD, qty=BTC_UNIT,
                  stp=SelfTradePrevention.EXPIRE_TAKER)])
     assert order_row(db, stp_id)["status"] == "EXPIRED_IN_MATCH"
     assert db.execute("SELECT count(*) FROM trades").fetchone() == (3,)
     # Market sell by quantity into an empty bid side: expires, lock released.
     (sell_id,) = submit(db, producer, topics, market, [
-        NewOrder(taker, Side.SELL, OrderType.MARKET, qty=BTC_UNIT)])
+        new_order(taker, Side.SELL, OrderType.MARKET, qty=BTC_UNIT)])
     assert order_row(db, sell_id)["status"] == "EXPIRED"
     assert balance(db, taker, "BTC")[1] == 0
     # Cancel-all frees the maker's last resting ask.
@@ -192,11 +192,11 @@ def test_halted_market_rejects_orders_but_accepts_cancels(
     (user,) = create_users(db, 1)
     fund(db, {(user, "USDT"): 100_000 * USD})
     (resting,) = submit(db, producer, topics, market, [
-        NewOrder(user, Side.BUY, price=PRICE_50K, qty=BTC_UNIT)])
+        new_order(user, Side.BUY, price=PRICE_50K, qty=BTC_UNIT)])
     db.execute("UPDATE markets SET status = 'HALT' WHERE symbol = %s", (market.symbol,))
 
     (refused,) = submit(db, producer, topics, market, [
-        NewOrder(user, Side.BUY, price=PRICE_50K, qty=BTC_UNIT)])
+        new_order(user, Side.BUY, price=PRICE_50K, qty=BTC_UNIT)])
     assert order_row(db, refused)["status"] == "REJECTED"
     assert order_row(db, refused)["done_reason"] == "MARKET_HALTED"
     assert balance(db, user, "USDT") == (50_000 * USD, 50_000 * USD)

@@ -14,8 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +26,7 @@ from confluent_kafka import Producer
 from chalicelib.domain.orders import Side
 from chalicelib.settings import Settings
 from tests.conftest import as_role
+from tests.support.polling import wait_until
 from tests.unit.iac.test_k8s_manifests import (
     POD_NAME,
     Object,
@@ -44,16 +43,16 @@ from .load import LoadGenerator, assert_applied_exactly_once
 from .support import (
     BTC_UNIT,
     Market,
-    NewOrder,
     balance,
     create_users,
     fund,
+    new_order,
     order_row,
     place_orders,
     publish,
     wait_applied,
 )
-from .test_crash_safety import free_port, has_work_soon, http_get, produce_in_background
+from .test_crash_safety import free_port, http_status, produce_in_background, wait_mid_stream
 
 Conn = psycopg.Connection[Any]
 USD = 100
@@ -72,19 +71,18 @@ class Pod:
 
     def probe(self, probe: Object) -> int:
         """What the kubelet sees: the HTTP status of the probe's GET, 0 if refused."""
-        try:
-            return http_get(self.port, probe["httpGet"]["path"])[0]
-        except ConnectionRefusedError:
-            return 0
+        return http_status(self.port, probe["httpGet"]["path"])
 
     def wait_for(self, probe: Object, budget: Object) -> None:
         """Poll ``probe`` until it passes, for as long as ``budget`` (the startup probe)
         gives a starting container before the kubelet restarts it."""
-        deadline = time.monotonic() + budget["periodSeconds"] * budget["failureThreshold"]
-        while self.probe(probe) != 200:
+        def status() -> int:
             assert self.proc.poll() is None, "the matcher exited while starting"
-            assert time.monotonic() < deadline, f"{probe['httpGet']['path']} never passed"
-            time.sleep(0.2)
+            return self.probe(probe)
+
+        wait_until(status, until=lambda seen: seen == 200,
+                   timeout=budget["periodSeconds"] * budget["failureThreshold"],
+                   what=f"{probe['httpGet']['path']} to pass")
 
     def start_like_the_kubelet(self, container: Object) -> None:
         """Started (the startup probe passes), then ready, and live."""
@@ -151,19 +149,6 @@ def image_environment() -> dict[str, str]:
     return env
 
 
-def wait_mid_stream(conn: Conn, producing: threading.Thread) -> None:
-    """Until the pod has settled part of the stream while more is on its way."""
-    deadline = time.monotonic() + 60
-    while True:
-        row = conn.execute("SELECT count(*) FROM order_commands WHERE applied_at IS NOT NULL"
-                           ).fetchone()
-        if row is not None and row[0] > 0 and has_work_soon(conn, producing):
-            assert producing.is_alive(), "SIGTERM should come while commands still flow"
-            return
-        assert time.monotonic() < deadline, "the pod settled nothing"
-        time.sleep(0.05)
-
-
 def test_the_pod_becomes_ready_and_settles_crossing_orders(
     db: Conn, producer: Producer, topics: Topics, market: Market, container: Object,
     start_pod: Callable[[str], Pod],
@@ -173,8 +158,8 @@ def test_the_pod_becomes_ready_and_settles_crossing_orders(
     seller, buyer = create_users(db, 2)
     fund(db, {(seller, "BTC"): BTC_UNIT, (buyer, "USDT"): 100_000 * USD})
     commands = place_orders(db, market, [
-        NewOrder(seller, Side.SELL, price=PRICE_50K, qty=BTC_UNIT // 2),
-        NewOrder(buyer, Side.BUY, price=51_000 * USD, qty=3 * BTC_UNIT // 10)])
+        new_order(seller, Side.SELL, price=PRICE_50K, qty=BTC_UNIT // 2),
+        new_order(buyer, Side.BUY, price=51_000 * USD, qty=3 * BTC_UNIT // 10)])
     publish(producer, topics.orders, commands)
     wait_applied(db, [c.command_id for c in commands])
 

@@ -19,11 +19,11 @@ from tests.support.ledger import assert_ledger_invariants
 from .support import (
     BTC_UNIT,
     Market,
-    NewOrder,
     balance,
     cancel,
     create_users,
     fund,
+    new_order,
     order_row,
     place_orders,
     record_commands,
@@ -38,9 +38,9 @@ def test_states_survive_a_restart_and_commands_without_their_lock_are_read_back(
 ) -> None:
     seller, buyer = create_users(db, 2)
     fund(db, {(seller, "BTC"): 2 * BTC_UNIT, (buyer, "USDT"): 200_000 * 100})
-    (ask,) = place_orders(db, market, [NewOrder(seller, Side.SELL, price=PRICE,
+    (ask,) = place_orders(db, market, [new_order(seller, Side.SELL, price=PRICE,
                                                 qty=2 * BTC_UNIT)])
-    (bid,) = place_orders(db, market, [NewOrder(buyer, Side.BUY, price=PRICE, qty=BTC_UNIT)])
+    (bid,) = place_orders(db, market, [new_order(buyer, Side.BUY, price=PRICE, qty=BTC_UNIT)])
     legacy_bid = dataclasses.replace(bid, locked=0)  # as published before the field existed
     with psycopg.connect(db_url, autocommit=True) as conn:
         epoch, _ = repo.fence_partition(conn, "orders", 0, "m1")
@@ -48,7 +48,7 @@ def test_states_survive_a_restart_and_commands_without_their_lock_are_read_back(
                     slices=[PartitionSlice(0, epoch, [ask, legacy_bid], 2)], clock=SystemClock())
         # A new instance rebuilds the half-filled ask (and its state) from the database.
         epoch, _ = repo.fence_partition(conn, "orders", 0, "m2")
-        (second_bid,) = place_orders(db, market, [NewOrder(buyer, Side.BUY, price=PRICE,
+        (second_bid,) = place_orders(db, market, [new_order(buyer, Side.BUY, price=PRICE,
                                                            qty=BTC_UNIT // 2)])
         (leftover,) = record_commands(db, [cancel(market, seller, ask.order_id)])
         apply_batch(conn, Books(Metrics()), Metrics(), topic="orders",
