@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from chalicelib.adapters.migrations import apply_migrations
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import OrderType, Side, TimeInForce
+from chalicelib.domain.orders import NewOrder, OrderType, Side, TimeInForce
 from chalicelib.settings import Settings
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
@@ -30,11 +30,11 @@ from tests.integration.matching.support import (
     LOT,
     TICK,
     Market,
-    NewOrder,
     create_market,
     create_topic,
     create_users,
     fund,
+    new_order,
     place_orders,
 )
 
@@ -97,11 +97,11 @@ def random_order(rng: random.Random, users: list[int]) -> NewOrder:
     if kind < 0.05:
         if side is Side.BUY:
             quote = rng.randint(1, 5) * MID * LOT // BTC_UNIT
-            return NewOrder(user, side, OrderType.MARKET, quote_qty=quote)
-        return NewOrder(user, side, OrderType.MARKET, qty=rng.randint(1, 5) * LOT)
-    return NewOrder(user, side, price=MID + rng.randint(-20, 20) * TICK,
-                    qty=rng.randint(1, 5) * LOT,
-                    tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
+            return new_order(user, side, OrderType.MARKET, quote_qty=quote)
+        return new_order(user, side, OrderType.MARKET, qty=rng.randint(1, 5) * LOT)
+    return new_order(user, side, price=MID + rng.randint(-20, 20) * TICK,
+                     qty=rng.randint(1, 5) * LOT,
+                     tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
 
 
 def preload_orders(conn: Conn, markets: list[Market], users: list[int], count: int,

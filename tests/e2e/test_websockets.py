@@ -14,7 +14,6 @@ import json
 import queue
 import random
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -37,6 +36,8 @@ from lambdas.msk_runner import MskRunner
 from opscli.ws_gateway import Gateway
 from tests.conftest import as_role
 from tests.e2e.conftest import ApiKey, Caller, fund, now_ms
+from tests.e2e.settling import wait_until_settled
+from tests.support.polling import wait_until
 
 Conn = psycopg.Connection[Any]
 SYMBOL = "BTCUSDT"
@@ -136,13 +137,6 @@ def signed_params(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return {**params, "signature": signature.hexdigest()}
 
 
-def wait_for(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_subscriptions_are_managed_the_binance_way(
         streaming: Settings, gateway: Gateway, clients: list[StreamClient],
         btcusdt: str) -> None:
@@ -180,17 +174,19 @@ def test_binance_raw_and_combined_stream_endpoints(
     assert alice.new_api_key(["TRADE"]).post_form("/api/v3/order", {
         "symbol": SYMBOL, "side": "BUY", "type": "MARKET", "quantity": "0.1"}).status_code == 200
 
-    wait_for(lambda: raw.of_type("trade") and combined.combined("btcusdt@trade"), "the trade")
+    wait_until(lambda: raw.of_type("trade") and combined.combined("btcusdt@trade"),
+               timeout=WAIT_SECONDS, what="the trade")
     (trade,) = raw.of_type("trade")
     assert combined.combined("btcusdt@trade") == [trade]  # the same payload, wrapped
-    last = wait_until_settled(db)
-    wait_for(lambda: any(d["u"] == last for d in combined.combined("btcusdt@depth")),
-             "the last diff")
+    last = wait_until_settled(db, SYMBOL)
+    wait_until(lambda: any(d["u"] == last for d in combined.combined("btcusdt@depth")),
+               timeout=WAIT_SECONDS, what="the last diff")
     assert all(d["e"] == "depthUpdate" for d in combined.combined("btcusdt@depth"))
     assert not raw.of_type("depthUpdate")
     # The partial book after the last batch: the ask was taken whole, the book is empty.
-    wait_for(lambda: any(p["lastUpdateId"] == last
-                         for p in combined.combined("btcusdt@depth5")), "the partial book")
+    wait_until(lambda: any(p["lastUpdateId"] == last
+                           for p in combined.combined("btcusdt@depth5")),
+               timeout=WAIT_SECONDS, what="the partial book")
     assert combined.combined("btcusdt@depth5")[-1] == {
         "lastUpdateId": last, "bids": [], "asks": []}
     assert all("stream" in e for e in combined.events)
@@ -271,9 +267,9 @@ def test_a_local_book_from_depth_diffs_matches_the_exchange_and_users_see_only_t
     assert snapshot.status_code == 200, snapshot.body
     trade_randomly(rng, keys, placed, 70)
 
-    last_sequence = wait_until_settled(db)
-    wait_for(lambda: any(e["u"] == last_sequence for e in market.of_type("depthUpdate")),
-             "the last depth diff")
+    last_sequence = wait_until_settled(db, SYMBOL)
+    wait_until(lambda: any(e["u"] == last_sequence for e in market.of_type("depthUpdate")),
+               timeout=WAIT_SECONDS, what="the last depth diff")
     book = local_book(snapshot.json_body, market.of_type("depthUpdate"))
     assert book == exchange_book(db)
     final = client.http.get(f"/api/v3/depth?symbol={SYMBOL}&limit=1000").json_body
@@ -286,7 +282,8 @@ def test_a_local_book_from_depth_diffs_matches_the_exchange_and_users_see_only_t
     trade_ids = [int(r[0]) for r in db.execute(
         "SELECT id FROM trades WHERE market = %s ORDER BY id", (SYMBOL,))]
     assert len(trade_ids) > 10
-    wait_for(lambda: len(market.of_type("trade")) >= len(trade_ids), "every trade")
+    wait_until(lambda: len(market.of_type("trade")) >= len(trade_ids), timeout=WAIT_SECONDS,
+               what="every trade")
     assert [t["t"] for t in market.of_type("trade")] == trade_ids
 
     check_tickers(db, tickers, book, last_sequence)
@@ -317,28 +314,6 @@ def trade_randomly(rng: random.Random, keys: dict[int, ApiKey],
         response = key.post_form("/api/v3/order", params)
         assert response.status_code == 200, response.body
         placed[user_id].append(int(response.json_body["orderId"]))
-
-
-def wait_until_settled(db: Conn) -> int:
-    """The market's last sequence once every order is matched and nothing moves for a
-    second (cancels may still be queued behind the last order)."""
-    def last_sequence() -> int:
-        row = db.execute("SELECT last_sequence FROM market_sequences WHERE market = %s",
-                         (SYMBOL,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def unmatched() -> int:
-        row = db.execute("SELECT count(*) FROM orders WHERE market = %s"
-                         " AND accepted_seq IS NULL AND status <> 'REJECTED'",
-                         (SYMBOL,)).fetchone()
-        return int(row[0]) if row else 0
-
-    wait_for(lambda: unmatched() == 0, "the matcher to take every order")
-    while True:
-        before = last_sequence()
-        time.sleep(1)
-        if last_sequence() == before:
-            return before
 
 
 Book = dict[str, dict[Decimal, Decimal]]
@@ -383,7 +358,8 @@ def check_tickers(db: Conn, stream: StreamClient, book: Book, last_sequence: int
     def book_tickers() -> list[dict[str, Any]]:
         return [e for e in list(stream.events) if "u" in e and "e" not in e]
 
-    wait_for(lambda: any(t["u"] == last_sequence for t in book_tickers()), "the book ticker")
+    wait_until(lambda: any(t["u"] == last_sequence for t in book_tickers()), timeout=WAIT_SECONDS,
+               what="the book ticker")
     best = book_tickers()[-1]
     best_bid, best_ask = max(book["bids"]), min(book["asks"])
     assert (Decimal(best["b"]), Decimal(best["B"]), Decimal(best["a"]), Decimal(best["A"])) == (
@@ -392,8 +368,8 @@ def check_tickers(db: Conn, stream: StreamClient, book: Book, last_sequence: int
     trades = db.execute("SELECT id, price, sum(quantity) OVER (ORDER BY id) FROM trades"
                         " WHERE market = %s ORDER BY id", (SYMBOL,)).fetchall()
     last_id = int(trades[-1][0])
-    wait_for(lambda: any(t["L"] == last_id for t in stream.of_type("24hrTicker")),
-             "the ticker of the last trade")
+    wait_until(lambda: any(t["L"] == last_id for t in stream.of_type("24hrTicker")),
+               timeout=WAIT_SECONDS, what="the ticker of the last trade")
     ticker = stream.of_type("24hrTicker")[-1]
     trade_id, price, volume = trades[ticker["n"] - 1]
     assert (ticker["s"], ticker["L"], ticker["c"], ticker["v"]) == (
@@ -412,7 +388,8 @@ def check_user_stream(db: Conn, trader: Caller, stream: StreamClient) -> None:
             last[report["i"]] = (report["X"], Decimal(report["z"]))
         return last
 
-    wait_for(lambda: final_states() == orders, f"user {trader.user_id}'s order updates")
+    wait_until(final_states, until=lambda seen: seen == orders, timeout=WAIT_SECONDS,
+               what=f"user {trader.user_id}'s order updates")
     reports = stream.of_type("executionReport")
     assert {r["i"] for r in reports} == set(orders)
     for order_id in orders:
@@ -459,9 +436,9 @@ def test_kline_streams_carry_the_candles_the_klines_endpoint_serves(
             assert buyer.post_form("/api/v3/order", {
                 "symbol": SYMBOL, "side": "BUY", "type": "MARKET", "quantity": "0.1"}
                                    ).status_code == 200
-        wait_for(lambda: sum(1 for e in stream.of_type("kline")
-                             if e["k"]["i"] == "1d" and e["k"]["n"] == 3) == 1,
-                 "the daily candle with all three trades")
+        wait_until(lambda: sum(1 for e in stream.of_type("kline")
+                               if e["k"]["i"] == "1d" and e["k"]["n"] == 3) == 1,
+                   timeout=WAIT_SECONDS, what="the daily candle with all three trades")
     finally:
         stop.set()
         thread.join(WAIT_SECONDS)
