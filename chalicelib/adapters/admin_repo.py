@@ -123,3 +123,25 @@ def market_assets(conn: Conn, symbol: str) -> tuple[str, str] | None:
     row = conn.execute("SELECT base_asset, quote_asset FROM markets WHERE symbol = %s",
                        (symbol,)).fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+def markets_with_scales(conn: Conn, symbols: list[str] | None) -> list[tuple[Any, ...]]:
+    """Every market (or those of ``symbols``) by symbol: symbol, status, base asset and
+    scale, quote asset and scale, tick size, lot size, min and max qty, min notional."""
+    return conn.execute(
+        "SELECT m.symbol, m.status, m.base_asset, base.scale, m.quote_asset, quote.scale,"
+        " m.tick_size, m.lot_size, m.min_qty, m.max_qty, m.min_notional"
+        " FROM markets m"
+        " JOIN assets base ON base.symbol = m.base_asset"
+        " JOIN assets quote ON quote.symbol = m.quote_asset"
+        " WHERE %(symbols)s::text[] IS NULL OR m.symbol = ANY (%(symbols)s)"
+        " ORDER BY m.symbol",
+        {"symbols": symbols},
+    ).fetchall()
+
+
+def highest_fees_ppm(conn: Conn) -> tuple[int, int]:
+    row = conn.execute("SELECT coalesce(max(maker_fee_ppm), 0), coalesce(max(taker_fee_ppm), 0)"
+                       " FROM markets").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg_pool import ConnectionPool
+
+Conn = psycopg.Connection[Any]
+"""The connection the repositories and the use cases take."""
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:

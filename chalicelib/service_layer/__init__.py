@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-import psycopg
-
+from chalicelib.adapters.postgres import Conn as Conn
 from chalicelib.domain.errors import malformed
 
-Conn = psycopg.Connection[Any]
 MAX_PAGE_SIZE = 1000
 
 T = TypeVar("T")

@@ -11,18 +11,15 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
-
-import psycopg
 
 from chalicelib.adapters import accounts_repo as repo
 from chalicelib.adapters.envelope import MasterKey, seal, unseal
+from chalicelib.adapters.postgres import Conn
 from chalicelib.adapters.replay_guard import ReplayGuard
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request, malformed, not_found
 from chalicelib.domain.params import parse_count
 
-Conn = psycopg.Connection[Any]
 PERMISSIONS = ("READ", "TRADE", "WITHDRAW")
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-import psycopg
 import pyotp
 
 from chalicelib.adapters import accounts_repo as repo
 from chalicelib.adapters.envelope import MasterKey, seal_blob, unseal_blob
 from chalicelib.adapters.passwords import decoy_hash, hash_password, needs_rehash, verify_password
+from chalicelib.adapters.postgres import Conn
 from chalicelib.adapters.redis_store import (
     LoginFailures,
     SessionStore,
@@ -30,7 +29,6 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.service_layer.tokens import TokenConfig, issue_access_token, read_access_token
 
-Conn = psycopg.Connection[Any]
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 128
 TOTP_ISSUER = "Spot Exchange"

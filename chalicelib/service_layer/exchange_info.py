@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters import admin_repo
 from chalicelib.domain.money import MAX_UNITS, format_units
 from chalicelib.domain.orders import SelfTradePrevention
 from chalicelib.service_layer import Conn
@@ -27,16 +28,7 @@ DEFAULT_SELF_TRADE_PREVENTION = SelfTradePrevention.EXPIRE_MAKER
 
 def exchange_info(conn: Conn, symbols: list[str] | None, now_ms: int) -> dict[str, Any]:
     """Every market, or only ``symbols`` (BAD_SYMBOL if any is unknown), by symbol."""
-    rows = conn.execute(
-        "SELECT m.symbol, m.status, m.base_asset, base.scale, m.quote_asset, quote.scale,"
-        " m.tick_size, m.lot_size, m.min_qty, m.max_qty, m.min_notional"
-        " FROM markets m"
-        " JOIN assets base ON base.symbol = m.base_asset"
-        " JOIN assets quote ON quote.symbol = m.quote_asset"
-        " WHERE %(symbols)s::text[] IS NULL OR m.symbol = ANY (%(symbols)s)"
-        " ORDER BY m.symbol",
-        {"symbols": symbols},
-    ).fetchall()
+    rows = admin_repo.markets_with_scales(conn, symbols)
     if symbols is not None and len(rows) != len(set(symbols)):
         raise bad_symbol()
     return {
@@ -102,7 +94,4 @@ def _symbol(
 
 def highest_fees_ppm(conn: Conn) -> tuple[int, int]:
     """The highest maker and taker fee over the markets (0, 0 without markets)."""
-    row = conn.execute("SELECT coalesce(max(maker_fee_ppm), 0), coalesce(max(taker_fee_ppm), 0)"
-                       " FROM markets").fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    return admin_repo.highest_fees_ppm(conn)
