@@ -1,285 +1,312 @@
 """A deliberately simple order book: the oracle for the stateful test.
 
-One flat list of resting orders, searched from scratch for the best maker before every
-fill. Slow and obviously right about priority; it must produce exactly the engine's
-events (same types, fields and sequence numbers), so its rules follow the engine's
-documented semantics one by one.
+An independent model, not a copy of the engine: the book is one list of immutable
+``RestingOrder`` values in arrival order, searched from scratch for the best maker before
+every fill (the first of the best price is the oldest); a fill replaces the maker's value.
+Slow and obviously right about priority. It shares only the specification with the
+engine (the domain's vocabulary and the engine's command, event and order value types)
+and must produce exactly the engine's events: same types, fields and sequence numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.orders import (
-    CommandKind,
-    DoneReason,
-    MarketSpec,
-    OrderType,
-    RejectReason,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-    ceil_fee,
-)
-from matching_cluster.engine import (
-    Accepted,
-    Amended,
-    AmendOrder,
-    CancelAll,
-    CancelOrder,
-    CancelReplace,
-    Command,
-    Event,
-    OrderDone,
-    PlaceOrder,
-    Rejected,
-    RestingOrder,
-    Trade,
-)
+from chalicelib.domain import orders as domain
+from matching_cluster import engine
 
-STP = SelfTradePrevention
-
-
-@dataclass
-class RefOrder:
-    order_id: int
-    user_id: int
-    side: Side
-    order_type: OrderType
-    stp: SelfTradePrevention
-    price: int
-    qty: int
-    remaining: int
-    filled_quote: int
-    arrival: int
-
-    def as_resting(self) -> RestingOrder:
-        return RestingOrder(self.order_id, self.user_id, self.side, self.order_type, self.stp,
-                            self.price, self.qty, self.remaining, self.filled_quote)
+Reject = domain.RejectReason
+Done = domain.DoneReason
+FEE_SCALE = 1_000_000  # fee rates are in parts per million
 
 
 @dataclass
 class Taker:
+    """What an incoming order may still take, and what it has taken."""
+
     order_id: int
     user_id: int
-    side: Side
-    stp: SelfTradePrevention
+    side: domain.Side
+    stp: domain.SelfTradePrevention
     limit: int | None  # None: MARKET
     base_left: int | None  # None: no base limit (MARKET by quote without cap)
     quote_cap: int | None  # None: no quote limit
     filled_qty: int = 0
     filled_quote: int = 0
 
+    @property
+    def buys(self) -> bool:
+        return self.side is domain.Side.BUY
+
+    def accepts(self, price: int) -> bool:
+        """Whether the taker's limit allows trading at ``price``."""
+        if self.limit is None:
+            return True
+        return price <= self.limit if self.buys else price >= self.limit
+
+
+def fee(amount: int, rate_ppm: int) -> int:
+    """The fee on ``amount`` received, rounded up (the exchange's favour)."""
+    return -(-amount * rate_ppm // FEE_SCALE)
+
+
+def is_count(value: object) -> bool:
+    """A positive int (bool excluded)."""
+    return type(value) is int and value > 0
+
 
 class ReferenceBook:
-    def __init__(self, spec: MarketSpec) -> None:
+    def __init__(self, spec: domain.MarketSpec) -> None:
         self.spec = spec
-        self.resting: list[RefOrder] = []
+        self.book: list[engine.RestingOrder] = []  # arrival order
         self.seq = 1
         self.trade_id = 1
-        self.arrivals = 0
-        self.out: list[Event] = []
+        self.out: list[engine.Event] = []
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ queries
+
+    def open_orders(self) -> list[engine.RestingOrder]:
+        return list(self.book)
+
+    def find(self, order_id: int) -> engine.RestingOrder | None:
+        return next((o for o in self.book if o.order_id == order_id), None)
+
+    def owned(self, order_id: int, user_id: int) -> engine.RestingOrder | None:
+        """The order, if it rests and ``user_id`` owns it (else it is unknown to them)."""
+        o = self.find(order_id)
+        return o if o is not None and o.user_id == user_id else None
+
+    def best_maker(self, taker: Taker) -> engine.RestingOrder | None:
+        makers = [o for o in self.book if o.side is not taker.side]
+        return min(makers, key=lambda o: o.price if taker.buys else -o.price, default=None)
+
+    # ------------------------------------------------------------------ events
 
     def emit(self, event_type: type, *fields: object) -> None:
         self.out.append(event_type(self.seq, *fields))
         self.seq += 1
 
-    def find(self, order_id: int) -> RefOrder | None:
-        return next((o for o in self.resting if o.order_id == order_id), None)
+    def refuse(self, kind: domain.CommandKind, order_id: int, user_id: int,
+               reason: domain.RejectReason) -> None:
+        self.emit(engine.Rejected, kind, order_id, user_id, reason)
 
-    def open_orders(self) -> list[RestingOrder]:
-        return [o.as_resting() for o in sorted(self.resting, key=lambda o: o.arrival)]
+    def finish(self, o: engine.RestingOrder, reason: domain.DoneReason) -> None:
+        """Take ``o`` out of the book (if it rests) and say why it is done."""
+        if o in self.book:
+            self.book.remove(o)
+        self.emit(engine.OrderDone, o.order_id, o.user_id, o.side, reason, o.filled_qty,
+                  o.filled_quote, o.remaining)
 
-    def best_maker(self, taker_side: Side) -> RefOrder | None:
-        makers = [o for o in self.resting if o.side is not taker_side]
-        if not makers:
-            return None
-        if taker_side is Side.BUY:
-            return min(makers, key=lambda o: (o.price, o.arrival))
-        return min(makers, key=lambda o: (-o.price, o.arrival))
+    # ------------------------------------------------------------------ filters
 
-    def crosses(self, taker_side: Side, limit: int | None, price: int) -> bool:
-        if limit is None:
-            return True
-        return price <= limit if taker_side is Side.BUY else price >= limit
-
-    def limit_problem(self, price: object, qty: object) -> RejectReason | None:
+    def qty_problem(self, qty: object) -> domain.RejectReason | None:
         spec = self.spec
-        if type(price) is not int or price <= 0:
-            return RejectReason.INVALID_PRICE
-        if price % spec.tick_size:
-            return RejectReason.PRICE_OFF_TICK
+        if not is_count(qty):
+            return Reject.INVALID_QUANTITY
+        assert isinstance(qty, int)
+        for broken, reason in ((qty % spec.lot_size != 0, Reject.QTY_OFF_LOT),
+                               (qty < spec.min_qty, Reject.QTY_TOO_SMALL),
+                               (qty > spec.max_qty, Reject.QTY_TOO_LARGE)):
+            if broken:
+                return reason
+        return None
+
+    def limit_problem(self, price: object, qty: object) -> domain.RejectReason | None:
+        if not is_count(price):
+            return Reject.INVALID_PRICE
+        assert isinstance(price, int)
+        if price % self.spec.tick_size:
+            return Reject.PRICE_OFF_TICK
         problem = self.qty_problem(qty)
         if problem is not None:
             return problem
         assert isinstance(qty, int)
-        if spec.notional(price, qty) < spec.min_notional:
-            return RejectReason.NOTIONAL_TOO_SMALL
+        if self.spec.notional(price, qty) < self.spec.min_notional:
+            return Reject.NOTIONAL_TOO_SMALL
         return None
 
-    def qty_problem(self, qty: object) -> RejectReason | None:
-        spec = self.spec
-        if type(qty) is not int or qty <= 0:
-            return RejectReason.INVALID_QUANTITY
-        if qty % spec.lot_size:
-            return RejectReason.QTY_OFF_LOT
-        if qty < spec.min_qty:
-            return RejectReason.QTY_TOO_SMALL
-        if qty > spec.max_qty:
-            return RejectReason.QTY_TOO_LARGE
+    def market_problem(self, cmd: engine.PlaceOrder) -> domain.RejectReason | None:
+        if self.find(cmd.order_id) is not None:
+            return Reject.DUPLICATE_ORDER_ID
+        if not known_enums(cmd):
+            return Reject.INVALID_ORDER
+        if any(type(v) is not int or v < 0 for v in (cmd.qty, cmd.quote_qty, cmd.spend_cap)):
+            return Reject.INVALID_QUANTITY
+        if cmd.price or (cmd.qty and cmd.quote_qty):
+            return Reject.INVALID_ORDER
+        if cmd.qty:
+            return self.qty_problem(cmd.qty)
+        if not cmd.quote_qty:
+            return Reject.INVALID_QUANTITY
+        if cmd.quote_qty < self.spec.min_notional:
+            return Reject.NOTIONAL_TOO_SMALL
         return None
 
-    def done(self, o: RefOrder, reason: DoneReason) -> None:
-        self.emit(OrderDone, o.order_id, o.user_id, o.side, reason, o.qty - o.remaining,
-                  o.filled_quote, o.remaining)
+    def amend_problem(self, o: engine.RestingOrder | None,
+                      new_qty: object) -> domain.RejectReason | None:
+        if o is None:
+            return Reject.UNKNOWN_ORDER
+        if not is_count(new_qty):
+            return Reject.INVALID_QUANTITY
+        assert isinstance(new_qty, int)
+        if new_qty % self.spec.lot_size:
+            return Reject.QTY_OFF_LOT
+        return Reject.AMEND_NOT_REDUCING if new_qty >= o.qty else None
+
+    def replace_problem(self, o: engine.RestingOrder | None,
+                        cmd: engine.CancelReplace) -> domain.RejectReason | None:
+        if o is None:
+            return Reject.UNKNOWN_ORDER
+        if self.find(cmd.new_order_id) is not None:
+            return Reject.DUPLICATE_ORDER_ID
+        return self.limit_problem(cmd.price, cmd.qty)
 
     # ----------------------------------------------------------------- commands
 
-    def apply(self, cmd: Command) -> list[Event]:
+    def apply(self, cmd: engine.Command) -> list[engine.Event]:
         self.out = []
-        if isinstance(cmd, PlaceOrder):
-            self.place(cmd)
-        elif isinstance(cmd, CancelOrder):
-            self.cancel(cmd)
-        elif isinstance(cmd, CancelAll):
-            for o in sorted((o for o in self.resting if o.user_id == cmd.user_id),
-                            key=lambda o: o.arrival):
-                self.resting.remove(o)
-                self.done(o, DoneReason.CANCELED)
-        elif isinstance(cmd, AmendOrder):
-            self.amend(cmd)
-        else:
-            self.cancel_replace(cmd)
+        match cmd:
+            case engine.PlaceOrder() if cmd.order_type is domain.OrderType.MARKET:
+                self.place_market(cmd)
+            case engine.PlaceOrder():
+                self.place_limit(cmd)
+            case engine.CancelOrder():
+                self.cancel(cmd)
+            case engine.CancelAll():
+                for o in [o for o in self.book if o.user_id == cmd.user_id]:
+                    self.finish(o, Done.CANCELED)
+            case engine.AmendOrder():
+                self.amend(cmd)
+            case engine.CancelReplace():
+                self.cancel_replace(cmd)
         return self.out
 
-    def place(self, cmd: PlaceOrder) -> None:
-        if cmd.order_type is OrderType.MARKET:
-            self.place_market(cmd)
-            return
+    def place_limit(self, cmd: engine.PlaceOrder) -> None:
         reason = self.limit_problem(cmd.price, cmd.qty)
         if reason is None and self.find(cmd.order_id) is not None:
-            reason = RejectReason.DUPLICATE_ORDER_ID
+            reason = Reject.DUPLICATE_ORDER_ID
         if reason is None and (
-            cmd.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER)
-            or cmd.quote_qty or cmd.spend_cap or not valid_enums(cmd)
+            cmd.order_type not in (domain.OrderType.LIMIT, domain.OrderType.LIMIT_MAKER)
+            or cmd.quote_qty or cmd.spend_cap or not known_enums(cmd)
         ):
-            reason = RejectReason.INVALID_ORDER
+            reason = Reject.INVALID_ORDER
         if reason is not None:
-            self.emit(Rejected, CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
+            self.refuse(domain.CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
             return
-        tif = cmd.tif if cmd.order_type is OrderType.LIMIT else TimeInForce.GTC
-        self.submit_limit(cmd.order_id, cmd.user_id, cmd.side, cmd.order_type, tif, cmd.stp,
-                          cmd.price, cmd.qty)
+        tif = cmd.tif if cmd.order_type is domain.OrderType.LIMIT else domain.TimeInForce.GTC
+        self.submit(engine.RestingOrder(cmd.order_id, cmd.user_id, cmd.side, cmd.order_type,
+                                        cmd.stp, cmd.price, cmd.qty, cmd.qty, 0), tif)
 
-    def submit_limit(self, order_id: int, user_id: int, side: Side, order_type: OrderType,
-                     tif: TimeInForce, stp: SelfTradePrevention, price: int, qty: int) -> None:
-        self.emit(Accepted, order_id, user_id, side, order_type, tif, price, qty, 0)
-        order = RefOrder(order_id, user_id, side, order_type, stp, price, qty, qty, 0, 0)
-        best = self.best_maker(side)
-        if best is not None and self.crosses(side, price, best.price):
-            if order_type is OrderType.LIMIT_MAKER:
-                self.done(order, DoneReason.REJECTED_POST_ONLY)
+    def submit(self, order: engine.RestingOrder, tif: domain.TimeInForce) -> None:
+        """Accept a valid limit order, match what crosses, rest or expire the rest."""
+        self.emit(engine.Accepted, order.order_id, order.user_id, order.side, order.order_type,
+                  tif, order.price, order.qty, 0)
+        taker = Taker(order.order_id, order.user_id, order.side, order.stp, order.price,
+                      order.qty, None)
+        best = self.best_maker(taker)
+        if best is not None and taker.accepts(best.price):
+            if order.order_type is domain.OrderType.LIMIT_MAKER:
+                self.finish(order, Done.REJECTED_POST_ONLY)
                 return
-            if tif is TimeInForce.FOK and not self.fok_fillable(side, user_id, stp, price, qty):
-                self.done(order, DoneReason.EXPIRED_FOK)
+            if tif is domain.TimeInForce.FOK and not self.fok_fillable(taker):
+                self.finish(order, Done.EXPIRED_FOK)
                 return
-            taker = Taker(order_id, user_id, side, stp, price, qty, None)
             stopped_by = self.match(taker)
-            order.remaining = qty - taker.filled_qty
-            order.filled_quote = taker.filled_quote
+            order = order._replace(remaining=order.qty - taker.filled_qty,
+                                   filled_quote=taker.filled_quote)
             if not order.remaining:
-                self.done(order, DoneReason.FILLED)
+                self.finish(order, Done.FILLED)
                 return
             if stopped_by == "stp":
-                self.done(order, DoneReason.EXPIRED_STP)
+                self.finish(order, Done.EXPIRED_STP)
                 return
-        if tif is TimeInForce.GTC:
-            self.arrivals += 1
-            order.arrival = self.arrivals
-            self.resting.append(order)
+        if tif is domain.TimeInForce.GTC:
+            self.book.append(order)
+        elif tif is domain.TimeInForce.IOC:
+            self.finish(order, Done.EXPIRED_IOC)
         else:
-            self.done(order, DoneReason.EXPIRED_IOC if tif is TimeInForce.IOC
-                      else DoneReason.EXPIRED_FOK)
+            self.finish(order, Done.EXPIRED_FOK)
 
-    def fok_fillable(self, side: Side, user_id: int, stp: SelfTradePrevention, price: int,
-                     qty: int) -> bool:
-        makers = sorted(
-            (o for o in self.resting if o.side is not side and self.crosses(side, price, o.price)),
-            key=lambda o: (o.price if side is Side.BUY else -o.price, o.arrival),
-        )
+    def fok_fillable(self, taker: Taker) -> bool:
+        """Whether the makers the taker would meet, in priority order, hold its size."""
+        makers = sorted((o for o in self.book
+                         if o.side is not taker.side and taker.accepts(o.price)),
+                        key=lambda o: o.price if taker.buys else -o.price)
         available = 0
         for o in makers:
-            if o.user_id == user_id and stp is not STP.NONE:
-                if stp is STP.EXPIRE_MAKER:
+            if o.user_id == taker.user_id and taker.stp is not domain.SelfTradePrevention.NONE:
+                if taker.stp is domain.SelfTradePrevention.EXPIRE_MAKER:
                     continue
                 break
             available += o.remaining
-        return available >= qty
+        assert taker.base_left is not None
+        return available >= taker.base_left
 
     def match(self, taker: Taker) -> str:
         """Fill ``taker`` maker by maker; say why it stopped: book, stp or quote."""
-        spec = self.spec
+        stp = domain.SelfTradePrevention
         while taker.base_left is None or taker.base_left > 0:
-            maker = self.best_maker(taker.side)
-            if maker is None or not self.crosses(taker.side, taker.limit, maker.price):
+            maker = self.best_maker(taker)
+            if maker is None or not taker.accepts(maker.price):
                 return "book"
-            if maker.user_id == taker.user_id and taker.stp is not STP.NONE:
-                if taker.stp is STP.EXPIRE_TAKER:
+            if maker.user_id == taker.user_id and taker.stp is not stp.NONE:
+                if taker.stp is stp.EXPIRE_TAKER:
                     return "stp"
-                self.resting.remove(maker)
-                self.done(maker, DoneReason.EXPIRED_STP)
-                if taker.stp is STP.EXPIRE_BOTH:
+                self.finish(maker, Done.EXPIRED_STP)
+                if taker.stp is stp.EXPIRE_BOTH:
                     return "stp"
                 continue
-            qty = maker.remaining
-            if taker.base_left is not None:
-                qty = min(qty, taker.base_left)
-            if taker.quote_cap is not None:
-                budget = taker.quote_cap - taker.filled_quote
-                affordable = budget * spec.base_unit // maker.price
-                affordable -= affordable % spec.lot_size
-                qty = min(qty, affordable)
-                if qty == 0:
-                    return "quote"
+            qty = self.fill_size(taker, maker)
+            if qty == 0:
+                return "quote"
             self.trade(taker, maker, qty)
         return "book"
 
-    def trade(self, taker: Taker, maker: RefOrder, qty: int) -> None:
+    def fill_size(self, taker: Taker, maker: engine.RestingOrder) -> int:
+        """How much the taker takes from ``maker``: what either has left, in whole lots
+        of what its quote budget still buys."""
+        sizes = [maker.remaining]
+        if taker.base_left is not None:
+            sizes.append(taker.base_left)
+        if taker.quote_cap is not None:
+            affordable = (taker.quote_cap - taker.filled_quote) * self.spec.base_unit // maker.price
+            sizes.append(affordable - affordable % self.spec.lot_size)
+        return min(sizes)
+
+    def trade(self, taker: Taker, maker: engine.RestingOrder, qty: int) -> None:
         spec = self.spec
         quote = spec.notional(maker.price, qty)
-        taker_buys = taker.side is Side.BUY
-        # buyers pay fees in base, sellers in quote
-        taker_fee = ceil_fee(qty if taker_buys else quote, spec.taker_fee_ppm)
-        maker_fee = ceil_fee(quote if taker_buys else qty, spec.maker_fee_ppm)
-        self.emit(Trade, self.trade_id, maker.order_id, maker.user_id, taker.order_id,
-                  taker.user_id, not taker_buys, maker.price, qty, quote, maker_fee, taker_fee)
+        # Buyers receive base, sellers quote: each pays its fee in what it receives.
+        taker_fee = fee(qty if taker.buys else quote, spec.taker_fee_ppm)
+        maker_fee = fee(quote if taker.buys else qty, spec.maker_fee_ppm)
+        self.emit(engine.Trade, self.trade_id, maker.order_id, maker.user_id, taker.order_id,
+                  taker.user_id, not taker.buys, maker.price, qty, quote, maker_fee, taker_fee)
         self.trade_id += 1
-        maker.remaining -= qty
-        maker.filled_quote += quote
         taker.filled_qty += qty
         taker.filled_quote += quote
         if taker.base_left is not None:
             taker.base_left -= qty
-        if not maker.remaining:
-            self.resting.remove(maker)
-            self.done(maker, DoneReason.FILLED)
+        filled = maker._replace(remaining=maker.remaining - qty,
+                                filled_quote=maker.filled_quote + quote)
+        self.book[self.book.index(maker)] = filled
+        if not filled.remaining:
+            self.finish(filled, Done.FILLED)
 
-    def place_market(self, cmd: PlaceOrder) -> None:
+    def place_market(self, cmd: engine.PlaceOrder) -> None:
         reason = self.market_problem(cmd)
         if reason is not None:
-            self.emit(Rejected, CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
+            self.refuse(domain.CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
             return
-        self.emit(Accepted, cmd.order_id, cmd.user_id, cmd.side, OrderType.MARKET, cmd.tif, 0,
-                  cmd.qty, cmd.quote_qty)
-        buys = cmd.side is Side.BUY
+        self.emit(engine.Accepted, cmd.order_id, cmd.user_id, cmd.side, domain.OrderType.MARKET,
+                  cmd.tif, 0, cmd.qty, cmd.quote_qty)
+        buys = cmd.side is domain.Side.BUY
+        cap = cmd.spend_cap or None  # bounds the side the order's own size does not
         if cmd.qty:
             taker = Taker(cmd.order_id, cmd.user_id, cmd.side, cmd.stp, None, cmd.qty,
-                          cmd.spend_cap if buys and cmd.spend_cap else None)
+                          cap if buys else None)
         else:
             taker = Taker(cmd.order_id, cmd.user_id, cmd.side, cmd.stp, None,
-                          cmd.spend_cap if cmd.spend_cap and not buys else None, cmd.quote_qty)
+                          None if buys else cap, cmd.quote_qty)
         stopped_by = self.match(taker)
         if cmd.qty:
             reached = taker.filled_qty == cmd.qty
@@ -287,87 +314,54 @@ class ReferenceBook:
             reached = taker.filled_qty > 0 and (
                 stopped_by == "quote" or taker.filled_quote == cmd.quote_qty)
         if reached:
-            reason_done = DoneReason.FILLED
+            reason_done = Done.FILLED
         elif stopped_by == "stp":
-            reason_done = DoneReason.EXPIRED_STP
+            reason_done = Done.EXPIRED_STP
         else:
-            reason_done = DoneReason.EXPIRED_IOC
-        self.emit(OrderDone, cmd.order_id, cmd.user_id, cmd.side, reason_done, taker.filled_qty,
-                  taker.filled_quote, cmd.qty - taker.filled_qty if cmd.qty else 0)
+            reason_done = Done.EXPIRED_IOC
+        self.emit(engine.OrderDone, cmd.order_id, cmd.user_id, cmd.side, reason_done,
+                  taker.filled_qty, taker.filled_quote,
+                  cmd.qty - taker.filled_qty if cmd.qty else 0)
 
-    def market_problem(self, cmd: PlaceOrder) -> RejectReason | None:
-        if self.find(cmd.order_id) is not None:
-            return RejectReason.DUPLICATE_ORDER_ID
-        if not valid_enums(cmd):
-            return RejectReason.INVALID_ORDER
-        if any(type(v) is not int or v < 0 for v in (cmd.qty, cmd.quote_qty, cmd.spend_cap)):
-            return RejectReason.INVALID_QUANTITY
-        if cmd.price or (cmd.qty and cmd.quote_qty):
-            return RejectReason.INVALID_ORDER
-        if cmd.qty:
-            return self.qty_problem(cmd.qty)
-        if not cmd.quote_qty:
-            return RejectReason.INVALID_QUANTITY
-        if cmd.quote_qty < self.spec.min_notional:
-            return RejectReason.NOTIONAL_TOO_SMALL
-        return None
-
-    def cancel(self, cmd: CancelOrder) -> None:
-        o = self.find(cmd.order_id)
-        if o is None or o.user_id != cmd.user_id:
-            self.emit(Rejected, CommandKind.CANCEL, cmd.order_id, cmd.user_id,
-                      RejectReason.UNKNOWN_ORDER)
-            return
-        self.resting.remove(o)
-        self.done(o, DoneReason.CANCELED)
-
-    def amend(self, cmd: AmendOrder) -> None:
-        o = self.find(cmd.order_id)
-        if o is None or o.user_id != cmd.user_id:
-            reason: RejectReason | None = RejectReason.UNKNOWN_ORDER
-        elif type(cmd.new_qty) is not int or cmd.new_qty <= 0:
-            reason = RejectReason.INVALID_QUANTITY
-        elif cmd.new_qty % self.spec.lot_size:
-            reason = RejectReason.QTY_OFF_LOT
-        elif cmd.new_qty >= o.qty:
-            reason = RejectReason.AMEND_NOT_REDUCING
+    def cancel(self, cmd: engine.CancelOrder) -> None:
+        o = self.owned(cmd.order_id, cmd.user_id)
+        if o is None:
+            self.refuse(domain.CommandKind.CANCEL, cmd.order_id, cmd.user_id,
+                        Reject.UNKNOWN_ORDER)
         else:
-            reason = None
+            self.finish(o, Done.CANCELED)
+
+    def amend(self, cmd: engine.AmendOrder) -> None:
+        o = self.owned(cmd.order_id, cmd.user_id)
+        reason = self.amend_problem(o, cmd.new_qty)
         if o is None or reason is not None:
-            self.emit(Rejected, CommandKind.AMEND, cmd.order_id, cmd.user_id,
-                      reason or RejectReason.UNKNOWN_ORDER)
+            self.refuse(domain.CommandKind.AMEND, cmd.order_id, cmd.user_id,
+                        reason or Reject.UNKNOWN_ORDER)
             return
-        filled = o.qty - o.remaining
-        old_qty = o.qty
-        new_qty = max(cmd.new_qty, filled)
-        o.qty = new_qty
-        o.remaining = new_qty - filled
-        self.emit(Amended, o.order_id, o.user_id, o.side, o.price, old_qty, new_qty,
-                  o.remaining)
-        if not o.remaining:
-            self.resting.remove(o)
-            self.done(o, DoneReason.FILLED)
+        # Never below what has traded: an order amended down to it is filled.
+        new_qty = max(cmd.new_qty, o.filled_qty)
+        amended = o._replace(qty=new_qty, remaining=new_qty - o.filled_qty)
+        self.book[self.book.index(o)] = amended
+        self.emit(engine.Amended, o.order_id, o.user_id, o.side, o.price, o.qty, new_qty,
+                  amended.remaining)
+        if not amended.remaining:
+            self.finish(amended, Done.FILLED)
 
-    def cancel_replace(self, cmd: CancelReplace) -> None:
-        o = self.find(cmd.order_id)
-        if o is None or o.user_id != cmd.user_id:
-            reason: RejectReason | None = RejectReason.UNKNOWN_ORDER
-        elif self.find(cmd.new_order_id) is not None:
-            reason = RejectReason.DUPLICATE_ORDER_ID
-        else:
-            reason = self.limit_problem(cmd.price, cmd.qty)
+    def cancel_replace(self, cmd: engine.CancelReplace) -> None:
+        o = self.owned(cmd.order_id, cmd.user_id)
+        reason = self.replace_problem(o, cmd)
         if o is None or reason is not None:
-            self.emit(Rejected, CommandKind.CANCEL_REPLACE, cmd.new_order_id, cmd.user_id,
-                      reason or RejectReason.UNKNOWN_ORDER)
+            self.refuse(domain.CommandKind.CANCEL_REPLACE, cmd.new_order_id, cmd.user_id,
+                        reason or Reject.UNKNOWN_ORDER)
             return
-        self.resting.remove(o)
-        self.done(o, DoneReason.CANCELED)
-        self.submit_limit(cmd.new_order_id, o.user_id, o.side, o.order_type, TimeInForce.GTC,
-                          o.stp, cmd.price, cmd.qty)
+        self.finish(o, Done.CANCELED)
+        self.submit(engine.RestingOrder(cmd.new_order_id, o.user_id, o.side, o.order_type,
+                                        o.stp, cmd.price, cmd.qty, cmd.qty, 0),
+                    domain.TimeInForce.GTC)
 
 
-def valid_enums(cmd: PlaceOrder) -> bool:
-    return (
-        any(cmd.side is v for v in Side) and any(cmd.tif is v for v in TimeInForce)
-        and any(cmd.stp is v for v in SelfTradePrevention)
-    )
+def known_enums(cmd: engine.PlaceOrder) -> bool:
+    """Whether the command's side, time in force and STP mode are the domain's values."""
+    return all(any(value is member for member in enum) for value, enum in (
+        (cmd.side, domain.Side), (cmd.tif, domain.TimeInForce),
+        (cmd.stp, domain.SelfTradePrevention)))

@@ -32,8 +32,11 @@ FOK = TimeInForce.FOK
 STP = SelfTradePrevention
 
 
-def new_book(spec: MarketSpec = SPEC) -> OrderBook:
-    return OrderBook(spec)
+def new_book(*resting: PlaceOrder, spec: MarketSpec = SPEC) -> OrderBook:
+    """A new book of ``spec`` holding ``resting`` (asserting that none of them traded)."""
+    book = OrderBook(spec)
+    seed(book, *resting)
+    return book
 
 
 def limit(

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.orders import CommandKind, DoneReason, OrderType, RejectReason
-from matching_cluster.engine import (
-    Accepted,
-    Amended,
-    AmendOrder,
-    CancelAll,
-    CancelOrder,
-    CancelReplace,
-    OrderDone,
-    Rejected,
-)
+from matching_cluster.engine.commands import AmendOrder, CancelAll, CancelOrder, CancelReplace
+from matching_cluster.engine.events import Accepted, Amended, OrderDone, Rejected
 
 from .support import BUY, GTC, SELL, STP, dones, fills, kinds, limit, maker_only, new_book, seed
 
@@ -22,8 +14,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_cancel_a_resting_order() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 30))
+    book = new_book(limit(1, 7, BUY, 100, 30))
     assert book.apply(CancelOrder(1, 7)) == [
         OrderDone(2, 1, 7, BUY, DoneReason.CANCELED, 0, 0, 30)
     ]
@@ -32,16 +23,14 @@ def test_cancel_a_resting_order() -> None:
 
 
 def test_cancel_a_partially_filled_order_reports_what_traded() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 30))
+    book = new_book(limit(1, 7, SELL, 100, 30))
     book.apply(limit(2, 8, BUY, 100, 10))
     (done,) = book.apply(CancelOrder(1, 7))
     assert done == OrderDone(done.seq, 1, 7, SELL, DoneReason.CANCELED, 10, 100, 20)
 
 
 def test_cancel_unknown_or_finished_order_is_rejected() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 30))
+    book = new_book(limit(1, 7, BUY, 100, 30))
     book.apply(CancelOrder(1, 7))
     assert book.apply(CancelOrder(1, 7)) == [
         Rejected(3, CommandKind.CANCEL, 1, 7, RejectReason.UNKNOWN_ORDER)
@@ -50,8 +39,7 @@ def test_cancel_unknown_or_finished_order_is_rejected() -> None:
 
 
 def test_nobody_cancels_someone_elses_order() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 30))
+    book = new_book(limit(1, 7, BUY, 100, 30))
     assert book.apply(CancelOrder(1, 8)) == [
         Rejected(2, CommandKind.CANCEL, 1, 8, RejectReason.UNKNOWN_ORDER)
     ]
@@ -59,9 +47,7 @@ def test_nobody_cancels_someone_elses_order() -> None:
 
 
 def test_cancel_all_cancels_one_users_orders_oldest_first() -> None:
-    book = new_book()
-    seed(
-        book,
+    book = new_book(
         limit(1, 7, BUY, 95, 10),
         limit(2, 8, BUY, 95, 10),
         limit(3, 7, SELL, 110, 10),
@@ -85,8 +71,7 @@ def test_cancel_all_without_open_orders_emits_nothing() -> None:
 
 
 def test_amend_down_keeps_queue_priority() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 30), limit(2, 8, SELL, 100, 10))
+    book = new_book(limit(1, 7, SELL, 100, 30), limit(2, 8, SELL, 100, 10))
     assert book.apply(AmendOrder(1, 7, 20)) == [Amended(3, 1, 7, SELL, 100, 30, 20, 20)]
     events = book.apply(limit(3, 9, BUY, 100, 20))
     assert fills(events) == [(1, 3, 100, 20)]
@@ -94,8 +79,7 @@ def test_amend_down_keeps_queue_priority() -> None:
 
 
 def test_amend_after_a_partial_fill_reduces_what_is_left() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 50))
+    book = new_book(limit(1, 7, SELL, 100, 50))
     book.apply(limit(2, 8, BUY, 100, 20))
     (amended,) = book.apply(AmendOrder(1, 7, 40))
     assert amended == Amended(amended.seq, 1, 7, SELL, 100, 50, 40, 20)
@@ -106,8 +90,7 @@ def test_amend_after_a_partial_fill_reduces_what_is_left() -> None:
 
 @pytest.mark.parametrize("new_qty", [20, 10])
 def test_amend_to_or_below_what_traded_fills_the_order(new_qty: int) -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 50))
+    book = new_book(limit(1, 7, SELL, 100, 50))
     book.apply(limit(2, 8, BUY, 100, 20))
     events = book.apply(AmendOrder(1, 7, new_qty))
     seq = events[0].seq
@@ -131,8 +114,7 @@ def test_amend_to_or_below_what_traded_fills_the_order(new_qty: int) -> None:
 )
 def test_amend_rejections(order_id: int, user_id: int, new_qty: int,
                           reason: RejectReason) -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 30))
+    book = new_book(limit(1, 7, SELL, 100, 30))
     before = book.snapshot().orders
     assert book.apply(AmendOrder(order_id, user_id, new_qty)) == [
         Rejected(2, CommandKind.AMEND, order_id, user_id, reason)
@@ -141,8 +123,7 @@ def test_amend_rejections(order_id: int, user_id: int, new_qty: int,
 
 
 def test_cancel_replace_loses_priority() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 10), limit(2, 8, SELL, 100, 10))
+    book = new_book(limit(1, 7, SELL, 100, 10), limit(2, 8, SELL, 100, 10))
     events = book.apply(CancelReplace(1, 7, 3, 100, 10))
     assert events == [
         OrderDone(3, 1, 7, SELL, DoneReason.CANCELED, 0, 0, 10),
@@ -152,8 +133,7 @@ def test_cancel_replace_loses_priority() -> None:
 
 
 def test_cancel_replace_to_a_crossing_price_trades() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 95, 20), limit(2, 8, SELL, 100, 10))
+    book = new_book(limit(1, 7, BUY, 95, 20), limit(2, 8, SELL, 100, 10))
     events = book.apply(CancelReplace(1, 7, 3, 100, 20))
     assert kinds(events) == ["OrderDone", "Accepted", "Trade", "OrderDone"]
     assert fills(events) == [(2, 3, 100, 10)]
@@ -161,8 +141,7 @@ def test_cancel_replace_to_a_crossing_price_trades() -> None:
 
 
 def test_cancel_replace_of_a_partially_filled_order() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 30))
+    book = new_book(limit(1, 7, BUY, 100, 30))
     book.apply(limit(2, 8, SELL, 100, 10))
     events = book.apply(CancelReplace(1, 7, 3, 95, 40))
     assert dones(events)[0] == OrderDone(events[0].seq, 1, 7, BUY, DoneReason.CANCELED,
@@ -173,9 +152,7 @@ def test_cancel_replace_of_a_partially_filled_order() -> None:
 
 
 def test_cancel_replace_keeps_type_and_stp_mode() -> None:
-    book = new_book()
-    seed(
-        book,
+    book = new_book(
         limit(1, 7, SELL, 100, 10),
         limit(2, 7, BUY, 90, 10, stp=STP.EXPIRE_TAKER),
         maker_only(3, 8, BUY, 90, 10),
@@ -202,8 +179,7 @@ def test_cancel_replace_keeps_type_and_stp_mode() -> None:
 )
 def test_cancel_replace_rejections_leave_the_old_order(cmd: CancelReplace,
                                                        reason: RejectReason) -> None:
-    book = new_book()
-    seed(book, limit(1, 7, SELL, 100, 10), limit(2, 8, SELL, 105, 10))
+    book = new_book(limit(1, 7, SELL, 100, 10), limit(2, 8, SELL, 105, 10))
     before = book.snapshot().orders
     assert book.apply(cmd) == [
         Rejected(3, CommandKind.CANCEL_REPLACE, cmd.new_order_id, cmd.user_id, reason)

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.orders import CommandKind, DoneReason, OrderType, RejectReason
 from matching_cluster.engine import Accepted, OrderDone, PlaceOrder, Rejected
 
-from .support import BUY, GTC, SELL, dones, fills, kinds, limit, market, new_book, seed, trades
+from .support import BUY, GTC, SELL, dones, fills, kinds, limit, market, new_book, trades
 
 pytestmark = pytest.mark.unit
 
@@ -19,8 +19,7 @@ def asks_100_and_105() -> list[PlaceOrder]:
 
 
 def test_market_buy_by_quantity_sweeps_levels() -> None:
-    book = new_book()
-    seed(book, *asks_100_and_105())
+    book = new_book(*asks_100_and_105())
     events = book.apply(market(9, 9, BUY, qty=40))
     assert events[0] == Accepted(3, 9, 9, BUY, OrderType.MARKET, GTC, 0, 40, 0)
     assert fills(events) == [(1, 9, 100, 20), (2, 9, 105, 20)]
@@ -30,8 +29,7 @@ def test_market_buy_by_quantity_sweeps_levels() -> None:
 
 
 def test_market_by_quantity_without_enough_liquidity_expires_the_rest() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, BUY, 100, 20))
+    book = new_book(limit(1, 1, BUY, 100, 20))
     events = book.apply(market(9, 9, SELL, qty=50))
     assert fills(events) == [(1, 9, 100, 20)]
     assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, SELL, DoneReason.EXPIRED_IOC,
@@ -47,8 +45,7 @@ def test_market_into_an_empty_book_expires() -> None:
 
 
 def test_market_buy_by_quote_stops_when_a_lot_is_no_longer_affordable() -> None:
-    book = new_book()
-    seed(book, *asks_100_and_105())
+    book = new_book(*asks_100_and_105())
     events = book.apply(market(9, 9, BUY, quote_qty=500))
     # 20 @ 100 = 200, then 300 left buys 20 @ 105 = 210; 90 left cannot pay 105 for a lot
     assert fills(events) == [(1, 9, 100, 20), (2, 9, 105, 20)]
@@ -59,8 +56,7 @@ def test_market_buy_by_quote_stops_when_a_lot_is_no_longer_affordable() -> None:
 
 
 def test_market_buy_by_quote_spending_everything_partially_fills_the_maker() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, SELL, 100, 30))
+    book = new_book(limit(1, 1, SELL, 100, 30))
     events = book.apply(market(9, 9, BUY, quote_qty=200))
     assert fills(events) == [(1, 9, 100, 20)]
     assert dones(events) == [OrderDone(events[-1].seq, 9, 9, BUY, DoneReason.FILLED, 20, 200, 0)]
@@ -68,24 +64,21 @@ def test_market_buy_by_quote_spending_everything_partially_fills_the_maker() -> 
 
 
 def test_market_by_quote_without_enough_liquidity_expires() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, SELL, 100, 20))
+    book = new_book(limit(1, 1, SELL, 100, 20))
     events = book.apply(market(9, 9, BUY, quote_qty=1_000))
     assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, BUY, DoneReason.EXPIRED_IOC,
                                           20, 200, 0)
 
 
 def test_market_by_quote_too_small_for_one_lot_expires_without_trading() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, SELL, 100, 20))
+    book = new_book(limit(1, 1, SELL, 100, 20))
     events = book.apply(market(9, 9, BUY, quote_qty=60))
     assert kinds(events) == ["Accepted", "OrderDone"]
     assert dones(events)[0].reason is DoneReason.EXPIRED_IOC
 
 
 def test_market_sell_by_quote_receives_at_most_the_amount() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, BUY, 100, 20), limit(2, 2, BUY, 95, 30))
+    book = new_book(limit(1, 1, BUY, 100, 20), limit(2, 2, BUY, 95, 30))
     events = book.apply(market(9, 9, SELL, quote_qty=300))
     # 20 @ 100 = 200; 100 left: 10 @ 95 = 95; 5 left cannot sell another lot
     assert fills(events) == [(1, 9, 100, 20), (2, 9, 95, 10)]
@@ -95,8 +88,7 @@ def test_market_sell_by_quote_receives_at_most_the_amount() -> None:
 
 
 def test_market_buy_by_quantity_stops_at_its_spend_cap() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, SELL, 100, 20), limit(2, 2, SELL, 110, 20))
+    book = new_book(limit(1, 1, SELL, 100, 20), limit(2, 2, SELL, 110, 20))
     events = book.apply(market(9, 9, BUY, qty=40, spend_cap=300))
     # 20 @ 100 = 200 leaves 100, less than 110 for one more lot
     assert fills(events) == [(1, 9, 100, 20)]
@@ -105,8 +97,7 @@ def test_market_buy_by_quantity_stops_at_its_spend_cap() -> None:
 
 
 def test_market_buy_by_quantity_cap_within_a_level() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, SELL, 100, 50))
+    book = new_book(limit(1, 1, SELL, 100, 50))
     events = book.apply(market(9, 9, BUY, qty=50, spend_cap=330))
     assert fills(events) == [(1, 9, 100, 30)]
     assert dones(events)[-1].reason is DoneReason.EXPIRED_IOC
@@ -114,8 +105,7 @@ def test_market_buy_by_quantity_cap_within_a_level() -> None:
 
 
 def test_market_sell_by_quote_stops_at_its_base_cap() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, BUY, 100, 50))
+    book = new_book(limit(1, 1, BUY, 100, 50))
     events = book.apply(market(9, 9, SELL, quote_qty=1_000, spend_cap=30))
     assert fills(events) == [(1, 9, 100, 30)]
     assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, SELL, DoneReason.EXPIRED_IOC,
@@ -123,8 +113,7 @@ def test_market_sell_by_quote_stops_at_its_base_cap() -> None:
 
 
 def test_sell_by_quantity_ignores_a_spend_cap() -> None:
-    book = new_book()
-    seed(book, limit(1, 1, BUY, 100, 50))
+    book = new_book(limit(1, 1, BUY, 100, 50))
     events = book.apply(market(9, 9, SELL, qty=40, spend_cap=10))
     assert fills(events) == [(1, 9, 100, 40)]
 

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain.orders import DoneReason, OrderStatus
 from matching_cluster.engine import OrderBook, OrderDone, Trade
 
-from .support import BUY, FOK, SELL, STP, dones, fills, kinds, limit, market, new_book, seed
+from .support import BUY, FOK, SELL, STP, dones, fills, kinds, limit, market, new_book
 
 pytestmark = pytest.mark.unit
 
@@ -15,14 +15,11 @@ ME, OTHER = 1, 2
 
 
 def book_with_own_order_first() -> OrderBook:
-    book = new_book()
-    seed(
-        book,
+    return new_book(
         limit(1, ME, SELL, 100, 10),
         limit(2, OTHER, SELL, 100, 10),
         limit(3, ME, SELL, 105, 10),
     )
-    return book
 
 
 def test_none_lets_a_user_trade_with_himself() -> None:
@@ -43,8 +40,7 @@ def test_expire_taker_expires_the_incoming_order_at_its_own_order() -> None:
 
 
 def test_expire_taker_keeps_what_traded_before_the_self_match() -> None:
-    book = new_book()
-    seed(book, limit(1, OTHER, SELL, 100, 10), limit(2, ME, SELL, 100, 10))
+    book = new_book(limit(1, OTHER, SELL, 100, 10), limit(2, ME, SELL, 100, 10))
     events = book.apply(limit(9, ME, BUY, 100, 20, stp=STP.EXPIRE_TAKER))
     assert fills(events) == [(1, 9, 100, 10)]
     assert dones(events)[-1] == OrderDone(events[-1].seq, 9, ME, BUY, DoneReason.EXPIRED_STP,
@@ -81,15 +77,13 @@ def test_expire_both_expires_the_maker_and_the_taker() -> None:
 
 
 def test_makers_mode_does_not_matter() -> None:
-    book = new_book()
-    seed(book, limit(1, ME, SELL, 100, 10, stp=STP.EXPIRE_BOTH))
+    book = new_book(limit(1, ME, SELL, 100, 10, stp=STP.EXPIRE_BOTH))
     events = book.apply(limit(9, ME, BUY, 100, 10))
     assert fills(events) == [(1, 9, 100, 10)]
 
 
 def test_other_users_are_not_affected() -> None:
-    book = new_book()
-    seed(book, limit(1, OTHER, SELL, 100, 10))
+    book = new_book(limit(1, OTHER, SELL, 100, 10))
     events = book.apply(limit(9, ME, BUY, 100, 10, stp=STP.EXPIRE_BOTH))
     assert fills(events) == [(1, 9, 100, 10)]
 

@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from matching_cluster.engine import (
-    AmendOrder,
-    BookSnapshot,
-    CancelReplace,
-    OrderBook,
-    PlaceOrder,
-    RestingOrder,
-    encode_events,
-)
+from matching_cluster.engine import BookSnapshot, OrderBook, RestingOrder, encode_events
+from matching_cluster.engine.commands import AmendOrder, CancelReplace, PlaceOrder
 
 from .support import BUY, SELL, STP, limit, maker_only, market, new_book, seed
 
@@ -23,9 +16,7 @@ pytestmark = pytest.mark.unit
 
 
 def busy_book() -> OrderBook:
-    book = new_book()
-    seed(
-        book,
+    book = new_book(
         limit(1, 1, SELL, 100, 30),
         limit(2, 2, SELL, 100, 20),
         limit(3, 3, SELL, 105, 40, stp=STP.EXPIRE_MAKER),

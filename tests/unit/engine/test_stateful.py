@@ -15,13 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from chalicelib.domain.orders import (
-    MarketSpec,
-    OrderType,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-)
+from chalicelib.domain.orders import MarketSpec, OrderType, SelfTradePrevention, Side, TimeInForce
 from matching_cluster.engine import (
     Accepted,
     Amended,

@@ -6,18 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.orders import (
-    CommandKind,
-    MarketSpec,
-    OrderType,
-    RejectReason,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-)
+from chalicelib.domain.orders import CommandKind, MarketSpec, OrderType, RejectReason
 from matching_cluster.engine import Accepted, OrderBook, PlaceOrder, Rejected
 
-from .support import BUY, SELL, SPEC, kinds, limit, new_book, seed
+from .support import BUY, GTC, SELL, SPEC, STP, kinds, limit, new_book
 
 pytestmark = pytest.mark.unit
 
@@ -73,8 +65,8 @@ def test_notional_at_the_minimum_is_accepted() -> None:
 )
 def test_malformed_limit_commands_are_invalid(changes: dict[str, Any]) -> None:
     fields: dict[str, Any] = {
-        "order_id": 1, "user_id": 7, "side": Side.BUY, "order_type": OrderType.LIMIT,
-        "price": 100, "qty": 10, "tif": TimeInForce.GTC, "stp": SelfTradePrevention.NONE,
+        "order_id": 1, "user_id": 7, "side": BUY, "order_type": OrderType.LIMIT,
+        "price": 100, "qty": 10, "tif": GTC, "stp": STP.NONE,
     }
     fields.update(changes)
     book = new_book()
@@ -84,8 +76,7 @@ def test_malformed_limit_commands_are_invalid(changes: dict[str, Any]) -> None:
 
 
 def test_duplicate_id_of_a_resting_order_is_rejected() -> None:
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 10))
+    book = new_book(limit(1, 7, BUY, 100, 10))
     assert book.apply(limit(1, 8, SELL, 200, 10)) == [
         Rejected(2, CommandKind.PLACE, 1, 8, RejectReason.DUPLICATE_ORDER_ID)
     ]
@@ -93,8 +84,7 @@ def test_duplicate_id_of_a_resting_order_is_rejected() -> None:
 
 def test_id_of_a_finished_order_is_not_remembered() -> None:
     # Id uniqueness over time is the caller's job (ids come from the orders table).
-    book = new_book()
-    seed(book, limit(1, 7, BUY, 100, 10))
+    book = new_book(limit(1, 7, BUY, 100, 10))
     book.apply(limit(2, 8, SELL, 100, 10))
     assert kinds(book.apply(limit(1, 7, BUY, 100, 10))) == ["Accepted"]
 
@@ -110,7 +100,7 @@ def test_the_engine_keeps_going_after_rejections() -> None:
     assert kinds(events) == ["Rejected", "Rejected", "Accepted", "Accepted", "Trade",
                              "OrderDone", "OrderDone"]
     assert [e.seq for e in events] == list(range(1, 8))
-    assert events[2] == Accepted(3, 3, 7, BUY, OrderType.LIMIT, TimeInForce.GTC, 100, 10, 0)
+    assert events[2] == Accepted(3, 3, 7, BUY, OrderType.LIMIT, GTC, 100, 10, 0)
 
 
 def test_reject_reasons_map_to_binance_errors() -> None:
