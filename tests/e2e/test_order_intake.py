@@ -13,18 +13,12 @@ from confluent_kafka import TopicPartition
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.bootstrap import bootstrap_sweeper
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import (
-    CommandKind,
-    NewOrder,
-    OrderType,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-)
+from chalicelib.domain.orders import CommandKind, SelfTradePrevention, Side
 from chalicelib.service_layer import orders
 from chalicelib.settings import Settings
 from lambdas.sweeper import sweep
 from tests.e2e.conftest import ApiKey, Caller, fund
+from tests.integration.matching.support import new_order
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
@@ -196,10 +190,10 @@ def test_a_command_committed_but_never_published_is_published_by_the_sweeper(
     trader: ApiKey, alice: Caller, api_settings: Settings, db: Conn,
     topic_start: list[TopicPartition],
 ) -> None:
-    new_order = NewOrder(alice.user_id, "BTCUSDT", "crashed-1", Side.SELL, OrderType.LIMIT,
-                         TimeInForce.GTC, 30_000_000_000, 10_000_000, 0,
-                         SelfTradePrevention.EXPIRE_MAKER)
-    order_id, _command = orders.place_order(db, new_order)  # the API died here
+    crashed = new_order(alice.user_id, Side.SELL, price=30_000_000_000, qty=10_000_000,
+                        stp=SelfTradePrevention.EXPIRE_MAKER, market="BTCUSDT",
+                        client_order_id="crashed-1")
+    order_id, _command = orders.place_order(db, crashed)  # the API died here
     sweeper = bootstrap_sweeper(api_settings.model_copy(update={"sweeper_threshold_seconds": 1}))
 
     db.execute("UPDATE order_commands SET created_at = created_at - interval '2 seconds'")

@@ -55,11 +55,13 @@ class Market:
 def new_order(user_id: int, side: Side, order_type: OrderType = OrderType.LIMIT, *,
               price: int = 0, qty: int = 0, quote_qty: int = 0,
               tif: TimeInForce = TimeInForce.GTC,
-              stp: SelfTradePrevention = SelfTradePrevention.NONE) -> NewOrder:
+              stp: SelfTradePrevention = SelfTradePrevention.NONE,
+              market: str = "", client_order_id: str = "") -> NewOrder:
     """An order as its user asks for it (``place_orders`` names its market and client id);
     as on the API, a MARKET order has no time in force."""
-    return NewOrder(user_id=user_id, market="", client_order_id="", side=side,
-                    order_type=order_type, tif=None if order_type is OrderType.MARKET else tif,
+    return NewOrder(user_id=user_id, market=market, client_order_id=client_order_id,
+                    side=side, order_type=order_type,
+                    tif=None if order_type is OrderType.MARKET else tif,
                     price=price, qty=qty, quote_qty=quote_qty, stp=stp)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from chalicelib.domain.errors import ApiError, ErrorCode
@@ -11,6 +14,8 @@ from chalicelib.service_layer.exchange_info import exchange_info
 from . import Conn, make_user
 
 NOW_MS = 1_700_000_000_123
+# Binance's document for BTCUSDT at NOW_MS, written out in full.
+EXPECTED_BTCUSDT = Path(__file__).with_name("exchange_info_btcusdt.json")
 
 
 @pytest.fixture
@@ -32,53 +37,7 @@ def actor(db: Conn) -> int:
 def test_a_market_in_binances_exact_shape(db: Conn, actor: int) -> None:
     info = exchange_info(db, ["BTCUSDT"], NOW_MS)
 
-    assert info == {
-        "timezone": "UTC",
-        "serverTime": NOW_MS,
-        "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-             "limit": 6000},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-        ],
-        "exchangeFilters": [],
-        "symbols": [{
-            "symbol": "BTCUSDT",
-            "status": "TRADING",
-            "baseAsset": "BTC",
-            "baseAssetPrecision": 8,
-            "quoteAsset": "USDT",
-            "quotePrecision": 6,
-            "quoteAssetPrecision": 6,
-            "baseCommissionPrecision": 8,
-            "quoteCommissionPrecision": 6,
-            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
-            "icebergAllowed": False,
-            "ocoAllowed": False,
-            "otoAllowed": False,
-            "quoteOrderQtyMarketAllowed": True,
-            "allowTrailingStop": False,
-            "cancelReplaceAllowed": True,
-            "isSpotTradingAllowed": True,
-            "isMarginTradingAllowed": False,
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": "0.010000", "maxPrice": "0.000000",
-                 "tickSize": "0.010000"},
-                {"filterType": "LOT_SIZE", "minQty": "0.00010000", "maxQty": "9000.00000000",
-                 "stepSize": "0.00010000"},
-                {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00010000",
-                 "maxQty": "9000.00000000", "stepSize": "0.00010000"},
-                {"filterType": "NOTIONAL", "minNotional": "5.000000", "applyMinToMarket": True,
-                 "maxNotional": "99999999999999999999999999999999.999999",
-                 "applyMaxToMarket": False, "avgPriceMins": 5},
-            ],
-            "permissions": [],
-            "permissionSets": [["SPOT"]],
-            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-            "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER",
-                                                "EXPIRE_BOTH"],
-        }],
-    }
+    assert info == json.loads(EXPECTED_BTCUSDT.read_text())
 
 
 def test_every_market_by_symbol_when_none_is_asked_for(db: Conn, actor: int) -> None:
