@@ -47,12 +47,8 @@ def test_nobody_cancels_someone_elses_order() -> None:
 
 
 def test_cancel_all_cancels_one_users_orders_oldest_first() -> None:
-    book = new_book(
-        limit(1, 7, BUY, 95, 10),
-        limit(2, 8, BUY, 95, 10),
-        limit(3, 7, SELL, 110, 10),
-        limit(4, 7, BUY, 100, 10),
-    )
+    book = new_book(limit(1, 7, BUY, 95, 10), limit(2, 8, BUY, 95, 10),
+                    limit(3, 7, SELL, 110, 10), limit(4, 7, BUY, 100, 10))
     events = book.apply(CancelAll(7))
     assert [(d.order_id, d.reason) for d in dones(events)] == [
         (1, DoneReason.CANCELED), (3, DoneReason.CANCELED), (4, DoneReason.CANCELED),

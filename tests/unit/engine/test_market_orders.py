@@ -18,11 +18,18 @@ def asks_100_and_105() -> list[PlaceOrder]:
     return [limit(1, 1, SELL, 100, 20), limit(2, 2, SELL, 105, 50)]
 
 
-def test_market_buy_by_quantity_sweeps_levels() -> None:
+@pytest.mark.parametrize("order", [
+    pytest.param(market(9, 9, BUY, qty=40), id="by quantity"),
+    # 20 @ 100 = 200, then 300 left buys 20 @ 105 = 210; 90 left cannot pay 105 for a lot
+    pytest.param(market(9, 9, BUY, quote_qty=500), id="by quote, while a lot is affordable"),
+])
+def test_market_buy_sweeps_levels(order: PlaceOrder) -> None:
     book = new_book(*asks_100_and_105())
-    events = book.apply(market(9, 9, BUY, qty=40))
-    assert events[0] == Accepted(3, 9, 9, BUY, OrderType.MARKET, GTC, 0, 40, 0)
+    events = book.apply(order)
+    assert events[0] == Accepted(3, 9, 9, BUY, OrderType.MARKET, GTC, 0, order.qty,
+                                 order.quote_qty)
     assert fills(events) == [(1, 9, 100, 20), (2, 9, 105, 20)]
+    assert [t.quote_qty for t in trades(events)] == [200, 210]
     assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, BUY, DoneReason.FILLED,
                                           40, 410, 0)
     assert book.depth() == ([], [(105, 30)])
@@ -42,17 +49,6 @@ def test_market_into_an_empty_book_expires() -> None:
     events = book.apply(market(9, 9, BUY, qty=10))
     assert kinds(events) == ["Accepted", "OrderDone"]
     assert dones(events)[0] == OrderDone(2, 9, 9, BUY, DoneReason.EXPIRED_IOC, 0, 0, 10)
-
-
-def test_market_buy_by_quote_stops_when_a_lot_is_no_longer_affordable() -> None:
-    book = new_book(*asks_100_and_105())
-    events = book.apply(market(9, 9, BUY, quote_qty=500))
-    # 20 @ 100 = 200, then 300 left buys 20 @ 105 = 210; 90 left cannot pay 105 for a lot
-    assert fills(events) == [(1, 9, 100, 20), (2, 9, 105, 20)]
-    assert [t.quote_qty for t in trades(events)] == [200, 210]
-    assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, BUY, DoneReason.FILLED,
-                                          40, 410, 0)
-    assert book.depth() == ([], [(105, 30)])
 
 
 def test_market_buy_by_quote_spending_everything_partially_fills_the_maker() -> None:
@@ -87,35 +83,29 @@ def test_market_sell_by_quote_receives_at_most_the_amount() -> None:
     assert book.depth() == ([(95, 20)], [])
 
 
-def test_market_buy_by_quantity_stops_at_its_spend_cap() -> None:
-    book = new_book(limit(1, 1, SELL, 100, 20), limit(2, 2, SELL, 110, 20))
-    events = book.apply(market(9, 9, BUY, qty=40, spend_cap=300))
+@pytest.mark.parametrize(("resting", "order", "outcome"), [
     # 20 @ 100 = 200 leaves 100, less than 110 for one more lot
-    assert fills(events) == [(1, 9, 100, 20)]
-    assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, BUY, DoneReason.EXPIRED_IOC,
-                                          20, 200, 20)
-
-
-def test_market_buy_by_quantity_cap_within_a_level() -> None:
-    book = new_book(limit(1, 1, SELL, 100, 50))
-    events = book.apply(market(9, 9, BUY, qty=50, spend_cap=330))
-    assert fills(events) == [(1, 9, 100, 30)]
-    assert dones(events)[-1].reason is DoneReason.EXPIRED_IOC
-    assert dones(events)[-1].filled_quote == 300
-
-
-def test_market_sell_by_quote_stops_at_its_base_cap() -> None:
-    book = new_book(limit(1, 1, BUY, 100, 50))
-    events = book.apply(market(9, 9, SELL, quote_qty=1_000, spend_cap=30))
-    assert fills(events) == [(1, 9, 100, 30)]
-    assert dones(events)[-1] == OrderDone(events[-1].seq, 9, 9, SELL, DoneReason.EXPIRED_IOC,
-                                          30, 300, 0)
-
-
-def test_sell_by_quantity_ignores_a_spend_cap() -> None:
-    book = new_book(limit(1, 1, BUY, 100, 50))
-    events = book.apply(market(9, 9, SELL, qty=40, spend_cap=10))
-    assert fills(events) == [(1, 9, 100, 40)]
+    pytest.param([limit(1, 1, SELL, 100, 20), limit(2, 2, SELL, 110, 20)],
+                 market(9, 9, BUY, qty=40, spend_cap=300),
+                 ([(1, 9, 100, 20)], DoneReason.EXPIRED_IOC, 20, 200, 20),
+                 id="buy by quantity, across levels"),
+    pytest.param([limit(1, 1, SELL, 100, 50)], market(9, 9, BUY, qty=50, spend_cap=330),
+                 ([(1, 9, 100, 30)], DoneReason.EXPIRED_IOC, 30, 300, 20),
+                 id="buy by quantity, within a level"),
+    pytest.param([limit(1, 1, BUY, 100, 50)], market(9, 9, SELL, quote_qty=1_000, spend_cap=30),
+                 ([(1, 9, 100, 30)], DoneReason.EXPIRED_IOC, 30, 300, 0),
+                 id="sell by quote"),
+    pytest.param([limit(1, 1, BUY, 100, 50)], market(9, 9, SELL, qty=40, spend_cap=10),
+                 ([(1, 9, 100, 40)], DoneReason.FILLED, 40, 400, 0),
+                 id="sell by quantity: its size bounds it, the cap is ignored"),
+])
+def test_a_spend_cap_bounds_what_the_orders_own_size_does_not(
+        resting: list[PlaceOrder], order: PlaceOrder,
+        outcome: tuple[list[tuple[int, int, int, int]], DoneReason, int, int, int]) -> None:
+    events = new_book(*resting).apply(order)
+    done = dones(events)[-1]
+    assert (fills(events), done.reason, done.filled_qty, done.filled_quote,
+            done.remaining_qty) == outcome
 
 
 @pytest.mark.parametrize(
