@@ -22,7 +22,6 @@ import argparse
 import base64
 import importlib
 import logging
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.adapters.secrets import get_settings
+from chalicelib.entrypoints.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +177,7 @@ def main() -> None:
                        bootstrap_servers=settings.kafka_bootstrap_servers, topics=args.topic,
                        group=args.group, function_name=args.handler,
                        batch_size=args.batch_size)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runner.run(stop)
+    runner.run(stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import contextlib
 import importlib
 import json
 import logging
-import signal
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from chalicelib.entrypoints.stopping import stop_on_signals
 from chalicelib.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -327,10 +327,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     gateway = Gateway(load_app(), host=args.host, ws_port=args.port,
                       management_port=args.management_port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    gateway.run(stop)
+    gateway.run(stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from confluent_kafka.cimpl import NewPartitions, NewTopic
 from chalicelib.adapters.kafka import make_admin
 from opscli.stack.config import StackConfig
 from opscli.stack.process import (
-    PidFileProcess,
     ServiceError,
+    StackServer,
     ensure_port_free,
     spawn,
     wait_until,
@@ -40,18 +40,15 @@ JVM_OPTIONS = ["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"
                "-Djava.awt.headless=true"]
 
 
-class KafkaBroker(PidFileProcess):
+class KafkaBroker(StackServer):
     name = SERVICE
     marker = MARKER
     grace_seconds = 30
 
     def __init__(self, config: StackConfig) -> None:
-        self.config = config
-        self.home = config.state_dir / "kafka"
+        super().__init__(config)
         self.data_dir = self.home / "data"
         self.properties = self.home / "server.properties"
-        self.log_path = self.home / "kafka.log"
-        self.pid_file = config.run_dir / "kafka.pid"
 
     @property
     def address(self) -> str:

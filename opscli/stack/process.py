@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from opscli.stack.config import StackConfig
+
 
 class ServiceError(RuntimeError):
     """A service failed to start or become ready; says which and where its log is."""
@@ -191,3 +193,14 @@ class PidFileProcess:
         if pid is not None:
             terminate(pid, self.marker, grace_seconds=self.grace_seconds)
         self.pid_file.unlink(missing_ok=True)
+
+
+class StackServer(PidFileProcess):
+    """A server the stack runs in a folder of its own (Redis, Kafka): ``<state>/<name>``
+    holds its files and its log, ``<name>.log``; its pid file is in the run folder."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.home = config.state_dir / self.name
+        self.log_path = self.home / f"{self.name}.log"
+        self.pid_file = config.run_dir / f"{self.name}.pid"

@@ -6,28 +6,16 @@ import shutil
 
 import redis
 
-from opscli.stack.config import StackConfig
-from opscli.stack.process import (
-    PidFileProcess,
-    ServiceError,
-    ensure_port_free,
-    spawn,
-)
+from opscli.stack.process import ServiceError, StackServer, ensure_port_free, spawn
 
 SERVICE = "redis"
 MARKER = "redis-server"
 
 
-class RedisServer(PidFileProcess):
+class RedisServer(StackServer):
     name = SERVICE
     marker = MARKER
     grace_seconds = 15
-
-    def __init__(self, config: StackConfig) -> None:
-        self.config = config
-        self.home = config.state_dir / "redis"
-        self.log_path = self.home / "redis.log"
-        self.pid_file = config.run_dir / "redis.pid"
 
     @property
     def address(self) -> str:
