@@ -93,23 +93,25 @@ def test_a_limit_order_locks_its_notional_and_reaches_the_orders_topic(
     assert_ledger_invariants(db)
 
 
+# Binance's code for each refused change of LIMIT_BUY.
+REFUSALS: dict[int, list[dict[str, str]]] = {
+    # a filter: the price's tick, the quantity's step, the minimum notional, the maximum
+    -1013: [{"price": "20000.001"}, {"quantity": "0.00015"},
+            {"quantity": "0.0001", "price": "100"}, {"quantity": "1001"}],
+    -1111: [{"price": "20000.0000001"}, {"quantity": "0.000000001"}],  # too many decimals
+    # missing, or not what the parameter allows
+    -1102: [{"price": "0"}, {"quantity": ""}, {"quantity": "abc"},
+            {"newClientOrderId": "x" * 37}],
+    -1117: [{"side": "HOLD"}],
+    -1116: [{"type": "STOP"}],
+    -1115: [{"timeInForce": "DAY"}],
+    -1121: [{"symbol": "NOPE"}],
+    -1106: [{"type": "MARKET", "timeInForce": ""}],  # a parameter the type does not take
+}
+
+
 @pytest.mark.parametrize(("change", "code"), [
-    ({"price": "20000.001"}, -1013),
-    ({"price": "20000.0000001"}, -1111),
-    ({"quantity": "0.00015"}, -1013),
-    ({"quantity": "0.000000001"}, -1111),
-    ({"quantity": "0.0001", "price": "100"}, -1013),
-    ({"quantity": "1001"}, -1013),
-    ({"price": "0"}, -1102),
-    ({"side": "HOLD"}, -1117),
-    ({"type": "STOP"}, -1116),
-    ({"timeInForce": "DAY"}, -1115),
-    ({"quantity": ""}, -1102),
-    ({"symbol": "NOPE"}, -1121),
-    ({"type": "MARKET", "timeInForce": ""}, -1106),
-    ({"quantity": "abc"}, -1102),
-    ({"newClientOrderId": "x" * 37}, -1102),
-])
+    (change, code) for code, changes in REFUSALS.items() for change in changes])
 def test_bad_parameters_and_filter_failures_lock_nothing(
     trader: ApiKey, db: Conn, change: dict[str, str], code: int
 ) -> None:

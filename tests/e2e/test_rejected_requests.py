@@ -123,36 +123,33 @@ NEW_MARKET = {"symbol": "ETHUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "ti
 DEPOSIT = {"asset": "BTC", "amount": "1", "txid": "bad-deposit"}
 
 
+# Order forms refused whatever the route: each value of a field in turn...
+BAD_ORDER_FIELDS = {
+    "newOrderRespType": ["BOGUS"],
+    "newClientOrderId": ["not valid!", "x" * 37, "open-1"],  # the last one is taken
+    "selfTradePreventionMode": ["BOGUS"],
+    "side": ["HOLD"],
+    "type": ["STOP"],
+    "timeInForce": ["DAY", ""],
+    "quantity": ["abc", "²", "-1", "0.000000001", "0.00015", "100"],  # 100: unaffordable
+    "price": ["20000.001", "0", "2e4"],
+    "quoteOrderQty": ["100"],
+    "symbol": ["BTC\x00USDT", "NOPE", "BTC/USDT!"],
+}
+# ... and fields that are wrong together.
+BAD_ORDER_FORMS = {
+    "notionalOverflow": {"price": "99999999999999999999", "quantity": "999999"},
+    "tifOnMarket": {"type": "MARKET", "price": "", "timeInForce": "GTC"},
+    "quoteQtyOverflow": {"type": "MARKET", "price": "", "timeInForce": "", "quantity": "",
+                         "quoteOrderQty": "9" * 40},
+}
+
+
 def order_cases(path: str) -> list[Any]:
+    one_field = {f"{field}={value!r}": {field: value}
+                 for field, values in BAD_ORDER_FIELDS.items() for value in values}
     return [pytest.param(order_form(path, **change), id=f"{path}-{label}")
-            for label, change in {
-                "respType": {"newOrderRespType": "BOGUS"},
-                "clientOrderId": {"newClientOrderId": "not valid!"},
-                "clientOrderIdLong": {"newClientOrderId": "x" * 37},
-                "stp": {"selfTradePreventionMode": "BOGUS"},
-                "side": {"side": "HOLD"},
-                "type": {"type": "STOP"},
-                "tif": {"timeInForce": "DAY"},
-                "tifMissing": {"timeInForce": ""},
-                "qtyText": {"quantity": "abc"},
-                "qtySuperscript": {"quantity": "²"},
-                "qtyNegative": {"quantity": "-1"},
-                "qtyPrecision": {"quantity": "0.000000001"},
-                "qtyStep": {"quantity": "0.00015"},
-                "priceTick": {"price": "20000.001"},
-                "priceZero": {"price": "0"},
-                "priceExponent": {"price": "2e4"},
-                "notionalOverflow": {"price": "99999999999999999999", "quantity": "999999"},
-                "quoteQtyOnLimit": {"quoteOrderQty": "100"},
-                "tifOnMarket": {"type": "MARKET", "price": "", "timeInForce": "GTC"},
-                "quoteQtyOverflow": {"type": "MARKET", "price": "", "timeInForce": "",
-                                     "quantity": "", "quoteOrderQty": "9" * 40},
-                "symbolNul": {"symbol": "BTC\x00USDT"},
-                "symbolUnknown": {"symbol": "NOPE"},
-                "symbolChars": {"symbol": "BTC/USDT!"},
-                "duplicateClientId": {"newClientOrderId": "open-1"},
-                "insufficient": {"quantity": "100"},
-            }.items()]
+            for label, change in {**one_field, **BAD_ORDER_FORMS}.items()]
 
 
 CASES = [

@@ -119,30 +119,22 @@ def test_a_balanced_deposit_keeps_the_invariants(db: Conn) -> None:
     assert_ledger_invariants(db)
 
 
-def test_negative_available_balance_is_rejected(db: Conn) -> None:
+@pytest.mark.parametrize(("kind", "entries", "refusal"), [
+    pytest.param("WITHDRAWAL", [("user", "AVAILABLE", -101), ("clearing", "AVAILABLE", 101)],
+                 "balances_available_nonnegative", id="negative available balance"),
+    pytest.param("UNLOCK", [("user", "LOCKED", -1), ("user", "AVAILABLE", 1)],
+                 "balances_locked_nonnegative", id="negative locked balance"),
+    pytest.param("DEPOSIT", [("user", "AVAILABLE", 50), ("clearing", "AVAILABLE", -49)],
+                 "does not balance for BTC", id="unbalanced transaction"),
+])
+def test_a_posting_that_would_break_an_invariant_is_rejected(
+        db: Conn, kind: str, entries: list[tuple[str, str, int]], refusal: str) -> None:
     _user, user_balance, clearing = seed_user_with_balance(db)
+    accounts = {"user": user_balance, "clearing": clearing}
 
-    with pytest.raises(psycopg.errors.CheckViolation, match="balances_available_nonnegative"):
-        post(db, "WITHDRAWAL", [(user_balance, "BTC", "AVAILABLE", -101),
-                                (clearing, "BTC", "AVAILABLE", 101)])
-    assert_ledger_invariants(db)
-
-
-def test_negative_locked_balance_is_rejected(db: Conn) -> None:
-    _user, user_balance, _clearing = seed_user_with_balance(db)
-
-    with pytest.raises(psycopg.errors.CheckViolation, match="balances_locked_nonnegative"):
-        post(db, "UNLOCK", [(user_balance, "BTC", "LOCKED", -1),
-                            (user_balance, "BTC", "AVAILABLE", 1)])
-    assert_ledger_invariants(db)
-
-
-def test_an_unbalanced_ledger_transaction_is_rejected(db: Conn) -> None:
-    _user, user_balance, clearing = seed_user_with_balance(db)
-
-    with pytest.raises(psycopg.errors.CheckViolation, match="does not balance for BTC"):
-        post(db, "DEPOSIT", [(user_balance, "BTC", "AVAILABLE", 50),
-                             (clearing, "BTC", "AVAILABLE", -49)])
+    with pytest.raises(psycopg.errors.CheckViolation, match=refusal):
+        post(db, kind, [(accounts[account], "BTC", bucket, amount)
+                        for account, bucket, amount in entries])
     assert_ledger_invariants(db)
 
 
