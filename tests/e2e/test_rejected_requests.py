@@ -145,57 +145,47 @@ BAD_ORDER_FORMS = {
 }
 
 
+def each_value(route: str, call: Callable[..., Call],
+               fields: dict[str, list[Any]]) -> list[Any]:
+    """One case per bad value of each field of ``route``'s request."""
+    return [pytest.param(call(**{field: value}), id=f"{route}-{field}={value!r}")
+            for field, values in fields.items() for value in values]
+
+
 def order_cases(path: str) -> list[Any]:
-    one_field = {f"{field}={value!r}": {field: value}
-                 for field, values in BAD_ORDER_FIELDS.items() for value in values}
-    return [pytest.param(order_form(path, **change), id=f"{path}-{label}")
-            for label, change in {**one_field, **BAD_ORDER_FORMS}.items()]
+    def order(**change: str) -> Call:
+        return order_form(path, **change)
+
+    return [*each_value(path, order, BAD_ORDER_FIELDS),
+            *(pytest.param(order(**change), id=f"{path}-{label}")
+              for label, change in BAD_ORDER_FORMS.items())]
 
 
 CASES = [
     *order_cases("/api/v3/order"),
     *order_cases("/api/v3/order/test"),
-    pytest.param(cancel(orderId="²"), id="cancel-orderIdSuperscript"),
-    pytest.param(cancel(orderId=BIGINT_PLUS_ONE), id="cancel-orderIdHuge"),
-    pytest.param(cancel(orderId="abc"), id="cancel-orderIdText"),
-    pytest.param(cancel(orderId=""), id="cancel-noOrder"),
-    pytest.param(cancel(origClientOrderId="x" * 37), id="cancel-origClientOrderIdLong"),
-    pytest.param(cancel(newClientOrderId="not valid!"), id="cancel-newClientOrderId"),
-    pytest.param(cancel(symbol="NOPE"), id="cancel-symbol"),
-    pytest.param(cancel(symbol="BTC\x00USDT"), id="cancel-symbolNul"),
-    pytest.param(cancel(orderId="999999"), id="cancel-unknownOrder"),
-    pytest.param(amend(newQty="abc"), id="amend-newQtyText"),
-    pytest.param(amend(newQty="0"), id="amend-newQtyZero"),
-    pytest.param(amend(newQty="²"), id="amend-newQtySuperscript"),
-    pytest.param(amend(newQty="0.6"), id="amend-newQtyLarger"),
-    pytest.param(amend(newQty="0.000000001"), id="amend-newQtyPrecision"),
-    pytest.param(amend(newQty=""), id="amend-newQtyMissing"),
-    pytest.param(amend(orderId="²"), id="amend-orderIdSuperscript"),
-    pytest.param(amend(orderId=BIGINT_PLUS_ONE), id="amend-orderIdHuge"),
-    pytest.param(amend(newClientOrderId="not valid!"), id="amend-newClientOrderId"),
-    pytest.param(amend(symbol="NOPE"), id="amend-symbol"),
-    pytest.param(cancel_all(symbol="NOPE"), id="cancelAll-symbol"),
-    pytest.param(cancel_all(symbol=""), id="cancelAll-symbolEmpty"),
-    pytest.param(cancel_all(symbol="BTC\x00USDT"), id="cancelAll-symbolNul"),
-    pytest.param(withdraw_apply(coin="NOPE"), id="withdrawApply-coin"),
-    pytest.param(withdraw_apply(coin="BTC\x00"), id="withdrawApply-coinNul"),
-    pytest.param(withdraw_apply(amount="abc"), id="withdrawApply-amountText"),
-    pytest.param(withdraw_apply(amount="-1"), id="withdrawApply-amountNegative"),
-    pytest.param(withdraw_apply(amount="²"), id="withdrawApply-amountSuperscript"),
-    pytest.param(withdraw_apply(amount="0"), id="withdrawApply-amountZero"),
-    pytest.param(withdraw_apply(amount="100"), id="withdrawApply-amountTooMuch"),
-    pytest.param(withdraw_apply(address=""), id="withdrawApply-addressEmpty"),
-    pytest.param(withdraw_apply(address="bc1\x00q"), id="withdrawApply-addressNul"),
-    pytest.param(withdraw(amount="abc"), id="withdraw-amountText"),
-    pytest.param(withdraw(amount="0"), id="withdraw-amountZero"),
-    pytest.param(withdraw(amount="9" * 60), id="withdraw-amountHuge"),
-    pytest.param(withdraw(asset="BTC\x00"), id="withdraw-assetNul"),
-    pytest.param(withdraw(asset="NOPE"), id="withdraw-assetUnknown"),
-    pytest.param(withdraw(address="bc1\x00q"), id="withdraw-addressNul"),
-    pytest.param(withdraw(headers={"Idempotency-Key": ""}), id="withdraw-noIdempotencyKey"),
-    pytest.param(new_key(permissions=["BOGUS"]), id="apiKeys-permission"),
-    pytest.param(new_key(ipAllowlist=["not-an-ip"]), id="apiKeys-allowlist"),
-    pytest.param(new_key(label="a\x00b"), id="apiKeys-labelNul"),
+    *each_value("cancel", cancel, {
+        "orderId": ["²", BIGINT_PLUS_ONE, "abc", "", "999999"],  # the last one: unknown
+        "origClientOrderId": ["x" * 37],
+        "newClientOrderId": ["not valid!"],
+        "symbol": ["NOPE", "BTC\x00USDT"]}),
+    *each_value("amend", amend, {
+        "newQty": ["abc", "0", "²", "0.6", "0.000000001", ""],  # 0.6: more than the order's
+        "orderId": ["²", BIGINT_PLUS_ONE],
+        "newClientOrderId": ["not valid!"],
+        "symbol": ["NOPE"]}),
+    *each_value("cancelAll", cancel_all, {"symbol": ["NOPE", "", "BTC\x00USDT"]}),
+    *each_value("withdrawApply", withdraw_apply, {
+        "coin": ["NOPE", "BTC\x00"],
+        "amount": ["abc", "-1", "²", "0", "100"],  # 100: more than Alice has
+        "address": ["", "bc1\x00q"]}),
+    *each_value("withdraw", withdraw, {
+        "amount": ["abc", "0", "9" * 60],
+        "asset": ["BTC\x00", "NOPE"],
+        "address": ["bc1\x00q"],
+        "headers": [{"Idempotency-Key": ""}]}),
+    *each_value("apiKeys", new_key, {
+        "permissions": [["BOGUS"]], "ipAllowlist": [["not-an-ip"]], "label": ["a\x00b"]}),
     pytest.param(delete_key("²"), id="deleteKey-superscript"),
     pytest.param(delete_key(BIGINT_PLUS_ONE), id="deleteKey-huge"),
     pytest.param(delete_key("999999"), id="deleteKey-unknown"),
