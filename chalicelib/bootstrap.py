@@ -5,7 +5,6 @@ the fan-out, the candles function) builds the clients that role uses and hands t
 its handlers; the handlers import no adapter. A test passes its own part (a clock, a
 publisher) and gets the rest as the process has it. The matcher has its own root,
 ``matching_cluster.service.bootstrap``.
-
 """
 
 from __future__ import annotations
