@@ -16,7 +16,8 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from chalicelib.entrypoints.http.openapi import openapi_document
-from chalicelib.entrypoints.http.route_docs import ROUTES, Auth, RouteDoc
+from chalicelib.entrypoints.http.route_doc_kinds import Auth, RouteDoc
+from chalicelib.entrypoints.http.route_docs import ROUTES
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 PARSERS = {"parse_query", "parse_body", "parse_params"}

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.entrypoints.http.route_docs import ROUTES, Auth, Param, RouteDoc
+from chalicelib.entrypoints.http.route_doc_kinds import Auth, Param, RouteDoc
+from chalicelib.entrypoints.http.route_docs import ROUTES
 
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"

@@ -7,13 +7,6 @@ The route decorators (``ApiBlueprint.route``) do not carry this yet; until they 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel
-
 from chalicelib.entrypoints.http import (
     account_routes,
     admin_routes,
@@ -27,76 +20,25 @@ from chalicelib.entrypoints.http import (
 from chalicelib.entrypoints.http import api_models as api
 from chalicelib.entrypoints.http import binance_models as binance
 from chalicelib.entrypoints.http import models as web
-from chalicelib.service_layer import wallet
-
-
-class Auth(StrEnum):
-    """The security scheme a route needs (names of ``components/securitySchemes``)."""
-
-    NONE = "none"
-    SIGNED = "binanceSigned"
-    BEARER = "bearer"
-    ADMIN = "bearerAdmin"
-
-
-@dataclass(frozen=True)
-class Param:
-    """A path or header parameter: name, JSON schema, description."""
-
-    name: str
-    schema: dict[str, Any]
-    description: str
-
-
-@dataclass(frozen=True)
-class RouteDoc:
-    """One route. ``params`` are the query parameters (for signed routes other than GET,
-    also accepted as a form body); ``body`` is a JSON body; ``statuses`` the successes."""
-
-    method: str
-    path: str
-    handler: Callable[..., Any]
-    summary: str
-    tag: str
-    auth: Auth = Auth.NONE
-    params: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    answer: type[BaseModel] | None = None
-    statuses: tuple[int, ...] = (200,)
-    path_params: tuple[Param, ...] = ()
-    headers: tuple[Param, ...] = ()
-
-
-NUMERIC_ID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
-WITHDRAWAL_ID = Param("withdrawal_id", NUMERIC_ID, "The withdrawal's id.")
-MARKET = Param("symbol", {"type": "string", "minLength": 1, "maxLength": 40},
-               "The market, e.g. BTCUSDT.")
-ASSET = Param("symbol", {"type": "string", "pattern": "^[A-Z0-9]{1,20}$"}, "The asset, e.g. BTC.")
-IDEMPOTENCY_KEY = Param("Idempotency-Key", {"type": "string",
-                                            "pattern": f"^{wallet.IDEMPOTENCY_KEY.pattern}$"},
-                        "A repeat with the same key returns the first withdrawal.")
-
-GENERAL, MARKET_DATA, TRADING, ACCOUNT = "General", "Market data", "Trading", "Account"
-AUTH, KEYS, WALLET, ADMIN = "Auth", "API keys", "Wallet", "Admin"
-
-
-def public(path: str, handler: Callable[..., Any], summary: str, tag: str = MARKET_DATA,
-           params: type[BaseModel] | None = None,
-           answer: type[BaseModel] | None = None) -> RouteDoc:
-    return RouteDoc("GET", path, handler, summary, tag, params=params, answer=answer)
-
-
-def signed(method: str, path: str, handler: Callable[..., Any], summary: str,
-           params: type[BaseModel], tag: str = TRADING,
-           answer: type[BaseModel] | None = None) -> RouteDoc:
-    return RouteDoc(method, path, handler, summary, tag, Auth.SIGNED, params=params,
-                    answer=answer)
-
-
-def web_app(method: str, path: str, handler: Callable[..., Any], summary: str, tag: str,
-            auth: Auth = Auth.BEARER, **more: Any) -> RouteDoc:
-    return RouteDoc(method, path, handler, summary, tag, auth, **more)
-
+from chalicelib.entrypoints.http.route_doc_kinds import (
+    ACCOUNT,
+    ADMIN,
+    ASSET,
+    AUTH,
+    GENERAL,
+    IDEMPOTENCY_KEY,
+    KEYS,
+    MARKET,
+    NUMERIC_ID,
+    WALLET,
+    WITHDRAWAL_ID,
+    Auth,
+    Param,
+    RouteDoc,
+    public,
+    signed,
+    web_app,
+)
 
 ROUTES: tuple[RouteDoc, ...] = (
     public("/openapi.json", docs_routes.openapi_json, "This document.", GENERAL),
