@@ -15,6 +15,7 @@ from chalice.test import Client
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
+from chalicelib.entrypoints.http.exchange_app import CATCH_ALL_PATHS
 from chalicelib.entrypoints.http.openapi import openapi_document
 from chalicelib.entrypoints.http.route_doc_kinds import Auth, RouteDoc
 from chalicelib.entrypoints.http.route_docs import ROUTES
@@ -27,7 +28,10 @@ PARSED_BY_HAND: set[tuple[str, str]] = set()
 
 
 def app_routes(app: Chalice) -> set[tuple[str, str]]:
-    return {(method, path) for path, methods in app.routes.items() for method in methods}
+    """The API's routes. The catch-all answering unknown paths with 404 is not one: a
+    client has nothing to call there, and `{proxy+}` is no OpenAPI path template."""
+    return {(method, path) for path, methods in app.routes.items() for method in methods
+            if path not in CATCH_ALL_PATHS}
 
 
 def document_routes(document: dict[str, Any]) -> set[tuple[str, str]]:

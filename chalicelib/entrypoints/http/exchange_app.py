@@ -13,7 +13,8 @@ from typing import Any
 from chalice.app import Blueprint, Chalice
 
 from chalicelib.bootstrap import Services
-from chalicelib.entrypoints.http import requests
+from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.entrypoints.http import local_gateway, requests
 from chalicelib.entrypoints.http.middleware import CONTENT_TYPES, api_middleware, with_api_errors
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
 from chalicelib.service_layer.auth import User
@@ -28,6 +29,10 @@ class ExchangeApp(Chalice):
         self._build = build
         self._services: Services | None = None
         self.register_middleware(api_middleware(lambda: self.services), "http")
+        local_gateway.install()
+        for path in CATCH_ALL_PATHS:
+            self.route(path, methods=list(EVERY_METHOD), content_types=list(CONTENT_TYPES))(
+                with_api_errors(unknown_route))
 
     @property
     def services(self) -> Services:
@@ -40,6 +45,20 @@ class ExchangeApp(Chalice):
         if self._services is not None and self._services is not services:
             self._services.close()
         self._services = services
+
+
+# What API Gateway routes here matches no other route: the root, and any deeper path
+# (`{proxy+}` is greedy); known routes win. Not API routes: the OpenAPI document omits them.
+CATCH_ALL_PATHS = ("/", "/{proxy+}")
+EVERY_METHOD = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+def unknown_route() -> None:
+    """A path the API does not serve: 404 in the error format rather than API Gateway's
+    403 without a code, which Binance clients take for an outage (CCXT retries) or
+    crash on (binance-connector reads ``code``)."""
+    raise ApiError(404, ErrorCode.UNSUPPORTED_OPERATION,
+                   "This operation is not supported: the path is not an API route.")
 
 
 class ApiBlueprint(Blueprint):
