@@ -174,21 +174,36 @@ class CancelAllParams(SignedParams):
     symbol: Symbol
 
 
-class ListOrdersParams(SignedParams):
-    """`GET /api/v3/openOrders` and `GET /api/v3/allOrders`."""
+class OpenOrdersParams(SignedParams):
+    """`GET /api/v3/openOrders`: one market, or every market when no symbol is sent."""
 
-    symbol: Symbol
-    order_id: Id | None = Field(default=None, description="Orders from this id on.")
+    symbol: Annotated[str | None, BeforeValidator(_symbol)] = Field(
+        default=None, pattern=SYMBOL_PATTERN,
+        description="The market; every market when not sent (weight 80).")
+
+
+class HistoryParams(SignedParams):
+    """What Binance's history routes page by: the newest `limit` rows unless a start
+    is sent; a time window spans at most 24 hours."""
+
+    start_time: Id | None = Field(default=None, description="From this time on (ms).")
+    end_time: Id | None = Field(default=None, description="Up to this time (ms).")
     limit: Limit = 500
 
 
-class MyTradesParams(SignedParams):
+class ListOrdersParams(HistoryParams):
+    """`GET /api/v3/allOrders`."""
+
+    symbol: Symbol
+    order_id: Id | None = Field(default=None, description="Orders from this id on.")
+
+
+class MyTradesParams(HistoryParams):
     """`GET /api/v3/myTrades`."""
 
     symbol: Symbol
     order_id: Id | None = Field(default=None, description="Only this order's trades.")
     from_id: Id | None = Field(default=None, description="Trades from this id on.")
-    limit: Limit = 500
 
 
 P = TypeVar("P", bound=BinanceParams)

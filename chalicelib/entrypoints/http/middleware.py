@@ -24,9 +24,18 @@ ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
     ("POST", "/v1/auth/login"): 5,
     ("POST", "/v1/auth/signup"): 5,
     ("GET", "/api/v3/trades"): 25,
+    ("GET", "/api/v3/historicalTrades"): 25,
+    ("GET", "/api/v3/aggTrades"): 4,
     ("GET", "/api/v3/klines"): 2,
     ("GET", "/api/v3/avgPrice"): 2,
+    ("GET", "/api/v3/order"): 4,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/myTrades"): 20,
+    ("GET", "/api/v3/account/commission"): 20,
+    ("GET", "/api/v3/rateLimit/order"): 40,
 }
+# Routes whose weight depends on whether one symbol is named: (one symbol, every market).
+SYMBOL_WEIGHTS = {("GET", "/api/v3/openOrders"): (6, 80)}
 # Binance's depth weight grows with the limit: (largest limit, weight).
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))
 DEPTH_MAX_WEIGHT = 250
@@ -41,6 +50,11 @@ def request_weight(method: str, path: str, params: dict[str, str] | None) -> int
     if method == "GET" and path == "/api/v3/depth":
         size = depth_limit(params.get("limit", "100"))
         return next((w for top, w in DEPTH_WEIGHTS if size <= top), DEPTH_MAX_WEIGHT)
+    if (method, path) in SYMBOL_WEIGHTS:
+        one, every = SYMBOL_WEIGHTS[(method, path)]
+        return one if params.get("symbol") else every
+    if method == "POST" and path == "/api/v3/order/test":
+        return 20 if params.get("computeCommissionRates") == "true" else 1
     if method == "GET" and path in TICKER_WEIGHTS:
         one, every = TICKER_WEIGHTS[path]
         if "symbol" in params:

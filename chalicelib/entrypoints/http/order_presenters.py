@@ -51,10 +51,11 @@ def order(market: Market, found: dict[str, Any]) -> dict[str, Any]:
             "isWorking": found["status"] in ("NEW", "PARTIALLY_FILLED")}
 
 
-def cancelled(market: Market, found: dict[str, Any], client_id: str | None) -> dict[str, Any]:
+def cancelled(market: Market, found: dict[str, Any], client_id: str | None,
+              now_ms: int) -> dict[str, Any]:
     shape = core(market, found)
     return {**shape, "origClientOrderId": shape["clientOrderId"],
-            "clientOrderId": client_id or shape["clientOrderId"]}
+            "clientOrderId": client_id or shape["clientOrderId"], "transactTime": now_ms}
 
 
 def commission(market: Market, trade: dict[str, Any]) -> str:

@@ -18,16 +18,18 @@ from chalicelib.entrypoints.http.binance_models import (
     AmendOrderParams,
     CancelAllParams,
     CancelOrderParams,
+    HistoryParams,
     ListOrdersParams,
     MyTradesParams,
     NewOrderParams,
+    OpenOrdersParams,
     OrderRef,
     QueryOrderParams,
     ResponseType,
     parse_params,
 )
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import order_intake, orders
+from chalicelib.service_layer import order_history, order_intake, orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -126,7 +128,7 @@ def cancel() -> dict[str, object]:
     owner, signed = routes.key_owner("TRADE")
     params = parse_params(CancelOrderParams, signed.params())
     market, final = order_intake.cancel(routes.services.intake, order_key(owner, params))
-    return shapes.cancelled(market, final, params.new_client_order_id)
+    return shapes.cancelled(market, final, params.new_client_order_id, signed.now_ms)
 
 
 @routes.route("/api/v3/order/amend/keepPriority", methods=["PUT"])
@@ -146,7 +148,7 @@ def cancel_all() -> list[dict[str, object]]:
     params = parse_params(CancelAllParams, signed.params())
     market, cancelled = order_intake.cancel_all(routes.services.intake, owner.user_id,
                                                 params.symbol)
-    return [shapes.cancelled(market, order, None) for order in cancelled]
+    return [shapes.cancelled(market, order, None, signed.now_ms) for order in cancelled]
 
 
 @routes.route("/api/v3/order", methods=["GET"])
@@ -163,22 +165,24 @@ def query_order() -> dict[str, object]:
 
 @routes.route("/api/v3/openOrders", methods=["GET"])
 def open_orders() -> list[dict[str, object]]:
-    return list_orders(open_only=True)
+    owner, signed = routes.key_owner("READ")
+    params = parse_params(OpenOrdersParams, signed.params())
+    with routes.services.db() as conn:
+        found = order_history.open_orders(conn, owner.user_id, params.symbol)
+    return [shapes.order(market, order) for market, order in found]
+
+
+def page(params: HistoryParams, from_id: int | None) -> order_history.Page:
+    return order_history.Page(from_id, params.start_time, params.end_time, params.limit)
 
 
 @routes.route("/api/v3/allOrders", methods=["GET"])
 def all_orders() -> list[dict[str, object]]:
-    return list_orders(open_only=False)
-
-
-def list_orders(*, open_only: bool) -> list[dict[str, object]]:
     owner, signed = routes.key_owner("READ")
     params = parse_params(ListOrdersParams, signed.params())
     with routes.services.db() as conn:
-        market = orders.load_market(conn, params.symbol)
-        found = orders.list_orders(conn, owner.user_id, market.spec.symbol,
-                                   open_only=open_only, limit=params.limit,
-                                   from_id=params.order_id)
+        market, found = order_history.all_orders(conn, owner.user_id, params.symbol,
+                                                 page(params, params.order_id))
     return [shapes.order(market, o) for o in found]
 
 
@@ -187,8 +191,6 @@ def my_trades() -> list[dict[str, object]]:
     owner, signed = routes.key_owner("READ")
     params = parse_params(MyTradesParams, signed.params())
     with routes.services.db() as conn:
-        market = orders.load_market(conn, params.symbol)
-        trades = orders.user_trades(conn, owner.user_id, market.spec.symbol,
-                                    order_id=params.order_id, from_id=params.from_id,
-                                    limit=params.limit)
+        market, trades = order_history.my_trades(conn, owner.user_id, params.symbol,
+                                                 params.order_id, page(params, params.from_id))
     return [shapes.my_trade(market, t) for t in trades]
