@@ -82,15 +82,21 @@ def _open_levels(conn: Conn, market: str) -> tuple[list[Level], list[Level]]:
     return bids, asks
 
 
+def trade_event(market: str, r: Sequence[Any]) -> TradeEvent:
+    """A ``trades`` row as the public sees it: id, sequence, time (ms), price, quantity,
+    quote quantity, buyer is maker, maker and taker order ids."""
+    return TradeEvent(market=market, trade_id=int(r[0]), seq=int(r[1]), time_ms=int(r[2]),
+                      price=int(r[3]), qty=int(r[4]), quote_qty=int(r[5]),
+                      buyer_is_maker=bool(r[6]), maker_order_id=int(r[7]),
+                      taker_order_id=int(r[8]))
+
+
 def _newest_trades(conn: Conn, market: str, limit: int) -> list[TradeEvent]:
     rows = conn.execute(
         "SELECT id, sequence, floor(extract(epoch FROM executed_at) * 1000)::bigint, price,"
         " quantity, quote_quantity, buyer_is_maker, maker_order_id, taker_order_id"
         " FROM trades WHERE market = %s ORDER BY id DESC LIMIT %s", (market, limit)).fetchall()
-    return [TradeEvent(market=market, trade_id=int(r[0]), seq=int(r[1]), time_ms=int(r[2]),
-                       price=int(r[3]), qty=int(r[4]), quote_qty=int(r[5]),
-                       buyer_is_maker=bool(r[6]), maker_order_id=int(r[7]),
-                       taker_order_id=int(r[8])) for r in rows]
+    return [trade_event(market, r) for r in rows]
 
 
 CANDLES_IN_RANGE = (

@@ -140,7 +140,8 @@ def test_security_follows_the_route_kind() -> None:
     assert public_v3 == {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo",
                          "/api/v3/depth", "/api/v3/trades", "/api/v3/klines",
                          "/api/v3/ticker/24hr", "/api/v3/ticker/price",
-                         "/api/v3/ticker/bookTicker", "/api/v3/avgPrice"}
+                         "/api/v3/ticker/bookTicker", "/api/v3/avgPrice",
+                         "/api/v3/aggTrades", "/api/v3/historicalTrades"}
 
 
 def test_signed_writes_take_their_parameters_in_the_query_or_a_form_body() -> None:

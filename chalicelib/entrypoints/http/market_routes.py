@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib.domain.market_data import MarketScales, Ticker24hr, TopOfBook
+from chalicelib.domain.market_data import MarketScales, Ticker24hr, TopOfBook, Trades
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.api_models import (
     DepthParams,
@@ -47,11 +47,15 @@ def depth() -> dict[str, object]:
 @routes.route("/api/v3/trades", methods=["GET"])
 def trades() -> list[dict[str, object]]:
     params = parse_query(routes.current_request, TradesParams)
-    found = with_data(
-        lambda conn, cache: md.recent_trades(conn, cache, params.symbol, params.limit))
-    scales = found.market
-    return [{"id": t.trade_id, "price": price(scales, t.price), "qty": qty(scales, t.qty),
-             "quoteQty": price(scales, t.quote_qty), "time": t.time_ms,
+    return trade_shapes(with_data(
+        lambda conn, cache: md.recent_trades(conn, cache, params.symbol, params.limit)))
+
+
+def trade_shapes(found: Trades) -> list[dict[str, object]]:
+    """Binance's trades (``trades``, ``historicalTrades``)."""
+    s = found.market
+    return [{"id": t.trade_id, "price": price(s, t.price), "qty": qty(s, t.qty),
+             "quoteQty": price(s, t.quote_qty), "time": t.time_ms,
              "isBuyerMaker": t.buyer_is_maker, "isBestMatch": True} for t in found.trades]
 
 

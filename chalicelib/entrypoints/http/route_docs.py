@@ -15,6 +15,7 @@ from chalicelib.entrypoints.http import (
     market_routes,
     order_routes,
     public_routes,
+    route_docs_market_data,
     wallet_routes,
 )
 from chalicelib.entrypoints.http import api_models as api
@@ -161,4 +162,5 @@ ROUTES: tuple[RouteDoc, ...] = (
             path_params=(WITHDRAWAL_ID,)),
     web_app("GET", "/v1/admin/audit-log", admin_routes.audit_log, "The audit log.", ADMIN,
             Auth.ADMIN, params=web.PageQuery),
+    *route_docs_market_data.ROUTES,
 )

@@ -1,0 +1,72 @@
+"""Helpers of the market data client tests: Binance's documented examples, trades made
+through the libraries, and the database's view of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.e2e.clients.conftest import Trader
+from tests.e2e.settling import wait_until_settled
+
+Conn = psycopg.Connection[Any]
+SYMBOL = "BTCUSDT"
+EXAMPLES = Path(__file__).parent / "binance_examples"
+
+
+def example(name: str) -> Any:
+    """Binance's documented answer, copied from its API docs."""
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def kind(value: object) -> str:
+    """The JSON type of a value (bool apart from numbers; a decimal string apart from
+    other text, as Binance writes amounts)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, str):
+        return "decimal" if value.replace(".", "", 1).lstrip("-").isdigit() else "text"
+    return type(value).__name__
+
+
+def assert_shaped_like(answer: Any, documented: Any) -> None:
+    """Field by field: the same names, each of the documented JSON type."""
+    if isinstance(documented, list):
+        assert isinstance(answer, list), answer
+        assert answer, "nothing to compare with the example"
+        for item in answer:
+            assert_shaped_like(item, documented[0])
+        return
+    if isinstance(documented, dict):
+        assert isinstance(answer, dict), answer
+        assert list(answer) == list(documented)
+        for name, value in documented.items():
+            assert_shaped_like(answer[name], value)
+        return
+    assert kind(answer) == kind(documented), (answer, documented)
+
+
+def sell(trader: Trader, qty: str, price: str) -> None:
+    trader.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                           quantity=qty, price=price)
+
+
+def buy_market(trader: Trader, qty: str) -> None:
+    trader.pb.create_order(symbol=SYMBOL, side="BUY", type="MARKET", quantity=qty)
+
+
+def db_trades(db: Conn) -> list[tuple[int, int, int, int, int, bool]]:
+    """(id, taker order, price, quantity, time ms, buyer is maker) of every trade."""
+    return [(int(i), int(t), int(p), int(q), int(ms), bool(m)) for i, t, p, q, ms, m in db.execute(
+        "SELECT id, taker_order_id, price, quantity,"
+        " floor(extract(epoch FROM executed_at) * 1000)::bigint, buyer_is_maker"
+        " FROM trades WHERE market = %s ORDER BY id", (SYMBOL,)).fetchall()]
+
+
+def settled(db: Conn) -> None:
+    wait_until_settled(db, SYMBOL)
