@@ -26,6 +26,7 @@ from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommand
 from chalicelib.adapters.postgres import connect
 from chalicelib.adapters.redis_store import (
     LoginFailures,
+    OrderCounter,
     SessionStore,
     TotpFailures,
     UsedTotpCodes,
@@ -56,6 +57,8 @@ class Services:
     master_key: MasterKey
     auth: AuthContext
     weights: WeightMeter
+    order_counts: OrderCounter
+    """New orders per account in the ORDERS windows (Binance's order rate limits)."""
     publisher: CommandPublisher
     replay_guard: ReplayGuard
     market_cache: MarketCache
@@ -83,7 +86,7 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                   publisher: CommandPublisher | None = None) -> Services:
     """The API's services: PostgreSQL, Redis, the master key and the orders topic.
 
-    Request weights are counted per minute of ``weight_clock`` (``clock`` unless given):
+    Request weights and order counts follow ``weight_clock`` (``clock`` unless given):
     a test moves it through minutes while tokens and signed requests keep real time."""
     resources = ExitStack()
     client = resources.enter_context(
@@ -94,6 +97,7 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         settings=settings, clock=clock, db=pool.connection, master_key=master,
         auth=auth_context(settings, client, master, clock),
         weights=WeightMeter(client, weight_clock or clock),
+        order_counts=OrderCounter(client, weight_clock or clock),
         publisher=publisher or kafka_publisher(settings, resources),
         replay_guard=ReplayGuard(client, api_keys.SIGNATURE_LIFETIME_MS),
         market_cache=MarketDataCache(client), subscriptions=StreamSubscriptions(client),

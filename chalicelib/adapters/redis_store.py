@@ -186,6 +186,42 @@ class WeightMeter:
         return WeightUsed(int(used), self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS)
 
 
+# Count one new order in each of its windows at once. KEYS: the windows' counters;
+# ARGV[i]: KEYS[i]'s lifetime in seconds. Returns the counts, in KEYS' order.
+COUNT_ORDER = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local used = redis.call('INCR', key)
+  if used == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  counts[i] = used
+end
+return counts
+"""
+
+
+class OrderCounter:
+    """New orders per bucket (an account) in fixed clock windows of given lengths."""
+
+    def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.redis = client
+        self.count_script = client.register_script(COUNT_ORDER)
+        self.clock = clock
+
+    def _keys(self, bucket: str, windows_s: tuple[int, ...]) -> list[str]:
+        now_s = self.clock.now_ms() // 1000
+        return [f"orders:{bucket}:{length}:{now_s // length}" for length in windows_s]
+
+    def count(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]:
+        """Count one new order; the bucket's count in each window, this one included."""
+        counts = self.count_script(keys=self._keys(bucket, windows_s),
+                                   args=[length + 1 for length in windows_s])
+        return [int(c) for c in counts]
+
+    def peek(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]:
+        """The bucket's count in each current window, counting nothing."""
+        return [int(c or 0) for c in self.redis.mget(self._keys(bucket, windows_s))]
+
+
 class LoginFailures:
     """Password guesses per (email, IP), per IP and per email, whether or not the email
     exists. The (email, IP) limit is the low one, so one IP guessing at an email locks

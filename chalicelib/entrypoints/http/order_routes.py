@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 
+from chalice.app import Response
+
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.domain.money import parse_units
 from chalicelib.domain.orders import Market, NewOrder, OrderType, SelfTradePrevention
@@ -29,7 +31,7 @@ from chalicelib.entrypoints.http.binance_models import (
     parse_params,
 )
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import order_history, order_intake, orders
+from chalicelib.service_layer import order_history, order_intake, order_limits, orders
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -105,10 +107,21 @@ def test_order() -> dict[str, object]:
     return {}
 
 
+def counted(body: object, counts: order_limits.OrderCounts) -> Response:
+    """An order placement's answer, with the account's order counts in its headers."""
+    return Response(body=body, headers=counts.headers())
+
+
 @routes.route("/api/v3/order", methods=["POST"])
-def place() -> dict[str, object]:
+def place() -> Response:
     owner, signed = routes.key_owner("TRADE")
     params = parse_params(NewOrderParams, signed.params())
+    counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id)
+    return counted(place_order(owner, params, signed.now_ms), counts)
+
+
+def place_order(owner: KeyOwner, params: NewOrderParams, now_ms: int) -> dict[str, object]:
+    """Place the order and answer as `newOrderRespType` asks (ACK, RESULT or FULL)."""
     response_type = params.new_order_resp_type or (
         ResponseType.ACK if params.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
     placed = order_intake.place(routes.services.intake, params.symbol,
@@ -116,8 +129,8 @@ def place() -> dict[str, object]:
                                 WAITS[response_type])
     market = placed.market
     if placed.matched is None:
-        return shapes.ack(market, placed.order.client_order_id, placed.order_id, signed.now_ms)
-    result = shapes.result(market, placed.matched, signed.now_ms)
+        return shapes.ack(market, placed.order.client_order_id, placed.order_id, now_ms)
+    result = shapes.result(market, placed.matched, now_ms)
     if response_type is ResponseType.FULL:
         result["fills"] = [shapes.fill(market, trade) for trade in placed.fills]
     return result

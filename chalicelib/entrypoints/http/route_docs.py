@@ -16,6 +16,7 @@ from chalicelib.entrypoints.http import (
     order_routes,
     public_routes,
     route_docs_market_data,
+    route_docs_orders_more,
     wallet_routes,
 )
 from chalicelib.entrypoints.http import api_models as api
@@ -163,4 +164,5 @@ ROUTES: tuple[RouteDoc, ...] = (
     web_app("GET", "/v1/admin/audit-log", admin_routes.audit_log, "The audit log.", ADMIN,
             Auth.ADMIN, params=web.PageQuery),
     *route_docs_market_data.ROUTES,
+    *route_docs_orders_more.ROUTES,
 )
