@@ -1,10 +1,10 @@
 """A local stand-in for API Gateway's WebSocket API (``chalice local`` has none).
 
 Clients connect to ``ws://127.0.0.1:{EXCHANGE_WS_PORT}/`` (``?streams=a/b`` names
-streams up front). Every connection gets an id, and the SAME Chalice handlers that
-API Gateway invokes in AWS run here, with its event shape: ``$connect`` during the
-handshake (a non-2xx answer refuses it), ``$default`` for each message, in order, and
-``$disconnect`` when it closes.
+streams up front) or to Binance's paths, ``/ws``, ``/ws/<streams>`` and ``/stream``.
+Every connection gets an id, and the SAME Chalice handlers that API Gateway invokes in
+AWS run here, with its event shape: ``$connect`` during the handshake (a non-2xx answer
+refuses it), ``$default`` for each message, in order, and ``$disconnect`` when it closes.
 
 API Gateway's management API, through which the handlers reply and the fan-out posts,
 answers on ``http://127.0.0.1:{EXCHANGE_WS_MANAGEMENT_PORT}``: ``POST /@connections/{id}``
@@ -296,12 +296,13 @@ class ManagementApi(BaseHTTPRequestHandler):
 
 def binance_query(path: str, query: str) -> dict[str, str]:
     """Binance's endpoints as query parameters of the one WebSocket URL API Gateway has:
-    ``/ws/<stream>/<stream>`` (raw payloads) and ``/stream?streams=`` (combined)."""
+    ``/ws[/<stream>/<stream>]`` (raw payloads; what follows ``/ws/`` as ``path``, which
+    the handler reads leniently, as Binance does) and ``/stream[?streams=]`` (combined)."""
     params = dict(parse_qsl(query))
     if path.rstrip("/") == "/stream":
         params["combined"] = "true"
     elif path.startswith("/ws/"):
-        params.setdefault("streams", unquote(path[len("/ws/"):]))
+        params.setdefault("path", unquote(path[len("/ws/"):]))
     return params
 
 

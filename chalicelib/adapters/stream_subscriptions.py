@@ -66,8 +66,11 @@ class StreamSubscriptions:
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
         self.redis.delete(_connection_key(connection_id), _combined_key(connection_id))
 
-    def set_combined(self, connection_id: str) -> None:
-        self.redis.set(_combined_key(connection_id), 1, ex=KEY_TTL_SECONDS)
+    def set_combined(self, connection_id: str, combined: bool = True) -> None:
+        if combined:
+            self.redis.set(_combined_key(connection_id), 1, ex=KEY_TTL_SECONDS)
+        else:
+            self.redis.delete(_combined_key(connection_id))
 
     def combined(self, connection_ids: Collection[str]) -> set[str]:
         """Those of the connections that take combined stream payloads."""

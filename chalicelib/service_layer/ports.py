@@ -38,7 +38,7 @@ class Subscriptions(Protocol):
     def drop_connection(self, connection_id: str) -> None:
         """Forget a closed (or gone) connection, its channels and its combined flag."""
 
-    def set_combined(self, connection_id: str) -> None: ...
+    def set_combined(self, connection_id: str, combined: bool = True) -> None: ...
 
     def combined(self, connection_ids: Collection[str]) -> set[str]:
         """Those of the connections that take combined stream payloads."""

@@ -27,7 +27,7 @@ from chalicelib.domain.stream_events import (
     OrderEvent,
     TradeEvent,
 )
-from chalicelib.service_layer import Conn, market_data, orders, wallet
+from chalicelib.service_layer import Conn, orders, wallet
 from chalicelib.service_layer.ports import (
     EventProgress,
     MarketCache,
@@ -36,6 +36,7 @@ from chalicelib.service_layer.ports import (
     Subscriptions,
 )
 from chalicelib.service_layer.stream_names import (
+    DEPTH_SPEEDS,
     PARTIAL_DEPTH_LEVELS,
     Stream,
     StreamKind,
@@ -44,13 +45,19 @@ from chalicelib.service_layer.stream_names import (
 )
 from chalicelib.service_layer.stream_payloads import (
     account_position,
+    agg_trade_payload,
     book_ticker_payload,
     depth_payload,
     execution_reports,
     kline_payload,
     partial_depth_payload,
-    ticker_payload,
     trade_payload,
+)
+from chalicelib.service_layer.stream_tickers import (
+    TICKER_KINDS,
+    Payload,
+    ticker_payloads,
+    ticker_streams,
 )
 
 log = logging.getLogger(__name__)
@@ -134,39 +141,40 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
     return deliver(ctx, outbox)
 
 
-def _json(value: dict[str, Any]) -> str:
+def _json(value: Payload | dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
 def public_streams(event: Event) -> list[Stream]:
     symbol = event.market
     if isinstance(event, TradeEvent):
-        return [Stream(symbol, StreamKind.TRADE), Stream(symbol, StreamKind.TICKER)]
+        return [Stream(symbol, StreamKind.TRADE), Stream(symbol, StreamKind.AGG_TRADE),
+                *ticker_streams(symbol)]
     if isinstance(event, DepthEvent):
-        return [Stream(symbol, StreamKind.DEPTH), Stream(symbol, StreamKind.DEPTH_100MS),
+        return [*[Stream(symbol, StreamKind.DEPTH, speed=speed) for speed in DEPTH_SPEEDS],
                 Stream(symbol, StreamKind.BOOK_TICKER),
-                *[Stream(symbol, StreamKind.PARTIAL_DEPTH, levels=levels, fast=fast)
-                  for levels in PARTIAL_DEPTH_LEVELS for fast in (False, True)]]
+                *[Stream(symbol, StreamKind.PARTIAL_DEPTH, levels=levels, speed=speed)
+                  for levels in PARTIAL_DEPTH_LEVELS for speed in DEPTH_SPEEDS]]
     if isinstance(event, KlineEvent):
         return [Stream(symbol, StreamKind.KLINE, event.interval)]
     return []
 
 
 def payloads(ctx: FanoutContext, event: Event, channel: str,
-             previous: int) -> list[dict[str, Any]]:
+             previous: int) -> list[Payload]:
     now = ctx.now_ms()
     market = ctx.market(event.market)
     if isinstance(event, OrderEvent):
         with ctx.db() as conn:
-            return user_payloads(conn, market, event, previous, now)
+            return list(user_payloads(conn, market, event, previous, now))
     stream = parse_stream(channel)
     kind = stream.kind
-    if isinstance(event, TradeEvent) and kind is StreamKind.TICKER:
+    if isinstance(event, TradeEvent) and kind in TICKER_KINDS:
         with ctx.db() as conn:
-            ticker = market_data.ticker_24hr(conn, ctx.market_data, [event.market], now)[0]
-        return [ticker_payload(market, ticker, now)]
+            return [ticker_payloads(conn, ctx.market_data, market, stream, now)]
     if isinstance(event, TradeEvent):
-        return [trade_payload(market, event, now)]
+        return [agg_trade_payload(market, event, now) if kind is StreamKind.AGG_TRADE
+                else trade_payload(market, event, now)]
     if isinstance(event, DepthEvent) and kind is StreamKind.BOOK_TICKER:
         book = ctx.market_data.book(event.market)
         return [book_ticker_payload(market, book)] if book else []

@@ -1,5 +1,5 @@
 """Binance's WebSocket payloads for stream events, amounts formatted with the market's
-scales: the public streams' (``trade``, ``depthUpdate``, ``kline``, ``24hrTicker``,
+scales: the public streams' (``trade``, ``aggTrade``, ``depthUpdate``, ``kline``, ``24hrTicker``,
 book tickers and partial books) and a user's (``executionReport``,
 ``outboundAccountPosition``). Pure functions."""
 
@@ -30,6 +30,14 @@ def _levels(market: Market, levels: Iterable[tuple[int, int]]) -> list[list[str]
 def trade_payload(market: Market, event: TradeEvent, now_ms: int) -> dict[str, Any]:
     return {"e": "trade", "E": now_ms, "s": event.market, "t": event.trade_id,
             "p": _price(market, event.price), "q": _qty(market, event.qty), "T": event.time_ms,
+            "m": event.buyer_is_maker, "M": True}
+
+
+def agg_trade_payload(market: Market, event: TradeEvent, now_ms: int) -> dict[str, Any]:
+    """A trade as an ``aggTrade`` of its own (the fan-out sees one trade at a time)."""
+    return {"e": "aggTrade", "E": now_ms, "s": event.market, "a": event.trade_id,
+            "p": _price(market, event.price), "q": _qty(market, event.qty),
+            "f": event.trade_id, "l": event.trade_id, "T": event.time_ms,
             "m": event.buyer_is_maker, "M": True}
 
 

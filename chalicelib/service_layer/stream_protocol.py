@@ -32,6 +32,7 @@ from chalicelib.service_layer.stream_names import (
 # Binance's limit of streams per connection.
 MAX_STREAMS_PER_CONNECTION = 1024
 PUBLIC_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS")
+PROPERTY_METHODS = ("SET_PROPERTY", "GET_PROPERTY")
 USER_METHODS = ("userDataStream.subscribe", "userDataStream.subscribe.signature",
                 "userDataStream.unsubscribe")
 REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
@@ -106,15 +107,34 @@ def public_request(ctx: ClientContext, connection_id: str, request: StreamReques
     if request.method == "LIST_SUBSCRIPTIONS":
         return sorted(c for c in ctx.subscriptions.channels_of(connection_id)
                       if not c.startswith(USER_CHANNEL_PREFIX))
+    if request.method in PROPERTY_METHODS:
+        return connection_property(ctx.subscriptions, connection_id, request)
     if request.method not in PUBLIC_METHODS:
         raise StreamRequestError(
             2, f"Invalid request: unknown variant {request.method!r}, expected one of "
-               f"{', '.join(PUBLIC_METHODS + USER_METHODS)}")
+               f"{', '.join(PUBLIC_METHODS + PROPERTY_METHODS + USER_METHODS)}")
     names = stream_names(request.params)
     if request.method == "UNSUBSCRIBE":
         ctx.subscriptions.remove(connection_id, names)
         return None
     subscribe(ctx.subscriptions, connection_id, names)
+    return None
+
+
+def connection_property(subscriptions: Subscriptions, connection_id: str,
+                        request: StreamRequest) -> bool | None:
+    """Binance's one connection property, ``combined``: ``SET_PROPERTY ["combined",
+    true]`` makes payloads come wrapped as ``{"stream", "data"}``."""
+    params = request.params
+    if not isinstance(params, list) or not params or params[0] != "combined":
+        raise StreamRequestError(2, "Invalid request: unknown property")
+    if request.method == "GET_PROPERTY":
+        if len(params) != 1:
+            raise StreamRequestError(2, "Invalid request: too many parameters")
+        return connection_id in subscriptions.combined([connection_id])
+    if len(params) != 2 or not isinstance(params[1], bool):
+        raise StreamRequestError(2, "Invalid request: property value must be a boolean")
+    subscriptions.set_combined(connection_id, params[1])
     return None
 
 
@@ -136,13 +156,26 @@ def subscribe(subscriptions: Subscriptions, connection_id: str,
 def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | None) -> None:
     """A connection may name its streams up front, ``?streams=btcusdt@trade/btcusdt@depth``,
     and with ``combined=true`` take Binance's combined payloads, ``{"stream", "data"}``
-    (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here)."""
+    (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here).
+    ``path=`` is what followed ``/ws/``: Binance takes the names it knows there and
+    ignores the rest (CCXT Pro connects to ``/ws/<a number>``, then subscribes)."""
     query = query or {}
     wanted = query.get("streams")
     if wanted:
         subscribe(ctx.subscriptions, connection_id, stream_names(wanted.split("/")))
+    known = [name for name in (query.get("path") or "").split("/") if _is_stream(name)]
+    if known:
+        subscribe(ctx.subscriptions, connection_id, stream_names(known))
     if query.get("combined") == "true":
         ctx.subscriptions.set_combined(connection_id)
+
+
+def _is_stream(name: str) -> bool:
+    try:
+        parse_stream(name)
+    except StreamRequestError:
+        return False
+    return True
 
 
 def disconnect(subscriptions: Subscriptions, connection_id: str) -> None:

@@ -70,6 +70,8 @@ def test_a_dropped_connection_leaves_every_channel_and_its_combined_flag(rig: Ri
 def test_combined_answers_only_the_connections_that_asked_for_it(rig: Rig) -> None:
     subs = rig.subscriptions
     subs.set_combined("b")
+    subs.set_combined("c")
+    subs.set_combined("c", combined=False)
 
     assert subs.combined(["a", "b", "c"]) == {"b"}
     assert subs.combined([]) == set()

@@ -28,8 +28,11 @@ class FakeSubscriptions:
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
         self._combined.discard(connection_id)
 
-    def set_combined(self, connection_id: str) -> None:
-        self._combined.add(connection_id)
+    def set_combined(self, connection_id: str, combined: bool = True) -> None:
+        if combined:
+            self._combined.add(connection_id)
+        else:
+            self._combined.discard(connection_id)
 
     def combined(self, connection_ids: Collection[str]) -> set[str]:
         return set(connection_ids) & self._combined

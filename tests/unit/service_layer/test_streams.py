@@ -20,6 +20,7 @@ from chalicelib.service_layer.stream_names import (
     parse_stream,
 )
 from chalicelib.service_layer.stream_payloads import (
+    agg_trade_payload,
     book_ticker_payload,
     depth_payload,
     execution_reports,
@@ -40,24 +41,36 @@ ORDER_ROW = {"client_order_id": "my-order", "time_in_force": "GTC",
 @pytest.mark.parametrize(("name", "stream"), [
     ("btcusdt@trade", Stream("BTCUSDT", StreamKind.TRADE)),
     ("btcusdt@depth", Stream("BTCUSDT", StreamKind.DEPTH)),
-    ("ethusdt@depth@100ms", Stream("ETHUSDT", StreamKind.DEPTH_100MS)),
+    ("ethusdt@depth@100ms", Stream("ETHUSDT", StreamKind.DEPTH, speed="100ms")),
+    ("ethusdt@depth@1000ms", Stream("ETHUSDT", StreamKind.DEPTH, speed="1000ms")),
+    ("btcusdt@aggTrade", Stream("BTCUSDT", StreamKind.AGG_TRADE)),
+    ("btcusdt@miniTicker", Stream("BTCUSDT", StreamKind.MINI_TICKER)),
+    ("btcusdt@ticker_4h", Stream("BTCUSDT", StreamKind.WINDOW_TICKER, "4h")),
+    ("btcusdt@avgPrice", Stream("BTCUSDT", StreamKind.AVG_PRICE)),
+    ("!ticker@arr", Stream("", StreamKind.ALL_TICKERS)),
+    ("!miniTicker@arr", Stream("", StreamKind.ALL_MINI_TICKERS)),
+    ("!miniTicker@arr@1000ms", Stream("", StreamKind.ALL_MINI_TICKERS, speed="1000ms")),
+    ("!ticker_1h@arr", Stream("", StreamKind.ALL_WINDOW_TICKERS, "1h")),
     ("btcusdt@bookTicker", Stream("BTCUSDT", StreamKind.BOOK_TICKER)),
     ("btcusdt@ticker", Stream("BTCUSDT", StreamKind.TICKER)),
     ("btcusdt@kline_1m", Stream("BTCUSDT", StreamKind.KLINE, "1m")),
     ("btcusdt@kline_1M", Stream("BTCUSDT", StreamKind.KLINE, "1M")),
     ("btcusdt@depth5", Stream("BTCUSDT", StreamKind.PARTIAL_DEPTH, levels=5)),
     ("btcusdt@depth20@100ms", Stream("BTCUSDT", StreamKind.PARTIAL_DEPTH, levels=20,
-                                     fast=True)),
+                                     speed="100ms")),
+    ("btcusdt@depth10@1000ms", Stream("BTCUSDT", StreamKind.PARTIAL_DEPTH, levels=10,
+                                      speed="1000ms")),
 ])
 def test_stream_names_parse_and_print_back_unchanged(name: str, stream: Stream) -> None:
     assert parse_stream(name) == stream
     assert stream.name == name
 
 
-@pytest.mark.parametrize("name", ["BTCUSDT@trade", "btcusdt@depth@1000ms", "btcusdt@kline_2m",
+@pytest.mark.parametrize("name", ["BTCUSDT@trade", "btcusdt@depth@10ms", "btcusdt@kline_2m",
                                   "btcusdt@depth15", "btcusdt@depth5@500ms",
                                   "btcusdt", "@trade", "btcusdt@trades", "b@trade", 5, None,
-                                  "btcusdt@trade ", "user:1"])
+                                  "btcusdt@trade ", "user:1", "btcusdt@ticker_2h",
+                                  "!ticker@arr@100ms", "!bookTicker"])
 def test_invalid_stream_names_are_refused_with_code_2(name: object) -> None:
     with pytest.raises(StreamRequestError) as refused:
         parse_stream(name)
@@ -90,6 +103,15 @@ def test_trade_payload_is_binances_with_decimal_strings() -> None:
     assert trade_payload(BTCUSDT, event, NOW) == {
         "e": "trade", "E": NOW, "s": "BTCUSDT", "t": 12, "p": "20000.000000",
         "q": "0.01500000", "T": NOW - 5, "m": True, "M": True}
+
+
+def test_an_agg_trade_is_the_trade_as_an_aggregate_of_its_own() -> None:
+    event = TradeEvent(market="BTCUSDT", seq=30, trade_id=12, time_ms=NOW - 5,
+                       price=20_000_000_000, qty=1_500_000, quote_qty=300_000_000,
+                       buyer_is_maker=False, maker_order_id=3, taker_order_id=4)
+    assert agg_trade_payload(BTCUSDT, event, NOW) == {
+        "e": "aggTrade", "E": NOW, "s": "BTCUSDT", "a": 12, "p": "20000.000000",
+        "q": "0.01500000", "f": 12, "l": 12, "T": NOW - 5, "m": False, "M": True}
 
 
 def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
