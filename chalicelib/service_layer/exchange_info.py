@@ -11,6 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters import admin_repo
+from chalicelib.domain.capabilities import (
+    CAPABILITIES,
+    DEFAULT_SELF_TRADE_PREVENTION,
+    MARKET_PERMISSIONS,
+    PERMISSION_SETS,
+)
 from chalicelib.domain.money import MAX_UNITS, format_units
 from chalicelib.domain.orders import SelfTradePrevention
 from chalicelib.service_layer import Conn
@@ -22,15 +28,19 @@ RATE_LIMITS = (
     ("ORDERS", "SECOND", 10, 100),
     ("ORDERS", "DAY", 1, 200000),
 )
-ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
-DEFAULT_SELF_TRADE_PREVENTION = SelfTradePrevention.EXPIRE_MAKER
 
 
-def exchange_info(conn: Conn, symbols: list[str] | None, now_ms: int) -> dict[str, Any]:
-    """Every market, or only ``symbols`` (BAD_SYMBOL if any is unknown), by symbol."""
+def exchange_info(conn: Conn, symbols: list[str] | None, now_ms: int, *,
+                  permissions: frozenset[str] | None = None, status: str | None = None,
+                  show_permission_sets: bool = True) -> dict[str, Any]:
+    """Every market, or only ``symbols`` (BAD_SYMBOL if any is unknown), by symbol; only
+    those with one of ``permissions`` (all ours are SPOT) and in ``status`` if given."""
     rows = admin_repo.markets_with_scales(conn, symbols)
     if symbols is not None and len(rows) != len(set(symbols)):
         raise bad_symbol()
+    if permissions is not None and not permissions & MARKET_PERMISSIONS:
+        rows = []
+    permission_sets = [list(s) for s in PERMISSION_SETS] if show_permission_sets else []
     return {
         "timezone": "UTC",
         "serverTime": now_ms,
@@ -39,7 +49,8 @@ def exchange_info(conn: Conn, symbols: list[str] | None, now_ms: int) -> dict[st
             for kind, interval, count, limit in RATE_LIMITS
         ],
         "exchangeFilters": [],
-        "symbols": [_symbol(*row) for row in rows],
+        "symbols": [{**_symbol(*row), "permissionSets": permission_sets} for row in rows
+                    if status is None or row[1] == status],
     }
 
 
@@ -65,13 +76,16 @@ def _symbol(
         "quoteAssetPrecision": quote_scale,
         "baseCommissionPrecision": base_scale,
         "quoteCommissionPrecision": quote_scale,
-        "orderTypes": list(ORDER_TYPES),
-        "icebergAllowed": False,
-        "ocoAllowed": False,
-        "otoAllowed": False,
-        "quoteOrderQtyMarketAllowed": True,
-        "allowTrailingStop": False,
-        "cancelReplaceAllowed": True,
+        "orderTypes": list(CAPABILITIES.order_types),
+        "icebergAllowed": CAPABILITIES.iceberg_allowed,
+        "ocoAllowed": CAPABILITIES.oco_allowed,
+        "otoAllowed": CAPABILITIES.oto_allowed,
+        "opoAllowed": CAPABILITIES.opo_allowed,
+        "quoteOrderQtyMarketAllowed": CAPABILITIES.quote_order_qty_market_allowed,
+        "allowTrailingStop": CAPABILITIES.allow_trailing_stop,
+        "cancelReplaceAllowed": CAPABILITIES.cancel_replace_allowed,
+        "amendAllowed": CAPABILITIES.amend_allowed,
+        "pegInstructionsAllowed": CAPABILITIES.peg_instructions_allowed,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
@@ -86,7 +100,7 @@ def _symbol(
              "applyMaxToMarket": False, "avgPriceMins": 5},
         ],
         "permissions": [],
-        "permissionSets": [["SPOT"]],
+        "permissionSets": [],
         "defaultSelfTradePreventionMode": DEFAULT_SELF_TRADE_PREVENTION.value,
         "allowedSelfTradePreventionModes": [mode.value for mode in SelfTradePrevention],
     }

@@ -105,6 +105,25 @@ class MarketsParams(BinanceParams):
     symbols: SymbolList | None = None
 
 
+_PERMISSION = r"[A-Z0-9_]{1,40}"
+PERMISSION_PATTERN = rf'^({_PERMISSION}|\[ *("{_PERMISSION}" *(, *"{_PERMISSION}" *)*)?\])$'
+
+
+class ExchangeInfoParams(MarketsParams):
+    """`GET /api/v3/exchangeInfo`: `permissions` and `symbolStatus` filter the markets
+    and are not sent with `symbol`/`symbols`."""
+
+    permissions: str | None = Field(
+        default=None, pattern=PERMISSION_PATTERN, max_length=400,
+        description='One permission or a JSON list, e.g. SPOT or ["MARGIN","LEVERAGED"]; '
+        "every market here is SPOT.", examples=["SPOT"])
+    show_permission_sets: bool = Field(
+        default=True, description="`false` leaves each market's `permissionSets` empty.")
+    symbol_status: str | None = Field(
+        default=None, description="TRADING, HALT or BREAK: only markets in that status.",
+        examples=["TRADING"])
+
+
 class AccountParams(SignedParams):
     """`GET /api/v3/account`."""
 

@@ -49,7 +49,7 @@ ROUTES: tuple[RouteDoc, ...] = (
     public("/api/v3/time", public_routes.server_time, "The server's time.", GENERAL,
            answer=api.ServerTime),
     public("/api/v3/exchangeInfo", public_routes.get_exchange_info,
-           "Trading rules and markets.", GENERAL, api.MarketsParams, api.ExchangeInfo),
+           "Trading rules and markets.", GENERAL, api.ExchangeInfoParams, api.ExchangeInfo),
     public("/api/v3/depth", market_routes.depth, "Order book.", params=api.DepthParams,
            answer=api.Depth),
     public("/api/v3/trades", market_routes.trades, "Recent trades.", params=api.TradesParams,

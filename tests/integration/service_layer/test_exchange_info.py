@@ -69,3 +69,32 @@ def test_an_unknown_symbol_is_refused(db: Conn, actor: int) -> None:
 
 def test_no_markets_yet(db: Conn) -> None:
     assert exchange_info(db, None, NOW_MS)["symbols"] == []
+
+
+@pytest.mark.parametrize(("permissions", "expected"), [
+    (frozenset({"SPOT"}), ["BTCUSDT", "ETHJPY"]),
+    (frozenset({"MARGIN", "SPOT"}), ["BTCUSDT", "ETHJPY"]),
+    (frozenset({"MARGIN", "LEVERAGED"}), []),
+    (frozenset(), []),
+])
+def test_the_permissions_filter_keeps_spot_markets_only_when_spot_is_asked_for(
+        db: Conn, actor: int, permissions: frozenset[str], expected: list[str]) -> None:
+    symbols = exchange_info(db, None, NOW_MS, permissions=permissions)["symbols"]
+
+    assert [s["symbol"] for s in symbols] == expected
+
+
+def test_the_status_filter_keeps_markets_in_that_status(db: Conn, actor: int) -> None:
+    admin.set_market_status(db, actor_id=actor, symbol="ETHJPY", status="HALT")
+
+    def listed(status: str) -> list[str]:
+        return [s["symbol"] for s in exchange_info(db, None, NOW_MS, status=status)["symbols"]]
+
+    assert (listed("TRADING"), listed("HALT"), listed("BREAK")) == (["BTCUSDT"], ["ETHJPY"], [])
+
+
+def test_permission_sets_can_be_left_empty(db: Conn, actor: int) -> None:
+    shown = exchange_info(db, ["BTCUSDT"], NOW_MS)["symbols"][0]
+    hidden = exchange_info(db, ["BTCUSDT"], NOW_MS, show_permission_sets=False)["symbols"][0]
+
+    assert (shown["permissionSets"], hidden["permissionSets"]) == ([["SPOT"]], [])
