@@ -37,6 +37,39 @@ class OrderType(StrEnum):
     LIMIT = "LIMIT"
     MARKET = "MARKET"
     LIMIT_MAKER = "LIMIT_MAKER"
+    STOP_LOSS = "STOP_LOSS"
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+    @property
+    def is_conditional(self) -> bool:
+        """Waits for the last trade price to reach its ``stopPrice`` before it works."""
+        return self in _WORKING_TYPE
+
+    @property
+    def working_type(self) -> OrderType:
+        """What the order trades as once working: MARKET or LIMIT (itself if not a stop)."""
+        return _WORKING_TYPE.get(self, self)
+
+    @property
+    def trades_as_market(self) -> bool:
+        """MARKET, or a stop that becomes one: no limit price bounds what it spends."""
+        return self.working_type is OrderType.MARKET
+
+    def triggers_on_rise(self, side: Side) -> bool:
+        """Binance's trigger direction: a STOP_LOSS BUY or a TAKE_PROFIT SELL works once
+        the last price is at or above its stop price; the other two at or below."""
+        stop_loss = self in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
+        return stop_loss == (side is Side.BUY)
+
+
+_WORKING_TYPE = {
+    OrderType.STOP_LOSS: OrderType.MARKET,
+    OrderType.STOP_LOSS_LIMIT: OrderType.LIMIT,
+    OrderType.TAKE_PROFIT: OrderType.MARKET,
+    OrderType.TAKE_PROFIT_LIMIT: OrderType.LIMIT,
+}
 
 
 class TimeInForce(StrEnum):
@@ -123,6 +156,8 @@ class RejectReason(StrEnum):
     NOTIONAL_TOO_LARGE = "NOTIONAL_TOO_LARGE"
     """Larger than any amount the ledger can hold (``money.MAX_UNITS``)."""
     AMEND_NOT_REDUCING = "AMEND_NOT_REDUCING"
+    WOULD_TRIGGER_IMMEDIATELY = "WOULD_TRIGGER_IMMEDIATELY"
+    """A stop order whose stop price the last trade price has already reached."""
 
     @property
     def binance_code(self) -> int:
@@ -149,6 +184,7 @@ _BINANCE_ERRORS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.NOTIONAL_TOO_LARGE: (-1013, "Filter failure: NOTIONAL"),
     # Binance has no dedicated code for this; -2010 is its generic "order rejected".
     RejectReason.AMEND_NOT_REDUCING: (-2010, "newQty must be less than the order's quantity."),
+    RejectReason.WOULD_TRIGGER_IMMEDIATELY: (-2010, "Order would trigger immediately."),
 }
 
 
@@ -284,6 +320,7 @@ class NewOrder:
     qty: int
     quote_qty: int
     stp: SelfTradePrevention
+    stop_price: int = 0
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from .events import (
     OrderDone,
     Rejected,
     Trade,
+    Triggered,
     encode_events,
     event_to_tuple,
     stream_digest,
 )
-from .snapshot import BookSnapshot, RestingOrder
+from .snapshot import BookSnapshot, RestingOrder, StopOrder
 
 __all__ = [
     "Accepted",
@@ -34,7 +35,9 @@ __all__ = [
     "PlaceOrder",
     "Rejected",
     "RestingOrder",
+    "StopOrder",
     "Trade",
+    "Triggered",
     "encode_events",
     "event_to_tuple",
     "stream_digest",

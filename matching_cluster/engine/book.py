@@ -24,7 +24,15 @@ Data structures, chosen for CPython speed:
 * ``_orders`` (id -> order) also keeps insertion order, which within each level *is*
   queue order; the snapshot lists orders in that order, so ``restore`` rebuilds every
   queue exactly.
+
+Stop orders (STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT) wait outside the
+book in ``_stops`` (arrival order). One whose stop price the last trade price has
+already reached is rejected (Binance's "Order would trigger immediately"). After each
+command, every stop that a price traded since the previous check has reached (low and
+high are tracked) starts working, oldest first, one at a time: its own trades can
+reach further stops, which work in the same way before the next command.
 """
+
 
 from __future__ import annotations
 
@@ -33,7 +41,12 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chalicelib.domain.market_rules import limit_problem, lot_problem, market_problem
+from chalicelib.domain.market_rules import (
+    limit_problem,
+    lot_problem,
+    market_problem,
+    price_problem,
+)
 from chalicelib.domain.orders import (
     FEE_RATE_SCALE,
     CommandKind,
@@ -47,8 +60,8 @@ from chalicelib.domain.orders import (
 )
 
 from .commands import AmendOrder, CancelAll, CancelOrder, CancelReplace, Command, PlaceOrder
-from .events import Accepted, Amended, Event, OrderDone, Rejected, Trade
-from .snapshot import BookSnapshot, RestingOrder
+from .events import Accepted, Amended, Event, OrderDone, Rejected, Trade, Triggered
+from .snapshot import BookSnapshot, RestingOrder, StopOrder
 
 # Builds a NamedTuple from a tuple in C, skipping the Python-level __new__ (hot path).
 _new: Any = tuple.__new__
@@ -72,6 +85,7 @@ _EXPIRED_IOC = DoneReason.EXPIRED_IOC
 _EXPIRED_FOK = DoneReason.EXPIRED_FOK
 _EXPIRED_STP = DoneReason.EXPIRED_STP
 _REJECTED_POST_ONLY = DoneReason.REJECTED_POST_ONLY
+_STOP_TYPES = frozenset(t for t in OrderType if t.is_conditional)
 _SIDES = (_BUY, _SELL)
 _TIFS = (_GTC, _IOC, _FOK)
 _STPS = (_STP_NONE, _EXPIRE_TAKER, _EXPIRE_MAKER, _EXPIRE_BOTH)
@@ -127,6 +141,10 @@ class _BookSide:
 class OrderBook:
     """One market's book. Feed it commands with ``apply``/``apply_batch``."""
 
+    # Trade prices since stops were last checked: none is (_UNLIMITED, 0).
+    _low: int
+    _high: int
+
     def __init__(self, spec: MarketSpec, *, next_seq: int = 1, next_trade_id: int = 1) -> None:
         self.spec = spec
         self._tick = spec.tick_size
@@ -143,6 +161,9 @@ class OrderBook:
         self._asks = _BookSide(-1)
         self._orders: dict[int, _Order] = {}
         self._by_user: dict[int, dict[int, _Order]] = {}
+        self._stops: dict[int, StopOrder] = {}
+        self._last_price = 0
+        self._low, self._high = _UNLIMITED, 0
         self._seq = next_seq
         self._trade_id = next_trade_id
         self._out: list[Event] = []
@@ -169,6 +190,8 @@ class OrderBook:
         except KeyError:
             raise TypeError(f"not an engine command: {cmd!r}") from None
         handler(cmd)
+        if self._high:
+            self._trigger_stops()
         return out
 
     def apply_batch(self, cmds: Iterable[Command]) -> list[Event]:
@@ -182,6 +205,8 @@ class OrderBook:
             except KeyError:
                 raise TypeError(f"not an engine command: {cmd!r}") from None
             handler(cmd)
+            if self._high:
+                self._trigger_stops()
         return out
 
     @property
@@ -191,6 +216,11 @@ class OrderBook:
     @property
     def next_trade_id(self) -> int:
         return self._trade_id
+
+    @property
+    def last_price(self) -> int:
+        """The latest trade's price (0 before the first trade)."""
+        return self._last_price
 
     # ------------------------------------------------------------------- queries
 
@@ -225,6 +255,10 @@ class OrderBook:
             return [_resting(o) for o in self._orders.values()]
         return [_resting(o) for o in self._by_user.get(user_id, {}).values()]
 
+    def stop_orders(self, user_id: int | None = None) -> list[StopOrder]:
+        """Stop orders waiting for their stop price (of one user, or all), oldest first."""
+        return [s for s in self._stops.values() if user_id is None or s.user_id == user_id]
+
     def level_orders(self, side: Side, price: int) -> list[RestingOrder]:
         """The live orders at one price, in queue (priority) order."""
         book = self._bids if side is _BUY else self._asks
@@ -242,6 +276,8 @@ class OrderBook:
             next_seq=self._seq,
             next_trade_id=self._trade_id,
             orders=tuple(_resting(o) for o in self._orders.values()),
+            stops=tuple(self._stops.values()),
+            last_price=self._last_price,
         )
 
     @classmethod
@@ -259,6 +295,13 @@ class OrderBook:
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid >= ask:
             raise ValueError("snapshot book is crossed")
+        book._last_price = snapshot.last_price
+        for s in snapshot.stops:
+            if s.order_id in book._orders or s.order_id in book._stops:
+                raise ValueError(f"inconsistent snapshot stop order {s!r}")
+            book._stops[s.order_id] = s._replace(
+                side=Side(s.side), order_type=OrderType(s.order_type),
+                stp=SelfTradePrevention(s.stp), tif=TimeInForce(s.tif))
         return book
 
     def state_hash(self) -> str:
@@ -272,6 +315,9 @@ class OrderBook:
         if otype is _MARKET:
             self._place_market(cmd)
             return
+        if otype is not _LIMIT and otype in _STOP_TYPES and type(otype) is OrderType:
+            self._place_stop(cmd)
+            return
         price = cmd.price
         qty = cmd.qty
         reason = None
@@ -281,11 +327,11 @@ class OrderBook:
             and self._min_qty <= qty <= self._max_qty and price * qty >= self._min_price_qty
         ):
             reason = self._limit_problem(price, qty)
-        elif cmd.order_id in self._orders:
+        elif cmd.order_id in self._orders or cmd.order_id in self._stops:
             reason = RejectReason.DUPLICATE_ORDER_ID
         elif (
             (otype is not _LIMIT and otype is not _LIMIT_MAKER) or cmd.quote_qty
-            or cmd.spend_cap or not _valid_enums(cmd)
+            or cmd.spend_cap or cmd.stop_price or not _valid_enums(cmd)
         ):
             reason = RejectReason.INVALID_ORDER
         if reason is not None:
@@ -296,18 +342,25 @@ class OrderBook:
 
     def _cancel(self, cmd: CancelOrder) -> None:
         o = self._orders.get(cmd.order_id)
-        if o is None or o.user_id != cmd.user_id:
-            self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id,
-                         RejectReason.UNKNOWN_ORDER)
+        if o is not None and o.user_id == cmd.user_id:
+            self._cancel_resting(o)
             return
-        self._cancel_resting(o)
+        stop = self._stops.get(cmd.order_id)
+        if stop is not None and stop.user_id == cmd.user_id:
+            self._cancel_stop(stop)
+            return
+        self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id, RejectReason.UNKNOWN_ORDER)
 
     def _cancel_all(self, cmd: CancelAll) -> None:
+        """The user's resting orders oldest first, then their waiting stops oldest first
+        (no events when nothing is open: the adapter acknowledges by offset)."""
         own = self._by_user.get(cmd.user_id)
-        if not own:
-            return  # nothing open: no events (the adapter acknowledges by offset)
-        for o in list(own.values()):
-            self._cancel_resting(o)
+        if own:
+            for o in list(own.values()):
+                self._cancel_resting(o)
+        if self._stops:
+            for stop in self.stop_orders(cmd.user_id):
+                self._cancel_stop(stop)
 
     def _amend(self, cmd: AmendOrder) -> None:
         o = self._orders.get(cmd.order_id)
@@ -345,7 +398,7 @@ class OrderBook:
         qty = cmd.qty
         if (
             o is None or o.user_id != cmd.user_id or cmd.new_order_id in orders
-            or not (
+            or cmd.new_order_id in self._stops or not (
                 type(price) is int and type(qty) is int
                 and not price % self._tick and not qty % self._lot
                 and self._min_qty <= qty <= self._max_qty and price * qty >= self._min_price_qty
@@ -369,7 +422,7 @@ class OrderBook:
     def _reject_replace(self, cmd: CancelReplace, o: _Order | None) -> None:
         if o is None or o.user_id != cmd.user_id:
             reason = RejectReason.UNKNOWN_ORDER
-        elif cmd.new_order_id in self._orders:
+        elif cmd.new_order_id in self._orders or cmd.new_order_id in self._stops:
             reason = RejectReason.DUPLICATE_ORDER_ID
         else:
             reason = self._limit_problem(cmd.price, cmd.qty)
@@ -384,17 +437,37 @@ class OrderBook:
             raise AssertionError("unreachable: the fast check passed")
         return reason
 
-    def _market_problem(self, cmd: PlaceOrder) -> RejectReason | None:
+    def _market_problem(self, cmd: PlaceOrder, stop_price: object = 0) -> RejectReason | None:
+        """What is wrong with a MARKET order (``stop_price``: the one it must carry)."""
         qty, quote_qty, cap = cmd.qty, cmd.quote_qty, cmd.spend_cap
-        if cmd.order_id in self._orders:
+        if cmd.order_id in self._orders or cmd.order_id in self._stops:
             return RejectReason.DUPLICATE_ORDER_ID
         if not _valid_enums(cmd):
             return RejectReason.INVALID_ORDER
         if any(type(v) is not int or v < 0 for v in (qty, quote_qty, cap)):
             return RejectReason.INVALID_QUANTITY
-        if cmd.price or (qty and quote_qty):
+        if cmd.price or cmd.stop_price != stop_price or (qty and quote_qty):
             return RejectReason.INVALID_ORDER
         return market_problem(self.spec, qty, quote_qty)
+
+    def _stop_problem(self, cmd: PlaceOrder) -> RejectReason | None:
+        """What is wrong with a stop order: as the order it stands for, then its stop
+        price (PRICE_FILTER), then whether the last trade price already reached it."""
+        stop_price = cmd.stop_price
+        if cmd.order_type.working_type is _MARKET:
+            reason = self._market_problem(cmd, stop_price)
+        else:
+            reason = limit_problem(self.spec, cmd.price, cmd.qty)
+            if reason is None and (cmd.order_id in self._orders or cmd.order_id in self._stops):
+                reason = RejectReason.DUPLICATE_ORDER_ID
+            elif reason is None and (cmd.quote_qty or cmd.spend_cap or not _valid_enums(cmd)):
+                reason = RejectReason.INVALID_ORDER
+        if reason is None:
+            reason = price_problem(self.spec, stop_price)
+        if reason is None and self._last_price and _stop_of(cmd).reached(
+                self._last_price, self._last_price):
+            reason = RejectReason.WOULD_TRIGGER_IMMEDIATELY
+        return reason
 
     # ------------------------------------------------------------------ matching
 
@@ -404,6 +477,10 @@ class OrderBook:
         self._out.append(_new(Accepted, (seq, o.order_id, o.user_id, o.side, o.order_type, tif,
                                          o.price, o.qty, 0)))
         self._seq = seq + 1
+        self._work_limit(o, tif)
+
+    def _work_limit(self, o: _Order, tif: TimeInForce) -> None:
+        """Match an accepted limit order, then rest or finish it."""
         if o.is_buy:
             opp = self._asks
             limit_key = -o.price
@@ -439,6 +516,11 @@ class OrderBook:
             return
         qty, quote_qty, cap = cmd.qty, cmd.quote_qty, cmd.spend_cap
         self._emit(Accepted, (order_id, user_id, side, _MARKET, cmd.tif, 0, qty, quote_qty))
+        self._work_market(order_id, user_id, side, stp, qty, quote_qty, cap)
+
+    def _work_market(self, order_id: int, user_id: int, side: Side, stp: SelfTradePrevention,
+                     qty: int, quote_qty: int, cap: int) -> None:
+        """Match an accepted MARKET order as far as it goes, then finish it."""
         is_buy = side is _BUY
         if qty:  # by base quantity; a buy may be capped in quote
             base = qty
@@ -460,6 +542,41 @@ class OrderBook:
             done = _EXPIRED_STP if stop == _STOP_STP else _EXPIRED_IOC
         self._emit_done_new(order_id, user_id, side, done, filled, filled_quote,
                             left if qty else 0)
+
+    def _place_stop(self, cmd: PlaceOrder) -> None:
+        reason = self._stop_problem(cmd)
+        if reason is not None:
+            self._reject(CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
+            return
+        stop = _stop_of(cmd)
+        self._emit(Accepted, (stop.order_id, stop.user_id, stop.side, stop.order_type,
+                              stop.tif, stop.price, stop.qty, stop.quote_qty))
+        self._stops[stop.order_id] = stop
+
+    def _trigger_stops(self) -> None:
+        """Set working, oldest first, every stop that the prices traded since the last
+        check reached, including those its predecessors' trades reach."""
+        stops = self._stops
+        while stops:
+            low, high = self._low, self._high
+            fired = next((s for s in stops.values() if s.reached(low, high)), None)
+            if fired is None:
+                break
+            del stops[fired.order_id]
+            self._emit(Triggered, (fired.order_id, fired.user_id, fired.side, fired.order_type,
+                                   fired.stop_price, self._last_price))
+            if fired.order_type.working_type is _MARKET:
+                self._work_market(fired.order_id, fired.user_id, fired.side, fired.stp,
+                                  fired.qty, fired.quote_qty, fired.spend_cap)
+            else:
+                self._work_limit(_Order(fired.order_id, fired.user_id, fired.side,
+                                        fired.order_type, fired.stp, fired.price, fired.qty,
+                                        fired.qty, 0), fired.tif)
+        self._low, self._high = _UNLIMITED, 0
+
+    def _cancel_stop(self, stop: StopOrder) -> None:
+        del self._stops[stop.order_id]
+        self._emit_done_new(stop.order_id, stop.user_id, stop.side, _CANCELED, 0, 0, stop.qty)
 
     def _fok_fillable(
         self, opp: _BookSide, limit_key: int, qty: int, user_id: int, stp: SelfTradePrevention,
@@ -500,6 +617,7 @@ class OrderBook:
         capped = quote_cap >= 0
         filled_quote = 0
         stop = _STOP_BOOK
+        first_price = last_price = 0
         while keys:
             key = keys[-1]
             if key < limit_key:
@@ -545,6 +663,9 @@ class OrderBook:
                     price, q, quote, maker_fee, taker_fee)))
                 seq += 1
                 trade_id += 1
+                if not first_price:
+                    first_price = price
+                last_price = price
                 filled_quote += quote
                 base_left -= q
                 maker.filled_quote += quote
@@ -574,7 +695,19 @@ class OrderBook:
                 break
         self._seq = seq
         self._trade_id = trade_id
+        if last_price:
+            self._traded(first_price, last_price)
         return base_left, filled_quote, stop
+
+    def _traded(self, first_price: int, last_price: int) -> None:
+        """Note one match's trade prices (monotonic, so its first and last bound them)."""
+        self._last_price = last_price
+        if self._stops:
+            low, high = sorted((first_price, last_price))
+            if low < self._low:
+                self._low = low
+            if high > self._high:
+                self._high = high
 
     # ------------------------------------------------------------ book upkeep
 
@@ -680,6 +813,13 @@ def _valid_enums(cmd: PlaceOrder) -> bool:
         any(cmd.side is v for v in _SIDES) and any(cmd.tif is v for v in _TIFS)
         and any(cmd.stp is v for v in _STPS)
     )
+
+
+def _stop_of(cmd: PlaceOrder) -> StopOrder:
+    """The waiting form of a stop order (a MARKET one has no time in force: GTC)."""
+    tif = cmd.tif if cmd.order_type.working_type is _LIMIT else _GTC
+    return StopOrder(cmd.order_id, cmd.user_id, cmd.side, cmd.order_type, cmd.stp, tif,
+                     cmd.price, cmd.qty, cmd.quote_qty, cmd.spend_cap, cmd.stop_price)
 
 
 def _resting(o: _Order) -> RestingOrder:

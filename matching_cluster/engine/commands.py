@@ -21,6 +21,10 @@ class PlaceOrder:
     * LIMIT_MAKER: ``price`` and ``qty``; rests or is rejected, never takes (tif ignored).
     * MARKET by base quantity: ``qty`` set, ``quote_qty`` 0.
     * MARKET by quote amount (Binance ``quoteOrderQty``): ``quote_qty`` set, ``qty`` 0.
+    * STOP_LOSS / TAKE_PROFIT: a MARKET order (sized either way) with ``stop_price``;
+      STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT: a LIMIT order with ``stop_price``. They wait,
+      outside the book, until the last trade price reaches ``stop_price`` (see
+      ``OrderType.triggers_on_rise``), then trade as the order they stand for.
 
     ``spend_cap`` (MARKET only, 0 = none) bounds what the order may give up when that is
     not already bounded by its own size: the quote a BUY by base quantity may spend, or
@@ -37,11 +41,13 @@ class PlaceOrder:
     tif: TimeInForce = TimeInForce.GTC
     stp: SelfTradePrevention = SelfTradePrevention.NONE
     spend_cap: int = 0
+    stop_price: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
-    """Cancel one open order; someone else's order counts as unknown."""
+    """Cancel one open order (resting or waiting for its stop price); someone else's
+    order counts as unknown."""
 
     order_id: int
     user_id: int

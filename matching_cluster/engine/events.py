@@ -13,6 +13,8 @@ What settlement does with them, without looking anything up:
   ``buyer_is_maker`` says which of ``maker_fee``/``taker_fee`` is the buyer's.
 * ``OrderDone``: the order will never trade again; ``filled_qty``/``filled_quote`` are
   what it consumed or received in total, so whatever was locked beyond that is freed.
+* ``Triggered``: a stop order's stop price was reached; it trades from now on as the
+  LIMIT or MARKET order it stands for (its lock was taken for that order already).
 * ``Amended``: the order's quantity went down from ``old_qty`` to ``new_qty`` at
   ``price``, freeing the lock of the difference.
 * ``Rejected``: the command changed nothing; for ``PLACE`` and ``CANCEL_REPLACE`` the
@@ -112,6 +114,22 @@ class Amended(NamedTuple):
     remaining_qty: int
 
 
+class Triggered(NamedTuple):
+    """A stop order started working: the last trade price reached its ``stop_price``.
+
+    The events of its matching follow, as for an order placed at this point; a LIMIT
+    one that rests takes its place in the queue now.
+    """
+
+    seq: int
+    order_id: int
+    user_id: int
+    side: Side
+    order_type: OrderType
+    stop_price: int
+    last_price: int
+
+
 class Rejected(NamedTuple):
     """A command was refused and changed nothing."""
 
@@ -122,7 +140,7 @@ class Rejected(NamedTuple):
     reason: RejectReason
 
 
-Event = Accepted | Trade | OrderDone | Amended | Rejected
+Event = Accepted | Trade | OrderDone | Amended | Triggered | Rejected
 
 
 def event_to_tuple(event: Event) -> tuple[object, ...]:

@@ -1,8 +1,10 @@
-"""Book snapshots: the resting orders in priority order plus the market's counters.
+"""Book snapshots: the resting orders in priority order, the stop orders waiting for
+their stop price, the last trade price and the market's counters.
 
 ``orders`` lists every open order in arrival order; within one price level that is
 queue priority, so ``OrderBook.restore`` rebuilds identical queues and the restored book
-produces the same events as the original for any further commands.
+produces the same events as the original for any further commands. ``stops`` are in
+arrival order too: when one trade price reaches several stops, the oldest works first.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from chalicelib.domain.orders import MarketSpec, OrderType, SelfTradePrevention, Side
+from chalicelib.domain.orders import (
+    MarketSpec,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 class RestingOrder(NamedTuple):
@@ -32,12 +40,41 @@ class RestingOrder(NamedTuple):
         return self.qty - self.remaining
 
 
+class StopOrder(NamedTuple):
+    """A STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) order waiting for its stop price.
+
+    Sized as the order it stands for (``price`` 0 and ``qty`` or ``quote_qty`` for a
+    MARKET one); nothing about it changes while it waits.
+    """
+
+    order_id: int
+    user_id: int
+    side: Side
+    order_type: OrderType
+    stp: SelfTradePrevention
+    tif: TimeInForce
+    price: int
+    qty: int
+    quote_qty: int
+    spend_cap: int
+    stop_price: int
+
+    def reached(self, low: int, high: int) -> bool:
+        """Whether trades at prices from ``low`` to ``high`` set the order working."""
+        if self.order_type.triggers_on_rise(self.side):
+            return high >= self.stop_price
+        return low <= self.stop_price
+
+
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
     spec: MarketSpec
     next_seq: int
     next_trade_id: int
     orders: tuple[RestingOrder, ...]
+    stops: tuple[StopOrder, ...] = ()
+    last_price: int = 0
+    """The price of the market's latest trade (0 before the first): stops trigger on it."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (enums as their Binance names, ints as ints)."""
@@ -47,6 +84,8 @@ class BookSnapshot:
             "next_seq": self.next_seq,
             "next_trade_id": self.next_trade_id,
             "orders": [list(o) for o in self.orders],
+            "stops": [list(o) for o in self.stops],
+            "last_price": self.last_price,
         }
 
     @classmethod
@@ -58,7 +97,14 @@ class BookSnapshot:
                          price, qty, remaining, filled_quote)
             for oid, uid, side, otype, stp, price, qty, remaining, filled_quote in data["orders"]
         )
-        return cls(MarketSpec(**data["spec"]), data["next_seq"], data["next_trade_id"], orders)
+        stops = tuple(
+            StopOrder(oid, uid, Side(side), OrderType(otype), SelfTradePrevention(stp),
+                      TimeInForce(tif), price, qty, quote_qty, cap, stop_price)
+            for oid, uid, side, otype, stp, tif, price, qty, quote_qty, cap, stop_price
+            in data["stops"]
+        )
+        return cls(MarketSpec(**data["spec"]), data["next_seq"], data["next_trade_id"], orders,
+                   stops, data["last_price"])
 
     def canonical_bytes(self) -> bytes:
         """Deterministic encoding, the input of ``OrderBook.state_hash``."""

@@ -6,6 +6,10 @@ every fill (the first of the best price is the oldest); a fill replaces the make
 Slow and obviously right about priority. It shares only the specification with the
 engine (the domain's vocabulary and the engine's command, event and order value types)
 and must produce exactly the engine's events: same types, fields and sequence numbers.
+
+Stop orders wait in a second list in arrival order. Every trade's price is written
+down; after each command, as long as one of the prices written down reaches a waiting
+stop, the oldest such stop works (and its trades are written down too).
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ class ReferenceBook:
     def __init__(self, spec: domain.MarketSpec) -> None:
         self.spec = spec
         self.book: list[engine.RestingOrder] = []  # arrival order
+        self.stops: list[engine.StopOrder] = []  # arrival order
+        self.last_price = 0
+        self.prices: list[int] = []  # traded since stops were last looked at
         self.seq = 1
         self.trade_id = 1
         self.out: list[engine.Event] = []
@@ -70,6 +77,11 @@ class ReferenceBook:
 
     def find(self, order_id: int) -> engine.RestingOrder | None:
         return next((o for o in self.book if o.order_id == order_id), None)
+
+    def taken(self, order_id: int) -> bool:
+        """Whether an open order (resting or waiting) has this id."""
+        return self.find(order_id) is not None or any(
+            s.order_id == order_id for s in self.stops)
 
     def owned(self, order_id: int, user_id: int) -> engine.RestingOrder | None:
         """The order, if it rests and ``user_id`` owns it (else it is unknown to them)."""
@@ -125,14 +137,15 @@ class ReferenceBook:
             return Reject.NOTIONAL_TOO_SMALL
         return None
 
-    def market_problem(self, cmd: engine.PlaceOrder) -> domain.RejectReason | None:
-        if self.find(cmd.order_id) is not None:
+    def market_problem(self, cmd: engine.PlaceOrder,
+                       stop_price: int = 0) -> domain.RejectReason | None:
+        if self.taken(cmd.order_id):
             return Reject.DUPLICATE_ORDER_ID
         if not known_enums(cmd):
             return Reject.INVALID_ORDER
         if any(type(v) is not int or v < 0 for v in (cmd.qty, cmd.quote_qty, cmd.spend_cap)):
             return Reject.INVALID_QUANTITY
-        if cmd.price or (cmd.qty and cmd.quote_qty):
+        if cmd.price or cmd.stop_price != stop_price or (cmd.qty and cmd.quote_qty):
             return Reject.INVALID_ORDER
         if cmd.qty:
             return self.qty_problem(cmd.qty)
@@ -157,9 +170,27 @@ class ReferenceBook:
                         cmd: engine.CancelReplace) -> domain.RejectReason | None:
         if o is None:
             return Reject.UNKNOWN_ORDER
-        if self.find(cmd.new_order_id) is not None:
+        if self.taken(cmd.new_order_id):
             return Reject.DUPLICATE_ORDER_ID
         return self.limit_problem(cmd.price, cmd.qty)
+
+    def stop_problem(self, cmd: engine.PlaceOrder) -> domain.RejectReason | None:
+        """As the order it stands for, then the stop price, then the last price."""
+        if cmd.order_type in (domain.OrderType.STOP_LOSS, domain.OrderType.TAKE_PROFIT):
+            reason = self.market_problem(cmd, cmd.stop_price)
+        else:
+            reason = self.limit_problem(cmd.price, cmd.qty)
+            if reason is None and self.taken(cmd.order_id):
+                reason = Reject.DUPLICATE_ORDER_ID
+            if reason is None and (cmd.quote_qty or cmd.spend_cap or not known_enums(cmd)):
+                reason = Reject.INVALID_ORDER
+        if reason is None and not is_count(cmd.stop_price):
+            reason = Reject.INVALID_PRICE
+        if reason is None and cmd.stop_price % self.spec.tick_size:
+            reason = Reject.PRICE_OFF_TICK
+        if reason is None and self.last_price and reaches(cmd, self.last_price):
+            reason = Reject.WOULD_TRIGGER_IMMEDIATELY
+        return reason
 
     # ----------------------------------------------------------------- commands
 
@@ -168,6 +199,8 @@ class ReferenceBook:
         match cmd:
             case engine.PlaceOrder() if cmd.order_type is domain.OrderType.MARKET:
                 self.place_market(cmd)
+            case engine.PlaceOrder() if cmd.order_type in STOP_TYPES:
+                self.place_stop(cmd)
             case engine.PlaceOrder():
                 self.place_limit(cmd)
             case engine.CancelOrder():
@@ -175,19 +208,59 @@ class ReferenceBook:
             case engine.CancelAll():
                 for o in [o for o in self.book if o.user_id == cmd.user_id]:
                     self.finish(o, Done.CANCELED)
+                for stop in [s for s in self.stops if s.user_id == cmd.user_id]:
+                    self.cancel_stop(stop)
             case engine.AmendOrder():
                 self.amend(cmd)
             case engine.CancelReplace():
                 self.cancel_replace(cmd)
+        self.work_reached_stops()
         return self.out
+
+    def place_stop(self, cmd: engine.PlaceOrder) -> None:
+        reason = self.stop_problem(cmd)
+        if reason is not None:
+            self.refuse(domain.CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
+            return
+        limit_type = cmd.order_type in (domain.OrderType.STOP_LOSS_LIMIT,
+                                        domain.OrderType.TAKE_PROFIT_LIMIT)
+        stop = engine.StopOrder(
+            cmd.order_id, cmd.user_id, cmd.side, cmd.order_type, cmd.stp,
+            cmd.tif if limit_type else domain.TimeInForce.GTC, cmd.price, cmd.qty,
+            cmd.quote_qty, cmd.spend_cap, cmd.stop_price)
+        self.emit(engine.Accepted, stop.order_id, stop.user_id, stop.side, stop.order_type,
+                  stop.tif, stop.price, stop.qty, stop.quote_qty)
+        self.stops.append(stop)
+
+    def work_reached_stops(self) -> None:
+        while True:
+            stop = next((s for s in self.stops if any(reaches(s, p) for p in self.prices)),
+                        None)
+            if stop is None:
+                break
+            self.stops.remove(stop)
+            self.emit(engine.Triggered, stop.order_id, stop.user_id, stop.side,
+                      stop.order_type, stop.stop_price, self.last_price)
+            if stop.order_type in (domain.OrderType.STOP_LOSS, domain.OrderType.TAKE_PROFIT):
+                self.work_market(stop)
+            else:
+                self.work_limit(engine.RestingOrder(
+                    stop.order_id, stop.user_id, stop.side, stop.order_type, stop.stp,
+                    stop.price, stop.qty, stop.qty, 0), stop.tif)
+        self.prices = []
+
+    def cancel_stop(self, stop: engine.StopOrder) -> None:
+        self.stops.remove(stop)
+        self.emit(engine.OrderDone, stop.order_id, stop.user_id, stop.side, Done.CANCELED, 0,
+                  0, stop.qty)
 
     def place_limit(self, cmd: engine.PlaceOrder) -> None:
         reason = self.limit_problem(cmd.price, cmd.qty)
-        if reason is None and self.find(cmd.order_id) is not None:
+        if reason is None and self.taken(cmd.order_id):
             reason = Reject.DUPLICATE_ORDER_ID
         if reason is None and (
             cmd.order_type not in (domain.OrderType.LIMIT, domain.OrderType.LIMIT_MAKER)
-            or cmd.quote_qty or cmd.spend_cap or not known_enums(cmd)
+            or cmd.quote_qty or cmd.spend_cap or cmd.stop_price or not known_enums(cmd)
         ):
             reason = Reject.INVALID_ORDER
         if reason is not None:
@@ -201,6 +274,9 @@ class ReferenceBook:
         """Accept a valid limit order, match what crosses, rest or expire the rest."""
         self.emit(engine.Accepted, order.order_id, order.user_id, order.side, order.order_type,
                   tif, order.price, order.qty, 0)
+        self.work_limit(order, tif)
+
+    def work_limit(self, order: engine.RestingOrder, tif: domain.TimeInForce) -> None:
         taker = Taker(order.order_id, order.user_id, order.side, order.stp, order.price,
                       order.qty, None)
         best = self.best_maker(taker)
@@ -282,6 +358,8 @@ class ReferenceBook:
         self.emit(engine.Trade, self.trade_id, maker.order_id, maker.user_id, taker.order_id,
                   taker.user_id, not taker.buys, maker.price, qty, quote, maker_fee, taker_fee)
         self.trade_id += 1
+        self.last_price = maker.price
+        self.prices.append(maker.price)
         taker.filled_qty += qty
         taker.filled_quote += quote
         if taker.base_left is not None:
@@ -299,6 +377,9 @@ class ReferenceBook:
             return
         self.emit(engine.Accepted, cmd.order_id, cmd.user_id, cmd.side, domain.OrderType.MARKET,
                   cmd.tif, 0, cmd.qty, cmd.quote_qty)
+        self.work_market(cmd)
+
+    def work_market(self, cmd: engine.PlaceOrder | engine.StopOrder) -> None:
         buys = cmd.side is domain.Side.BUY
         cap = cmd.spend_cap or None  # bounds the side the order's own size does not
         if cmd.qty:
@@ -325,11 +406,15 @@ class ReferenceBook:
 
     def cancel(self, cmd: engine.CancelOrder) -> None:
         o = self.owned(cmd.order_id, cmd.user_id)
-        if o is None:
+        stop = next((s for s in self.stops
+                     if s.order_id == cmd.order_id and s.user_id == cmd.user_id), None)
+        if o is not None:
+            self.finish(o, Done.CANCELED)
+        elif stop is not None:
+            self.cancel_stop(stop)
+        else:
             self.refuse(domain.CommandKind.CANCEL, cmd.order_id, cmd.user_id,
                         Reject.UNKNOWN_ORDER)
-        else:
-            self.finish(o, Done.CANCELED)
 
     def amend(self, cmd: engine.AmendOrder) -> None:
         o = self.owned(cmd.order_id, cmd.user_id)
@@ -358,6 +443,20 @@ class ReferenceBook:
         self.submit(engine.RestingOrder(cmd.new_order_id, o.user_id, o.side, o.order_type,
                                         o.stp, cmd.price, cmd.qty, cmd.qty, 0),
                     domain.TimeInForce.GTC)
+
+
+STOP_TYPES = (domain.OrderType.STOP_LOSS, domain.OrderType.STOP_LOSS_LIMIT,
+              domain.OrderType.TAKE_PROFIT, domain.OrderType.TAKE_PROFIT_LIMIT)
+
+
+def reaches(stop: engine.PlaceOrder | engine.StopOrder, price: int) -> bool:
+    """Binance's rule: a STOP_LOSS BUY or a TAKE_PROFIT SELL works at or above its stop
+    price, a STOP_LOSS SELL or a TAKE_PROFIT BUY at or below it."""
+    stop_loss = stop.order_type in (domain.OrderType.STOP_LOSS,
+                                    domain.OrderType.STOP_LOSS_LIMIT)
+    if stop_loss == (stop.side is domain.Side.BUY):
+        return price >= stop.stop_price
+    return price <= stop.stop_price
 
 
 def known_enums(cmd: engine.PlaceOrder) -> bool:

@@ -59,6 +59,17 @@ def market(
                       spend_cap=spend_cap, stp=stp)
 
 
+def stop(
+    order_id: int, user_id: int, side: Side, order_type: OrderType, stop_price: int, *,
+    price: int = 0, qty: int = 0, quote_qty: int = 0, spend_cap: int = 0,
+    tif: TimeInForce = TimeInForce.GTC, stp: SelfTradePrevention = SelfTradePrevention.NONE,
+) -> PlaceOrder:
+    """A STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) order waiting for ``stop_price``."""
+    return PlaceOrder(order_id, user_id, side, order_type, price=price, qty=qty,
+                      quote_qty=quote_qty, tif=tif, stp=stp, spend_cap=spend_cap,
+                      stop_price=stop_price)
+
+
 def trades(events: list[Event]) -> list[Trade]:
     return [e for e in events if isinstance(e, Trade)]
 

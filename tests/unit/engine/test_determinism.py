@@ -18,6 +18,7 @@ from matching_cluster.engine import (
     OrderBook,
     PlaceOrder,
     Trade,
+    Triggered,
     encode_events,
     stream_digest,
 )
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.unit
 
 
 def seeded_stream(seed: int, length: int) -> list[Command]:
-    """A mixed command stream: every command type, STP modes, some invalid input."""
+    """A mixed command stream: every command type and order type (stops included), STP
+    modes, some invalid input."""
     rng = random.Random(seed)
     users = range(1, 6)
     ids: list[tuple[int, int]] = []  # (order id, user) of every placed order
@@ -38,7 +40,15 @@ def seeded_stream(seed: int, length: int) -> list[Command]:
         user = rng.choice(users)
         price = rng.randint(16, 24) * 5 if rng.random() > 0.02 else 101
         qty = rng.randint(1, 20) * 10 if rng.random() > 0.02 else 15
-        if roll < 0.45 or not ids:
+        if roll < 0.05 and ids:
+            stop_type = rng.choice([t for t in OrderType if t.is_conditional])
+            stop_price = rng.randint(16, 24) * 5
+            sizes = ({"price": price, "qty": qty} if stop_type.working_type is OrderType.LIMIT
+                     else {"qty": qty})
+            cmds.append(PlaceOrder(n, user, rng.choice(list(Side)), stop_type,
+                                   stop_price=stop_price, **sizes))  # type: ignore[arg-type]
+            ids.append((n, user))
+        elif roll < 0.45 or not ids:
             tif = rng.choice([TimeInForce.GTC] * 6 + [TimeInForce.IOC, TimeInForce.FOK])
             order_type = OrderType.LIMIT_MAKER if rng.random() < 0.1 else OrderType.LIMIT
             cmds.append(PlaceOrder(n, user, rng.choice(list(Side)), order_type, price=price,
@@ -75,6 +85,7 @@ def test_same_stream_twice_gives_identical_events(seed: int) -> None:
     assert stream_digest(events_a) == stream_digest(events_b)
     assert first.state_hash() == second.state_hash()
     assert sum(isinstance(e, Trade) for e in events_a) > 200  # the stream really trades
+    assert sum(isinstance(e, Triggered) for e in events_a) > 20  # and sets stops off
     assert [e.seq for e in events_a] == list(range(1, len(events_a) + 1))
 
 

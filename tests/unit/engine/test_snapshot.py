@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from matching_cluster.engine import BookSnapshot, OrderBook, RestingOrder, encode_events
+from chalicelib.domain.orders import OrderType
+from matching_cluster.engine import (
+    BookSnapshot,
+    OrderBook,
+    RestingOrder,
+    StopOrder,
+    encode_events,
+)
 from matching_cluster.engine.commands import AmendOrder, CancelReplace, PlaceOrder
 
-from .support import BUY, SELL, STP, limit, maker_only, market, new_book, seed
+from .support import BUY, SELL, STP, limit, maker_only, market, new_book, seed, stop
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +35,10 @@ def busy_book() -> OrderBook:
     book.apply(limit(7, 4, BUY, 100, 10))  # partially fills order 1
     book.apply(AmendOrder(2, 2, 10))  # keeps priority behind 1
     book.apply(CancelReplace(6, 3, 8, 95, 20))  # now behind 4 and 5
+    seed(book,  # waiting for their stop prices (the last trade was at 100)
+         stop(9, 5, SELL, OrderType.STOP_LOSS_LIMIT, 95, price=90, qty=20),
+         stop(10, 6, BUY, OrderType.TAKE_PROFIT, 90, qty=10),
+         stop(11, 6, BUY, OrderType.STOP_LOSS, 105, quote_qty=300, stp=STP.EXPIRE_BOTH))
     return book
 
 
@@ -42,6 +54,8 @@ def test_restored_book_has_the_same_state_and_hash() -> None:
     book = busy_book()
     restored = OrderBook.restore(book.snapshot())
     assert restored.snapshot() == book.snapshot()
+    assert restored.stop_orders() == book.stop_orders() != []
+    assert restored.last_price == book.last_price == 100
     assert restored.state_hash() == book.state_hash()
     assert restored.depth() == book.depth()
     assert restored.next_seq == book.next_seq
@@ -92,6 +106,9 @@ def test_restore_refuses_an_inconsistent_snapshot() -> None:
     with pytest.raises(ValueError, match="crossed"):
         OrderBook.restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
                                        (*snap.orders, crossing)))
+    clash = snap.stops[0]._replace(order_id=snap.orders[0].order_id)
+    with pytest.raises(ValueError, match="inconsistent"):
+        OrderBook.restore(replace(snap, stops=(clash,)))
     with pytest.raises(ValueError, match="version"):
         BookSnapshot.from_dict({**snap.to_dict(), "version": 0})
 
@@ -111,8 +128,10 @@ def test_restore_accepts_plain_enum_names() -> None:
                      o.stp.value, o.price, o.qty, o.remaining, o.filled_quote)  # type: ignore[arg-type]
         for o in snap.orders
     )
-    restored = OrderBook.restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
-                                              plain))
+    plain_stops: Any = tuple(StopOrder(*s[:2], s.side.value, s.order_type.value,  # type: ignore[arg-type]
+                                       s.stp.value, s.tif.value, *s[6:])  # type: ignore[arg-type]
+                             for s in snap.stops)
+    restored = OrderBook.restore(replace(snap, orders=plain, stops=plain_stops))
     assert restored.state_hash() == book.state_hash()
     assert encode_events(restored.apply_batch(follow_up())) == encode_events(
         book.apply_batch(follow_up()))

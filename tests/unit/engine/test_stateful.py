@@ -1,5 +1,8 @@
 """Hypothesis stateful test: the engine against the reference book, step by step.
 
+Stop orders (all four types, sized every way) are placed around the prices the book
+trades at, so that they are refused as already reached, wait, and set off one another.
+
 Both books get the same commands and must emit the same events (hence the same trades)
 and hold the same resting orders in the same priority. After every step the engine's
 book is also checked on its own: never crossed, queues in arrival order, no quantity
@@ -29,6 +32,7 @@ from matching_cluster.engine import (
     OrderDone,
     PlaceOrder,
     Trade,
+    Triggered,
     encode_events,
 )
 
@@ -50,6 +54,7 @@ QTYS = st.sampled_from([10, 20, 30, 40, 50, 60, 70, 80] * 3 + [0, 15, 90])
 SIDES = st.sampled_from(list(Side))
 STPS = st.sampled_from(list(SelfTradePrevention))
 PICK = st.integers(0, 10_000)
+STOP_TYPES = [t for t in OrderType if t.is_conditional]
 
 
 class EngineVersusReference(RuleBasedStateMachine):
@@ -75,15 +80,17 @@ class EngineVersusReference(RuleBasedStateMachine):
         return self.next_id
 
     def known_id(self, pick: int) -> int:
-        """Mostly an open order; sometimes any id seen so far (likely finished)."""
-        open_orders = self.engine.open_orders()
-        if open_orders and pick % 5:
-            return open_orders[pick % len(open_orders)].order_id
+        """Mostly an open order (resting or waiting); sometimes any id seen so far."""
+        open_ids = [o.order_id for o in self.engine.open_orders()]
+        open_ids += [s.order_id for s in self.engine.stop_orders()]
+        if open_ids and pick % 5:
+            return open_ids[pick % len(open_ids)]
         return self.used_ids[pick % len(self.used_ids)] if self.used_ids else 1
 
     def owner(self, order_id: int, user: int, pick: int) -> int:
-        """The real owner of a resting order most of the time, else ``user``."""
-        order = self.engine.order(order_id)
+        """The real owner of an open order most of the time, else ``user``."""
+        order = self.engine.order(order_id) or next(
+            (s for s in self.engine.stop_orders() if s.order_id == order_id), None)
         return order.user_id if order is not None and pick % 5 else user
 
     def run(self, cmd: Command) -> None:
@@ -103,6 +110,8 @@ class EngineVersusReference(RuleBasedStateMachine):
                 for order_id in (e.maker_order_id, e.taker_order_id):
                     self.traded[order_id] += e.qty
                     self.traded_quote[order_id] += e.quote_qty
+            elif isinstance(e, Triggered):
+                self.arrival[e.order_id] = e.seq  # a stop joins its queue when it works
             elif isinstance(e, Amended):
                 self.size[e.order_id] = e.new_qty
             elif isinstance(e, OrderDone):
@@ -134,6 +143,21 @@ class EngineVersusReference(RuleBasedStateMachine):
                             qty=0 if by_quote else qty, quote_qty=quote if by_quote else 0,
                             stp=stp, spend_cap=cap))
 
+    @rule(pick=PICK, user=USERS, side=SIDES, stop_type=st.sampled_from(STOP_TYPES),
+          stop_price=PRICES, price=PRICES, qty=QTYS, stp=STPS,
+          tif=st.sampled_from(list(TimeInForce)), by_quote=st.booleans(),
+          quote=st.integers(0, 600), cap=st.sampled_from([0, 0, 40, 300]))
+    def place_stop(self, pick: int, user: int, side: Side, stop_type: OrderType,
+                   stop_price: int, price: int, qty: int, stp: SelfTradePrevention,
+                   tif: TimeInForce, by_quote: bool, quote: int, cap: int) -> None:
+        if stop_type.working_type is OrderType.LIMIT:
+            sizes = {"price": price, "qty": qty, "tif": tif}
+        else:
+            sizes = {"qty": 0 if by_quote else qty, "quote_qty": quote if by_quote else 0,
+                     "spend_cap": cap}
+        self.run(PlaceOrder(self.fresh_id(pick), user, side, stop_type, stp=stp,
+                            stop_price=stop_price, **sizes))  # type: ignore[arg-type]
+
     @rule(pick=PICK, user=USERS)
     def cancel(self, pick: int, user: int) -> None:
         order_id = self.known_id(pick)
@@ -159,8 +183,17 @@ class EngineVersusReference(RuleBasedStateMachine):
     @invariant()
     def same_resting_book(self) -> None:
         assert self.engine.open_orders() == self.reference.open_orders()
+        assert self.engine.stop_orders() == self.reference.stops
+        assert self.engine.last_price == self.reference.last_price
         assert self.engine.next_seq == self.reference.seq
         assert self.engine.next_trade_id == self.reference.trade_id
+
+    @invariant()
+    def waiting_stops_not_yet_reached(self) -> None:
+        """Between commands, no waiting stop is reached by the last trade price."""
+        last = self.engine.last_price
+        for stop in self.engine.stop_orders():
+            assert not last or not stop.reached(last, last)
 
     @invariant()
     def never_crossed(self) -> None:
