@@ -47,6 +47,7 @@ DAY_MS = 24 * 60 * MINUTE_MS
 AVERAGE_PRICE_MINUTES = 5
 # A 24 h ticker is computed at most this often per market; polling clients share it.
 TICKER_24HR_TTL_MS = 1000
+WINDOW_TICKER_SYMBOLS_MAX = 100
 # Beyond every time Binance accepts, so "no endTime" is one bound like any other.
 LATEST_MS = 2**63 - 1
 
@@ -144,18 +145,33 @@ def _ticker_24hr(conn: Conn, cache: MarketCache, scales: MarketScales,
     newest_trade = cache.last_trade_id(scales.symbol)
     stats = cache.ticker_stats(scales.symbol, newest_trade)
     if stats is None:
-        stats = _window_stats(conn, scales, now_ms)
+        stats = _window_stats(conn, scales, (now_ms - DAY_MS) // MINUTE_MS * MINUTE_MS,
+                              now_ms)
         cache.cache_ticker_stats(scales.symbol, newest_trade, stats, TICKER_24HR_TTL_MS)
     return Ticker24hr(scales, **stats, top=top)
 
 
-def _window_stats(conn: Conn, scales: MarketScales, now_ms: int) -> dict[str, int]:
-    start = (now_ms - DAY_MS) // MINUTE_MS * MINUTE_MS
-    window = data.read_window(conn, scales.symbol, start)
+def window_tickers(conn: Conn, cache: MarketCache, symbols: Sequence[str], start_ms: int,
+                   close_ms: int) -> list[Ticker24hr]:
+    """The statistics of the trades since ``start_ms`` (a minute boundary) of the given
+    markets, by symbol, reported as the window [start_ms, close_ms]: Binance's rolling
+    window and trading day tickers, computed on each request."""
+    if len(symbols) > WINDOW_TICKER_SYMBOLS_MAX:
+        raise bad_request(ErrorCode.TOO_MANY_PARAMETERS,
+                          f"Too many values sent for parameter 'symbols', max "
+                          f"{WINDOW_TICKER_SYMBOLS_MAX}.")
+    return [Ticker24hr(scales, **_window_stats(conn, scales, start_ms, close_ms),
+                       top=_top_of_book(conn, cache, scales.symbol))
+            for scales in markets(conn, symbols)]
+
+
+def _window_stats(conn: Conn, scales: MarketScales, start_ms: int,
+                  close_ms: int) -> dict[str, int]:
+    window = data.read_window(conn, scales.symbol, start_ms)
     last = window.last
     last_price, last_qty = (last.price, last.qty) if last else (0, 0)
     totals = window.totals
-    stats = {"open_time": start, "close_time": now_ms, "last": last_price,
+    stats = {"open_time": start_ms, "close_time": close_ms, "last": last_price,
              "last_qty": last_qty, "prev_close": window.prev_close}
     if totals is None:
         return {**stats, "open": last_price, "high": last_price, "low": last_price,

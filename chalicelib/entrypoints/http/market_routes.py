@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib.domain.market_data import MarketScales, Ticker24hr, TopOfBook, Trades
+from chalicelib.domain.market_data import MarketScales, TopOfBook, Trades
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.api_models import (
     DepthParams,
@@ -69,30 +69,6 @@ def klines() -> list[list[object]]:
              price(s, c.close), qty(s, c.volume), c.close_time, price(s, c.quote_volume),
              c.trade_count, qty(s, c.taker_buy_volume), price(s, c.taker_buy_quote_volume), "0"]
             for c in found.candles]
-
-
-@routes.route("/api/v3/ticker/24hr", methods=["GET"])
-def ticker_24hr() -> Any:
-    params = parse_query(routes.current_request, MarketsParams)
-    symbols = requested_symbols(params.symbol, params.symbols)
-    now = routes.services.now_ms()
-    found = with_data(
-        lambda conn, cache: md.ticker_24hr(conn, cache, symbols, now))
-    return one_or_all(params, [ticker_24hr_shape(t) for t in found])
-
-
-def ticker_24hr_shape(t: Ticker24hr) -> dict[str, object]:
-    s = t.market
-    return {"symbol": s.symbol, "priceChange": price(s, t.price_change),
-            "priceChangePercent": format_units(t.price_change_percent_milli, 3),
-            "weightedAvgPrice": price(s, t.weighted_avg_price),
-            "prevClosePrice": price(s, t.prev_close), "lastPrice": price(s, t.last),
-            "lastQty": qty(s, t.last_qty), **top_of_book(s, t.top),
-            "openPrice": price(s, t.open), "highPrice": price(s, t.high),
-            "lowPrice": price(s, t.low), "volume": qty(s, t.volume),
-            "quoteVolume": price(s, t.quote_volume), "openTime": t.open_time,
-            "closeTime": t.close_time, "firstId": t.first_id, "lastId": t.last_id,
-            "count": t.count}
 
 
 @routes.route("/api/v3/ticker/price", methods=["GET"])

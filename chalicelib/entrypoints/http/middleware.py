@@ -41,7 +41,8 @@ DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))
 DEPTH_MAX_WEIGHT = 250
 # Tickers: (weight for one symbol, weight for every market).
 TICKER_WEIGHTS = {"/api/v3/ticker/24hr": (2, 80), "/api/v3/ticker/price": (2, 4),
-                  "/api/v3/ticker/bookTicker": (2, 4)}
+                  "/api/v3/ticker/bookTicker": (2, 4), "/api/v3/ticker": (4, 200),
+                  "/api/v3/ticker/tradingDay": (4, 200)}
 
 
 def request_weight(method: str, path: str, params: dict[str, str] | None) -> int:

@@ -56,8 +56,6 @@ ROUTES: tuple[RouteDoc, ...] = (
            answer=api.Trades),
     public("/api/v3/klines", market_routes.klines, "Candles.", params=api.KlinesParams,
            answer=api.Klines),
-    public("/api/v3/ticker/24hr", market_routes.ticker_24hr, "24 hour rolling statistics.",
-           params=api.MarketsParams, answer=api.Tickers24hr),
     public("/api/v3/ticker/price", market_routes.ticker_price, "Last price.",
            params=api.MarketsParams, answer=api.PriceTickers),
     public("/api/v3/ticker/bookTicker", market_routes.book_ticker, "Best bid and ask.",

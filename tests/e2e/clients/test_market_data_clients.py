@@ -1,17 +1,24 @@
-"""Market data through Binance's own libraries, unmodified: aggregate and historical
-trades (python-binance and binance-connector), checked against the trades the matcher
+"""Market data through Binance's own libraries, unmodified (python-binance and
+binance-connector): aggregate and historical trades, the statistics tickers (24 h,
+rolling windows, trading days; FULL and MINI), checked against the trades the matcher
 wrote and against Binance's documented examples."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from binance.error import ClientError
 from binance.exceptions import BinanceAPIException
+from binance.spot import Spot
 
+from chalicelib.bootstrap import bootstrap_api
+from chalicelib.domain.clock import ManualClock
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.service_layer import trade_history
+from chalicelib.settings import Settings
 from tests.e2e.clients.conftest import Trader
 from tests.e2e.clients.market_data_support import (
     SYMBOL,
@@ -23,6 +30,7 @@ from tests.e2e.clients.market_data_support import (
     sell,
     settled,
 )
+from tests.e2e.conftest import now_ms
 from tests.support.ledger import assert_ledger_invariants
 
 HOUR_MS = 3_600_000
@@ -142,3 +150,130 @@ def test_both_libraries_read_historical_trades_from_an_id(
     assert maker.pb.get_historical_trades(symbol=SYMBOL) == \
         maker.pb.get_recent_trades(symbol=SYMBOL)
     assert maker.spot.historical_trades(SYMBOL, fromId=first + 5) == []
+
+
+# --- statistics tickers
+
+
+@pytest.fixture
+def a_day_later(api_app: ExchangeApp, matcher: Settings) -> Iterator[int]:
+    """The API's clock 25 hours ahead: every trade so far is older than any window."""
+    later = ManualClock(now_ms() + 25 * HOUR_MS)
+    shifted = bootstrap_api(matcher, clock=later)
+    api_app.use_services(shifted)
+    yield later.time_ms
+    api_app.use_services(bootstrap_api(matcher))
+    shifted.close()
+
+
+def statistics(ticker: dict[str, Any]) -> tuple[Decimal, ...]:
+    """open, high, low, last, volume, quote volume, first id, last id, count."""
+    return (Decimal(ticker["openPrice"]), Decimal(ticker["highPrice"]),
+            Decimal(ticker["lowPrice"]), Decimal(ticker["lastPrice"]),
+            Decimal(ticker["volume"]), Decimal(ticker["quoteVolume"]),
+            Decimal(ticker["firstId"]), Decimal(ticker["lastId"]), Decimal(ticker["count"]))
+
+
+def traded_statistics(rows: list[tuple[int, int, int, int, int, bool]]) -> tuple[Decimal, ...]:
+    first = rows[0][0]
+    quote = Decimal("0.02") * 20000 + Decimal("0.01") * 20001 + Decimal("0.01") * 20002
+    return (Decimal(20000), Decimal(20002), Decimal(20000), Decimal(20002), Decimal("0.04"),
+            quote, Decimal(first), Decimal(first + 4), Decimal(5))
+
+
+def test_both_libraries_read_the_24h_ticker_full_and_mini(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]]) -> None:
+    full = maker.pb.get_ticker(symbol=SYMBOL)
+    assert_shaped_like(full, example("ticker_24hr"))
+    assert statistics(full) == traded_statistics(traded)
+    assert (Decimal(full["priceChange"]), full["priceChangePercent"],
+            Decimal(full["prevClosePrice"]), Decimal(full["lastQty"])) == (
+        Decimal(2), "0.010", Decimal(0), Decimal("0.005"))
+    mini = maker.spot.ticker_24hr(SYMBOL, type="MINI")
+    assert_shaped_like(mini, example("ticker_mini"))
+    assert statistics(mini) == traded_statistics(traded)
+    (listed,) = maker.spot.ticker_24hr(symbols=[SYMBOL], type="MINI")
+    assert statistics(listed) == statistics(mini)
+
+
+def test_both_libraries_read_rolling_window_tickers(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]]) -> None:
+    hour = maker.pb.get_symbol_ticker_window(symbol=SYMBOL, windowSize="1h")
+    assert_shaped_like(hour, example("ticker_window"))
+    assert statistics(hour) == traded_statistics(traded)
+    assert hour["openTime"] % 60_000 == 0
+    assert hour["closeTime"] - hour["openTime"] in range(HOUR_MS, HOUR_MS + 60_000)
+    (mini,) = maker.spot.rolling_window_ticker(symbols=[SYMBOL], windowSize="15m",
+                                               type="MINI")
+    assert_shaped_like(mini, example("ticker_mini"))
+    assert statistics(mini) == traded_statistics(traded)
+    week = maker.spot.rolling_window_ticker(SYMBOL, windowSize="7d")
+    assert week["closeTime"] - week["openTime"] >= 7 * 24 * HOUR_MS
+
+
+@pytest.mark.parametrize("zone", ["0", "8", "+08:00", "-1:00", "05:45", "-12:00", "14"])
+def test_trading_day_tickers_cover_the_day_of_the_time_zone(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]], zone: str) -> None:
+    day = maker.spot.query("/api/v3/ticker/tradingDay", {"symbol": SYMBOL, "timeZone": zone})
+    assert_shaped_like(day, example("ticker_trading_day"))
+    sign = -1 if zone.startswith("-") else 1
+    hours, _, minutes = zone.lstrip("+-").partition(":")
+    offset = sign * (int(hours) * HOUR_MS + int(minutes or 0) * 60_000)
+    assert (day["openTime"] + offset) % (24 * HOUR_MS) == 0
+    assert day["closeTime"] == day["openTime"] + 24 * HOUR_MS - 1
+    assert day["openTime"] <= traded[0][4] <= day["closeTime"] or day["count"] == 0
+    if day["count"]:
+        assert statistics(day) == traded_statistics(traded)
+    (plain,) = maker.spot.trading_day_ticker(symbols=[SYMBOL])
+    assert plain["openTime"] % (24 * HOUR_MS) == 0
+    mini = maker.spot.query("/api/v3/ticker/tradingDay",
+                            {"symbol": SYMBOL, "timeZone": zone, "type": "MINI"})
+    assert_shaped_like(mini, example("ticker_mini"))
+
+
+def test_windows_after_the_trades_are_empty_and_the_24h_ticker_keeps_the_previous_close(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]],
+        a_day_later: int) -> None:
+    full = maker.pb.get_ticker(symbol=SYMBOL)
+    empty = (Decimal(20002),) * 4 + (Decimal(0), Decimal(0), Decimal(-1), Decimal(-1),
+                                      Decimal(0))
+    assert statistics(full) == empty
+    assert Decimal(full["prevClosePrice"]) == Decimal(20002)
+    assert full["closeTime"] == a_day_later
+    assert statistics(maker.pb.get_symbol_ticker_window(symbol=SYMBOL, windowSize="1d")) == empty
+    assert statistics(maker.spot.trading_day_ticker(SYMBOL)) == empty
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ({"symbol": SYMBOL, "windowSize": "60m"}, -1100),
+    ({"symbol": SYMBOL, "windowSize": "8d"}, -1100),
+    ({"symbol": SYMBOL, "windowSize": "0h"}, -1100),
+    ({"windowSize": "1h"}, -1102),
+])
+def test_bad_windows_are_refused(maker: Trader, query: dict[str, str], code: int) -> None:
+    with pytest.raises(ClientError) as refused:
+        maker.spot.query("/api/v3/ticker", query)
+    assert (refused.value.status_code, refused.value.error_code) == (400, code)
+
+
+@pytest.mark.parametrize("zone", ["+15:00", "-13", "8:60", "UTC", "+"])
+def test_bad_time_zones_are_refused(maker: Trader, zone: str) -> None:
+    with pytest.raises(BinanceAPIException) as refused:
+        maker.pb._get("ticker/tradingDay", data={"symbol": SYMBOL, "timeZone": zone})
+    assert (refused.value.status_code, refused.value.code) == (400, -1100)
+
+
+@pytest.mark.parametrize(("path", "query", "weight"), [
+    ("/api/v3/aggTrades", {"symbol": SYMBOL}, 4),
+    ("/api/v3/historicalTrades", {"symbol": SYMBOL}, 25),
+    ("/api/v3/ticker", {"symbol": SYMBOL}, 4),
+    ("/api/v3/ticker", {"symbols": f'["{SYMBOL}"]'}, 4),
+    ("/api/v3/ticker/tradingDay", {"symbol": SYMBOL}, 4),
+    ("/api/v3/ticker/24hr", {"symbol": SYMBOL, "type": "MINI"}, 2),
+])
+def test_market_data_routes_weigh_what_binance_documents(
+        api_url: str, btcusdt: str, path: str, query: dict[str, str], weight: int) -> None:
+    spot = Spot(base_url=api_url, show_limit_usage=True)
+    before = int(spot.query(path, query)["limit_usage"]["x-mbx-used-weight-1m"])
+    after = int(spot.query(path, query)["limit_usage"]["x-mbx-used-weight-1m"])
+    assert after - before == weight or after == weight  # (a new minute began)
