@@ -21,10 +21,11 @@ Conn = psycopg.Connection[Any]
 ORDER_COLUMNS = sql.SQL(
     "id, market, client_order_id, side, type, time_in_force, self_trade_prevention, price,"
     " quantity, quote_order_qty, executed_qty, cumulative_quote_qty, status, created_at,"
-    " updated_at, accepted_seq")
+    " updated_at, accepted_seq, stop_price, working_at")
 ORDER_FIELDS = ("id", "market", "client_order_id", "side", "type", "time_in_force", "stp",
                 "price", "quantity", "quote_order_qty", "executed_qty",
-                "cumulative_quote_qty", "status", "created_at", "updated_at", "accepted_seq")
+                "cumulative_quote_qty", "status", "created_at", "updated_at", "accepted_seq",
+                "stop_price", "working_at")
 TRADE_FIELDS = ("id", "price", "qty", "quote_qty", "time", "buyer_is_maker", "is_maker",
                 "order_id", "commission", "commission_asset")
 
@@ -40,6 +41,13 @@ def find_market(conn: Conn, symbol: str) -> Market | None:
     base, quote, base_scale, quote_scale, status, *filters = row
     spec = MarketSpec(symbol, 10 ** int(base_scale), *(int(v) for v in filters))
     return Market(spec, base, quote, int(base_scale), int(quote_scale), status)
+
+
+def last_trade_price(conn: Conn, market: str) -> int:
+    """The price of the market's latest trade (0 before its first)."""
+    row = conn.execute("SELECT price FROM trades WHERE market = %s ORDER BY id DESC LIMIT 1",
+                       (market,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def lock_available(conn: Conn, user_id: int, asset: str) -> int:
@@ -62,13 +70,13 @@ def insert_order(conn: Conn, order: NewOrder, locked: int, spend_cap: int) -> in
     """The new order's id; None when an open order already has its client order id."""
     row = conn.execute(
         "INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,"
-        " self_trade_prevention, price, quantity, quote_order_qty, locked_amount, spend_cap)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " self_trade_prevention, price, quantity, quote_order_qty, locked_amount, spend_cap,"
+        " stop_price) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (user_id, client_order_id)"
         " WHERE status IN ('NEW', 'PARTIALLY_FILLED') DO NOTHING RETURNING id",
         (order.user_id, order.market, order.client_order_id, order.side, order.order_type,
          order.tif, order.stp, order.price or None, order.qty or None,
-         order.quote_qty or None, locked, spend_cap)).fetchone()
+         order.quote_qty or None, locked, spend_cap, order.stop_price or None)).fetchone()
     return int(row[0]) if row else None
 
 

@@ -40,6 +40,8 @@ class OrderCommand:
     # PLACE: the funds locked for the order when it was accepted (0 = not sent, as in
     # commands published before this field existed; the matcher then reads the order).
     locked: int = 0
+    # PLACE of a STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) order: its stop price.
+    stop_price: int = 0
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -55,4 +57,5 @@ class OrderCommand:
             qty=int(fields["qty"]), quote_qty=int(fields["quote_qty"]),
             tif=TimeInForce(fields["tif"]), stp=SelfTradePrevention(fields["stp"]),
             spend_cap=int(fields["spend_cap"]), new_qty=int(fields["new_qty"]),
-            new_order_id=int(fields["new_order_id"]), locked=int(fields.get("locked", 0)))
+            new_order_id=int(fields["new_order_id"]), locked=int(fields.get("locked", 0)),
+            stop_price=int(fields.get("stop_price", 0)))

@@ -64,6 +64,14 @@ class OrderType(StrEnum):
         return stop_loss == (side is Side.BUY)
 
 
+def stop_reached(order_type: OrderType, side: Side, stop_price: int, low: int,
+                 high: int) -> bool:
+    """Whether trades at prices from ``low`` to ``high`` reach a stop order's stop price."""
+    if order_type.triggers_on_rise(side):
+        return high >= stop_price
+    return low <= stop_price
+
+
 _WORKING_TYPE = {
     OrderType.STOP_LOSS: OrderType.MARKET,
     OrderType.STOP_LOSS_LIMIT: OrderType.LIMIT,

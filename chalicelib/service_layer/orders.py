@@ -16,6 +16,7 @@ from chalicelib.domain.market_rules import (
     limit_problem,
     lot_problem,
     market_problem,
+    price_problem,
     rejection,
 )
 from chalicelib.domain.order_commands import OrderCommand
@@ -24,10 +25,10 @@ from chalicelib.domain.orders import (
     Lock,
     Market,
     NewOrder,
-    OrderType,
     RejectReason,
     Side,
     TimeInForce,
+    stop_reached,
 )
 from chalicelib.service_layer import Conn
 from chalicelib.service_layer.admin import bad_symbol
@@ -45,13 +46,24 @@ def load_market(conn: Conn, symbol: str) -> Market:
 
 
 def check_filters(market: Market, order: NewOrder) -> None:
-    """Binance's symbol filters, before anything is reserved."""
-    if order.order_type is OrderType.MARKET:
+    """Binance's symbol filters, before anything is reserved: a stop order's as the
+    order it stands for's, and PRICE_FILTER on its stop price."""
+    if order.order_type.trades_as_market:
         reason = market_problem(market.spec, order.qty, order.quote_qty)
     else:
         reason = limit_problem(market.spec, order.price, order.qty)
+    if reason is None and order.order_type.is_conditional:
+        reason = price_problem(market.spec, order.stop_price)
     if reason is not None:
         raise rejection(reason)
+
+
+def check_stop_not_reached(conn: Conn, market: Market, order: NewOrder) -> None:
+    """Binance refuses a stop order whose stop price the last trade price has reached
+    (the engine checks again against the price it holds when the order arrives)."""
+    last = orders_repo.last_trade_price(conn, market.spec.symbol)
+    if last and stop_reached(order.order_type, order.side, order.stop_price, last, last):
+        raise rejection(RejectReason.WOULD_TRIGGER_IMMEDIATELY)
 
 
 def required_lock(conn: Conn, market: Market, order: NewOrder) -> Lock:
@@ -60,11 +72,11 @@ def required_lock(conn: Conn, market: Market, order: NewOrder) -> Lock:
     spend cap; it never rests, so the rest is released within the same batch."""
     spec = market.spec
     if order.side is Side.SELL:
-        if order.order_type is OrderType.MARKET and not order.qty:
+        if order.order_type.trades_as_market and not order.qty:
             whole = orders_repo.lock_available(conn, order.user_id, market.base_asset)
             return Lock(market.base_asset, whole, whole)
         return Lock(market.base_asset, order.qty, 0)
-    if order.order_type is not OrderType.MARKET:
+    if not order.order_type.trades_as_market:
         return Lock(market.quote_asset, spec.notional(order.price, order.qty), 0)
     if order.quote_qty:
         return Lock(market.quote_asset, order.quote_qty, 0)
@@ -78,6 +90,8 @@ def check_new_order(conn: Conn, market: Market, order: NewOrder) -> Lock:
     if market.status != "TRADING":
         raise rejected("Market is closed.")
     check_filters(market, order)
+    if order.order_type.is_conditional:
+        check_stop_not_reached(conn, market, order)
     if orders_repo.client_order_id_in_use(conn, order.user_id, order.client_order_id):
         raise rejection(RejectReason.DUPLICATE_ORDER_ID)
     lock = required_lock(conn, market, order)
@@ -106,7 +120,7 @@ def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
             order_id=order_id, side=order.side, order_type=order.order_type,
             price=order.price, qty=order.qty, quote_qty=order.quote_qty,
             tif=order.tif or TimeInForce.GTC, stp=order.stp, spend_cap=lock.spend_cap,
-            locked=lock.amount)
+            locked=lock.amount, stop_price=order.stop_price)
         return order_id, orders_repo.insert_command(conn, command)
 
 

@@ -19,6 +19,7 @@ from chalicelib.domain.orders import (
     SelfTradePrevention,
     Side,
     TimeInForce,
+    stop_reached,
 )
 
 SNAPSHOT_VERSION = 2
@@ -61,9 +62,7 @@ class StopOrder(NamedTuple):
 
     def reached(self, low: int, high: int) -> bool:
         """Whether trades at prices from ``low`` to ``high`` set the order working."""
-        if self.order_type.triggers_on_rise(self.side):
-            return high >= self.stop_price
-        return low <= self.stop_price
+        return stop_reached(self.order_type, self.side, self.stop_price, low, high)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,7 +211,7 @@ def engine_command(command: OrderCommand) -> Command | None:
     if kind is CommandKind.PLACE:
         return PlaceOrder(command.order_id, command.user_id, command.side, command.order_type,
                           command.price, command.qty, command.quote_qty, command.tif,
-                          command.stp, command.spend_cap)
+                          command.stp, command.spend_cap, command.stop_price)
     if kind is CommandKind.CANCEL:
         return CancelOrder(command.order_id, command.user_id)
     if kind is CommandKind.CANCEL_ALL:

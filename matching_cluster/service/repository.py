@@ -21,8 +21,9 @@ from chalicelib.domain.orders import (
     OrderType,
     SelfTradePrevention,
     Side,
+    TimeInForce,
 )
-from matching_cluster.engine import BookSnapshot, RestingOrder, Trade
+from matching_cluster.engine import BookSnapshot, RestingOrder, StopOrder, Trade
 
 from .settlement import MarketInfo, OrderState, Settlement
 
@@ -114,24 +115,38 @@ def fetch_statuses(cursor: Cursor) -> dict[str, str]:
 
 def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, OrderState]]:
     """The market's book as of the last committed batch, and its orders' states: open
-    accepted orders in the order the engine accepted them (queue order in each level)."""
+    orders in the order they started working (queue order in each level), stop orders
+    still waiting in the order the engine accepted them, and the last trade price."""
     seq_row = conn.execute(
         "SELECT last_sequence, last_trade_id FROM market_sequences WHERE market = %s",
         (spec.symbol,)).fetchone()
     last_seq, last_trade = (int(seq_row[0]), int(seq_row[1])) if seq_row else (0, 0)
+    price_row = conn.execute(
+        "SELECT price FROM trades WHERE market = %s ORDER BY id DESC LIMIT 1",
+        (spec.symbol,)).fetchone()
     rows = conn.execute(sql.SQL(
-        "SELECT {}, self_trade_prevention FROM orders"
+        "SELECT {}, self_trade_prevention, coalesce(time_in_force, 'GTC'),"
+        " coalesce(quote_order_qty, 0), spend_cap, stop_price FROM orders"
         " WHERE market = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
-        " AND accepted_seq IS NOT NULL ORDER BY accepted_seq").format(_ORDER_STATE_COLUMNS),
-        (spec.symbol,)).fetchall()
+        " AND accepted_seq IS NOT NULL ORDER BY coalesce(working_seq, accepted_seq)"
+    ).format(_ORDER_STATE_COLUMNS), (spec.symbol,)).fetchall()
     states: dict[int, OrderState] = {}
-    resting = []
+    resting, stops = [], []
     for row in rows:
         o = states[int(row[0])] = _order_state(row)
+        stp, tif, quote_qty, spend_cap, stop_price = row[-5:]
+        if o.order_type.is_conditional and o.working_seq is None:
+            stops.append(StopOrder(
+                o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(stp),
+                TimeInForce(tif), o.price, o.quantity, int(quote_qty), int(spend_cap),
+                int(stop_price)))
+            continue
         resting.append(RestingOrder(
-            o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(row[-1]), o.price,
+            o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(stp), o.price,
             o.quantity, o.quantity - o.executed_qty, o.cumulative_quote_qty))
-    return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting)), states
+    last_price = int(price_row[0]) if price_row else 0
+    return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting), tuple(stops),
+                        last_price), states
 
 
 def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:
@@ -146,7 +161,7 @@ def fetch_ids(cursor: Cursor) -> set[int]:
 
 _ORDER_STATE_COLUMNS = sql.SQL(
     "id, user_id, side, type, coalesce(price, 0), coalesce(quantity, 0), executed_qty,"
-    " cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason")
+    " cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason, working_seq")
 
 
 def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
@@ -162,7 +177,8 @@ def _order_state(r: Sequence[Any]) -> OrderState:
         order_id=int(r[0]), user_id=int(r[1]), side=Side(r[2]), order_type=OrderType(r[3]),
         price=int(r[4]), quantity=int(r[5]), executed_qty=int(r[6]),
         cumulative_quote_qty=int(r[7]), locked_amount=int(r[8]), status=OrderStatus(r[9]),
-        accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11])
+        accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11],
+        working_seq=None if r[12] is None else int(r[12]))
 
 
 def write_settlements(
@@ -179,7 +195,7 @@ def write_settlements(
     # either entry is a state settlement computed, and the later one wins.
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
     if changed:
-        _update_orders(conn, changed.values())
+        _update_orders(conn, changed.values(), datetime.fromtimestamp(time_ms / 1000, UTC))
     if ledger and None in post_transactions(conn, ledger):
         # Commands are applied once, so this cannot happen; if it did, the batch's
         # trades would be written without their money. Roll everything back instead.
@@ -210,25 +226,30 @@ def _insert_trades(
          [m.quote_asset if t.buyer_is_maker else m.base_asset for m, t in trades]))
 
 
-def _update_orders(conn: Conn, orders: Iterable[OrderState]) -> None:
+def _update_orders(conn: Conn, orders: Iterable[OrderState], settled_at: datetime) -> None:
+    """Write the orders' new states; a stop order that started working in this batch
+    records ``settled_at`` as its working time."""
     rows = sorted(orders, key=lambda o: o.order_id)
     conn.execute(
         "UPDATE orders o SET quantity = CASE WHEN d.quantity = 0 THEN o.quantity"
         "  ELSE d.quantity END,"
         " executed_qty = d.executed_qty, cumulative_quote_qty = d.cumulative_quote_qty,"
         " locked_amount = d.locked_amount, status = d.status, accepted_seq = d.accepted_seq,"
-        " done_reason = d.done_reason, updated_at = now()"
+        " done_reason = d.done_reason, working_seq = d.working_seq,"
+        " working_at = CASE WHEN o.working_seq IS NULL AND d.working_seq IS NOT NULL"
+        "  THEN %b::timestamptz ELSE o.working_at END, updated_at = now()"
         " FROM unnest(%b::bigint[], %b::numeric[], %b::numeric[], %b::numeric[], %b::numeric[],"
-        "  %b::text[], %b::bigint[], %b::text[])"
+        "  %b::text[], %b::bigint[], %b::text[], %b::bigint[])"
         "  AS d(id, quantity, executed_qty, cumulative_quote_qty, locked_amount, status,"
-        "   accepted_seq, done_reason)"
+        "   accepted_seq, done_reason, working_seq)"
         # "= ANY" lets the planner find the rows by primary key; joined to unnest()
         # alone, a generic plan scans the whole table.
         " WHERE o.id = d.id AND o.id = ANY(%b::bigint[])",
-        ([o.order_id for o in rows], [o.quantity for o in rows], [o.executed_qty for o in rows],
-         [o.cumulative_quote_qty for o in rows], [o.locked_amount for o in rows],
-         [o.status.value for o in rows], [o.accepted_seq for o in rows],
-         [o.done_reason for o in rows], [o.order_id for o in rows]))
+        (settled_at, [o.order_id for o in rows], [o.quantity for o in rows],
+         [o.executed_qty for o in rows], [o.cumulative_quote_qty for o in rows],
+         [o.locked_amount for o in rows], [o.status.value for o in rows],
+         [o.accepted_seq for o in rows], [o.done_reason for o in rows],
+         [o.working_seq for o in rows], [o.order_id for o in rows]))
 
 
 def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> None:

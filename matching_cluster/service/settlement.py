@@ -14,7 +14,9 @@ event's moves balance per asset, so their sum does too.
 
 Lock accounting: an order's ``locked_amount`` is what it may still consume (quote for a
 BUY, base for a SELL). A fill takes from it what the fill consumed at the order's own
-lock price; whatever is left when the order is done goes back to AVAILABLE.
+lock price; whatever is left when the order is done goes back to AVAILABLE. A stop order
+locks at placement what the order it stands for locks; its ``Triggered`` event moves no
+money, it only marks the order working.
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ from chalicelib.domain.orders import (
     RejectReason,
     Side,
 )
-from matching_cluster.engine import Accepted, Amended, Event, OrderDone, Rejected, Trade
+from matching_cluster.engine import (
+    Accepted,
+    Amended,
+    Event,
+    OrderDone,
+    Rejected,
+    Trade,
+    Triggered,
+)
 
 MARKET_HALTED = "MARKET_HALTED"
 """``done_reason`` of a PLACE the matcher refused because the market is not TRADING."""
@@ -81,6 +91,7 @@ class OrderState:
     accepted_seq: int | None = None
     done_reason: str | None = None
     last_seq: int = 0  # the latest event that changed it (for order-events)
+    working_seq: int | None = None  # a stop order's Triggered event (None: not yet)
 
     @classmethod
     def placed(cls, command: OrderCommand) -> OrderState:
@@ -90,7 +101,7 @@ class OrderState:
 
     @property
     def is_resting(self) -> bool:
-        """Accepted and not done: in the book."""
+        """Accepted and not done: in the book (or a stop order waiting to be)."""
         return self.status in _OPEN and self.accepted_seq is not None
 
 
@@ -147,6 +158,8 @@ def settle(
             _done(market, event, orders[event.order_id], out)
         elif isinstance(event, Amended):
             _amended(market, event, orders[event.order_id], out)
+        elif isinstance(event, Triggered):
+            _touch(orders[event.order_id], event.seq, out).working_seq = event.seq
         elif isinstance(event, Rejected):
             _rejected(market, event, orders.get(event.order_id), out)
     return out
@@ -166,7 +179,7 @@ def _trade(market: MarketInfo, t: Trade, orders: dict[int, OrderState], out: Set
     buyer, seller = orders[buyer_id], orders[seller_id]
     # A LIMIT buyer locked at its own limit price; a better fill price frees the difference.
     taken = (
-        t.quote_qty if buyer.order_type is OrderType.MARKET
+        t.quote_qty if buyer.order_type.trades_as_market
         else market.spec.notional(buyer.price, t.qty)
     )
     moves = out.moves

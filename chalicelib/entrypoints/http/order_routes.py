@@ -31,7 +31,7 @@ from chalicelib.entrypoints.http.binance_models import (
     parse_params,
 )
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import order_history, order_intake, order_limits, orders
+from chalicelib.service_layer import order_history, order_intake, order_limits, orders, post_only
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -87,6 +87,12 @@ def new_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrd
         params.self_trade_prevention_mode or DEFAULT_STP)
 
 
+def checked_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrder:
+    """The new order, refused (-2010) if it is a LIMIT_MAKER that would take."""
+    return post_only.refuse_taking_maker(routes.services.market_cache,
+                                         new_order(owner, params, market))
+
+
 def order_key(owner: KeyOwner, params: OrderRef) -> order_intake.OrderKey:
     return order_intake.OrderKey(owner.user_id, params.symbol, params.order_id,
                                  params.orig_client_order_id)
@@ -103,13 +109,13 @@ def test_order() -> dict[str, object]:
     owner, signed = routes.key_owner("TRADE")
     params = parse_params(NewOrderParams, signed.params())
     order_intake.validate(routes.services.intake, params.symbol,
-                          lambda market: new_order(owner, params, market))
+                          lambda market: checked_order(owner, params, market))
     return {}
 
 
 def counted(body: object, counts: order_limits.OrderCounts) -> Response:
     """An order placement's answer, with the account's order counts in its headers."""
-    return Response(body=body, headers=counts.headers())
+    return Response(body=body, headers=dict(counts.headers()))
 
 
 @routes.route("/api/v3/order", methods=["POST"])
@@ -125,7 +131,7 @@ def place_order(owner: KeyOwner, params: NewOrderParams, now_ms: int) -> dict[st
     response_type = params.new_order_resp_type or (
         ResponseType.ACK if params.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
     placed = order_intake.place(routes.services.intake, params.symbol,
-                                lambda market: new_order(owner, params, market),
+                                lambda market: checked_order(owner, params, market),
                                 WAITS[response_type])
     market = placed.market
     if placed.matched is None:
