@@ -61,14 +61,17 @@ class OrderCounts:
                 for limit, count in zip(ORDER_LIMITS, self.counts, strict=True)]
 
 
+NO_ORDERS = OrderCounts((0,) * len(ORDER_LIMITS))
+
+
 @dataclass(eq=False)
 class TooManyOrdersError(ApiError):
     """-1015 with the counts, whose headers the answer still carries."""
 
-    counts: OrderCounts | None = None
+    counts: OrderCounts = NO_ORDERS
 
     def headers(self) -> dict[str, str]:
-        return {**super().headers(), **(self.counts.headers() if self.counts else {})}
+        return {**super().headers(), **self.counts.headers()}
 
 
 def bucket(user_id: int) -> str:

@@ -11,10 +11,12 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from chalicelib.settings import Settings
 from tests.e2e.conftest import ApiKey, Caller, fund
 from tests.support.ledger import assert_ledger_invariants
+from tests.support.polling import wait_until
 
 Conn = psycopg.Connection[Any]
 
@@ -125,9 +127,15 @@ def test_ioc_and_fok_without_enough_liquidity_expire_and_unlock(
 
 
 def test_a_post_only_order_that_would_take_is_rejected_and_unlocked(
-    buyer: ApiKey, seller: ApiKey, db: Conn
+    buyer: ApiKey, seller: ApiKey, db: Conn, redis_client: redis.Redis
 ) -> None:
-    order(seller, side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="20000")
+    """The engine's refusal: intake refuses what the market-data cache shows crossing
+    (tests/e2e/clients/test_cancel_replace.py), so the cache here has not caught up."""
+    order(seller, side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="20000",
+          newOrderRespType="RESULT")
+    wait_until(lambda: redis_client.hget("ticker:BTCUSDT", "best_ask"), timeout=10,
+               what="the matcher to publish the ask to the market-data cache")
+    redis_client.delete("ticker:BTCUSDT")
 
     placed = order(buyer, side="BUY", type="LIMIT_MAKER", quantity="0.1", price="20000",
                    newOrderRespType="RESULT")
