@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 from chalicelib.adapters.candles_store import CandleRepository, KlineEvents
 from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.listen_keys import ListenKeyStore
 from chalicelib.adapters.market_cache import MarketDataCache, RecentKlines
 from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommandPublisher
 from chalicelib.adapters.postgres import connect
@@ -40,7 +41,13 @@ from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
 from chalicelib.service_layer import api_keys, order_intake
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.order_intake import UnitOfWork
-from chalicelib.service_layer.ports import CommandPublisher, MarketCache, Sender, Subscriptions
+from chalicelib.service_layer.ports import (
+    CommandPublisher,
+    ListenKeys,
+    MarketCache,
+    Sender,
+    Subscriptions,
+)
 from chalicelib.service_layer.stream_fanout import FanoutContext
 from chalicelib.service_layer.tokens import TokenConfig
 from chalicelib.settings import Settings
@@ -63,6 +70,7 @@ class Services:
     replay_guard: ReplayGuard
     market_cache: MarketCache
     subscriptions: Subscriptions
+    listen_keys: ListenKeys
     sender_for: Callable[[str], Sender]
     """The sender posting to WebSocket clients through the management API at a URL."""
     resources: ExitStack = field(default_factory=ExitStack)
@@ -101,6 +109,7 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         publisher=publisher or kafka_publisher(settings, resources),
         replay_guard=ReplayGuard(client, api_keys.SIGNATURE_LIFETIME_MS),
         market_cache=MarketDataCache(client), subscriptions=StreamSubscriptions(client),
+        listen_keys=ListenKeyStore(client),
         sender_for=lambda endpoint: sender_for(endpoint, settings.aws_region,
                                                settings.exchange_env == "local"),
         resources=resources)

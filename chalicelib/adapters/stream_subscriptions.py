@@ -5,7 +5,10 @@
 * ``ws:order:{order id}``: the sequence of the last event of that order the fan-out
   handled;
 * ``ws:combined:{connection id}``: set for a connection that takes Binance's combined
-  stream payloads (``{"stream": name, "data": payload}``).
+  stream payloads (``{"stream": name, "data": payload}``);
+* ``ws:tags:{connection id}`` hash: tag -> channel, how the connection takes a channel
+  (a WebSocket API subscription ``sub:<id>``, a listenKey ``key:<listenKey>``), and
+  ``ws:subid:{connection id}``: the count of its subscription ids handed out.
 
 A channel is a public stream's name (``btcusdt@trade``) or a user's private channel.
 API Gateway ends a connection after two hours at most, so every key expires a while
@@ -31,6 +34,14 @@ def _channel_key(channel: str) -> str:
 
 def _combined_key(connection_id: str) -> str:
     return f"ws:combined:{connection_id}"
+
+
+def _tags_key(connection_id: str) -> str:
+    return f"ws:tags:{connection_id}"
+
+
+def _subscription_ids_key(connection_id: str) -> str:
+    return f"ws:subid:{connection_id}"
 
 
 class StreamSubscriptions:
@@ -64,7 +75,8 @@ class StreamSubscriptions:
     def drop_connection(self, connection_id: str) -> None:
         """Forget a closed (or gone) connection and all its subscriptions."""
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
-        self.redis.delete(_connection_key(connection_id), _combined_key(connection_id))
+        self.redis.delete(_connection_key(connection_id), _combined_key(connection_id),
+                          _tags_key(connection_id), _subscription_ids_key(connection_id))
 
     def set_combined(self, connection_id: str, combined: bool = True) -> None:
         if combined:
@@ -89,6 +101,39 @@ class StreamSubscriptions:
         replies = pipe.execute()
         return {channel: {m.decode() for m in members}
                 for channel, members in zip(ordered, replies, strict=True) if members}
+
+    def tag(self, connection_id: str, channel: str, tag: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(_tags_key(connection_id), tag, channel)
+        pipe.expire(_tags_key(connection_id), KEY_TTL_SECONDS)
+        pipe.execute()
+
+    def untag(self, connection_id: str, tags: Sequence[str]) -> None:
+        if tags:
+            self.redis.hdel(_tags_key(connection_id), *tags)
+
+    def tags_of(self, connection_id: str) -> dict[str, str]:
+        held = self.redis.hgetall(_tags_key(connection_id))
+        return {t.decode(): c.decode() for t, c in held.items()}  # type: ignore[union-attr]
+
+    def tagged(self, connection_ids: Collection[str], channel: str) -> dict[str, list[str]]:
+        ordered = sorted(connection_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for connection_id in ordered:
+            pipe.hgetall(_tags_key(connection_id))
+        found = {}
+        for connection_id, held in zip(ordered, pipe.execute(), strict=True):
+            tags = sorted(t.decode() for t, c in held.items() if c.decode() == channel)
+            if tags:
+                found[connection_id] = tags
+        return found
+
+    def next_subscription_id(self, connection_id: str) -> int:
+        key = _subscription_ids_key(connection_id)
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, KEY_TTL_SECONDS)
+        return int(pipe.execute()[0]) - 1
 
 
 class OrderEventProgress:

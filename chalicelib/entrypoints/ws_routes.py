@@ -21,8 +21,8 @@ from chalicelib.service_layer.stream_names import StreamRequestError
 
 
 def stream_clients(svc: Services) -> stream_protocol.ClientContext:
-    return stream_protocol.ClientContext(svc.subscriptions, svc.auth, svc.master_key, svc.db,
-                                         svc.now_ms)
+    return stream_protocol.ClientContext(svc.subscriptions, svc.listen_keys, svc.auth,
+                                         svc.master_key, svc.db, svc.now_ms)
 
 
 def reply(svc: Services, event: WebsocketEvent, message: dict[str, Any]) -> None:

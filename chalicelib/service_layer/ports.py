@@ -1,10 +1,10 @@
 """What the use cases need from the outside world, as Protocols.
 
 The adapters implement them against Kafka (``order_publisher``), Redis
-(``stream_subscriptions``, ``market_cache``) and API Gateway (``ws_sender``); the fakes
-in ``tests/support/fakes.py`` implement them in memory. Both pass the same contract tests
-(``tests/integration/adapters``), so a use case tested with the fakes behaves the same
-with the adapters.
+(``stream_subscriptions``, ``listen_keys``, ``market_cache``) and API Gateway
+(``ws_sender``); the fakes in ``tests/support/fakes.py`` implement them in memory. Both
+pass the same contract tests (``tests/integration/adapters``), so a use case tested
+with the fakes behaves the same with the adapters.
 """
 
 from __future__ import annotations
@@ -45,6 +45,36 @@ class Subscriptions(Protocol):
 
     def subscribers(self, channels: Collection[str]) -> dict[str, set[str]]:
         """The connections of each channel that has any."""
+
+    def tag(self, connection_id: str, channel: str, tag: str) -> None:
+        """Deliver ``channel`` to the connection (also) under ``tag``: a WebSocket API
+        subscription (``sub:<id>``) or a listenKey (``key:<listenKey>``), which say how
+        its messages are wrapped."""
+
+    def untag(self, connection_id: str, tags: Sequence[str]) -> None: ...
+
+    def tags_of(self, connection_id: str) -> dict[str, str]:
+        """The connection's tags, each with its channel."""
+
+    def tagged(self, connection_ids: Collection[str], channel: str) -> dict[str, list[str]]:
+        """The tags on ``channel`` of each of the connections that has any, sorted."""
+
+    def next_subscription_id(self, connection_id: str) -> int:
+        """0, then 1, 2...: the connection's WebSocket API subscription ids."""
+
+
+class ListenKeys(Protocol):
+    """Binance's listenKeys: a user's REST-opened data stream, valid 60 minutes."""
+
+    def open(self, user_id: int, fresh_key: str) -> str:
+        """The user's valid key, its validity extended; else ``fresh_key``, now theirs."""
+
+    def user_of(self, listen_key: str) -> int | None: ...
+
+    def keep_alive(self, listen_key: str, user_id: int) -> bool:
+        """Another 60 minutes for the user's key; False if it is not theirs (or gone)."""
+
+    def close(self, listen_key: str, user_id: int) -> bool: ...
 
 
 class EventProgress(Protocol):

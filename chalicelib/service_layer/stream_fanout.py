@@ -124,8 +124,7 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
     if not listeners:
         return Delivery(0, 0, 0)
     outbox: dict[str, list[str]] = {}
-    public = not isinstance(event, OrderEvent)
-    combined = ctx.subscriptions.combined(set().union(*listeners.values())) if public else set()
+    combined = ctx.subscriptions.combined(set().union(*listeners.values()))
     for channel, connections in listeners.items():
         try:
             built = payloads(ctx, event, channel, previous)
@@ -133,12 +132,31 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
             log.warning("event of an unknown market or order skipped",
                         extra={"event": stream_events.encode(event).decode()})
             continue
-        raw = [_json(payload) for payload in built]
-        wrapped = [_json({"stream": channel, "data": p}) for p in built] if combined else raw
+        tags = ({} if not isinstance(event, OrderEvent)
+                else ctx.subscriptions.tagged(connections, channel))
         for connection_id in sorted(connections):
-            messages = wrapped if connection_id in combined else raw
-            outbox.setdefault(connection_id, []).extend(messages)
+            outbox.setdefault(connection_id, []).extend(messages(
+                built, channel, tags.get(connection_id, []), connection_id in combined))
     return deliver(ctx, outbox)
+
+
+def messages(built: list[Payload], channel: str, tags: list[str],
+             combined: bool) -> list[str]:
+    """A channel's payloads as one connection takes them: raw, or combined
+    (``{"stream", "data"}``); a user's, once per tag the connection has on the channel:
+    a WebSocket API subscription's wrapped ``{"subscriptionId", "event"}``, a listenKey's
+    like a stream named by the key."""
+    if not tags:
+        return [_json({"stream": channel, "data": p} if combined else p) for p in built]
+    out = []
+    for tag in tags:
+        kind, _, name = tag.partition(":")
+        for payload in built:
+            if kind == "sub":
+                out.append(_json({"subscriptionId": int(name), "event": payload}))
+            else:
+                out.append(_json({"stream": name, "data": payload} if combined else payload))
+    return out
 
 
 def _json(value: Payload | dict[str, Any]) -> str:

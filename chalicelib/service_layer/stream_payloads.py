@@ -95,6 +95,8 @@ def ticker_payload(market: Market, ticker: Ticker24hr,
 
 # --- the private user stream
 
+# Bounds the reports of one order event (its fills, NEW and a closing one) for ``I``.
+EXECUTIONS_PER_EVENT = 1_000_000
 # The execution type of the report that ends an order without a trade.
 CLOSING_EXECUTION = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED",
                      "EXPIRED_IN_MATCH": "TRADE_PREVENTION", "REJECTED": "REJECTED"}
@@ -106,29 +108,35 @@ def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any
     event, one TRADE per fill since its previous event, then what closed it, if
     anything (or REPLACED: an amend)."""
     created_ms = int(order["created_at"].timestamp() * 1000)
-    common = {
-        "e": "executionReport", "E": now_ms, "s": event.market,
-        "c": order["client_order_id"], "S": event.side, "o": event.order_type,
-        "f": order["time_in_force"] or "GTC", "q": _qty(market, event.quantity),
-        "p": _price(market, event.price), "P": _price(market, 0), "F": _qty(market, 0),
-        "g": -1, "C": "", "i": event.order_id, "O": created_ms, "W": created_ms,
-        "Q": _price(market, int(order["quote_order_qty"] or 0)), "V": order["stp"]}
+    client_id = order["client_order_id"]
     executed = event.executed_qty - sum(f.qty for f in fills)
     quote = event.cumulative_quote_qty - sum(f.quote_qty for f in fills)
     resting = event.status in OPEN_STATUSES and event.order_type != "MARKET"
 
     def report(execution: str, status: str, fill: Fill | None, on_book: bool) -> dict[str, Any]:
-        return {**common, "x": execution, "X": status,
-                "r": (event.done_reason or "NONE") if status == "REJECTED" else "NONE",
-                "l": _qty(market, fill.qty if fill else 0), "z": _qty(market, executed),
-                "L": _price(market, fill.price if fill else 0),
-                "n": _commission(market, fill), "N": fill.commission_asset if fill else None,
-                "T": fill.time_ms if fill else now_ms, "t": fill.trade_id if fill else -1,
-                "w": on_book, "m": fill.is_maker if fill else False,
-                "Z": _price(market, quote),
-                "Y": _price(market, fill.quote_qty if fill else 0)}
+        """One report, its fields in Binance's order; ``W`` (working time) only for an
+        order that goes on the book, ``C`` the canceled order's client id."""
+        working = {"W": created_ms} if event.order_type != "MARKET" else {}
+        return {
+            "e": "executionReport", "E": now_ms, "s": event.market, "c": client_id,
+            "S": event.side, "o": event.order_type, "f": order["time_in_force"] or "GTC",
+            "q": _qty(market, event.quantity), "p": _price(market, event.price),
+            "P": _price(market, 0), "F": _qty(market, 0), "g": -1,
+            "C": client_id if execution == "CANCELED" else "", "x": execution, "X": status,
+            "r": (event.done_reason or "NONE") if status == "REJECTED" else "NONE",
+            "i": event.order_id, "l": _qty(market, fill.qty if fill else 0),
+            "z": _qty(market, executed), "L": _price(market, fill.price if fill else 0),
+            "n": _commission(market, fill), "N": fill.commission_asset if fill else None,
+            "T": fill.time_ms if fill else now_ms, "t": fill.trade_id if fill else -1,
+            # Binance's execution id ("ignore"): unique per order event and report.
+            "I": event.seq * EXECUTIONS_PER_EVENT + len(reports),
+            "w": on_book, "m": fill.is_maker if fill else False, "M": False,
+            "O": created_ms, "Z": _price(market, quote),
+            "Y": _price(market, fill.quote_qty if fill else 0),
+            "Q": _price(market, int(order["quote_order_qty"] or 0)), **working,
+            "V": order["stp"]}
 
-    reports = []
+    reports: list[dict[str, Any]] = []
     if first and event.status != "REJECTED":
         reports.append(report("NEW", "NEW", None, event.order_type != "MARKET"))
     for index, fill in enumerate(fills):

@@ -3,7 +3,8 @@
 Clients subscribe on their connection with ``{"method": "SUBSCRIBE", "params":
 ["btcusdt@trade", ...], "id": 1}`` to public streams (``stream_names``), and with
 ``userDataStream.subscribe`` (an API key signature or a JWT access token) to their own
-order and balance updates, which ``stream_fanout`` delivers.
+order and balance updates, which ``stream_fanout`` delivers; a listenKey (``/ws/<key>``,
+or subscribed like a stream) names a user's updates too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chalicelib.adapters.envelope import MasterKey
 from chalicelib.domain.errors import ApiError
 from chalicelib.service_layer import Conn, auth
 from chalicelib.service_layer.api_keys import SignedRequest, authenticate_signed
-from chalicelib.service_layer.ports import Subscriptions
+from chalicelib.service_layer.ports import ListenKeys, Subscriptions
 from chalicelib.service_layer.stream_names import (
     USER_CHANNEL_PREFIX,
     StreamRequestError,
@@ -35,6 +36,7 @@ PUBLIC_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS")
 PROPERTY_METHODS = ("SET_PROPERTY", "GET_PROPERTY")
 USER_METHODS = ("userDataStream.subscribe", "userDataStream.subscribe.signature",
                 "userDataStream.unsubscribe")
+LISTEN_KEY_TAG = "key:"
 REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 
 RequestId = int | str | None
@@ -43,6 +45,7 @@ RequestId = int | str | None
 @dataclass(frozen=True)
 class ClientContext:
     subscriptions: Subscriptions
+    listen_keys: ListenKeys
     auth: auth.AuthContext
     master_key: MasterKey
     db: Callable[[], AbstractContextManager[Conn]]
@@ -105,20 +108,68 @@ def handle_message(ctx: ClientContext, connection_id: str, body: str,
 
 def public_request(ctx: ClientContext, connection_id: str, request: StreamRequest) -> Any:
     if request.method == "LIST_SUBSCRIPTIONS":
-        return sorted(c for c in ctx.subscriptions.channels_of(connection_id)
-                      if not c.startswith(USER_CHANNEL_PREFIX))
+        return listed(ctx.subscriptions, connection_id)
     if request.method in PROPERTY_METHODS:
         return connection_property(ctx.subscriptions, connection_id, request)
     if request.method not in PUBLIC_METHODS:
         raise StreamRequestError(
             2, f"Invalid request: unknown variant {request.method!r}, expected one of "
                f"{', '.join(PUBLIC_METHODS + PROPERTY_METHODS + USER_METHODS)}")
-    names = stream_names(request.params)
+    if not isinstance(request.params, list) or not request.params:
+        raise StreamRequestError(2, "Invalid request: params must be a list of stream names")
+    names, keys = resolve_names(ctx, request.params, lenient=False)
     if request.method == "UNSUBSCRIBE":
         ctx.subscriptions.remove(connection_id, names)
+        drop_listen_keys(ctx.subscriptions, connection_id, list(keys))
         return None
     subscribe(ctx.subscriptions, connection_id, names)
+    add_listen_keys(ctx.subscriptions, connection_id, keys)
     return None
+
+
+def listed(subscriptions: Subscriptions, connection_id: str) -> list[str]:
+    """The connection's public streams and listenKeys, as it named them."""
+    public = [c for c in subscriptions.channels_of(connection_id)
+              if not c.startswith(USER_CHANNEL_PREFIX)]
+    keys = [t.removeprefix(LISTEN_KEY_TAG) for t in subscriptions.tags_of(connection_id)
+            if t.startswith(LISTEN_KEY_TAG)]
+    return sorted(public + keys)
+
+
+def resolve_names(ctx: ClientContext, names: Sequence[object], *,
+                  lenient: bool) -> tuple[list[str], dict[str, int]]:
+    """The public stream names among ``names``, and the listenKeys with their users.
+    Any other name is refused, or (``lenient``, as Binance reads a ``/ws/`` path) left out."""
+    public: list[str] = []
+    keys: dict[str, int] = {}
+    for name in names:
+        try:
+            public.append(parse_stream(name).name)
+        except StreamRequestError:
+            user_id = (ctx.listen_keys.user_of(name)
+                       if isinstance(name, str) and name.isalnum() else None)
+            if user_id is not None:
+                keys[str(name)] = user_id
+            elif not lenient:
+                raise
+    return list(dict.fromkeys(public)), keys
+
+
+def add_listen_keys(subscriptions: Subscriptions, connection_id: str,
+                    keys: Mapping[str, int]) -> None:
+    """A listenKey streams its user's channel, under its name."""
+    for key, user_id in keys.items():
+        subscriptions.add(connection_id, [user_channel(user_id)])
+        subscriptions.tag(connection_id, user_channel(user_id), LISTEN_KEY_TAG + key)
+
+
+def drop_listen_keys(subscriptions: Subscriptions, connection_id: str,
+                     keys: Sequence[str]) -> None:
+    tags = subscriptions.tags_of(connection_id)
+    dropped = [LISTEN_KEY_TAG + key for key in keys if LISTEN_KEY_TAG + key in tags]
+    subscriptions.untag(connection_id, dropped)
+    left = {channel for tag, channel in tags.items() if tag not in dropped}
+    subscriptions.remove(connection_id, sorted({tags[t] for t in dropped} - left))
 
 
 def connection_property(subscriptions: Subscriptions, connection_id: str,
@@ -157,25 +208,19 @@ def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | N
     """A connection may name its streams up front, ``?streams=btcusdt@trade/btcusdt@depth``,
     and with ``combined=true`` take Binance's combined payloads, ``{"stream", "data"}``
     (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here).
-    ``path=`` is what followed ``/ws/``: Binance takes the names it knows there and
-    ignores the rest (CCXT Pro connects to ``/ws/<a number>``, then subscribes)."""
+    ``path=`` is what followed ``/ws/``: Binance takes the names it knows there (streams
+    and listenKeys) and ignores the rest (CCXT Pro connects to ``/ws/<a number>``, then
+    subscribes)."""
     query = query or {}
     wanted = query.get("streams")
     if wanted:
         subscribe(ctx.subscriptions, connection_id, stream_names(wanted.split("/")))
-    known = [name for name in (query.get("path") or "").split("/") if _is_stream(name)]
-    if known:
-        subscribe(ctx.subscriptions, connection_id, stream_names(known))
+    names, keys = resolve_names(ctx, (query.get("path") or "").split("/"), lenient=True)
+    if names:
+        subscribe(ctx.subscriptions, connection_id, names)
+    add_listen_keys(ctx.subscriptions, connection_id, keys)
     if query.get("combined") == "true":
         ctx.subscriptions.set_combined(connection_id)
-
-
-def _is_stream(name: str) -> bool:
-    try:
-        parse_stream(name)
-    except StreamRequestError:
-        return False
-    return True
 
 
 def disconnect(subscriptions: Subscriptions, connection_id: str) -> None:

@@ -94,6 +94,10 @@ class Inbox:
         with self._lock:
             return next((r for r in self.replies if r["id"] == request_id), None)
 
+    def wait_reply(self, request_id: object) -> dict[str, Any] | None:
+        return wait_until(lambda: self.reply(request_id), timeout=WAIT_SECONDS,
+                          what=f"the reply to request {request_id}")
+
 
 def trade(maker: Trader, taker: Trader, qty: str = "0.1", price: str = "20000") -> None:
     """The maker's resting sell, taken whole by the taker's market buy."""

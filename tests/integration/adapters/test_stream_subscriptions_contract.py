@@ -85,3 +85,28 @@ def test_order_progress_starts_at_zero_and_keeps_the_last_recorded_sequence(rig:
     progress.record(1, 9)
     progress.record(2, 3)
     assert (progress.last_seq(1), progress.last_seq(2)) == (9, 3)
+
+
+def test_tags_say_how_a_connection_takes_a_channel_and_go_with_it(rig: Rig) -> None:
+    subs = rig.subscriptions
+    subs.add("a", [USER])
+    subs.add("b", [USER, TRADES])
+    subs.tag("a", USER, "sub:0")
+    subs.tag("a", USER, "sub:1")
+    subs.tag("b", USER, "key:abc")
+    subs.tag("b", TRADES, "sub:0")
+
+    assert subs.tagged(["a", "b", "c"], USER) == {"a": ["sub:0", "sub:1"], "b": ["key:abc"]}
+    subs.untag("a", ["sub:0", "sub:9"])
+    assert subs.tags_of("a") == {"sub:1": USER}
+    subs.drop_connection("b")
+    assert (subs.tags_of("b"), subs.tagged(["b"], TRADES)) == ({}, {})
+
+
+def test_subscription_ids_count_from_zero_per_connection(rig: Rig) -> None:
+    subs = rig.subscriptions
+
+    assert [subs.next_subscription_id("a") for _ in range(3)] == [0, 1, 2]
+    assert subs.next_subscription_id("b") == 0
+    subs.drop_connection("a")
+    assert subs.next_subscription_id("a") == 0

@@ -10,6 +10,8 @@ class FakeSubscriptions:
         self._channels: dict[str, set[str]] = {}
         self._listeners: dict[str, set[str]] = {}
         self._combined: set[str] = set()
+        self._tags: dict[str, dict[str, str]] = {}
+        self._subscription_ids: dict[str, int] = {}
 
     def add(self, connection_id: str, channels: Sequence[str]) -> None:
         for channel in channels:
@@ -27,6 +29,8 @@ class FakeSubscriptions:
     def drop_connection(self, connection_id: str) -> None:
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
         self._combined.discard(connection_id)
+        self._tags.pop(connection_id, None)
+        self._subscription_ids.pop(connection_id, None)
 
     def set_combined(self, connection_id: str, combined: bool = True) -> None:
         if combined:
@@ -40,6 +44,26 @@ class FakeSubscriptions:
     def subscribers(self, channels: Collection[str]) -> dict[str, set[str]]:
         return {channel: set(self._listeners[channel]) for channel in channels
                 if channel in self._listeners}
+
+    def tag(self, connection_id: str, channel: str, tag: str) -> None:
+        self._tags.setdefault(connection_id, {})[tag] = channel
+
+    def untag(self, connection_id: str, tags: Sequence[str]) -> None:
+        for tag in tags:
+            self._tags.get(connection_id, {}).pop(tag, None)
+
+    def tags_of(self, connection_id: str) -> dict[str, str]:
+        return dict(self._tags.get(connection_id, {}))
+
+    def tagged(self, connection_ids: Collection[str], channel: str) -> dict[str, list[str]]:
+        found = {c: sorted(t for t, ch in self._tags.get(c, {}).items() if ch == channel)
+                 for c in connection_ids}
+        return {c: tags for c, tags in found.items() if tags}
+
+    def next_subscription_id(self, connection_id: str) -> int:
+        issued = self._subscription_ids.get(connection_id, 0)
+        self._subscription_ids[connection_id] = issued + 1
+        return issued
 
 
 def _discard(sets: dict[str, set[str]], key: str, member: str) -> None:

@@ -175,13 +175,14 @@ def summary(reports: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
 def test_a_new_order_reports_new_once() -> None:
     reports = execution_reports(BTCUSDT, order_event(), ORDER_ROW, [], first=True, now_ms=NOW)
     assert summary(reports) == [("NEW", "NEW", "0.00000000", "0.00000000")]
-    assert reports[0] | {"E": 0} == {
+    assert list((reports[0] | {"E": 0}).items()) == list({
         "e": "executionReport", "E": 0, "s": "BTCUSDT", "c": "my-order", "S": "BUY",
         "o": "LIMIT", "f": "GTC", "q": "0.02000000", "p": "20000.000000", "P": "0.000000",
         "F": "0.00000000", "g": -1, "C": "", "x": "NEW", "X": "NEW", "r": "NONE", "i": 5,
         "l": "0.00000000", "z": "0.00000000", "L": "0.000000", "n": "0", "N": None, "T": NOW,
-        "t": -1, "O": 1_699_999_999_000, "W": 1_699_999_999_000, "w": True, "m": False,
-        "Z": "0.000000", "Y": "0.000000", "Q": "0.000000", "V": "EXPIRE_MAKER"}
+        "t": -1, "I": 20_000_000, "w": True, "m": False, "M": False, "O": 1_699_999_999_000,
+        "Z": "0.000000", "Y": "0.000000", "Q": "0.000000", "W": 1_699_999_999_000,
+        "V": "EXPIRE_MAKER"}.items())  # in Binance's order
 
 
 def test_a_taker_that_fills_at_once_reports_new_then_each_trade() -> None:
@@ -224,6 +225,19 @@ def test_a_resting_order_that_ends_without_trades(status: OrderStatus, execution
                                 first=False, now_ms=NOW)
     assert summary(reports) == [(execution, status, "0.00000000", "0.00000000")]
     assert reports[0]["w"] is False
+    # A cancel names the canceled order in C, as connectors read it.
+    assert reports[0]["C"] == ("my-order" if execution == "CANCELED" else "")
+
+
+def test_each_report_of_an_event_has_its_own_execution_id() -> None:
+    event = order_event(executed_qty=2_000_000, cumulative_quote_qty=400_000_000,
+                        status=OrderStatus.FILLED)
+    reports = execution_reports(BTCUSDT, event, ORDER_ROW, [fill(1, 500_000), fill(2, 1_500_000)],
+                                first=True, now_ms=NOW)
+    later = execution_reports(BTCUSDT, order_event(seq=21, status=OrderStatus.CANCELED),
+                              ORDER_ROW, [], first=False, now_ms=NOW)
+    ids = [r["I"] for r in reports + later]
+    assert len(set(ids)) == len(ids) == 4
 
 
 def test_a_rejected_post_only_order_reports_only_its_rejection() -> None:

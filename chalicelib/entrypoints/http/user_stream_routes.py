@@ -1,0 +1,60 @@
+"""Binance's user data stream over REST: ``/api/v3/userDataStream`` opens (POST), keeps
+alive (PUT) and closes (DELETE) a listenKey, with the API key alone (no signature); the
+stream itself is ``/ws/<listenKey>`` on the WebSocket API."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from chalicelib.entrypoints.http import requests
+from chalicelib.entrypoints.http.api_models import Answer
+from chalicelib.entrypoints.http.binance_models import BinanceParams, parse_params
+from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
+from chalicelib.service_layer import user_streams
+from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
+
+routes = ApiBlueprint(__name__)
+PATH = "/api/v3/userDataStream"
+
+
+class ListenKeyParams(BinanceParams):
+    """`PUT` and `DELETE /api/v3/userDataStream`, in the query or a form body."""
+
+    listen_key: str = Field(min_length=1, max_length=128,
+                            description="The key `POST /api/v3/userDataStream` answered.")
+
+
+class ListenKeyAnswer(Answer):
+    listen_key: str = Field(description="60 letters and digits: stream it at "
+                                        "`/ws/<listenKey>`; valid 60 minutes, extended by PUT.")
+
+
+def stream_owner() -> tuple[KeyOwner, SignedRequest]:
+    svc = routes.services
+    request = requests.signed_request(svc, routes.current_request)
+    with svc.db() as conn:
+        owner = user_streams.key_owner(conn, request.api_key, request.client_ip)
+    return owner, request
+
+
+@routes.route(PATH, methods=["POST"])
+def open_user_stream() -> dict[str, object]:
+    owner, _ = stream_owner()
+    listen_key = user_streams.open_stream(routes.services.listen_keys, owner.user_id)
+    return ListenKeyAnswer(listen_key=listen_key).model_dump(by_alias=True)
+
+
+@routes.route(PATH, methods=["PUT"])
+def keep_user_stream_alive() -> dict[str, object]:
+    owner, request = stream_owner()
+    params = parse_params(ListenKeyParams, request.params())
+    user_streams.keep_alive(routes.services.listen_keys, owner.user_id, params.listen_key)
+    return {}
+
+
+@routes.route(PATH, methods=["DELETE"])
+def close_user_stream() -> dict[str, object]:
+    owner, request = stream_owner()
+    params = parse_params(ListenKeyParams, request.params())
+    user_streams.close_stream(routes.services.listen_keys, owner.user_id, params.listen_key)
+    return {}
