@@ -22,6 +22,7 @@ from chalicelib.entrypoints.http import (
     docs_routes,
     limits_fees_routes,
     market_history_routes,
+    market_kline_routes,
     market_routes,
     market_ticker_routes,
     order_replace_routes,
@@ -34,7 +35,8 @@ from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 
 app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
-                  admin_routes, market_routes, market_history_routes, market_ticker_routes,
+                  admin_routes, market_routes, market_history_routes, market_kline_routes,
+                  market_ticker_routes,
                   limits_fees_routes, user_stream_routes, order_replace_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.

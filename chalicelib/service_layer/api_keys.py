@@ -190,13 +190,21 @@ def check_signature(secret: bytes, request: SignedRequest, signature: str) -> No
     raise bad_request(ErrorCode.INVALID_SIGNATURE, "Signature for this request is not valid.")
 
 
+# What clients leave unencoded in a query value (python-binance signs and sends values
+# raw, e.g. `idList=1,2`). None of these separates pairs or names from values, so a
+# request re-spelt with or without them still decodes to the very same parameters.
+RAW_QUERY_CHARS = "!$'()*,/:;@[]~"
+
+
 def signed_payloads(request: SignedRequest) -> list[str]:
     """What the client may have signed: the query string then the body, without the
     signature itself. API Gateway hands us decoded query parameters, not the raw
-    string, so the query is re-encoded in both common styles ('+' and '%20')."""
+    string, so the query is re-encoded in the common styles ('+', '%20', and '%20'
+    with the characters clients leave raw)."""
     pairs = [(k, v) for k, v in request.query_pairs if k != "signature"]
     body = without_signature(request.body)
-    queries = {urlencode(pairs), urlencode(pairs, quote_via=quote)}
+    queries = {urlencode(pairs), urlencode(pairs, quote_via=quote),
+               urlencode(pairs, quote_via=quote, safe=RAW_QUERY_CHARS)}
     return [query + body for query in queries]
 
 

@@ -142,7 +142,8 @@ def test_security_follows_the_route_kind() -> None:
                          "/api/v3/ticker/24hr", "/api/v3/ticker/price",
                          "/api/v3/ticker/bookTicker", "/api/v3/avgPrice",
                          "/api/v3/aggTrades", "/api/v3/historicalTrades",
-                         "/api/v3/ticker", "/api/v3/ticker/tradingDay"}
+                         "/api/v3/ticker", "/api/v3/ticker/tradingDay",
+                         "/api/v3/uiKlines"}
 
 
 def test_signed_writes_take_their_parameters_in_the_query_or_a_form_body() -> None:

@@ -27,6 +27,7 @@ ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/historicalTrades"): 25,
     ("GET", "/api/v3/aggTrades"): 4,
     ("GET", "/api/v3/klines"): 2,
+    ("GET", "/api/v3/uiKlines"): 2,
     ("GET", "/api/v3/avgPrice"): 2,
     ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/allOrders"): 20,

@@ -55,8 +55,6 @@ ROUTES: tuple[RouteDoc, ...] = (
            answer=api.Depth),
     public("/api/v3/trades", market_routes.trades, "Recent trades.", params=api.TradesParams,
            answer=api.Trades),
-    public("/api/v3/klines", market_routes.klines, "Candles.", params=api.KlinesParams,
-           answer=api.Klines),
     public("/api/v3/ticker/price", market_routes.ticker_price, "Last price.",
            params=api.MarketsParams, answer=api.PriceTickers),
     public("/api/v3/ticker/bookTicker", market_routes.book_ticker, "Best bid and ask.",

@@ -13,6 +13,7 @@ from chalicelib.service_layer.api_keys import (
     canonical_digest,
     canonical_signature,
     check_timestamp,
+    signed_payloads,
     validate_allowlist,
 )
 
@@ -75,6 +76,14 @@ def test_a_signature_has_one_spelling() -> None:
                                        "٣" * 64, SIGNATURE[:62] + "\n"])
 def test_a_signature_other_than_64_hex_digits_is_refused(signature: str) -> None:
     assert refusal(canonical_signature, signature) == (400, -1102)
+
+
+def test_a_query_signed_with_its_values_raw_or_encoded_is_recognised() -> None:
+    payloads = signed_payloads(request([("idList", "1,2"), ("coin", "a b&c=d"),
+                                        ("signature", SIGNATURE)]))
+
+    assert set(payloads) == {"idList=1%2C2&coin=a+b%26c%3Dd", "idList=1%2C2&coin=a%20b%26c%3Dd",
+                             "idList=1,2&coin=a%20b%26c%3Dd"}
 
 
 def test_the_digest_ignores_order_and_the_signature_but_not_values() -> None:
