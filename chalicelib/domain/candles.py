@@ -3,7 +3,7 @@
 Times are milliseconds since the epoch, UTC. A candle opens at an aligned open time and
 closes one millisecond before the next one opens, as Binance's klines do:
 
-* ``1m`` .. ``1d`` and ``3d`` are fixed-length buckets counted from the epoch, so
+* ``1s`` .. ``1d`` and ``3d`` are fixed-length buckets counted from the epoch, so
   ``open = t - t % length``. For ``3d`` that means candles open on days whose number
   since 1970-01-01 is a multiple of 3 (Binance's 3d klines follow the same epoch grid:
   they do not restart at months or weeks).
@@ -31,6 +31,7 @@ FIRST_MONDAY_MS = 4 * DAY_MS
 
 
 class Interval(StrEnum):
+    S1 = "1s"
     M1 = "1m"
     M3 = "3m"
     M5 = "5m"
@@ -50,6 +51,7 @@ class Interval(StrEnum):
 
 # Every interval whose candles are fixed-length buckets on the epoch's grid.
 FIXED_LENGTH_MS: dict[Interval, int] = {
+    Interval.S1: 1000,
     Interval.M1: MINUTE_MS,
     Interval.M3: 3 * MINUTE_MS,
     Interval.M5: 5 * MINUTE_MS,
@@ -65,7 +67,9 @@ FIXED_LENGTH_MS: dict[Interval, int] = {
     Interval.D3: 3 * DAY_MS,
 }
 
-INTERVALS: tuple[Interval, ...] = tuple(Interval)
+# The intervals the candles function folds and stores; 1s candles are built from the
+# trades when asked for.
+INTERVALS: tuple[Interval, ...] = tuple(i for i in Interval if i is not Interval.S1)
 
 
 def open_time(interval: Interval, time_ms: int) -> int:
@@ -222,7 +226,7 @@ def fold(market: str, trades: Iterable[Trade],
             candle = candle_of(market, interval, trade)
             held = candles.get(candle.key)
             candles[candle.key] = candle if held is None else merge(held, candle)
-    position = {interval: i for i, interval in enumerate(INTERVALS)}
+    position = {interval: i for i, interval in enumerate(Interval)}
     return sorted(candles.values(), key=lambda c: (position[c.interval], c.open_time))
 
 

@@ -34,8 +34,10 @@ def window_ms(text: str) -> int:
 
 
 def time_zone_offset_ms(text: str) -> int:
-    """How far ``timeZone``'s clock is ahead of UTC, in ms, or Binance's -1100."""
-    found = _TIME_ZONE.fullmatch(text)
+    """How far ``timeZone``'s clock is ahead of UTC, in ms, or Binance's -1100. A
+    leading space is a "+" that reached the query unencoded (python-binance sends
+    parameters as they are)."""
+    found = _TIME_ZONE.fullmatch(text.removeprefix(" "))
     if found is not None:
         sign = -1 if found.group(1) == "-" else 1
         hours, minutes = int(found.group(2)), int(found.group(3) or 0)

@@ -12,6 +12,7 @@ from chalicelib.domain.ticker_windows import DEFAULT_WINDOW
 from chalicelib.entrypoints.http.api_models import (
     Answer,
     Count,
+    KlinesParams,
     MarketsParams,
     Millis,
     SymbolParams,
@@ -56,6 +57,14 @@ class AggTrade(BaseModel):
 
 class AggTrades(RootModel[list[AggTrade]]):
     """Oldest first."""
+
+
+class ZonedKlinesParams(KlinesParams):
+    """`GET /api/v3/klines` and `uiKlines`: intervals begin in `timeZone` (startTime and
+    endTime stay UTC)."""
+
+    time_zone: str = Field(default="0", max_length=6,
+                           description="Hours or hours:minutes from UTC, -12:00 to +14:00.")
 
 
 class TickerType(StrEnum):

@@ -11,7 +11,6 @@ from chalicelib.domain.market_data import MarketScales, TopOfBook, Trades
 from chalicelib.domain.money import format_units
 from chalicelib.entrypoints.http.api_models import (
     DepthParams,
-    KlinesParams,
     MarketsParams,
     SymbolParams,
     TradesParams,
@@ -57,18 +56,6 @@ def trade_shapes(found: Trades) -> list[dict[str, object]]:
     return [{"id": t.trade_id, "price": price(s, t.price), "qty": qty(s, t.qty),
              "quoteQty": price(s, t.quote_qty), "time": t.time_ms,
              "isBuyerMaker": t.buyer_is_maker, "isBestMatch": True} for t in found.trades]
-
-
-@routes.route("/api/v3/klines", methods=["GET"])
-def klines() -> list[list[object]]:
-    p = parse_query(routes.current_request, KlinesParams)
-    found = with_data(lambda conn, cache: md.klines(
-        conn, cache, p.symbol, p.interval, p.start_time, p.end_time, p.limit))
-    s = found.market
-    return [[c.open_time, price(s, c.open), price(s, c.high), price(s, c.low),
-             price(s, c.close), qty(s, c.volume), c.close_time, price(s, c.quote_volume),
-             c.trade_count, qty(s, c.taker_buy_volume), price(s, c.taker_buy_quote_volume), "0"]
-            for c in found.candles]
 
 
 @routes.route("/api/v3/ticker/price", methods=["GET"])

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from chalicelib.entrypoints.http import api_models as api
 from chalicelib.entrypoints.http import market_data_models as models
-from chalicelib.entrypoints.http import market_history_routes, market_ticker_routes
+from chalicelib.entrypoints.http import (
+    market_history_routes,
+    market_kline_routes,
+    market_ticker_routes,
+)
 from chalicelib.entrypoints.http.route_doc_kinds import RouteDoc, public
 
 ROUTES: tuple[RouteDoc, ...] = (
+    public("/api/v3/klines", market_kline_routes.klines, "Candles (1s to 1M, any timeZone).",
+           params=models.ZonedKlinesParams, answer=api.Klines),
+    public("/api/v3/uiKlines", market_kline_routes.ui_klines, "Candles, as klines.",
+           params=models.ZonedKlinesParams, answer=api.Klines),
     public("/api/v3/historicalTrades", market_history_routes.historical_trades,
            "Older trades, from a trade id on (X-MBX-APIKEY accepted, not needed).",
            params=models.HistoricalTradesParams, answer=api.Trades),

@@ -4,11 +4,20 @@ through the libraries, and the database's view of them."""
 from __future__ import annotations
 
 import json
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
+from chalicelib.settings import Settings
+from lambdas import candles
+from lambdas.msk_runner import MskRunner
+from tests.conftest import as_role
 from tests.e2e.clients.conftest import Trader
 from tests.e2e.settling import wait_until_settled
 
@@ -35,12 +44,19 @@ def kind(value: object) -> str:
 
 
 def assert_shaped_like(answer: Any, documented: Any) -> None:
-    """Field by field: the same names, each of the documented JSON type."""
-    if isinstance(documented, list):
+    """Field by field: the same names (or positions, in a row such as a kline), each of
+    the documented JSON type."""
+    if isinstance(documented, list) and len(documented) == 1:  # a list of like items
         assert isinstance(answer, list), answer
         assert answer, "nothing to compare with the example"
         for item in answer:
             assert_shaped_like(item, documented[0])
+        return
+    if isinstance(documented, list):  # a row: each position its own field
+        assert isinstance(answer, list), answer
+        assert len(answer) == len(documented), answer
+        for item, value in zip(answer, documented, strict=True):
+            assert_shaped_like(item, value)
         return
     if isinstance(documented, dict):
         assert isinstance(answer, dict), answer
@@ -70,3 +86,25 @@ def db_trades(db: Conn) -> list[tuple[int, int, int, int, int, bool]]:
 
 def settled(db: Conn) -> None:
     wait_until_settled(db, SYMBOL)
+
+
+@contextmanager
+def folding_candles(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The candles function folding the matcher's trades, as MSK would run it."""
+    functions = as_role(settings.model_copy(update={
+        "market_events_topic": f"{settings.orders_topic}-market"}), "functions")
+    monkeypatch.setattr(candles, "get_settings", lambda: functions)
+    runner = MskRunner(candles.handler, bootstrap_servers=functions.kafka_bootstrap_servers,
+                       topics=[functions.market_events_topic],
+                       group=f"candles-{uuid.uuid4().hex[:8]}", function_name="candles",
+                       retry_seconds=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+        candles.components(functions).repository.close()
+        candles.components.cache_clear()

@@ -6,6 +6,7 @@ wrote and against Binance's documented examples."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +28,13 @@ from tests.e2e.clients.market_data_support import (
     buy_market,
     db_trades,
     example,
+    folding_candles,
     sell,
     settled,
 )
 from tests.e2e.conftest import now_ms
 from tests.support.ledger import assert_ledger_invariants
+from tests.support.polling import wait_until
 
 HOUR_MS = 3_600_000
 TIME_SPAN_TOO_LONG, BAD_COMBINATION = -1127, -1128
@@ -277,3 +280,89 @@ def test_market_data_routes_weigh_what_binance_documents(
     before = int(spot.query(path, query)["limit_usage"]["x-mbx-used-weight-1m"])
     after = int(spot.query(path, query)["limit_usage"]["x-mbx-used-weight-1m"])
     assert after - before == weight or after == weight  # (a new minute began)
+
+
+# --- klines: 1s from the trades, time zones merged from finer stored candles
+
+DAY_MS = 24 * HOUR_MS
+
+
+def kline_totals(rows: list[list[Any]]) -> tuple[Decimal, ...]:
+    """open of the first, high, low, close of the last, volume, quote volume, trades."""
+    return (Decimal(rows[0][1]), max(Decimal(r[2]) for r in rows),
+            min(Decimal(r[3]) for r in rows if Decimal(r[5])), Decimal(rows[-1][4]),
+            sum((Decimal(r[5]) for r in rows), Decimal(0)),
+            sum((Decimal(r[7]) for r in rows), Decimal(0)),
+            Decimal(sum(r[8] for r in rows)))
+
+
+def traded_totals() -> tuple[Decimal, ...]:
+    quote = Decimal("0.02") * 20000 + Decimal("0.01") * 20001 + Decimal("0.01") * 20002
+    return (Decimal(20000), Decimal(20002), Decimal(20000), Decimal(20002), Decimal("0.04"),
+            quote, Decimal(5))
+
+
+def test_one_second_klines_are_built_from_the_trades(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]]) -> None:
+    rows = maker.pb.get_klines(symbol=SYMBOL, interval="1s")
+    assert_shaped_like(rows, example("klines"))
+    assert kline_totals(rows) == traded_totals()
+    assert all(r[0] % 1000 == 0 and r[6] == r[0] + 999 for r in rows)
+    assert rows[0][0] == traded[0][4] // 1000 * 1000
+    assert maker.spot.ui_klines(SYMBOL, "1s") == rows
+    assert maker.spot.klines(SYMBOL, "1s", startTime=0, limit=1) == rows[:1]
+    history = maker.pb.get_historical_klines(SYMBOL, "1s", traded[0][4] - 5000)
+    assert history == rows
+    assert maker.pb.get_klines(symbol=SYMBOL, interval="1s", startTime=rows[-1][0] + 1000) == []
+
+
+@pytest.fixture
+def folded(maker: Trader, traded: list[tuple[int, int, int, int, int, bool]],
+           matcher: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The traded scenario folded into stored candles by the candles function."""
+    with folding_candles(matcher, monkeypatch):
+        wait_until(lambda: maker.pb.get_klines(symbol=SYMBOL, interval="1m"),
+                   until=lambda rows: sum(r[8] for r in rows) == len(traded),
+                   timeout=30, what="the candles function to fold every trade")
+        yield
+
+
+@pytest.mark.parametrize(("interval", "zone", "offset"), [
+    ("1d", "+08:00", 8 * HOUR_MS), ("1d", "-1", -HOUR_MS), ("1h", "05:45", 345 * 60_000),
+    ("4h", "-3:30", -210 * 60_000), ("1w", "14", 14 * HOUR_MS), ("1M", "-12:00", -12 * HOUR_MS),
+    ("3d", "+5:45", 345 * 60_000),
+])
+def test_klines_in_a_time_zone_start_at_its_boundaries(
+        maker: Trader, folded: None, interval: str, zone: str, offset: int) -> None:
+    (row,) = maker.pb.get_klines(symbol=SYMBOL, interval=interval, timeZone=zone)
+    assert kline_totals([row]) == traded_totals()
+    local_open = datetime.fromtimestamp((row[0] + offset) / 1000, UTC)
+    local_close = datetime.fromtimestamp((row[6] + 1 + offset) / 1000, UTC)
+    if interval == "1M":
+        assert (local_open.day, local_open.hour, local_open.minute) == (1, 0, 0)
+        assert (local_close.day, local_close.hour, local_close.minute) == (1, 0, 0)
+    elif interval == "1w":
+        assert (local_open.weekday(), local_open.hour, local_open.minute) == (0, 0, 0)
+        assert row[6] + 1 - row[0] == 7 * DAY_MS
+    else:
+        length = {"1h": HOUR_MS, "4h": 4 * HOUR_MS, "1d": DAY_MS, "3d": 3 * DAY_MS}[interval]
+        assert (row[0] + offset) % length == 0
+        assert row[6] + 1 - row[0] == length
+    assert maker.spot.ui_klines(SYMBOL, interval, timeZone=zone) == [row]
+
+
+def test_a_zone_on_utcs_boundaries_answers_the_stored_candles(maker: Trader,
+                                                              folded: None) -> None:
+    utc = maker.pb.get_klines(symbol=SYMBOL, interval="1h")
+    assert kline_totals(utc) == traded_totals()
+    for zone in ("0", "+08:00", "-5"):
+        assert maker.pb.get_klines(symbol=SYMBOL, interval="1h", timeZone=zone) == utc
+    assert maker.spot.klines(SYMBOL, "1m", timeZone="05:45") == \
+        maker.spot.klines(SYMBOL, "1m")
+
+
+@pytest.mark.parametrize("zone", ["+15:00", "-12:01", "abc"])
+def test_klines_refuse_a_bad_time_zone(maker: Trader, btcusdt: str, zone: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        maker.spot.klines(SYMBOL, "1d", timeZone=zone)
+    assert (refused.value.status_code, refused.value.error_code) == (400, -1100)
