@@ -28,6 +28,7 @@ from chalicelib.entrypoints.http import (
     order_replace_routes,
     order_routes,
     public_routes,
+    sapi_routes,
     user_stream_routes,
     wallet_routes,
 )
@@ -37,7 +38,8 @@ app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
                   admin_routes, market_routes, market_history_routes, market_kline_routes,
                   market_ticker_routes,
-                  limits_fees_routes, user_stream_routes, order_replace_routes, docs_routes):
+                  limits_fees_routes, user_stream_routes, order_replace_routes,
+                  sapi_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.
 app.experimental_feature_flags.update(["WEBSOCKETS"])

@@ -21,6 +21,10 @@ logger = Logger(service="exchange-api")
 ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/exchangeInfo"): 20,
     ("GET", "/api/v3/account"): 20,
+    ("GET", "/sapi/v1/capital/config/getall"): 10,
+    ("GET", "/sapi/v1/capital/deposit/address"): 10,
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): 10,
+    ("POST", "/sapi/v3/asset/getUserAsset"): 5,
     ("POST", "/v1/auth/login"): 5,
     ("POST", "/v1/auth/signup"): 5,
     ("GET", "/api/v3/trades"): 25,

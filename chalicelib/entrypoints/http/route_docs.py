@@ -17,6 +17,7 @@ from chalicelib.entrypoints.http import (
     public_routes,
     route_docs_market_data,
     route_docs_orders_more,
+    route_docs_sapi,
     route_docs_user_stream,
     wallet_routes,
 )
@@ -162,5 +163,6 @@ ROUTES: tuple[RouteDoc, ...] = (
             Auth.ADMIN, params=web.PageQuery),
     *route_docs_market_data.ROUTES,
     *route_docs_orders_more.ROUTES,
+    *route_docs_sapi.ROUTES,
     *route_docs_user_stream.ROUTES,
 )
