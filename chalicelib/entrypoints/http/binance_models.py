@@ -115,15 +115,24 @@ class NewOrderParams(SignedParams):
 
     symbol: Symbol
     side: Side = Field(description="BUY or SELL.")
-    order_type: OrderType = Field(alias="type", description="LIMIT, MARKET or LIMIT_MAKER.")
+    order_type: OrderType = Field(alias="type", description=(
+        "LIMIT, MARKET, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT or "
+        "TAKE_PROFIT_LIMIT."))
     time_in_force: Annotated[TimeInForce | None, BeforeValidator(_blank_is_absent)] = Field(
-        default=None, description="Required for LIMIT orders.")
+        default=None, description="Required for LIMIT, STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT.")
     quantity: Amount | None = Field(
         default=None, description="Base asset quantity; required unless a MARKET order "
         "sends quoteOrderQty.")
     quote_order_qty: Amount | None = Field(
         default=None, description="MARKET orders only: quote asset amount to spend or receive.")
-    price: Amount | None = Field(default=None, description="Required for LIMIT and LIMIT_MAKER.")
+    price: Amount | None = Field(default=None, description="Required for LIMIT, LIMIT_MAKER, "
+                                 "STOP_LOSS_LIMIT and TAKE_PROFIT_LIMIT.")
+    stop_price: Amount | None = Field(
+        default=None, description="Required for STOP_LOSS(_LIMIT) and TAKE_PROFIT(_LIMIT): "
+        "the last trade price that sets the order working.")
+    trailing_delta: str | None = Field(
+        default=None, description="Not supported (exchangeInfo: allowTrailingStop false); "
+        "refused with -1106.")
     new_client_order_id: ClientOrderId | None = Field(
         default=None, description="Generated when not sent.")
     self_trade_prevention_mode: Annotated[

@@ -25,7 +25,17 @@ def ack(market: Market, client_order_id: str, order_id: int, now_ms: int) -> dic
             "clientOrderId": client_order_id, "transactTime": now_ms}
 
 
+def working_time(order: dict[str, Any]) -> int:
+    """When the order started working: when placed, or for a stop order when its stop
+    price was reached (-1 while it waits, as Binance)."""
+    if order["stop_price"] is None:
+        return millis(order["created_at"])
+    return -1 if order["working_at"] is None else millis(order["working_at"])
+
+
 def core(market: Market, order: dict[str, Any]) -> dict[str, Any]:
+    # Binance adds stopPrice to an order's answers only when the order has one.
+    stop = {} if order["stop_price"] is None else {"stopPrice": price(market, order["stop_price"])}
     return {
         "symbol": order["market"], "orderId": order["id"], "orderListId": -1,
         "clientOrderId": order["client_order_id"], "price": price(market, order["price"]),
@@ -34,8 +44,8 @@ def core(market: Market, order: dict[str, Any]) -> dict[str, Any]:
         "origQuoteOrderQty": price(market, order["quote_order_qty"]),
         "cummulativeQuoteQty": price(market, order["cumulative_quote_qty"]),
         "status": order["status"], "timeInForce": order["time_in_force"] or "GTC",
-        "type": order["type"], "side": order["side"],
-        "workingTime": millis(order["created_at"]),
+        "type": order["type"], "side": order["side"], **stop,
+        "workingTime": working_time(order),
         "selfTradePreventionMode": order["stp"],
     }
 
@@ -45,10 +55,11 @@ def result(market: Market, order: dict[str, Any], now_ms: int) -> dict[str, Any]
 
 
 def order(market: Market, found: dict[str, Any]) -> dict[str, Any]:
-    return {**core(market, found), "stopPrice": price(market, 0),
+    return {**core(market, found), "stopPrice": price(market, found["stop_price"]),
             "icebergQty": qty(market, 0), "time": millis(found["created_at"]),
             "updateTime": millis(found["updated_at"]),
-            "isWorking": found["status"] in ("NEW", "PARTIALLY_FILLED")}
+            "isWorking": found["status"] in ("NEW", "PARTIALLY_FILLED")
+            and working_time(found) != -1}
 
 
 def cancelled(market: Market, found: dict[str, Any], client_id: str | None,

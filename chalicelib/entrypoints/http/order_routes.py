@@ -58,20 +58,29 @@ def amount(text: str | None, name: str, scale: int) -> int:
 
 
 def check_order_shape(params: NewOrderParams) -> None:
-    """Which parameters the order type needs and which it refuses, as Binance has it."""
-    limit_like = params.order_type is not OrderType.MARKET
-    if params.order_type is OrderType.LIMIT and params.time_in_force is None:
+    """Which parameters the order type needs and which it refuses, as Binance has it (a
+    stop order's as the order it stands for's, plus its stopPrice)."""
+    working_type = params.order_type.working_type
+    limit_like = working_type is not OrderType.MARKET
+    if working_type is OrderType.LIMIT and params.time_in_force is None:
         raise mandatory("timeInForce")
-    if params.order_type is not OrderType.LIMIT and params.time_in_force is not None:
+    if working_type is not OrderType.LIMIT and params.time_in_force is not None:
         raise not_required("timeInForce")
     if limit_like and params.price is None:
         raise mandatory("price")
     if not limit_like and params.price is not None:
         raise not_required("price")
-    if params.quote_order_qty is not None and (limit_like or params.quantity is not None):
+    if params.quote_order_qty is not None and (
+            params.order_type is not OrderType.MARKET or params.quantity is not None):
         raise not_required("quoteOrderQty")
     if params.quantity is None and params.quote_order_qty is None:
         raise mandatory("quantity")
+    if params.trailing_delta is not None:
+        raise not_required("trailingDelta")
+    if params.order_type.is_conditional and params.stop_price is None:
+        raise mandatory("stopPrice")
+    if not params.order_type.is_conditional and params.stop_price is not None:
+        raise not_required("stopPrice")
 
 
 def new_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrder:
@@ -84,7 +93,8 @@ def new_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrd
         amount(params.price, "price", market.quote_scale),
         amount(params.quantity, "quantity", market.base_scale),
         amount(params.quote_order_qty, "quoteOrderQty", market.quote_scale),
-        params.self_trade_prevention_mode or DEFAULT_STP)
+        params.self_trade_prevention_mode or DEFAULT_STP,
+        amount(params.stop_price, "stopPrice", market.quote_scale))
 
 
 def checked_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrder:
