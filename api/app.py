@@ -17,6 +17,7 @@ from chalicelib.bootstrap import bootstrap_api
 from chalicelib.entrypoints import ws_routes
 from chalicelib.entrypoints.http import (
     account_routes,
+    admin_fee_routes,
     admin_routes,
     auth_routes,
     docs_routes,
@@ -38,7 +39,8 @@ app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
                   admin_routes, market_routes, market_history_routes, market_kline_routes,
                   market_ticker_routes,
-                  limits_fees_routes, user_stream_routes, order_replace_routes,
+                  limits_fees_routes, user_stream_routes,
+                  order_replace_routes, admin_fee_routes,
                   sapi_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.

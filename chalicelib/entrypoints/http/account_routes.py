@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from chalicelib.domain.money import parse_units
-from chalicelib.entrypoints.http import presenters
+from chalicelib.entrypoints.http import commission_presenters, presenters
 from chalicelib.entrypoints.http.api_models import AccountParams, WithdrawApplyParams
 from chalicelib.entrypoints.http.binance_models import parse_params
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import api_keys, wallet
+from chalicelib.service_layer import api_keys, fees, wallet
 from chalicelib.service_layer.admin import asset_scale
-from chalicelib.service_layer.exchange_info import highest_fees_ppm
 
 routes = ApiBlueprint(__name__)
-
-
-def rate(ppm: int) -> str:
-    return f"{ppm / 1_000_000:.8f}" if ppm else "0.00000000"
 
 
 @routes.route("/api/v3/account", methods=["GET"])
@@ -24,13 +19,13 @@ def account() -> dict[str, object]:
     params = parse_params(AccountParams, signed.params())
     with routes.services.db() as conn:
         held = wallet.balances(conn, owner.user_id, omit_zero=bool(params.omit_zero_balances))
-        maker_ppm, taker_ppm = highest_fees_ppm(conn)
+        rates = fees.account_rates(conn, owner.user_id)
     return {
-        # Fees differ per market: this shows the highest, /account/commission each one.
-        "makerCommission": maker_ppm // 100, "takerCommission": taker_ppm // 100,
+        # Fees differ per market: this shows the highest (the account's fee tier applied),
+        # /account/commission each one. Binance's integers are in basis points.
+        "makerCommission": rates.maker_ppm // 100, "takerCommission": rates.taker_ppm // 100,
         "buyerCommission": 0, "sellerCommission": 0,
-        "commissionRates": {"maker": rate(maker_ppm), "taker": rate(taker_ppm),
-                            "buyer": rate(0), "seller": rate(0)},
+        "commissionRates": commission_presenters.all_sides(rates),
         "canTrade": "TRADE" in owner.permissions, "canWithdraw": "WITHDRAW" in owner.permissions,
         "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False,
         "preventSor": False, "updateTime": signed.now_ms, "accountType": "SPOT",

@@ -15,6 +15,7 @@ from chalice.app import Response
 from chalicelib.domain.errors import ApiError, ErrorCode, malformed
 from chalicelib.domain.money import parse_units
 from chalicelib.domain.orders import Market, NewOrder, OrderType, SelfTradePrevention
+from chalicelib.entrypoints.http import commission_presenters
 from chalicelib.entrypoints.http import order_presenters as shapes
 from chalicelib.entrypoints.http.binance_models import (
     AmendOrderParams,
@@ -31,7 +32,15 @@ from chalicelib.entrypoints.http.binance_models import (
     parse_params,
 )
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import order_history, order_intake, order_limits, orders, post_only
+from chalicelib.entrypoints.http.orders_more_models import TestOrderParams
+from chalicelib.service_layer import (
+    fees,
+    order_history,
+    order_intake,
+    order_limits,
+    orders,
+    post_only,
+)
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -115,12 +124,17 @@ WAITS = {ResponseType.ACK: order_intake.Wait.NOTHING,
 
 @routes.route("/api/v3/order/test", methods=["POST"])
 def test_order() -> dict[str, object]:
-    """Everything `POST /api/v3/order` checks, with nothing placed."""
+    """Everything `POST /api/v3/order` checks, with nothing placed; with
+    computeCommissionRates, the rates the order would pay."""
     owner, signed = routes.key_owner("TRADE")
-    params = parse_params(NewOrderParams, signed.params())
+    params = parse_params(TestOrderParams, signed.params())
     order_intake.validate(routes.services.intake, params.symbol,
                           lambda market: checked_order(owner, params, market))
-    return {}
+    if not params.compute_commission_rates:
+        return {}
+    with routes.services.db() as conn:
+        rates = fees.market_rates(conn, owner.user_id, orders.load_market(conn, params.symbol))
+    return commission_presenters.order_commission(rates)
 
 
 def counted(body: object, counts: order_limits.OrderCounts) -> Response:

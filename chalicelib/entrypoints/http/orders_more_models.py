@@ -13,6 +13,7 @@ from chalicelib.entrypoints.http.binance_models import (
     Id,
     NewOrderParams,
     SignedParams,
+    Symbol,
 )
 
 
@@ -70,3 +71,17 @@ class CancelReplaceParams(NewOrderParams):
         if self.cancel_order_id is None and self.cancel_orig_client_order_id is None:
             raise malformed("cancelOrderId", "or 'cancelOrigClientOrderId' must be sent")
         return self
+
+
+class CommissionParams(SignedParams):
+    """`GET /api/v3/account/commission`."""
+
+    symbol: Symbol
+
+
+class TestOrderParams(NewOrderParams):
+    """`POST /api/v3/order/test`: an order checked, not placed."""
+
+    compute_commission_rates: Annotated[bool | None, BeforeValidator(blank_is_absent)] = Field(
+        default=None, description="`true` answers the commission rates the order would pay "
+        "(weight 20).")
