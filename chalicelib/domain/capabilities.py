@@ -28,7 +28,8 @@ class Capabilities:
 
 
 CAPABILITIES = Capabilities(
-    order_types=("LIMIT", "LIMIT_MAKER", "MARKET"),
+    order_types=("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
+                 "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"),
     iceberg_allowed=False,
     oco_allowed=False,
     oto_allowed=False,
