@@ -4,7 +4,9 @@ MSK invokes ``handler`` with batches of ``market-events`` records (key = market)
 events are folded into every Binance interval's candle in PostgreSQL (one transaction
 per invocation, idempotent by trade id: see ``chalicelib.adapters.candles_store``);
 after the commit the touched candles are written to Redis and produced back to
-``market-events`` as ``{"type": "kline", ...}`` events for the WebSocket fan-out. Other
+``market-events`` as ``{"type": "kline", ...}`` events for the WebSocket fan-out; a
+candle that a later one of its interval has begun after is sent final (``closed``:
+Binance's ``x: true``), so a market's kline closes with its next trade. Other
 events (depth, kline, ...) are acknowledged and ignored.
 
 Failures and ordering. A market's candles are folded in trade id order and progress
@@ -123,7 +125,7 @@ def apply_trades(parts: CandleServices, trades: Mapping[str, Sequence[Trade]]) -
     result = parts.repository.fold(trades)
     if result.candles:
         parts.recent.put(result.candles)
-        parts.events.publish(result.candles)
+        parts.events.publish(result.candles, result.closed)
     return result
 
 

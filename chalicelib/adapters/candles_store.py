@@ -17,8 +17,9 @@ after the commit left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import groupby
 from typing import Any
 
 import psycopg
@@ -66,6 +67,17 @@ _SELECT_TOUCHED = (
     " ORDER BY c.market, c.interval, c.open_time"
 )
 
+# The candle before each given one (the one a newly opened candle closes).
+_SELECT_PREVIOUS = (
+    "SELECT p.market, p.interval, p.open_time, p.close_time, p.open, p.high, p.low, p.close,"
+    "  p.volume, p.quote_volume, p.trade_count, p.taker_buy_volume, p.taker_buy_quote_volume,"
+    "  p.first_trade_id, p.last_trade_id"
+    " FROM unnest(%b::text[], %b::text[], %b::bigint[]) AS k(market, interval, open_time)"
+    " CROSS JOIN LATERAL (SELECT * FROM candles c WHERE c.market = k.market"
+    "  AND c.interval = k.interval AND c.open_time < k.open_time"
+    "  ORDER BY c.open_time DESC LIMIT 1) AS p"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FoldResult:
@@ -74,6 +86,10 @@ class FoldResult:
     written_candles: int
     # Every candle the batch's trades fall in (folded now or before), as committed.
     candles: list[Candle]
+    # The candles a later one has begun after (Binance's final kline, ``x: true``): those
+    # of ``candles`` but the newest of each market and interval, and the stored candle
+    # before each candle this batch opened.
+    closed: list[Candle] = field(default_factory=list)
 
 
 class CandleRepository:
@@ -98,9 +114,10 @@ class CandleRepository:
                                      for m in markets if fresh[m]})
             touched = set().union(*(touched_keys(m, [*trades[m], *fresh[m]]) for m in markets))
             committed = _select(conn, sorted(touched))
+            closed = _closed(conn, committed, progress)
         folded = sum(len(ts) for ts in fresh.values())
         total = sum(len(trades[m]) for m in markets)
-        return FoldResult(folded, max(total - folded, 0), len(new_candles), committed)
+        return FoldResult(folded, max(total - folded, 0), len(new_candles), committed, closed)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -171,6 +188,24 @@ def _select(conn: Conn, keys: Sequence[tuple[str, Interval, int]]) -> list[Candl
     return [candle_from_row(row) for row in rows]
 
 
+def _closed(conn: Conn, committed: Sequence[Candle], folded_before: Mapping[str, int]
+            ) -> list[Candle]:
+    """``FoldResult.closed``; ``committed`` is by market, interval and open time."""
+    closed: list[Candle] = []
+    opened: list[Candle] = []
+    for _, group in groupby(committed, key=lambda c: (c.market, c.interval)):
+        candles = list(group)
+        closed += candles[:-1]
+        if candles[0].first_trade_id > folded_before[candles[0].market]:
+            opened.append(candles[0])
+    if not opened:
+        return closed
+    rows = conn.execute(_SELECT_PREVIOUS, ([c.market for c in opened],
+                                           [c.interval.value for c in opened],
+                                           [c.open_time for c in opened])).fetchall()
+    return [candle_from_row(row) for row in rows] + closed
+
+
 def candle_from_row(row: Sequence[Any]) -> Candle:
     """A ``candles`` row (columns in Candle's field order) as a Candle."""
     market, interval, *numbers = row
@@ -189,22 +224,26 @@ class KlineEvents:
         self._topic = topic
         self._flush_seconds = flush_seconds
 
-    def publish(self, candles: Iterable[Candle]) -> int:
-        """Produce one event per candle and wait for the broker; returns how many."""
+    def publish(self, candles: Sequence[Candle], closed: Sequence[Candle] = ()) -> int:
+        """Produce one event per candle and wait for the broker; returns how many. The
+        ``closed`` ones are final (``x: true``); those not among ``candles`` (older than
+        them) go first."""
         errors: list[KafkaError] = []
 
         def delivered(error: KafkaError | None, _message: Message) -> None:
             if error is not None:
                 errors.append(error)
 
-        sent = 0
-        for c in candles:
-            self._producer.produce(self._topic, key=c.market, value=encode(KlineEvent.of(c)),
+        final, current = {c.key for c in closed}, {c.key for c in candles}
+        events = [replace(KlineEvent.of(c), closed=True) for c in closed
+                  if c.key not in current]
+        events += [replace(KlineEvent.of(c), closed=c.key in final) for c in candles]
+        for event in events:
+            self._producer.produce(self._topic, key=event.market, value=encode(event),
                                    on_delivery=delivered)
-            sent += 1
         unsent = self._producer.flush(self._flush_seconds)
         if unsent or errors:
             raise KlinePublishError(f"{unsent} kline events unsent, {len(errors)} failed:"
                                     f" {[str(e) for e in errors[:3]]}")
-        return sent
+        return len(events)
 

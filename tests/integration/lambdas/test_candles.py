@@ -182,16 +182,29 @@ def redis_klines(client: redis.Redis) -> dict[Key, Candle]:
     return klines
 
 
-def kline_events(messages: list[Message]) -> dict[Key, Candle]:
-    """The newest kline event of each candle (the topic keeps a market in one partition)."""
+def kline_events(messages: list[Message]) -> tuple[dict[Key, Candle], set[Key]]:
+    """The newest kline event of each candle (the topic keeps a market in one partition),
+    and the candles that were sent final (closed); nothing follows a final event."""
     newest: dict[Key, Candle] = {}
+    final: set[Key] = set()
     for m in sorted(messages, key=lambda m: (m.partition() or 0, m.offset() or 0)):
         event = decode(m.value() or b"")
         if isinstance(event, KlineEvent):
             assert m.key() == event.market.encode()
-            assert event.closed is False
-            newest[event.candle.key] = event.candle
-    return newest
+            key = event.candle.key
+            assert key not in final, f"an event of {key} after its final one"
+            newest[key] = event.candle
+            if event.closed:
+                final.add(key)
+    return newest, final
+
+
+def all_but_the_newest(candles: dict[Key, Candle]) -> set[Key]:
+    """The candles a later one of their market and interval follows: closed ones."""
+    newest: dict[tuple[str, str], int] = {}
+    for market, interval, open_ms in candles:
+        newest[market, interval] = max(open_ms, newest.get((market, interval), open_ms))
+    return {k for k in candles if k[2] != newest[k[0], k[1]]}
 
 
 def progress(conn: Conn) -> dict[str, int]:
@@ -265,7 +278,9 @@ def test_trades_become_every_intervals_candles_once_however_often_delivered(
     assert all(r == {"batchItemFailures": []} for r in recorder.responses)
     assert pg_klines(db) == expected
     assert redis_klines(redis_client) == expected
-    assert kline_events(read_topic(kafka_bootstrap, topic)) == expected
+    events, final = kline_events(read_topic(kafka_bootstrap, topic))
+    assert events == expected
+    assert final == all_but_the_newest(expected)
 
     # Redelivering every batch, twice, changes nothing.
     candles_before, redis_before = pg_klines(db), redis_klines(redis_client)
