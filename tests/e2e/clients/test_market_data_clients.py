@@ -366,3 +366,56 @@ def test_klines_refuse_a_bad_time_zone(maker: Trader, btcusdt: str, zone: str) -
     with pytest.raises(ClientError) as refused:
         maker.spot.klines(SYMBOL, "1d", timeZone=zone)
     assert (refused.value.status_code, refused.value.error_code) == (400, -1100)
+
+
+# --- the first routes, through every method of both libraries that reads them
+
+
+def test_both_libraries_read_the_book_the_trades_and_the_prices(
+        maker: Trader, taker: Trader, traded: list[tuple[int, int, int, int, int, bool]],
+        db: Conn) -> None:
+    taker.pb.create_order(symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC",
+                          quantity="0.01", price="19990")
+    sell(maker, "0.02", "20010")
+    settled(db)
+
+    book = maker.pb.get_order_book(symbol=SYMBOL, limit=5)
+    assert_shaped_like(book, example("depth"))
+    assert [[Decimal(p), Decimal(q)] for p, q in book["bids"]] == [[19990, Decimal("0.01")]]
+    assert [[Decimal(p), Decimal(q)] for p, q in book["asks"]] == [[20010, Decimal("0.02")]]
+    assert maker.spot.depth(SYMBOL, limit=5) == book
+
+    recent = maker.pb.get_recent_trades(symbol=SYMBOL, limit=2)
+    assert_shaped_like(recent, example("historical_trades"))
+    assert [t["id"] for t in recent] == [traded[3][0], traded[4][0]]
+    assert maker.spot.trades(SYMBOL, limit=2) == recent
+
+    average = maker.pb.get_avg_price(symbol=SYMBOL)
+    assert_shaped_like(average, example("avg_price"))
+    quote = Decimal("0.02") * 20000 + Decimal("0.01") * 20001 + Decimal("0.01") * 20002
+    assert Decimal(average["price"]) == (quote / Decimal("0.04")).quantize(Decimal("0.000001"),
+                                                                        rounding="ROUND_DOWN")
+    assert maker.spot.avg_price(SYMBOL) == average
+
+    last = maker.pb.get_symbol_ticker(symbol=SYMBOL)
+    assert_shaped_like(last, example("ticker_price"))
+    assert Decimal(last["price"]) == 20002
+    assert maker.spot.ticker_price(SYMBOL) == last
+    assert [last] == [t for t in maker.pb.get_all_tickers() if t["symbol"] == SYMBOL]
+
+    best = maker.pb.get_orderbook_ticker(symbol=SYMBOL)
+    assert_shaped_like(best, example("book_ticker"))
+    assert (Decimal(best["bidPrice"]), Decimal(best["askPrice"])) == (Decimal(19990),
+                                                                       Decimal(20010))
+    assert maker.spot.book_ticker(symbols=[SYMBOL]) == [best]
+    assert [best] == [t for t in maker.pb.get_orderbook_tickers() if t["symbol"] == SYMBOL]
+    assert_ledger_invariants(db)
+
+
+def test_python_binance_reads_ui_klines_and_iterates_historical_klines(
+        maker: Trader, traded: list[tuple[int, int, int, int, int, bool]]) -> None:
+    rows = maker.pb.get_ui_klines(symbol=SYMBOL, interval="1s")
+    assert kline_totals(rows) == traded_totals()
+    generated = list(maker.pb.get_historical_klines_generator(SYMBOL, "1s",
+                                                              traded[0][4] - 60_000))
+    assert generated == rows
