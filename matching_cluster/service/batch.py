@@ -29,6 +29,7 @@ from matching_cluster.engine import (
     Command,
     Event,
     PlaceOrder,
+    Trade,
 )
 
 from . import repository as repo
@@ -162,11 +163,14 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
     missing = {oid for known, wanted in states for oid in wanted - known.keys()}
     # Only for commands published without their lock (see OrderCommand.locked).
     loaded = repo.load_orders(conn, missing) if missing else {}
+    traders = {u for run in runs for e in run.events if isinstance(e, Trade)
+               for u in (e.maker_user_id, e.taker_user_id)}
+    tier_rates = repo.fee_tier_rates(conn, traders) if traders else {}
     results, ledger = [], []
     for run, (known, wanted) in zip(runs, states, strict=True):
         info = run.entry.info
         orders = {**{oid: loaded[oid] for oid in wanted if oid in loaded}, **known}
-        settlement = settle(info, run.events, orders)
+        settlement = settle(info, run.events, orders, tier_rates)
         for command in run.halted:
             reject_halted(info, orders[command.order_id], settlement)
         _remember_open(run.entry, settlement)

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from chalicelib.adapters.ledger import post_transactions
+from chalicelib.domain.fees import Rates
 from chalicelib.domain.ledger import LedgerTransaction
 from chalicelib.domain.orders import (
     MarketSpec,
@@ -268,3 +269,12 @@ def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> Non
 def mark_applied(conn: Conn, command_ids: Sequence[int]) -> None:
     conn.execute("UPDATE order_commands SET applied_at = now() WHERE id = ANY(%s)",
                  (sorted(command_ids),))
+
+
+def fee_tier_rates(conn: Conn, user_ids: Iterable[int]) -> dict[int, Rates]:
+    """The fee-tier rates of those of ``user_ids`` who have a tier (migration 0009)."""
+    rows = conn.execute(
+        "SELECT u.user_id, t.maker_fee_ppm, t.taker_fee_ppm FROM user_fee_tiers u"
+        " JOIN fee_tiers t ON t.tier = u.tier WHERE u.user_id = ANY(%s)",
+        (list(user_ids),)).fetchall()
+    return {int(user): Rates(int(maker), int(taker)) for user, maker, taker in rows}

@@ -22,10 +22,11 @@ money, it only marks the order working.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from chalicelib.domain.fees import Rates, fee
 from chalicelib.domain.ledger import (
     AccountKind,
     AccountRef,
@@ -145,13 +146,15 @@ def order_ids_of(events: Iterable[Event]) -> set[int]:
 
 
 def settle(
-    market: MarketInfo, events: Iterable[Event], orders: dict[int, OrderState]
+    market: MarketInfo, events: Iterable[Event], orders: dict[int, OrderState],
+    tier_rates: Mapping[int, Rates] | None = None,
 ) -> Settlement:
-    """Rows and postings for ``events``; updates the states in ``orders`` in place."""
+    """Rows and postings for ``events``; updates the states in ``orders`` in place.
+    ``tier_rates``: the fee-tier rates of the users who have one (``charged``)."""
     out = Settlement()
     for event in events:
         if isinstance(event, Trade):
-            _trade(market, event, orders, out)
+            _trade(market, charged(market.spec, event, tier_rates or {}), orders, out)
         elif isinstance(event, Accepted):
             _touch(orders[event.order_id], event.seq, out).accepted_seq = event.seq
         elif isinstance(event, OrderDone):
@@ -163,6 +166,20 @@ def settle(
         elif isinstance(event, Rejected):
             _rejected(market, event, orders.get(event.order_id), out)
     return out
+
+
+def charged(spec: MarketSpec, t: Trade, tier_rates: Mapping[int, Rates]) -> Trade:
+    """The trade with each side's fee at its fee tier's rate where that is lower than
+    the market's (the engine charges the market's), rounded up as the engine rounds."""
+    maker_tier, taker_tier = tier_rates.get(t.maker_user_id), tier_rates.get(t.taker_user_id)
+    if maker_tier is None and taker_tier is None:
+        return t
+    market_rates = Rates(spec.maker_fee_ppm, spec.taker_fee_ppm)
+    maker_ppm = market_rates.lowest(maker_tier).maker_ppm
+    taker_ppm = market_rates.lowest(taker_tier).taker_ppm
+    # The buyer receives the base quantity, the seller the quote amount.
+    maker_gets, taker_gets = (t.qty, t.quote_qty) if t.buyer_is_maker else (t.quote_qty, t.qty)
+    return t._replace(maker_fee=fee(maker_gets, maker_ppm), taker_fee=fee(taker_gets, taker_ppm))
 
 
 def reject_halted(market: MarketInfo, order: OrderState, out: Settlement) -> None:

@@ -125,3 +125,26 @@ def test_only_admins_set_tiers(maker: Trader, admin: Caller) -> None:
     assert put(admin, "/v1/admin/users/999999/fee-tier", {"tier": 1}).status_code == 404
     assert put(admin, f"/v1/admin/users/{maker.caller.user_id}/fee-tier",
                {"tier": 7}).status_code == 404
+
+
+def test_the_matcher_charges_each_side_its_tiers_rate(maker: Trader, taker: Trader,
+                                                      admin: Caller, db: Conn) -> None:
+    set_tiers(admin)
+    pin(admin, maker.caller, 2)  # maker 0 %
+    pin(admin, taker.caller, 1)  # taker 0.15 %
+    maker.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                          quantity="0.01", price="20000")
+    bought = taker.pb.create_order(symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.01")
+    wait_until_settled(db, SYMBOL)
+
+    (maker_trade,) = maker.pb.get_my_trades(symbol=SYMBOL)
+    (taker_trade,) = taker.spot.my_trades(SYMBOL)
+    taker_btc = {b["asset"]: b for b in taker.pb.get_account()["balances"]}["BTC"]
+    maker_usdt = {b["asset"]: b for b in maker.pb.get_account()["balances"]}["USDT"]
+
+    assert bought["fills"][0]["commission"] == "0.00001500"
+    assert (maker_trade["commission"], maker_trade["commissionAsset"]) == ("0.000000", "USDT")
+    assert (taker_trade["commission"], taker_trade["commissionAsset"]) == ("0.00001500", "BTC")
+    assert taker_btc["free"] == "10.00998500"
+    assert maker_usdt["free"] == "100200.000000"
+    assert_ledger_invariants(db)
