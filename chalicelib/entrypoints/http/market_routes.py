@@ -1,6 +1,8 @@
-"""Public market data endpoints in Binance's shapes: depth, trades, klines, tickers and
-the average price. Amounts are decimal strings at the asset's scale (prices in the quote
-asset, quantities in the base asset), times in ms."""
+"""Public market data endpoints in Binance's shapes: depth, recent trades, the price and
+book tickers and the average price, and the formatting the other market data routes
+share (``market_history_routes``, ``market_kline_routes``, ``market_ticker_routes``).
+Amounts are decimal strings at the asset's scale (prices in the quote asset, quantities
+in the base asset), times in ms."""
 
 from __future__ import annotations
 
