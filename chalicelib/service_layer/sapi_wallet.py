@@ -12,8 +12,9 @@ from chalicelib.adapters.sapi_repo import HistoryFilter
 from chalicelib.adapters.sapi_repo import KeyRestrictions as KeyRestrictions
 from chalicelib.adapters.sapi_repo import WithdrawalSelection as WithdrawalSelection
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
+from chalicelib.domain.fees import Rates
 from chalicelib.domain.wallet import Balance, Deposit, Withdrawal
-from chalicelib.service_layer import Conn, wallet
+from chalicelib.service_layer import Conn, fees, wallet
 from chalicelib.service_layer.admin import asset_scale, bad_symbol
 
 HISTORY_WINDOW = timedelta(days=90)
@@ -51,13 +52,16 @@ class HistoryQuery:
 
 
 def trade_fees(conn: Conn, user_id: int, symbol: str | None) -> list[TradeFee]:
-    """The maker and taker fee the user pays on every market, or on ``symbol``: the one
-    place a user's fee is read, so per-user tiers change only this."""
-    del user_id  # every user pays the market's fee for now
-    fees = [TradeFee(*row) for row in sapi_repo.market_fees_ppm(conn, symbol)]
-    if symbol is not None and not fees:
+    """The maker and taker fee the user pays on every market, or on ``symbol``: the
+    market's, lowered by the user's fee tier as everywhere (``fees``)."""
+    tier = fees.tier_rates(conn, user_id)
+    found = []
+    for market, maker_ppm, taker_ppm in sapi_repo.market_fees_ppm(conn, symbol):
+        rates = Rates(maker_ppm, taker_ppm).lowest(tier)
+        found.append(TradeFee(market, rates.maker_ppm, rates.taker_ppm))
+    if symbol is not None and not found:
         raise bad_symbol()
-    return fees
+    return found
 
 
 def coins(conn: Conn, user_id: int) -> list[Coin]:

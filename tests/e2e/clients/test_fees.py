@@ -86,7 +86,10 @@ def test_a_pinned_tier_lowers_what_every_route_shows(maker: Trader, taker: Trade
     assert commission(maker)["taker"] == "0.00050000"
     assert order_rates(maker) == {"maker": "0.00000000", "taker": "0.00050000"}
     assert account_rates(maker)[:2] == (0, 5)
+    assert maker.pb.get_trade_fee(symbol=SYMBOL) == maker.spot.trade_fee(symbol=SYMBOL) == [
+        {"symbol": SYMBOL, "makerCommission": "0", "takerCommission": "0.0005"}]
     assert commission(taker)["taker"] == "0.00200000"
+    assert taker.pb.get_trade_fee(symbol=SYMBOL)[0]["takerCommission"] == "0.002"
 
     pin(admin, maker.caller, None)
     assert commission(maker)["taker"] == "0.00200000"
