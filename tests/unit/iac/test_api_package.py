@@ -474,6 +474,24 @@ def test_the_rest_stage_throttles_logs_and_traces(package: Package) -> None:
         "RetentionInDays"]
 
 
+def test_what_api_gateway_answers_itself_is_in_the_apis_error_format(
+        package: Package) -> None:
+    answers = {r["Properties"]["ResponseType"]: resolve(r["Properties"], package.stage)
+               for r in resources(package.template, "AWS::ApiGateway::GatewayResponse").values()}
+
+    assert set(answers) == {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX",
+                            "DEFAULT_5XX"}
+    assert (answers["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"],
+            answers["THROTTLED"]["StatusCode"]) == ("404", "429")
+    for answer in answers.values():
+        assert answer["RestApiId"] == "<RestAPI>"
+        body = answer["ResponseTemplates"]["application/json"]
+        assert body.startswith('{"code": -10'), body
+        assert '"msg": ' in body, body
+        assert answer["ResponseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/json'"}
+
+
 def test_the_websocket_stage_throttles_and_logs(package: Package) -> None:
     stage = resolve(package.template["Resources"]["WebsocketAPIStage"]["Properties"],
                     package.stage)
