@@ -64,9 +64,11 @@ def client_error(call: Any) -> tuple[dict[str, object] | None, ApiError | None]:
 def cancel_replace_order() -> Response:
     owner, signed = routes.key_owner("TRADE")
     params = parse_params(CancelReplaceParams, signed.params())
-    order_routes.check_order_shape(params)
+    # As Binance: the symbol, the new order's parameters and its filters are checked
+    # before anything is cancelled; a refusal there is a plain error and changes nothing.
     with routes.services.db() as conn:
-        orders.load_market(conn, params.symbol)  # an unknown symbol is no half's failure
+        market = orders.load_market(conn, params.symbol)
+    orders.check_filters(market, order_routes.new_order(owner, params, market))
     over_limit: ApiError | None = None
     try:
         counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id)

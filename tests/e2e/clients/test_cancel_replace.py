@@ -252,3 +252,24 @@ def test_over_the_order_limit_cancel_only_still_cancels(maker: Trader,
         "SUCCESS", "FAILURE")
     assert body["data"]["newOrderResponse"]["code"] == -1015
     assert status_of(maker, old) == "CANCELED"
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"quantity": "0.00001"}, -1013),  # below the lot size: a filter
+    ({"price": "20000.0000001"}, -1111),  # more decimals than USDT has
+    ({"timeInForce": ""}, -1102),  # a LIMIT order needs one
+    ({"symbol": "NOPEUSDT"}, -1121),
+])
+def test_a_new_order_refused_by_its_parameters_cancels_nothing(
+        maker: Trader, change: dict[str, str], code: int) -> None:
+    old = bid(maker, "20000")
+
+    with pytest.raises(BinanceAPIException) as refused:
+        maker.pb.cancel_replace_order(**{
+            "symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+            "quantity": "0.01", "price": "19990", "cancelReplaceMode": "STOP_ON_FAILURE",
+            "cancelOrderId": old, **change})
+
+    assert (refused.value.status_code, refused.value.code) == (400, code)
+    assert "data" not in body_of(refused.value)
+    assert status_of(maker, old) == "NEW"
