@@ -104,8 +104,3 @@ def _symbol(
         "defaultSelfTradePreventionMode": DEFAULT_SELF_TRADE_PREVENTION.value,
         "allowedSelfTradePreventionModes": [mode.value for mode in SelfTradePrevention],
     }
-
-
-def highest_fees_ppm(conn: Conn) -> tuple[int, int]:
-    """The highest maker and taker fee over the markets (0, 0 without markets)."""
-    return admin_repo.highest_fees_ppm(conn)
