@@ -8,6 +8,8 @@ and hold up to ``limit + 1`` rows below ``before_id``: the extra row only tells
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -227,6 +229,64 @@ def user_ledger_entries(conn: Conn, user_id: int, asset: str | None, limit: int,
                     created_at)
         for entry_id, tx_id, kind, reference, entry_asset, bucket, amount, created_at in rows
     ]
+
+
+# Deposit and withdrawal histories as Binance's /sapi routes filter and page them
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """One user's rows of an asset (None: all), created within [start, end], skipping
+    ``offset`` of them, newest first."""
+
+    user_id: int
+    asset: str | None
+    start: datetime
+    end: datetime
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class WithdrawalSelection:
+    """Only withdrawals in one of ``statuses``, with one of ``ids``, with
+    ``idempotency_key`` (None: any)."""
+
+    statuses: tuple[WithdrawalStatus, ...] | None = None
+    ids: tuple[int, ...] | None = None
+    idempotency_key: str | None = None
+
+
+def deposits_in(conn: Conn, where: HistoryFilter) -> list[Deposit]:
+    return [_deposit(row) for row in _history(conn, "deposits", _DEPOSIT_COLUMNS,
+                                              "created_at", sql.SQL("TRUE"), {}, where)]
+
+
+def withdrawals_in(conn: Conn, where: HistoryFilter,
+                   only: WithdrawalSelection) -> list[Withdrawal]:
+    condition = sql.SQL(
+        "(%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s))"
+        " AND (%(ids)s::bigint[] IS NULL OR id = ANY (%(ids)s))"
+        " AND (%(key)s::text IS NULL OR idempotency_key = %(key)s)")
+    params = {"statuses": None if only.statuses is None else [str(s) for s in only.statuses],
+              "ids": None if only.ids is None else list(only.ids),
+              "key": only.idempotency_key}
+    return [_withdrawal(row) for row in _history(conn, "withdrawals", _WITHDRAWAL_COLUMNS,
+                                                 "requested_at", condition, params, where)]
+
+
+def _history(conn: Conn, table: str, columns: sql.Composable, time_column: str,
+             condition: sql.Composable, params: dict[str, Any],
+             where: HistoryFilter) -> list[tuple[Any, ...]]:
+    return conn.execute(sql.SQL(
+        "SELECT {columns} FROM {table} WHERE user_id = %(user)s"
+        " AND (%(asset)s::text IS NULL OR asset = %(asset)s)"
+        " AND {time} BETWEEN %(start)s AND %(end)s AND {condition}"
+        " ORDER BY id DESC OFFSET %(offset)s LIMIT %(limit)s").format(
+            columns=columns, table=sql.Identifier(table), time=sql.Identifier(time_column),
+            condition=condition),
+        {**params, "user": where.user_id, "asset": where.asset, "start": where.start,
+         "end": where.end, "offset": where.offset, "limit": where.limit}).fetchall()
 
 
 def _newest_first(

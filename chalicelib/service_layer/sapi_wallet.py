@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters import sapi_repo
-from chalicelib.adapters.sapi_repo import HistoryFilter
+from chalicelib.adapters import sapi_repo, wallet_repo
 from chalicelib.adapters.sapi_repo import KeyRestrictions as KeyRestrictions
-from chalicelib.adapters.sapi_repo import WithdrawalSelection as WithdrawalSelection
+from chalicelib.adapters.wallet_repo import HistoryFilter
+from chalicelib.adapters.wallet_repo import WithdrawalSelection as WithdrawalSelection
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request
 from chalicelib.domain.fees import Rates
 from chalicelib.domain.wallet import Balance, Deposit, Withdrawal
@@ -73,12 +73,12 @@ def coins(conn: Conn, user_id: int) -> list[Coin]:
 
 def deposit_history(conn: Conn, user_id: int, query: HistoryQuery,
                     now_ms: int) -> list[Deposit]:
-    return sapi_repo.deposits(conn, _filter(conn, user_id, query, now_ms))
+    return wallet_repo.deposits_in(conn, _filter(conn, user_id, query, now_ms))
 
 
 def withdrawal_history(conn: Conn, user_id: int, query: HistoryQuery, now_ms: int,
                        only: WithdrawalSelection | None = None) -> list[Withdrawal]:
-    return sapi_repo.withdrawals(conn, _filter(conn, user_id, query, now_ms),
+    return wallet_repo.withdrawals_in(conn, _filter(conn, user_id, query, now_ms),
                                  only or WithdrawalSelection())
 
 
