@@ -190,9 +190,14 @@ class Gateway:
             "routeKey": route_key, "eventType": event_type, "connectionId": connection_id,
             "domainName": f"{self.host}:{self.ws_port}", "stage": self.stage, "apiId": "local",
             "requestId": uuid.uuid4().hex, "requestTimeEpoch": now_ms,
+            "connectedAt": self._connected_at_ms(connection_id, now_ms),
             "messageDirection": "IN",
             "identity": {"sourceIp": self._source_ip(socket), "userAgent": user_agent}},
             "isBase64Encoded": False, **extra}
+
+    def _connected_at_ms(self, connection_id: str, default: int) -> int:
+        live = self.connection(connection_id)
+        return int(live.connected_at.timestamp() * 1000) if live else default
 
     @staticmethod
     def _source_ip(socket: ServerConnection) -> str:

@@ -8,7 +8,8 @@
   stream payloads (``{"stream": name, "data": payload}``);
 * ``ws:tags:{connection id}`` hash: tag -> channel, how the connection takes a channel
   (a WebSocket API subscription ``sub:<id>``, a listenKey ``key:<listenKey>``), and
-  ``ws:subid:{connection id}``: the count of its subscription ids handed out.
+  ``ws:subid:{connection id}``: the count of its subscription ids handed out;
+* ``ws:session:{connection id}`` hash: its WebSocket API session (``session.logon``).
 
 A channel is a public stream's name (``btcusdt@trade``) or a user's private channel.
 API Gateway ends a connection after two hours at most, so every key expires a while
@@ -17,7 +18,7 @@ after its last change: a connection whose ``$disconnect`` never ran cannot leak.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import redis
 
@@ -42,6 +43,10 @@ def _tags_key(connection_id: str) -> str:
 
 def _subscription_ids_key(connection_id: str) -> str:
     return f"ws:subid:{connection_id}"
+
+
+def _session_key(connection_id: str) -> str:
+    return f"ws:session:{connection_id}"
 
 
 class StreamSubscriptions:
@@ -76,7 +81,8 @@ class StreamSubscriptions:
         """Forget a closed (or gone) connection and all its subscriptions."""
         self.remove(connection_id, sorted(self.channels_of(connection_id)))
         self.redis.delete(_connection_key(connection_id), _combined_key(connection_id),
-                          _tags_key(connection_id), _subscription_ids_key(connection_id))
+                          _tags_key(connection_id), _subscription_ids_key(connection_id),
+                          _session_key(connection_id))
 
     def set_combined(self, connection_id: str, combined: bool = True) -> None:
         if combined:
@@ -134,6 +140,20 @@ class StreamSubscriptions:
         pipe.incr(key)
         pipe.expire(key, KEY_TTL_SECONDS)
         return int(pipe.execute()[0]) - 1
+
+    def set_session(self, connection_id: str, session: Mapping[str, str] | None) -> None:
+        key = _session_key(connection_id)
+        pipe = self.redis.pipeline()
+        pipe.delete(key)
+        if session:
+            for name, value in session.items():
+                pipe.hset(key, name, value)
+            pipe.expire(key, KEY_TTL_SECONDS)
+        pipe.execute()
+
+    def session_of(self, connection_id: str) -> dict[str, str]:
+        held = self.redis.hgetall(_session_key(connection_id))
+        return {k.decode(): v.decode() for k, v in held.items()}  # type: ignore[union-attr]
 
 
 class OrderEventProgress:

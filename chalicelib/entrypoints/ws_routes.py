@@ -42,10 +42,12 @@ def on_connect(svc: Services, event: WebsocketEvent) -> dict[str, Any]:
 
 
 def on_message(svc: Services, event: WebsocketEvent) -> None:
-    identity = event.to_dict()["requestContext"].get("identity") or {}
+    context = event.to_dict()["requestContext"]
+    identity = context.get("identity") or {}
     try:
-        answer = stream_protocol.handle_message(stream_clients(svc), event.connection_id,
-                                                event.body, str(identity.get("sourceIp", "")))
+        answer = stream_protocol.handle_message(
+            stream_clients(svc), event.connection_id, event.body,
+            str(identity.get("sourceIp", "")), int(context.get("connectedAt") or 0))
     except Exception:  # a client never sees a stack trace, only Binance's unknown error
         logger.exception("stream request failed")
         answer = stream_protocol.error_reply(

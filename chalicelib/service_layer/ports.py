@@ -9,7 +9,7 @@ with the fakes behaves the same with the adapters.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from chalicelib.adapters.ws_sender import SendError as SendError
@@ -61,6 +61,12 @@ class Subscriptions(Protocol):
 
     def next_subscription_id(self, connection_id: str) -> int:
         """0, then 1, 2...: the connection's WebSocket API subscription ids."""
+
+    def set_session(self, connection_id: str, session: Mapping[str, str] | None) -> None:
+        """The connection's WebSocket API session (``session.logon``); None ends it."""
+
+    def session_of(self, connection_id: str) -> dict[str, str]:
+        """The connection's session; empty when it has none."""
 
 
 class ListenKeys(Protocol):

@@ -1,106 +1,53 @@
-"""The WebSocket client protocol, Binance's way: requests, replies and authentication.
+"""The WebSocket client protocol, Binance's way: requests and replies.
 
 Clients subscribe on their connection with ``{"method": "SUBSCRIBE", "params":
-["btcusdt@trade", ...], "id": 1}`` to public streams (``stream_names``), and with
-``userDataStream.subscribe`` (an API key signature or a JWT access token) to their own
-order and balance updates, which ``stream_fanout`` delivers; a listenKey (``/ws/<key>``,
-or subscribed like a stream) names a user's updates too.
+["btcusdt@trade", ...], "id": 1}`` to public streams (``stream_names``); a listenKey
+(``/ws/<key>``, or subscribed like a stream) names a user's order and balance updates,
+which ``stream_fanout`` delivers. The WebSocket API's methods (``session.logon``,
+``userDataStream.subscribe.signature``...) are ``ws_api``'s.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from chalicelib.adapters.envelope import MasterKey
-from chalicelib.domain.errors import ApiError
-from chalicelib.service_layer import Conn, auth
-from chalicelib.service_layer.api_keys import SignedRequest, authenticate_signed
-from chalicelib.service_layer.ports import ListenKeys, Subscriptions
+from chalicelib.service_layer import ws_api
+from chalicelib.service_layer.ports import Subscriptions
 from chalicelib.service_layer.stream_names import (
     USER_CHANNEL_PREFIX,
     StreamRequestError,
     parse_stream,
     user_channel,
 )
+from chalicelib.service_layer.stream_requests import (
+    ClientContext,
+    StreamRequest,
+    error_reply,
+    parse_request,
+)
+
+__all__ = ["ClientContext", "StreamRequest", "error_reply", "handle_message", "parse_request"]
 
 # Binance's limit of streams per connection.
 MAX_STREAMS_PER_CONNECTION = 1024
 PUBLIC_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS")
 PROPERTY_METHODS = ("SET_PROPERTY", "GET_PROPERTY")
-USER_METHODS = ("userDataStream.subscribe", "userDataStream.subscribe.signature",
-                "userDataStream.unsubscribe")
 LISTEN_KEY_TAG = "key:"
-REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 
-RequestId = int | str | None
-
-
-@dataclass(frozen=True)
-class ClientContext:
-    subscriptions: Subscriptions
-    listen_keys: ListenKeys
-    auth: auth.AuthContext
-    master_key: MasterKey
-    db: Callable[[], AbstractContextManager[Conn]]
-    now_ms: Callable[[], int]
-
-
-@dataclass(frozen=True)
-class StreamRequest:
-    method: str
-    params: Any
-    id: RequestId
-
-
-def parse_request(body: str) -> StreamRequest:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise StreamRequestError(3, f"Invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise StreamRequestError(2, "Invalid request: expected a JSON object")
-    request_id = data.get("id")
-    if not _valid_id(request_id):
-        raise StreamRequestError(2, "Invalid request: request ID must be an unsigned integer")
-    method = data.get("method")
-    if not isinstance(method, str):
-        raise StreamRequestError(2, "Invalid request: missing field `method`")
-    if set(data) - {"method", "params", "id"}:
-        raise StreamRequestError(2, "Invalid request: too many parameters")
-    return StreamRequest(method, data.get("params"), request_id)
-
-
-def _valid_id(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return 0 <= value < 2**63
-    return isinstance(value, str) and REQUEST_ID.fullmatch(value) is not None
-
-
-def error_reply(code: int, msg: str, request_id: RequestId) -> dict[str, Any]:
-    return {"error": {"code": code, "msg": msg}, "id": request_id}
-
-
-def handle_message(ctx: ClientContext, connection_id: str, body: str,
-                   client_ip: str) -> dict[str, Any]:
+def handle_message(ctx: ClientContext, connection_id: str, body: str, client_ip: str,
+                   connected_at_ms: int = 0) -> dict[str, Any]:
     """The reply to one client message: a result, or an error in Binance's format."""
     try:
         request = parse_request(body)
     except StreamRequestError as error:
         return error_reply(error.code, error.msg, None)
+    caller = ws_api.Caller(connection_id, client_ip, connected_at_ms)
     try:
-        if request.method in USER_METHODS:
-            return user_request(ctx, connection_id, request, client_ip)
+        if request.method == "userDataStream.subscribe" and request.params is not None:
+            return ws_api.legacy_request(ctx, caller, request)
+        if ws_api.is_api_method(request.method):
+            return ws_api.handle(ctx, caller, request)
         return {"result": public_request(ctx, connection_id, request), "id": request.id}
     except StreamRequestError as error:
         return error_reply(error.code, error.msg, request.id)
@@ -114,7 +61,7 @@ def public_request(ctx: ClientContext, connection_id: str, request: StreamReques
     if request.method not in PUBLIC_METHODS:
         raise StreamRequestError(
             2, f"Invalid request: unknown variant {request.method!r}, expected one of "
-               f"{', '.join(PUBLIC_METHODS + PROPERTY_METHODS + USER_METHODS)}")
+               f"{', '.join(PUBLIC_METHODS + PROPERTY_METHODS)}")
     if not isinstance(request.params, list) or not request.params:
         raise StreamRequestError(2, "Invalid request: params must be a list of stream names")
     names, keys = resolve_names(ctx, request.params, lenient=False)
@@ -225,50 +172,3 @@ def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | N
 
 def disconnect(subscriptions: Subscriptions, connection_id: str) -> None:
     subscriptions.drop_connection(connection_id)
-
-
-def user_request(ctx: ClientContext, connection_id: str, request: StreamRequest,
-                 client_ip: str) -> dict[str, Any]:
-    """Binance's WebSocket API methods: replies carry an HTTP-like ``status``."""
-    owned = [c for c in ctx.subscriptions.channels_of(connection_id)
-             if c.startswith(USER_CHANNEL_PREFIX)]
-    if request.method == "userDataStream.unsubscribe":
-        ctx.subscriptions.remove(connection_id, owned)
-        return {"id": request.id, "status": 200, "result": {}}
-    try:
-        user_id = authenticate_user(ctx, request.params, client_ip)
-    except ApiError as error:
-        return {"id": request.id, "status": error.status,
-                **error_reply(int(error.code), error.msg, request.id)}
-    ctx.subscriptions.remove(connection_id, owned)
-    ctx.subscriptions.add(connection_id, [user_channel(user_id)])
-    return {"id": request.id, "status": 200, "result": {}}
-
-
-class UserStreamParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    token: str | None = None
-    apiKey: str | None = None  # noqa: N815 - Binance's parameter names
-    timestamp: int | None = None
-    recvWindow: int | None = None  # noqa: N815
-    signature: str | None = None
-
-
-def authenticate_user(ctx: ClientContext, params: object, client_ip: str) -> int:
-    """The user behind a JWT access token, or an API key (READ) and its signature over
-    the other parameters sorted by name, as Binance's WebSocket API signs them."""
-    if not isinstance(params, dict):
-        raise StreamRequestError(2, "Invalid request: params must be an object")
-    try:
-        given = UserStreamParams.model_validate(params)
-    except ValidationError as exc:
-        raise StreamRequestError(2, f"Invalid request: {exc.errors()[0]['msg']}") from exc
-    with ctx.db() as conn:
-        if given.token is not None:
-            user, _ = auth.authenticate(ctx.auth, conn, given.token)
-            return user.id
-        pairs = sorted((k, str(v)) for k, v in params.items() if v is not None)
-        signed = SignedRequest(api_key=given.apiKey, query_pairs=pairs, body="",
-                               client_ip=client_ip, now_ms=ctx.now_ms())
-        return authenticate_signed(conn, ctx.master_key, signed, "READ").user_id

@@ -110,3 +110,16 @@ def test_subscription_ids_count_from_zero_per_connection(rig: Rig) -> None:
     assert subs.next_subscription_id("b") == 0
     subs.drop_connection("a")
     assert subs.next_subscription_id("a") == 0
+
+
+def test_a_session_is_kept_until_logged_out_or_the_connection_drops(rig: Rig) -> None:
+    subs = rig.subscriptions
+    assert subs.session_of("a") == {}
+    subs.set_session("a", {"apiKey": "k1", "authorizedSince": "5"})
+    subs.set_session("b", {"apiKey": "k2", "authorizedSince": "6"})
+    subs.set_session("a", {"apiKey": "k3", "authorizedSince": "7"})
+
+    assert subs.session_of("a") == {"apiKey": "k3", "authorizedSince": "7"}
+    subs.set_session("a", None)
+    subs.drop_connection("b")
+    assert (subs.session_of("a"), subs.session_of("b")) == ({}, {})

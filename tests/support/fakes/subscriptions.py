@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 
 class FakeSubscriptions:
@@ -12,6 +12,7 @@ class FakeSubscriptions:
         self._combined: set[str] = set()
         self._tags: dict[str, dict[str, str]] = {}
         self._subscription_ids: dict[str, int] = {}
+        self._sessions: dict[str, dict[str, str]] = {}
 
     def add(self, connection_id: str, channels: Sequence[str]) -> None:
         for channel in channels:
@@ -31,6 +32,7 @@ class FakeSubscriptions:
         self._combined.discard(connection_id)
         self._tags.pop(connection_id, None)
         self._subscription_ids.pop(connection_id, None)
+        self._sessions.pop(connection_id, None)
 
     def set_combined(self, connection_id: str, combined: bool = True) -> None:
         if combined:
@@ -64,6 +66,15 @@ class FakeSubscriptions:
         issued = self._subscription_ids.get(connection_id, 0)
         self._subscription_ids[connection_id] = issued + 1
         return issued
+
+    def set_session(self, connection_id: str, session: Mapping[str, str] | None) -> None:
+        if session:
+            self._sessions[connection_id] = dict(session)
+        else:
+            self._sessions.pop(connection_id, None)
+
+    def session_of(self, connection_id: str) -> dict[str, str]:
+        return dict(self._sessions.get(connection_id, {}))
 
 
 def _discard(sets: dict[str, set[str]], key: str, member: str) -> None:
