@@ -135,10 +135,13 @@ def test_user_assets_list_what_the_caller_holds(wallet_user: Trader) -> None:
     assert_shaped_like(held, example("user_asset"))
     assert [(a["asset"], a["free"]) for a in held] == [("BTC", "1.50000000")]
     assert wallet_user.spot.user_asset(asset="USDT") == []
+    assert wallet_user.pb.get_user_asset() == held
 
 
 def test_margin_listings_are_empty_as_ccxt_expects(wallet_user: Trader) -> None:
     assert wallet_user.spot.margin_all_pairs() == wallet_user.spot.margin_all_assets() == []
+    assert wallet_user.pb.get_margin_all_pairs() == wallet_user.pb.get_margin_all_assets() == []
+    assert wallet_user.pb.get_all_isolated_margin_symbols() == []
     assert wallet_user.spot.isolated_margin_all_pairs() == []
 
 
