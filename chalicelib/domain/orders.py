@@ -120,6 +120,8 @@ class DoneReason(StrEnum):
     """Expired by self-trade prevention (taker or maker side)."""
     REJECTED_POST_ONLY = "REJECTED_POST_ONLY"
     """LIMIT_MAKER order that would have taken liquidity; it did not trade."""
+    EXPIRED_IN_LIST = "EXPIRED_IN_LIST"
+    """An OCO leg whose other leg traded, started working or ended first."""
 
     @property
     def status(self) -> OrderStatus:
@@ -133,6 +135,7 @@ _DONE_STATUS = {
     DoneReason.EXPIRED_FOK: OrderStatus.EXPIRED,
     DoneReason.EXPIRED_STP: OrderStatus.EXPIRED_IN_MATCH,
     DoneReason.REJECTED_POST_ONLY: OrderStatus.REJECTED,
+    DoneReason.EXPIRED_IN_LIST: OrderStatus.EXPIRED,
 }
 
 
@@ -166,6 +169,12 @@ class RejectReason(StrEnum):
     AMEND_NOT_REDUCING = "AMEND_NOT_REDUCING"
     WOULD_TRIGGER_IMMEDIATELY = "WOULD_TRIGGER_IMMEDIATELY"
     """A stop order whose stop price the last trade price has already reached."""
+    WOULD_MATCH_IMMEDIATELY = "WOULD_MATCH_IMMEDIATELY"
+    """An OCO's LIMIT_MAKER leg would take liquidity: the list is refused."""
+    OCO_BAD_PRICES = "OCO_BAD_PRICES"
+    """An OCO's above leg is not above the last price, or its below leg not below."""
+    IN_ORDER_LIST = "IN_ORDER_LIST"
+    """Amend or cancel-replace of an OCO leg: only cancelling the list is supported."""
 
     @property
     def binance_code(self) -> int:
@@ -193,6 +202,10 @@ _BINANCE_ERRORS: dict[RejectReason, tuple[int, str]] = {
     # Binance has no dedicated code for this; -2010 is its generic "order rejected".
     RejectReason.AMEND_NOT_REDUCING: (-2010, "newQty must be less than the order's quantity."),
     RejectReason.WOULD_TRIGGER_IMMEDIATELY: (-2010, "Order would trigger immediately."),
+    RejectReason.WOULD_MATCH_IMMEDIATELY: (-2010, "Order would immediately match and take."),
+    RejectReason.OCO_BAD_PRICES: (
+        -2010, "The relationship of the prices for the orders is not correct."),
+    RejectReason.IN_ORDER_LIST: (-2010, "Unsupported order combination"),
 }
 
 

@@ -5,7 +5,15 @@ No I/O, no clock, no randomness; imports only the standard library and
 """
 
 from .book import OrderBook
-from .commands import AmendOrder, CancelAll, CancelOrder, CancelReplace, Command, PlaceOrder
+from .commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    CancelReplace,
+    Command,
+    PlaceOco,
+    PlaceOrder,
+)
 from .events import (
     Accepted,
     Amended,
@@ -32,6 +40,7 @@ __all__ = [
     "Event",
     "OrderBook",
     "OrderDone",
+    "PlaceOco",
     "PlaceOrder",
     "Rejected",
     "RestingOrder",

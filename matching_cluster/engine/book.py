@@ -31,6 +31,12 @@ already reached is rejected (Binance's "Order would trigger immediately"). After
 command, every stop that a price traded since the previous check has reached (low and
 high are tracked) starts working, oldest first, one at a time: its own trades can
 reach further stops, which work in the same way before the next command.
+
+OCO legs are ordinary resting or stop orders linked in ``_siblings`` (each leg's id to
+the other's). A maker leg that trades or is expired in matching, or a stop leg that
+starts working, *activates* its list: the other leg expires (EXPIRED_IN_LIST) once the
+current command's matching is done, before any further stop is set working, or at
+once for a stop leg, before it trades. Cancelling a leg cancels the other.
 """
 
 
@@ -59,8 +65,17 @@ from chalicelib.domain.orders import (
     TimeInForce,
 )
 
-from .commands import AmendOrder, CancelAll, CancelOrder, CancelReplace, Command, PlaceOrder
+from .commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    CancelReplace,
+    Command,
+    PlaceOco,
+    PlaceOrder,
+)
 from .events import Accepted, Amended, Event, OrderDone, Rejected, Trade, Triggered
+from .order_lists import oco_prices_problem, oco_shape_problem
 from .snapshot import BookSnapshot, RestingOrder, StopOrder
 
 # Builds a NamedTuple from a tuple in C, skipping the Python-level __new__ (hot path).
@@ -85,6 +100,7 @@ _EXPIRED_IOC = DoneReason.EXPIRED_IOC
 _EXPIRED_FOK = DoneReason.EXPIRED_FOK
 _EXPIRED_STP = DoneReason.EXPIRED_STP
 _REJECTED_POST_ONLY = DoneReason.REJECTED_POST_ONLY
+_EXPIRED_IN_LIST = DoneReason.EXPIRED_IN_LIST
 _STOP_TYPES = frozenset(t for t in OrderType if t.is_conditional)
 _SIDES = (_BUY, _SELL)
 _TIFS = (_GTC, _IOC, _FOK)
@@ -162,6 +178,8 @@ class OrderBook:
         self._orders: dict[int, _Order] = {}
         self._by_user: dict[int, dict[int, _Order]] = {}
         self._stops: dict[int, StopOrder] = {}
+        self._siblings: dict[int, int] = {}  # OCO leg -> the other leg
+        self._activated: list[int] = []  # OCO legs that traded, worked or ended
         self._last_price = 0
         self._low, self._high = _UNLIMITED, 0
         self._seq = next_seq
@@ -173,6 +191,7 @@ class OrderBook:
             CancelAll: self._cancel_all,
             AmendOrder: self._amend,
             CancelReplace: self._cancel_replace,
+            PlaceOco: self._place_oco,
         }
 
     # ----------------------------------------------------------------- entry points
@@ -190,6 +209,8 @@ class OrderBook:
         except KeyError:
             raise TypeError(f"not an engine command: {cmd!r}") from None
         handler(cmd)
+        if self._activated:
+            self._expire_siblings()
         if self._high:
             self._trigger_stops()
         return out
@@ -205,6 +226,8 @@ class OrderBook:
             except KeyError:
                 raise TypeError(f"not an engine command: {cmd!r}") from None
             handler(cmd)
+            if self._activated:
+                self._expire_siblings()
             if self._high:
                 self._trigger_stops()
         return out
@@ -255,6 +278,10 @@ class OrderBook:
             return [_resting(o) for o in self._orders.values()]
         return [_resting(o) for o in self._by_user.get(user_id, {}).values()]
 
+    def oco_pairs(self) -> list[tuple[int, int]]:
+        """The (lower id, higher id) legs of every OCO list still linked, sorted."""
+        return sorted((a, b) for a, b in self._siblings.items() if a < b)
+
     def stop_orders(self, user_id: int | None = None) -> list[StopOrder]:
         """Stop orders waiting for their stop price (of one user, or all), oldest first."""
         return [s for s in self._stops.values() if user_id is None or s.user_id == user_id]
@@ -278,6 +305,7 @@ class OrderBook:
             orders=tuple(_resting(o) for o in self._orders.values()),
             stops=tuple(self._stops.values()),
             last_price=self._last_price,
+            oco_pairs=tuple(self.oco_pairs()),
         )
 
     @classmethod
@@ -302,6 +330,11 @@ class OrderBook:
             book._stops[s.order_id] = s._replace(
                 side=Side(s.side), order_type=OrderType(s.order_type),
                 stp=SelfTradePrevention(s.stp), tif=TimeInForce(s.tif))
+        for a, b in snapshot.oco_pairs:
+            legs_open = all(leg in book._orders or leg in book._stops for leg in (a, b))
+            if a == b or not legs_open or a in book._siblings or b in book._siblings:
+                raise ValueError(f"inconsistent snapshot OCO legs {(a, b)!r}")
+            book._siblings[a], book._siblings[b] = b, a
         return book
 
     def state_hash(self) -> str:
@@ -342,31 +375,41 @@ class OrderBook:
 
     def _cancel(self, cmd: CancelOrder) -> None:
         o = self._orders.get(cmd.order_id)
+        stop = self._stops.get(cmd.order_id)
         if o is not None and o.user_id == cmd.user_id:
             self._cancel_resting(o)
-            return
-        stop = self._stops.get(cmd.order_id)
-        if stop is not None and stop.user_id == cmd.user_id:
+        elif stop is not None and stop.user_id == cmd.user_id:
             self._cancel_stop(stop)
+        else:
+            self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id,
+                         RejectReason.UNKNOWN_ORDER)
             return
-        self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id, RejectReason.UNKNOWN_ORDER)
+        if self._siblings:
+            sibling = self._unlink(cmd.order_id)
+            if sibling is not None:
+                self._end_leg(sibling, _CANCELED)
 
     def _cancel_all(self, cmd: CancelAll) -> None:
         """The user's resting orders oldest first, then their waiting stops oldest first
-        (no events when nothing is open: the adapter acknowledges by offset)."""
+        (no events when nothing is open: the adapter acknowledges by offset). An OCO
+        leg's sibling is cancelled with it."""
         own = self._by_user.get(cmd.user_id)
         if own:
             for o in list(own.values()):
-                self._cancel_resting(o)
+                if o.order_id in self._orders:  # not cancelled already as a sibling
+                    self._cancel(CancelOrder(o.order_id, o.user_id))
         if self._stops:
             for stop in self.stop_orders(cmd.user_id):
-                self._cancel_stop(stop)
+                if stop.order_id in self._stops:
+                    self._cancel(CancelOrder(stop.order_id, stop.user_id))
 
     def _amend(self, cmd: AmendOrder) -> None:
         o = self._orders.get(cmd.order_id)
         new_qty = cmd.new_qty
         if o is None or o.user_id != cmd.user_id:
             reason = RejectReason.UNKNOWN_ORDER
+        elif cmd.order_id in self._siblings:
+            reason = RejectReason.IN_ORDER_LIST
         elif type(new_qty) is int and 0 < new_qty < o.qty and not new_qty % self._lot:
             self._amend_down(o, new_qty)
             return
@@ -398,7 +441,7 @@ class OrderBook:
         qty = cmd.qty
         if (
             o is None or o.user_id != cmd.user_id or cmd.new_order_id in orders
-            or cmd.new_order_id in self._stops or not (
+            or cmd.new_order_id in self._stops or cmd.order_id in self._siblings or not (
                 type(price) is int and type(qty) is int
                 and not price % self._tick and not qty % self._lot
                 and self._min_qty <= qty <= self._max_qty and price * qty >= self._min_price_qty
@@ -424,6 +467,8 @@ class OrderBook:
             reason = RejectReason.UNKNOWN_ORDER
         elif cmd.new_order_id in self._orders or cmd.new_order_id in self._stops:
             reason = RejectReason.DUPLICATE_ORDER_ID
+        elif cmd.order_id in self._siblings:
+            reason = RejectReason.IN_ORDER_LIST
         else:
             reason = self._limit_problem(cmd.price, cmd.qty)
         self._reject(CommandKind.CANCEL_REPLACE, cmd.new_order_id, cmd.user_id, reason)
@@ -450,9 +495,10 @@ class OrderBook:
             return RejectReason.INVALID_ORDER
         return market_problem(self.spec, qty, quote_qty)
 
-    def _stop_problem(self, cmd: PlaceOrder) -> RejectReason | None:
+    def _stop_problem(self, cmd: PlaceOrder, *, check_trigger: bool = True) -> RejectReason | None:
         """What is wrong with a stop order: as the order it stands for, then its stop
-        price (PRICE_FILTER), then whether the last trade price already reached it."""
+        price (PRICE_FILTER), then (``check_trigger``) whether the last trade price
+        already reached it."""
         stop_price = cmd.stop_price
         if cmd.order_type.working_type is _MARKET:
             reason = self._market_problem(cmd, stop_price)
@@ -464,7 +510,7 @@ class OrderBook:
                 reason = RejectReason.INVALID_ORDER
         if reason is None:
             reason = price_problem(self.spec, stop_price)
-        if reason is None and self._last_price and _stop_of(cmd).reached(
+        if reason is None and check_trigger and self._last_price and _stop_of(cmd).reached(
                 self._last_price, self._last_price):
             reason = RejectReason.WOULD_TRIGGER_IMMEDIATELY
         return reason
@@ -548,6 +594,10 @@ class OrderBook:
         if reason is not None:
             self._reject(CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
             return
+        self._accept_stop(cmd)
+
+    def _accept_stop(self, cmd: PlaceOrder) -> None:
+        """A validated stop order: accepted, it waits for its stop price."""
         stop = _stop_of(cmd)
         self._emit(Accepted, (stop.order_id, stop.user_id, stop.side, stop.order_type,
                               stop.tif, stop.price, stop.qty, stop.quote_qty))
@@ -565,6 +615,9 @@ class OrderBook:
             del stops[fired.order_id]
             self._emit(Triggered, (fired.order_id, fired.user_id, fired.side, fired.order_type,
                                    fired.stop_price, self._last_price))
+            if fired.order_id in self._siblings:
+                self._activated.append(fired.order_id)
+                self._expire_siblings()
             if fired.order_type.working_type is _MARKET:
                 self._work_market(fired.order_id, fired.user_id, fired.side, fired.stp,
                                   fired.qty, fired.quote_qty, fired.spend_cap)
@@ -572,11 +625,87 @@ class OrderBook:
                 self._work_limit(_Order(fired.order_id, fired.user_id, fired.side,
                                         fired.order_type, fired.stp, fired.price, fired.qty,
                                         fired.qty, 0), fired.tif)
+            if self._activated:
+                self._expire_siblings()
         self._low, self._high = _UNLIMITED, 0
 
     def _cancel_stop(self, stop: StopOrder) -> None:
         del self._stops[stop.order_id]
         self._emit_done_new(stop.order_id, stop.user_id, stop.side, _CANCELED, 0, 0, stop.qty)
+
+    def _place_oco(self, cmd: PlaceOco) -> None:
+        reason = self._oco_problem(cmd)
+        if reason is not None:
+            for leg in (cmd.above, cmd.below):
+                self._reject(CommandKind.PLACE, leg.order_id, leg.user_id, reason)
+            return
+        for leg in (cmd.above, cmd.below):
+            if leg.order_type is _LIMIT_MAKER:
+                self._submit_limit(_Order(leg.order_id, leg.user_id, leg.side, _LIMIT_MAKER,
+                                          leg.stp, leg.price, leg.qty, leg.qty, 0), _GTC)
+            else:
+                self._accept_stop(leg)
+        above, below = cmd.above.order_id, cmd.below.order_id
+        self._siblings[above], self._siblings[below] = below, above
+
+    def _oco_problem(self, cmd: PlaceOco) -> RejectReason | None:
+        """The list's shape, then each leg as an order of its own (a stop leg is not
+        checked against the last price: the price relationship is), then the price
+        relationship, then whether a LIMIT_MAKER leg would take."""
+        reason = oco_shape_problem(cmd)
+        for leg in (cmd.above, cmd.below):
+            if reason is None:
+                reason = self._leg_problem(leg)
+        if reason is None:
+            reason = oco_prices_problem(cmd, self._last_price)
+        if reason is None and any(self._crosses(leg) for leg in (cmd.above, cmd.below)
+                                  if leg.order_type is _LIMIT_MAKER):
+            reason = RejectReason.WOULD_MATCH_IMMEDIATELY
+        return reason
+
+    def _leg_problem(self, leg: PlaceOrder) -> RejectReason | None:
+        if leg.order_type is not _LIMIT_MAKER:
+            return self._stop_problem(leg, check_trigger=False)
+        reason = limit_problem(self.spec, leg.price, leg.qty)
+        if reason is None and (leg.order_id in self._orders or leg.order_id in self._stops):
+            return RejectReason.DUPLICATE_ORDER_ID
+        if reason is None and (leg.quote_qty or leg.spend_cap or leg.stop_price
+                               or not _valid_enums(leg)):
+            return RejectReason.INVALID_ORDER
+        return reason
+
+    def _crosses(self, leg: PlaceOrder) -> bool:
+        """Whether a limit order at the leg's price would meet the opposite best price."""
+        if leg.side is _BUY:
+            best = self.best_ask()
+            return best is not None and best <= leg.price
+        best = self.best_bid()
+        return best is not None and best >= leg.price
+
+    def _unlink(self, leg: int) -> int | None:
+        """Take an OCO leg's link out; the other leg's id (None if not linked)."""
+        sibling = self._siblings.pop(leg, None)
+        if sibling is not None:
+            del self._siblings[sibling]
+        return sibling
+
+    def _expire_siblings(self) -> None:
+        """Expire the other leg of every OCO list a leg of which was activated."""
+        activated, self._activated = self._activated, []
+        for leg in activated:
+            sibling = self._unlink(leg)
+            if sibling is not None:
+                self._end_leg(sibling, _EXPIRED_IN_LIST)
+
+    def _end_leg(self, order_id: int, reason: DoneReason) -> None:
+        """Take an open order (resting or waiting) out and say why it is done."""
+        o = self._orders.get(order_id)
+        if o is not None:
+            self._remove(o)
+            self._emit_done(o, reason)
+            return
+        stop = self._stops.pop(order_id)
+        self._emit_done_new(stop.order_id, stop.user_id, stop.side, reason, 0, 0, stop.qty)
 
     def _fok_fillable(
         self, opp: _BookSide, limit_key: int, qty: int, user_id: int, stp: SelfTradePrevention,
@@ -618,6 +747,8 @@ class OrderBook:
         filled_quote = 0
         stop = _STOP_BOOK
         first_price = last_price = 0
+        linked = self._siblings
+        activated = self._activated
         while keys:
             key = keys[-1]
             if key < limit_key:
@@ -635,6 +766,8 @@ class OrderBook:
                         break
                     # EXPIRE_MAKER / EXPIRE_BOTH: the resting order goes.
                     gone.append(maker_id)
+                    if linked and maker_id in linked:
+                        activated.append(maker_id)
                     out.append(_new(OrderDone, (
                         seq, maker_id, maker_user, maker.side, _EXPIRED_STP, maker.qty - mrem,
                         maker.filled_quote, mrem)))
@@ -666,6 +799,8 @@ class OrderBook:
                 if not first_price:
                     first_price = price
                 last_price = price
+                if linked and maker_id in linked:
+                    activated.append(maker_id)
                 filled_quote += quote
                 base_left -= q
                 maker.filled_quote += quote

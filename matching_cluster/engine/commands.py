@@ -90,4 +90,21 @@ class CancelReplace:
     qty: int
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | AmendOrder | CancelReplace
+@dataclass(frozen=True, slots=True)
+class PlaceOco:
+    """An OCO order list (one-cancels-the-other): two orders of one user, same side and
+    quantity, ``above`` and ``below`` the last trade price.
+
+    For a SELL, ``above`` is a LIMIT_MAKER or TAKE_PROFIT(_LIMIT) and ``below`` a
+    STOP_LOSS(_LIMIT); for a BUY the reverse. A leg's level is a LIMIT_MAKER's price or
+    a stop's stop price: ``above``'s must be above the last trade price and ``below``'s
+    below it (Binance's price relationship). Both legs are accepted or neither is. The
+    first leg that trades, starts working or ends expires the other; cancelling either
+    cancels both. The caller locks the funds once, for the list.
+    """
+
+    above: PlaceOrder
+    below: PlaceOrder
+
+
+Command = PlaceOrder | CancelOrder | CancelAll | AmendOrder | CancelReplace | PlaceOco

@@ -22,7 +22,7 @@ from chalicelib.domain.orders import (
     stop_reached,
 )
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 
 
 class RestingOrder(NamedTuple):
@@ -74,6 +74,8 @@ class BookSnapshot:
     stops: tuple[StopOrder, ...] = ()
     last_price: int = 0
     """The price of the market's latest trade (0 before the first): stops trigger on it."""
+    oco_pairs: tuple[tuple[int, int], ...] = ()
+    """The two legs (lower id first) of every OCO list whose legs are both open."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (enums as their Binance names, ints as ints)."""
@@ -85,6 +87,7 @@ class BookSnapshot:
             "orders": [list(o) for o in self.orders],
             "stops": [list(o) for o in self.stops],
             "last_price": self.last_price,
+            "oco_pairs": [list(pair) for pair in self.oco_pairs],
         }
 
     @classmethod
@@ -103,7 +106,7 @@ class BookSnapshot:
             in data["stops"]
         )
         return cls(MarketSpec(**data["spec"]), data["next_seq"], data["next_trade_id"], orders,
-                   stops, data["last_price"])
+                   stops, data["last_price"], tuple((a, b) for a, b in data["oco_pairs"]))
 
     def canonical_bytes(self) -> bytes:
         """Deterministic encoding, the input of ``OrderBook.state_hash``."""

@@ -10,6 +10,11 @@ and must produce exactly the engine's events: same types, fields and sequence nu
 Stop orders wait in a second list in arrival order. Every trade's price is written
 down; after each command, as long as one of the prices written down reaches a waiting
 stop, the oldest such stop works (and its trades are written down too).
+
+OCO lists are pairs of leg ids. After each command (and after each stop that works) the
+events it caused are read again: a Trade whose maker is a leg, or a leg expired by
+self-trade prevention, expires the other leg; a stop leg that works expires the other
+leg before it trades; a cancelled leg takes the other with it.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class ReferenceBook:
         self.stops: list[engine.StopOrder] = []  # arrival order
         self.last_price = 0
         self.prices: list[int] = []  # traded since stops were last looked at
+        self.pairs: list[tuple[int, int]] = []  # OCO legs (above, below)
         self.seq = 1
         self.trade_id = 1
         self.out: list[engine.Event] = []
@@ -159,6 +165,8 @@ class ReferenceBook:
                       new_qty: object) -> domain.RejectReason | None:
         if o is None:
             return Reject.UNKNOWN_ORDER
+        if self.sibling(o.order_id) is not None:
+            return Reject.IN_ORDER_LIST
         if not is_count(new_qty):
             return Reject.INVALID_QUANTITY
         assert isinstance(new_qty, int)
@@ -172,9 +180,12 @@ class ReferenceBook:
             return Reject.UNKNOWN_ORDER
         if self.taken(cmd.new_order_id):
             return Reject.DUPLICATE_ORDER_ID
+        if self.sibling(o.order_id) is not None:
+            return Reject.IN_ORDER_LIST
         return self.limit_problem(cmd.price, cmd.qty)
 
-    def stop_problem(self, cmd: engine.PlaceOrder) -> domain.RejectReason | None:
+    def stop_problem(self, cmd: engine.PlaceOrder,
+                     against_last_price: bool = True) -> domain.RejectReason | None:
         """As the order it stands for, then the stop price, then the last price."""
         if cmd.order_type in (domain.OrderType.STOP_LOSS, domain.OrderType.TAKE_PROFIT):
             reason = self.market_problem(cmd, cmd.stop_price)
@@ -188,9 +199,81 @@ class ReferenceBook:
             reason = Reject.INVALID_PRICE
         if reason is None and cmd.stop_price % self.spec.tick_size:
             reason = Reject.PRICE_OFF_TICK
-        if reason is None and self.last_price and reaches(cmd, self.last_price):
+        if (reason is None and against_last_price and self.last_price
+                and reaches(cmd, self.last_price)):
             reason = Reject.WOULD_TRIGGER_IMMEDIATELY
         return reason
+
+    def oco_problem(self, cmd: engine.PlaceOco) -> domain.RejectReason | None:
+        above, below = cmd.above, cmd.below
+        side = above.side
+        wanted = {domain.Side.SELL: (PROFIT_LEGS, LOSS_LEGS),
+                  domain.Side.BUY: (LOSS_LEGS, PROFIT_LEGS)}.get(side)
+        if (wanted is None or below.side is not side or above.user_id != below.user_id
+                or above.qty != below.qty or above.order_id == below.order_id
+                or above.order_type not in wanted[0] or below.order_type not in wanted[1]):
+            return Reject.INVALID_ORDER
+        for leg in (above, below):
+            if leg.order_type is not domain.OrderType.LIMIT_MAKER:
+                reason = self.stop_problem(leg, against_last_price=False)
+            else:
+                reason = self.limit_problem(leg.price, leg.qty)
+                if reason is None and self.taken(leg.order_id):
+                    reason = Reject.DUPLICATE_ORDER_ID
+                if reason is None and (leg.quote_qty or leg.spend_cap or leg.stop_price
+                                       or not known_enums(leg)):
+                    reason = Reject.INVALID_ORDER
+            if reason is not None:
+                return reason
+        high, low = level(above), level(below)
+        if not (high > low and (not self.last_price or high > self.last_price > low)):
+            return Reject.OCO_BAD_PRICES
+        for leg in (above, below):
+            if leg.order_type is domain.OrderType.LIMIT_MAKER:
+                taker = Taker(leg.order_id, leg.user_id, leg.side, leg.stp, leg.price, leg.qty,
+                              None)
+                best = self.best_maker(taker)
+                if best is not None and taker.accepts(best.price):
+                    return Reject.WOULD_MATCH_IMMEDIATELY
+        return None
+
+    # ------------------------------------------------------------------ OCO links
+
+    def sibling(self, order_id: int) -> int | None:
+        for a, b in self.pairs:
+            if order_id in (a, b):
+                return b if order_id == a else a
+        return None
+
+    def unlink(self, order_id: int) -> int | None:
+        other = self.sibling(order_id)
+        self.pairs = [p for p in self.pairs if order_id not in p]
+        return other
+
+    def end(self, order_id: int, reason: domain.DoneReason) -> None:
+        """End an open order, resting or waiting."""
+        o = self.find(order_id)
+        if o is not None:
+            self.finish(o, reason)
+            return
+        stop = next(s for s in self.stops if s.order_id == order_id)
+        self.stops.remove(stop)
+        self.emit(engine.OrderDone, stop.order_id, stop.user_id, stop.side, reason, 0, 0,
+                  stop.qty)
+
+    def expire_activated(self, since: int) -> None:
+        """Expire the other leg of every list whose leg traded as a maker, or was
+        expired by self-trade prevention, in the events from ``since`` on."""
+        activated = []
+        for e in self.out[since:]:
+            if isinstance(e, engine.Trade):
+                activated.append(e.maker_order_id)
+            elif isinstance(e, engine.OrderDone) and e.reason is Done.EXPIRED_STP:
+                activated.append(e.order_id)
+        for leg in activated:
+            other = self.unlink(leg)
+            if other is not None:
+                self.end(other, Done.EXPIRED_IN_LIST)
 
     # ----------------------------------------------------------------- commands
 
@@ -207,21 +290,44 @@ class ReferenceBook:
                 self.cancel(cmd)
             case engine.CancelAll():
                 for o in [o for o in self.book if o.user_id == cmd.user_id]:
-                    self.finish(o, Done.CANCELED)
+                    if self.find(o.order_id) is not None:
+                        self.cancel(engine.CancelOrder(o.order_id, o.user_id))
                 for stop in [s for s in self.stops if s.user_id == cmd.user_id]:
-                    self.cancel_stop(stop)
+                    if stop in self.stops:
+                        self.cancel(engine.CancelOrder(stop.order_id, stop.user_id))
             case engine.AmendOrder():
                 self.amend(cmd)
             case engine.CancelReplace():
                 self.cancel_replace(cmd)
+            case engine.PlaceOco():
+                self.place_oco(cmd)
+        self.expire_activated(0)
         self.work_reached_stops()
         return self.out
+
+    def place_oco(self, cmd: engine.PlaceOco) -> None:
+        reason = self.oco_problem(cmd)
+        if reason is not None:
+            for leg in (cmd.above, cmd.below):
+                self.refuse(domain.CommandKind.PLACE, leg.order_id, leg.user_id, reason)
+            return
+        for leg in (cmd.above, cmd.below):
+            if leg.order_type is domain.OrderType.LIMIT_MAKER:
+                self.submit(engine.RestingOrder(leg.order_id, leg.user_id, leg.side,
+                                                leg.order_type, leg.stp, leg.price, leg.qty,
+                                                leg.qty, 0), domain.TimeInForce.GTC)
+            else:
+                self.accept_stop(leg)
+        self.pairs.append((cmd.above.order_id, cmd.below.order_id))
 
     def place_stop(self, cmd: engine.PlaceOrder) -> None:
         reason = self.stop_problem(cmd)
         if reason is not None:
             self.refuse(domain.CommandKind.PLACE, cmd.order_id, cmd.user_id, reason)
             return
+        self.accept_stop(cmd)
+
+    def accept_stop(self, cmd: engine.PlaceOrder) -> None:
         limit_type = cmd.order_type in (domain.OrderType.STOP_LOSS_LIMIT,
                                         domain.OrderType.TAKE_PROFIT_LIMIT)
         stop = engine.StopOrder(
@@ -241,12 +347,17 @@ class ReferenceBook:
             self.stops.remove(stop)
             self.emit(engine.Triggered, stop.order_id, stop.user_id, stop.side,
                       stop.order_type, stop.stop_price, self.last_price)
+            other = self.unlink(stop.order_id)
+            if other is not None:
+                self.end(other, Done.EXPIRED_IN_LIST)
+            since = len(self.out)
             if stop.order_type in (domain.OrderType.STOP_LOSS, domain.OrderType.TAKE_PROFIT):
                 self.work_market(stop)
             else:
                 self.work_limit(engine.RestingOrder(
                     stop.order_id, stop.user_id, stop.side, stop.order_type, stop.stp,
                     stop.price, stop.qty, stop.qty, 0), stop.tif)
+            self.expire_activated(since)
         self.prices = []
 
     def cancel_stop(self, stop: engine.StopOrder) -> None:
@@ -415,6 +526,10 @@ class ReferenceBook:
         else:
             self.refuse(domain.CommandKind.CANCEL, cmd.order_id, cmd.user_id,
                         Reject.UNKNOWN_ORDER)
+            return
+        other = self.unlink(cmd.order_id)
+        if other is not None:
+            self.end(other, Done.CANCELED)
 
     def amend(self, cmd: engine.AmendOrder) -> None:
         o = self.owned(cmd.order_id, cmd.user_id)
@@ -447,6 +562,14 @@ class ReferenceBook:
 
 STOP_TYPES = (domain.OrderType.STOP_LOSS, domain.OrderType.STOP_LOSS_LIMIT,
               domain.OrderType.TAKE_PROFIT, domain.OrderType.TAKE_PROFIT_LIMIT)
+PROFIT_LEGS = (domain.OrderType.LIMIT_MAKER, domain.OrderType.TAKE_PROFIT,
+               domain.OrderType.TAKE_PROFIT_LIMIT)
+LOSS_LEGS = (domain.OrderType.STOP_LOSS, domain.OrderType.STOP_LOSS_LIMIT)
+
+
+def level(leg: engine.PlaceOrder) -> int:
+    """What an OCO leg waits for: a LIMIT_MAKER's price, a stop's stop price."""
+    return leg.price if leg.order_type is domain.OrderType.LIMIT_MAKER else leg.stop_price
 
 
 def reaches(stop: engine.PlaceOrder | engine.StopOrder, price: int) -> bool:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from chalicelib.domain.orders import DoneReason, OrderType, SelfTradePrevention, Side, TimeInForce
 from matching_cluster.engine import (
     AmendOrder,
     BookSnapshot,
@@ -16,6 +16,8 @@ from matching_cluster.engine import (
     CancelReplace,
     Command,
     OrderBook,
+    OrderDone,
+    PlaceOco,
     PlaceOrder,
     Trade,
     Triggered,
@@ -40,7 +42,20 @@ def seeded_stream(seed: int, length: int) -> list[Command]:
         user = rng.choice(users)
         price = rng.randint(16, 24) * 5 if rng.random() > 0.02 else 101
         qty = rng.randint(1, 20) * 10 if rng.random() > 0.02 else 15
-        if roll < 0.05 and ids:
+        if roll < 0.02 and ids:
+            side = rng.choice(list(Side))
+            near = rng.randint(18, 22) * 5
+            gap = rng.randint(1, 3) * 5
+            take = PlaceOrder(n, user, side, OrderType.LIMIT_MAKER, price=near + gap
+                              if side is Side.SELL else near - gap, qty=qty)
+            stop_type = OrderType.STOP_LOSS_LIMIT if rng.random() < 0.5 else OrderType.STOP_LOSS
+            loss_at = near - gap if side is Side.SELL else near + gap
+            loss = PlaceOrder(length + n, user, side, stop_type, qty=qty, stop_price=loss_at,
+                              price=loss_at if stop_type is OrderType.STOP_LOSS_LIMIT else 0)
+            above, below = (take, loss) if side is Side.SELL else (loss, take)
+            cmds.append(PlaceOco(above, below))
+            ids += [(n, user), (length + n, user)]
+        elif roll < 0.05 and ids:
             stop_type = rng.choice([t for t in OrderType if t.is_conditional])
             stop_price = rng.randint(16, 24) * 5
             sizes = ({"price": price, "qty": qty} if stop_type.working_type is OrderType.LIMIT
@@ -86,6 +101,9 @@ def test_same_stream_twice_gives_identical_events(seed: int) -> None:
     assert first.state_hash() == second.state_hash()
     assert sum(isinstance(e, Trade) for e in events_a) > 200  # the stream really trades
     assert sum(isinstance(e, Triggered) for e in events_a) > 20  # and sets stops off
+    expired_legs = [e for e in events_a
+                    if isinstance(e, OrderDone) and e.reason is DoneReason.EXPIRED_IN_LIST]
+    assert len(expired_legs) > 5  # and OCO lists end
     assert [e.seq for e in events_a] == list(range(1, len(events_a) + 1))
 
 

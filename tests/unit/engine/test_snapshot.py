@@ -16,7 +16,7 @@ from matching_cluster.engine import (
     StopOrder,
     encode_events,
 )
-from matching_cluster.engine.commands import AmendOrder, CancelReplace, PlaceOrder
+from matching_cluster.engine.commands import AmendOrder, CancelReplace, PlaceOco, PlaceOrder
 
 from .support import BUY, SELL, STP, limit, maker_only, market, new_book, seed, stop
 
@@ -38,7 +38,9 @@ def busy_book() -> OrderBook:
     seed(book,  # waiting for their stop prices (the last trade was at 100)
          stop(9, 5, SELL, OrderType.STOP_LOSS_LIMIT, 95, price=90, qty=20),
          stop(10, 6, BUY, OrderType.TAKE_PROFIT, 90, qty=10),
-         stop(11, 6, BUY, OrderType.STOP_LOSS, 105, quote_qty=300, stp=STP.EXPIRE_BOTH))
+         stop(11, 6, BUY, OrderType.STOP_LOSS, 105, quote_qty=300, stp=STP.EXPIRE_BOTH),
+         PlaceOco(PlaceOrder(12, 7, SELL, OrderType.LIMIT_MAKER, price=115, qty=10),
+                  stop(13, 7, SELL, OrderType.STOP_LOSS_LIMIT, 95, price=90, qty=10)))
     return book
 
 
@@ -56,6 +58,7 @@ def test_restored_book_has_the_same_state_and_hash() -> None:
     assert restored.snapshot() == book.snapshot()
     assert restored.stop_orders() == book.stop_orders() != []
     assert restored.last_price == book.last_price == 100
+    assert restored.oco_pairs() == book.oco_pairs() == [(12, 13)]
     assert restored.state_hash() == book.state_hash()
     assert restored.depth() == book.depth()
     assert restored.next_seq == book.next_seq
@@ -109,6 +112,8 @@ def test_restore_refuses_an_inconsistent_snapshot() -> None:
     clash = snap.stops[0]._replace(order_id=snap.orders[0].order_id)
     with pytest.raises(ValueError, match="inconsistent"):
         OrderBook.restore(replace(snap, stops=(clash,)))
+    with pytest.raises(ValueError, match="inconsistent"):
+        OrderBook.restore(replace(snap, oco_pairs=((12, 99),)))
     with pytest.raises(ValueError, match="version"):
         BookSnapshot.from_dict({**snap.to_dict(), "version": 0})
 

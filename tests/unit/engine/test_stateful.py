@@ -1,7 +1,9 @@
 """Hypothesis stateful test: the engine against the reference book, step by step.
 
 Stop orders (all four types, sized every way) are placed around the prices the book
-trades at, so that they are refused as already reached, wait, and set off one another.
+trades at, so that they are refused as already reached, wait, and set off one another;
+OCO lists (every leg type, now and then a wrong one) link a LIMIT_MAKER or stop leg
+above the price to one below it.
 
 Both books get the same commands and must emit the same events (hence the same trades)
 and hold the same resting orders in the same priority. After every step the engine's
@@ -30,11 +32,13 @@ from matching_cluster.engine import (
     Event,
     OrderBook,
     OrderDone,
+    PlaceOco,
     PlaceOrder,
     Trade,
     Triggered,
     encode_events,
 )
+from matching_cluster.engine.order_lists import LEG_TYPES
 
 from .reference_book import ReferenceBook
 
@@ -158,6 +162,33 @@ class EngineVersusReference(RuleBasedStateMachine):
         self.run(PlaceOrder(self.fresh_id(pick), user, side, stop_type, stp=stp,
                             stop_price=stop_price, **sizes))  # type: ignore[arg-type]
 
+    @rule(pick=PICK, user=USERS, side=SIDES, above=st.integers(0, 2),
+          below=st.integers(0, 2), above_level=PRICES, below_level=PRICES,
+          above_price=PRICES, below_price=PRICES, qty=QTYS, stp=STPS)
+    def place_oco(self, pick: int, user: int, side: Side, above: int, below: int,
+                  above_level: int, below_level: int, above_price: int, below_price: int,
+                  qty: int, stp: SelfTradePrevention) -> None:
+        above_types, below_types = LEG_TYPES[side]
+        if pick % 10 == 0:  # now and then legs the side does not allow
+            above_types, below_types = below_types, above_types
+        if pick % 4:  # mostly levels in the right order around the price
+            above_level, below_level = max(above_level, below_level), min(above_level,
+                                                                           below_level)
+
+        def leg(types: frozenset[OrderType], pick_type: int, level: int,
+                price: int) -> PlaceOrder:
+            order_type = sorted(types)[pick_type % len(types)]
+            order_id = self.fresh_id(pick + pick_type)
+            if order_type is OrderType.LIMIT_MAKER:
+                return PlaceOrder(order_id, user, side, order_type, price=level, qty=qty,
+                                  stp=stp)
+            return PlaceOrder(order_id, user, side, order_type, stp=stp, qty=qty,
+                              stop_price=level,
+                              price=price if order_type.working_type is OrderType.LIMIT else 0)
+
+        self.run(PlaceOco(leg(above_types, above, above_level, above_price),
+                          leg(below_types, below, below_level, below_price)))
+
     @rule(pick=PICK, user=USERS)
     def cancel(self, pick: int, user: int) -> None:
         order_id = self.known_id(pick)
@@ -184,6 +215,7 @@ class EngineVersusReference(RuleBasedStateMachine):
     def same_resting_book(self) -> None:
         assert self.engine.open_orders() == self.reference.open_orders()
         assert self.engine.stop_orders() == self.reference.stops
+        assert self.engine.oco_pairs() == sorted(tuple(sorted(p)) for p in self.reference.pairs)
         assert self.engine.last_price == self.reference.last_price
         assert self.engine.next_seq == self.reference.seq
         assert self.engine.next_trade_id == self.reference.trade_id
