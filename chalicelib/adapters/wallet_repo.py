@@ -257,9 +257,11 @@ class WithdrawalSelection:
     idempotency_key: str | None = None
 
 
-def deposits_in(conn: Conn, where: HistoryFilter) -> list[Deposit]:
-    return [_deposit(row) for row in _history(conn, "deposits", _DEPOSIT_COLUMNS,
-                                              "created_at", sql.SQL("TRUE"), {}, where)]
+def deposits_in(conn: Conn, where: HistoryFilter, external_txid: str | None) -> list[Deposit]:
+    """Deposits, only the one of ``external_txid`` if given."""
+    condition = sql.SQL("(%(txid)s::text IS NULL OR external_txid = %(txid)s)")
+    return [_deposit(row) for row in _history(conn, "deposits", _DEPOSIT_COLUMNS, "created_at",
+                                              condition, {"txid": external_txid}, where)]
 
 
 def withdrawals_in(conn: Conn, where: HistoryFilter,

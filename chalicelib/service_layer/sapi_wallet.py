@@ -71,9 +71,9 @@ def coins(conn: Conn, user_id: int) -> list[Coin]:
             for a in sapi_repo.assets(conn)]
 
 
-def deposit_history(conn: Conn, user_id: int, query: HistoryQuery,
-                    now_ms: int) -> list[Deposit]:
-    return wallet_repo.deposits_in(conn, _filter(conn, user_id, query, now_ms))
+def deposit_history(conn: Conn, user_id: int, query: HistoryQuery, now_ms: int,
+                    external_txid: str | None = None) -> list[Deposit]:
+    return wallet_repo.deposits_in(conn, _filter(conn, user_id, query, now_ms), external_txid)
 
 
 def withdrawal_history(conn: Conn, user_id: int, query: HistoryQuery, now_ms: int,

@@ -69,11 +69,10 @@ def deposit_history() -> list[dict[str, object]]:
         return []
     with routes.services.db() as conn:
         found = sapi_wallet.deposit_history(conn, owner.user_id, history_query(params),
-                                            signed.now_ms)
+                                            signed.now_ms, params.tx_id)
         addresses = sapi_wallet.deposit_addresses(conn, owner.user_id)
         scales = asset_scales(conn)
-    return [present.deposit(d, scales[d.asset], addresses.get(d.asset, ""))
-            for d in found if params.tx_id in (None, d.external_txid)]
+    return [present.deposit(d, scales[d.asset], addresses.get(d.asset, "")) for d in found]
 
 
 @routes.route("/sapi/v1/capital/withdraw/history", methods=["GET"])
