@@ -44,10 +44,14 @@ SYMBOL_WEIGHTS = {("GET", "/api/v3/openOrders"): (6, 80)}
 # Binance's depth weight grows with the limit: (largest limit, weight).
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50))
 DEPTH_MAX_WEIGHT = 250
-# Tickers: (weight for one symbol, weight for every market).
-TICKER_WEIGHTS = {"/api/v3/ticker/24hr": (2, 80), "/api/v3/ticker/price": (2, 4),
-                  "/api/v3/ticker/bookTicker": (2, 4), "/api/v3/ticker": (4, 200),
-                  "/api/v3/ticker/tradingDay": (4, 200)}
+# Tickers: (weight for symbol=, for every market, for a list of n symbols).
+TICKER_WEIGHTS: dict[str, tuple[int, int, Callable[[int], int]]] = {
+    "/api/v3/ticker/24hr": (2, 80, lambda n: 2 if n <= 20 else 40 if n <= 100 else 80),
+    "/api/v3/ticker/price": (2, 4, lambda _: 4),
+    "/api/v3/ticker/bookTicker": (2, 4, lambda _: 4),
+    "/api/v3/ticker": (4, 200, lambda n: min(4 * n, 200)),
+    "/api/v3/ticker/tradingDay": (4, 200, lambda n: min(4 * n, 200)),
+}
 
 
 def request_weight(method: str, path: str, params: dict[str, str] | None) -> int:
@@ -62,12 +66,11 @@ def request_weight(method: str, path: str, params: dict[str, str] | None) -> int
     if method == "POST" and path == "/api/v3/order/test":
         return 20 if params.get("computeCommissionRates") == "true" else 1
     if method == "GET" and path in TICKER_WEIGHTS:
-        one, every = TICKER_WEIGHTS[path]
+        one, every, listed = TICKER_WEIGHTS[path]
         if "symbol" in params:
             return one
-        # A list of symbols weighs like that many single requests, at most "every".
-        return every if "symbols" not in params else min(
-            every, one * max(1, params["symbols"].count(",") + 1))
+        return every if "symbols" not in params else listed(
+            max(1, params["symbols"].count(",") + 1))
     return ROUTE_WEIGHTS.get((method, path), 1)
 
 

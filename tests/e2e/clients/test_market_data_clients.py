@@ -273,6 +273,10 @@ def test_bad_time_zones_are_refused(maker: Trader, zone: str) -> None:
     ("/api/v3/ticker", {"symbols": f'["{SYMBOL}"]'}, 4),
     ("/api/v3/ticker/tradingDay", {"symbol": SYMBOL}, 4),
     ("/api/v3/ticker/24hr", {"symbol": SYMBOL, "type": "MINI"}, 2),
+    ("/api/v3/ticker/24hr", {"symbols": f'["{SYMBOL}"]'}, 2),
+    ("/api/v3/ticker/price", {"symbols": f'["{SYMBOL}"]'}, 4),
+    ("/api/v3/ticker/bookTicker", {"symbols": f'["{SYMBOL}"]'}, 4),
+    ("/api/v3/ticker/bookTicker", {"symbol": SYMBOL}, 2),
 ])
 def test_market_data_routes_weigh_what_binance_documents(
         api_url: str, btcusdt: str, path: str, query: dict[str, str], weight: int) -> None:
@@ -419,3 +423,23 @@ def test_python_binance_reads_ui_klines_and_iterates_historical_klines(
     generated = list(maker.pb.get_historical_klines_generator(SYMBOL, "1s",
                                                               traded[0][4] - 60_000))
     assert generated == rows
+
+
+@pytest.mark.parametrize(("path", "count", "weight"), [
+    ("/api/v3/ticker/24hr", 20, 2), ("/api/v3/ticker/24hr", 21, 40),
+    ("/api/v3/ticker/24hr", 101, 80), ("/api/v3/ticker", 50, 200), ("/api/v3/ticker", 13, 52),
+    ("/api/v3/ticker/tradingDay", 51, 200),
+])
+def test_symbol_lists_weigh_by_their_length(api_url: str, btcusdt: str, path: str,
+                                            count: int, weight: int) -> None:
+    """Weighed before the answer: lists of unknown markets are refused, and weigh."""
+    spot = Spot(base_url=api_url, show_limit_usage=True)
+    symbols = "[" + ",".join(f'"NO{i}USDT"' for i in range(count)) + "]"
+
+    def used() -> int:
+        with pytest.raises(ClientError) as refused:
+            spot.query(path, {"symbols": symbols})
+        return int(refused.value.header["X-MBX-USED-WEIGHT-1M"])
+
+    before, after = used(), used()
+    assert after - before == weight or after == weight  # (a new minute began)

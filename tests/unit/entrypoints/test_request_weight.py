@@ -17,13 +17,21 @@ def test_depth_weighs_by_limit(limit: str | None, weight: int) -> None:
     assert request_weight("GET", "/api/v3/depth", params) == weight
 
 
+def symbols(count: int) -> dict[str, str]:
+    return {"symbols": "[" + ",".join(f'"S{i}USDT"' for i in range(count)) + "]"}
+
+
 def test_tickers_weigh_by_how_many_markets_they_cover() -> None:
     assert request_weight("GET", "/api/v3/ticker/24hr", {"symbol": "BTCUSDT"}) == 2
-    assert request_weight("GET", "/api/v3/ticker/24hr",
-                          {"symbols": '["BTCUSDT","ETHUSDT","BNBUSDT"]'}) == 6
+    assert [request_weight("GET", "/api/v3/ticker/24hr", symbols(n))
+            for n in (1, 3, 20, 21, 100, 101)] == [2, 2, 2, 40, 40, 80]
     assert request_weight("GET", "/api/v3/ticker/24hr", None) == 80
     assert request_weight("GET", "/api/v3/ticker/price", {}) == 4
+    assert request_weight("GET", "/api/v3/ticker/price", symbols(2)) == 4
     assert request_weight("GET", "/api/v3/ticker/bookTicker", {"symbol": "BTCUSDT"}) == 2
+    for path in ("/api/v3/ticker", "/api/v3/ticker/tradingDay"):
+        assert request_weight("GET", path, {"symbol": "BTCUSDT"}) == 4
+        assert [request_weight("GET", path, symbols(n)) for n in (2, 50, 51)] == [8, 200, 200]
 
 
 def test_other_routes_weigh_what_the_table_says_or_one() -> None:
