@@ -70,6 +70,12 @@ class WithdrawHistoryParams(HistoryParams):
                                 description="Comma-separated withdrawal ids (at most 45).")
 
 
+class AssetDetailParams(SignedParams):
+    """`GET /sapi/v1/asset/assetDetail`."""
+
+    asset: CoinName | None = None
+
+
 class UserAssetParams(SignedParams):
     """`POST /sapi/v3/asset/getUserAsset`."""
 
@@ -177,6 +183,29 @@ class ApiRestrictions(Answer):
     enable_fix_read_only: bool
     enable_spot_and_margin_trading: bool
     enable_portfolio_margin_trading: bool
+
+
+class AssetDetail(Answer):
+    min_withdraw_amount: str
+    deposit_status: bool
+    withdraw_fee: int = Field(description="A number, as Binance sends it; 0 here.")
+    withdraw_status: bool
+
+
+class AssetDetails(RootModel[dict[str, AssetDetail]]):
+    """Each coin's withdrawal limits, by coin."""
+
+
+class TradingStatus(Answer):
+    is_locked: bool
+    planned_recover_time: int
+    trigger_condition: dict[str, int]
+    indicators: dict[str, Any]
+    update_time: int
+
+
+class ApiTradingStatus(Answer):
+    data: TradingStatus
 
 
 class UserAsset(Answer):

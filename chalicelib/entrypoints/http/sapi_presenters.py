@@ -51,6 +51,19 @@ def coin(item: Coin) -> dict[str, object]:
     }
 
 
+def asset_detail(item: Coin) -> dict[str, object]:
+    return {"minWithdrawAmount": format_units(1, item.scale), "depositStatus": True,
+            "withdrawFee": 0, "withdrawStatus": True}
+
+
+def api_trading_status(now_ms: int) -> dict[str, object]:
+    """Never locked: the exchange has no trading-rule lock (Binance's triggers are shown
+    for clients that read them)."""
+    return {"data": {"isLocked": False, "plannedRecoverTime": 0,
+                     "triggerCondition": {"GCR": 150, "IFER": 150, "UFR": 300},
+                     "indicators": {}, "updateTime": now_ms}}
+
+
 def deposit(item: Deposit, scale: int, address: str) -> dict[str, object]:
     return {
         "id": str(item.id), "amount": format_units(item.amount, scale), "coin": item.asset,

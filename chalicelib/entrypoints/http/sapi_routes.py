@@ -1,7 +1,8 @@
 """Binance's /sapi wallet routes that clients call at start-up and for their wallet
-(CCXT's load_markets, python-binance, the connector): system status, coins, trading
-fees, deposit address and history, withdrawal history, account and API-key status,
-balances, and the margin listings, empty (this exchange has no margin)."""
+(CCXT's load_markets, python-binance, the connector): system status, coins and their
+details, trading fees, deposit address and history, withdrawal history, account,
+API-key and API-trading status, balances, and the margin listings, empty (this exchange
+has no margin)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from chalicelib.entrypoints.http.binance_models import parse_params
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.entrypoints.http.requests import parse_query
 from chalicelib.entrypoints.http.sapi_models import (
+    AssetDetailParams,
     DepositAddressParams,
     DepositHistoryParams,
     HistoryParams,
@@ -41,6 +43,16 @@ def all_coins() -> list[dict[str, object]]:
     parse_params(WalletParams, signed.params())
     with routes.services.db() as conn:
         return [present.coin(c) for c in sapi_wallet.coins(conn, owner.user_id)]
+
+
+@routes.route("/sapi/v1/asset/assetDetail", methods=["GET"])
+def asset_detail() -> dict[str, object]:
+    owner, signed = routes.key_owner(READ)
+    params = parse_params(AssetDetailParams, signed.params())
+    with routes.services.db() as conn:
+        coins = sapi_wallet.coins(conn, owner.user_id)
+    return {c.symbol: present.asset_detail(c) for c in coins
+            if params.asset in (None, c.symbol)}
 
 
 @routes.route("/sapi/v1/asset/tradeFee", methods=["GET"])
@@ -102,6 +114,13 @@ def account_status() -> dict[str, object]:
     _owner, signed = routes.key_owner(READ)
     parse_params(WalletParams, signed.params())
     return {"data": "Normal"}
+
+
+@routes.route("/sapi/v1/account/apiTradingStatus", methods=["GET"])
+def api_trading_status() -> dict[str, object]:
+    _owner, signed = routes.key_owner(READ)
+    parse_params(WalletParams, signed.params())
+    return present.api_trading_status(signed.now_ms)
 
 
 @routes.route("/sapi/v1/account/apiRestrictions", methods=["GET"])

@@ -42,6 +42,18 @@ def test_every_coin_with_its_network_and_the_callers_balance(wallet_user: Trader
     assert wallet_user.spot.coin_info() == list(coins.values())
 
 
+def test_asset_details_give_each_coins_withdrawal_minimum(wallet_user: Trader) -> None:
+    details = wallet_user.pb.get_asset_details()
+
+    assert set(details) == {"BTC", "USDT"}
+    # Binance's CTR entry: a suspended coin, hence its depositTip; its fee a whole number.
+    assert_shaped_like(details["BTC"], example("asset_detail")["CTR"],
+                       optional=frozenset({"depositTip"}))
+    assert (details["BTC"]["minWithdrawAmount"], details["BTC"]["withdrawFee"]) == (
+        "0.00000001", 0)
+    assert wallet_user.spot.asset_detail(asset="USDT") == {"USDT": details["USDT"]}
+
+
 def test_trade_fees_per_market(wallet_user: Trader) -> None:
     fees = wallet_user.pb.get_trade_fee()
 
@@ -127,6 +139,15 @@ def test_account_status_and_the_keys_restrictions(wallet_user: Trader, api_url: 
     read_only = python_binance(api_url, wallet_user.caller.new_api_key(["READ"]))
     assert read_only.get_account_api_permissions()["enableWithdrawals"] is False
     assert wallet_user.spot.api_key_permissions() == restrictions
+
+
+def test_api_trading_is_never_locked(wallet_user: Trader) -> None:
+    status = wallet_user.pb.get_account_api_trading_status()
+
+    assert_shaped_like(status, example("api_trading_status"),
+                       optional=frozenset({"data.indicators.BTCUSDT"}))
+    assert (status["data"]["isLocked"], status["data"]["indicators"]) == (False, {})
+    assert wallet_user.spot.api_trading_status()["data"]["isLocked"] is False
 
 
 def test_user_assets_list_what_the_caller_holds(wallet_user: Trader) -> None:
