@@ -6,7 +6,9 @@ per invocation, idempotent by trade id: see ``chalicelib.adapters.candles_store`
 after the commit the touched candles are written to Redis and produced back to
 ``market-events`` as ``{"type": "kline", ...}`` events for the WebSocket fan-out; a
 candle that a later one of its interval has begun after is sent final (``closed``:
-Binance's ``x: true``), so a market's kline closes with its next trade. Other
+Binance's ``x: true``), so a market's kline closes with its next trade. 1s candles are
+not stored (the API builds them from the trades) but sent too, from every trade of the
+seconds the batch touched. Other
 events (depth, kline, ...) are acknowledged and ignored.
 
 Failures and ordering. A market's candles are folded in trade id order and progress
@@ -125,7 +127,7 @@ def apply_trades(parts: CandleServices, trades: Mapping[str, Sequence[Trade]]) -
     result = parts.repository.fold(trades)
     if result.candles:
         parts.recent.put(result.candles)
-        parts.events.publish(result.candles, result.closed)
+        parts.events.publish([*result.candles, *result.seconds], result.closed)
     return result
 
 

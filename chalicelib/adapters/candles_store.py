@@ -26,7 +26,7 @@ import psycopg
 from confluent_kafka import KafkaError, Message, Producer
 
 from chalicelib.adapters.postgres import connect
-from chalicelib.domain.candles import Candle, Interval, Trade, fold, touched_keys
+from chalicelib.domain.candles import Candle, Interval, Trade, fold, open_time, touched_keys
 from chalicelib.domain.stream_events import KlineEvent, encode
 
 Conn = psycopg.Connection[Any]
@@ -90,6 +90,9 @@ class FoldResult:
     # of ``candles`` but the newest of each market and interval, and the stored candle
     # before each candle this batch opened.
     closed: list[Candle] = field(default_factory=list)
+    # The 1s candles of the seconds the batch's trades fall in (not stored: built from
+    # every trade of those seconds, for the kline_1s streams).
+    seconds: list[Candle] = field(default_factory=list)
 
 
 class CandleRepository:
@@ -115,9 +118,15 @@ class CandleRepository:
             touched = set().union(*(touched_keys(m, [*trades[m], *fresh[m]]) for m in markets))
             committed = _select(conn, sorted(touched))
             closed = _closed(conn, committed, progress)
+        seconds: list[Candle] = []
+        for m in markets:
+            current, ended = _seconds(conn, m, [*trades[m], *fresh[m]], progress[m])
+            seconds += current
+            closed += ended
         folded = sum(len(ts) for ts in fresh.values())
         total = sum(len(trades[m]) for m in markets)
-        return FoldResult(folded, max(total - folded, 0), len(new_candles), committed, closed)
+        return FoldResult(folded, max(total - folded, 0), len(new_candles), committed, closed,
+                          seconds)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -204,6 +213,40 @@ def _closed(conn: Conn, committed: Sequence[Candle], folded_before: Mapping[str,
                                            [c.interval.value for c in opened],
                                            [c.open_time for c in opened])).fetchall()
     return [candle_from_row(row) for row in rows] + closed
+
+
+def _seconds(conn: Conn, market: str, batch: Sequence[Trade], folded_before: int
+             ) -> tuple[list[Candle], list[Candle]]:
+    """The 1s candles of the seconds ``batch`` falls in, folded from every trade of those
+    seconds, and those that closed (as ``FoldResult.closed`` says)."""
+    touched = {open_time(Interval.S1, t.time_ms) for t in batch}
+    found = [c for c in fold(market, _trades_between(conn, market, min(touched),
+                                                     max(touched) + 999), [Interval.S1])
+             if c.open_time in touched]
+    if not found:
+        return [], []
+    closed = found[:-1]
+    if found[0].first_trade_id > folded_before:
+        before = conn.execute("SELECT floor(extract(epoch FROM executed_at) * 1000)::bigint"
+                              " FROM trades WHERE market = %s AND id < %s"
+                              " ORDER BY id DESC LIMIT 1",
+                              (market, found[0].first_trade_id)).fetchone()
+        if before is not None:
+            second = open_time(Interval.S1, int(before[0]))
+            closed = fold(market, _trades_between(conn, market, second, second + 999),
+                          [Interval.S1]) + closed
+    return found, closed
+
+
+def _trades_between(conn: Conn, market: str, start_ms: int, end_ms: int) -> list[Trade]:
+    rows = conn.execute(
+        "SELECT id, floor(extract(epoch FROM executed_at) * 1000)::bigint, price, quantity,"
+        " quote_quantity, buyer_is_maker FROM trades WHERE market = %s"
+        " AND executed_at >= 'epoch'::timestamptz + %s * interval '1 millisecond'"
+        " AND executed_at < 'epoch'::timestamptz + %s * interval '1 millisecond'"
+        " ORDER BY id", (market, start_ms, end_ms + 1)).fetchall()
+    return [Trade(int(i), int(ms), int(p), int(q), int(qq), bool(m))
+            for i, ms, p, q, qq, m in rows]
 
 
 def candle_from_row(row: Sequence[Any]) -> Candle:

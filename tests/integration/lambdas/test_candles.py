@@ -483,3 +483,32 @@ def test_trades_whose_events_were_lost_are_read_from_the_trades_table(
 
     assert pg_klines(db) == expected_klines(trades)
     assert progress(db) == {"BTCUSDT": trades[-1].trade_id}
+
+
+@pytest.mark.usefixtures("markets")
+def test_one_second_candles_are_sent_from_every_trade_of_the_seconds_a_batch_touches(
+        db: Conn, settings: Settings, kafka_bootstrap: str) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    second = ms(START)
+    trades = [SeedTrade("BTCUSDT", 1, second + 100, 60_000_00, BTC, False),
+              SeedTrade("BTCUSDT", 2, second + 900, 60_100_00, BTC, True),
+              SeedTrade("BTCUSDT", 3, second + 1500, 59_900_00, 2 * BTC, False),
+              SeedTrade("BTCUSDT", 4, second + 5200, 60_000_00, BTC, False)]
+    store_trades(db, trades)
+    produce(kafka_bootstrap, topic, [(0, "BTCUSDT", t.event()) for t in trades])
+    messages = read_topic(kafka_bootstrap, topic)
+
+    # One delivery with the first second's trades, then one with the other two.
+    for part in (messages[:2], messages[2:]):
+        assert invoke(msk_event(part, kafka_bootstrap)) == {"batchItemFailures": []}
+
+    sent = [e for e in (decode(m.value() or b"") for m in read_topic(kafka_bootstrap, topic))
+            if isinstance(e, KlineEvent) and e.interval is Interval.S1]
+    assert [(e.t, e.T, e.o, e.c, e.n, e.closed) for e in sent] == [
+        (second, second + 999, 60_000_00, 60_100_00, 2, False),  # the first delivery
+        (second, second + 999, 60_000_00, 60_100_00, 2, True),  # trade 3 began a second
+        (second + 1000, second + 1999, 59_900_00, 59_900_00, 1, True),
+        (second + 5000, second + 5999, 60_000_00, 60_000_00, 1, False)]
+    events, final = kline_events(read_topic(kafka_bootstrap, topic))
+    assert final == all_but_the_newest(events)
