@@ -28,6 +28,7 @@ from chalicelib.entrypoints.http.models import (
     PageQuery,
 )
 from chalicelib.entrypoints.http.requests import parse_body, parse_query, path_id
+from chalicelib.entrypoints.http.user_stream_routes import push_balance_update
 from chalicelib.service_layer import Conn, Page, admin, auth, wallet
 from chalicelib.service_layer.auth import User
 
@@ -154,6 +155,8 @@ def credit_deposit() -> Response:
             amount=parse_units(body.amount, scale, param="amount"), external_txid=body.txid)
     if isinstance(credited, wallet.PendingCredit):
         return json_response(202, presenters.pending_credit(credited, scale))
+    if is_new:
+        push_balance_update(routes.services, credited.user_id, credited.asset, credited.amount)
     return json_response(201 if is_new else 200, presenters.deposit(credited, scale))
 
 
@@ -181,6 +184,8 @@ def approve_credit(request_id: str) -> Response:
         credited, executed = wallet.approve_credit(conn, actor_id=actor.id,
                                                    request_id=path_id(request_id, "requestId"))
         body = presenters.deposit(credited, admin.asset_scale(conn, credited.asset))
+    if executed:
+        push_balance_update(routes.services, credited.user_id, credited.asset, credited.amount)
     return json_response(201 if executed else 200, body)
 
 

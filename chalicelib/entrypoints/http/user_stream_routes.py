@@ -1,20 +1,25 @@
 """Binance's user data stream over REST: ``/api/v3/userDataStream`` opens (POST), keeps
 alive (PUT) and closes (DELETE) a listenKey, with the API key alone (no signature); the
-stream itself is ``/ws/<listenKey>`` on the WebSocket API."""
+stream itself is ``/ws/<listenKey>`` on the WebSocket API. ``push_balance_update`` is
+how other routes (deposits) tell a user's streams of a balance change."""
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import Field
 
+from chalicelib.bootstrap import Services
 from chalicelib.entrypoints.http import requests
 from chalicelib.entrypoints.http.api_models import Answer
 from chalicelib.entrypoints.http.binance_models import BinanceParams, parse_params
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
-from chalicelib.service_layer import user_streams
+from chalicelib.service_layer import user_stream_push, user_streams
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
 
 routes = ApiBlueprint(__name__)
 PATH = "/api/v3/userDataStream"
+log = logging.getLogger(__name__)
 
 
 class ListenKeyParams(BinanceParams):
@@ -58,3 +63,19 @@ def close_user_stream() -> dict[str, object]:
     params = parse_params(ListenKeyParams, request.params())
     user_streams.close_stream(routes.services.listen_keys, owner.user_id, params.listen_key)
     return {}
+
+
+def push_balance_update(svc: Services, user_id: int, asset: str, delta: int) -> None:
+    """After a committed change of the user's ``asset`` by ``delta`` units: Binance's
+    ``balanceUpdate`` and ``outboundAccountPosition`` on the user's streams. Never fails
+    the request that changed the balance."""
+    endpoint = svc.settings.ws_management_endpoint
+    if not endpoint:
+        return
+    try:
+        with svc.db() as conn:
+            payloads = user_stream_push.balance_update_payloads(conn, user_id, asset, delta,
+                                                                svc.now_ms())
+        user_stream_push.push(svc.subscriptions, svc.sender_for(endpoint), user_id, payloads)
+    except Exception:  # a stream message is best effort; the change is committed
+        log.exception("balance update not pushed", extra={"user_id": user_id})

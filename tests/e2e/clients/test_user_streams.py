@@ -31,6 +31,7 @@ from tests.e2e.clients.streams_support import (  # noqa: F401 - fixtures
     streaming,
     trade,
 )
+from tests.e2e.conftest import Caller, fund
 from tests.e2e.settling import wait_until_settled
 from tests.support.ledger import assert_ledger_invariants
 from tests.support.polling import wait_until
@@ -122,6 +123,20 @@ def test_ws_listen_key_streams_the_users_reports_and_balances(
                 and m["i"] not in (placed["orderId"], resting["orderId"])]  # only the maker's
     wait_until_settled(db, SYMBOL)
     assert_ledger_invariants(db)
+
+
+def test_a_deposit_reaches_the_users_stream_as_a_balance_update(
+        key_stream: tuple[str, RawStream], admin: Caller, maker: Trader) -> None:
+    _, stream = key_stream
+    fund(admin, maker.caller, "BTC", "0.5")
+    update = stream.until(lambda m: m.get("e") == "balanceUpdate")
+    assert_like_example(update, example("user_balanceUpdate"))
+    assert (update["a"], update["d"]) == ("BTC", "0.50000000")
+    position = stream.until(lambda m: m.get("e") == "outboundAccountPosition")
+    assert_like_example(position, example("user_outboundAccountPosition"))
+    (btc,) = position["B"]
+    balance = maker.pb.get_asset_balance(asset="BTC")
+    assert (btc["a"], btc["f"], btc["l"]) == ("BTC", balance["free"], balance["locked"])
 
 
 def test_the_connector_subscribes_to_a_listen_key_raw_and_combined(

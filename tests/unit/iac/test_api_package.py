@@ -300,11 +300,12 @@ def test_every_function_reads_the_settings_of_the_readme(package: Package) -> No
         assert ("KMS_KEY_ID" in variables) == (name in API_FUNCTIONS), name
 
 
-def test_the_fanout_posts_through_the_websocket_apis_management_endpoint(
+def test_the_fanout_and_the_api_post_through_the_websocket_apis_management_endpoint(
         package: Package) -> None:
-    variables = functions(package)["FanoutFunction"]["Environment"]["Variables"]
-    assert variables["WS_MANAGEMENT_URL"] == (
-        f"https://<WebsocketAPI>.execute-api.{REGION}.amazonaws.com/api")
+    for name in ("FanoutFunction", "APIHandler", "WebsocketMessage"):
+        variables = functions(package)[name]["Environment"]["Variables"]
+        assert variables["WS_MANAGEMENT_URL"] == (
+            f"https://<WebsocketAPI>.execute-api.{REGION}.amazonaws.com/api"), name
 
 
 def test_every_function_traces_and_has_a_concurrency_cap_smaller_in_dev(
