@@ -186,13 +186,14 @@ class WeightMeter:
         return WeightUsed(int(used), self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS)
 
 
-# Count one new order in each of its windows at once. KEYS: the windows' counters;
-# ARGV[i]: KEYS[i]'s lifetime in seconds. Returns the counts, in KEYS' order.
-COUNT_ORDER = """
+# Count new orders in each of their windows at once. KEYS: the windows' counters;
+# ARGV[1]: how many orders; ARGV[1 + i]: KEYS[i]'s lifetime in seconds. Returns the
+# counts, in KEYS' order.
+COUNT_ORDERS = """
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local used = redis.call('INCR', key)
-  if used == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  local used = redis.call('INCRBY', key, ARGV[1])
+  if used == tonumber(ARGV[1]) then redis.call('EXPIRE', key, ARGV[i + 1]) end
   counts[i] = used
 end
 return counts
@@ -204,17 +205,17 @@ class OrderCounter:
 
     def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
         self.redis = client
-        self.count_script = client.register_script(COUNT_ORDER)
+        self.count_script = client.register_script(COUNT_ORDERS)
         self.clock = clock
 
     def _keys(self, bucket: str, windows_s: tuple[int, ...]) -> list[str]:
         now_s = self.clock.now_ms() // 1000
         return [f"orders:{bucket}:{length}:{now_s // length}" for length in windows_s]
 
-    def count(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]:
-        """Count one new order; the bucket's count in each window, this one included."""
+    def count(self, bucket: str, windows_s: tuple[int, ...], orders: int = 1) -> list[int]:
+        """Count ``orders`` new orders; the bucket's count in each window, these included."""
         counts = self.count_script(keys=self._keys(bucket, windows_s),
-                                   args=[length + 1 for length in windows_s])
+                                   args=[orders, *(length + 1 for length in windows_s)])
         return [int(c) for c in counts]
 
     def peek(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]:
