@@ -182,6 +182,9 @@ class OrderBook:
         self._activated: list[int] = []  # OCO legs that traded, worked or ended
         self._last_price = 0
         self._low, self._high = _UNLIMITED, 0
+        # Set when a command leaves OCO legs activated or stops to check (one test per
+        # command on the hot path).
+        self._follow_up = False
         self._seq = next_seq
         self._trade_id = next_trade_id
         self._out: list[Event] = []
@@ -209,10 +212,8 @@ class OrderBook:
         except KeyError:
             raise TypeError(f"not an engine command: {cmd!r}") from None
         handler(cmd)
-        if self._activated:
-            self._expire_siblings()
-        if self._high:
-            self._trigger_stops()
+        if self._follow_up:
+            self._follow_up_command()
         return out
 
     def apply_batch(self, cmds: Iterable[Command]) -> list[Event]:
@@ -226,11 +227,17 @@ class OrderBook:
             except KeyError:
                 raise TypeError(f"not an engine command: {cmd!r}") from None
             handler(cmd)
-            if self._activated:
-                self._expire_siblings()
-            if self._high:
-                self._trigger_stops()
+            if self._follow_up:
+                self._follow_up_command()
         return out
+
+    def _follow_up_command(self) -> None:
+        """What a command set off: OCO legs expired by their siblings, then stops."""
+        if self._activated:
+            self._expire_siblings()
+        if self._high:
+            self._trigger_stops()
+        self._follow_up = False
 
     @property
     def next_seq(self) -> int:
@@ -375,15 +382,15 @@ class OrderBook:
 
     def _cancel(self, cmd: CancelOrder) -> None:
         o = self._orders.get(cmd.order_id)
-        stop = self._stops.get(cmd.order_id)
         if o is not None and o.user_id == cmd.user_id:
             self._cancel_resting(o)
-        elif stop is not None and stop.user_id == cmd.user_id:
-            self._cancel_stop(stop)
         else:
-            self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id,
-                         RejectReason.UNKNOWN_ORDER)
-            return
+            stop = self._stops.get(cmd.order_id) if self._stops else None
+            if stop is None or stop.user_id != cmd.user_id:
+                self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id,
+                             RejectReason.UNKNOWN_ORDER)
+                return
+            self._cancel_stop(stop)
         if self._siblings:
             sibling = self._unlink(cmd.order_id)
             if sibling is not None:
@@ -517,16 +524,14 @@ class OrderBook:
 
     # ------------------------------------------------------------------ matching
 
-    def _submit_limit(self, o: _Order, tif: TimeInForce) -> None:
-        """A validated LIMIT / LIMIT_MAKER order: accept, match, then rest or finish."""
-        seq = self._seq
-        self._out.append(_new(Accepted, (seq, o.order_id, o.user_id, o.side, o.order_type, tif,
-                                         o.price, o.qty, 0)))
-        self._seq = seq + 1
-        self._work_limit(o, tif)
-
-    def _work_limit(self, o: _Order, tif: TimeInForce) -> None:
-        """Match an accepted limit order, then rest or finish it."""
+    def _submit_limit(self, o: _Order, tif: TimeInForce, *, accept: bool = True) -> None:
+        """A validated LIMIT / LIMIT_MAKER order: accept (unless it was accepted before,
+        as a stop order), match, then rest or finish."""
+        if accept:
+            seq = self._seq
+            self._out.append(_new(Accepted, (seq, o.order_id, o.user_id, o.side, o.order_type,
+                                             tif, o.price, o.qty, 0)))
+            self._seq = seq + 1
         if o.is_buy:
             opp = self._asks
             limit_key = -o.price
@@ -622,9 +627,9 @@ class OrderBook:
                 self._work_market(fired.order_id, fired.user_id, fired.side, fired.stp,
                                   fired.qty, fired.quote_qty, fired.spend_cap)
             else:
-                self._work_limit(_Order(fired.order_id, fired.user_id, fired.side,
-                                        fired.order_type, fired.stp, fired.price, fired.qty,
-                                        fired.qty, 0), fired.tif)
+                self._submit_limit(_Order(fired.order_id, fired.user_id, fired.side,
+                                          fired.order_type, fired.stp, fired.price, fired.qty,
+                                          fired.qty, 0), fired.tif, accept=False)
             if self._activated:
                 self._expire_siblings()
         self._low, self._high = _UNLIMITED, 0
@@ -831,18 +836,22 @@ class OrderBook:
         self._seq = seq
         self._trade_id = trade_id
         if last_price:
-            self._traded(first_price, last_price)
+            self._last_price = last_price
+            if self._stops:
+                self._note_traded(first_price, last_price)
+        if activated:
+            self._follow_up = True
         return base_left, filled_quote, stop
 
-    def _traded(self, first_price: int, last_price: int) -> None:
-        """Note one match's trade prices (monotonic, so its first and last bound them)."""
-        self._last_price = last_price
-        if self._stops:
-            low, high = sorted((first_price, last_price))
-            if low < self._low:
-                self._low = low
-            if high > self._high:
-                self._high = high
+    def _note_traded(self, first_price: int, last_price: int) -> None:
+        """Note one match's trade prices for the stops (monotonic within a match, so its
+        first and last bound them)."""
+        low, high = sorted((first_price, last_price))
+        if low < self._low:
+            self._low = low
+        if high > self._high:
+            self._high = high
+        self._follow_up = True
 
     # ------------------------------------------------------------ book upkeep
 
