@@ -198,7 +198,7 @@ def bootstrap_fanout(settings: Settings) -> FanoutServices:
         market_data=MarketDataCache(client), db=pool.connection,
         sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
                           settings.exchange_env == "local"),
-        now_ms=SYSTEM_CLOCK.now_ms)
+        now_ms=SYSTEM_CLOCK.now_ms, listen_keys=ListenKeyStore(client))
     resources.callback(context.pool.shutdown)
     return FanoutServices(context, resources)
 

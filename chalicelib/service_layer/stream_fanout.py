@@ -28,8 +28,10 @@ from chalicelib.domain.stream_events import (
     TradeEvent,
 )
 from chalicelib.service_layer import Conn, orders, wallet
+from chalicelib.service_layer.listen_key_expiry import end_dead_keys
 from chalicelib.service_layer.ports import (
     EventProgress,
+    ListenKeys,
     MarketCache,
     Sender,
     SendError,
@@ -85,6 +87,8 @@ class FanoutContext:
     now_ms: Callable[[], int]
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(16))
     markets: dict[str, Market] = field(default_factory=dict)
+    listen_keys: ListenKeys | None = None
+    """To end the streams of listenKeys that timed out (None: never checked)."""
 
     def market(self, symbol: str) -> Market:
         """Scales and assets never change once a market exists: loaded once."""
@@ -132,12 +136,31 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
             log.warning("event of an unknown market or order skipped",
                         extra={"event": stream_events.encode(event).decode()})
             continue
-        tags = ({} if not isinstance(event, OrderEvent)
-                else ctx.subscriptions.tagged(connections, channel))
+        tags: dict[str, list[str]] = {}
+        if isinstance(event, OrderEvent):
+            tags = user_tags(ctx, event.user_id, channel, connections, combined, outbox)
         for connection_id in sorted(connections):
+            held = tags.get(connection_id)
+            if held == []:  # it streamed only listenKeys that have ended
+                continue
             outbox.setdefault(connection_id, []).extend(messages(
-                built, channel, tags.get(connection_id, []), connection_id in combined))
+                built, channel, held or [], connection_id in combined))
     return deliver(ctx, outbox)
+
+
+def user_tags(ctx: FanoutContext, user_id: int, channel: str, connections: set[str],
+              combined: set[str], outbox: dict[str, list[str]]) -> dict[str, list[str]]:
+    """How each connection takes the user's channel; a listenKey that timed out gets
+    its ``listenKeyExpired`` instead, and its stream ends."""
+    tags = ctx.subscriptions.tagged(connections, channel)
+    keys = ctx.listen_keys
+    if keys is None:
+        return tags
+    live, notices = end_dead_keys(ctx.subscriptions, channel, tags, combined,
+                                  lambda key: keys.user_of(key) == user_id, ctx.now_ms())
+    for connection_id, sent in notices.items():
+        outbox.setdefault(connection_id, []).extend(sent)
+    return live
 
 
 def messages(built: list[Payload], channel: str, tags: list[str],

@@ -29,6 +29,8 @@ from enum import StrEnum
 from chalicelib.domain.candles import Interval
 
 USER_CHANNEL_PREFIX = "user:"
+# How a connection takes a user's channel under a listenKey's name (a subscription tag).
+LISTEN_KEY_TAG = "key:"
 
 
 class StreamRequestError(Exception):

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.service_layer import ws_api
 from chalicelib.service_layer.ports import Subscriptions
 from chalicelib.service_layer.stream_names import (
+    LISTEN_KEY_TAG,
     USER_CHANNEL_PREFIX,
     StreamRequestError,
     parse_stream,
@@ -33,7 +34,6 @@ __all__ = ["ClientContext", "StreamRequest", "error_reply", "handle_message", "p
 MAX_STREAMS_PER_CONNECTION = 1024
 PUBLIC_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS")
 PROPERTY_METHODS = ("SET_PROPERTY", "GET_PROPERTY")
-LISTEN_KEY_TAG = "key:"
 
 def handle_message(ctx: ClientContext, connection_id: str, body: str, client_ip: str,
                    connected_at_ms: int = 0) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Balance changes that do not go through the matcher (deposits credited, withdrawals
-decided) pushed to the user's streams as Binance sends them: a ``balanceUpdate`` with
-the change, then an ``outboundAccountPosition`` with the asset's balance after it.
+"""Balance changes that do not go through the matcher (deposits credited) pushed to the
+user's streams as Binance sends them: a ``balanceUpdate`` with the change, then an
+``outboundAccountPosition`` with the asset's balance after it; and a closed listenKey's
+``listenKeyExpired``.
 
 The API posts them itself, through API Gateway's management API, once the change is
 committed; the same wrapping as the fan-out's (a listenKey's stream, a WebSocket API
@@ -13,6 +14,7 @@ from typing import Any
 
 from chalicelib.domain.money import format_units
 from chalicelib.service_layer import Conn, wallet
+from chalicelib.service_layer.listen_key_expiry import end_dead_keys
 from chalicelib.service_layer.ports import Sender, SendError, Subscriptions
 from chalicelib.service_layer.stream_fanout import messages
 from chalicelib.service_layer.stream_names import user_channel
@@ -39,16 +41,35 @@ def push(subscriptions: Subscriptions, sender: Sender, user_id: int,
         return 0
     combined = subscriptions.combined(connections)
     tags = subscriptions.tagged(connections, channel)
+    return send_all(subscriptions, sender, {
+        connection_id: messages(list(payloads), channel, tags.get(connection_id, []),
+                                connection_id in combined)
+        for connection_id in sorted(connections)})
+
+
+def end_listen_key(subscriptions: Subscriptions, sender: Sender, user_id: int,
+                   listen_key: str, now_ms: int) -> int:
+    """A closed listenKey: ``listenKeyExpired`` on its streams, which end there."""
+    channel = user_channel(user_id)
+    connections = subscriptions.subscribers([channel]).get(channel, set())
+    tags = subscriptions.tagged(connections, channel)
+    _, notices = end_dead_keys(subscriptions, channel, tags,
+                               subscriptions.combined(connections),
+                               lambda key: key != listen_key, now_ms)
+    return send_all(subscriptions, sender, notices)
+
+
+def send_all(subscriptions: Subscriptions, sender: Sender,
+             outbox: dict[str, list[str]]) -> int:
     posted = 0
-    for connection_id in sorted(connections):
-        for data in messages(list(payloads), channel, tags.get(connection_id, []),
-                             connection_id in combined):
+    for connection_id, sent in outbox.items():
+        for data in sent:
             try:
                 if not sender.send(connection_id, data):
                     subscriptions.drop_connection(connection_id)
                     break
                 posted += 1
             except SendError:
-                log.warning("balance update post failed", exc_info=True,
+                log.warning("user stream post failed", exc_info=True,
                             extra={"connection_id": connection_id})
     return posted

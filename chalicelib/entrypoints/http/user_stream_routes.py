@@ -6,6 +6,7 @@ how other routes (deposits) tell a user's streams of a balance change."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pydantic import Field
 
@@ -16,6 +17,7 @@ from chalicelib.entrypoints.http.binance_models import BinanceParams, parse_para
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.service_layer import user_stream_push, user_streams
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
+from chalicelib.service_layer.ports import Sender
 
 routes = ApiBlueprint(__name__)
 PATH = "/api/v3/userDataStream"
@@ -61,21 +63,32 @@ def keep_user_stream_alive() -> dict[str, object]:
 def close_user_stream() -> dict[str, object]:
     owner, request = stream_owner()
     params = parse_params(ListenKeyParams, request.params())
-    user_streams.close_stream(routes.services.listen_keys, owner.user_id, params.listen_key)
+    svc = routes.services
+    user_streams.close_stream(svc.listen_keys, owner.user_id, params.listen_key)
+    post_to_streams(svc, lambda sender: user_stream_push.end_listen_key(
+        svc.subscriptions, sender, owner.user_id, params.listen_key, svc.now_ms()))
     return {}
 
 
 def push_balance_update(svc: Services, user_id: int, asset: str, delta: int) -> None:
     """After a committed change of the user's ``asset`` by ``delta`` units: Binance's
-    ``balanceUpdate`` and ``outboundAccountPosition`` on the user's streams. Never fails
-    the request that changed the balance."""
+    ``balanceUpdate`` and ``outboundAccountPosition`` on the user's streams."""
+    def post(sender: Sender) -> int:
+        with svc.db() as conn:
+            payloads = user_stream_push.balance_update_payloads(conn, user_id, asset, delta,
+                                                                svc.now_ms())
+        return user_stream_push.push(svc.subscriptions, sender, user_id, payloads)
+
+    post_to_streams(svc, post)
+
+
+def post_to_streams(svc: Services, post: Callable[[Sender], int]) -> None:
+    """Post through the WebSocket API's management endpoint after a committed change;
+    best effort, like every stream message: it never fails the request."""
     endpoint = svc.settings.ws_management_endpoint
     if not endpoint:
         return
     try:
-        with svc.db() as conn:
-            payloads = user_stream_push.balance_update_payloads(conn, user_id, asset, delta,
-                                                                svc.now_ms())
-        user_stream_push.push(svc.subscriptions, svc.sender_for(endpoint), user_id, payloads)
-    except Exception:  # a stream message is best effort; the change is committed
-        log.exception("balance update not pushed", extra={"user_id": user_id})
+        post(svc.sender_for(endpoint))
+    except Exception:  # the change is committed; a stream message is best effort
+        log.exception("user stream message not posted")

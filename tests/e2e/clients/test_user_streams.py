@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from binance.error import ClientError
 from binance.exceptions import BinanceAPIException
 from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
@@ -123,6 +124,29 @@ def test_ws_listen_key_streams_the_users_reports_and_balances(
                 and m["i"] not in (placed["orderId"], resting["orderId"])]  # only the maker's
     wait_until_settled(db, SYMBOL)
     assert_ledger_invariants(db)
+
+
+def test_a_closed_listen_key_ends_its_stream_with_listen_key_expired(
+        key_stream: tuple[str, RawStream], maker: Trader) -> None:
+    listen_key, stream = key_stream
+    maker.spot.close_listen_key(listen_key)
+    expired = stream.until(lambda m: m.get("e") == "listenKeyExpired")
+    assert_like_example(expired, example("user_listenKeyExpired"))
+    assert expired["listenKey"] == listen_key
+    assert stream.ask({"method": "LIST_SUBSCRIPTIONS", "id": 1})["result"] == []
+
+
+def test_a_listen_key_that_timed_out_ends_its_stream_at_the_next_event(
+        key_stream: tuple[str, RawStream], redis_client: redis.Redis, maker: Trader,
+        taker: Trader) -> None:
+    listen_key, stream = key_stream
+    # What Redis's expiry does 60 minutes after the last keep-alive.
+    redis_client.delete(f"listenkey:{listen_key}", f"listenkey:user:{maker.caller.user_id}")
+    trade(maker, taker)
+    expired = stream.until(lambda m: m.get("e") == "listenKeyExpired")
+    assert expired["listenKey"] == listen_key
+    assert stream.ask({"method": "LIST_SUBSCRIPTIONS", "id": 1})["result"] == []
+    assert [m for m in stream.seen if m.get("e") != "listenKeyExpired" and "id" not in m] == []
 
 
 def test_a_deposit_reaches_the_users_stream_as_a_balance_update(
