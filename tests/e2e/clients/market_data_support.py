@@ -20,6 +20,7 @@ from lambdas.msk_runner import MskRunner
 from tests.conftest import as_role
 from tests.e2e.clients.conftest import Trader
 from tests.e2e.settling import wait_until_settled
+from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
 SYMBOL = "BTCUSDT"
@@ -86,6 +87,23 @@ def db_trades(db: Conn) -> list[tuple[int, int, int, int, int, bool]]:
 
 def settled(db: Conn) -> None:
     wait_until_settled(db, SYMBOL)
+
+
+def trade_scenario(maker: Trader, taker: Trader, db: Conn
+                   ) -> list[tuple[int, int, int, int, int, bool]]:
+    """One market buy sweeping two asks at 20000 and one at 20001, then two market buys
+    at 20002: four aggregates of four taker orders and prices, five trades (``db_trades``
+    rows)."""
+    for price in ("20000", "20000", "20001", "20002"):
+        sell(maker, "0.01", price)
+    buy_market(taker, "0.03")
+    buy_market(taker, "0.005")
+    buy_market(taker, "0.005")
+    settled(db)
+    rows = db_trades(db)
+    assert len(rows) == 5
+    assert_ledger_invariants(db)
+    return rows
 
 
 @contextmanager

@@ -25,12 +25,11 @@ from tests.e2e.clients.market_data_support import (
     SYMBOL,
     Conn,
     assert_shaped_like,
-    buy_market,
-    db_trades,
     example,
     folding_candles,
     sell,
     settled,
+    trade_scenario,
 )
 from tests.e2e.conftest import now_ms
 from tests.support.ledger import assert_ledger_invariants
@@ -42,18 +41,7 @@ TIME_SPAN_TOO_LONG, BAD_COMBINATION = -1127, -1128
 
 @pytest.fixture
 def traded(maker: Trader, taker: Trader, db: Conn) -> list[tuple[int, int, int, int, int, bool]]:
-    """One market buy sweeping two asks at 20000 and one at 20001, then two market buys
-    at 20002: four aggregates of four taker orders and prices, five trades."""
-    for price in ("20000", "20000", "20001", "20002"):
-        sell(maker, "0.01", price)
-    buy_market(taker, "0.03")
-    buy_market(taker, "0.005")
-    buy_market(taker, "0.005")
-    settled(db)
-    rows = db_trades(db)
-    assert len(rows) == 5
-    assert_ledger_invariants(db)
-    return rows
+    return trade_scenario(maker, taker, db)
 
 
 def summary(aggs: list[dict[str, Any]]) -> list[tuple[Decimal, Decimal, int, int, bool]]:
