@@ -34,7 +34,8 @@ MID = 50_000 * 100
 
 
 class LoadGenerator:
-    """Waves of PLACE (limit GTC/IOC, market by quote) and CANCEL commands."""
+    """Waves of PLACE (limit GTC/IOC, market by quote, stop-limit and take-profit-limit
+    around the price) and CANCEL commands."""
 
     def __init__(self, db: Conn, markets: list[Market], users: int, seed: int) -> None:
         self.db = db
@@ -70,6 +71,11 @@ class LoadGenerator:
             return new_order(rng.choice(self.users), side, OrderType.MARKET,
                             qty=rng.randint(1, 5) * LOT)
         offset = rng.randint(-20, 20) * TICK
+        if kind > 0.95:  # waits for the price to move; some are reached already
+            order_type = OrderType.STOP_LOSS_LIMIT if kind > 0.975 else OrderType.TAKE_PROFIT_LIMIT
+            return new_order(rng.choice(self.users), side, order_type, price=MID + offset,
+                             qty=rng.randint(1, 5) * LOT,
+                             stop_price=MID + rng.randint(-10, 10) * TICK)
         return new_order(rng.choice(self.users), side, price=MID + offset,
                         qty=rng.randint(1, 5) * LOT,
                         tif=TimeInForce.IOC if kind < 0.15 else TimeInForce.GTC)
@@ -130,6 +136,9 @@ def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
         for r in book.open_orders():
             lock = book.spec.notional(r.price, r.remaining) if r.side is Side.BUY else r.remaining
             expected.append((symbol, r.order_id, r.side.value, r.price, r.remaining, lock))
+        for s in book.stop_orders():  # the load's stops are all limit ones
+            lock = book.spec.notional(s.price, s.qty) if s.side is Side.BUY else s.qty
+            expected.append((symbol, s.order_id, s.side.value, s.price, s.qty, lock))
     assert sorted(tuple(_plain(v) for v in row) for row in rows) == sorted(expected)
     locked = db.execute(
         "SELECT b.user_id, b.asset, b.locked FROM balances b WHERE b.account_kind = 'USER'"

@@ -56,13 +56,13 @@ def new_order(user_id: int, side: Side, order_type: OrderType = OrderType.LIMIT,
               price: int = 0, qty: int = 0, quote_qty: int = 0,
               tif: TimeInForce = TimeInForce.GTC,
               stp: SelfTradePrevention = SelfTradePrevention.NONE,
-              market: str = "", client_order_id: str = "") -> NewOrder:
+              market: str = "", client_order_id: str = "", stop_price: int = 0) -> NewOrder:
     """An order as its user asks for it (``place_orders`` names its market and client id);
-    as on the API, a MARKET order has no time in force."""
+    as on the API, a MARKET order (or a stop that becomes one) has no time in force."""
     return NewOrder(user_id=user_id, market=market, client_order_id=client_order_id,
                     side=side, order_type=order_type,
-                    tif=None if order_type is OrderType.MARKET else tif,
-                    price=price, qty=qty, quote_qty=quote_qty, stp=stp)
+                    tif=None if order_type.trades_as_market else tif,
+                    price=price, qty=qty, quote_qty=quote_qty, stp=stp, stop_price=stop_price)
 
 
 def create_market(conn: Conn, symbol: str = "BTCUSDT", base: str = "BTC",
@@ -121,17 +121,18 @@ def place_orders(conn: Conn, market: Market, orders: list[NewOrder]) -> list[Ord
         conn.execute(
             "INSERT INTO orders (id, user_id, market, client_order_id, side, type,"
             " time_in_force, self_trade_prevention, price, quantity, quote_order_qty,"
-            " locked_amount, spend_cap) OVERRIDING SYSTEM VALUE"
+            " locked_amount, spend_cap, stop_price) OVERRIDING SYSTEM VALUE"
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[],"
             " %s::text[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::numeric[],"
-            " %s::numeric[], %s::numeric[], %s::numeric[])",
+            " %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[])",
             (ids, [o.user_id for o in orders], [market.symbol] * len(orders),
              [f"c{i}" for i in ids], [o.side.value for o in orders],
              [o.order_type.value for o in orders],
              [o.tif.value if o.tif else None for o in orders],
              [o.stp.value for o in orders], [o.price or None for o in orders],
              [o.qty or None for o in orders], [o.quote_qty or None for o in orders],
-             [amount for _, amount, _ in locks], [cap for _, _, cap in locks]))
+             [amount for _, amount, _ in locks], [cap for _, _, cap in locks],
+             [o.stop_price or None for o in orders]))
         post_transactions(conn, [
             LedgerTransaction("ORDER_LOCK", f"order:{order_id}", [
                 Posting(AccountRef.user(o.user_id, asset), Bucket.AVAILABLE, -amount),
@@ -140,7 +141,7 @@ def place_orders(conn: Conn, market: Market, orders: list[NewOrder]) -> list[Ord
         return _record(conn, [
             OrderCommand(0, CommandKind.PLACE, market.symbol, o.user_id, order_id, o.side,
                          o.order_type, o.price, o.qty, o.quote_qty, o.tif or TimeInForce.GTC,
-                         o.stp, spend_cap=cap, locked=amount)
+                         o.stp, spend_cap=cap, locked=amount, stop_price=o.stop_price)
             for order_id, o, (_, amount, cap) in zip(ids, orders, locks, strict=True)])
 
 
@@ -168,14 +169,14 @@ def _locks(conn: Conn, market: Market, orders: list[NewOrder]) -> list[tuple[str
     locks = []
     for o in orders:
         asset = market.quote if o.side is Side.BUY else market.base
-        whole_available = o.order_type is OrderType.MARKET and (
+        whole_available = o.order_type.trades_as_market and (
             (o.side is Side.BUY and not o.quote_qty) or (o.side is Side.SELL and not o.qty))
         if whole_available:
             amount = balance(conn, o.user_id, asset)[0] - spent[o.user_id, asset]
             locks.append((asset, amount, amount))
         elif o.side is Side.SELL:
             locks.append((asset, o.qty, 0))
-        elif o.order_type is OrderType.MARKET:
+        elif o.order_type.trades_as_market:
             locks.append((asset, o.quote_qty, 0))
         else:
             locks.append((asset, market.spec.notional(o.price, o.qty), 0))
