@@ -37,11 +37,13 @@ def orders_page(conn: Conn, user_id: int, market: str, *, from_id: int | None,
     return found if oldest_first else found[::-1]
 
 
-def open_orders_everywhere(conn: Conn, user_id: int) -> list[dict[str, Any]]:
-    """The user's open orders in every market, oldest first."""
+def open_orders(conn: Conn, user_id: int, market: str | None) -> list[dict[str, Any]]:
+    """The user's open orders, all of them, in one market or in every one; oldest first."""
     rows = conn.execute(sql.SQL(
-        "SELECT {} FROM orders WHERE user_id = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
-        " ORDER BY id").format(ORDER_COLUMNS), (user_id,)).fetchall()
+        "SELECT {} FROM orders WHERE user_id = %(user)s"
+        " AND (%(market)s::text IS NULL OR market = %(market)s)"
+        " AND status IN ('NEW', 'PARTIALLY_FILLED') ORDER BY id").format(ORDER_COLUMNS),
+        {"user": user_id, "market": market}).fetchall()
     return [dict(zip(ORDER_FIELDS, row, strict=True)) for row in rows]
 
 

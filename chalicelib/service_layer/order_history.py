@@ -63,12 +63,10 @@ def my_trades(conn: Conn, user_id: int, symbol: str, order_id: int | None,
 
 def open_orders(conn: Conn, user_id: int,
                 symbol: str | None) -> list[tuple[Market, dict[str, Any]]]:
-    """The user's open orders, in one market or in all, each with its market."""
-    if symbol is not None:
-        market = orders.load_market(conn, symbol)
-        found = orders.list_orders(conn, user_id, market.spec.symbol, open_only=True,
-                                   limit=1000)
-        return [(market, order) for order in found]
-    everywhere = order_history_repo.open_orders_everywhere(conn, user_id)
-    markets = {s: orders.load_market(conn, s) for s in {o["market"] for o in everywhere}}
-    return [(markets[order["market"]], order) for order in everywhere]
+    """The user's open orders (every one: Binance does not page them), in one market or
+    in all, each with its market."""
+    markets = {} if symbol is None else {symbol: orders.load_market(conn, symbol)}
+    found = order_history_repo.open_orders(conn, user_id, symbol)
+    for name in {o["market"] for o in found} - markets.keys():
+        markets[name] = orders.load_market(conn, name)
+    return [(markets[order["market"]], order) for order in found]
