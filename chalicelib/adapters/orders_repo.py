@@ -21,11 +21,11 @@ Conn = psycopg.Connection[Any]
 ORDER_COLUMNS = sql.SQL(
     "id, market, client_order_id, side, type, time_in_force, self_trade_prevention, price,"
     " quantity, quote_order_qty, executed_qty, cumulative_quote_qty, status, created_at,"
-    " updated_at, accepted_seq, stop_price, working_at")
+    " updated_at, accepted_seq, stop_price, working_at, working_seq")
 ORDER_FIELDS = ("id", "market", "client_order_id", "side", "type", "time_in_force", "stp",
                 "price", "quantity", "quote_order_qty", "executed_qty",
                 "cumulative_quote_qty", "status", "created_at", "updated_at", "accepted_seq",
-                "stop_price", "working_at")
+                "stop_price", "working_at", "working_seq")
 TRADE_FIELDS = ("id", "price", "qty", "quote_qty", "time", "buyer_is_maker", "is_maker",
                 "order_id", "commission", "commission_asset")
 

@@ -235,7 +235,7 @@ def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
     after = max(previous, int(order["accepted_seq"] or event.seq) - 1)
     fills = market_data_pg.order_fills(conn, event.market, event.order_id, after, event.seq)
     reports = execution_reports(market, event, order, fills, first=previous == 0,
-                                now_ms=now_ms)
+                                now_ms=now_ms, previous_seq=previous)
     assets = (market.base_asset, market.quote_asset)
     held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]
     return [*reports, account_position(held, now_ms)]

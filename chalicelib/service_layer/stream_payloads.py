@@ -6,6 +6,8 @@ book tickers and partial books) and a user's (``executionReport``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.market_data import BookSnapshot, Fill, Ticker24hr
@@ -103,26 +105,33 @@ CLOSING_EXECUTION = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED",
 
 
 def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any],
-                      fills: Sequence[Fill], *, first: bool, now_ms: int) -> list[dict[str, Any]]:
-    """Binance's ``executionReport``s for one order event: NEW for an order's first
-    event, one TRADE per fill since its previous event, then what closed it, if
-    anything (or REPLACED: an amend)."""
-    created_ms = int(order["created_at"].timestamp() * 1000)
+                      fills: Sequence[Fill], *, first: bool, now_ms: int,
+                      previous_seq: int = 0,
+                      cancel_client_id: str | None = None) -> list[dict[str, Any]]:
+    """Binance's ``executionReport``s for one order event (its state after market
+    sequence ``event.seq``; the order's previous event was ``previous_seq``): NEW for an
+    order's first event, NEW again (working) when a stop order triggered, one TRADE per
+    fill since its previous event, then what closed it, if anything (or REPLACED: an
+    amend). A cancel reports the cancel request's client id in ``c`` (if it sent one)
+    and the order's in ``C``."""
+    times = _OrderTimes.of(event, order, previous_seq)
     client_id = order["client_order_id"]
     executed = event.executed_qty - sum(f.qty for f in fills)
     quote = event.cumulative_quote_qty - sum(f.quote_qty for f in fills)
-    resting = event.status in OPEN_STATUSES and event.order_type != "MARKET"
+    resting = event.status in OPEN_STATUSES and times.working_ms is not None
 
     def report(execution: str, status: str, fill: Fill | None, on_book: bool) -> dict[str, Any]:
-        """One report, its fields in Binance's order; ``W`` (working time) only for an
-        order that goes on the book, ``C`` the canceled order's client id."""
-        working = {"W": created_ms} if event.order_type != "MARKET" else {}
+        """One report, its fields in Binance's order; ``W`` (working time) only once the
+        order is on the book."""
+        canceled = execution == "CANCELED"
+        working = {"W": times.working_ms} if times.working_ms is not None else {}
         return {
-            "e": "executionReport", "E": now_ms, "s": event.market, "c": client_id,
+            "e": "executionReport", "E": now_ms, "s": event.market,
+            "c": (cancel_client_id or client_id) if canceled else client_id,
             "S": event.side, "o": event.order_type, "f": order["time_in_force"] or "GTC",
             "q": _qty(market, event.quantity), "p": _price(market, event.price),
-            "P": _price(market, 0), "F": _qty(market, 0), "g": -1,
-            "C": client_id if execution == "CANCELED" else "", "x": execution, "X": status,
+            "P": _price(market, int(order.get("stop_price") or 0)), "F": _qty(market, 0),
+            "g": -1, "C": client_id if canceled else "", "x": execution, "X": status,
             "r": (event.done_reason or "NONE") if status == "REJECTED" else "NONE",
             "i": event.order_id, "l": _qty(market, fill.qty if fill else 0),
             "z": _qty(market, executed), "L": _price(market, fill.price if fill else 0),
@@ -131,14 +140,16 @@ def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any
             # Binance's execution id ("ignore"): unique per order event and report.
             "I": event.seq * EXECUTIONS_PER_EVENT + len(reports),
             "w": on_book, "m": fill.is_maker if fill else False, "M": False,
-            "O": created_ms, "Z": _price(market, quote),
+            "O": times.created_ms, "Z": _price(market, quote),
             "Y": _price(market, fill.quote_qty if fill else 0),
             "Q": _price(market, int(order["quote_order_qty"] or 0)), **working,
             "V": order["stp"]}
 
     reports: list[dict[str, Any]] = []
     if first and event.status != "REJECTED":
-        reports.append(report("NEW", "NEW", None, event.order_type != "MARKET"))
+        reports.append(report("NEW", "NEW", None, times.rests and not times.stop))
+    if times.triggered_now:
+        reports.append(report("NEW", "NEW", None, times.rests))
     for index, fill in enumerate(fills):
         executed, quote = executed + fill.qty, quote + fill.quote_qty
         last = index == len(fills) - 1
@@ -146,9 +157,38 @@ def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any
         reports.append(report("TRADE", status, fill, resting))
     if event.status in CLOSING_EXECUTION:
         reports.append(report(CLOSING_EXECUTION[event.status], event.status, None, False))
-    elif not fills and not first:
+    elif not fills and not first and not times.triggered_now:
         reports.append(report("REPLACED", event.status, None, resting))
     return reports
+
+
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+# Order types that never rest on the book (a STOP_LOSS triggers as a MARKET order).
+NEVER_REST = frozenset({"MARKET", "STOP_LOSS", "TAKE_PROFIT"})
+
+
+@dataclass(frozen=True)
+class _OrderTimes:
+    created_ms: int
+    working_ms: int | None  # since when it is on the book (None: not, or not yet)
+    stop: bool
+    rests: bool  # an order of its type rests on the book once working
+    triggered_now: bool  # a stop order that started working in this event
+
+    @classmethod
+    def of(cls, event: OrderEvent, order: Mapping[str, Any], previous_seq: int) -> _OrderTimes:
+        created_ms = _ms(order["created_at"])
+        stop = event.order_type in STOP_TYPES
+        rests = event.order_type not in NEVER_REST
+        working_at = order.get("working_at")
+        working_ms = _ms(working_at) if working_at else (None if stop else created_ms)
+        working_seq = order.get("working_seq")
+        triggered = stop and working_seq is not None and previous_seq < working_seq <= event.seq
+        return cls(created_ms, working_ms if rests else None, stop, rests, triggered)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _commission(market: Market, fill: Fill | None) -> str:

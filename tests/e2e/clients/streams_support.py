@@ -46,20 +46,23 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def assert_like_example(payload: Any, documented: Any) -> None:
+def assert_like_example(payload: Any, documented: Any,
+                        conditional: tuple[str, ...] = ()) -> None:
     """Field by field: the documented names in the documented order, each of its type
-    (``null`` in the example stands for a value of any type; a list may be empty)."""
+    (``null`` in the example stands for a value of any type; a list may be empty);
+    ``conditional`` names the fields Binance documents as shown only at times."""
     if isinstance(documented, list):
         assert isinstance(payload, list), payload
         for item in payload:
-            assert_like_example(item, documented[0])
+            assert_like_example(item, documented[0], conditional)
         return
     if isinstance(documented, dict):
         assert isinstance(payload, dict), payload
-        assert list(payload) == list(documented), (list(payload), list(documented))
-        for name, value in documented.items():
-            if value is not None:
-                assert_like_example(payload[name], value)
+        expected = [n for n in documented if n in payload or n not in conditional]
+        assert list(payload) == expected, (list(payload), expected)
+        for name in expected:
+            if documented[name] is not None:
+                assert_like_example(payload[name], documented[name], conditional)
         return
     assert _kind(payload) == _kind(documented), (payload, documented)
 

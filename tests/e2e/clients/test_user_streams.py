@@ -126,6 +126,34 @@ def test_ws_listen_key_streams_the_users_reports_and_balances(
     assert_ledger_invariants(db)
 
 
+def test_a_stop_order_reports_new_waiting_then_new_working_when_triggered(
+        key_stream: tuple[str, RawStream], maker: Trader, taker: Trader, db: Conn) -> None:
+    _, stream = key_stream
+    trade(taker, maker, "0.1", "20000")  # the last price: 20000
+    stop = maker.pb.create_order(symbol=SYMBOL, side="SELL", type="STOP_LOSS_LIMIT",
+                                 timeInForce="GTC", quantity="0.1", price="19800",
+                                 stopPrice="19900")
+    waiting = stream.until(lambda m: m.get("i") == stop["orderId"])
+    assert (waiting["x"], waiting["o"], waiting["P"], waiting["w"], "W" in waiting) == (
+        "NEW", "STOP_LOSS_LIMIT", "19900.000000", False, False)
+    # A trade at 19900 reaches the stop; the triggered sell (19800) takes the bid left.
+    taker.pb.create_order(symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC",
+                          quantity="0.2", price="19900")
+    maker.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                          quantity="0.1", price="19900")
+    stream.until(lambda m: m.get("i") == stop["orderId"] and m["X"] == "FILLED")
+    reports = [m for m in stream.seen
+               if m.get("e") == "executionReport" and m["i"] == stop["orderId"]]
+    for report in reports:  # W: "only visible if the order has been placed on the book"
+        assert_like_example(report, example("user_executionReport"), conditional=("W",))
+    assert [(r["x"], r["X"], r["w"], r["L"]) for r in reports] == [
+        ("NEW", "NEW", False, "0.000000"), ("NEW", "NEW", True, "0.000000"),
+        ("TRADE", "FILLED", False, "19900.000000")]
+    assert reports[1]["W"] >= reports[0]["O"]
+    wait_until_settled(db, SYMBOL)
+    assert_ledger_invariants(db)
+
+
 def test_a_closed_listen_key_ends_its_stream_with_listen_key_expired(
         key_stream: tuple[str, RawStream], maker: Trader) -> None:
     listen_key, stream = key_stream

@@ -252,3 +252,34 @@ def test_an_amend_is_reported_as_replaced() -> None:
     reports = execution_reports(BTCUSDT, order_event(quantity=1_000_000), ORDER_ROW, [],
                                 first=False, now_ms=NOW)
     assert [(r["x"], r["X"], r["q"]) for r in reports] == [("REPLACED", "NEW", "0.01000000")]
+
+
+STOP_ROW = {**ORDER_ROW, "stop_price": 19_900_000_000, "working_at": None, "working_seq": None}
+TRIGGERED_ROW = {**STOP_ROW, "working_at": datetime.fromtimestamp(1_700_000_000, UTC),
+                 "working_seq": 25}
+
+
+def test_a_waiting_stop_order_is_new_but_not_working() -> None:
+    event = order_event(order_type=OrderType.STOP_LOSS_LIMIT)
+    (new,) = execution_reports(BTCUSDT, event, STOP_ROW, [], first=True, now_ms=NOW)
+    assert (new["x"], new["P"], new["w"], "W" in new) == ("NEW", "19900.000000", False, False)
+
+
+def test_a_triggered_stop_order_reports_new_again_working_then_its_trades() -> None:
+    event = order_event(seq=26, order_type=OrderType.STOP_LOSS_LIMIT, executed_qty=500_000,
+                        cumulative_quote_qty=100_000_000,
+                        status=OrderStatus.PARTIALLY_FILLED)
+    reports = execution_reports(BTCUSDT, event, TRIGGERED_ROW, [fill(9, 500_000)],
+                                first=False, now_ms=NOW, previous_seq=20)
+    assert [(r["x"], r["w"], r["W"]) for r in reports] == [
+        ("NEW", True, 1_700_000_000_000), ("TRADE", True, 1_700_000_000_000)]
+    later = execution_reports(BTCUSDT, replace(event, seq=30), TRIGGERED_ROW, [],
+                              first=False, now_ms=NOW, previous_seq=26)
+    assert [r["x"] for r in later] == ["REPLACED"]  # not triggered again
+
+
+def test_a_cancel_names_the_cancel_requests_client_id_and_the_orders() -> None:
+    event = order_event(status=OrderStatus.CANCELED)
+    (canceled,) = execution_reports(BTCUSDT, event, ORDER_ROW, [], first=False, now_ms=NOW,
+                                    cancel_client_id="my-cancel")
+    assert (canceled["x"], canceled["c"], canceled["C"]) == ("CANCELED", "my-cancel", "my-order")
