@@ -414,6 +414,10 @@ class OrderBook:
         o = self._orders.get(cmd.order_id)
         new_qty = cmd.new_qty
         if o is None or o.user_id != cmd.user_id:
+            stop = self._stops.get(cmd.order_id) if o is None and self._stops else None
+            if stop is not None and stop.user_id == cmd.user_id:
+                self._amend_stop(stop, new_qty)
+                return
             reason = RejectReason.UNKNOWN_ORDER
         elif cmd.order_id in self._siblings:
             reason = RejectReason.IN_ORDER_LIST
@@ -423,6 +427,19 @@ class OrderBook:
         else:
             reason = lot_problem(self.spec, new_qty) or RejectReason.AMEND_NOT_REDUCING
         self._reject(CommandKind.AMEND, cmd.order_id, cmd.user_id, reason)
+
+    def _amend_stop(self, stop: StopOrder, new_qty: object) -> None:
+        """Lower a waiting stop order's quantity; it keeps its place among the stops."""
+        if stop.order_id in self._siblings:
+            reason = RejectReason.IN_ORDER_LIST
+        elif type(new_qty) is int and 0 < new_qty < stop.qty and not new_qty % self._lot:
+            self._stops[stop.order_id] = stop._replace(qty=new_qty)
+            self._emit(Amended, (stop.order_id, stop.user_id, stop.side, stop.price, stop.qty,
+                                 new_qty, new_qty))
+            return
+        else:
+            reason = lot_problem(self.spec, new_qty) or RejectReason.AMEND_NOT_REDUCING
+        self._reject(CommandKind.AMEND, stop.order_id, stop.user_id, reason)
 
     def _amend_down(self, o: _Order, new_qty: int) -> None:
         """Lower the order's total quantity in place: its queue position does not change."""

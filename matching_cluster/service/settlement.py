@@ -230,10 +230,12 @@ def _done(market: MarketInfo, e: OrderDone, order: OrderState, out: Settlement) 
 def _amended(market: MarketInfo, e: Amended, order: OrderState, out: Settlement) -> None:
     _touch(order, e.seq, out)
     order.quantity = e.new_qty
-    still_needed = (
-        market.spec.notional(e.price, e.remaining_qty) if order.side is Side.BUY
-        else e.remaining_qty
-    )
+    if order.side is Side.SELL:
+        still_needed = e.remaining_qty
+    elif order.order_type.trades_as_market:
+        still_needed = order.locked_amount  # a stop MARKET buy's lock is its spend cap
+    else:
+        still_needed = market.spec.notional(e.price, e.remaining_qty)
     _release(market, order, order.locked_amount - still_needed, out)
 
 

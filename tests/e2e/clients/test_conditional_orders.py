@@ -158,3 +158,24 @@ def test_stop_orders_are_refused_as_binance_refuses_them(
     assert (by_connector.value.error_code, by_connector.value.error_message) == (code, msg)
     assert maker.pb.get_account()["balances"] == balances_before
     assert maker.pb.get_open_orders(symbol=SYMBOL) == []
+
+
+def test_a_waiting_stop_is_amended_down_in_place_and_its_lock_follows(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    placed = maker.pb.create_order(
+        symbol=SYMBOL, side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC",
+        quantity="0.05", price="28900", stopPrice="29000")
+    wait_until_settled(db, SYMBOL)
+
+    amended = maker.spot.sign_request("PUT", "/api/v3/order/amend/keepPriority", {
+        "symbol": SYMBOL, "orderId": placed["orderId"], "newQty": "0.02"})
+    waiting = maker.pb.get_order(symbol=SYMBOL, orderId=placed["orderId"])
+
+    assert (amended["amendedOrder"]["origQty"], amended["amendedOrder"]["workingTime"]) == (
+        "0.02000000", -1)
+    assert (waiting["status"], waiting["origQty"], waiting["isWorking"]) == (
+        "NEW", "0.02000000", False)
+    assert btc(maker)[1] == Decimal("0.02")
+    assert_locks_match_open_orders(db, [maker.caller.user_id])
+    assert_ledger_invariants(db)

@@ -533,6 +533,11 @@ class ReferenceBook:
 
     def amend(self, cmd: engine.AmendOrder) -> None:
         o = self.owned(cmd.order_id, cmd.user_id)
+        stop = next((s for s in self.stops
+                     if s.order_id == cmd.order_id and s.user_id == cmd.user_id), None)
+        if o is None and stop is not None:
+            self.amend_stop(stop, cmd.new_qty)
+            return
         reason = self.amend_problem(o, cmd.new_qty)
         if o is None or reason is not None:
             self.refuse(domain.CommandKind.AMEND, cmd.order_id, cmd.user_id,
@@ -546,6 +551,24 @@ class ReferenceBook:
                   amended.remaining)
         if not amended.remaining:
             self.finish(amended, Done.FILLED)
+
+    def amend_stop(self, stop: engine.StopOrder, new_qty: int) -> None:
+        """A waiting stop's size goes down in place (nothing of it has traded)."""
+        reason = None
+        if self.sibling(stop.order_id) is not None:
+            reason = Reject.IN_ORDER_LIST
+        elif not is_count(new_qty):
+            reason = Reject.INVALID_QUANTITY
+        elif new_qty % self.spec.lot_size:
+            reason = Reject.QTY_OFF_LOT
+        elif new_qty >= stop.qty:
+            reason = Reject.AMEND_NOT_REDUCING
+        if reason is not None:
+            self.refuse(domain.CommandKind.AMEND, stop.order_id, stop.user_id, reason)
+            return
+        self.stops[self.stops.index(stop)] = stop._replace(qty=new_qty)
+        self.emit(engine.Amended, stop.order_id, stop.user_id, stop.side, stop.price, stop.qty,
+                  new_qty, new_qty)
 
     def cancel_replace(self, cmd: engine.CancelReplace) -> None:
         o = self.owned(cmd.order_id, cmd.user_id)

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.domain.orders import CommandKind, DoneReason, OrderType, RejectReason, Side
 from matching_cluster.engine import (
     Accepted,
+    Amended,
     AmendOrder,
     CancelAll,
     CancelOrder,
@@ -174,10 +175,15 @@ def test_a_waiting_stop_is_cancelled_like_any_open_order() -> None:
     assert book.open_orders(5) == []
 
 
-def test_a_waiting_stop_cannot_be_amended_and_keeps_its_id() -> None:
+def test_a_waiting_stop_is_amended_down_in_its_place_and_keeps_its_id() -> None:
     book = traded_at(100)
-    seed(book, stop(10, 5, SELL, SLL, 95, price=90, qty=30))
-    assert book.apply(AmendOrder(10, 5, 10))[0].reason is RejectReason.UNKNOWN_ORDER  # type: ignore[union-attr]
+    seed(book, stop(10, 5, SELL, SLL, 95, price=90, qty=30), stop(11, 6, SELL, SL, 95, qty=10))
+    seq = book.next_seq
+    assert book.apply(AmendOrder(10, 5, 10)) == [Amended(seq, 10, 5, SELL, 90, 30, 10, 10)]
+    assert [(s.order_id, s.qty) for s in book.stop_orders()] == [(10, 10), (11, 10)]
+    assert book.apply(AmendOrder(10, 5, 10))[0].reason is (  # type: ignore[union-attr]
+        RejectReason.AMEND_NOT_REDUCING)
+    assert book.apply(AmendOrder(10, 6, 5))[0].reason is RejectReason.UNKNOWN_ORDER  # type: ignore[union-attr]
     assert book.apply(limit(10, 5, BUY, 90, 10))[0].reason is (  # type: ignore[union-attr]
         RejectReason.DUPLICATE_ORDER_ID)
 

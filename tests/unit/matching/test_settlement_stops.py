@@ -1,12 +1,13 @@
 """Settlement of stop orders: the trigger moves no money, a stop MARKET order's fills are
-settled as a MARKET order's (by what they cost, from its spend-capped lock), and what a
-stop order locked comes back when it ends without trading."""
+settled as a MARKET order's (by what they cost, from its spend-capped lock), an amended
+waiting stop frees what its new size no longer needs, and what a stop order locked comes
+back when it ends without trading."""
 
 from __future__ import annotations
 
 from chalicelib.domain.ledger import Bucket
 from chalicelib.domain.orders import DoneReason, MarketSpec, OrderStatus, OrderType, Side
-from matching_cluster.engine import Event, OrderDone, Trade, Triggered
+from matching_cluster.engine import Amended, Event, OrderDone, Trade, Triggered
 from matching_cluster.service.settlement import MarketInfo, OrderState, settle
 
 UNIT = 10**8
@@ -64,3 +65,24 @@ def test_an_expired_oco_leg_gives_its_lock_back() -> None:
            for p in out.ledger_transaction("r").postings}  # type: ignore[union-attr]
     assert net == {(SELLER, Bucket.LOCKED): -UNIT, (SELLER, Bucket.AVAILABLE): UNIT}
     assert (leg.status, leg.done_reason) == (OrderStatus.EXPIRED, "EXPIRED_IN_LIST")
+
+
+def test_an_amended_stop_limit_frees_the_lock_its_new_size_no_longer_needs() -> None:
+    stop = waiting(10, BUYER, Side.BUY, OrderType.TAKE_PROFIT_LIMIT, price=PRICE, qty=UNIT,
+                   locked=SPEC.notional(PRICE, UNIT))
+    out = settle(MARKET, [Amended(5, 10, BUYER, Side.BUY, PRICE, UNIT, UNIT // 4, UNIT // 4)],
+                 {10: stop})
+    freed = SPEC.notional(PRICE, UNIT) - SPEC.notional(PRICE, UNIT // 4)
+    assert (stop.quantity, stop.locked_amount) == (UNIT // 4, SPEC.notional(PRICE, UNIT // 4))
+    assert {(p.account.user_id, p.bucket): p.amount
+            for p in out.ledger_transaction("r").postings} == {  # type: ignore[union-attr]
+        (BUYER, Bucket.LOCKED): -freed, (BUYER, Bucket.AVAILABLE): freed}
+
+
+def test_an_amended_stop_market_buy_keeps_its_spend_cap() -> None:
+    cap = 10_000 * 100
+    stop = waiting(10, BUYER, Side.BUY, OrderType.STOP_LOSS, price=0, qty=UNIT, locked=cap)
+    out = settle(MARKET, [Amended(5, 10, BUYER, Side.BUY, 0, UNIT, UNIT // 4, UNIT // 4)],
+                 {10: stop})
+    assert (stop.quantity, stop.locked_amount) == (UNIT // 4, cap)
+    assert out.ledger_transaction("r") is None
