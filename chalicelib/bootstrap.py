@@ -35,13 +35,18 @@ from chalicelib.adapters.redis_store import (
     redis_client,
 )
 from chalicelib.adapters.replay_guard import ReplayGuard
-from chalicelib.adapters.stream_subscriptions import OrderEventProgress, StreamSubscriptions
+from chalicelib.adapters.stream_subscriptions import (
+    CancelClientIds,
+    OrderEventProgress,
+    StreamSubscriptions,
+)
 from chalicelib.adapters.ws_sender import sender_for
 from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
 from chalicelib.service_layer import api_keys, order_intake
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.order_intake import UnitOfWork
 from chalicelib.service_layer.ports import (
+    CancelRequests,
     CommandPublisher,
     ListenKeys,
     MarketCache,
@@ -71,6 +76,7 @@ class Services:
     market_cache: MarketCache
     subscriptions: Subscriptions
     listen_keys: ListenKeys
+    cancel_requests: CancelRequests
     sender_for: Callable[[str], Sender]
     """The sender posting to WebSocket clients through the management API at a URL."""
     resources: ExitStack = field(default_factory=ExitStack)
@@ -109,7 +115,7 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         publisher=publisher or kafka_publisher(settings, resources),
         replay_guard=ReplayGuard(client, api_keys.SIGNATURE_LIFETIME_MS),
         market_cache=MarketDataCache(client), subscriptions=StreamSubscriptions(client),
-        listen_keys=ListenKeyStore(client),
+        listen_keys=ListenKeyStore(client), cancel_requests=CancelClientIds(client),
         sender_for=lambda endpoint: sender_for(endpoint, settings.aws_region,
                                                settings.exchange_env == "local"),
         resources=resources)
@@ -198,7 +204,8 @@ def bootstrap_fanout(settings: Settings) -> FanoutServices:
         market_data=MarketDataCache(client), db=pool.connection,
         sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
                           settings.exchange_env == "local"),
-        now_ms=SYSTEM_CLOCK.now_ms, listen_keys=ListenKeyStore(client))
+        now_ms=SYSTEM_CLOCK.now_ms, listen_keys=ListenKeyStore(client),
+        cancel_requests=CancelClientIds(client))
     resources.callback(context.pool.shutdown)
     return FanoutServices(context, resources)
 

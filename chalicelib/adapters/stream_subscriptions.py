@@ -156,6 +156,28 @@ class StreamSubscriptions:
         return {k.decode(): v.decode() for k, v in held.items()}  # type: ignore[union-attr]
 
 
+class CancelClientIds:
+    """``ws:cancel:{user}:{order id}`` or ``ws:cancel:{user}:c:{client order id}``: the
+    client id a cancel request chose, until its report is built (or 10 minutes)."""
+
+    TTL_SECONDS = 600
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def record(self, user_id: int, order_id: int | None, client_order_id: str | None,
+               cancel_client_id: str) -> None:
+        name = str(order_id) if order_id is not None else f"c:{client_order_id}"
+        self.redis.set(f"ws:cancel:{user_id}:{name}", cancel_client_id, ex=self.TTL_SECONDS)
+
+    def take(self, user_id: int, order_id: int, client_order_id: str) -> str | None:
+        pipe = self.redis.pipeline()
+        pipe.getdel(f"ws:cancel:{user_id}:{order_id}")
+        pipe.getdel(f"ws:cancel:{user_id}:c:{client_order_id}")
+        found = [v for v in pipe.execute() if isinstance(v, bytes)]
+        return found[0].decode() if found else None
+
+
 class OrderEventProgress:
     """The last event of each order the fan-out handled: an execution report covers the
     trades since the order's previous event, and an event seen again is not resent.

@@ -69,6 +69,18 @@ class Subscriptions(Protocol):
         """The connection's session; empty when it has none."""
 
 
+class CancelRequests(Protocol):
+    """The client ids cancel requests chose (``newClientOrderId``), which the cancel's
+    ``executionReport`` shows in ``c``. An order is named by its id or, as the request
+    named it, by its client order id."""
+
+    def record(self, user_id: int, order_id: int | None, client_order_id: str | None,
+               cancel_client_id: str) -> None: ...
+
+    def take(self, user_id: int, order_id: int, client_order_id: str) -> str | None:
+        """The cancel client id recorded for the order (by either name), forgotten."""
+
+
 class ListenKeys(Protocol):
     """Binance's listenKeys: a user's REST-opened data stream, valid 60 minutes."""
 

@@ -30,6 +30,7 @@ from chalicelib.domain.stream_events import (
 from chalicelib.service_layer import Conn, orders, wallet
 from chalicelib.service_layer.listen_key_expiry import end_dead_keys
 from chalicelib.service_layer.ports import (
+    CancelRequests,
     EventProgress,
     ListenKeys,
     MarketCache,
@@ -89,6 +90,8 @@ class FanoutContext:
     markets: dict[str, Market] = field(default_factory=dict)
     listen_keys: ListenKeys | None = None
     """To end the streams of listenKeys that timed out (None: never checked)."""
+    cancel_requests: CancelRequests | None = None
+    """The client ids cancel requests chose, for their reports' ``c``."""
 
     def market(self, symbol: str) -> Market:
         """Scales and assets never change once a market exists: loaded once."""
@@ -207,7 +210,8 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
     market = ctx.market(event.market)
     if isinstance(event, OrderEvent):
         with ctx.db() as conn:
-            return list(user_payloads(conn, market, event, previous, now))
+            return list(user_payloads(conn, market, event, previous, now,
+                                      ctx.cancel_requests))
     stream = parse_stream(channel)
     kind = stream.kind
     if isinstance(event, TradeEvent) and kind in TICKER_KINDS:
@@ -228,14 +232,17 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
 
 
 def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
-                  now_ms: int) -> list[dict[str, Any]]:
+                  now_ms: int, cancels: CancelRequests | None = None) -> list[dict[str, Any]]:
     """The order's execution reports, then the user's balances of the market's assets."""
     order = orders.find_order(conn, event.user_id, event.market, order_id=event.order_id)
+    cancel_client_id = (cancels.take(event.user_id, event.order_id, order["client_order_id"])
+                        if cancels is not None and event.status == "CANCELED" else None)
     # Trades of an order never come before its acceptance: that bounds the index scan.
     after = max(previous, int(order["accepted_seq"] or event.seq) - 1)
     fills = market_data_pg.order_fills(conn, event.market, event.order_id, after, event.seq)
     reports = execution_reports(market, event, order, fills, first=previous == 0,
-                                now_ms=now_ms, previous_seq=previous)
+                                now_ms=now_ms, previous_seq=previous,
+                                cancel_client_id=cancel_client_id)
     assets = (market.base_asset, market.quote_asset)
     held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]
     return [*reports, account_position(held, now_ms)]

@@ -170,6 +170,10 @@ def place_order(owner: KeyOwner, params: NewOrderParams, now_ms: int) -> dict[st
 def cancel() -> dict[str, object]:
     owner, signed = routes.key_owner("TRADE")
     params = parse_params(CancelOrderParams, signed.params())
+    if params.new_client_order_id:  # for the cancel's executionReport (before it exists)
+        routes.services.cancel_requests.record(owner.user_id, params.order_id,
+                                               params.orig_client_order_id,
+                                               params.new_client_order_id)
     market, final = order_intake.cancel(routes.services.intake, order_key(owner, params))
     return shapes.cancelled(market, final, params.new_client_order_id, signed.now_ms)
 

@@ -126,6 +126,30 @@ def test_ws_listen_key_streams_the_users_reports_and_balances(
     assert_ledger_invariants(db)
 
 
+def test_a_cancel_names_the_cancel_requests_client_id_and_the_orders(
+        key_stream: tuple[str, RawStream], maker: Trader) -> None:
+    _, stream = key_stream
+    orders = [maker.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT",
+                                    timeInForce="GTC", quantity="0.1", price=price)
+              for price in ("21000", "21100", "21200")]
+    answers = [
+        maker.pb.cancel_order(symbol=SYMBOL, orderId=orders[0]["orderId"],
+                              newClientOrderId="pb-cancel"),
+        maker.spot.cancel_order(SYMBOL, origClientOrderId=orders[1]["clientOrderId"],
+                                newClientOrderId="connector-cancel"),
+        maker.spot.cancel_order(SYMBOL, orderId=orders[2]["orderId"])]
+    canceled: dict[int, tuple[str, str]] = {}
+    while len(canceled) < 3:
+        report = stream.until(lambda m: m.get("x") == "CANCELED")
+        canceled[report["i"]] = (report["c"], report["C"])
+    # The same client ids the cancel answers showed (without one: the order's own).
+    assert [canceled[o["orderId"]] for o in orders] == [
+        (a["clientOrderId"], a["origClientOrderId"]) for a in answers] == [
+        ("pb-cancel", orders[0]["clientOrderId"]),
+        ("connector-cancel", orders[1]["clientOrderId"]),
+        (orders[2]["clientOrderId"], orders[2]["clientOrderId"])]
+
+
 def test_a_stop_order_reports_new_waiting_then_new_working_when_triggered(
         key_stream: tuple[str, RawStream], maker: Trader, taker: Trader, db: Conn) -> None:
     _, stream = key_stream

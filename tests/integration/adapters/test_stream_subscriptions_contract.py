@@ -8,9 +8,17 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from chalicelib.adapters.stream_subscriptions import OrderEventProgress, StreamSubscriptions
-from chalicelib.service_layer.ports import EventProgress, Subscriptions
-from tests.support.fakes.subscriptions import FakeEventProgress, FakeSubscriptions
+from chalicelib.adapters.stream_subscriptions import (
+    CancelClientIds,
+    OrderEventProgress,
+    StreamSubscriptions,
+)
+from chalicelib.service_layer.ports import CancelRequests, EventProgress, Subscriptions
+from tests.support.fakes.subscriptions import (
+    FakeCancelClientIds,
+    FakeEventProgress,
+    FakeSubscriptions,
+)
 
 TRADES, DEPTH, USER = "btcusdt@trade", "btcusdt@depth", "user:7"
 
@@ -19,14 +27,15 @@ TRADES, DEPTH, USER = "btcusdt@trade", "btcusdt@depth", "user:7"
 class Rig:
     subscriptions: Subscriptions
     progress: EventProgress
+    cancels: CancelRequests
 
 
 @pytest.fixture(params=["fake", "redis"])
 def rig(request: pytest.FixtureRequest) -> Rig:
     if request.param == "fake":
-        return Rig(FakeSubscriptions(), FakeEventProgress())
+        return Rig(FakeSubscriptions(), FakeEventProgress(), FakeCancelClientIds())
     client: redis.Redis = request.getfixturevalue("redis_client")
-    return Rig(StreamSubscriptions(client), OrderEventProgress(client))
+    return Rig(StreamSubscriptions(client), OrderEventProgress(client), CancelClientIds(client))
 
 
 def test_each_channel_answers_the_connections_subscribed_to_it(rig: Rig) -> None:
@@ -123,3 +132,15 @@ def test_a_session_is_kept_until_logged_out_or_the_connection_drops(rig: Rig) ->
     subs.set_session("a", None)
     subs.drop_connection("b")
     assert (subs.session_of("a"), subs.session_of("b")) == ({}, {})
+
+
+def test_a_cancel_client_id_is_found_by_either_name_of_the_order_once(rig: Rig) -> None:
+    cancels = rig.cancels
+    cancels.record(7, 5, None, "by-id")
+    cancels.record(7, None, "mine", "by-client-id")
+    cancels.record(8, 5, None, "another-user")
+
+    assert cancels.take(7, 5, "other") == "by-id"
+    assert cancels.take(7, 5, "other") is None
+    assert cancels.take(7, 6, "mine") == "by-client-id"
+    assert (cancels.take(7, 6, "mine"), cancels.take(8, 5, "x")) == (None, "another-user")

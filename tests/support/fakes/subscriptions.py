@@ -87,6 +87,21 @@ def _discard(sets: dict[str, set[str]], key: str, member: str) -> None:
         del sets[key]
 
 
+class FakeCancelClientIds:
+    def __init__(self) -> None:
+        self._ids: dict[tuple[int, str], str] = {}
+
+    def record(self, user_id: int, order_id: int | None, client_order_id: str | None,
+               cancel_client_id: str) -> None:
+        name = str(order_id) if order_id is not None else f"c:{client_order_id}"
+        self._ids[(user_id, name)] = cancel_client_id
+
+    def take(self, user_id: int, order_id: int, client_order_id: str) -> str | None:
+        by_id = self._ids.pop((user_id, str(order_id)), None)
+        by_client_id = self._ids.pop((user_id, f"c:{client_order_id}"), None)
+        return by_id or by_client_id
+
+
 class FakeEventProgress:
     def __init__(self) -> None:
         self._last: dict[int, int] = {}
