@@ -124,14 +124,16 @@ def connection_property(subscriptions: Subscriptions, connection_id: str,
     """Binance's one connection property, ``combined``: ``SET_PROPERTY ["combined",
     true]`` makes payloads come wrapped as ``{"stream", "data"}``."""
     params = request.params
-    if not isinstance(params, list) or not params or params[0] != "combined":
-        raise StreamRequestError(2, "Invalid request: unknown property")
+    if not isinstance(params, list) or not params or not isinstance(params[0], str):
+        raise StreamRequestError(2, "Invalid request: property name must be a string")
+    if params[0] != "combined":  # Binance's codes 0 and 1 are for these two alone
+        raise StreamRequestError(0, "Unknown property")
+    if len(params) != (1 if request.method == "GET_PROPERTY" else 2):
+        raise StreamRequestError(2, "Invalid request: too many parameters")
     if request.method == "GET_PROPERTY":
-        if len(params) != 1:
-            raise StreamRequestError(2, "Invalid request: too many parameters")
         return connection_id in subscriptions.combined([connection_id])
-    if len(params) != 2 or not isinstance(params[1], bool):
-        raise StreamRequestError(2, "Invalid request: property value must be a boolean")
+    if not isinstance(params[1], bool):
+        raise StreamRequestError(1, "Invalid value type: expected Boolean")
     subscriptions.set_combined(connection_id, params[1])
     return None
 

@@ -150,8 +150,13 @@ def test_ccxt_pros_numbered_ws_path_subscribes_and_sets_the_combined_property(
             "result": None, "id": 4}
         assert ask({"method": "GET_PROPERTY", "params": ["combined"], "id": 5}) == {
             "result": True, "id": 5}
-        assert ask({"method": "SET_PROPERTY", "params": ["combined", "yes"], "id": 6}
-                   )["error"]["code"] == 2
+        # Binance's documented refusals of a property request.
+        assert [ask({"method": method, "params": params, "id": 6})["error"] for method, params
+                in (("SET_PROPERTY", ["combined", "yes"]), ("GET_PROPERTY", ["merged"]),
+                    ("GET_PROPERTY", [1]))] == [
+            {"code": 1, "msg": "Invalid value type: expected Boolean"},
+            {"code": 0, "msg": "Unknown property"},
+            {"code": 2, "msg": "Invalid request: property name must be a string"}]
         trade(maker, taker)
         wrapped = json.loads(ws.recv(WAIT_SECONDS))
     assert wrapped["stream"] == "btcusdt@trade"
