@@ -26,6 +26,7 @@ from matching_cluster.engine import (
     AmendOrder,
     CancelAll,
     CancelOrder,
+    CancelReplace,
     Command,
     Event,
     PlaceOrder,
@@ -139,9 +140,10 @@ class _EngineRun:
 
 
 def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metrics) -> _EngineRun:
-    # A halted market refuses new orders before the engine sees them; cancels still pass.
-    halted = [] if entry.info.trading else [c for c in commands if c.kind is CommandKind.PLACE]
-    to_engine = [e for e in (engine_command(c) for c in commands if c not in halted) if e]
+    # A halted market refuses new orders before the engine sees them; cancels still pass
+    # (a cancel-replace's cancel too).
+    halted = [] if entry.info.trading else [c for c in commands if c.kind in PLACING]
+    to_engine = [e for e in (engine_command(c, halt=c in halted) for c in commands) if e]
     started = time.perf_counter()
     events = entry.book.apply_batch(to_engine)
     metrics.match_seconds.observe(time.perf_counter() - started)
@@ -172,7 +174,7 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
         orders = {**{oid: loaded[oid] for oid in wanted if oid in loaded}, **known}
         settlement = settle(info, run.events, orders, tier_rates)
         for command in run.halted:
-            reject_halted(info, orders[command.order_id], settlement)
+            reject_halted(info, orders[placed_order_id(command)], settlement)
         _remember_open(run.entry, settlement)
         results.append(MarketResult(run.entry, run.events, settlement, time_ms))
         transaction = settlement.ledger_transaction(
@@ -191,7 +193,7 @@ def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
     """The states settlement needs that are known without reading the database (the
     book's open orders, and orders placed in this batch with their lock), and the ids
     of every order it needs."""
-    wanted = order_ids_of(run.events) | {c.order_id for c in run.halted}
+    wanted = order_ids_of(run.events) | {placed_order_id(c) for c in run.halted}
     open_orders = run.entry.orders
     known = {oid: open_orders[oid] for oid in wanted if oid in open_orders}
     for command in run.commands:
@@ -209,9 +211,26 @@ def _remember_open(entry: MarketBook, settlement: Settlement) -> None:
             entry.orders.pop(order_id, None)
 
 
-def engine_command(command: OrderCommand) -> Command | None:
-    """The engine's form of a wire command (None for a kind the matcher does not run)."""
+PLACING = (CommandKind.PLACE, CommandKind.CANCEL_REPLACE)
+"""The commands that place an order: a halted market refuses that order."""
+
+
+def placed_order_id(command: OrderCommand) -> int:
+    """The order a PLACE or CANCEL_REPLACE command places."""
+    return command.new_order_id if command.kind is CommandKind.CANCEL_REPLACE else command.order_id
+
+
+def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | None:
+    """The engine's form of a wire command (None for a kind the matcher does not run, or
+    a PLACE in a halted market; there a CANCEL_REPLACE only cancels)."""
     kind = command.kind
+    if kind is CommandKind.CANCEL_REPLACE:
+        if halt:
+            return CancelOrder(command.order_id, command.user_id)
+        return CancelReplace(command.order_id, command.user_id, command.new_order_id,
+                             command.price, command.qty)
+    if halt:
+        return None
     if kind is CommandKind.PLACE:
         return PlaceOrder(command.order_id, command.user_id, command.side, command.order_type,
                           command.price, command.qty, command.quote_qty, command.tif,

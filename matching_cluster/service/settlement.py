@@ -251,9 +251,11 @@ def _rejected(
 
 
 def _frees_its_lock(e: Rejected) -> bool:
-    # Rejected cancels and amends move nothing. A PLACE rejected as a duplicate id names
-    # an order that is live in the book: its lock is not this command's to free.
-    return e.command is CommandKind.PLACE and e.reason is not RejectReason.DUPLICATE_ORDER_ID
+    # Rejected cancels and amends move nothing. A rejected PLACE or CANCEL_REPLACE names
+    # the order it placed, whose lock it frees; unless rejected as a duplicate id: that
+    # names an order live in the book, whose lock is not this command's to free.
+    return (e.command in (CommandKind.PLACE, CommandKind.CANCEL_REPLACE)
+            and e.reason is not RejectReason.DUPLICATE_ORDER_ID)
 
 
 def _finish_unaccepted(

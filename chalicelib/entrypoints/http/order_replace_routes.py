@@ -2,7 +2,10 @@
 as Binance does: both halves' outcomes, and -2021 (409, one half failed) or -2022
 (400, nothing done) with the same data when not both succeeded.
 
-The order of the halves and what it guarantees is ``service_layer.cancel_replace``'s.
+A replacement that changes only a LIMIT or LIMIT_MAKER order's price and quantity under
+STOP_ON_FAILURE is one matcher command, as on Binance (``replace_in_one_step``); any
+other goes one half after the other, the new order recorded once the matcher has closed
+the old one (``cancel_replace``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from chalice.app import Response
 
 from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.orders import Market
 from chalicelib.entrypoints.http import order_presenters as shapes
 from chalicelib.entrypoints.http import order_routes
 from chalicelib.entrypoints.http.binance_models import parse_params
@@ -23,7 +27,14 @@ from chalicelib.entrypoints.http.orders_more_models import (
     CancelRestriction,
     RateLimitExceededMode,
 )
-from chalicelib.service_layer import cancel_replace, order_intake, order_limits, orders
+from chalicelib.service_layer import (
+    cancel_replace,
+    order_intake,
+    order_limits,
+    orders,
+    post_only,
+    replace_in_one_step,
+)
 from chalicelib.service_layer.api_keys import KeyOwner
 
 routes = ApiBlueprint(__name__)
@@ -76,20 +87,14 @@ def cancel_replace_order() -> Response:
         if params.order_rate_limit_exceeded_mode is not RateLimitExceededMode.CANCEL_ONLY:
             raise
         counts, over_limit = over.counts, over
-    cancelled, cancel_error = client_error(lambda: cancel(owner, params, signed.now_ms))
     stop = params.cancel_replace_mode is CancelReplaceMode.STOP_ON_FAILURE
-    if cancel_error is not None and stop:
-        placed, place_error, new_result = None, None, "NOT_ATTEMPTED"
-    elif over_limit is not None:
-        placed, place_error, new_result = None, over_limit, "FAILURE"
-    else:
-        placed, place_error = client_error(
-            lambda: order_routes.place_order(owner, params, signed.now_ms))
-        new_result = "FAILURE" if place_error else "SUCCESS"
-    data = {"cancelResult": "FAILURE" if cancel_error else "SUCCESS",
-            "newOrderResult": new_result,
-            "cancelResponse": refusal(cancel_error) if cancel_error else cancelled,
-            "newOrderResponse": refusal(place_error) if place_error else placed}
+    halves = None
+    if stop and over_limit is None:
+        halves = in_one_step(owner, params, market, signed.now_ms)
+    if halves is None:
+        halves = one_after_the_other(owner, params, stop, over_limit, signed.now_ms)
+    cancel_error, new_result = halves.cancel_error, halves.new_result
+    data = halves.data()
     if cancel_error is None and new_result == "SUCCESS":
         return order_routes.counted(data, counts)
     if cancel_error is None or new_result == "SUCCESS":
@@ -101,9 +106,86 @@ def cancel_replace_order() -> Response:
                              extra_headers=counts.headers())
 
 
+@dataclass(frozen=True)
+class Halves:
+    """What each half did: its answer, or the client error it was refused with."""
+
+    cancelled: dict[str, object] | None
+    cancel_error: ApiError | None
+    placed: dict[str, object] | None
+    place_error: ApiError | None
+    new_result: str
+
+    def data(self) -> dict[str, object]:
+        return {"cancelResult": "FAILURE" if self.cancel_error else "SUCCESS",
+                "newOrderResult": self.new_result,
+                "cancelResponse": (refusal(self.cancel_error) if self.cancel_error
+                                   else self.cancelled),
+                "newOrderResponse": (refusal(self.place_error) if self.place_error
+                                     else self.placed)}
+
+
+def not_attempted(cancel_error: ApiError) -> Halves:
+    return Halves(None, cancel_error, None, None, "NOT_ATTEMPTED")
+
+
+def one_after_the_other(owner: KeyOwner, params: CancelReplaceParams, stop: bool,
+                        over_limit: ApiError | None, now_ms: int) -> Halves:
+    """The cancel, then (once the matcher has closed the old order) the new order."""
+    cancelled, cancel_error = client_error(lambda: cancel(owner, params, now_ms))
+    if cancel_error is not None and stop:
+        return not_attempted(cancel_error)
+    if over_limit is not None:
+        return Halves(cancelled, cancel_error, None, over_limit, "FAILURE")
+    placed, place_error = client_error(lambda: order_routes.place_order(owner, params, now_ms))
+    return Halves(cancelled, cancel_error, placed, place_error,
+                  "FAILURE" if place_error else "SUCCESS")
+
+
+def in_one_step(owner: KeyOwner, params: CancelReplaceParams, market: Market,
+                now_ms: int) -> Halves | None:
+    """Both halves as one matcher command (``replace_in_one_step``); None when that path
+    does not serve this replacement."""
+    try:
+        new = order_routes.checked_order(owner, params, market)
+    except ApiError:
+        return None  # the new order's refusal comes after the cancel, one after the other
+    response_type = order_routes.response_type_of(params)
+    try:
+        replaced = replace_in_one_step.replace(routes.services.intake, key_of(owner, params),
+                                               new, only_status(params))
+    except ApiError as error:
+        if error.status >= 500:
+            raise
+        return not_attempted(error)
+    if replaced is None:
+        return None
+    if replaced.old["status"] != "CANCELED":
+        return not_attempted(cancel_replace.unknown_order())
+    cancelled = shapes.cancelled(replaced.market, replaced.old,
+                                 params.cancel_new_client_order_id, now_ms)
+    if replaced.new["status"] == "REJECTED":  # a LIMIT_MAKER the engine refused: it would take
+        return Halves(cancelled, None, None, post_only.would_take(), "FAILURE")
+    with routes.services.db() as conn:
+        fills = orders.user_trades(conn, owner.user_id, market.spec.symbol,
+                                   order_id=replaced.new_order_id)
+    placement = order_intake.Placement(replaced.market, new, replaced.new_order_id,
+                                       replaced.new, fills)
+    return Halves(cancelled, None,
+                  order_routes.placement_answer(placement, response_type, now_ms), None,
+                  "SUCCESS")
+
+
+def key_of(owner: KeyOwner, params: CancelReplaceParams) -> order_intake.OrderKey:
+    return order_intake.OrderKey(owner.user_id, params.symbol, params.cancel_order_id,
+                                 params.cancel_orig_client_order_id)
+
+
+def only_status(params: CancelReplaceParams) -> str | None:
+    return ONLY_STATUS[params.cancel_restrictions] if params.cancel_restrictions else None
+
+
 def cancel(owner: KeyOwner, params: CancelReplaceParams, now_ms: int) -> dict[str, object]:
-    key = order_intake.OrderKey(owner.user_id, params.symbol, params.cancel_order_id,
-                                params.cancel_orig_client_order_id)
-    only = ONLY_STATUS[params.cancel_restrictions] if params.cancel_restrictions else None
-    market, final = cancel_replace.cancel(routes.services.intake, key, only)
+    market, final = cancel_replace.cancel(routes.services.intake, key_of(owner, params),
+                                          only_status(params))
     return shapes.cancelled(market, final, params.cancel_new_client_order_id, now_ms)

@@ -150,15 +150,24 @@ def place() -> Response:
     return counted(place_order(owner, params, signed.now_ms), counts)
 
 
+def response_type_of(params: NewOrderParams) -> ResponseType:
+    return params.new_order_resp_type or (
+        ResponseType.ACK if params.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
+
+
 def place_order(owner: KeyOwner, params: NewOrderParams, now_ms: int) -> dict[str, object]:
     """Place the order and answer as `newOrderRespType` asks (ACK, RESULT or FULL)."""
-    response_type = params.new_order_resp_type or (
-        ResponseType.ACK if params.order_type is OrderType.LIMIT_MAKER else ResponseType.FULL)
+    response_type = response_type_of(params)
     placed = order_intake.place(routes.services.intake, params.symbol,
                                 lambda market: checked_order(owner, params, market),
                                 WAITS[response_type])
+    return placement_answer(placed, response_type, now_ms)
+
+
+def placement_answer(placed: order_intake.Placement, response_type: ResponseType,
+                     now_ms: int) -> dict[str, object]:
     market = placed.market
-    if placed.matched is None:
+    if placed.matched is None or response_type is ResponseType.ACK:
         return shapes.ack(market, placed.order.client_order_id, placed.order_id, now_ms)
     result = shapes.result(market, placed.matched, now_ms)
     if response_type is ResponseType.FULL:

@@ -1,7 +1,8 @@
 """`POST /api/v3/order/cancelReplace` through python-binance (`cancel_replace_order`) and
 the connector (`cancel_and_replace`): both modes, the cancel restrictions, each partial
 failure in Binance's shape (-2021 / -2022 with both halves in `data`), the ORDERS limit
-modes, and LIMIT_MAKER orders refused at intake when they would take."""
+modes, one matcher command for a price/quantity change and one half after the other
+otherwise, and LIMIT_MAKER orders refused at intake when they would take."""
 
 from __future__ import annotations
 
@@ -52,6 +53,13 @@ def status_of(trader: Trader, order_id: int) -> str:
     return str(trader.pb.get_order(symbol=SYMBOL, orderId=order_id)["status"])
 
 
+def command_kinds(db: Conn, trader: Trader) -> list[str]:
+    """The kinds of the commands the API recorded for the trader, oldest first."""
+    return [kind for (kind,) in db.execute(
+        "SELECT kind FROM order_commands WHERE user_id = %s ORDER BY id",
+        (trader.caller.user_id,)).fetchall()]
+
+
 def wait_for_best_bid(trader: Trader, price: str) -> None:
     wait_until(lambda: trader.pb.get_orderbook_ticker(symbol=SYMBOL)["bidPrice"],
                until=lambda best: best == price, timeout=10,
@@ -76,6 +84,7 @@ def test_a_replace_cancels_then_places_and_answers_both(maker: Trader, db: Conn)
     assert status_of(maker, old) == "CANCELED"
     balances = {b["asset"]: b for b in maker.pb.get_account()["balances"]}
     assert balances["USDT"]["locked"] == "199.900000"
+    assert command_kinds(db, maker) == ["PLACE", "CANCEL_REPLACE"]  # one matcher command
     wait_until_settled(db, SYMBOL)
     assert_ledger_invariants(db)
 
@@ -93,6 +102,7 @@ def test_the_funds_the_cancel_releases_pay_for_the_new_order(
     assert answer["newOrderResponse"]["status"] == "NEW"
     balances = {b["asset"]: b for b in carol.pb.get_account()["balances"]}
     assert balances["USDT"]["locked"] == "99990.000000"
+    assert command_kinds(db, carol) == ["PLACE", "CANCEL", "PLACE"]  # one after the other
     wait_until_settled(db, SYMBOL)
     assert_ledger_invariants(db)
 
