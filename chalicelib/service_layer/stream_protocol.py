@@ -44,7 +44,7 @@ def handle_message(ctx: ClientContext, connection_id: str, body: str, client_ip:
         return error_reply(error.code, error.msg, None)
     caller = ws_api.Caller(connection_id, client_ip, connected_at_ms)
     try:
-        if request.method == "userDataStream.subscribe" and request.params is not None:
+        if request.method == "userDataStream.subscribe" and request.params:
             return ws_api.legacy_request(ctx, caller, request)
         if ws_api.is_api_method(request.method):
             return ws_api.handle(ctx, caller, request)

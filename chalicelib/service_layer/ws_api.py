@@ -11,7 +11,8 @@ keys are HMAC, and ``session.logon`` takes their signature like any signed reque
 Any other of its methods (``order.place``...) answers -1020, not supported.
 
 The older form of ``userDataStream.subscribe`` with the credentials in its params (an
-API key signature or a JWT access token) streams the events unwrapped, as before.
+API key signature or a JWT access token) streams the events unwrapped, as before;
+without params (or empty ones) it is the WebSocket API's, on the logged-on session.
 """
 
 from __future__ import annotations
@@ -70,8 +71,7 @@ def answer(ctx: ClientContext, caller: Caller, request: StreamRequest) -> Any:
         return session_request(ctx, caller, request)
     if method in ("userDataStream.start", "userDataStream.ping", "userDataStream.stop"):
         return listen_key_request(ctx, caller, request)
-    if method == "userDataStream.subscribe.signature" or (
-            method == "userDataStream.subscribe" and request.params is None):
+    if method in ("userDataStream.subscribe.signature", "userDataStream.subscribe"):
         return {"subscriptionId": subscribe(ctx, caller, request)}
     if method == "userDataStream.unsubscribe":
         unsubscribe(ctx, caller.connection_id, request.params)

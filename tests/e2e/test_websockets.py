@@ -228,8 +228,9 @@ def test_a_user_stream_needs_a_valid_signature_or_token(
         ws.request({"method": "userDataStream.subscribe",
                     "params": {"token": bob.access_token, "extra": 1}, "id": 5}),
     ]
+    # Empty params: the WebSocket API's form, which needs a logged-on session.
     assert [(r["id"], r["error"]["code"]) for r in refusals] == [
-        (1, -2014), (2, -5007), (3, -1022), (4, -1021), (5, 2)]
+        (1, -1002), (2, -5007), (3, -1022), (4, -1021), (5, 2)]
     assert [r.get("status") for r in refusals[:4]] == [401, 401, 400, 400]
 
     assert ws.request({"method": "userDataStream.subscribe", "params": signed_params(key),

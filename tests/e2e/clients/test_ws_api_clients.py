@@ -117,7 +117,7 @@ def test_a_logged_on_session_subscribes_and_its_events_come_wrapped(
     assert logon["status"] == 200
     assert_like_example(logon["result"], example("wsapi_session"))
     assert logon["result"]["apiKey"] == key.api_key
-    assert ask(client, inbox, "s1", "userDataStream.subscribe") == {
+    assert ask(client, inbox, "s1", "userDataStream.subscribe", {}) == {
         "id": "s1", "status": 200, "result": {"subscriptionId": 0}}
     assert ask(client, inbox, "s2", "userDataStream.subscribe.signature",
                websocket_api_signature(key.api_key, key.secret, {}))["result"] == {
