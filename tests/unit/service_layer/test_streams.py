@@ -283,3 +283,10 @@ def test_a_cancel_names_the_cancel_requests_client_id_and_the_orders() -> None:
     (canceled,) = execution_reports(BTCUSDT, event, ORDER_ROW, [], first=False, now_ms=NOW,
                                     cancel_client_id="my-cancel")
     assert (canceled["x"], canceled["c"], canceled["C"]) == ("CANCELED", "my-cancel", "my-order")
+
+
+def test_an_order_of_a_list_names_its_list_in_g() -> None:
+    (new,) = execution_reports(BTCUSDT, order_event(), {**ORDER_ROW, "order_list_id": 12}, [],
+                               first=True, now_ms=NOW)
+    (alone,) = execution_reports(BTCUSDT, order_event(), ORDER_ROW, [], first=True, now_ms=NOW)
+    assert (new["g"], alone["g"]) == (12, -1)
