@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from chalicelib.domain.orders import (
     CommandKind,
@@ -42,13 +43,20 @@ class OrderCommand:
     locked: int = 0
     # PLACE of a STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) order: its stop price.
     stop_price: int = 0
+    # PLACE_OCO: the list's legs, each a PLACE (above, then below), placed together; the
+    # list's lock is on the one leg whose ``locked`` is not 0.
+    legs: tuple[OrderCommand, ...] = ()
+    order_list_id: int = 0
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> OrderCommand:
-        fields = json.loads(data)
+        return cls.from_fields(json.loads(data))
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> OrderCommand:
         return cls(
             command_id=int(fields["command_id"]), kind=CommandKind(fields["kind"]),
             market=str(fields["market"]), user_id=int(fields["user_id"]),
@@ -58,4 +66,6 @@ class OrderCommand:
             tif=TimeInForce(fields["tif"]), stp=SelfTradePrevention(fields["stp"]),
             spend_cap=int(fields["spend_cap"]), new_qty=int(fields["new_qty"]),
             new_order_id=int(fields["new_order_id"]), locked=int(fields.get("locked", 0)),
-            stop_price=int(fields.get("stop_price", 0)))
+            stop_price=int(fields.get("stop_price", 0)),
+            legs=tuple(cls.from_fields(leg) for leg in fields.get("legs", ())),
+            order_list_id=int(fields.get("order_list_id", 0)))

@@ -105,6 +105,8 @@ class OrderStatus(StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+    PENDING_NEW = "PENDING_NEW"
+    """An OTO list's pending order, placed once its working order has filled."""
 
 
 class DoneReason(StrEnum):
@@ -147,6 +149,7 @@ class CommandKind(StrEnum):
     CANCEL_ALL = "CANCEL_ALL"
     AMEND = "AMEND"
     CANCEL_REPLACE = "CANCEL_REPLACE"
+    PLACE_OCO = "PLACE_OCO"
 
 
 class RejectReason(StrEnum):

@@ -109,12 +109,7 @@ def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
         order_id = orders_repo.insert_order(conn, order, lock.amount, lock.spend_cap)
         if order_id is None:  # a concurrent request took the client order id
             raise rejection(RejectReason.DUPLICATE_ORDER_ID)
-        try:
-            orders_repo.reserve_funds(conn, order.user_id, order_id, lock.asset, lock.amount)
-        except ApiError as error:
-            if error.code is ErrorCode.INSUFFICIENT_BALANCE:
-                raise insufficient_balance() from error
-            raise
+        reserve_locked(conn, order.user_id, order_id, lock)
         command = OrderCommand(
             command_id=0, kind=CommandKind.PLACE, market=order.market, user_id=order.user_id,
             order_id=order_id, side=order.side, order_type=order.order_type,
@@ -122,6 +117,16 @@ def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
             tif=order.tif or TimeInForce.GTC, stp=order.stp, spend_cap=lock.spend_cap,
             locked=lock.amount, stop_price=order.stop_price)
         return order_id, orders_repo.insert_command(conn, command)
+
+
+def reserve_locked(conn: Conn, user_id: int, order_id: int, lock: Lock) -> None:
+    """Move the lock from the user's available balance to locked, for the order."""
+    try:
+        orders_repo.reserve_funds(conn, user_id, order_id, lock.asset, lock.amount)
+    except ApiError as error:
+        if error.code is ErrorCode.INSUFFICIENT_BALANCE:
+            raise insufficient_balance() from error
+        raise
 
 
 def insufficient_balance() -> ApiError:

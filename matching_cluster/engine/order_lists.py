@@ -1,21 +1,17 @@
 """What makes an OCO order list well formed, apart from each leg's own filters.
 
-Pure rules on the command and the last trade price; the book applies them before
-accepting either leg.
+Pure rules on the command and the last trade price (``chalicelib.domain.order_lists``
+has Binance's leg types and price relationship); the book applies them before accepting
+either leg.
 """
 
 from __future__ import annotations
 
-from chalicelib.domain.orders import OrderType, RejectReason, Side
+from chalicelib.domain import order_lists
+from chalicelib.domain.order_lists import LEG_TYPES
+from chalicelib.domain.orders import OrderType, RejectReason
 
 from .commands import PlaceOco, PlaceOrder
-
-_PROFIT_TYPES = frozenset({OrderType.LIMIT_MAKER, OrderType.TAKE_PROFIT,
-                           OrderType.TAKE_PROFIT_LIMIT})
-_LOSS_TYPES = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT})
-# (above, below) leg types per side: a SELL takes profit above and stops its loss
-# below; a BUY stops its loss above and takes its profit below.
-LEG_TYPES = {Side.SELL: (_PROFIT_TYPES, _LOSS_TYPES), Side.BUY: (_LOSS_TYPES, _PROFIT_TYPES)}
 
 
 def oco_shape_problem(cmd: PlaceOco) -> RejectReason | None:
@@ -36,15 +32,14 @@ def oco_shape_problem(cmd: PlaceOco) -> RejectReason | None:
 
 def leg_level(leg: PlaceOrder) -> int:
     """The price a leg waits for: a LIMIT_MAKER's limit, a stop's stop price."""
-    return leg.price if leg.order_type is OrderType.LIMIT_MAKER else leg.stop_price
+    return order_lists.leg_level(leg.order_type, leg.price, leg.stop_price)
 
 
 def oco_prices_problem(cmd: PlaceOco, last_price: int) -> RejectReason | None:
     """Binance's price relationship: above > last trade price > below (the legs' levels
     strictly ordered when nothing has traded yet)."""
-    high, low = leg_level(cmd.above), leg_level(cmd.below)
-    ordered = high > last_price > low if last_price else high > low
-    return None if ordered else RejectReason.OCO_BAD_PRICES
+    return order_lists.oco_prices_problem(leg_level(cmd.above), leg_level(cmd.below),
+                                          last_price)
 
 
 def _is_type_in(leg: PlaceOrder, types: frozenset[OrderType]) -> bool:

@@ -29,6 +29,7 @@ from matching_cluster.engine import (
     CancelReplace,
     Command,
     Event,
+    PlaceOco,
     PlaceOrder,
     Trade,
 )
@@ -174,7 +175,8 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
         orders = {**{oid: loaded[oid] for oid in wanted if oid in loaded}, **known}
         settlement = settle(info, run.events, orders, tier_rates)
         for command in run.halted:
-            reject_halted(info, orders[placed_order_id(command)], settlement)
+            for order_id in placed_order_ids(command):
+                reject_halted(info, orders[order_id], settlement)
         _remember_open(run.entry, settlement)
         results.append(MarketResult(run.entry, run.events, settlement, time_ms))
         transaction = settlement.ledger_transaction(
@@ -193,13 +195,18 @@ def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
     """The states settlement needs that are known without reading the database (the
     book's open orders, and orders placed in this batch with their lock), and the ids
     of every order it needs."""
-    wanted = order_ids_of(run.events) | {placed_order_id(c) for c in run.halted}
+    wanted = order_ids_of(run.events) | {o for c in run.halted for o in placed_order_ids(c)}
     open_orders = run.entry.orders
     known = {oid: open_orders[oid] for oid in wanted if oid in open_orders}
     for command in run.commands:
         if (command.kind is CommandKind.PLACE and command.locked
                 and command.order_id in wanted and command.order_id not in known):
             known[command.order_id] = OrderState.placed(command)
+        elif command.kind is CommandKind.PLACE_OCO:
+            above, below = command.legs
+            for leg, sibling in ((above, below), (below, above)):
+                if leg.order_id in wanted and leg.order_id not in known:
+                    known[leg.order_id] = OrderState.placed(leg, sibling.order_id)
     return known, wanted
 
 
@@ -211,13 +218,16 @@ def _remember_open(entry: MarketBook, settlement: Settlement) -> None:
             entry.orders.pop(order_id, None)
 
 
-PLACING = (CommandKind.PLACE, CommandKind.CANCEL_REPLACE)
-"""The commands that place an order: a halted market refuses that order."""
+PLACING = (CommandKind.PLACE, CommandKind.CANCEL_REPLACE, CommandKind.PLACE_OCO)
+"""The commands that place orders: a halted market refuses those orders."""
 
 
-def placed_order_id(command: OrderCommand) -> int:
-    """The order a PLACE or CANCEL_REPLACE command places."""
-    return command.new_order_id if command.kind is CommandKind.CANCEL_REPLACE else command.order_id
+def placed_order_ids(command: OrderCommand) -> list[int]:
+    """The orders a PLACE, CANCEL_REPLACE or PLACE_OCO command places."""
+    if command.kind is CommandKind.PLACE_OCO:
+        return [leg.order_id for leg in command.legs]
+    return [command.new_order_id if command.kind is CommandKind.CANCEL_REPLACE
+            else command.order_id]
 
 
 def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | None:
@@ -232,9 +242,10 @@ def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | No
     if halt:
         return None
     if kind is CommandKind.PLACE:
-        return PlaceOrder(command.order_id, command.user_id, command.side, command.order_type,
-                          command.price, command.qty, command.quote_qty, command.tif,
-                          command.stp, command.spend_cap, command.stop_price)
+        return place_order(command)
+    if kind is CommandKind.PLACE_OCO:
+        above, below = command.legs
+        return PlaceOco(place_order(above), place_order(below))
     if kind is CommandKind.CANCEL:
         return CancelOrder(command.order_id, command.user_id)
     if kind is CommandKind.CANCEL_ALL:
@@ -244,3 +255,9 @@ def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | No
     log.error("unsupported command kind skipped", extra={"command_id": command.command_id,
                                                          "kind": kind.value})
     return None
+
+
+def place_order(command: OrderCommand) -> PlaceOrder:
+    return PlaceOrder(command.order_id, command.user_id, command.side, command.order_type,
+                      command.price, command.qty, command.quote_qty, command.tif,
+                      command.stp, command.spend_cap, command.stop_price)

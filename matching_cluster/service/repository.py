@@ -117,7 +117,8 @@ def fetch_statuses(cursor: Cursor) -> dict[str, str]:
 def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, OrderState]]:
     """The market's book as of the last committed batch, and its orders' states: open
     orders in the order they started working (queue order in each level), stop orders
-    still waiting in the order the engine accepted them, and the last trade price."""
+    still waiting in the order the engine accepted them, the last trade price and the
+    OCO lists still linked."""
     seq_row = conn.execute(
         "SELECT last_sequence, last_trade_id FROM market_sequences WHERE market = %s",
         (spec.symbol,)).fetchone()
@@ -146,8 +147,11 @@ def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, Ord
             o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(stp), o.price,
             o.quantity, o.quantity - o.executed_qty, o.cumulative_quote_qty))
     last_price = int(price_row[0]) if price_row else 0
+    # An OCO whose legs are both open (an expired or cancelled leg ends the list).
+    oco_pairs = tuple(sorted((o.order_id, o.oco_sibling) for o in states.values()
+                             if o.order_id < o.oco_sibling and o.oco_sibling in states))
     return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting), tuple(stops),
-                        last_price), states
+                        last_price, oco_pairs), states
 
 
 def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:
@@ -162,7 +166,8 @@ def fetch_ids(cursor: Cursor) -> set[int]:
 
 _ORDER_STATE_COLUMNS = sql.SQL(
     "id, user_id, side, type, coalesce(price, 0), coalesce(quantity, 0), executed_qty,"
-    " cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason, working_seq")
+    " cumulative_quote_qty, locked_amount, status, accepted_seq, done_reason, working_seq,"
+    " coalesce(oco_sibling_id, 0)")
 
 
 def load_orders(conn: Conn, order_ids: Iterable[int]) -> dict[int, OrderState]:
@@ -179,7 +184,7 @@ def _order_state(r: Sequence[Any]) -> OrderState:
         price=int(r[4]), quantity=int(r[5]), executed_qty=int(r[6]),
         cumulative_quote_qty=int(r[7]), locked_amount=int(r[8]), status=OrderStatus(r[9]),
         accepted_seq=None if r[10] is None else int(r[10]), done_reason=r[11],
-        working_seq=None if r[12] is None else int(r[12]))
+        working_seq=None if r[12] is None else int(r[12]), oco_sibling=int(r[13]))
 
 
 def write_settlements(

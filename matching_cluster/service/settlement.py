@@ -16,7 +16,8 @@ Lock accounting: an order's ``locked_amount`` is what it may still consume (quot
 BUY, base for a SELL). A fill takes from it what the fill consumed at the order's own
 lock price; whatever is left when the order is done goes back to AVAILABLE. A stop order
 locks at placement what the order it stands for locks; its ``Triggered`` event moves no
-money, it only marks the order working.
+money, it only marks the order working. An OCO list's lock is on one of its legs (the
+other's ``locked_amount`` is 0); it moves to the other leg when that one starts working.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chalicelib.domain.ledger import (
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
     CommandKind,
+    DoneReason,
     MarketSpec,
     OrderStatus,
     OrderType,
@@ -93,12 +95,14 @@ class OrderState:
     done_reason: str | None = None
     last_seq: int = 0  # the latest event that changed it (for order-events)
     working_seq: int | None = None  # a stop order's Triggered event (None: not yet)
+    oco_sibling: int = 0  # an OCO leg's other leg (0: not in an OCO)
 
     @classmethod
-    def placed(cls, command: OrderCommand) -> OrderState:
+    def placed(cls, command: OrderCommand, oco_sibling: int = 0) -> OrderState:
         """The row the API inserted with ``command`` (a PLACE that carries its lock)."""
         return cls(command.order_id, command.user_id, command.side, command.order_type,
-                   command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW)
+                   command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW,
+                   oco_sibling=oco_sibling)
 
     @property
     def is_resting(self) -> bool:
@@ -158,7 +162,7 @@ def settle(
         elif isinstance(event, Accepted):
             _touch(orders[event.order_id], event.seq, out).accepted_seq = event.seq
         elif isinstance(event, OrderDone):
-            _done(market, event, orders[event.order_id], out)
+            _done(market, event, orders, out)
         elif isinstance(event, Amended):
             _amended(market, event, orders[event.order_id], out)
         elif isinstance(event, Triggered):
@@ -220,8 +224,15 @@ def _fill(order: OrderState, t: Trade, taken_from_lock: int) -> None:
     order.status = OrderStatus.PARTIALLY_FILLED
 
 
-def _done(market: MarketInfo, e: OrderDone, order: OrderState, out: Settlement) -> None:
-    _touch(order, e.seq, out)
+def _done(market: MarketInfo, e: OrderDone, orders: dict[int, OrderState],
+          out: Settlement) -> None:
+    order = _touch(orders[e.order_id], e.seq, out)
+    if e.reason is DoneReason.EXPIRED_IN_LIST and order.locked_amount:
+        # The OCO's lock is on this leg, and the other leg started working: the engine
+        # expires this one before the other trades, so the lock moves to it whole.
+        heir = _touch(orders[order.oco_sibling], e.seq, out)
+        heir.locked_amount += order.locked_amount
+        order.locked_amount = 0
     _release(market, order, order.locked_amount, out)
     order.status = e.reason.status
     order.done_reason = e.reason.value

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from chalicelib.domain.order_lists import LEG_TYPES
 from chalicelib.domain.orders import MarketSpec, OrderType, SelfTradePrevention, Side, TimeInForce
 from matching_cluster.engine import (
     Accepted,
@@ -38,7 +39,6 @@ from matching_cluster.engine import (
     Triggered,
     encode_events,
 )
-from matching_cluster.engine.order_lists import LEG_TYPES
 
 from .reference_book import ReferenceBook
 

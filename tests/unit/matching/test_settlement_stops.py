@@ -1,7 +1,7 @@
 """Settlement of stop orders: the trigger moves no money, a stop MARKET order's fills are
 settled as a MARKET order's (by what they cost, from its spend-capped lock), an amended
-waiting stop frees what its new size no longer needs, and what a stop order locked comes
-back when it ends without trading."""
+waiting stop frees what its new size no longer needs, and an OCO's lock moves to the leg
+that starts working when the leg holding it expires."""
 
 from __future__ import annotations
 
@@ -56,14 +56,32 @@ def test_a_stop_market_buy_pays_what_its_fills_cost_and_frees_the_rest_of_its_ca
         OrderStatus.FILLED, 0, quote)
 
 
-def test_an_expired_oco_leg_gives_its_lock_back() -> None:
-    leg = waiting(10, SELLER, Side.SELL, OrderType.STOP_LOSS_LIMIT, price=PRICE, qty=UNIT,
-                  locked=UNIT)
-    out = settle(MARKET, [OrderDone(5, 10, SELLER, Side.SELL, DoneReason.EXPIRED_IN_LIST, 0,
-                                    0, UNIT)], {10: leg})
-    net = {(p.account.user_id, p.bucket): p.amount
-           for p in out.ledger_transaction("r").postings}  # type: ignore[union-attr]
-    assert net == {(SELLER, Bucket.LOCKED): -UNIT, (SELLER, Bucket.AVAILABLE): UNIT}
+def test_an_oco_leg_holding_the_lists_lock_hands_it_to_the_leg_that_started_working() -> None:
+    # The list's lock is on the LIMIT_MAKER leg (10); its stop leg (11) holds none.
+    holder = waiting(10, SELLER, Side.SELL, OrderType.LIMIT_MAKER, price=2 * PRICE, qty=UNIT,
+                     locked=UNIT)
+    holder.oco_sibling = 11
+    stop = waiting(11, SELLER, Side.SELL, OrderType.STOP_LOSS_LIMIT, price=PRICE, qty=UNIT,
+                   locked=0)
+    stop.oco_sibling = 10
+    out = settle(MARKET, [
+        Triggered(5, 11, SELLER, Side.SELL, OrderType.STOP_LOSS_LIMIT, PRICE, PRICE),
+        OrderDone(6, 10, SELLER, Side.SELL, DoneReason.EXPIRED_IN_LIST, 0, 0, UNIT),
+    ], {10: holder, 11: stop})
+    assert out.ledger_transaction("r") is None  # the money stays locked
+    assert (holder.status, holder.done_reason, holder.locked_amount) == (
+        OrderStatus.EXPIRED, "EXPIRED_IN_LIST", 0)
+    assert (stop.locked_amount, stop.working_seq) == (UNIT, 5)
+    assert set(out.changed_orders) == {10, 11}
+
+
+def test_an_oco_leg_without_the_lock_expires_and_moves_no_money() -> None:
+    leg = waiting(11, SELLER, Side.SELL, OrderType.STOP_LOSS_LIMIT, price=PRICE, qty=UNIT,
+                  locked=0)
+    leg.oco_sibling = 10
+    out = settle(MARKET, [OrderDone(5, 11, SELLER, Side.SELL, DoneReason.EXPIRED_IN_LIST, 0,
+                                    0, UNIT)], {11: leg})
+    assert out.ledger_transaction("r") is None
     assert (leg.status, leg.done_reason) == (OrderStatus.EXPIRED, "EXPIRED_IN_LIST")
 
 
