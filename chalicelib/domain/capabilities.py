@@ -31,7 +31,7 @@ CAPABILITIES = Capabilities(
     order_types=("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
                  "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"),
     iceberg_allowed=False,
-    oco_allowed=False,
+    oco_allowed=True,  # POST /api/v3/orderList/oco
     oto_allowed=False,
     opo_allowed=False,
     quote_order_qty_market_allowed=True,

@@ -38,6 +38,9 @@ ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/myTrades"): 20,
     ("GET", "/api/v3/account/commission"): 20,
     ("GET", "/api/v3/rateLimit/order"): 40,
+    ("GET", "/api/v3/orderList"): 4,
+    ("GET", "/api/v3/allOrderList"): 20,
+    ("GET", "/api/v3/openOrderList"): 6,
 }
 # Routes whose weight depends on whether one symbol is named: (one symbol, every market).
 SYMBOL_WEIGHTS = {("GET", "/api/v3/openOrders"): (6, 80)}

@@ -37,7 +37,8 @@ def core(market: Market, order: dict[str, Any]) -> dict[str, Any]:
     # Binance adds stopPrice to an order's answers only when the order has one.
     stop = {} if order["stop_price"] is None else {"stopPrice": price(market, order["stop_price"])}
     return {
-        "symbol": order["market"], "orderId": order["id"], "orderListId": -1,
+        "symbol": order["market"], "orderId": order["id"],
+        "orderListId": -1 if order["order_list_id"] is None else order["order_list_id"],
         "clientOrderId": order["client_order_id"], "price": price(market, order["price"]),
         "origQty": qty(market, order["quantity"]),
         "executedQty": qty(market, order["executed_qty"]),

@@ -1,0 +1,99 @@
+"""Order list use cases behind Binance's orderList routes: place an OCO, cancel a list,
+read lists. Like ``order_intake``: record in one transaction, publish once committed,
+then (when asked) wait for the matcher's outcome of every order of the list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.adapters import order_lists_repo
+from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.orders import Market
+from chalicelib.service_layer import Conn, order_lists, orders
+from chalicelib.service_layer.order_intake import (
+    Intake,
+    is_closed,
+    is_matched,
+    publish,
+    wait_for,
+)
+from chalicelib.service_layer.order_lists import NewOco
+
+
+@dataclass(frozen=True)
+class ListKey:
+    """One of a user's lists in a market, by id or else by its client id."""
+
+    user_id: int
+    symbol: str
+    list_id: int | None
+    list_client_order_id: str | None
+
+
+def place_oco(intake: Intake, symbol: str, describe: Callable[[Market], NewOco],
+              *, wait: bool) -> tuple[Market, dict[str, Any]]:
+    """The market and the list once placed (with its orders as the matcher left them
+    when ``wait``)."""
+    with intake.db() as conn:
+        market = orders.load_market(conn, symbol)
+        oco = describe(market)
+        placed = order_lists.place_oco(conn, oco)
+    publish(intake, [placed.command])
+    user_id = oco.above.user_id
+    if wait:
+        for order_id in placed.order_ids:
+            wait_for(intake, user_id, symbol, order_id, is_matched)
+    with intake.db() as conn:
+        return market, order_lists.find_list(conn, user_id, list_id=placed.list_id,
+                                             list_client_order_id=None)
+
+
+def cancel_list(intake: Intake, key: ListKey) -> tuple[Market, dict[str, Any]]:
+    """Cancel every open order of the list (one cancel: the engine ends both legs of an
+    OCO); the market and the list once its orders are closed."""
+    with intake.db() as conn:
+        market = orders.load_market(conn, key.symbol)
+        found = _find(conn, key, if_missing=unknown_list(ErrorCode.CANCEL_REJECTED))
+        open_orders = [o for o in found["orders"] if not is_closed(o)]
+        if not open_orders:
+            raise unknown_list(ErrorCode.CANCEL_REJECTED)
+        command = orders.request_cancel(conn, key.user_id, key.symbol, open_orders[0]["id"])
+    publish(intake, [command])
+    for order in open_orders:
+        wait_for(intake, key.user_id, key.symbol, order["id"], is_closed)
+    with intake.db() as conn:
+        return market, order_lists.with_orders(conn, [found])[0]
+
+
+def query_list(conn: Conn, user_id: int, list_id: int | None,
+               list_client_order_id: str | None) -> dict[str, Any]:
+    found = order_lists_repo.find_list(conn, user_id, list_id=list_id,
+                                       list_client_order_id=list_client_order_id)
+    if found is None:
+        raise unknown_list(ErrorCode.NO_SUCH_ORDER)
+    return order_lists.with_orders(conn, [found])[0]
+
+
+def all_lists(conn: Conn, user_id: int, *, from_id: int | None, start: datetime | None,
+              end: datetime | None, limit: int) -> list[dict[str, Any]]:
+    return order_lists.with_orders(conn, order_lists_repo.lists_in(
+        conn, user_id, from_id=from_id, start=start, end=end, limit=limit))
+
+
+def open_lists(conn: Conn, user_id: int) -> list[dict[str, Any]]:
+    return order_lists.with_orders(conn, order_lists_repo.open_lists(conn, user_id))
+
+
+def _find(conn: Conn, key: ListKey, if_missing: ApiError) -> dict[str, Any]:
+    found = order_lists_repo.find_list(conn, key.user_id, list_id=key.list_id,
+                                       list_client_order_id=key.list_client_order_id)
+    if found is None or found["market"] != key.symbol:
+        raise if_missing
+    return order_lists.with_orders(conn, [found])[0]
+
+
+def unknown_list(code: ErrorCode) -> ApiError:
+    return ApiError(400, code, "Order list does not exist.")

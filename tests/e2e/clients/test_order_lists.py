@@ -1,0 +1,201 @@
+"""OCO order lists through python-binance (create_oco_order, order_oco_sell/buy,
+get_open_oco_orders) and the connector (new_oco_order, get_oco_order, get_oco_orders,
+get_oco_open_orders, cancel_oco_order): both legs placed together with one lock, shown
+with their orderListId everywhere an order is, the first leg to work ending the other,
+a cancel ending both, refusals as Binance's, and every answer against Binance's
+documented examples."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from binance.error import ClientError
+from binance.exceptions import BinanceAPIException
+
+from tests.e2e.clients.amend_support import assert_shape, example
+from tests.e2e.clients.conftest import Trader
+from tests.e2e.settling import wait_until_settled
+from tests.support.ledger import assert_ledger_invariants
+from tests.support.order_locks import assert_locks_match_open_orders
+
+Conn = psycopg.Connection[Any]
+SYMBOL = "BTCUSDT"
+
+
+def trade_at(seller: Trader, buyer: Trader, price: str, qty: str = "0.01") -> None:
+    """One trade at ``price``: the seller rests, the buyer takes it."""
+    seller.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                           quantity=qty, price=price)
+    buyer.spot.new_order(SYMBOL, "BUY", "LIMIT", timeInForce="IOC", quantity=qty,
+                         price=price)
+
+
+def balance(trader: Trader, asset: str) -> tuple[Decimal, Decimal]:
+    """(free, locked) as python-binance reports it."""
+    found = trader.pb.get_asset_balance(asset=asset)
+    return Decimal(found["free"]), Decimal(found["locked"])
+
+
+def assert_reports(reports: list[dict[str, Any]], documented: list[dict[str, Any]]) -> None:
+    """Each order report against Binance's documented report of the same order type
+    (Binance adds icebergQty only to iceberg orders, which exchangeInfo says we refuse)."""
+    by_type = {d["type"]: {k: v for k, v in d.items() if k != "icebergQty"}
+               for d in documented}
+    for report in reports:
+        assert_shape(report, by_type.get(report["type"], by_type["STOP_LOSS_LIMIT"]))
+
+
+def check_settled(db: Conn, *traders: Trader) -> None:
+    assert_locks_match_open_orders(db, [t.caller.user_id for t in traders])
+    assert_ledger_invariants(db)
+
+
+def test_a_sell_oco_locks_once_and_its_limit_maker_fill_expires_the_stop(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")  # last price 30,000
+    free_before, _ = balance(maker, "BTC")
+
+    placed = maker.pb.create_oco_order(
+        symbol=SYMBOL, side="SELL", quantity="0.02", listClientOrderId="my-oco",
+        aboveType="LIMIT_MAKER", abovePrice="32000", aboveClientOrderId="take-profit",
+        belowType="STOP_LOSS_LIMIT", belowStopPrice="29000", belowPrice="28900",
+        belowTimeInForce="GTC", belowClientOrderId="stop-loss")
+    wait_until_settled(db, SYMBOL)
+
+    documented = example("order_list_oco")
+    assert_shape({k: v for k, v in placed.items() if k != "orderReports"},
+                 {k: v for k, v in documented.items() if k != "orderReports"})
+    assert_reports(placed["orderReports"], documented["orderReports"])
+    assert (placed["contingencyType"], placed["listStatusType"], placed["listOrderStatus"],
+            placed["listClientOrderId"]) == ("OCO", "EXEC_STARTED", "EXECUTING", "my-oco")
+    # As Binance lists them: the below (stop) leg, then the above one.
+    assert [(r["clientOrderId"], r["type"], r["status"], r["orderListId"])
+            for r in placed["orderReports"]] == [
+        ("stop-loss", "STOP_LOSS_LIMIT", "NEW", placed["orderListId"]),
+        ("take-profit", "LIMIT_MAKER", "NEW", placed["orderListId"])]
+    assert balance(maker, "BTC") == (free_before - Decimal("0.02"), Decimal("0.02"))
+    open_orders = maker.pb.get_open_orders(symbol=SYMBOL)
+    assert {o["orderListId"] for o in open_orders} == {placed["orderListId"]}
+    assert maker.spot.get_order(SYMBOL, origClientOrderId="stop-loss")["orderListId"] == \
+        placed["orderListId"]
+    open_lists = maker.pb.get_open_oco_orders()
+    assert_shape(open_lists, example("open_order_lists"))
+    assert [o["orderListId"] for o in open_lists] == [placed["orderListId"]]
+
+    # Bob buys 0.02 at 32,000: the LIMIT_MAKER leg fills, the stop leg expires.
+    taker.spot.new_order(SYMBOL, "BUY", "LIMIT", timeInForce="IOC", quantity="0.02",
+                         price="32000")
+    wait_until_settled(db, SYMBOL)
+
+    done = maker.spot.get_oco_order(orderListId=placed["orderListId"])
+    assert_shape(done, example("open_order_lists")[0])
+    assert (done["listStatusType"], done["listOrderStatus"]) == ("ALL_DONE", "ALL_DONE")
+    statuses = {o["clientOrderId"]: o["status"] for o in maker.pb.get_all_orders(symbol=SYMBOL)}
+    assert (statuses["take-profit"], statuses["stop-loss"]) == ("FILLED", "EXPIRED")
+    assert maker.spot.get_oco_open_orders() == []
+    assert balance(maker, "BTC") == (free_before - Decimal("0.02"), Decimal(0))
+    check_settled(db, maker, taker)
+
+
+def test_a_buy_oco_works_its_stop_leg_when_the_price_rises(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    free_before, _ = balance(taker, "USDT")
+
+    placed = taker.spot.new_oco_order(
+        SYMBOL, "BUY", "0.01", "STOP_LOSS_LIMIT", "LIMIT_MAKER", aboveStopPrice="31000",
+        abovePrice="31500", aboveTimeInForce="GTC", belowPrice="28000")
+    wait_until_settled(db, SYMBOL)
+    # One lock for the pair: what the dearer leg needs, 0.01 at 31,500.
+    assert balance(taker, "USDT") == (free_before - Decimal("315"), Decimal("315"))
+
+    # A trade at 31,000 sets the stop leg working (the LIMIT_MAKER expires); it buys
+    # 0.01 from Alice's offer at 31,200 with the lock it inherited.
+    maker.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                          quantity="0.02", price="31200")
+    trade_at(maker, taker, "31000")
+    wait_until_settled(db, SYMBOL)
+
+    legs = {o["type"]: o for o in taker.pb.get_all_orders(symbol=SYMBOL)
+            if o["orderListId"] == placed["orderListId"]}
+    assert (legs["STOP_LOSS_LIMIT"]["status"], legs["LIMIT_MAKER"]["status"]) == (
+        "FILLED", "EXPIRED")
+    assert Decimal(legs["STOP_LOSS_LIMIT"]["cummulativeQuoteQty"]) == Decimal("312")
+    assert balance(taker, "USDT")[1] == 0
+    history = taker.spot.get_oco_orders(limit=10)
+    assert_shape(history, example("open_order_lists"))
+    assert [(o["orderListId"], o["listOrderStatus"]) for o in history] == [
+        (placed["orderListId"], "ALL_DONE")]
+    check_settled(db, maker, taker)
+
+
+def test_cancelling_a_list_cancels_both_legs_and_frees_the_lock(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    free_before, _ = balance(maker, "BTC")
+    placed = maker.pb.order_oco_sell(
+        symbol=SYMBOL, quantity="0.03", listClientOrderId="to-cancel",
+        aboveType="LIMIT_MAKER", abovePrice="33000", belowType="STOP_LOSS",
+        belowStopPrice="28000")
+    wait_until_settled(db, SYMBOL)
+
+    cancelled = maker.spot.cancel_oco_order(SYMBOL, listClientOrderId="to-cancel")
+
+    documented = example("order_list_cancel")
+    assert_shape({k: v for k, v in cancelled.items() if k != "orderReports"},
+                 {k: v for k, v in documented.items() if k != "orderReports"})
+    assert_reports(cancelled["orderReports"], documented["orderReports"])
+    assert cancelled["orderListId"] == placed["orderListId"]
+    assert (cancelled["listStatusType"], cancelled["listOrderStatus"]) == (
+        "ALL_DONE", "ALL_DONE")
+    assert {r["status"] for r in cancelled["orderReports"]} == {"CANCELED"}
+    assert balance(maker, "BTC") == (free_before, Decimal(0))
+    with pytest.raises(ClientError) as again:
+        maker.spot.cancel_oco_order(SYMBOL, orderListId=placed["orderListId"])
+    assert again.value.error_code == -2011
+    check_settled(db, maker, taker)
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    # The above leg under the last price: Binance's price relationship.
+    ({"aboveType": "LIMIT_MAKER", "abovePrice": "29500", "belowType": "STOP_LOSS",
+      "belowStopPrice": "29000"}, -2010),
+    # A SELL cannot stop its loss above.
+    ({"aboveType": "STOP_LOSS", "aboveStopPrice": "31000", "belowType": "STOP_LOSS",
+      "belowStopPrice": "29000"}, -1158),
+    ({"aboveType": "LIMIT_MAKER", "abovePrice": "31000", "belowType": "STOP_LOSS_LIMIT",
+      "belowStopPrice": "29000", "belowPrice": "28900"}, -1102),  # no belowTimeInForce
+    ({"aboveType": "LIMIT_MAKER", "abovePrice": "31000", "aboveTimeInForce": "GTC",
+      "belowType": "STOP_LOSS", "belowStopPrice": "29000"}, -1106),
+    ({"aboveType": "LIMIT_MAKER", "abovePrice": "31000.001", "belowType": "STOP_LOSS",
+      "belowStopPrice": "29000"}, -1013),  # off the tick: PRICE_FILTER
+])
+def test_a_refused_list_locks_nothing(maker: Trader, taker: Trader, db: Conn,
+                                      params: dict[str, str], code: int) -> None:
+    trade_at(maker, taker, "30000")
+    before = balance(maker, "BTC")
+    with pytest.raises(BinanceAPIException) as refused:
+        maker.pb.create_oco_order(symbol=SYMBOL, side="SELL", quantity="0.01", **params)
+    assert refused.value.code == code
+    assert balance(maker, "BTC") == before
+    assert maker.pb.get_open_oco_orders() == []
+    check_settled(db, maker, taker)
+
+
+def test_the_deprecated_order_oco_route_places_a_limit_maker_and_a_stop(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    placed = maker.spot.sign_request("POST", "/api/v3/order/oco", {
+        "symbol": SYMBOL, "side": "SELL", "quantity": "0.01", "price": "31000",
+        "stopPrice": "29000", "stopLimitPrice": "28900", "stopLimitTimeInForce": "GTC"})
+    wait_until_settled(db, SYMBOL)
+
+    assert_reports(placed["orderReports"], example("order_list_oco")["orderReports"])
+    assert sorted(r["type"] for r in placed["orderReports"]) == [
+        "LIMIT_MAKER", "STOP_LOSS_LIMIT"]
+    listed = maker.spot.get_oco_order(orderListId=placed["orderListId"])
+    assert listed["listOrderStatus"] == "EXECUTING"
+    check_settled(db, maker, taker)
