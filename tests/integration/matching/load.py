@@ -9,8 +9,11 @@ from typing import Any
 
 import psycopg
 
+from chalicelib.domain.errors import ApiError
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, NewOrder, OrderType, Side, TimeInForce
+from chalicelib.service_layer import order_lists
+from chalicelib.service_layer.order_lists import NewOco
 from matching_cluster.engine import OrderBook, Trade
 from matching_cluster.service.batch import engine_command
 from tests.support.ledger import assert_ledger_invariants
@@ -48,17 +51,38 @@ class LoadGenerator:
         self.command_ids: list[int] = []
 
     def wave(self, size: int) -> list[OrderCommand]:
-        """Record ``size`` commands (about 1 in 5 a cancel); return them, some twice."""
+        """Record ``size`` commands (about 1 in 5 a cancel, up to 10 OCO lists); return
+        them, some twice."""
         market = self.rng.choice(self.markets)
-        orders = [self._order() for _ in range(size * 4 // 5)]
+        lists = [command for _ in range(10) for command in self._oco(market)]
+        orders = [self._order() for _ in range(size * 4 // 5 - len(lists))]
         commands = place_orders(self.db, market, orders)
         self.placed[market.symbol].extend((c.order_id, c.user_id) for c in commands)
-        targets = self.rng.sample(self.placed[market.symbol], size - len(orders))
+        commands += lists
+        targets = self.rng.sample(self.placed[market.symbol], size - len(orders) - len(lists))
         commands += record_commands(self.db, [cancel(market, u, o) for o, u in targets])
         self.rng.shuffle(commands)
         self.command_ids += [c.command_id for c in commands]
         # The sweeper republishes what the API may have published already.
         return commands + self.rng.sample(commands, len(commands) // 50)
+
+    def _oco(self, market: Market) -> list[OrderCommand]:
+        """A SELL OCO around the price (a LIMIT_MAKER above, a stop-limit below), placed
+        by the intake; none when the intake refuses it (the price moved past a leg)."""
+        rng = self.rng
+        user, qty, name = rng.choice(self.users), rng.randint(1, 5) * LOT, len(self.command_ids)
+        stop = MID - rng.randint(5, 25) * TICK
+        oco = NewOco(f"list-{name}", new_order(
+            user, Side.SELL, OrderType.LIMIT_MAKER, price=MID + rng.randint(5, 25) * TICK,
+            qty=qty, market=market.symbol, client_order_id=f"above-{name}"), new_order(
+            user, Side.SELL, OrderType.STOP_LOSS_LIMIT, price=stop - 5 * TICK, qty=qty,
+            stop_price=stop, market=market.symbol, client_order_id=f"below-{name}"))
+        try:
+            placed = order_lists.place_oco(self.db, oco)
+        except ApiError:
+            return []
+        self.placed[market.symbol].extend((order_id, user) for order_id in placed.order_ids)
+        return [placed.command]
 
     def _order(self) -> NewOrder:
         rng = self.rng
@@ -131,6 +155,8 @@ def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
     rows = db.execute(
         "SELECT o.market, o.id, o.side, o.price, o.quantity - o.executed_qty, o.locked_amount"
         " FROM orders o WHERE o.status IN ('NEW', 'PARTIALLY_FILLED') ORDER BY o.id").fetchall()
+    limit_makers = {int(order_id) for (order_id,) in db.execute(
+        "SELECT id FROM orders WHERE type = 'LIMIT_MAKER'").fetchall()}
     expected = []
     for symbol, book in books.items():
         for r in book.open_orders():
@@ -139,6 +165,11 @@ def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
         for s in book.stop_orders():  # the load's stops are all limit ones
             lock = book.spec.notional(s.price, s.qty) if s.side is Side.BUY else s.qty
             expected.append((symbol, s.order_id, s.side.value, s.price, s.qty, lock))
+    # The load's OCO lists sell: while both legs are open the list's lock is on its
+    # LIMIT_MAKER leg (the stop leg holds none); once one leg works, on that one.
+    unlocked = {leg for book in books.values() for pair in book.oco_pairs() for leg in pair
+                if leg not in limit_makers}
+    expected = [(*row[:5], 0) if row[1] in unlocked else row for row in expected]
     assert sorted(tuple(_plain(v) for v in row) for row in rows) == sorted(expected)
     locked = db.execute(
         "SELECT b.user_id, b.asset, b.locked FROM balances b WHERE b.account_kind = 'USER'"
@@ -148,7 +179,12 @@ def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
         "  CASE o.side WHEN 'BUY' THEN m.quote_asset ELSE m.base_asset END), 0)").fetchall()
     assert locked == [], f"locks that no open order accounts for: {locked[:5]}"
     kinds = db.execute("SELECT DISTINCT kind FROM order_commands").fetchall()
-    assert {k for (k,) in kinds} <= {CommandKind.PLACE.value, CommandKind.CANCEL.value}
+    assert {k for (k,) in kinds} == {CommandKind.PLACE.value, CommandKind.CANCEL.value,
+                                     CommandKind.PLACE_OCO.value}
+    linked = sum(len(book.oco_pairs()) for book in books.values())
+    expired = db.execute("SELECT count(*) FROM orders WHERE done_reason = 'EXPIRED_IN_LIST'"
+                         ).fetchone()
+    assert linked > 0 or expired != (0,), "the load should leave or end some OCO lists"
 
 
 def _plain(value: object) -> object:
