@@ -8,10 +8,10 @@ own: the aggregates from id N are those whose first trade id is N or more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chalicelib.domain.stream_events import TradeEvent
+from chalicelib.domain.stream_events import AggTradeEvent, TradeEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,16 @@ def aggregate(trades: Iterable[TradeEvent]) -> list[AggTrade]:
                                 trade.trade_id, trade.time_ms, trade.buyer_is_maker))
         taker = trade.taker_order_id
     return out
+
+
+def agg_trade_events(market: str, trades: Sequence[TradeEvent]) -> list[AggTradeEvent]:
+    """The aggregates of a batch's ``trades`` in one market, as events. A taker's fills
+    all happen in one matcher command, hence in one batch: these are the aggregates
+    ``/api/v3/aggTrades`` will show, with the same ids."""
+    seqs = {trade.trade_id: trade.seq for trade in trades}
+    return [AggTradeEvent(market=market, seq=seqs[agg.last_trade_id], agg_id=agg.agg_id,
+                          time_ms=agg.time_ms, price=agg.price, qty=agg.qty,
+                          first_trade_id=agg.first_trade_id,
+                          last_trade_id=agg.last_trade_id,
+                          buyer_is_maker=agg.buyer_is_maker)
+            for agg in aggregate(trades)]

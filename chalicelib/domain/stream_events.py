@@ -1,7 +1,7 @@
 """The wire format of ``market-events`` and ``order-events``: one JSON event per message.
 
-The matcher publishes trade and depth events (key = market) and order events (key =
-user id) after each committed batch; the candles function folds the trades and
+The matcher publishes trade, aggregate trade and depth events (key = market) and order
+events (key = user id) after each committed batch; the candles function folds the trades and
 publishes kline events; the WebSocket fan-out turns them all into Binance's stream
 payloads. Redis's ``trades:{market}`` list holds trades in the same JSON, and its
 ``klines:{market}:{interval}`` members are a kline event's candle fields alone.
@@ -45,6 +45,24 @@ class TradeEvent:
     buyer_is_maker: bool
     maker_order_id: int
     taker_order_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AggTradeEvent:
+    """An aggregate trade (``domain.agg_trades``) whole, as ``/api/v3/aggTrades`` shows
+    it: the consecutive fills of one taker order at one price, all of one batch, so the
+    matcher knows it whole when it publishes. ``seq``: its last trade's."""
+
+    type: Literal["aggTrade"] = "aggTrade"
+    market: Annotated[str, Field(min_length=1)]
+    seq: int
+    agg_id: Annotated[int, Field(gt=0)]
+    time_ms: Annotated[int, Field(alias="time", ge=0)]
+    price: Annotated[Units, Field(gt=0)]
+    qty: Annotated[Units, Field(gt=0)]
+    first_trade_id: int
+    last_trade_id: int
+    buyer_is_maker: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,15 +134,15 @@ class KlineEvent:
                       self.c, self.v, self.q, self.n, self.V, self.Q, self.f, self.L)
 
 
-Event = TradeEvent | DepthEvent | OrderEvent | KlineEvent
+Event = TradeEvent | AggTradeEvent | DepthEvent | OrderEvent | KlineEvent
 _EVENT: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
-KINDS = frozenset({"trade", "depth", "order", "kline"})
+KINDS = frozenset({"trade", "aggTrade", "depth", "order", "kline"})
 _TRADE = TypeAdapter(TradeEvent)
 _KLINE = TypeAdapter(KlineEvent)
 # One serializer per kind: quicker than the union's, which tries each kind in turn.
 _ENCODERS: dict[type, TypeAdapter[Any]] = {
-    TradeEvent: _TRADE, DepthEvent: TypeAdapter(DepthEvent), OrderEvent: TypeAdapter(OrderEvent),
-    KlineEvent: _KLINE}
+    TradeEvent: _TRADE, AggTradeEvent: TypeAdapter(AggTradeEvent),
+    DepthEvent: TypeAdapter(DepthEvent), OrderEvent: TypeAdapter(OrderEvent), KlineEvent: _KLINE}
 # The parts of a kline event a ``klines:{market}:{interval}`` member leaves out.
 _NOT_IN_KLINE_MEMBER = {"type", "market", "interval", "closed"}
 

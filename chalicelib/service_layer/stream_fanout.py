@@ -21,6 +21,7 @@ from chalicelib.domain import stream_events
 from chalicelib.domain.errors import ApiError
 from chalicelib.domain.orders import Market
 from chalicelib.domain.stream_events import (
+    AggTradeEvent,
     DepthEvent,
     Event,
     KlineEvent,
@@ -192,8 +193,9 @@ def _json(value: Payload | dict[str, Any]) -> str:
 def public_streams(event: Event) -> list[Stream]:
     symbol = event.market
     if isinstance(event, TradeEvent):
-        return [Stream(symbol, StreamKind.TRADE), Stream(symbol, StreamKind.AGG_TRADE),
-                *ticker_streams(symbol)]
+        return [Stream(symbol, StreamKind.TRADE), *ticker_streams(symbol)]
+    if isinstance(event, AggTradeEvent):
+        return [Stream(symbol, StreamKind.AGG_TRADE)]
     if isinstance(event, DepthEvent):
         return [*[Stream(symbol, StreamKind.DEPTH, speed=speed) for speed in DEPTH_SPEEDS],
                 Stream(symbol, StreamKind.BOOK_TICKER),
@@ -218,8 +220,9 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
         with ctx.db() as conn:
             return [ticker_payloads(conn, ctx.market_data, market, stream, now)]
     if isinstance(event, TradeEvent):
-        return [agg_trade_payload(market, event, now) if kind is StreamKind.AGG_TRADE
-                else trade_payload(market, event, now)]
+        return [trade_payload(market, event, now)]
+    if isinstance(event, AggTradeEvent):
+        return [agg_trade_payload(market, event, now)]
     if isinstance(event, DepthEvent) and kind is StreamKind.BOOK_TICKER:
         book = ctx.market_data.book(event.market)
         return [book_ticker_payload(market, book)] if book else []

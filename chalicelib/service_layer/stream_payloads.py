@@ -13,7 +13,13 @@ from typing import Any
 from chalicelib.domain.market_data import BookSnapshot, Fill, Ticker24hr
 from chalicelib.domain.money import format_units
 from chalicelib.domain.orders import OPEN_STATUSES, Market
-from chalicelib.domain.stream_events import DepthEvent, KlineEvent, OrderEvent, TradeEvent
+from chalicelib.domain.stream_events import (
+    AggTradeEvent,
+    DepthEvent,
+    KlineEvent,
+    OrderEvent,
+    TradeEvent,
+)
 from chalicelib.domain.wallet import Balance
 
 
@@ -35,11 +41,10 @@ def trade_payload(market: Market, event: TradeEvent, now_ms: int) -> dict[str, A
             "m": event.buyer_is_maker, "M": True}
 
 
-def agg_trade_payload(market: Market, event: TradeEvent, now_ms: int) -> dict[str, Any]:
-    """A trade as an ``aggTrade`` of its own (the fan-out sees one trade at a time)."""
-    return {"e": "aggTrade", "E": now_ms, "s": event.market, "a": event.trade_id,
+def agg_trade_payload(market: Market, event: AggTradeEvent, now_ms: int) -> dict[str, Any]:
+    return {"e": "aggTrade", "E": now_ms, "s": event.market, "a": event.agg_id,
             "p": _price(market, event.price), "q": _qty(market, event.qty),
-            "f": event.trade_id, "l": event.trade_id, "T": event.time_ms,
+            "f": event.first_trade_id, "l": event.last_trade_id, "T": event.time_ms,
             "m": event.buyer_is_maker, "M": True}
 
 

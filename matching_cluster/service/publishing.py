@@ -10,8 +10,10 @@ Redis: ``chalicelib.adapters.market_cache`` owns the market data's keys (and wri
 guarded by the sequence).
 
 Kafka (events of ``chalicelib.domain.stream_events``): ``market-events`` (key = market)
-gets a trade event per trade and one depth event per batch; ``order-events`` (key =
-user id) gets an order event with each changed order's state after the batch.
+gets a trade event per trade, then an aggregate trade event per aggregate of the batch's
+trades (the ``@aggTrade`` stream's, equal to ``/api/v3/aggTrades``'), then one depth
+event per batch; ``order-events`` (key = user id) gets an order event with each changed
+order's state after the batch. Redis's trades list gets the trades alone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import redis
 from confluent_kafka import Producer
 
 from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
+from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.orders import Side
 from chalicelib.domain.stream_events import DepthEvent, OrderEvent, TradeEvent, encode
 from matching_cluster.engine import OrderBook, Trade
@@ -72,16 +75,20 @@ def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
 
 @dataclass(frozen=True, slots=True)
 class _Encoded:
-    """An update with its trades encoded once, for Redis and for the trade events."""
+    """An update with its trades encoded once, for Redis and for the trade events, and
+    its aggregate trade events (for Kafka only)."""
 
     update: MarketUpdate
     trades: list[TradeEvent]
     lines: list[bytes]
+    aggregates: list[bytes]
 
 
 def _encode(update: MarketUpdate) -> _Encoded:
     trades = [_trade_event(update.market, t, update.time_ms) for t in update.trades]
-    return _Encoded(update, trades, [encode(t) for t in trades])
+    aggregates = agg_trade_events(update.market, trades)
+    return _Encoded(update, trades, [encode(t) for t in trades],
+                    [encode(a) for a in aggregates])
 
 
 class Publisher:
@@ -128,7 +135,7 @@ class Publisher:
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update
         market = update.market
-        for line in encoded.lines:
+        for line in [*encoded.lines, *encoded.aggregates]:
             self._producer.produce(self._market_topic, key=market, value=line)
         self._producer.produce(self._market_topic, key=market, value=encode(DepthEvent(
             market=market, first_seq=update.first_seq, last_seq=update.last_seq,

@@ -1,5 +1,6 @@
 """Batches that queue up for the publisher: Redis is written once per market from the
-newest state with every trade, and every batch still gets its own events."""
+newest state with every trade, and every batch still gets its own events; a batch's
+aggregate trades follow its trades on market-events, never in Redis."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.domain.orders import OrderStatus, OrderType, Side
 from chalicelib.domain.stream_events import (
+    AggTradeEvent,
     DepthEvent,
     OrderEvent,
     TradeEvent,
@@ -65,3 +67,29 @@ def test_queued_batches_write_redis_once_with_every_trade_and_keep_every_event(
     orders = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
                                                            topics.order_events)]
     assert [o.seq for o in orders if isinstance(o, OrderEvent)] == [2, 3, 6]
+
+
+def test_a_taker_sweeping_makers_at_two_prices_publishes_two_aggregates_after_its_trades(
+    redis_client: redis.Redis, kafka_bootstrap: str, topics: Topics,
+) -> None:
+    publisher = Publisher(
+        redis_client, make_producer(kafka_bootstrap),
+        market_events_topic=topics.market_events, order_events_topic=topics.order_events)
+    # Taker 20 buys from makers 10, 11 and 12 at PRICE, then from 13 at PRICE + 1.
+    sweep = [Trade(4 + i, 5 + i, maker, 1, 20, 2, False, price, 100 + i, price * (100 + i), 0, 0)
+             for i, (maker, price) in enumerate([(10, PRICE), (11, PRICE), (12, PRICE),
+                                                 (13, PRICE + 1)])]
+    publisher.send([update(4, 9, sweep, PRICE - 100, 4_000)])
+    publisher.flush(10)
+
+    events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                           topics.market_events)]
+    assert [type(e).__name__ for e in events] == [
+        *["TradeEvent"] * 4, "AggTradeEvent", "AggTradeEvent", "DepthEvent"]
+    assert [e for e in events if isinstance(e, AggTradeEvent)] == [
+        AggTradeEvent(market="BTCUSDT", seq=6, agg_id=5, time_ms=4_000, price=PRICE, qty=303,
+                      first_trade_id=5, last_trade_id=7, buyer_is_maker=False),
+        AggTradeEvent(market="BTCUSDT", seq=7, agg_id=8, time_ms=4_000, price=PRICE + 1,
+                      qty=103, first_trade_id=8, last_trade_id=8, buyer_is_maker=False)]
+    recent = [decode_trade(t) for t in redis_client.lrange("trades:BTCUSDT", 0, -1)]
+    assert [t.trade_id for t in recent] == [8, 7, 6, 5]

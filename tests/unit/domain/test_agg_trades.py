@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.domain.agg_trades import AggTrade, aggregate
-from chalicelib.domain.stream_events import TradeEvent
+from chalicelib.domain.agg_trades import AggTrade, agg_trade_events, aggregate
+from chalicelib.domain.stream_events import AggTradeEvent, TradeEvent
 
 T = 1_700_000_000_000
 
@@ -36,3 +36,14 @@ def test_the_aggregates_of_a_later_start_are_those_from_there_on() -> None:
     assert [a.agg_id for a in every] == [1, 3, 6, 9]
     assert [a for a in aggregate(trades[2:]) if a.agg_id >= 3] == every[1:]
     assert aggregate([]) == []
+
+
+def test_a_batchs_aggregate_events_carry_the_sequence_of_their_last_trade() -> None:
+    trades = [fill(7, 1, 100, 2), fill(8, 1, 100, 3), fill(9, 1, 101)]
+
+    assert agg_trade_events("BTCUSDT", trades) == [
+        AggTradeEvent(market="BTCUSDT", seq=8, agg_id=7, time_ms=T, price=100, qty=5,
+                      first_trade_id=7, last_trade_id=8, buyer_is_maker=True),
+        AggTradeEvent(market="BTCUSDT", seq=9, agg_id=9, time_ms=T, price=101, qty=1,
+                      first_trade_id=9, last_trade_id=9, buyer_is_maker=True)]
+    assert agg_trade_events("BTCUSDT", []) == []

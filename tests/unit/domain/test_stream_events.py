@@ -8,6 +8,7 @@ import pytest
 from chalicelib.domain.candles import Candle, Interval
 from chalicelib.domain.orders import OrderStatus, OrderType, Side
 from chalicelib.domain.stream_events import (
+    AggTradeEvent,
     DepthEvent,
     Event,
     KlineEvent,
@@ -23,6 +24,9 @@ from chalicelib.domain.stream_events import (
 TRADE = TradeEvent(market="BTCUSDT", seq=12, trade_id=7, time_ms=1_700_000_000_123,
                    price=2_000_000_000, qty=150_000, quote_qty=3_000_000, buyer_is_maker=True,
                    maker_order_id=3, taker_order_id=5)
+AGG_TRADE = AggTradeEvent(market="BTCUSDT", seq=14, agg_id=7, time_ms=1_700_000_000_123,
+                          price=2_000_000_000, qty=450_000, first_trade_id=7, last_trade_id=9,
+                          buyer_is_maker=True)
 DEPTH = DepthEvent(market="BTCUSDT", first_seq=11, last_seq=12, bids=[(1_999, 5)],
                    asks=[(2_001, 0)])
 ORDER = OrderEvent(market="BTCUSDT", seq=12, order_id=5, user_id=20, side=Side.SELL,
@@ -36,6 +40,9 @@ GOLDEN: list[tuple[Event, bytes]] = [
     (TRADE, b'{"type":"trade","market":"BTCUSDT","seq":12,"trade_id":7,"time":1700000000123,'
             b'"price":"2000000000","qty":"150000","quote_qty":"3000000","buyer_is_maker":true,'
             b'"maker_order_id":3,"taker_order_id":5}'),
+    (AGG_TRADE, b'{"type":"aggTrade","market":"BTCUSDT","seq":14,"agg_id":7,'
+                b'"time":1700000000123,"price":"2000000000","qty":"450000","first_trade_id":7,'
+                b'"last_trade_id":9,"buyer_is_maker":true}'),
     (DEPTH, b'{"type":"depth","market":"BTCUSDT","first_seq":11,"last_seq":12,'
             b'"bids":[["1999","5"]],"asks":[["2001","0"]]}'),
     (ORDER, b'{"type":"order","market":"BTCUSDT","seq":12,"order_id":5,"user_id":20,'

@@ -17,6 +17,7 @@ from chalicelib.domain.clock import ManualClock
 from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot
 from chalicelib.domain.orders import Market, MarketSpec, OrderStatus, OrderType, Side
 from chalicelib.domain.stream_events import (
+    AggTradeEvent,
     DepthEvent,
     KlineEvent,
     OrderEvent,
@@ -86,6 +87,24 @@ def test_a_trade_reaches_exactly_the_connections_subscribed_to_its_streams(
     assert (received(sender, trades), received(sender, both)) == ([expected], [expected])
     assert (received(sender, other_stream), received(sender, other_market)) == ([], [])
     assert delivery == Delivery(messages=2, connections=2, gone=0)
+
+
+def test_the_agg_trade_stream_takes_aggregates_and_the_trade_stream_trades(
+    ctx: FanoutContext, sender: FakeSender
+) -> None:
+    aggs = listening(ctx, sender, "btcusdt@aggTrade")
+    trades = listening(ctx, sender, "btcusdt@trade")
+    aggregate = AggTradeEvent(market="BTCUSDT", seq=11, agg_id=3, time_ms=NOW - 5,
+                              price=20_000 * 10**6, qty=3 * 10**6, first_trade_id=3,
+                              last_trade_id=5, buyer_is_maker=True)
+
+    assert fan_out(ctx, encode(TRADE)) == Delivery(messages=1, connections=1, gone=0)
+    assert fan_out(ctx, encode(aggregate)) == Delivery(messages=1, connections=1, gone=0)
+
+    assert [m["e"] for m in received(sender, trades)] == ["trade"]
+    assert received(sender, aggs) == [
+        {"e": "aggTrade", "E": NOW, "s": "BTCUSDT", "a": 3, "p": "20000.000000",
+         "q": "0.03000000", "f": 3, "l": 5, "T": NOW - 5, "m": True, "M": True}]
 
 
 def test_a_combined_connection_gets_each_payload_with_its_stream_name(

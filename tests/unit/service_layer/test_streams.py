@@ -11,7 +11,14 @@ import pytest
 from chalicelib.domain.candles import Interval
 from chalicelib.domain.market_data import BookSnapshot, Fill
 from chalicelib.domain.orders import Market, MarketSpec, OrderStatus, OrderType, Side
-from chalicelib.domain.stream_events import DepthEvent, KlineEvent, OrderEvent, TradeEvent, encode
+from chalicelib.domain.stream_events import (
+    AggTradeEvent,
+    DepthEvent,
+    KlineEvent,
+    OrderEvent,
+    TradeEvent,
+    encode,
+)
 from chalicelib.service_layer.stream_fanout import parse_event
 from chalicelib.service_layer.stream_names import (
     Stream,
@@ -105,13 +112,13 @@ def test_trade_payload_is_binances_with_decimal_strings() -> None:
         "q": "0.01500000", "T": NOW - 5, "m": True, "M": True}
 
 
-def test_an_agg_trade_is_the_trade_as_an_aggregate_of_its_own() -> None:
-    event = TradeEvent(market="BTCUSDT", seq=30, trade_id=12, time_ms=NOW - 5,
-                       price=20_000_000_000, qty=1_500_000, quote_qty=300_000_000,
-                       buyer_is_maker=False, maker_order_id=3, taker_order_id=4)
+def test_an_agg_trade_payload_is_the_aggregate_with_its_first_and_last_trade() -> None:
+    event = AggTradeEvent(market="BTCUSDT", seq=32, agg_id=12, time_ms=NOW - 5,
+                          price=20_000_000_000, qty=1_500_000, first_trade_id=12,
+                          last_trade_id=14, buyer_is_maker=False)
     assert agg_trade_payload(BTCUSDT, event, NOW) == {
         "e": "aggTrade", "E": NOW, "s": "BTCUSDT", "a": 12, "p": "20000.000000",
-        "q": "0.01500000", "f": 12, "l": 12, "T": NOW - 5, "m": False, "M": True}
+        "q": "0.01500000", "f": 12, "l": 14, "T": NOW - 5, "m": False, "M": True}
 
 
 def test_depth_payload_carries_the_batchs_first_and_last_sequence() -> None:
