@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -18,6 +19,8 @@ from binance.spot import Spot
 from chalice.config import Config
 from chalice.local import create_local_server
 
+from chalicelib.bootstrap import bootstrap_api
+from chalicelib.domain.clock import ManualClock
 from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import Settings
 from tests.e2e.conftest import ApiKey, Caller, fund
@@ -32,6 +35,28 @@ def api_url(api_app: ExchangeApp) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server.server_address[1]}"
     server.shutdown()
     thread.join(10)
+
+
+A_WINDOW_START_MS = 1_700_000_000_000
+
+
+@contextmanager
+def counted_on_a_set_clock(api_app: ExchangeApp, settings: Settings) -> Iterator[ManualClock]:
+    """The API's order counts (and request weights) on a clock the test moves, set at the
+    start of a 10 s window: the ORDERS limits (100 new orders in 10 s) apply as on
+    Binance, and the next window comes when the test says."""
+    frozen = ManualClock(A_WINDOW_START_MS)
+    api_app.use_services(bootstrap_api(settings, weight_clock=frozen))
+    try:
+        yield frozen
+    finally:
+        api_app.use_services(bootstrap_api(settings))
+
+
+@pytest.fixture
+def clock(api_app: ExchangeApp, matcher: Settings) -> Iterator[ManualClock]:
+    with counted_on_a_set_clock(api_app, matcher) as frozen:
+        yield frozen
 
 
 def python_binance(api_url: str, key: ApiKey | None = None) -> Client:

@@ -7,7 +7,6 @@ otherwise, and LIMIT_MAKER orders refused at intake when they would take."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -15,9 +14,7 @@ import pytest
 from binance.error import ClientError
 from binance.exceptions import BinanceAPIException
 
-from chalicelib.bootstrap import bootstrap_api
 from chalicelib.domain.clock import ManualClock
-from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import Settings
 from tests.e2e.clients.amend_support import assert_shape, example, last_headers
 from tests.e2e.clients.conftest import Trader, trader
@@ -234,14 +231,6 @@ def test_a_limit_maker_that_would_take_is_refused_at_intake(maker: Trader,
     assert maker.pb.get_all_orders(symbol=SYMBOL) == [
         maker.pb.get_order(symbol=SYMBOL, orderId=resting["orderId"])]
 
-
-@pytest.fixture
-def clock(api_app: ExchangeApp, matcher: Settings) -> Iterator[ManualClock]:
-    """Order counts on a clock that stays in one 10 s window."""
-    frozen = ManualClock(1_700_000_000_000)
-    api_app.use_services(bootstrap_api(matcher, weight_clock=frozen))
-    yield frozen
-    api_app.use_services(bootstrap_api(matcher))
 
 
 def test_over_the_order_limit_cancel_only_still_cancels(maker: Trader,

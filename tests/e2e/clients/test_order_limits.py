@@ -5,7 +5,6 @@ over, placing nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -13,10 +12,7 @@ import pytest
 from binance.error import ClientError
 from binance.exceptions import BinanceAPIException
 
-from chalicelib.bootstrap import bootstrap_api
 from chalicelib.domain.clock import ManualClock
-from chalicelib.entrypoints.http.exchange_app import ExchangeApp
-from chalicelib.settings import Settings
 from tests.e2e.clients.amend_support import assert_shape, example, last_headers
 from tests.e2e.clients.conftest import Trader
 from tests.e2e.settling import wait_until_settled
@@ -24,16 +20,7 @@ from tests.e2e.settling import wait_until_settled
 Conn = psycopg.Connection[Any]
 SYMBOL = "BTCUSDT"
 PER_10S = 100
-A_WINDOW_START_MS = 1_700_000_000_000
 
-
-@pytest.fixture
-def clock(api_app: ExchangeApp, matcher: Settings) -> Iterator[ManualClock]:
-    """Order counts (and request weights) on a clock at the start of a 10 s window."""
-    frozen = ManualClock(A_WINDOW_START_MS)
-    api_app.use_services(bootstrap_api(matcher, weight_clock=frozen))
-    yield frozen
-    api_app.use_services(bootstrap_api(matcher))
 
 
 def bid(trader: Trader, price: str = "10000") -> dict[str, Any]:
