@@ -1,7 +1,8 @@
-"""Balance changes that do not go through the matcher (deposits credited) pushed to the
-user's streams as Binance sends them: a ``balanceUpdate`` with the change, then an
-``outboundAccountPosition`` with the asset's balance after it; and a closed listenKey's
-``listenKeyExpired``.
+"""Balance changes that do not go through the matcher (deposits credited, withdrawals
+requested, rejected or paid out) pushed to the user's streams as Binance sends them: a
+``balanceUpdate`` with the change, then an ``outboundAccountPosition`` with the asset's
+balance after it (only the latter when the money only leaves its lock); and a closed
+listenKey's ``listenKeyExpired``.
 
 The API posts them itself, through API Gateway's management API, once the change is
 committed; the same wrapping as the fan-out's (a listenKey's stream, a WebSocket API
@@ -13,6 +14,7 @@ import logging
 from typing import Any
 
 from chalicelib.domain.money import format_units
+from chalicelib.domain.wallet import Balance
 from chalicelib.service_layer import Conn, wallet
 from chalicelib.service_layer.listen_key_expiry import end_dead_keys
 from chalicelib.service_layer.ports import Sender, SendError, Subscriptions
@@ -25,11 +27,22 @@ log = logging.getLogger(__name__)
 
 def balance_update_payloads(conn: Conn, user_id: int, asset: str, delta: int,
                             now_ms: int) -> list[dict[str, Any]]:
-    held = [b for b in wallet.balances(conn, user_id) if b.asset == asset]
+    held = _held(conn, user_id, asset)
     scale = held[0].scale if held else 0
     update = {"e": "balanceUpdate", "E": now_ms, "a": asset,
               "d": ("-" if delta < 0 else "") + format_units(abs(delta), scale), "T": now_ms}
     return [update, account_position(held, now_ms)]
+
+
+def account_position_payloads(conn: Conn, user_id: int, asset: str,
+                              now_ms: int) -> list[dict[str, Any]]:
+    """A change between the asset's buckets (a paid-out withdrawal leaves its lock):
+    no ``balanceUpdate``, only the balance after it."""
+    return [account_position(_held(conn, user_id, asset), now_ms)]
+
+
+def _held(conn: Conn, user_id: int, asset: str) -> list[Balance]:
+    return [b for b in wallet.balances(conn, user_id) if b.asset == asset]
 
 
 def push(subscriptions: Subscriptions, sender: Sender, user_id: int,

@@ -7,6 +7,7 @@ from chalicelib.entrypoints.http import commission_presenters, presenters
 from chalicelib.entrypoints.http.api_models import AccountParams, WithdrawApplyParams
 from chalicelib.entrypoints.http.binance_models import parse_params
 from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
+from chalicelib.entrypoints.http.user_stream_routes import push_balance_update
 from chalicelib.service_layer import api_keys, fees, wallet
 from chalicelib.service_layer.admin import asset_scale
 
@@ -43,10 +44,12 @@ def apply_withdrawal() -> dict[str, object]:
     api_keys.refuse_respelt_replay(svc.replay_guard, owner.key_id, raw)
     with svc.db() as conn:
         scale = asset_scale(conn, params.coin, param="coin")
-        created, _is_new = wallet.request_withdrawal(
+        created, is_new = wallet.request_withdrawal(
             conn, user_id=owner.user_id, asset=params.coin,
             amount=parse_units(params.amount, scale, param="amount"),
             address=params.address, idempotency_key=withdrawal_key(params))
+    if is_new:
+        push_balance_update(svc, owner.user_id, created.asset, -created.amount)
     return {"id": str(created.id)}
 
 

@@ -28,7 +28,10 @@ from chalicelib.entrypoints.http.models import (
     PageQuery,
 )
 from chalicelib.entrypoints.http.requests import parse_body, parse_query, path_id
-from chalicelib.entrypoints.http.user_stream_routes import push_balance_update
+from chalicelib.entrypoints.http.user_stream_routes import (
+    push_account_position,
+    push_balance_update,
+)
 from chalicelib.service_layer import Conn, Page, admin, auth, wallet
 from chalicelib.service_layer.auth import User
 
@@ -212,6 +215,11 @@ def decide_withdrawal(withdrawal_id: str,
         decided = decide(conn, actor_id=actor.id,
                          withdrawal_id=path_id(withdrawal_id, "withdrawalId"))
         body = presenters.admin_withdrawal(decided, admin.asset_scale(conn, decided.asset))
+    # A rejection returns the money to the balance; a payout only empties its lock.
+    if decided.status is wallet.WithdrawalStatus.REJECTED:
+        push_balance_update(routes.services, decided.user_id, decided.asset, decided.amount)
+    elif decided.status is wallet.WithdrawalStatus.APPROVED:
+        push_account_position(routes.services, decided.user_id, decided.asset)
     return json_response(202 if decided.status is wallet.WithdrawalStatus.PENDING else 200,
                          body)
 

@@ -1,7 +1,8 @@
 """Binance's user data stream over REST: ``/api/v3/userDataStream`` opens (POST), keeps
 alive (PUT) and closes (DELETE) a listenKey, with the API key alone (no signature); the
-stream itself is ``/ws/<listenKey>`` on the WebSocket API. ``push_balance_update`` is
-how other routes (deposits) tell a user's streams of a balance change."""
+stream itself is ``/ws/<listenKey>`` on the WebSocket API. ``push_balance_update`` and
+``push_account_position`` are how other routes (deposits, withdrawals) tell a user's
+streams of a balance change."""
 
 from __future__ import annotations
 
@@ -77,6 +78,18 @@ def push_balance_update(svc: Services, user_id: int, asset: str, delta: int) -> 
         with svc.db() as conn:
             payloads = user_stream_push.balance_update_payloads(conn, user_id, asset, delta,
                                                                 svc.now_ms())
+        return user_stream_push.push(svc.subscriptions, sender, user_id, payloads)
+
+    post_to_streams(svc, post)
+
+
+def push_account_position(svc: Services, user_id: int, asset: str) -> None:
+    """After a committed change between the buckets of the user's ``asset``: Binance's
+    ``outboundAccountPosition`` alone on the user's streams."""
+    def post(sender: Sender) -> int:
+        with svc.db() as conn:
+            payloads = user_stream_push.account_position_payloads(conn, user_id, asset,
+                                                                  svc.now_ms())
         return user_stream_push.push(svc.subscriptions, sender, user_id, payloads)
 
     post_to_streams(svc, post)

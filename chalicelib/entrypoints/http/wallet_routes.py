@@ -11,6 +11,7 @@ from chalicelib.entrypoints.http.exchange_app import ApiBlueprint
 from chalicelib.entrypoints.http.middleware import json_response
 from chalicelib.entrypoints.http.models import AssetQuery, LedgerQuery, NewWithdrawal, PageQuery
 from chalicelib.entrypoints.http.requests import parse_body, parse_query, path_id
+from chalicelib.entrypoints.http.user_stream_routes import push_balance_update
 from chalicelib.service_layer import auth, wallet
 from chalicelib.service_layer.admin import asset_scale, asset_scales
 
@@ -71,6 +72,8 @@ def request_withdrawal() -> Response:
             conn, user_id=user.id, asset=body.asset,
             amount=parse_units(body.amount, scale, param="amount"), address=body.address,
             idempotency_key=key)
+    if is_new:
+        push_balance_update(svc, user.id, created.asset, -created.amount)
     return json_response(201 if is_new else 200, presenters.withdrawal(created, scale))
 
 
