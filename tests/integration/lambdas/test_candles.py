@@ -19,6 +19,7 @@ from confluent_kafka import Message
 
 from chalicelib.adapters.candles_store import CandleRepository, candle_from_row
 from chalicelib.adapters.market_cache import RECENT_KLINES, RecentKlines
+from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.candles import Candle, Interval, Trade
 from chalicelib.domain.stream_events import (
     DepthEvent,
@@ -26,6 +27,7 @@ from chalicelib.domain.stream_events import (
     TradeEvent,
     decode,
     decode_kline_member,
+    decode_trade,
     encode,
 )
 from chalicelib.settings import Settings
@@ -92,8 +94,9 @@ def seed_trades(market: str, batches: int, rng: random.Random) -> list[list[Seed
 
 
 def matcher_records(batches: dict[str, list[list[SeedTrade]]]) -> list[tuple[int, str, bytes]]:
-    """(partition, key, value) per event: each market's batches as trade events followed by
-    a depth event, markets interleaved; market i on partition i."""
+    """(partition, key, value) per event: each market's batches as the matcher publishes
+    them (trade events, their aggregates' events, a depth event), markets interleaved;
+    market i on partition i."""
     records: list[tuple[int, str, bytes]] = []
     longest = max(len(b) for b in batches.values())
     for index in range(longest):
@@ -102,6 +105,8 @@ def matcher_records(batches: dict[str, list[list[SeedTrade]]]) -> list[tuple[int
                 continue
             batch = batches[market][index]
             records += [(partition, market, t.event()) for t in batch]
+            aggregates = agg_trade_events(market, [decode_trade(t.event()) for t in batch])
+            records += [(partition, market, encode(a)) for a in aggregates]
             depth = DepthEvent(market=market, first_seq=batch[0].trade_id * 2,
                                last_seq=batch[-1].trade_id * 2, bids=[], asks=[])
             records.append((partition, market, encode(depth)))
