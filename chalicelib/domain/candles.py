@@ -99,6 +99,14 @@ def close_time(interval: Interval, open_ms: int) -> int:
     return next_open_time(interval, open_ms) - 1
 
 
+def next_candle_end(traded_ms: int, after_ms: int) -> int | None:
+    """The first moment after ``after_ms`` at which a candle (of any interval, 1s
+    included) holding a trade at ``traded_ms`` has ended: the next open time of the
+    soonest such candle still running at ``after_ms``; None once even the month has."""
+    ends = (next_open_time(i, open_time(i, traded_ms)) for i in Interval)
+    return min((end for end in ends if end > after_ms), default=None)
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp()) * 1000
 

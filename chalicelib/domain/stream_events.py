@@ -1,8 +1,9 @@
 """The wire format of ``market-events`` and ``order-events``: one JSON event per message.
 
 The matcher publishes trade, aggregate trade and depth events (key = market) and order
-events (key = user id) after each committed batch; the candles function folds the trades and
-publishes kline events; the WebSocket fan-out turns them all into Binance's stream
+events (key = user id) after each committed batch, and time marks on quiet markets; the
+candles function folds the trades and publishes kline events, final ones also on a
+time mark; the WebSocket fan-out turns them all into Binance's stream
 payloads. Redis's ``trades:{market}`` list holds trades in the same JSON, and its
 ``klines:{market}:{interval}`` members are a kline event's candle fields alone.
 
@@ -134,20 +135,37 @@ class KlineEvent:
                       self.c, self.v, self.q, self.n, self.V, self.Q, self.f, self.L)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeMarkEvent:
+    """The matcher's clock on a quiet market, published when a candle holding its last
+    trade has ended: every later trade of the market is at ``time_ms`` or after (the
+    matcher stamps trades with the same clock and publishes in commit order), so the
+    candles function sends final every candle that ended before it."""
+
+    type: Literal["time"] = "time"
+    market: str
+    time_ms: int
+
+
+# The events streams show (time marks are the candles function's alone).
 Event = TradeEvent | AggTradeEvent | DepthEvent | OrderEvent | KlineEvent
 _EVENT: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
+CandleInput = TradeEvent | TimeMarkEvent
+_CANDLE_INPUT: TypeAdapter[CandleInput] = TypeAdapter(
+    Annotated[CandleInput, Field(discriminator="type")])
 KINDS = frozenset({"trade", "aggTrade", "depth", "order", "kline"})
 _TRADE = TypeAdapter(TradeEvent)
 _KLINE = TypeAdapter(KlineEvent)
 # One serializer per kind: quicker than the union's, which tries each kind in turn.
 _ENCODERS: dict[type, TypeAdapter[Any]] = {
     TradeEvent: _TRADE, AggTradeEvent: TypeAdapter(AggTradeEvent),
-    DepthEvent: TypeAdapter(DepthEvent), OrderEvent: TypeAdapter(OrderEvent), KlineEvent: _KLINE}
+    DepthEvent: TypeAdapter(DepthEvent), OrderEvent: TypeAdapter(OrderEvent), KlineEvent: _KLINE,
+    TimeMarkEvent: TypeAdapter(TimeMarkEvent)}
 # The parts of a kline event a ``klines:{market}:{interval}`` member leaves out.
 _NOT_IN_KLINE_MEMBER = {"type", "market", "interval", "closed"}
 
 
-def encode(event: Event) -> bytes:
+def encode(event: Event | TimeMarkEvent) -> bytes:
     return _ENCODERS[type(event)].dump_json(event, by_alias=True)
 
 
@@ -159,6 +177,16 @@ def decode(raw: bytes | str, kinds: Collection[str] = KINDS) -> Event | None:
     if not isinstance(fields, dict):
         raise ValueError(f"an event is a JSON object, not {type(fields).__name__}")
     return _EVENT.validate_python(fields) if str(fields.get("type")) in kinds else None
+
+
+def decode_candle_input(raw: bytes | str) -> CandleInput | None:
+    """The trade or time mark in a message (what the candles function reads); None for
+    other kinds. Raises ValueError when the message cannot be read."""
+    fields = json.loads(raw)
+    if not isinstance(fields, dict):
+        raise ValueError(f"an event is a JSON object, not {type(fields).__name__}")
+    return _CANDLE_INPUT.validate_python(fields) if fields.get("type") in {
+        "trade", "time"} else None
 
 
 def decode_trade(raw: bytes | str) -> TradeEvent:

@@ -56,6 +56,7 @@ def bootstrap_matcher(
     matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True),
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
-                      publish=publisher.publish, metrics=metrics,
+                      publish=publisher.publish, publish_marks=publisher.publish_marks,
+                      metrics=metrics,
                       clock=clock or SystemClock())
     return MatcherProcess(matcher, publisher, metrics, config)

@@ -24,11 +24,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.stream_events import TimeMarkEvent
 
 from . import repository as repo
 from .batch import MarketResult, PartitionSlice, apply_batch
 from .books import Books
 from .metrics import Metrics
+from .time_marks import CandleEnds
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class Matcher:
     def __init__(
         self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
         bootstrap_servers: str, publish: Callable[[list[MarketResult]], None],
-        metrics: Metrics, clock: Clock,
+        publish_marks: Callable[[list[TimeMarkEvent]], None], metrics: Metrics, clock: Clock,
     ) -> None:
         self._conn_factory = conn_factory
         self._clock = clock
@@ -73,6 +75,8 @@ class Matcher:
         self._topic = topic
         self._config = config
         self._publish = publish
+        self._publish_marks = publish_marks
+        self._candle_ends = CandleEnds()
         self._metrics = metrics
         self._books = Books(metrics)
         self._epochs: dict[int, int] = {}
@@ -90,6 +94,7 @@ class Matcher:
             while not stop.is_set():
                 self.status.last_loop = time.monotonic()
                 self._handle(self._next_messages())
+                self._mark_time()
         finally:
             self.status.stopping = True
             # A dynamic member leaves the group here, handing its partitions over at once
@@ -122,6 +127,7 @@ class Matcher:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._books.drop_partition(tp.partition)
+            self._candle_ends.drop_partition(tp.partition)
             self._epochs.pop(tp.partition, None)
             self.status.assigned.discard(tp.partition)
             with contextlib.suppress(KeyError):
@@ -177,7 +183,15 @@ class Matcher:
         self._metrics.settle_seconds.observe(time.perf_counter() - started)
         self._metrics.batch_size.observe(sum(len(s.commands) for s in slices))
         self._publish(results)
+        self._candle_ends.traded(results)
         self._after_commit(slices)
+
+    def _mark_time(self) -> None:
+        """Publish a time mark for each market whose last trade's candle has just ended
+        (see ``time_marks``); between batches, so that it follows the earlier ones."""
+        marks = self._candle_ends.due(self._clock.now_ms())
+        if marks:
+            self._publish_marks(marks)
 
     def _after_commit(self, slices: list[PartitionSlice]) -> None:
         offsets = [TopicPartition(self._topic, s.partition, s.next_offset) for s in slices]

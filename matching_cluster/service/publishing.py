@@ -13,7 +13,9 @@ Kafka (events of ``chalicelib.domain.stream_events``): ``market-events`` (key = 
 gets a trade event per trade, then an aggregate trade event per aggregate of the batch's
 trades (the ``@aggTrade`` stream's, equal to ``/api/v3/aggTrades``'), then one depth
 event per batch; ``order-events`` (key = user id) gets an order event with each changed
-order's state after the batch. Redis's trades list gets the trades alone.
+order's state after the batch. Redis's trades list gets the trades alone. Time marks of
+quiet markets (``time_marks``) go to ``market-events`` in the same order, after the
+batches before them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -30,7 +32,13 @@ from confluent_kafka import Producer
 from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
 from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.orders import Side
-from chalicelib.domain.stream_events import DepthEvent, OrderEvent, TradeEvent, encode
+from chalicelib.domain.stream_events import (
+    DepthEvent,
+    OrderEvent,
+    TimeMarkEvent,
+    TradeEvent,
+    encode,
+)
 from matching_cluster.engine import OrderBook, Trade
 
 from .batch import MarketResult
@@ -102,17 +110,23 @@ class Publisher:
     def publish(self, results: Iterable[MarketResult]) -> None:
         self.send(market_updates(results))
 
-    def send(self, updates: list[MarketUpdate]) -> None:
-        """Every market's Redis update in one round trip, then its events."""
-        if not updates:
-            return
+    def send(self, queued: Sequence[MarketUpdate | TimeMarkEvent]) -> None:
+        """Every market's Redis update in one round trip, then its events, then the time
+        marks (a mark may follow later trades, never precede earlier ones)."""
+        updates = [u for u in queued if isinstance(u, MarketUpdate)]
         encoded = [_encode(update) for update in updates]
-        self._update_redis(encoded)
+        if encoded:
+            self._update_redis(encoded)
         for update in encoded:
             try:
                 self._produce_events(update)
             except (BufferError, ValueError):
                 log.exception("event publish failed", extra={"market": update.update.market})
+        for mark in (m for m in queued if isinstance(m, TimeMarkEvent)):
+            try:
+                self._producer.produce(self._market_topic, key=mark.market, value=encode(mark))
+            except BufferError:
+                log.exception("time mark publish failed", extra={"market": mark.market})
         self._producer.poll(0)
 
     def flush(self, timeout: float) -> None:
@@ -172,14 +186,18 @@ class PublishThread:
 
     def __init__(self, publisher: Publisher, max_pending: int = 1000) -> None:
         self._publisher = publisher
-        self._queue: queue.Queue[list[MarketUpdate] | None] = queue.Queue(max_pending)
+        self._queue: queue.Queue[list[MarketUpdate | TimeMarkEvent] | None] = queue.Queue(
+            max_pending)
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         self._thread.start()
 
     def publish(self, results: Iterable[MarketResult]) -> None:
-        updates = market_updates(results)
+        updates: list[MarketUpdate | TimeMarkEvent] = [*market_updates(results)]
         if updates:
             self._queue.put(updates)
+
+    def publish_marks(self, marks: list[TimeMarkEvent]) -> None:
+        self._queue.put([*marks])
 
     def close(self, timeout: float) -> None:
         self._queue.put(None)

@@ -13,8 +13,10 @@ from chalicelib.domain.stream_events import (
     Event,
     KlineEvent,
     OrderEvent,
+    TimeMarkEvent,
     TradeEvent,
     decode,
+    decode_candle_input,
     decode_kline_member,
     decode_trade,
     encode,
@@ -85,3 +87,13 @@ def test_events_of_other_kinds_are_not_ours_to_read() -> None:
 def test_unreadable_events_raise_value_error(wire: bytes, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         decode(wire)
+
+
+def test_a_time_mark_is_the_candles_functions_alone() -> None:
+    mark = TimeMarkEvent(market="BTCUSDT", time_ms=1_700_000_001_000)
+    wire = b'{"type":"time","market":"BTCUSDT","time_ms":1700000001000}'
+    assert encode(mark) == wire
+    assert decode_candle_input(wire) == mark
+    assert decode_candle_input(encode(TRADE)) == TRADE
+    assert decode_candle_input(encode(DEPTH)) is None
+    assert decode(wire) is None  # the streams never see it
