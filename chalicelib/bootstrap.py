@@ -22,7 +22,7 @@ from chalicelib.adapters.candles_store import CandleRepository, KlineEvents
 from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.adapters.listen_keys import ListenKeyStore
-from chalicelib.adapters.market_cache import MarketDataCache, RecentKlines
+from chalicelib.adapters.market_cache import ClosedKlines, MarketDataCache, RecentKlines
 from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommandPublisher
 from chalicelib.adapters.postgres import connect
 from chalicelib.adapters.redis_store import (
@@ -217,11 +217,14 @@ class CandleServices:
     repository: CandleRepository
     recent: RecentKlines
     events: KlineEvents
+    finals: ClosedKlines
 
 
 def bootstrap_candles(settings: Settings) -> CandleServices:
+    client = redis_client(settings)
     return CandleServices(
         CandleRepository(settings.database_url),
-        RecentKlines(redis_client(settings)),
+        RecentKlines(client),
         KlineEvents(make_producer(settings.kafka_bootstrap_servers),
-                    settings.market_events_topic))
+                    settings.market_events_topic),
+        ClosedKlines(client))

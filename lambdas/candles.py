@@ -6,10 +6,21 @@ per invocation, idempotent by trade id: see ``chalicelib.adapters.candles_store`
 after the commit the touched candles are written to Redis and produced back to
 ``market-events`` as ``{"type": "kline", ...}`` events for the WebSocket fan-out; a
 candle that a later one of its interval has begun after is sent final (``closed``:
-Binance's ``x: true``), so a market's kline closes with its next trade. 1s candles are
-not stored (the API builds them from the trades) but sent too, from every trade of the
-seconds the batch touched. Other
-events (depth, kline, ...) are acknowledged and ignored.
+Binance's ``x: true``). 1s candles are not stored (the API builds them from the trades)
+but sent too, from every trade of the seconds the batch touched. Other events (depth,
+kline, ...) are acknowledged and ignored.
+
+Closing on time. In a quiet market no later trade comes, so the matcher publishes a
+time mark (``{"type": "time", ...}``, its clock, which stamps the trades) once a candle
+holding the market's last trade has ended (``matching_cluster.service.time_marks``);
+it follows the market's earlier trades in its partition, and no later trade is older.
+After the batch's trades are folded, each market's newest mark sends final every
+candle still open that ended before it (``CandleRepository.ended``, with the market's
+progress row locked, so two closers take turns). A candle is sent final once: every
+final goes out only if it ended at or after the market's ``klines_final`` time in Redis
+(``ClosedKlines``), which moves forward to the mark (or the batch's last trade) once the
+broker has the events; a redelivery finds it moved and sends nothing older again. The
+matcher runs in AWS and locally alike, so do the marks: no schedule is needed.
 
 Failures and ordering. A market's candles are folded in trade id order and progress
 is one ``last_trade_id`` per market, so folding a trade acknowledges every earlier one.
@@ -47,8 +58,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chalicelib.adapters.candles_store import FoldResult
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import CandleServices, bootstrap_candles
-from chalicelib.domain.candles import Trade
-from chalicelib.domain.stream_events import TradeEvent, decode
+from chalicelib.domain.candles import Candle, Trade
+from chalicelib.domain.stream_events import (
+    CandleInput,
+    TimeMarkEvent,
+    TradeEvent,
+    decode_candle_input,
+)
 from chalicelib.settings import Settings
 
 SERVICE = "candles"
@@ -96,18 +112,17 @@ class PartitionOrderedProcessor(BatchProcessor):
 processor = PartitionOrderedProcessor()
 
 
-def decode_record(record: KafkaEventRecord) -> TradeEvent | None:
-    """The record's trade event; None for other events, and for a record that can never
-    be read (see the module doc: it is logged, counted and skipped)."""
+def decode_record(record: KafkaEventRecord) -> CandleInput | None:
+    """The record's trade event or time mark; None for other events, and for a record
+    that can never be read (see the module doc: it is logged, counted and skipped)."""
     try:
-        event = decode(record.decoded_value, kinds={"trade"})
+        return decode_candle_input(record.decoded_value)
     except ValueError as error:  # JSON, UTF-8 and validation errors are all ValueErrors
         logger.error("unreadable record skipped", extra={
             "topic": record.topic, "partition": record.partition, "offset": record.offset,
             "error": str(error)[:500]})
         metrics.add_metric(name="UnreadableRecords", unit=MetricUnit.Count, value=1)
         return None
-    return event if isinstance(event, TradeEvent) else None
 
 
 def candle_trade(event: TradeEvent) -> Trade:
@@ -123,12 +138,36 @@ def components(settings: Settings) -> CandleServices:
 
 @tracer.capture_method
 def apply_trades(parts: CandleServices, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
-    """Fold in PostgreSQL, then write the committed candles to Redis and Kafka."""
+    """Fold in PostgreSQL, then write the committed candles to Redis and Kafka (but the
+    candles already sent final: see the module doc)."""
     result = parts.repository.fold(trades)
     if result.candles:
         parts.recent.put(result.candles)
-        parts.events.publish([*result.candles, *result.seconds], result.closed)
+        sent = parts.finals.sent_before(sorted(trades))
+        parts.events.publish(_unsent([*result.candles, *result.seconds], sent),
+                             _unsent(result.closed, sent))
+        parts.finals.advance({m: max(t.time_ms for t in ts) for m, ts in trades.items() if ts})
     return result
+
+
+@tracer.capture_method
+def close_ended(parts: CandleServices, marks: Mapping[str, int]) -> int:
+    """Send final each market's candles that ended before its time mark and were not
+    yet; return how many."""
+    closed = 0
+    for market, mark_ms in sorted(marks.items()):
+        with parts.repository.ended(market, mark_ms) as ended:
+            final = _unsent(ended, parts.finals.sent_before([market]))
+            if final:
+                closed += parts.events.publish([], final)
+            parts.finals.advance({market: mark_ms})
+    return closed
+
+
+def _unsent(candles: Sequence[Candle], sent_before: Mapping[str, int]) -> list[Candle]:
+    """The candles that may still change or close: those that ended before their
+    market's ``klines_final`` time were sent final already."""
+    return [c for c in candles if c.close_time >= sent_before.get(c.market, 0)]
 
 
 def _flatten(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,18 +182,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     with processor(records=_flatten(event), handler=decode_record):
         outcomes = processor.process()
     trades: dict[str, list[Trade]] = defaultdict(list)
+    marks: dict[str, int] = {}
     for status, decoded, _ in outcomes:
         if status == "success" and isinstance(decoded, TradeEvent):
             trades[decoded.market].append(candle_trade(decoded))
-    result = apply_trades(components(get_settings()), trades)
+        elif status == "success" and isinstance(decoded, TimeMarkEvent):
+            marks[decoded.market] = max(decoded.time_ms, marks.get(decoded.market, 0))
+    parts = components(get_settings())
+    result = apply_trades(parts, trades)
+    closed_on_time = close_ended(parts, marks)
     metrics.add_metric(name="TradesFolded", unit=MetricUnit.Count, value=result.folded_trades)
     metrics.add_metric(name="TradesSkipped", unit=MetricUnit.Count,
                        value=result.skipped_trades)
     metrics.add_metric(name="CandlesWritten", unit=MetricUnit.Count,
                        value=result.written_candles)
+    metrics.add_metric(name="CandlesClosedOnTime", unit=MetricUnit.Count, value=closed_on_time)
     response = processor.response()
     logger.info("batch folded", extra={
         "records": len(outcomes), "failed": len(response["batchItemFailures"]),
         "trades_folded": result.folded_trades, "trades_skipped": result.skipped_trades,
-        "candles_written": result.written_candles})
+        "candles_written": result.written_candles, "closed_on_time": closed_on_time})
     return response

@@ -12,12 +12,17 @@ Redis (``market_cache.RecentKlines``) and Kafka are written from those committed
 after the commit. Both writes are idempotent and carry the candle's last trade id, so
 they can be redone at any time from PostgreSQL: a redelivered batch folds nothing but
 rewrites its candles' Redis entries and kline events, which repairs whatever a failure
-after the commit left out.
+after the commit left out (the caller leaves out those already sent final).
+
+``CandleRepository.ended`` is the other side, for the matcher's time marks: the candles
+a market's last trade is in that have ended by the mark, with the market's progress row
+locked while the caller sends them, so that closers of a market take turns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 from typing import Any
@@ -128,6 +133,16 @@ class CandleRepository:
         return FoldResult(folded, max(total - folded, 0), len(new_candles), committed, closed,
                           seconds)
 
+    @contextmanager
+    def ended(self, market: str, before_ms: int) -> Iterator[list[Candle]]:
+        """The market's candles that may still be open (those holding its last folded
+        trade, 1s included) and ended before ``before_ms``; the market's progress row
+        stays locked until the block ends, so closers of a market take turns."""
+        conn = self._connection()
+        with conn.transaction():
+            folded_up_to = _lock_progress(conn, [market])[market]
+            yield _newest_ended(conn, market, folded_up_to, before_ms)
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -213,6 +228,30 @@ def _closed(conn: Conn, committed: Sequence[Candle], folded_before: Mapping[str,
                                            [c.interval.value for c in opened],
                                            [c.open_time for c in opened])).fetchall()
     return [candle_from_row(row) for row in rows] + closed
+
+
+# The newest stored candle of each interval of a market.
+_SELECT_NEWEST = (
+    "SELECT DISTINCT ON (interval) market, interval, open_time, close_time, open, high, low,"
+    "  close, volume, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume,"
+    "  first_trade_id, last_trade_id"
+    " FROM candles WHERE market = %s ORDER BY interval, open_time DESC"
+)
+
+
+def _newest_ended(conn: Conn, market: str, folded_up_to: int, before_ms: int
+                  ) -> list[Candle]:
+    """``CandleRepository.ended``: trades fold in id order, so the newest candle of each
+    interval holds the last folded trade; every older one was closed by a later trade."""
+    newest = [candle_from_row(row) for row in conn.execute(_SELECT_NEWEST, (market,))]
+    last = conn.execute("SELECT floor(extract(epoch FROM executed_at) * 1000)::bigint"
+                        " FROM trades WHERE market = %s AND id = %s",
+                        (market, folded_up_to)).fetchone()
+    if last is not None:
+        second = open_time(Interval.S1, int(last[0]))
+        newest += fold(market, _trades_between(conn, market, second, second + 999),
+                       [Interval.S1])
+    return [c for c in newest if c.close_time < before_ms]
 
 
 def _seconds(conn: Conn, market: str, batch: Sequence[Trade], folded_before: int

@@ -21,6 +21,8 @@ Layout (amounts are decimal strings of smallest units, as at the API):
 * ``klines:{market}:{interval}`` sorted set, score = open time (ms), member = a kline
   event's candle fields, the ``RECENT_KLINES`` newest candles.
 * ``ticker24hr:{market}:{last trade id}`` a rolling 24 h statistic, for a second.
+* ``klines_final:{market}`` ms: every candle of the market that closed before this
+  time was sent final (``ClosedKlines``, the candles function's guard).
 """
 
 from __future__ import annotations
@@ -97,6 +99,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
 return 1
+"""
+
+
+# Moves a market's ``klines_final`` time forward only. ARGV: the new time.
+ADVANCE_FINAL = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 0
 """
 
 
@@ -270,3 +281,34 @@ def _level_strings(levels: list[Level]) -> list[list[str]]:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+class ClosedKlines:
+    """Up to when each market's candles were sent final, so that none is sent twice.
+
+    The candles function reads it before sending kline events and moves it forward once
+    the broker has them: a redelivery, or a second closer after the first, finds its
+    finals sent. Lost (Redis flushed), it reads 0 and the finals of the candles still
+    in hand go out once more.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._advance = client.register_script(ADVANCE_FINAL)
+
+    def sent_before(self, markets: Sequence[str]) -> dict[str, int]:
+        if not markets:
+            return {}
+        values = self._redis.mget([_final_key(m) for m in markets])
+        return {m: int(v) if v is not None else 0
+                for m, v in zip(markets, values, strict=True)}
+
+    def advance(self, times: dict[str, int]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for market, time_ms in times.items():
+            self._advance(keys=[_final_key(market)], args=[time_ms], client=pipe)
+        pipe.execute()
+
+
+def _final_key(market: str) -> str:
+    return f"klines_final:{market}"

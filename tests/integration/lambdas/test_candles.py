@@ -220,9 +220,10 @@ def progress(conn: Conn) -> dict[str, int]:
 # ------------------------------------------------------------------------------- fixtures
 
 @pytest.fixture
-def settings(test_settings: Settings, topic_name: str,
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """The function's settings: the test database, Redis db and a fresh topic."""
+def settings(test_settings: Settings, topic_name: str, monkeypatch: pytest.MonkeyPatch,
+             redis_client: redis.Redis) -> Iterator[Settings]:
+    """The function's settings: the test database, Redis db (flushed: it holds up to when
+    each market's klines were sent final) and a fresh topic."""
     configured = test_settings.model_copy(update={"market_events_topic": topic_name})
     monkeypatch.setattr(candles, "get_settings", lambda: configured)
     yield configured
