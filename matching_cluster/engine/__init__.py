@@ -13,6 +13,7 @@ from .commands import (
     Command,
     PlaceOco,
     PlaceOrder,
+    PlaceOto,
 )
 from .events import (
     Accepted,
@@ -26,7 +27,7 @@ from .events import (
     event_to_tuple,
     stream_digest,
 )
-from .snapshot import BookSnapshot, RestingOrder, StopOrder
+from .snapshot import BookSnapshot, PendingOrder, RestingOrder, StopOrder
 
 __all__ = [
     "Accepted",
@@ -40,8 +41,10 @@ __all__ = [
     "Event",
     "OrderBook",
     "OrderDone",
+    "PendingOrder",
     "PlaceOco",
     "PlaceOrder",
+    "PlaceOto",
     "Rejected",
     "RestingOrder",
     "StopOrder",

@@ -73,10 +73,11 @@ from .commands import (
     Command,
     PlaceOco,
     PlaceOrder,
+    PlaceOto,
 )
 from .events import Accepted, Amended, Event, OrderDone, Rejected, Trade, Triggered
 from .order_lists import oco_prices_problem, oco_shape_problem
-from .snapshot import BookSnapshot, RestingOrder, StopOrder
+from .snapshot import BookSnapshot, PendingOrder, RestingOrder, StopOrder
 
 # Builds a NamedTuple from a tuple in C, skipping the Python-level __new__ (hot path).
 _new: Any = tuple.__new__
@@ -180,6 +181,8 @@ class OrderBook:
         self._stops: dict[int, StopOrder] = {}
         self._siblings: dict[int, int] = {}  # OCO leg -> the other leg
         self._activated: list[int] = []  # OCO legs that traded, worked or ended
+        self._pending: dict[int, tuple[PlaceOrder, ...]] = {}  # OTO working id -> pending
+        self._pending_of: dict[int, int] = {}  # OTO pending order id -> its working order
         self._last_price = 0
         self._low, self._high = _UNLIMITED, 0
         # Set when a command leaves OCO legs activated or stops to check (one test per
@@ -195,6 +198,7 @@ class OrderBook:
             AmendOrder: self._amend,
             CancelReplace: self._cancel_replace,
             PlaceOco: self._place_oco,
+            PlaceOto: self._place_oto,
         }
 
     # ----------------------------------------------------------------- entry points
@@ -212,7 +216,7 @@ class OrderBook:
         except KeyError:
             raise TypeError(f"not an engine command: {cmd!r}") from None
         handler(cmd)
-        if self._follow_up:
+        if self._follow_up or self._pending:
             self._follow_up_command()
         return out
 
@@ -227,16 +231,21 @@ class OrderBook:
             except KeyError:
                 raise TypeError(f"not an engine command: {cmd!r}") from None
             handler(cmd)
-            if self._follow_up:
+            if self._follow_up or self._pending:
                 self._follow_up_command()
         return out
 
     def _follow_up_command(self) -> None:
-        """What a command set off: OCO legs expired by their siblings, then stops."""
-        if self._activated:
-            self._expire_siblings()
-        if self._high:
-            self._trigger_stops()
+        """What a command set off: OCO legs expired by their siblings, then stops, then
+        the pending orders of OTO lists whose working order ended (placed when it
+        filled: their trades may set off more of all three)."""
+        while True:
+            if self._activated:
+                self._expire_siblings()
+            if self._high:
+                self._trigger_stops()
+            if not (self._pending and self._release_pending()):
+                break
         self._follow_up = False
 
     @property
@@ -313,6 +322,8 @@ class OrderBook:
             stops=tuple(self._stops.values()),
             last_price=self._last_price,
             oco_pairs=tuple(self.oco_pairs()),
+            pending=tuple(_pending_of(working, p) for working, pending in self._pending.items()
+                          for p in pending),
         )
 
     @classmethod
@@ -342,6 +353,14 @@ class OrderBook:
             if a == b or not legs_open or a in book._siblings or b in book._siblings:
                 raise ValueError(f"inconsistent snapshot OCO legs {(a, b)!r}")
             book._siblings[a], book._siblings[b] = b, a
+        for p in snapshot.pending:
+            if p.working_id not in book._orders or p.order_id in book._pending_of:
+                raise ValueError(f"inconsistent snapshot pending order {p!r}")
+            book._pending[p.working_id] = (*book._pending.get(p.working_id, ()), PlaceOrder(
+                p.order_id, p.user_id, Side(p.side), OrderType(p.order_type),
+                p.price, p.qty, p.quote_qty, TimeInForce(p.tif), SelfTradePrevention(p.stp),
+                p.spend_cap, p.stop_price))
+            book._pending_of[p.order_id] = p.working_id
         return book
 
     def state_hash(self) -> str:
@@ -387,6 +406,10 @@ class OrderBook:
         else:
             stop = self._stops.get(cmd.order_id) if self._stops else None
             if stop is None or stop.user_id != cmd.user_id:
+                working = self._pending_of.get(cmd.order_id) if self._pending_of else None
+                if working is not None and self._orders[working].user_id == cmd.user_id:
+                    self._cancel(CancelOrder(working, cmd.user_id))  # ends its pending ones
+                    return
                 self._reject(CommandKind.CANCEL, cmd.order_id, cmd.user_id,
                              RejectReason.UNKNOWN_ORDER)
                 return
@@ -419,7 +442,7 @@ class OrderBook:
                 self._amend_stop(stop, new_qty)
                 return
             reason = RejectReason.UNKNOWN_ORDER
-        elif cmd.order_id in self._siblings:
+        elif cmd.order_id in self._siblings or cmd.order_id in self._pending:
             reason = RejectReason.IN_ORDER_LIST
         elif type(new_qty) is int and 0 < new_qty < o.qty and not new_qty % self._lot:
             self._amend_down(o, new_qty)
@@ -465,7 +488,8 @@ class OrderBook:
         qty = cmd.qty
         if (
             o is None or o.user_id != cmd.user_id or cmd.new_order_id in orders
-            or cmd.new_order_id in self._stops or cmd.order_id in self._siblings or not (
+            or cmd.new_order_id in self._stops or cmd.order_id in self._siblings
+            or cmd.order_id in self._pending or not (
                 type(price) is int and type(qty) is int
                 and not price % self._tick and not qty % self._lot
                 and self._min_qty <= qty <= self._max_qty and price * qty >= self._min_price_qty
@@ -491,7 +515,7 @@ class OrderBook:
             reason = RejectReason.UNKNOWN_ORDER
         elif cmd.new_order_id in self._orders or cmd.new_order_id in self._stops:
             reason = RejectReason.DUPLICATE_ORDER_ID
-        elif cmd.order_id in self._siblings:
+        elif cmd.order_id in self._siblings or cmd.order_id in self._pending:
             reason = RejectReason.IN_ORDER_LIST
         else:
             reason = self._limit_problem(cmd.price, cmd.qty)
@@ -669,6 +693,84 @@ class OrderBook:
                 self._accept_stop(leg)
         above, below = cmd.above.order_id, cmd.below.order_id
         self._siblings[above], self._siblings[below] = below, above
+
+    def _place_oto(self, cmd: PlaceOto) -> None:
+        reason = self._oto_problem(cmd)
+        if reason is not None:
+            for o in (cmd.working, *cmd.pending):
+                self._reject(CommandKind.PLACE, o.order_id, o.user_id, reason)
+            return
+        working = cmd.working.order_id
+        self._pending[working] = cmd.pending
+        for p in cmd.pending:
+            self._pending_of[p.order_id] = working
+        self._place(cmd.working)
+
+    def _oto_problem(self, cmd: PlaceOto) -> RejectReason | None:
+        """The list's shape, the working order as a LIMIT / LIMIT_MAKER of its own, then
+        the pending order (or the pending pair, as an OCO but for its prices) as placed
+        later."""
+        working, pending = cmd.working, cmd.pending
+        ids = [o.order_id for o in (working, *pending)]
+        if (
+            type(pending) is not tuple or len(pending) not in (1, 2) or len(set(ids)) != len(ids)
+            or any(p.user_id != working.user_id for p in pending)
+            or type(working.order_type) is not OrderType
+            or working.order_type not in (_LIMIT, _LIMIT_MAKER)
+        ):
+            return RejectReason.INVALID_ORDER
+        if any(i in self._orders or i in self._stops or i in self._pending_of for i in ids):
+            return RejectReason.DUPLICATE_ORDER_ID
+        reason = self._resting_problem(working)
+        if len(pending) == 2:
+            pair = PlaceOco(*pending)
+            reason = reason or oco_shape_problem(pair)
+            for leg in pending:
+                reason = reason or self._leg_problem(leg)
+            return reason
+        (single,) = pending
+        if reason is not None or type(single.order_type) is not OrderType:
+            return reason or RejectReason.INVALID_ORDER
+        if single.order_type in (_LIMIT, _LIMIT_MAKER):
+            return self._resting_problem(single)
+        if single.order_type is _MARKET:
+            return RejectReason.INVALID_ORDER if single.quote_qty else self._market_problem(single)
+        return self._stop_problem(single, check_trigger=False)
+
+    def _resting_problem(self, o: PlaceOrder) -> RejectReason | None:
+        """What is wrong with a LIMIT / LIMIT_MAKER order, as ``_place`` checks it."""
+        reason = limit_problem(self.spec, o.price, o.qty)
+        if reason is None and (o.quote_qty or o.spend_cap or o.stop_price
+                               or not _valid_enums(o)):
+            return RejectReason.INVALID_ORDER
+        return reason
+
+    def _release_pending(self) -> bool:
+        """Place the pending orders of every OTO list whose working order filled, end
+        those of lists whose working order ended otherwise; whether there were any."""
+        ended = [working for working in self._pending if working not in self._orders]
+        for working in ended:
+            pending = self._pending.pop(working)
+            for p in pending:
+                del self._pending_of[p.order_id]
+            reason = self._end_reason(working)
+            if reason is _FILLED:
+                if len(pending) == 1:
+                    self._place(pending[0])
+                else:
+                    self._place_oco(PlaceOco(*pending))
+                continue
+            end = _CANCELED if reason is _CANCELED else _EXPIRED_IN_LIST
+            for p in pending:
+                self._emit_done_new(p.order_id, p.user_id, p.side, end, 0, 0, p.qty)
+        return bool(ended)
+
+    def _end_reason(self, order_id: int) -> DoneReason:
+        """Why an order this command took off the book ended (its latest OrderDone)."""
+        for event in reversed(self._out):
+            if type(event) is OrderDone and event.order_id == order_id:
+                return event.reason
+        raise AssertionError(f"order {order_id} left the book without an OrderDone")
 
     def _oco_problem(self, cmd: PlaceOco) -> RejectReason | None:
         """The list's shape, then each leg as an order of its own (a stop leg is not
@@ -986,3 +1088,8 @@ def _stop_of(cmd: PlaceOrder) -> StopOrder:
 def _resting(o: _Order) -> RestingOrder:
     return RestingOrder(o.order_id, o.user_id, o.side, o.order_type, o.stp, o.price, o.qty,
                         o.remaining, o.filled_quote)
+
+
+def _pending_of(working_id: int, p: PlaceOrder) -> PendingOrder:
+    return PendingOrder(working_id, p.order_id, p.user_id, p.side, p.order_type, p.stp, p.tif,
+                        p.price, p.qty, p.quote_qty, p.spend_cap, p.stop_price)

@@ -107,4 +107,23 @@ class PlaceOco:
     below: PlaceOrder
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | AmendOrder | CancelReplace | PlaceOco
+@dataclass(frozen=True, slots=True)
+class PlaceOto:
+    """An OTO order list (one-triggers-the-other): a ``working`` LIMIT or LIMIT_MAKER
+    order goes on the book; its ``pending`` order, or pending OCO pair (above, then
+    below: an OTOCO), is placed once the working order has fully filled.
+
+    All of the list's orders are one user's and are accepted or refused together (the
+    pending ones as orders of their own, a pair's shape as an OCO's; a pending stop's
+    trigger and a pair's price relationship are checked when they are placed). If the
+    working order ends without filling, its pending orders end too: CANCELED with a
+    cancel, else EXPIRED_IN_LIST. Cancelling a pending order cancels the working one.
+    Neither the working order nor, while it waits, a pending one can be amended.
+    """
+
+    working: PlaceOrder
+    pending: tuple[PlaceOrder, ...]
+
+
+Command = (PlaceOrder | CancelOrder | CancelAll | AmendOrder | CancelReplace | PlaceOco
+           | PlaceOto)

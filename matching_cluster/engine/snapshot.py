@@ -22,7 +22,7 @@ from chalicelib.domain.orders import (
     stop_reached,
 )
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 
 
 class RestingOrder(NamedTuple):
@@ -65,6 +65,24 @@ class StopOrder(NamedTuple):
         return stop_reached(self.order_type, self.side, self.stop_price, low, high)
 
 
+class PendingOrder(NamedTuple):
+    """An OTO list's pending order, waiting for its ``working_id`` order to fill (a
+    pending OCO pair: above first)."""
+
+    working_id: int
+    order_id: int
+    user_id: int
+    side: Side
+    order_type: OrderType
+    stp: SelfTradePrevention
+    tif: TimeInForce
+    price: int
+    qty: int
+    quote_qty: int
+    spend_cap: int
+    stop_price: int
+
+
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
     spec: MarketSpec
@@ -76,6 +94,9 @@ class BookSnapshot:
     """The price of the market's latest trade (0 before the first): stops trigger on it."""
     oco_pairs: tuple[tuple[int, int], ...] = ()
     """The two legs (lower id first) of every OCO list whose legs are both open."""
+    pending: tuple[PendingOrder, ...] = ()
+    """The pending orders of OTO lists whose working order is still open, by list in
+    the order the lists were placed."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (enums as their Binance names, ints as ints)."""
@@ -88,6 +109,7 @@ class BookSnapshot:
             "stops": [list(o) for o in self.stops],
             "last_price": self.last_price,
             "oco_pairs": [list(pair) for pair in self.oco_pairs],
+            "pending": [list(p) for p in self.pending],
         }
 
     @classmethod
@@ -105,8 +127,15 @@ class BookSnapshot:
             for oid, uid, side, otype, stp, tif, price, qty, quote_qty, cap, stop_price
             in data["stops"]
         )
+        pending = tuple(
+            PendingOrder(wid, oid, uid, Side(side), OrderType(otype), SelfTradePrevention(stp),
+                         TimeInForce(tif), price, qty, quote_qty, cap, stop_price)
+            for wid, oid, uid, side, otype, stp, tif, price, qty, quote_qty, cap, stop_price
+            in data["pending"]
+        )
         return cls(MarketSpec(**data["spec"]), data["next_seq"], data["next_trade_id"], orders,
-                   stops, data["last_price"], tuple((a, b) for a, b in data["oco_pairs"]))
+                   stops, data["last_price"], tuple((a, b) for a, b in data["oco_pairs"]),
+                   pending)
 
     def canonical_bytes(self) -> bytes:
         """Deterministic encoding, the input of ``OrderBook.state_hash``."""

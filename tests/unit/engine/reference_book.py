@@ -15,6 +15,11 @@ OCO lists are pairs of leg ids. After each command (and after each stop that wor
 events it caused are read again: a Trade whose maker is a leg, or a leg expired by
 self-trade prevention, expires the other leg; a stop leg that works expires the other
 leg before it trades; a cancelled leg takes the other with it.
+
+OTO lists are (working id, pending orders) pairs. Once the command's OCO expiries and
+stops are done, every list whose working order is no longer in the book is looked up
+in the events: filled, its pending order is placed (a pending pair as an OCO list) and
+all of that is looked at again; ended otherwise, its pending orders end with it.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class ReferenceBook:
         self.last_price = 0
         self.prices: list[int] = []  # traded since stops were last looked at
         self.pairs: list[tuple[int, int]] = []  # OCO legs (above, below)
+        self.lists: list[tuple[int, tuple[engine.PlaceOrder, ...]]] = []  # OTO lists
         self.seq = 1
         self.trade_id = 1
         self.out: list[engine.Event] = []
@@ -165,7 +171,7 @@ class ReferenceBook:
                       new_qty: object) -> domain.RejectReason | None:
         if o is None:
             return Reject.UNKNOWN_ORDER
-        if self.sibling(o.order_id) is not None:
+        if self.sibling(o.order_id) is not None or self.is_working(o.order_id):
             return Reject.IN_ORDER_LIST
         if not is_count(new_qty):
             return Reject.INVALID_QUANTITY
@@ -180,7 +186,7 @@ class ReferenceBook:
             return Reject.UNKNOWN_ORDER
         if self.taken(cmd.new_order_id):
             return Reject.DUPLICATE_ORDER_ID
-        if self.sibling(o.order_id) is not None:
+        if self.sibling(o.order_id) is not None or self.is_working(o.order_id):
             return Reject.IN_ORDER_LIST
         return self.limit_problem(cmd.price, cmd.qty)
 
@@ -205,6 +211,23 @@ class ReferenceBook:
         return reason
 
     def oco_problem(self, cmd: engine.PlaceOco) -> domain.RejectReason | None:
+        reason = self.oco_legs_problem(cmd)
+        if reason is not None:
+            return reason
+        high, low = level(cmd.above), level(cmd.below)
+        if not (high > low and (not self.last_price or high > self.last_price > low)):
+            return Reject.OCO_BAD_PRICES
+        for leg in (cmd.above, cmd.below):
+            if leg.order_type is domain.OrderType.LIMIT_MAKER:
+                taker = Taker(leg.order_id, leg.user_id, leg.side, leg.stp, leg.price, leg.qty,
+                              None)
+                best = self.best_maker(taker)
+                if best is not None and taker.accepts(best.price):
+                    return Reject.WOULD_MATCH_IMMEDIATELY
+        return None
+
+    def oco_legs_problem(self, cmd: engine.PlaceOco) -> domain.RejectReason | None:
+        """The pair's shape, then each leg as an order of its own."""
         above, below = cmd.above, cmd.below
         side = above.side
         wanted = {domain.Side.SELL: (PROFIT_LEGS, LOSS_LEGS),
@@ -225,17 +248,48 @@ class ReferenceBook:
                     reason = Reject.INVALID_ORDER
             if reason is not None:
                 return reason
-        high, low = level(above), level(below)
-        if not (high > low and (not self.last_price or high > self.last_price > low)):
-            return Reject.OCO_BAD_PRICES
-        for leg in (above, below):
-            if leg.order_type is domain.OrderType.LIMIT_MAKER:
-                taker = Taker(leg.order_id, leg.user_id, leg.side, leg.stp, leg.price, leg.qty,
-                              None)
-                best = self.best_maker(taker)
-                if best is not None and taker.accepts(best.price):
-                    return Reject.WOULD_MATCH_IMMEDIATELY
         return None
+
+    def resting_problem(self, cmd: engine.PlaceOrder) -> domain.RejectReason | None:
+        """A LIMIT / LIMIT_MAKER order's own problem (its id aside)."""
+        reason = self.limit_problem(cmd.price, cmd.qty)
+        if reason is None and (cmd.quote_qty or cmd.spend_cap or cmd.stop_price
+                               or not known_enums(cmd)):
+            return Reject.INVALID_ORDER
+        return reason
+
+    def oto_problem(self, cmd: engine.PlaceOto) -> domain.RejectReason | None:
+        working, pending = cmd.working, cmd.pending
+        ids = [o.order_id for o in (working, *pending)]
+        if (len(pending) not in (1, 2) or len(set(ids)) != len(ids)
+                or any(p.user_id != working.user_id for p in pending)
+                or working.order_type not in (domain.OrderType.LIMIT,
+                                              domain.OrderType.LIMIT_MAKER)):
+            return Reject.INVALID_ORDER
+        if any(self.taken(i) or self.working_of(i) is not None for i in ids):
+            return Reject.DUPLICATE_ORDER_ID
+        reason = self.resting_problem(working)
+        if reason is not None:
+            return reason
+        if len(pending) == 2:
+            return self.oco_legs_problem(engine.PlaceOco(*pending))
+        (single,) = pending
+        if single.order_type in (domain.OrderType.LIMIT, domain.OrderType.LIMIT_MAKER):
+            return self.resting_problem(single)
+        if single.order_type is domain.OrderType.MARKET:
+            return Reject.INVALID_ORDER if single.quote_qty else self.market_problem(single)
+        if single.order_type in STOP_TYPES:
+            return self.stop_problem(single, against_last_price=False)
+        return Reject.INVALID_ORDER
+
+    def working_of(self, pending_id: int) -> int | None:
+        """The working order of the OTO list ``pending_id`` waits in."""
+        return next((working for working, pending in self.lists
+                     if any(p.order_id == pending_id for p in pending)), None)
+
+    def is_working(self, order_id: int) -> bool:
+        """Whether the order is an OTO list's working order, its pending ones waiting."""
+        return any(working == order_id for working, _ in self.lists)
 
     # ------------------------------------------------------------------ OCO links
 
@@ -301,9 +355,51 @@ class ReferenceBook:
                 self.cancel_replace(cmd)
             case engine.PlaceOco():
                 self.place_oco(cmd)
-        self.expire_activated(0)
-        self.work_reached_stops()
+            case engine.PlaceOto():
+                self.place_oto(cmd)
+        since = 0
+        while True:
+            self.expire_activated(since)
+            self.work_reached_stops()
+            since = len(self.out)
+            if not self.release_lists():
+                break
         return self.out
+
+    def place_oto(self, cmd: engine.PlaceOto) -> None:
+        reason = self.oto_problem(cmd)
+        if reason is not None:
+            for o in (cmd.working, *cmd.pending):
+                self.refuse(domain.CommandKind.PLACE, o.order_id, o.user_id, reason)
+            return
+        self.lists.append((cmd.working.order_id, cmd.pending))
+        self.place_limit(cmd.working)
+
+    def release_lists(self) -> bool:
+        """Place or end the pending orders of the lists whose working order is gone."""
+        ended = [(w, pending) for w, pending in self.lists if self.find(w) is None]
+        self.lists = [entry for entry in self.lists if entry not in ended]
+        for working, pending in ended:
+            done = next(e for e in reversed(self.out)
+                        if isinstance(e, engine.OrderDone) and e.order_id == working)
+            if done.reason is Done.FILLED and len(pending) == 2:
+                self.place_oco(engine.PlaceOco(*pending))
+            elif done.reason is Done.FILLED:
+                self.place(pending[0])
+            else:
+                reason = Done.CANCELED if done.reason is Done.CANCELED else Done.EXPIRED_IN_LIST
+                for p in pending:
+                    self.emit(engine.OrderDone, p.order_id, p.user_id, p.side, reason, 0, 0,
+                              p.qty)
+        return bool(ended)
+
+    def place(self, cmd: engine.PlaceOrder) -> None:
+        if cmd.order_type is domain.OrderType.MARKET:
+            self.place_market(cmd)
+        elif cmd.order_type in STOP_TYPES:
+            self.place_stop(cmd)
+        else:
+            self.place_limit(cmd)
 
     def place_oco(self, cmd: engine.PlaceOco) -> None:
         reason = self.oco_problem(cmd)
@@ -524,6 +620,10 @@ class ReferenceBook:
         elif stop is not None:
             self.cancel_stop(stop)
         else:
+            working = self.working_of(cmd.order_id)
+            if working is not None and self.owned(working, cmd.user_id) is not None:
+                self.cancel(engine.CancelOrder(working, cmd.user_id))  # ends the list
+                return
             self.refuse(domain.CommandKind.CANCEL, cmd.order_id, cmd.user_id,
                         Reject.UNKNOWN_ORDER)
             return

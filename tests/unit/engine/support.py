@@ -9,7 +9,15 @@ from chalicelib.domain.orders import (
     Side,
     TimeInForce,
 )
-from matching_cluster.engine import Event, OrderBook, OrderDone, PlaceOco, PlaceOrder, Trade
+from matching_cluster.engine import (
+    Event,
+    OrderBook,
+    OrderDone,
+    PlaceOco,
+    PlaceOrder,
+    PlaceOto,
+    Trade,
+)
 
 # price is per 10 base units, tick 5, lot 10: a fill's quote is price * qty // 10, exact.
 SPEC = MarketSpec(
@@ -87,8 +95,9 @@ def fills(events: list[Event]) -> list[tuple[int, int, int, int]]:
     return [(t.maker_order_id, t.taker_order_id, t.price, t.qty) for t in trades(events)]
 
 
-def seed(book: OrderBook, *cmds: PlaceOrder | PlaceOco) -> None:
-    """Place resting (or waiting) orders and OCO lists, asserting none of them traded."""
+def seed(book: OrderBook, *cmds: PlaceOrder | PlaceOco | PlaceOto) -> None:
+    """Place resting (or waiting) orders, OCO lists and OTO lists (whose working order
+    alone is accepted), asserting none of them traded."""
     for cmd in cmds:
         events = book.apply(cmd)
         assert kinds(events) == ["Accepted"] * (2 if isinstance(cmd, PlaceOco) else 1), events

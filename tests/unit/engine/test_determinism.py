@@ -19,6 +19,7 @@ from matching_cluster.engine import (
     OrderDone,
     PlaceOco,
     PlaceOrder,
+    PlaceOto,
     Trade,
     Triggered,
     encode_events,
@@ -31,8 +32,8 @@ pytestmark = pytest.mark.unit
 
 
 def seeded_stream(seed: int, length: int) -> list[Command]:
-    """A mixed command stream: every command type and order type (stops included), STP
-    modes, some invalid input."""
+    """A mixed command stream: every command type and order type (stops, OCO and OTO
+    lists included), STP modes, some invalid input."""
     rng = random.Random(seed)
     users = range(1, 6)
     ids: list[tuple[int, int]] = []  # (order id, user) of every placed order
@@ -55,6 +56,13 @@ def seeded_stream(seed: int, length: int) -> list[Command]:
             above, below = (take, loss) if side is Side.SELL else (loss, take)
             cmds.append(PlaceOco(above, below))
             ids += [(n, user), (length + n, user)]
+        elif roll < 0.035 and ids:  # an OTO: buy (or sell), then take profit 2 ticks away
+            side = rng.choice(list(Side))
+            then, gap = (Side.SELL, 10) if side is Side.BUY else (Side.BUY, -10)
+            cmds.append(PlaceOto(PlaceOrder(n, user, side, price=price, qty=qty), (
+                PlaceOrder(2 * length + n, user, then, OrderType.LIMIT_MAKER,
+                           price=price + gap, qty=qty),)))
+            ids += [(n, user), (2 * length + n, user)]
         elif roll < 0.05 and ids:
             stop_type = rng.choice([t for t in OrderType if t.is_conditional])
             stop_price = rng.randint(16, 24) * 5

@@ -35,6 +35,7 @@ from matching_cluster.engine import (
     OrderDone,
     PlaceOco,
     PlaceOrder,
+    PlaceOto,
     Trade,
     Triggered,
     encode_events,
@@ -87,6 +88,7 @@ class EngineVersusReference(RuleBasedStateMachine):
         """Mostly an open order (resting or waiting); sometimes any id seen so far."""
         open_ids = [o.order_id for o in self.engine.open_orders()]
         open_ids += [s.order_id for s in self.engine.stop_orders()]
+        open_ids += [p.order_id for p in self.engine.snapshot().pending]
         if open_ids and pick % 5:
             return open_ids[pick % len(open_ids)]
         return self.used_ids[pick % len(self.used_ids)] if self.used_ids else 1
@@ -189,6 +191,50 @@ class EngineVersusReference(RuleBasedStateMachine):
         self.run(PlaceOco(leg(above_types, above, above_level, above_price),
                           leg(below_types, below, below_level, below_price)))
 
+    @rule(pick=PICK, user=USERS, side=SIDES, price=PRICES, qty=QTYS, stp=STPS,
+          tif=st.sampled_from(list(TimeInForce)), maker=st.booleans(),
+          pending_kind=st.integers(0, 4), pending_price=PRICES, level=PRICES,
+          other_level=PRICES, pending_qty=QTYS)
+    def place_oto(self, pick: int, user: int, side: Side, price: int, qty: int,
+                  stp: SelfTradePrevention, tif: TimeInForce, maker: bool, pending_kind: int,
+                  pending_price: int, level: int, other_level: int, pending_qty: int) -> None:
+        """A working LIMIT / LIMIT_MAKER order and, mostly on the other side, a pending
+        LIMIT, LIMIT_MAKER, stop, MARKET order or OCO pair (an OTOCO)."""
+        working = PlaceOrder(self.fresh_id(pick), user, side,
+                             OrderType.LIMIT_MAKER if maker else OrderType.LIMIT,
+                             price=price, qty=qty, tif=tif, stp=stp)
+        then = side if pick % 7 == 0 else (Side.SELL if side is Side.BUY else Side.BUY)
+        above_types, below_types = LEG_TYPES[then]
+
+        def pending(order_type: OrderType, level: int) -> PlaceOrder:
+            # Always a new id, never reused by other rules: the harness's sizes and
+            # fills are by id, and the API never reuses one.
+            self.next_id += 1
+            order_id = self.next_id
+            if order_type is OrderType.MARKET:
+                return PlaceOrder(order_id, user, then, order_type, qty=pending_qty, stp=stp)
+            if order_type.is_conditional:
+                limit_price = pending_price if order_type.working_type is OrderType.LIMIT else 0
+                return PlaceOrder(order_id, user, then, order_type, price=limit_price,
+                                  qty=pending_qty, stop_price=level, stp=stp)
+            return PlaceOrder(order_id, user, then, order_type, price=level, qty=pending_qty,
+                              stp=stp)
+
+        orders: tuple[PlaceOrder, ...]
+        if pending_kind == 4:
+            high, low = max(level, other_level), min(level, other_level)
+            orders = (pending(sorted(above_types)[pick % len(above_types)], high),
+                      pending(sorted(below_types)[pick % len(below_types)], low))
+        else:
+            order_type = (OrderType.LIMIT, OrderType.LIMIT_MAKER, STOP_TYPES[pick % 4],
+                          OrderType.MARKET)[pending_kind]
+            orders = (pending(order_type, level),)
+        for p in orders:  # what a pending order that ends unplaced is checked against
+            self.size[p.order_id] = p.qty
+            self.traded.pop(p.order_id, None)
+            self.traded_quote.pop(p.order_id, None)
+        self.run(PlaceOto(working, orders))
+
     @rule(pick=PICK, user=USERS)
     def cancel(self, pick: int, user: int) -> None:
         order_id = self.known_id(pick)
@@ -216,6 +262,9 @@ class EngineVersusReference(RuleBasedStateMachine):
         assert self.engine.open_orders() == self.reference.open_orders()
         assert self.engine.stop_orders() == self.reference.stops
         assert self.engine.oco_pairs() == sorted(tuple(sorted(p)) for p in self.reference.pairs)
+        assert [(p.working_id, p.order_id) for p in self.engine.snapshot().pending] == [
+            (working, p.order_id) for working, pending in self.reference.lists
+            for p in pending]
         assert self.engine.last_price == self.reference.last_price
         assert self.engine.next_seq == self.reference.seq
         assert self.engine.next_trade_id == self.reference.trade_id
