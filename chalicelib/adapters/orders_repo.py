@@ -67,19 +67,20 @@ def client_order_id_in_use(conn: Conn, user_id: int, client_order_id: str) -> bo
 
 
 def insert_order(conn: Conn, order: NewOrder, locked: int, spend_cap: int,
-                 order_list_id: int | None = None) -> int | None:
-    """The new order's id; None when an open order already has its client order id."""
+                 order_list_id: int | None = None, status: str = "NEW") -> int | None:
+    """The new order's id; None when an open order already has its client order id.
+    An OTO list's pending order is inserted PENDING_NEW."""
     row = conn.execute(
         "INSERT INTO orders (user_id, market, client_order_id, side, type, time_in_force,"
         " self_trade_prevention, price, quantity, quote_order_qty, locked_amount, spend_cap,"
-        " stop_price, order_list_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " stop_price, order_list_id, status)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (user_id, client_order_id)"
         " WHERE status IN ('NEW', 'PARTIALLY_FILLED') DO NOTHING RETURNING id",
         (order.user_id, order.market, order.client_order_id, order.side, order.order_type,
          order.tif, order.stp, order.price or None, order.qty or None,
          order.quote_qty or None, locked, spend_cap, order.stop_price or None,
-         order_list_id)).fetchone()
+         order_list_id, status)).fetchone()
     return int(row[0]) if row else None
 
 

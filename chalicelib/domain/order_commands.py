@@ -44,7 +44,8 @@ class OrderCommand:
     # PLACE of a STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) order: its stop price.
     stop_price: int = 0
     # PLACE_OCO: the list's legs, each a PLACE (above, then below), placed together; the
-    # list's lock is on the one leg whose ``locked`` is not 0.
+    # list's lock is on the one leg whose ``locked`` is not 0. PLACE_OTO: the working
+    # order, then its pending order or pending pair (above, then below).
     legs: tuple[OrderCommand, ...] = ()
     order_list_id: int = 0
 

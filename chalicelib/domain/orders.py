@@ -150,6 +150,7 @@ class CommandKind(StrEnum):
     AMEND = "AMEND"
     CANCEL_REPLACE = "CANCEL_REPLACE"
     PLACE_OCO = "PLACE_OCO"
+    PLACE_OTO = "PLACE_OTO"
 
 
 class RejectReason(StrEnum):

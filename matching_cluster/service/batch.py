@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import CommandKind
+from chalicelib.domain.orders import CommandKind, OrderStatus
 from matching_cluster.engine import (
     AmendOrder,
     CancelAll,
@@ -31,6 +31,7 @@ from matching_cluster.engine import (
     Event,
     PlaceOco,
     PlaceOrder,
+    PlaceOto,
     Trade,
 )
 
@@ -202,12 +203,29 @@ def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
         if (command.kind is CommandKind.PLACE and command.locked
                 and command.order_id in wanted and command.order_id not in known):
             known[command.order_id] = OrderState.placed(command)
-        elif command.kind is CommandKind.PLACE_OCO:
-            above, below = command.legs
-            for leg, sibling in ((above, below), (below, above)):
+        elif command.kind in LISTS:
+            for leg in list_states(command):
                 if leg.order_id in wanted and leg.order_id not in known:
-                    known[leg.order_id] = OrderState.placed(leg, sibling.order_id)
+                    known[leg.order_id] = leg
     return known, wanted
+
+
+LISTS = (CommandKind.PLACE_OCO, CommandKind.PLACE_OTO)
+
+
+def list_states(command: OrderCommand) -> list[OrderState]:
+    """The rows the API inserted with an order list's command: an OCO pair's legs name
+    each other; an OTO's pending orders wait (PENDING_NEW), a pending pair linked."""
+    legs = command.legs
+    pair = legs if command.kind is CommandKind.PLACE_OCO else legs[1:]
+    states = [OrderState.placed(leg) for leg in legs]
+    if command.kind is CommandKind.PLACE_OTO:
+        for state in states[1:]:
+            state.status = OrderStatus.PENDING_NEW
+    if len(pair) == 2:
+        first, second = (s for s in states if s.order_id in {p.order_id for p in pair})
+        first.oco_sibling, second.oco_sibling = second.order_id, first.order_id
+    return states
 
 
 def _remember_open(entry: MarketBook, settlement: Settlement) -> None:
@@ -218,13 +236,14 @@ def _remember_open(entry: MarketBook, settlement: Settlement) -> None:
             entry.orders.pop(order_id, None)
 
 
-PLACING = (CommandKind.PLACE, CommandKind.CANCEL_REPLACE, CommandKind.PLACE_OCO)
+PLACING = (CommandKind.PLACE, CommandKind.CANCEL_REPLACE, CommandKind.PLACE_OCO,
+           CommandKind.PLACE_OTO)
 """The commands that place orders: a halted market refuses those orders."""
 
 
 def placed_order_ids(command: OrderCommand) -> list[int]:
-    """The orders a PLACE, CANCEL_REPLACE or PLACE_OCO command places."""
-    if command.kind is CommandKind.PLACE_OCO:
+    """The orders a PLACE, CANCEL_REPLACE or order list command places."""
+    if command.kind in LISTS:
         return [leg.order_id for leg in command.legs]
     return [command.new_order_id if command.kind is CommandKind.CANCEL_REPLACE
             else command.order_id]
@@ -246,6 +265,9 @@ def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | No
     if kind is CommandKind.PLACE_OCO:
         above, below = command.legs
         return PlaceOco(place_order(above), place_order(below))
+    if kind is CommandKind.PLACE_OTO:
+        working, *pending = command.legs
+        return PlaceOto(place_order(working), tuple(place_order(p) for p in pending))
     if kind is CommandKind.CANCEL:
         return CancelOrder(command.order_id, command.user_id)
     if kind is CommandKind.CANCEL_ALL:

@@ -16,6 +16,7 @@ from psycopg import sql
 from chalicelib.adapters.ledger import post_transactions
 from chalicelib.domain.fees import Rates
 from chalicelib.domain.ledger import LedgerTransaction
+from chalicelib.domain.order_lists import leg_level
 from chalicelib.domain.orders import (
     MarketSpec,
     OrderStatus,
@@ -24,7 +25,7 @@ from chalicelib.domain.orders import (
     Side,
     TimeInForce,
 )
-from matching_cluster.engine import BookSnapshot, RestingOrder, StopOrder, Trade
+from matching_cluster.engine import BookSnapshot, PendingOrder, RestingOrder, StopOrder, Trade
 
 from .settlement import MarketInfo, OrderState, Settlement
 
@@ -151,7 +152,27 @@ def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, Ord
     oco_pairs = tuple(sorted((o.order_id, o.oco_sibling) for o in states.values()
                              if o.order_id < o.oco_sibling and o.oco_sibling in states))
     return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting), tuple(stops),
-                        last_price, oco_pairs), states
+                        last_price, oco_pairs, _pending_orders(conn, spec.symbol)), states
+
+
+def _pending_orders(conn: Conn, market: str) -> tuple[PendingOrder, ...]:
+    """The pending orders of the OTO lists whose working order is open, lists in the
+    order the engine accepted their working orders, a pending pair above first."""
+    rows = conn.execute(
+        "SELECT w.id, p.id, p.user_id, p.side, p.type, p.self_trade_prevention,"
+        " coalesce(p.time_in_force, 'GTC'), coalesce(p.price, 0), coalesce(p.quantity, 0),"
+        " coalesce(p.quote_order_qty, 0), p.spend_cap, coalesce(p.stop_price, 0)"
+        " FROM orders p JOIN orders w ON w.order_list_id = p.order_list_id"
+        "  AND w.status IN ('NEW', 'PARTIALLY_FILLED') AND w.accepted_seq IS NOT NULL"
+        " WHERE p.market = %s AND p.status = 'PENDING_NEW' ORDER BY w.accepted_seq, p.id",
+        (market,)).fetchall()
+    lists: dict[int, list[PendingOrder]] = {}
+    for w, oid, uid, side, otype, stp, tif, price, qty, quote_qty, cap, stop in rows:
+        lists.setdefault(int(w), []).append(PendingOrder(
+            int(w), int(oid), int(uid), Side(side), OrderType(otype), SelfTradePrevention(stp),
+            TimeInForce(tif), int(price), int(qty), int(quote_qty), int(cap), int(stop)))
+    return tuple(p for pending in lists.values() for p in sorted(
+        pending, key=lambda p: -leg_level(p.order_type, p.price, p.stop_price)))
 
 
 def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:

@@ -59,6 +59,7 @@ MARKET_HALTED = "MARKET_HALTED"
 """``done_reason`` of a PLACE the matcher refused because the market is not TRADING."""
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_UNDONE = (*_OPEN, OrderStatus.PENDING_NEW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,10 @@ class OrderState:
     oco_sibling: int = 0  # an OCO leg's other leg (0: not in an OCO)
 
     @classmethod
-    def placed(cls, command: OrderCommand, oco_sibling: int = 0) -> OrderState:
+    def placed(cls, command: OrderCommand) -> OrderState:
         """The row the API inserted with ``command`` (a PLACE that carries its lock)."""
         return cls(command.order_id, command.user_id, command.side, command.order_type,
-                   command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW,
-                   oco_sibling=oco_sibling)
+                   command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW)
 
     @property
     def is_resting(self) -> bool:
@@ -160,7 +160,7 @@ def settle(
         if isinstance(event, Trade):
             _trade(market, charged(market.spec, event, tier_rates or {}), orders, out)
         elif isinstance(event, Accepted):
-            _touch(orders[event.order_id], event.seq, out).accepted_seq = event.seq
+            _accepted(orders[event.order_id], event.seq, out)
         elif isinstance(event, OrderDone):
             _done(market, event, orders, out)
         elif isinstance(event, Amended):
@@ -224,12 +224,21 @@ def _fill(order: OrderState, t: Trade, taken_from_lock: int) -> None:
     order.status = OrderStatus.PARTIALLY_FILLED
 
 
+def _accepted(order: OrderState, seq: int, out: Settlement) -> None:
+    """On the book (or waiting for its stop price); an OTO's pending order is placed."""
+    _touch(order, seq, out).accepted_seq = seq
+    if order.status is OrderStatus.PENDING_NEW:
+        order.status = OrderStatus.NEW
+
+
 def _done(market: MarketInfo, e: OrderDone, orders: dict[int, OrderState],
           out: Settlement) -> None:
     order = _touch(orders[e.order_id], e.seq, out)
-    if e.reason is DoneReason.EXPIRED_IN_LIST and order.locked_amount:
+    if (e.reason is DoneReason.EXPIRED_IN_LIST and order.locked_amount
+            and order.status in _OPEN and orders[order.oco_sibling].status in _OPEN):
         # The OCO's lock is on this leg, and the other leg started working: the engine
-        # expires this one before the other trades, so the lock moves to it whole.
+        # expires this one before the other trades, so the lock moves to it whole. (An
+        # OTO's pending pair ending unplaced gives its lock back instead.)
         heir = _touch(orders[order.oco_sibling], e.seq, out)
         heir.locked_amount += order.locked_amount
         order.locked_amount = 0
@@ -255,7 +264,7 @@ def _rejected(
 ) -> None:
     if not _frees_its_lock(e):
         return
-    if order is None or order.status not in _OPEN or order.accepted_seq is not None:
+    if order is None or order.status not in _UNDONE or order.accepted_seq is not None:
         return
     _touch(order, e.seq, out)
     _finish_unaccepted(market, order, e.reason.value, out)

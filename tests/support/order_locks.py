@@ -1,5 +1,6 @@
 """Invariant 3 of the SPEC for orders: what a user has locked is what their open orders
-(resting, or stop orders waiting for their stop price) can still consume."""
+(resting, stop orders waiting for their stop price, an OTO list's pending orders) can
+still consume."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def assert_locks_match_open_orders(conn: psycopg.Connection[Any],
         "  FROM (SELECT o.user_id, CASE o.side WHEN 'BUY' THEN m.quote_asset"
         "         ELSE m.base_asset END AS asset, o.locked_amount AS o_locked"
         "        FROM orders o JOIN markets m ON m.symbol = o.market"
-        "        WHERE o.status IN ('NEW', 'PARTIALLY_FILLED')) locked_by"
+        "        WHERE o.status IN ('NEW', 'PARTIALLY_FILLED', 'PENDING_NEW')) locked_by"
         "  GROUP BY locked_by.user_id, locked_by.asset)"
         " SELECT b.user_id, b.asset, b.locked, coalesce(w.locked, 0) FROM balances b"
         " LEFT JOIN wanted w ON w.user_id = b.user_id AND w.asset = b.asset"

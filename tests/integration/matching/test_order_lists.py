@@ -10,7 +10,7 @@ import psycopg
 
 from chalicelib.domain.orders import NewOrder, OrderType, SelfTradePrevention, Side, TimeInForce
 from chalicelib.service_layer import order_lists
-from chalicelib.service_layer.order_lists import NewOco
+from chalicelib.service_layer.order_lists import NewOco, NewOto
 from matching_cluster.service import repository as repo
 from tests.support.ledger import assert_ledger_invariants
 from tests.support.order_locks import assert_locks_match_open_orders
@@ -164,6 +164,74 @@ def test_an_oco_the_price_has_moved_past_is_refused_whole_and_unlocked(
 
     assert statuses(db, placed.order_ids) == [("REJECTED", 0), ("REJECTED", 0)]
     assert balance(db, seller, "BTC") == (BTC_UNIT, 0)
+    assert_locks_match_open_orders(db, users)
+    assert_ledger_invariants(db)
+
+
+
+def buy_then_bracket(user_id: int, name: str) -> NewOto:
+    """An OTOCO: buy 0.5 at 50,000; once bought, take profit at 52,000 or stop the loss
+    at 48,000 (limit 47,500)."""
+    working = NewOrder(user_id, "BTCUSDT", f"{name}-working", Side.BUY, OrderType.LIMIT,
+                       TimeInForce.GTC, 50_000 * DOLLAR, 5 * TENTH, 0,
+                       SelfTradePrevention.NONE)
+    return NewOto(f"{name}-list", working, (
+        leg(user_id, Side.SELL, OrderType.LIMIT_MAKER, f"{name}-above", qty=5 * TENTH,
+            price=52_000 * DOLLAR),
+        leg(user_id, Side.SELL, OrderType.STOP_LOSS_LIMIT, f"{name}-below", qty=5 * TENTH,
+            price=47_500 * DOLLAR, stop_price=48_000 * DOLLAR)))
+
+
+def test_an_otoco_waits_through_a_rebuild_and_places_its_pair_when_the_working_order_fills(
+    db: Conn, db_url: str, market: Market,
+) -> None:
+    maker, taker, trader = users = create_users(db, 3)
+    fund(db, {(maker, "BTC"): 2 * BTC_UNIT, (taker, "USDT"): 200_000 * DOLLAR,
+              (trader, "USDT"): 30_000 * DOLLAR, (trader, "BTC"): TENTH * 5})
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        matcher = Matcher(conn)
+        placed = order_lists.place_oto(db, buy_then_bracket(trader, "bracket"))
+        working_id, stop_id, take_id = placed.order_ids
+        matcher.apply([placed.command])
+        # The working order rests; the pair waits with its own lock (Binance's OTO).
+        assert statuses(db, [working_id, stop_id, take_id]) == [
+            ("NEW", 25_000 * DOLLAR), ("PENDING_NEW", 0), ("PENDING_NEW", 5 * TENTH)]
+        assert_locks_match_open_orders(db, users)
+
+        matcher.restart()  # the pending pair comes back from PostgreSQL
+        snapshot, _ = repo.load_book(db, market.spec)
+        assert [(p.working_id, p.order_id) for p in snapshot.pending] == [
+            (working_id, take_id), (working_id, stop_id)]  # above first
+        matcher.apply(place_orders(db, market, [
+            new_order(maker, Side.SELL, price=50_000 * DOLLAR, qty=5 * TENTH)]))
+        assert statuses(db, [working_id, stop_id, take_id]) == [
+            ("FILLED", 0), ("NEW", 0), ("NEW", 5 * TENTH)]
+        assert repo.load_book(db, market.spec)[0].oco_pairs == ((stop_id, take_id),)
+        matcher.apply(record_commands(db, [cancel(market, trader, stop_id)]))
+
+    assert statuses(db, [stop_id, take_id]) == [("CANCELED", 0), ("CANCELED", 0)]
+    assert balance(db, trader, "BTC")[1] == 0
+    assert_locks_match_open_orders(db, users)
+    assert_ledger_invariants(db)
+
+
+def test_cancelling_an_otos_working_order_ends_its_pending_order_and_frees_both_locks(
+    db: Conn, db_url: str, market: Market,
+) -> None:
+    (trader,) = users = create_users(db, 1)
+    fund(db, {(trader, "USDT"): 30_000 * DOLLAR, (trader, "BTC"): TENTH * 5})
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        matcher = Matcher(conn)
+        oto = buy_then_bracket(trader, "single")
+        placed = order_lists.place_oto(db, NewOto(oto.list_client_order_id, oto.working,
+                                                  oto.pending[:1]))
+        working_id, pending_id = placed.order_ids
+        matcher.apply([placed.command])
+        matcher.apply(record_commands(db, [cancel(market, trader, pending_id)]))
+
+    assert statuses(db, [working_id, pending_id]) == [("CANCELED", 0), ("CANCELED", 0)]
+    assert balance(db, trader, "USDT") == (30_000 * DOLLAR, 0)
+    assert balance(db, trader, "BTC") == (TENTH * 5, 0)
     assert_locks_match_open_orders(db, users)
     assert_ledger_invariants(db)
 
