@@ -14,7 +14,8 @@ Closing on time. In a quiet market no later trade comes, so the matcher publishe
 time mark (``{"type": "time", ...}``, its clock, which stamps the trades) once a candle
 holding the market's last trade has ended (``matching_cluster.service.time_marks``);
 it follows the market's earlier trades in its partition, and no later trade is older.
-After the batch's trades are folded, each market's newest mark sends final every
+After the batch's trades are folded (with those up to the mark's last trade that
+never came as events, read from the table), each market's newest mark sends final every
 candle still open that ended before it (``CandleRepository.ended``, with the market's
 progress row locked, so two closers take turns). A candle is sent final once: every
 final goes out only if it ended at or after the market's ``klines_final`` time in Redis
@@ -182,15 +183,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     with processor(records=_flatten(event), handler=decode_record):
         outcomes = processor.process()
     trades: dict[str, list[Trade]] = defaultdict(list)
-    marks: dict[str, int] = {}
+    marks: dict[str, TimeMarkEvent] = {}
     for status, decoded, _ in outcomes:
         if status == "success" and isinstance(decoded, TradeEvent):
             trades[decoded.market].append(candle_trade(decoded))
         elif status == "success" and isinstance(decoded, TimeMarkEvent):
-            marks[decoded.market] = max(decoded.time_ms, marks.get(decoded.market, 0))
+            marks[decoded.market] = decoded  # a market's marks come in time order
     parts = components(get_settings())
+    for market, mark in marks.items():
+        trades[market] += parts.repository.unfolded(market, mark.last_trade_id)
     result = apply_trades(parts, trades)
-    closed_on_time = close_ended(parts, marks)
+    closed_on_time = close_ended(parts, {m: mark.time_ms for m, mark in marks.items()})
     metrics.add_metric(name="TradesFolded", unit=MetricUnit.Count, value=result.folded_trades)
     metrics.add_metric(name="TradesSkipped", unit=MetricUnit.Count,
                        value=result.skipped_trades)

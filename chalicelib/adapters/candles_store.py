@@ -133,6 +133,18 @@ class CandleRepository:
         return FoldResult(folded, max(total - folded, 0), len(new_candles), committed, closed,
                           seconds)
 
+    def unfolded(self, market: str, up_to_id: int) -> list[Trade]:
+        """The market's trades after those folded, up to id ``up_to_id``, from the table:
+        a time mark names the last trade, and one whose event never came must be in its
+        candle before that closes."""
+        rows = self._connection().execute(
+            "SELECT id, floor(extract(epoch FROM executed_at) * 1000)::bigint, price,"
+            " quantity, quote_quantity, buyer_is_maker FROM trades WHERE market = %s"
+            " AND id <= %s AND id > COALESCE((SELECT last_trade_id FROM candle_progress"
+            " WHERE market = %s), 0) ORDER BY id", (market, up_to_id, market)).fetchall()
+        return [Trade(int(i), int(ms), int(p), int(q), int(qq), bool(m))
+                for i, ms, p, q, qq, m in rows]
+
     @contextmanager
     def ended(self, market: str, before_ms: int) -> Iterator[list[Candle]]:
         """The market's candles that may still be open (those holding its last folded

@@ -140,11 +140,14 @@ class TimeMarkEvent:
     """The matcher's clock on a quiet market, published when a candle holding its last
     trade has ended: every later trade of the market is at ``time_ms`` or after (the
     matcher stamps trades with the same clock and publishes in commit order), so the
-    candles function sends final every candle that ended before it."""
+    candles function sends final every candle that ended before it. ``last_trade_id``
+    is the market's last trade then: one whose event was lost is read from the table
+    before its candle closes."""
 
     type: Literal["time"] = "time"
     market: str
     time_ms: int
+    last_trade_id: int
 
 
 # The events streams show (time marks are the candles function's alone).

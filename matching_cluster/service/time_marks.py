@@ -26,6 +26,7 @@ from .batch import MarketResult
 class _Running:
     partition: int
     traded_ms: int  # the time of the market's last trade
+    trade_id: int  # its id
     ends_ms: int  # when the next of the candles holding it ends
 
 
@@ -39,12 +40,13 @@ class CandleEnds:
         """Note the markets a committed batch traded in (at the batch's time)."""
         for result in results:
             if result.settlement.trades:
-                self.trade(result.entry.info.symbol, result.entry.partition, result.time_ms)
+                self.trade(result.entry.info.symbol, result.entry.partition, result.time_ms,
+                           result.settlement.trades[-1].trade_id)
 
-    def trade(self, market: str, partition: int, time_ms: int) -> None:
+    def trade(self, market: str, partition: int, time_ms: int, trade_id: int) -> None:
         ends = next_candle_end(time_ms, time_ms)
         assert ends is not None  # the 1s candle holding a trade ends after it
-        self._running[market] = _Running(partition, time_ms, ends)
+        self._running[market] = _Running(partition, time_ms, trade_id, ends)
 
     def due(self, now_ms: int) -> list[TimeMarkEvent]:
         """A mark at ``now_ms`` for each market one of whose candles ended by then."""
@@ -52,7 +54,8 @@ class CandleEnds:
         for market, running in list(self._running.items()):
             if running.ends_ms > now_ms:
                 continue
-            marks.append(TimeMarkEvent(market=market, time_ms=now_ms))
+            marks.append(TimeMarkEvent(market=market, time_ms=now_ms,
+                                       last_trade_id=running.trade_id))
             ends = next_candle_end(running.traded_ms, now_ms)
             if ends is None:
                 del self._running[market]

@@ -50,8 +50,9 @@ def settings(test_settings: Settings, topic_name: str, monkeypatch: pytest.Monke
     candles.components.cache_clear()
 
 
-def mark(time_ms: int) -> tuple[int, str, bytes]:
-    return 0, "BTCUSDT", encode(TimeMarkEvent(market="BTCUSDT", time_ms=time_ms))
+def mark(time_ms: int, last_trade_id: int = 2) -> tuple[int, str, bytes]:
+    return 0, "BTCUSDT", encode(TimeMarkEvent(market="BTCUSDT", time_ms=time_ms,
+                                              last_trade_id=last_trade_id))
 
 
 def trade(trade_id: int, time_ms: int, price: int) -> SeedTrade:
@@ -90,7 +91,7 @@ def test_a_quiet_markets_candles_close_once_their_interval_is_over(
     assert finals(kafka_bootstrap, topic) == {("1s", SECOND): 1}
 
     # The minute is over: its candle closes (and only it: 3m and longer still run).
-    deliver(kafka_bootstrap, topic, [mark(SECOND + 60_000)])
+    deliver(kafka_bootstrap, topic, [mark(SECOND + 60_000, last_trade_id=2)])
     assert finals(kafka_bootstrap, topic) == {("1s", SECOND): 1, ("1m", SECOND): 1}
 
     # A later trade opens new candles without sending the closed ones again.
@@ -138,3 +139,19 @@ def waiting_on_locks(db: Conn) -> int:
                      " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
                      ).fetchone()
     return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+
+def test_a_trade_whose_event_was_lost_is_in_its_candle_when_the_mark_closes_it(
+        db: Conn, settings: Settings, kafka_bootstrap: str) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    trades = [trade(1, SECOND + 100, 60_000_00), trade(2, SECOND + 900, 60_100_00)]
+    store_trades(db, trades)  # the matcher committed both, but trade 2's event was lost
+
+    deliver(kafka_bootstrap, topic, [(0, "BTCUSDT", trades[0].event()),
+                                     mark(SECOND + 60_000, last_trade_id=2)])
+
+    newest, final = kline_events(read_topic(kafka_bootstrap, topic))
+    assert final == {("BTCUSDT", "1s", SECOND), ("BTCUSDT", "1m", SECOND)}
+    assert all((newest[key].trade_count, newest[key].close) == (2, 60_100_00)
+               for key in final)

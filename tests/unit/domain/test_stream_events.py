@@ -90,8 +90,8 @@ def test_unreadable_events_raise_value_error(wire: bytes, problem: str) -> None:
 
 
 def test_a_time_mark_is_the_candles_functions_alone() -> None:
-    mark = TimeMarkEvent(market="BTCUSDT", time_ms=1_700_000_001_000)
-    wire = b'{"type":"time","market":"BTCUSDT","time_ms":1700000001000}'
+    mark = TimeMarkEvent(market="BTCUSDT", time_ms=1_700_000_001_000, last_trade_id=7)
+    wire = b'{"type":"time","market":"BTCUSDT","time_ms":1700000001000,"last_trade_id":7}'
     assert encode(mark) == wire
     assert decode_candle_input(wire) == mark
     assert decode_candle_input(encode(TRADE)) == TRADE

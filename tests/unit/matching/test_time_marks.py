@@ -17,6 +17,11 @@ TRADED = int(datetime(2024, 4, 30, 23, 59, 57, 250_000, tzinfo=UTC).timestamp() 
 MIDNIGHT = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 1000)
 THREE_DAYS = int(datetime(2024, 5, 2, tzinfo=UTC).timestamp() * 1000)
 NEXT_MONDAY = int(datetime(2024, 5, 6, tzinfo=UTC).timestamp() * 1000)
+LAST_TRADE = {"BTCUSDT": 1, "ETHUSDT": 11}
+
+
+def mark(market: str, time_ms: int) -> TimeMarkEvent:
+    return TimeMarkEvent(market=market, time_ms=time_ms, last_trade_id=LAST_TRADE[market])
 
 
 def test_the_candles_holding_a_trade_end_at_their_next_open_times() -> None:
@@ -29,29 +34,30 @@ def test_the_candles_holding_a_trade_end_at_their_next_open_times() -> None:
 
 def test_a_quiet_market_is_marked_once_per_candle_end_until_all_have_ended() -> None:
     ends = CandleEnds()
-    ends.trade("BTCUSDT", 0, TRADED)
+    ends.trade("BTCUSDT", 0, TRADED, 1)
     assert ends.due(TRADED + 749) == []
-    assert ends.due(TRADED + 760) == [TimeMarkEvent(market="BTCUSDT", time_ms=TRADED + 760)]
+    assert ends.due(TRADED + 760) == [mark("BTCUSDT", TRADED + 760)]
     assert ends.due(TRADED + 900) == []
-    assert ends.due(MIDNIGHT + 5) == [TimeMarkEvent(market="BTCUSDT", time_ms=MIDNIGHT + 5)]
+    assert ends.due(MIDNIGHT + 5) == [mark("BTCUSDT", MIDNIGHT + 5)]
     assert ends.due(NEXT_MONDAY - 1) == [
-        TimeMarkEvent(market="BTCUSDT", time_ms=NEXT_MONDAY - 1)]  # the 3d candle's end
-    assert ends.due(NEXT_MONDAY) == [TimeMarkEvent(market="BTCUSDT", time_ms=NEXT_MONDAY)]
+        mark("BTCUSDT", NEXT_MONDAY - 1)]  # the 3d candle's end
+    assert ends.due(NEXT_MONDAY) == [mark("BTCUSDT", NEXT_MONDAY)]
     assert ends.due(NEXT_MONDAY + 10**10) == []
 
 
 def test_a_trading_market_is_marked_only_once_its_last_trades_second_is_over() -> None:
     ends = CandleEnds()
-    ends.trade("BTCUSDT", 0, TRADED)
-    ends.trade("ETHUSDT", 1, TRADED)
-    ends.trade("BTCUSDT", 0, TRADED + 1000)  # a later trade of BTCUSDT
-    assert ends.due(TRADED + 800) == [TimeMarkEvent(market="ETHUSDT", time_ms=TRADED + 800)]
-    assert ends.due(TRADED + 1750) == [TimeMarkEvent(market="BTCUSDT", time_ms=TRADED + 1750)]
+    ends.trade("BTCUSDT", 0, TRADED, 1)
+    ends.trade("ETHUSDT", 1, TRADED, 11)
+    ends.trade("BTCUSDT", 0, TRADED + 1000, 2)  # a later trade of BTCUSDT
+    assert ends.due(TRADED + 800) == [mark("ETHUSDT", TRADED + 800)]
+    assert ends.due(TRADED + 1750) == [
+        TimeMarkEvent(market="BTCUSDT", time_ms=TRADED + 1750, last_trade_id=2)]
 
 
 def test_a_revoked_partitions_markets_are_left_to_their_new_owner() -> None:
     ends = CandleEnds()
-    ends.trade("BTCUSDT", 0, TRADED)
-    ends.trade("ETHUSDT", 1, TRADED)
+    ends.trade("BTCUSDT", 0, TRADED, 1)
+    ends.trade("ETHUSDT", 1, TRADED, 11)
     ends.drop_partition(0)
-    assert ends.due(TRADED + 1000) == [TimeMarkEvent(market="ETHUSDT", time_ms=TRADED + 1000)]
+    assert ends.due(TRADED + 1000) == [mark("ETHUSDT", TRADED + 1000)]
