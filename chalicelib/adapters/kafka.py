@@ -11,6 +11,7 @@ process, not to a call site, so no client can be built without them.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider  # type: ignore[import-untyped]
@@ -57,9 +58,17 @@ def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
         "linger.ms": 2,
         "compression.type": "lz4",
         "delivery.timeout.ms": 30000,
+        # librdkafka's default, named because key_partition depends on it.
+        "partitioner": "consistent_random",
     }
     config.update(overrides)
     return config
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition our producers send a (non-empty) key to: the CRC-32 of the key
+    modulo the topic's partition count (librdkafka's ``consistent_random``)."""
+    return zlib.crc32(key) % partitions
 
 
 def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> dict[str, Any]:

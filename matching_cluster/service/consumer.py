@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chalicelib.adapters.kafka import make_consumer
+from chalicelib.adapters.kafka import key_partition, make_consumer
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.stream_events import TimeMarkEvent
@@ -121,6 +121,7 @@ class Matcher:
             tp.offset = self._fence(tp.partition)
         consumer.incremental_assign(partitions)
         self.status.assigned |= {tp.partition for tp in partitions}
+        self._seed_candle_ends(consumer, {tp.partition for tp in partitions})
         log.info("partitions assigned", extra={"partitions": [tp.partition for tp in partitions],
                                                "offsets": [tp.offset for tp in partitions]})
 
@@ -133,6 +134,16 @@ class Matcher:
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(str(tp.partition))
         log.info("partitions revoked", extra={"partitions": [tp.partition for tp in partitions]})
+
+    def _seed_candle_ends(self, consumer: Consumer, partitions: set[int]) -> None:
+        """The markets of newly owned partitions get time marks from their last stored
+        trade: after a restart or a rebalance their candles may still be open."""
+        metadata = consumer.list_topics(self._topic, timeout=10).topics[self._topic]
+        count = len(metadata.partitions)
+        for market, trade_id, traded_ms in repo.last_trades(self._conn):
+            partition = key_partition(market.encode(), count)
+            if partition in partitions:
+                self._candle_ends.trade(market, partition, traded_ms, trade_id)
 
     def _fence(self, partition: int) -> int:
         """Own ``partition`` from now on; return the offset to resume at."""

@@ -304,3 +304,12 @@ def fee_tier_rates(conn: Conn, user_ids: Iterable[int]) -> dict[int, Rates]:
         " JOIN fee_tiers t ON t.tier = u.tier WHERE u.user_id = ANY(%s)",
         (list(user_ids),)).fetchall()
     return {int(user): Rates(int(maker), int(taker)) for user, maker, taker in rows}
+
+
+def last_trades(conn: Conn) -> list[tuple[str, int, int]]:
+    """Each market's last trade: (market, trade id, executed at in ms)."""
+    rows = conn.execute(
+        "SELECT m.symbol, t.id, floor(extract(epoch FROM t.executed_at) * 1000)::bigint"
+        " FROM markets m CROSS JOIN LATERAL (SELECT id, executed_at FROM trades"
+        "  WHERE market = m.symbol ORDER BY id DESC LIMIT 1) t").fetchall()
+    return [(str(market), int(trade_id), int(ms)) for market, trade_id, ms in rows]
