@@ -32,7 +32,7 @@ CAPABILITIES = Capabilities(
                  "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"),
     iceberg_allowed=False,
     oco_allowed=True,  # POST /api/v3/orderList/oco
-    oto_allowed=False,
+    oto_allowed=True,  # POST /api/v3/orderList/oto and /otoco
     opo_allowed=False,
     quote_order_qty_market_allowed=True,
     allow_trailing_stop=False,

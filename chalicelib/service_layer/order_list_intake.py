@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.adapters import order_lists_repo
 from chalicelib.domain.errors import ApiError, ErrorCode
-from chalicelib.domain.orders import Market
+from chalicelib.domain.orders import CommandKind, Market
 from chalicelib.service_layer import Conn, order_lists, orders
 from chalicelib.service_layer.order_intake import (
     Intake,
@@ -20,7 +20,7 @@ from chalicelib.service_layer.order_intake import (
     publish,
     wait_for,
 )
-from chalicelib.service_layer.order_lists import NewOco
+from chalicelib.service_layer.order_lists import NewOco, NewOto, PlacedList
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,29 @@ def place_oco(intake: Intake, symbol: str, describe: Callable[[Market], NewOco],
               *, wait: bool) -> tuple[Market, dict[str, Any]]:
     """The market and the list once placed (with its orders as the matcher left them
     when ``wait``)."""
+    return _place(intake, symbol, lambda conn, market: order_lists.place_oco(
+        conn, describe(market)), wait=wait)
+
+
+def place_oto(intake: Intake, symbol: str, describe: Callable[[Market], NewOto],
+              *, wait: bool) -> tuple[Market, dict[str, Any]]:
+    """As ``place_oco``; only the working order is waited for (the pending ones wait
+    for it to fill)."""
+    return _place(intake, symbol, lambda conn, market: order_lists.place_oto(
+        conn, describe(market)), wait=wait)
+
+
+def _place(intake: Intake, symbol: str, record: Callable[[Conn, Market], PlacedList],
+           *, wait: bool) -> tuple[Market, dict[str, Any]]:
     with intake.db() as conn:
         market = orders.load_market(conn, symbol)
-        oco = describe(market)
-        placed = order_lists.place_oco(conn, oco)
+        placed = record(conn, market)
     publish(intake, [placed.command])
-    user_id = oco.above.user_id
+    user_id = placed.command.user_id
     if wait:
-        for order_id in placed.order_ids:
+        placed_now = placed.order_ids if placed.command.kind is CommandKind.PLACE_OCO \
+            else [placed.command.order_id]
+        for order_id in placed_now:
             wait_for(intake, user_id, symbol, order_id, is_matched)
     with intake.db() as conn:
         return market, order_lists.find_list(conn, user_id, list_id=placed.list_id,

@@ -166,6 +166,8 @@ def request_amend(conn: Conn, user_id: int, market: Market, order: dict[str, Any
                   new_qty: int) -> OrderCommand:
     """Reduce an open order's quantity keeping its queue priority (Binance's
     amend/keepPriority): `new_qty` is the new original quantity."""
+    if order["order_list_id"] is not None:  # the engine keeps a list's orders as placed
+        raise rejection(RejectReason.IN_ORDER_LIST)
     if order["quantity"] is None or new_qty >= int(order["quantity"]):
         raise rejection(RejectReason.AMEND_NOT_REDUCING)
     reason = lot_problem(market.spec, new_qty)

@@ -40,8 +40,10 @@ class Replaced:
 
 
 def same_shape(old: dict[str, Any], new: NewOrder) -> bool:
-    """Whether the engine's CancelReplace places exactly ``new`` in place of ``old``."""
+    """Whether the engine's CancelReplace places exactly ``new`` in place of ``old`` (it
+    refuses an order list's orders: cancelling one of those ends its list)."""
     return (new.order_type in REPLACEABLE and old["type"] == new.order_type
+            and old["order_list_id"] is None
             and old["side"] == new.side and old["stp"] == new.stp
             and new.tif in (None, TimeInForce.GTC))
 

@@ -34,6 +34,8 @@ class LegParams:
     """One leg as the parameters name it (``prefix`` says which, for the errors)."""
 
     prefix: str
+    side: Side
+    quantity: str
     order_type: OrderType
     price: str | None
     stop_price: str | None
@@ -80,10 +82,12 @@ class OcoParams(ListParams):
 
     def legs(self) -> tuple[LegParams, LegParams]:
         return (
-            LegParams("above", self.above_type, self.above_price, self.above_stop_price,
+            LegParams("above", self.side, self.quantity, self.above_type, self.above_price,
+                      self.above_stop_price,
                       self.above_time_in_force, self.above_trailing_delta,
                       self.above_iceberg_qty, self.above_client_order_id),
-            LegParams("below", self.below_type, self.below_price, self.below_stop_price,
+            LegParams("below", self.side, self.quantity, self.below_type, self.below_price,
+                      self.below_stop_price,
                       self.below_time_in_force, self.below_trailing_delta,
                       self.below_iceberg_qty, self.below_client_order_id))
 
@@ -110,12 +114,93 @@ class LegacyOcoParams(ListParams):
             else OrderType.STOP_LOSS_LIMIT
         if self.stop_limit_price is not None and self.stop_limit_time_in_force is None:
             raise malformed("stopLimitTimeInForce", "was not sent, was empty/null, or malformed")
-        limit = LegParams("limit", OrderType.LIMIT_MAKER, self.price, None, None, None,
-                          self.limit_iceberg_qty, self.limit_client_order_id)
-        stop = LegParams("stopLimit", stop_type, self.stop_limit_price, self.stop_price,
-                         self.stop_limit_time_in_force, self.trailing_delta,
-                         self.stop_iceberg_qty, self.stop_client_order_id)
+        limit = LegParams("limit", self.side, self.quantity, OrderType.LIMIT_MAKER, self.price,
+                          None, None, None, self.limit_iceberg_qty, self.limit_client_order_id)
+        stop = LegParams("stopLimit", self.side, self.quantity, stop_type,
+                         self.stop_limit_price, self.stop_price, self.stop_limit_time_in_force,
+                         self.trailing_delta, self.stop_iceberg_qty, self.stop_client_order_id)
         return (limit, stop) if self.side is Side.SELL else (stop, limit)
+
+
+class OtoBase(SignedParams):
+    """What `POST /api/v3/orderList/oto` and `/otoco` share: the list and its working
+    order (LIMIT or LIMIT_MAKER), and the pending orders' side and quantity."""
+
+    symbol: Symbol
+    list_client_order_id: ClientOrderId | None = Field(
+        default=None, description="Unique among open lists; generated when not sent.")
+    self_trade_prevention_mode: Annotated[
+        SelfTradePrevention | None, BeforeValidator(_blank_is_absent)] = Field(
+        default=None, description="Defaults to EXPIRE_MAKER.")
+    new_order_resp_type: Annotated[ResponseType | None, BeforeValidator(_blank_is_absent)] = Field(
+        default=None, description="ACK, RESULT or FULL (orderReports); defaults to FULL.")
+    working_type: OrderType = Field(description="LIMIT or LIMIT_MAKER.")
+    working_side: Side
+    working_price: Amount
+    working_quantity: Amount
+    working_time_in_force: OptionalTif = None
+    working_client_order_id: ClientOrderId | None = None
+    working_iceberg_qty: str | None = Field(default=None, description="Not supported.")
+    pending_side: Side
+    pending_quantity: Amount
+
+    def working(self) -> LegParams:
+        return LegParams("working", self.working_side, self.working_quantity,
+                         self.working_type, self.working_price, None,
+                         self.working_time_in_force, None, self.working_iceberg_qty,
+                         self.working_client_order_id)
+
+
+class OtoParams(OtoBase):
+    """`POST /api/v3/orderList/oto`: one pending order, of any type (a MARKET one by
+    quantity)."""
+
+    pending_type: OrderType
+    pending_price: Amount | None = None
+    pending_stop_price: Amount | None = None
+    pending_time_in_force: OptionalTif = None
+    pending_trailing_delta: str | None = Field(default=None, description="Not supported.")
+    pending_iceberg_qty: str | None = Field(default=None, description="Not supported.")
+    pending_client_order_id: ClientOrderId | None = None
+
+    def pending(self) -> tuple[LegParams, ...]:
+        return (LegParams("pending", self.pending_side, self.pending_quantity,
+                          self.pending_type, self.pending_price, self.pending_stop_price,
+                          self.pending_time_in_force, self.pending_trailing_delta,
+                          self.pending_iceberg_qty, self.pending_client_order_id),)
+
+
+class OtocoParams(OtoBase):
+    """`POST /api/v3/orderList/otoco`: a pending OCO pair, above and below."""
+
+    pending_above_type: OrderType
+    pending_above_price: Amount | None = None
+    pending_above_stop_price: Amount | None = None
+    pending_above_time_in_force: OptionalTif = None
+    pending_above_trailing_delta: str | None = Field(default=None, description="Not supported.")
+    pending_above_iceberg_qty: str | None = Field(default=None, description="Not supported.")
+    pending_above_client_order_id: ClientOrderId | None = None
+    pending_below_type: OrderType
+    pending_below_price: Amount | None = None
+    pending_below_stop_price: Amount | None = None
+    pending_below_time_in_force: OptionalTif = None
+    pending_below_trailing_delta: str | None = Field(default=None, description="Not supported.")
+    pending_below_iceberg_qty: str | None = Field(default=None, description="Not supported.")
+    pending_below_client_order_id: ClientOrderId | None = None
+
+    def pending(self) -> tuple[LegParams, ...]:
+        """(above, below)."""
+        return (
+            LegParams("pendingAbove", self.pending_side, self.pending_quantity,
+                      self.pending_above_type, self.pending_above_price,
+                      self.pending_above_stop_price, self.pending_above_time_in_force,
+                      self.pending_above_trailing_delta, self.pending_above_iceberg_qty,
+                      self.pending_above_client_order_id),
+            LegParams("pendingBelow", self.pending_side, self.pending_quantity,
+                      self.pending_below_type, self.pending_below_price,
+                      self.pending_below_stop_price, self.pending_below_time_in_force,
+                      self.pending_below_trailing_delta, self.pending_below_iceberg_qty,
+                      self.pending_below_client_order_id))
 
 
 class ListRef(SignedParams):

@@ -1,10 +1,11 @@
 """Binance's order list routes: place an OCO (`POST /api/v3/orderList/oco` and the
-deprecated `POST /api/v3/order/oco`), cancel a list (`DELETE /api/v3/orderList`) and
-read lists (`GET /api/v3/orderList`, `/allOrderList`, `/openOrderList`).
+deprecated `POST /api/v3/order/oco`), an OTO or an OTOCO (`/orderList/oto`, `/otoco`),
+cancel a list (`DELETE /api/v3/orderList`) and read lists (`GET /api/v3/orderList`,
+`/allOrderList`, `/openOrderList`).
 
-Each leg is checked as `POST /api/v3/order` checks an order (its parameters here, its
-filters in the use case), then the pair together; an OCO counts as two orders against
-the ORDERS rate limits.
+Each order is checked as `POST /api/v3/order` checks one (its parameters here, its
+filters in the use case), then the list together; a list counts each of its orders
+against the ORDERS rate limits.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from chalicelib.entrypoints.http.order_list_models import (
     ListParams,
     OcoParams,
     OpenListsParams,
+    OtoBase,
+    OtocoParams,
+    OtoParams,
     QueryListParams,
 )
 from chalicelib.entrypoints.http.order_routes import (
@@ -46,9 +50,10 @@ from chalicelib.service_layer.order_list_intake import (
     cancel_list,
     open_lists,
     place_oco,
+    place_oto,
     query_list,
 )
-from chalicelib.service_layer.order_lists import NewOco
+from chalicelib.service_layer.order_lists import NewOco, NewOto
 
 routes = ApiBlueprint(__name__)
 
@@ -83,12 +88,13 @@ def check_leg_shape(leg: LegParams, allowed: frozenset[OrderType]) -> None:
         raise not_required(f"{leg.prefix}IcebergQty")
 
 
-def new_leg(owner: KeyOwner, params: ListParams, leg: LegParams, market: Market) -> NewOrder:
+def new_leg(owner: KeyOwner, params: ListParams | OtoBase, leg: LegParams,
+            market: Market) -> NewOrder:
     return post_only.refuse_taking_maker(routes.services.market_cache, NewOrder(
         owner.user_id, market.spec.symbol, leg.client_order_id or f"x-{secrets.token_hex(10)}",
-        params.side, leg.order_type, leg.time_in_force,
+        leg.side, leg.order_type, leg.time_in_force,
         amount(leg.price, "price", market.quote_scale),
-        amount(params.quantity, "quantity", market.base_scale), 0,
+        amount(leg.quantity, "quantity", market.base_scale), 0,
         params.self_trade_prevention_mode or DEFAULT_STP,
         amount(leg.stop_price, "stopPrice", market.quote_scale)))
 
@@ -102,15 +108,44 @@ def new_oco(owner: KeyOwner, params: OcoParams | LegacyOcoParams, market: Market
                   new_leg(owner, params, above, market), new_leg(owner, params, below, market))
 
 
+def new_oto(owner: KeyOwner, params: OtoParams | OtocoParams, market: Market) -> NewOto:
+    working, pending = params.working(), params.pending()
+    if working.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
+        raise ApiError(400, ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.")
+    check_leg_shape(working, frozenset({working.order_type}))
+    if len(pending) == 2:
+        above_types, below_types = LEG_TYPES[params.pending_side]
+        check_leg_shape(pending[0], above_types)
+        check_leg_shape(pending[1], below_types)
+    else:
+        check_leg_shape(pending[0], frozenset(OrderType))
+    return NewOto(params.list_client_order_id or f"x-{secrets.token_hex(10)}",
+                  new_leg(owner, params, working, market),
+                  tuple(new_leg(owner, params, p, market) for p in pending))
+
+
 def placed_oco(owner: KeyOwner, params: OcoParams | LegacyOcoParams, now_ms: int) -> Response:
     counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id,
                                           orders=2)
     ack = params.new_order_resp_type is ResponseType.ACK
     market, found = place_oco(routes.services.intake, params.symbol,
                               lambda market: new_oco(owner, params, market), wait=not ack)
-    body = list_shapes.acknowledged(found, now_ms) if ack \
+    return counted(list_answer(market, found, now_ms, ack=ack), counts)
+
+
+def placed_oto(owner: KeyOwner, params: OtoParams | OtocoParams, now_ms: int) -> Response:
+    counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id,
+                                          orders=1 + len(params.pending()))
+    ack = params.new_order_resp_type is ResponseType.ACK
+    market, found = place_oto(routes.services.intake, params.symbol,
+                              lambda market: new_oto(owner, params, market), wait=not ack)
+    return counted(list_answer(market, found, now_ms, ack=ack), counts)
+
+
+def list_answer(market: Market, found: dict[str, Any], now_ms: int, *,
+                ack: bool) -> dict[str, Any]:
+    return list_shapes.acknowledged(found, now_ms) if ack \
         else list_shapes.placed(market, found, now_ms)
-    return counted(body, counts)
 
 
 @routes.route("/api/v3/orderList/oco", methods=["POST"])
@@ -123,6 +158,18 @@ def place_order_list_oco() -> Response:
 def place_legacy_oco() -> Response:
     owner, signed = routes.key_owner("TRADE")
     return placed_oco(owner, parse_params(LegacyOcoParams, signed.params()), signed.now_ms)
+
+
+@routes.route("/api/v3/orderList/oto", methods=["POST"])
+def place_order_list_oto() -> Response:
+    owner, signed = routes.key_owner("TRADE")
+    return placed_oto(owner, parse_params(OtoParams, signed.params()), signed.now_ms)
+
+
+@routes.route("/api/v3/orderList/otoco", methods=["POST"])
+def place_order_list_otoco() -> Response:
+    owner, signed = routes.key_owner("TRADE")
+    return placed_oto(owner, parse_params(OtocoParams, signed.params()), signed.now_ms)
 
 
 @routes.route("/api/v3/orderList", methods=["DELETE"])

@@ -28,6 +28,8 @@ def ack(market: Market, client_order_id: str, order_id: int, now_ms: int) -> dic
 def working_time(order: dict[str, Any]) -> int:
     """When the order started working: when placed, or for a stop order when its stop
     price was reached (-1 while it waits, as Binance)."""
+    if order["status"] == "PENDING_NEW":  # an OTO's pending order, not placed yet
+        return -1
     if order["stop_price"] is None:
         return millis(order["created_at"])
     return -1 if order["working_at"] is None else millis(order["working_at"])

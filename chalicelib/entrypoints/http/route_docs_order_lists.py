@@ -13,6 +13,12 @@ ROUTES: tuple[RouteDoc, ...] = (
     signed("POST", "/api/v3/order/oco", order_list_routes.place_legacy_oco,
            "Place an OCO list as Binance's deprecated route names it: a LIMIT_MAKER at "
            "price and a stop at stopPrice (TRADE).", models.LegacyOcoParams),
+    signed("POST", "/api/v3/orderList/oto", order_list_routes.place_order_list_oto,
+           "Place an OTO list: a working order, and a pending order placed once it fills "
+           "(TRADE; counts as two orders).", models.OtoParams),
+    signed("POST", "/api/v3/orderList/otoco", order_list_routes.place_order_list_otoco,
+           "Place an OTOCO list: a working order, and a pending OCO pair placed once it "
+           "fills (TRADE; counts as three orders).", models.OtocoParams),
     signed("DELETE", "/api/v3/orderList", order_list_routes.cancel_order_list,
            "Cancel every open order of a list (TRADE).", models.CancelListParams),
     signed("GET", "/api/v3/orderList", order_list_routes.query_order_list,

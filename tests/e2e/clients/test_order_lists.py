@@ -199,3 +199,72 @@ def test_the_deprecated_order_oco_route_places_a_limit_maker_and_a_stop(
     listed = maker.spot.get_oco_order(orderListId=placed["orderListId"])
     assert listed["listOrderStatus"] == "EXECUTING"
     check_settled(db, maker, taker)
+
+
+def test_an_oto_places_its_pending_order_once_the_working_order_fills(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    usdt_before, btc_before = balance(taker, "USDT")[0], balance(taker, "BTC")[0]
+
+    placed = taker.spot.new_oto_order(
+        SYMBOL, "LIMIT", "BUY", "29000", "0.01", "LIMIT_MAKER", "SELL", "0.01",
+        workingTimeInForce="GTC", pendingPrice="32000", listClientOrderId="buy-then-sell",
+        pendingClientOrderId="then-sell")
+    wait_until_settled(db, SYMBOL)
+
+    documented = example("order_list_oto")
+    assert_shape({k: v for k, v in placed.items() if k != "orderReports"},
+                 {k: v for k, v in documented.items() if k != "orderReports"})
+    for report in placed["orderReports"]:
+        assert_shape(report, documented["orderReports"][0])
+    assert [(r["type"], r["status"], r["workingTime"] == -1) for r in placed["orderReports"]
+            ] == [("LIMIT", "NEW", False), ("LIMIT_MAKER", "PENDING_NEW", True)]
+    assert placed["contingencyType"] == "OTO"
+    # The working order's quote and the pending order's base are both locked.
+    assert balance(taker, "USDT") == (usdt_before - Decimal("290"), Decimal("290"))
+    assert balance(taker, "BTC") == (btc_before - Decimal("0.01"), Decimal("0.01"))
+    pending = taker.pb.get_order(symbol=SYMBOL, origClientOrderId="then-sell")
+    assert (pending["status"], pending["orderListId"]) == ("PENDING_NEW", placed["orderListId"])
+
+    # Alice sells 0.01 at 29,000: the working order fills, the pending one goes on the book.
+    maker.pb.create_order(symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC",
+                          quantity="0.01", price="29000")
+    wait_until_settled(db, SYMBOL)
+
+    pending = taker.pb.get_order(symbol=SYMBOL, origClientOrderId="then-sell")
+    assert (pending["status"], pending["isWorking"]) == ("NEW", True)
+    listed = taker.pb.v3_get_order_list(orderListId=placed["orderListId"])
+    assert (listed["listStatusType"], listed["listOrderStatus"]) == (
+        "EXEC_STARTED", "EXECUTING")
+    check_settled(db, maker, taker)
+
+
+def test_an_otoco_is_cancelled_whole_through_python_binance(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    usdt_before, btc_before = balance(taker, "USDT")[0], balance(taker, "BTC")[0]
+
+    placed = taker.pb.v3_post_order_list_otoco(
+        symbol=SYMBOL, workingType="LIMIT", workingSide="BUY", workingPrice="29000",
+        workingQuantity="0.01", workingTimeInForce="GTC", pendingSide="SELL",
+        pendingQuantity="0.01", pendingAboveType="LIMIT_MAKER", pendingAbovePrice="32000",
+        pendingBelowType="STOP_LOSS_LIMIT", pendingBelowStopPrice="28000",
+        pendingBelowPrice="27900", pendingBelowTimeInForce="GTC")
+    wait_until_settled(db, SYMBOL)
+    assert sorted((r["type"], r["status"]) for r in placed["orderReports"]) == [
+        ("LIMIT", "NEW"), ("LIMIT_MAKER", "PENDING_NEW"), ("STOP_LOSS_LIMIT", "PENDING_NEW")]
+    with pytest.raises(ClientError) as amend:  # a list's working order keeps its size
+        taker.spot.sign_request("PUT", "/api/v3/order/amend/keepPriority", {
+            "symbol": SYMBOL, "orderId": placed["orders"][0]["orderId"], "newQty": "0.005"})
+    assert amend.value.error_code == -2010
+
+    cancelled = taker.pb.v3_delete_order_list(symbol=SYMBOL,
+                                              orderListId=placed["orderListId"])
+    assert {r["status"] for r in cancelled["orderReports"]} == {"CANCELED"}
+    assert (cancelled["listStatusType"], cancelled["listOrderStatus"]) == (
+        "ALL_DONE", "ALL_DONE")
+    assert balance(taker, "USDT") == (usdt_before, Decimal(0))
+    assert balance(taker, "BTC") == (btc_before, Decimal(0))
+    history = taker.pb.v3_get_all_order_list()
+    assert [o["contingencyType"] for o in history] == ["OTO"]
+    check_settled(db, maker, taker)
