@@ -95,6 +95,9 @@ MOTO_CANNOT_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
     "AWS::EKS::Nodegroup": ("no CloudFormation model in moto", ("ScalingConfig", "Subnets")),
     "AWS::EKS::Addon": ("no CloudFormation model in moto", ("AddonName", "ClusterName")),
     "AWS::IAM::OIDCProvider": ("no CloudFormation model in moto", ("Url", "ClientIdList")),
+    # API Gateway's own answers (unknown method, throttling) in the API's error format.
+    "AWS::ApiGateway::GatewayResponse": ("no CloudFormation model in moto",
+                                         ("RestApiId", "ResponseType", "ResponseTemplates")),
     "AWS::WAFv2::WebACL": ("no CloudFormation model in moto", ("Rules", "DefaultAction")),
     "AWS::WAFv2::WebACLAssociation": ("no CloudFormation model in moto",
                                       ("ResourceArn", "WebACLArn")),
