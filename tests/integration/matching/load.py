@@ -4,7 +4,7 @@ matcher applied all of it exactly once (against a fresh engine replaying the top
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import psycopg
@@ -13,7 +13,7 @@ from chalicelib.domain.errors import ApiError
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, NewOrder, OrderType, Side, TimeInForce
 from chalicelib.service_layer import order_lists
-from chalicelib.service_layer.order_lists import NewOco
+from chalicelib.service_layer.order_lists import NewOco, NewOto
 from matching_cluster.engine import OrderBook, Trade
 from matching_cluster.service.batch import engine_command
 from tests.support.ledger import assert_ledger_invariants
@@ -51,10 +51,11 @@ class LoadGenerator:
         self.command_ids: list[int] = []
 
     def wave(self, size: int) -> list[OrderCommand]:
-        """Record ``size`` commands (about 1 in 5 a cancel, up to 10 OCO lists); return
-        them, some twice."""
+        """Record ``size`` commands (about 1 in 5 a cancel, up to 5 OCO and 5 OTO or
+        OTOCO lists); return them, some twice."""
         market = self.rng.choice(self.markets)
-        lists = [command for _ in range(10) for command in self._oco(market)]
+        lists = [command for _ in range(5) for command in (*self._oco(market),
+                                                           *self._oto(market))]
         orders = [self._order() for _ in range(size * 4 // 5 - len(lists))]
         commands = place_orders(self.db, market, orders)
         self.placed[market.symbol].extend((c.order_id, c.user_id) for c in commands)
@@ -79,6 +80,27 @@ class LoadGenerator:
             stop_price=stop, market=market.symbol, client_order_id=f"below-{name}"))
         try:
             placed = order_lists.place_oco(self.db, oco)
+        except ApiError:
+            return []
+        self.placed[market.symbol].extend((order_id, user) for order_id in placed.order_ids)
+        return [placed.command]
+
+    def _oto(self, market: Market) -> list[OrderCommand]:
+        """A BUY near the price, then a SELL above it (an OTO) or a SELL OCO around it
+        (an OTOCO), placed by the intake."""
+        rng = self.rng
+        user, qty, name = rng.choice(self.users), rng.randint(1, 5) * LOT, len(self.command_ids)
+        working = new_order(user, Side.BUY, price=MID - rng.randint(0, 10) * TICK, qty=qty,
+                            market=market.symbol, client_order_id=f"working-{name}")
+        take = new_order(user, Side.SELL, OrderType.LIMIT_MAKER,
+                         price=MID + rng.randint(5, 25) * TICK, qty=qty, market=market.symbol,
+                         client_order_id=f"take-{name}")
+        stop = MID - rng.randint(15, 30) * TICK
+        pending = (take,) if rng.random() < 0.5 else (take, new_order(
+            user, Side.SELL, OrderType.STOP_LOSS_LIMIT, price=stop - 5 * TICK, qty=qty,
+            stop_price=stop, market=market.symbol, client_order_id=f"stop-{name}"))
+        try:
+            placed = order_lists.place_oto(self.db, NewOto(f"oto-{name}", working, pending))
         except ApiError:
             return []
         self.placed[market.symbol].extend((order_id, user) for order_id in placed.order_ids)
@@ -171,16 +193,25 @@ def _assert_open_orders_match(db: Conn, books: dict[str, OrderBook]) -> None:
                 if leg not in limit_makers}
     expected = [(*row[:5], 0) if row[1] in unlocked else row for row in expected]
     assert sorted(tuple(_plain(v) for v in row) for row in rows) == sorted(expected)
+    # The load's pending orders sell: a single one locks its quantity, a pair once (on
+    # its LIMIT_MAKER).
+    waiting = db.execute("SELECT id, locked_amount FROM orders WHERE status = 'PENDING_NEW'"
+                         ).fetchall()
+    pending = [p for book in books.values() for p in book.snapshot().pending]
+    per_list = Counter(p.working_id for p in pending)
+    assert sorted((int(i), int(locked)) for i, locked in waiting) == sorted(
+        (p.order_id, p.qty if per_list[p.working_id] == 1 or p.order_type is
+         OrderType.LIMIT_MAKER else 0) for p in pending)
     locked = db.execute(
         "SELECT b.user_id, b.asset, b.locked FROM balances b WHERE b.account_kind = 'USER'"
         " AND b.locked <> coalesce((SELECT sum(o.locked_amount) FROM orders o"
         "  JOIN markets m ON m.symbol = o.market WHERE o.user_id = b.user_id"
-        "  AND o.status IN ('NEW', 'PARTIALLY_FILLED') AND b.asset ="
+        "  AND o.status IN ('NEW', 'PARTIALLY_FILLED', 'PENDING_NEW') AND b.asset ="
         "  CASE o.side WHEN 'BUY' THEN m.quote_asset ELSE m.base_asset END), 0)").fetchall()
     assert locked == [], f"locks that no open order accounts for: {locked[:5]}"
     kinds = db.execute("SELECT DISTINCT kind FROM order_commands").fetchall()
     assert {k for (k,) in kinds} == {CommandKind.PLACE.value, CommandKind.CANCEL.value,
-                                     CommandKind.PLACE_OCO.value}
+                                     CommandKind.PLACE_OCO.value, CommandKind.PLACE_OTO.value}
     linked = sum(len(book.oco_pairs()) for book in books.values())
     expired = db.execute("SELECT count(*) FROM orders WHERE done_reason = 'EXPIRED_IN_LIST'"
                          ).fetchone()
