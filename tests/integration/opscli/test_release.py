@@ -28,6 +28,7 @@ from chalicelib.adapters.kafka import make_admin
 from chalicelib.adapters.migrations import load_migrations
 from chalicelib.settings import PROJECT_ROOT
 from opscli.stack.config import StackConfig
+from tests.support.polling import wait_until
 
 REGION = "eu-west-1"
 # What each service's login may read, as its group role is granted by migration 0007.
@@ -106,6 +107,11 @@ def scratch(stack: StackConfig, secrets_endpoint: str) -> Iterator[Scratch]:
     finally:
         delete_topics(stack, list(scratch.topics.values()))
         with psycopg.connect(server_url, autocommit=True) as conn:
+            # A service's session ends a moment after its process: FORCE may only end the
+            # owner's own sessions, so the services' are waited out.
+            wait_until(lambda: not conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND usename <> current_user",
+                (name,)).fetchone(), timeout=30, what=f"the services' sessions to {name} to end")
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
             for username, _password in logins.values():
