@@ -27,7 +27,7 @@ ORDER_FIELDS = ("id", "market", "client_order_id", "side", "type", "time_in_forc
                 "cumulative_quote_qty", "status", "created_at", "updated_at", "accepted_seq",
                 "stop_price", "working_at", "working_seq", "order_list_id")
 TRADE_FIELDS = ("id", "price", "qty", "quote_qty", "time", "buyer_is_maker", "is_maker",
-                "order_id", "commission", "commission_asset")
+                "order_id", "commission", "commission_asset", "order_list_id")
 
 
 def find_market(conn: Conn, symbol: str) -> Market | None:
@@ -151,7 +151,9 @@ def user_trades(conn: Conn, user_id: int, market: str, *, order_id: int | None,
         " maker_user_id = %(user)s AS is_maker,"
         " CASE WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END,"
         " CASE WHEN maker_user_id = %(user)s THEN maker_fee ELSE taker_fee END,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_fee_asset ELSE taker_fee_asset END"
+        " CASE WHEN maker_user_id = %(user)s THEN maker_fee_asset ELSE taker_fee_asset END,"
+        " (SELECT o.order_list_id FROM orders o WHERE o.id = CASE"
+        "  WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END)"
         " FROM trades WHERE market = %(market)s"
         " AND (maker_user_id = %(user)s OR taker_user_id = %(user)s)"
         " AND (%(order)s::bigint IS NULL OR maker_order_id = %(order)s"

@@ -25,6 +25,11 @@ def ack(market: Market, client_order_id: str, order_id: int, now_ms: int) -> dic
             "clientOrderId": client_order_id, "transactTime": now_ms}
 
 
+def list_id(row: dict[str, Any]) -> int:
+    """The order's list (Binance: -1 for an order in none)."""
+    return -1 if row["order_list_id"] is None else int(row["order_list_id"])
+
+
 def working_time(order: dict[str, Any]) -> int:
     """When the order started working: when placed, or for a stop order when its stop
     price was reached (-1 while it waits, as Binance)."""
@@ -40,7 +45,7 @@ def core(market: Market, order: dict[str, Any]) -> dict[str, Any]:
     stop = {} if order["stop_price"] is None else {"stopPrice": price(market, order["stop_price"])}
     return {
         "symbol": order["market"], "orderId": order["id"],
-        "orderListId": -1 if order["order_list_id"] is None else order["order_list_id"],
+        "orderListId": list_id(order),
         "clientOrderId": order["client_order_id"], "price": price(market, order["price"]),
         "origQty": qty(market, order["quantity"]),
         "executedQty": qty(market, order["executed_qty"]),
@@ -87,7 +92,7 @@ def fill(market: Market, trade: dict[str, Any]) -> dict[str, Any]:
 def my_trade(market: Market, trade: dict[str, Any]) -> dict[str, Any]:
     is_buyer = trade["buyer_is_maker"] == trade["is_maker"]
     return {"symbol": market.spec.symbol, "id": trade["id"], "orderId": trade["order_id"],
-            "orderListId": -1, "price": price(market, trade["price"]),
+            "orderListId": list_id(trade), "price": price(market, trade["price"]),
             "qty": qty(market, trade["qty"]), "quoteQty": price(market, trade["quote_qty"]),
             "commission": commission(market, trade),
             "commissionAsset": trade["commission_asset"], "time": millis(trade["time"]),

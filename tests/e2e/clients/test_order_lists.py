@@ -95,6 +95,9 @@ def test_a_sell_oco_locks_once_and_its_limit_maker_fill_expires_the_stop(
     assert (done["listStatusType"], done["listOrderStatus"]) == ("ALL_DONE", "ALL_DONE")
     statuses = {o["clientOrderId"]: o["status"] for o in maker.pb.get_all_orders(symbol=SYMBOL)}
     assert (statuses["take-profit"], statuses["stop-loss"]) == ("FILLED", "EXPIRED")
+    take_profit_id = placed["orderReports"][1]["orderId"]
+    assert {t["orderListId"] for t in maker.spot.my_trades(SYMBOL)
+            if t["orderId"] == take_profit_id} == {placed["orderListId"]}
     assert maker.spot.get_oco_open_orders() == []
     assert balance(maker, "BTC") == (free_before - Decimal("0.02"), Decimal(0))
     check_settled(db, maker, taker)
