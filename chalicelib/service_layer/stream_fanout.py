@@ -29,6 +29,7 @@ from chalicelib.domain.stream_events import (
     TradeEvent,
 )
 from chalicelib.service_layer import Conn, orders, wallet
+from chalicelib.service_layer.list_status import list_status_events
 from chalicelib.service_layer.listen_key_expiry import end_dead_keys
 from chalicelib.service_layer.ports import (
     CancelRequests,
@@ -236,7 +237,8 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
 
 def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
                   now_ms: int, cancels: CancelRequests | None = None) -> list[dict[str, Any]]:
-    """The order's execution reports, then the user's balances of the market's assets."""
+    """The order's execution reports, its list's status when that is news, then the
+    user's balances of the market's assets."""
     order = orders.find_order(conn, event.user_id, event.market, order_id=event.order_id)
     cancel_client_id = (cancels.take(event.user_id, event.order_id, order["client_order_id"])
                         if cancels is not None and event.status == "CANCELED" else None)
@@ -246,9 +248,10 @@ def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
     reports = execution_reports(market, event, order, fills, first=previous == 0,
                                 now_ms=now_ms, previous_seq=previous,
                                 cancel_client_id=cancel_client_id)
+    lists = list_status_events(conn, event, order, previous == 0, now_ms)
     assets = (market.base_asset, market.quote_asset)
     held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]
-    return [*reports, account_position(held, now_ms)]
+    return [*reports, *lists, account_position(held, now_ms)]
 
 
 def deliver(ctx: FanoutContext, outbox: Mapping[str, list[str]]) -> Delivery:

@@ -10,15 +10,16 @@ import pytest
 
 from chalicelib.domain.orders import DoneReason, OrderType, RejectReason
 from matching_cluster.engine import (
+    Accepted,
     AmendOrder,
     BookSnapshot,
     CancelAll,
     CancelOrder,
     OrderBook,
+    OrderDone,
     PlaceOrder,
     PlaceOto,
     Rejected,
-    Trade,
 )
 
 from .support import BUY, IOC, SELL, dones, kinds, limit, new_book, seed, stop
@@ -66,7 +67,7 @@ def test_a_pending_pair_is_placed_as_an_oco_when_the_working_order_fills() -> No
     book = new_book(limit(1, 1, SELL, 100, 20))
     events = book.apply(buy_then_bracket())  # fills at once, as a taker
     assert [(type(e).__name__, e.order_id) for e in events
-            if not isinstance(e, Trade)][-3:] == [
+            if isinstance(e, Accepted | OrderDone)][-3:] == [
         ("OrderDone", 10), ("Accepted", 11), ("Accepted", 12)]
     assert book.oco_pairs() == [(11, 12)]
     assert [s.order_id for s in book.stop_orders()] == [12]
