@@ -75,7 +75,16 @@ from .commands import (
     PlaceOrder,
     PlaceOto,
 )
-from .events import Accepted, Amended, Event, OrderDone, Rejected, Trade, Triggered
+from .events import (
+    Accepted,
+    Amended,
+    Event,
+    OrderDone,
+    PreventedMatch,
+    Rejected,
+    Trade,
+    Triggered,
+)
 from .order_lists import oco_prices_problem, oco_shape_problem
 from .snapshot import BookSnapshot, PendingOrder, RestingOrder, StopOrder
 
@@ -885,6 +894,9 @@ class OrderBook:
                 maker_user = maker.user_id
                 mrem = maker.remaining
                 if check_self and maker_user == taker_user:
+                    out.append(_new(PreventedMatch, (
+                        seq, taker_id, maker_id, taker_user, stp, price, mrem)))
+                    seq += 1
                     if stp is _EXPIRE_TAKER:
                         stop = _STOP_STP
                         break

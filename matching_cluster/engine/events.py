@@ -19,6 +19,9 @@ What settlement does with them, without looking anything up:
   ``price``, freeing the lock of the difference.
 * ``Rejected``: the command changed nothing; for ``PLACE`` and ``CANCEL_REPLACE`` the
   new ``order_id`` never existed in the book, so its lock is freed.
+* ``PreventedMatch``: self-trade prevention stopped a taker from trading with a maker of
+  the same user; it moves no money (the ``OrderDone`` events that follow free the locks)
+  and is only recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from chalicelib.domain.orders import (
     DoneReason,
     OrderType,
     RejectReason,
+    SelfTradePrevention,
     Side,
     TimeInForce,
 )
@@ -140,7 +144,25 @@ class Rejected(NamedTuple):
     reason: RejectReason
 
 
-Event = Accepted | Trade | OrderDone | Amended | Triggered | Rejected
+class PreventedMatch(NamedTuple):
+    """Self-trade prevention stopped ``taker_order_id`` from trading with the resting
+    ``maker_order_id`` of the same ``user_id`` at the maker's ``price``.
+
+    ``mode`` is the taker's STP mode that acted; ``maker_prevented_qty`` is the maker's
+    remaining base quantity at that moment (Binance's ``makerPreventedQuantity``). It comes
+    before the ``OrderDone`` of the order(s) the mode expires.
+    """
+
+    seq: int
+    taker_order_id: int
+    maker_order_id: int
+    user_id: int
+    mode: SelfTradePrevention
+    price: int
+    maker_prevented_qty: int
+
+
+Event = Accepted | Trade | OrderDone | Amended | Triggered | Rejected | PreventedMatch
 
 
 def event_to_tuple(event: Event) -> tuple[object, ...]:

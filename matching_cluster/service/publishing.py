@@ -39,7 +39,7 @@ from chalicelib.domain.stream_events import (
     TradeEvent,
     encode,
 )
-from matching_cluster.engine import OrderBook, Trade
+from matching_cluster.engine import OrderBook, PreventedMatch, Trade
 
 from .batch import MarketResult
 from .settlement import OrderState
@@ -231,6 +231,8 @@ def _touched_levels(result: MarketResult) -> tuple[list[tuple[int, int]], list[t
         if isinstance(e, Trade):
             touched.add((orders[e.maker_order_id].side, e.price))
             continue
+        if isinstance(e, PreventedMatch):
+            continue  # the maker's OrderDone, if it expired, touches its level
         order = orders.get(e.order_id)
         if order is not None and order.price:  # MARKET orders never rest
             touched.add((order.side, order.price))

@@ -50,6 +50,7 @@ from matching_cluster.engine import (
     Amended,
     Event,
     OrderDone,
+    PreventedMatch,
     Rejected,
     Trade,
     Triggered,
@@ -144,6 +145,8 @@ def order_ids_of(events: Iterable[Event]) -> set[int]:
         if isinstance(e, Trade):
             ids.add(e.maker_order_id)
             ids.add(e.taker_order_id)
+        elif isinstance(e, PreventedMatch):
+            continue  # the OrderDone events that follow it name the orders it expires
         elif not isinstance(e, Rejected) or _frees_its_lock(e):
             ids.add(e.order_id)
     return ids

@@ -533,6 +533,8 @@ class ReferenceBook:
             if maker is None or not taker.accepts(maker.price):
                 return "book"
             if maker.user_id == taker.user_id and taker.stp is not stp.NONE:
+                self.emit(engine.PreventedMatch, taker.order_id, maker.order_id, taker.user_id,
+                          taker.stp, maker.price, maker.remaining)
                 if taker.stp is stp.EXPIRE_TAKER:
                     return "stp"
                 self.finish(maker, Done.EXPIRED_STP)

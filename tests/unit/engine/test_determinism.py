@@ -20,6 +20,7 @@ from matching_cluster.engine import (
     PlaceOco,
     PlaceOrder,
     PlaceOto,
+    PreventedMatch,
     Trade,
     Triggered,
     encode_events,
@@ -109,6 +110,7 @@ def test_same_stream_twice_gives_identical_events(seed: int) -> None:
     assert first.state_hash() == second.state_hash()
     assert sum(isinstance(e, Trade) for e in events_a) > 200  # the stream really trades
     assert sum(isinstance(e, Triggered) for e in events_a) > 20  # and sets stops off
+    assert sum(isinstance(e, PreventedMatch) for e in events_a) > 20  # and prevents some
     expired_legs = [e for e in events_a
                     if isinstance(e, OrderDone) and e.reason is DoneReason.EXPIRED_IN_LIST]
     assert len(expired_legs) > 5  # and OCO lists end

@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.orders import DoneReason, OrderStatus
-from matching_cluster.engine import OrderBook, OrderDone, Trade
+from matching_cluster.engine import Event, OrderBook, OrderDone, PreventedMatch, Trade
 
 from .support import BUY, FOK, SELL, STP, dones, fills, kinds, limit, market, new_book
 
 pytestmark = pytest.mark.unit
 
 ME, OTHER = 1, 2
+
+
+def prevented(events: list[Event]) -> list[PreventedMatch]:
+    return [e for e in events if isinstance(e, PreventedMatch)]
 
 
 def book_with_own_order_first() -> OrderBook:
@@ -34,8 +38,9 @@ def test_expire_taker_expires_the_incoming_order_at_its_own_order() -> None:
     book = book_with_own_order_first()
     before = book.depth()
     events = book.apply(limit(9, ME, BUY, 105, 30, stp=STP.EXPIRE_TAKER))
-    assert kinds(events) == ["Accepted", "OrderDone"]
-    assert dones(events)[0] == OrderDone(5, 9, ME, BUY, DoneReason.EXPIRED_STP, 0, 0, 30)
+    assert kinds(events) == ["Accepted", "PreventedMatch", "OrderDone"]
+    assert prevented(events) == [PreventedMatch(5, 9, 1, ME, STP.EXPIRE_TAKER, 100, 10)]
+    assert dones(events)[0] == OrderDone(6, 9, ME, BUY, DoneReason.EXPIRED_STP, 0, 0, 30)
     assert book.depth() == before
 
 
@@ -51,7 +56,11 @@ def test_expire_taker_keeps_what_traded_before_the_self_match() -> None:
 def test_expire_maker_removes_own_resting_orders_and_goes_on() -> None:
     book = book_with_own_order_first()
     events = book.apply(limit(9, ME, BUY, 105, 20, stp=STP.EXPIRE_MAKER))
-    assert kinds(events) == ["Accepted", "OrderDone", "Trade", "OrderDone", "OrderDone"]
+    assert kinds(events) == ["Accepted", "PreventedMatch", "OrderDone", "Trade", "OrderDone",
+                             "PreventedMatch", "OrderDone"]
+    assert [(p.maker_order_id, p.mode, p.price, p.maker_prevented_qty)
+            for p in prevented(events)] == [(1, STP.EXPIRE_MAKER, 100, 10),
+                                            (3, STP.EXPIRE_MAKER, 105, 10)]
     assert [(d.order_id, d.reason, d.remaining_qty) for d in dones(events)] == [
         (1, DoneReason.EXPIRED_STP, 10),
         (2, DoneReason.FILLED, 0),
@@ -68,6 +77,8 @@ def test_expire_maker_removes_own_resting_orders_and_goes_on() -> None:
 def test_expire_both_expires_the_maker_and_the_taker() -> None:
     book = book_with_own_order_first()
     events = book.apply(limit(9, ME, BUY, 105, 30, stp=STP.EXPIRE_BOTH))
+    assert kinds(events) == ["Accepted", "PreventedMatch", "OrderDone", "OrderDone"]
+    assert prevented(events)[0] == PreventedMatch(5, 9, 1, ME, STP.EXPIRE_BOTH, 100, 10)
     assert [(d.order_id, d.reason) for d in dones(events)] == [
         (1, DoneReason.EXPIRED_STP),
         (9, DoneReason.EXPIRED_STP),
@@ -80,6 +91,7 @@ def test_makers_mode_does_not_matter() -> None:
     book = new_book(limit(1, ME, SELL, 100, 10, stp=STP.EXPIRE_BOTH))
     events = book.apply(limit(9, ME, BUY, 100, 10))
     assert fills(events) == [(1, 9, 100, 10)]
+    assert prevented(events) == []
 
 
 def test_other_users_are_not_affected() -> None:
@@ -100,7 +112,7 @@ def test_fok_that_would_hit_its_own_order_with_expire_taker_does_nothing() -> No
     book = book_with_own_order_first()
     before = book.depth()
     events = book.apply(limit(9, ME, BUY, 105, 10, tif=FOK, stp=STP.EXPIRE_TAKER))
-    assert kinds(events) == ["Accepted", "OrderDone"]
+    assert kinds(events) == ["Accepted", "OrderDone"]  # FOK expires before any match
     assert dones(events)[0].reason is DoneReason.EXPIRED_FOK
     assert book.depth() == before
 
@@ -108,5 +120,13 @@ def test_fok_that_would_hit_its_own_order_with_expire_taker_does_nothing() -> No
 def test_market_order_expired_by_stp() -> None:
     book = book_with_own_order_first()
     events = book.apply(market(9, ME, BUY, qty=30, stp=STP.EXPIRE_TAKER))
+    assert prevented(events) == [PreventedMatch(5, 9, 1, ME, STP.EXPIRE_TAKER, 100, 10)]
     assert dones(events)[-1].reason is DoneReason.EXPIRED_STP
     assert DoneReason.EXPIRED_STP.status is OrderStatus.EXPIRED_IN_MATCH
+
+
+def test_prevented_quantity_is_what_the_maker_has_left() -> None:
+    book = new_book(limit(1, ME, SELL, 100, 30))
+    book.apply(limit(2, OTHER, BUY, 100, 10))
+    events = book.apply(limit(9, ME, BUY, 100, 10, stp=STP.EXPIRE_MAKER))
+    assert prevented(events)[0].maker_prevented_qty == 20

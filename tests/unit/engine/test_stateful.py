@@ -36,6 +36,7 @@ from matching_cluster.engine import (
     PlaceOco,
     PlaceOrder,
     PlaceOto,
+    PreventedMatch,
     Trade,
     Triggered,
     encode_events,
@@ -120,6 +121,14 @@ class EngineVersusReference(RuleBasedStateMachine):
                 self.arrival[e.order_id] = e.seq  # a stop joins its queue when it works
             elif isinstance(e, Amended):
                 self.size[e.order_id] = e.new_qty
+            elif isinstance(e, PreventedMatch):  # the maker still rests, as it was
+                maker = self.engine.order(e.maker_order_id)
+                assert e.mode is not SelfTradePrevention.NONE
+                assert e.taker_order_id in self.arrival
+                assert self.arrival[e.maker_order_id] < self.arrival[e.taker_order_id]
+                assert e.maker_prevented_qty == (
+                    self.size[e.maker_order_id] - self.traded[e.maker_order_id])
+                assert maker is None or maker.user_id == e.user_id
             elif isinstance(e, OrderDone):
                 assert e.filled_qty == self.traded[e.order_id]
                 assert e.filled_quote == self.traded_quote[e.order_id]
