@@ -1,9 +1,10 @@
-"""OCO order lists through python-binance (create_oco_order, order_oco_sell/buy,
-get_open_oco_orders) and the connector (new_oco_order, get_oco_order, get_oco_orders,
-get_oco_open_orders, cancel_oco_order): both legs placed together with one lock, shown
-with their orderListId everywhere an order is, the first leg to work ending the other,
-a cancel ending both, refusals as Binance's, and every answer against Binance's
-documented examples."""
+"""Order lists through python-binance (create_oco_order, order_oco_sell/buy,
+get_open_oco_orders, its v3 list methods), the connector (new_oco_order, new_oto_order,
+get_oco_order, get_oco_orders, get_oco_open_orders, cancel_oco_order) and CCXT's
+Binance endpoints: an OCO's legs placed together with one lock, shown with their
+orderListId everywhere an order is, the first leg to work ending the other, a cancel
+ending both; an OTO's pending order placed when its working order fills; refusals as
+Binance's, and every answer against Binance's documented examples."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from binance.exceptions import BinanceAPIException
 
 from tests.e2e.clients.amend_support import assert_shape, example
 from tests.e2e.clients.conftest import Trader
+from tests.e2e.clients.test_ccxt_startup import ccxt_binance
 from tests.e2e.settling import wait_until_settled
 from tests.support.ledger import assert_ledger_invariants
 from tests.support.order_locks import assert_locks_match_open_orders
@@ -270,4 +272,30 @@ def test_an_otoco_is_cancelled_whole_through_python_binance(
     assert balance(taker, "BTC") == (btc_before, Decimal(0))
     history = taker.pb.v3_get_all_order_list()
     assert [o["contingencyType"] for o in history] == ["OTO"]
+    check_settled(db, maker, taker)
+
+
+def test_ccxt_places_lists_and_reads_them_through_its_binance_endpoints(
+        api_url: str, maker: Trader, taker: Trader, db: Conn) -> None:
+    exchange = ccxt_binance(api_url, maker)
+    exchange.load_markets()
+    trade_at(maker, taker, "30000")
+    oco = exchange.private_post_orderlist_oco({
+        "symbol": SYMBOL, "side": "SELL", "quantity": "0.01", "aboveType": "LIMIT_MAKER",
+        "abovePrice": "31000", "belowType": "STOP_LOSS", "belowStopPrice": "29000"})
+    oto = exchange.private_post_orderlist_oto({
+        "symbol": SYMBOL, "workingType": "LIMIT", "workingSide": "BUY",
+        "workingPrice": "29500", "workingQuantity": "0.01", "workingTimeInForce": "GTC",
+        "pendingType": "LIMIT", "pendingSide": "SELL", "pendingQuantity": "0.01",
+        "pendingPrice": "31500", "pendingTimeInForce": "GTC"})
+    wait_until_settled(db, SYMBOL)
+
+    assert sorted(o["orderListId"] for o in exchange.private_get_openorderlist()) == sorted(
+        [int(oco["orderListId"]), int(oto["orderListId"])])
+    # CCXT's unified open orders see the lists' orders that are on the book.
+    assert {o["info"]["orderListId"] for o in exchange.fetch_open_orders("BTC/USDT")} == {
+        oco["orderListId"], oto["orderListId"]}
+    exchange.private_delete_orderlist({"symbol": SYMBOL, "orderListId": oto["orderListId"]})
+    listed = exchange.private_get_orderlist({"orderListId": oto["orderListId"]})
+    assert listed["listOrderStatus"] == "ALL_DONE"
     check_settled(db, maker, taker)
