@@ -25,7 +25,14 @@ from chalicelib.domain.orders import (
     Side,
     TimeInForce,
 )
-from matching_cluster.engine import BookSnapshot, PendingOrder, RestingOrder, StopOrder, Trade
+from matching_cluster.engine import (
+    BookSnapshot,
+    PendingOrder,
+    PreventedMatch,
+    RestingOrder,
+    StopOrder,
+    Trade,
+)
 
 from .settlement import MarketInfo, OrderState, Settlement
 
@@ -218,6 +225,9 @@ def write_settlements(
     trades = [(market, t) for market, s in settlements for t in s.trades]
     if trades:
         _insert_trades(conn, trades, datetime.fromtimestamp(time_ms / 1000, UTC))
+    prevented = [(market, p) for market, s in settlements for p in s.prevented_matches]
+    if prevented:
+        _insert_prevented_matches(conn, prevented, datetime.fromtimestamp(time_ms / 1000, UTC))
     # An order belongs to one market; should two markets name the same order anyway,
     # either entry is a state settlement computed, and the later one wins.
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
@@ -251,6 +261,24 @@ def _insert_trades(
          [m.base_asset if t.buyer_is_maker else m.quote_asset for m, t in trades],
          [t.taker_fee for _, t in trades],
          [m.quote_asset if t.buyer_is_maker else m.base_asset for m, t in trades]))
+
+
+def _insert_prevented_matches(
+    conn: Conn, prevented: Sequence[tuple[MarketInfo, PreventedMatch]], prevented_at: datetime
+) -> None:
+    """One row per event; its id (the preventedMatchId) is given in event order."""
+    conn.execute(
+        "INSERT INTO prevented_matches (market, sequence, taker_order_id, maker_order_id,"
+        " user_id, mode, price, maker_prevented_quantity, prevented_at)"
+        " SELECT p.market, p.sequence, p.taker, p.maker, p.user_id, p.mode, p.price, p.qty,"
+        " %b::timestamptz FROM unnest(%b::text[], %b::bigint[], %b::bigint[],"
+        " %b::bigint[], %b::bigint[], %b::text[], %b::numeric[], %b::numeric[])"
+        " WITH ORDINALITY AS p(market, sequence, taker, maker, user_id, mode, price, qty, n)"
+        " ORDER BY p.n",
+        (prevented_at, [m.symbol for m, _ in prevented], [p.seq for _, p in prevented],
+         [p.taker_order_id for _, p in prevented], [p.maker_order_id for _, p in prevented],
+         [p.user_id for _, p in prevented], [p.mode.value for _, p in prevented],
+         [p.price for _, p in prevented], [p.maker_prevented_qty for _, p in prevented]))
 
 
 def _update_orders(conn: Conn, orders: Iterable[OrderState], settled_at: datetime) -> None:

@@ -117,6 +117,7 @@ Moves = defaultdict[tuple[AccountRef, Bucket], int]
 @dataclass(slots=True)
 class Settlement:
     trades: list[Trade] = field(default_factory=list)
+    prevented_matches: list[PreventedMatch] = field(default_factory=list)
     changed_orders: dict[int, OrderState] = field(default_factory=dict)
     moves: Moves = field(default_factory=lambda: defaultdict(int))
     """Net amount per (account, bucket) over the batch; zero nets move nothing."""
@@ -172,6 +173,8 @@ def settle(
             _touch(orders[event.order_id], event.seq, out).working_seq = event.seq
         elif isinstance(event, Rejected):
             _rejected(market, event, orders.get(event.order_id), out)
+        elif isinstance(event, PreventedMatch):
+            out.prevented_matches.append(event)  # moves nothing: only recorded
     return out
 
 

@@ -169,6 +169,12 @@ def test_market_ioc_fok_post_only_and_self_trade_prevention(
                  stp=SelfTradePrevention.EXPIRE_TAKER)])
     assert order_row(db, stp_id)["status"] == "EXPIRED_IN_MATCH"
     assert db.execute("SELECT count(*) FROM trades").fetchone() == (3,)
+    # ... and what it prevented is recorded, once: the ask it met and what that had left.
+    assert db.execute(
+        "SELECT market, taker_order_id, maker_order_id, user_id, mode, price,"
+        " maker_prevented_quantity FROM prevented_matches").fetchall() == [
+        (market.symbol, stp_id, asks[1], maker, "EXPIRE_TAKER", PRICE_50K + 100 * USD,
+         BTC_UNIT // 2)]
     # Market sell by quantity into an empty bid side: expires, lock released.
     (sell_id,) = submit(db, producer, topics, market, [
         new_order(taker, Side.SELL, OrderType.MARKET, qty=BTC_UNIT)])
