@@ -29,6 +29,7 @@ from chalicelib.entrypoints.http import (
     order_list_routes,
     order_replace_routes,
     order_routes,
+    prevented_match_routes,
     public_routes,
     sapi_routes,
     user_stream_routes,
@@ -42,7 +43,7 @@ for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, ord
                   market_ticker_routes,
                   limits_fees_routes, user_stream_routes,
                   order_replace_routes, admin_fee_routes,
-                  sapi_routes, order_list_routes, docs_routes):
+                  sapi_routes, order_list_routes, prevented_match_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.
 app.experimental_feature_flags.update(["WEBSOCKETS"])

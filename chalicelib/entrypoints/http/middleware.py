@@ -66,6 +66,8 @@ def request_weight(method: str, path: str, params: dict[str, str] | None) -> int
     if (method, path) in SYMBOL_WEIGHTS:
         one, every = SYMBOL_WEIGHTS[(method, path)]
         return one if params.get("symbol") else every
+    if method == "GET" and path == "/api/v3/myPreventedMatches":
+        return 20 if "orderId" in params else 2
     if method == "POST" and path == "/api/v3/order/test":
         return 20 if params.get("computeCommissionRates") == "true" else 1
     if method == "GET" and path in TICKER_WEIGHTS:

@@ -18,6 +18,7 @@ from chalicelib.entrypoints.http import (
     route_docs_market_data,
     route_docs_order_lists,
     route_docs_orders_more,
+    route_docs_prevented_matches,
     route_docs_sapi,
     route_docs_user_stream,
     wallet_routes,
@@ -162,6 +163,7 @@ ROUTES: tuple[RouteDoc, ...] = (
     *route_docs_market_data.ROUTES,
     *route_docs_order_lists.ROUTES,
     *route_docs_orders_more.ROUTES,
+    *route_docs_prevented_matches.ROUTES,
     *route_docs_sapi.ROUTES,
     *route_docs_user_stream.ROUTES,
 )

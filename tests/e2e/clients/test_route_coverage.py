@@ -24,9 +24,6 @@ NOT_SERVED: dict[tuple[str, str], str] = {
     ("GET", "/api/v3/myAllocations"):
         "allocations come from Smart Order Routing (POST /api/v3/sor/order), which this "
         "exchange does not offer: each market is one book",
-    ("GET", "/api/v3/myPreventedMatches"):
-        "self-trade prevention expires orders but does not yet record the prevented "
-        "match itself (maker, taker, price, quantity) to list here",
     **{(method, path): "margin listen keys: this exchange has no margin accounts"
        for path in ("/sapi/v1/userDataStream", "/sapi/v1/userDataStream/isolated")
        for method in ("POST", "PUT", "DELETE")},
