@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 
+from chalicelib.domain.market_data import Prevention
+
 Conn = psycopg.Connection[Any]
 
 PREVENTED_MATCH_FIELDS = ("id", "taker_order_id", "maker_order_id", "mode", "price",
@@ -31,3 +33,18 @@ def prevented_matches(conn: Conn, user_id: int, market: str, *, prevented_match_
         {"user": user_id, "market": market, "id": prevented_match_id, "order": order_id,
          "from": from_id, "limit": limit}).fetchall()
     return [dict(zip(PREVENTED_MATCH_FIELDS, row, strict=True)) for row in rows]
+
+
+def order_prevention(conn: Conn, market: str, order_id: int) -> Prevention | None:
+    """What STP prevented of the order (as taker or maker); None if it met no own order."""
+    row = conn.execute(
+        "SELECT id, CASE WHEN taker_order_id = %(order)s THEN maker_order_id"
+        "  ELSE taker_order_id END, sum(maker_prevented_quantity) OVER (),"
+        " maker_prevented_quantity FROM prevented_matches"
+        " WHERE market = %(market)s AND (taker_order_id = %(order)s"
+        "      OR maker_order_id = %(order)s)"
+        " ORDER BY id DESC LIMIT 1",
+        {"market": market, "order": order_id}).fetchone()
+    if row is None:
+        return None
+    return Prevention(int(row[0]), int(row[1]), int(row[2]), int(row[3]))

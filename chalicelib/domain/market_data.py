@@ -109,6 +109,18 @@ class Fill:
     commission_asset: str
 
 
+@dataclass(frozen=True, slots=True)
+class Prevention:
+    """What self-trade prevention prevented of an order it expired: the prevented match
+    that expired it (its id and the other order), and the maker quantity prevented over
+    all the order's prevented matches and in that last one."""
+
+    prevented_match_id: int
+    counter_order_id: int
+    prevented_qty: int
+    last_prevented_qty: int
+
+
 # --- what the market data use cases answer: the data with its market's scales
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.adapters import market_data_pg
+from chalicelib.adapters import market_data_pg, prevented_matches_repo
 from chalicelib.domain import stream_events
 from chalicelib.domain.errors import ApiError
 from chalicelib.domain.orders import Market
@@ -245,9 +245,11 @@ def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
     # Trades of an order never come before its acceptance: that bounds the index scan.
     after = max(previous, int(order["accepted_seq"] or event.seq) - 1)
     fills = market_data_pg.order_fills(conn, event.market, event.order_id, after, event.seq)
+    prevention = (prevented_matches_repo.order_prevention(conn, event.market, event.order_id)
+                  if event.status == "EXPIRED_IN_MATCH" else None)
     reports = execution_reports(market, event, order, fills, first=previous == 0,
                                 now_ms=now_ms, previous_seq=previous,
-                                cancel_client_id=cancel_client_id)
+                                cancel_client_id=cancel_client_id, prevention=prevention)
     lists = list_status_events(conn, event, order, previous == 0, now_ms)
     assets = (market.base_asset, market.quote_asset)
     held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]

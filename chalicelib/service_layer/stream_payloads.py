@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.market_data import BookSnapshot, Fill, Ticker24hr
+from chalicelib.domain.market_data import BookSnapshot, Fill, Prevention, Ticker24hr
 from chalicelib.domain.money import format_units
 from chalicelib.domain.orders import OPEN_STATUSES, Market
 from chalicelib.domain.stream_events import (
@@ -111,14 +111,16 @@ CLOSING_EXECUTION = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED",
 
 def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any],
                       fills: Sequence[Fill], *, first: bool, now_ms: int,
-                      previous_seq: int = 0,
-                      cancel_client_id: str | None = None) -> list[dict[str, Any]]:
+                      previous_seq: int = 0, cancel_client_id: str | None = None,
+                      prevention: Prevention | None = None) -> list[dict[str, Any]]:
     """Binance's ``executionReport``s for one order event (its state after market
     sequence ``event.seq``; the order's previous event was ``previous_seq``): NEW for an
     order's first event, NEW again (working) when a stop order triggered, one TRADE per
     fill since its previous event, then what closed it, if anything (or REPLACED: an
     amend). A cancel reports the cancel request's client id in ``c`` (if it sent one)
-    and the order's in ``C``."""
+    and the order's in ``C``; an order self-trade prevention expired reports what it
+    prevented (``prevention``: ``v``, ``U``, ``A``, ``B``; no ``u``, there are no trade
+    groups)."""
     times = _OrderTimes.of(event, order, previous_seq)
     client_id = order["client_order_id"]
     executed = event.executed_qty - sum(f.qty for f in fills)
@@ -149,7 +151,8 @@ def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any
             "O": times.created_ms, "Z": _price(market, quote),
             "Y": _price(market, fill.quote_qty if fill else 0),
             "Q": _price(market, int(order["quote_order_qty"] or 0)), **working,
-            "V": order["stp"]}
+            "V": order["stp"],
+            **(_prevented(market, prevention) if execution == "TRADE_PREVENTION" else {})}
 
     reports: list[dict[str, Any]] = []
     if first and event.status != "REJECTED":
@@ -166,6 +169,14 @@ def execution_reports(market: Market, event: OrderEvent, order: Mapping[str, Any
     elif not fills and not first and not times.triggered_now:
         reports.append(report("REPLACED", event.status, None, resting))
     return reports
+
+
+def _prevented(market: Market, prevention: Prevention | None) -> dict[str, Any]:
+    if prevention is None:
+        return {}
+    return {"v": prevention.prevented_match_id, "U": prevention.counter_order_id,
+            "A": _qty(market, prevention.prevented_qty),
+            "B": _qty(market, prevention.last_prevented_qty)}
 
 
 STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})

@@ -6,6 +6,7 @@ no trade and no money moved."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +14,21 @@ import psycopg
 import pytest
 from binance.error import ClientError
 from binance.exceptions import BinanceAPIException
+from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
 
 from tests.e2e.clients.amend_support import used_weight
 from tests.e2e.clients.conftest import Trader
 from tests.e2e.clients.shapes_support import assert_shaped_like, example
+from tests.e2e.clients.streams_support import (  # noqa: F401 - fixtures
+    Inbox,
+    assert_like_example,
+    gateway,
+    stream_url_fixture,
+    streaming,
+)
 from tests.e2e.settling import wait_until_settled
 from tests.support.ledger import assert_ledger_invariants
+from tests.support.polling import wait_until
 
 Conn = psycopg.Connection[Any]
 SYMBOL = "BTCUSDT"
@@ -127,3 +137,43 @@ def test_other_combinations_are_refused(maker: Trader, params: dict[str, int]) -
     with pytest.raises(ClientError) as connector_error:
         maker.spot.query_prevented_matches(SYMBOL, **params)
     assert pb_error.value.code == connector_error.value.error_code == -1128
+
+
+@pytest.fixture
+def maker_inbox(stream_url: str, maker: Trader) -> Iterator[Inbox]:
+    """The maker's listenKey, subscribed on a bare ``/ws`` by the connector."""
+    inbox = Inbox()
+    client = SpotWebsocketStreamClient(stream_url=stream_url, on_message=inbox.on_message)
+    try:
+        client.user_data(listen_key=maker.spot.new_listen_key()["listenKey"], id=1)
+        assert inbox.wait_reply(1) == {"result": None, "id": 1}
+        yield inbox
+    finally:
+        client.stop()
+
+
+def test_an_order_expired_by_stp_reports_what_it_prevented(maker_inbox: Inbox,
+                                                          maker: Trader) -> None:
+    ask = place(maker, "SELL", "NONE")
+    bid = place(maker, "BUY", "EXPIRE_BOTH")
+    (prevented,) = maker.pb.get_prevented_matches(symbol=SYMBOL, orderId=bid)
+
+    def prevention_reports() -> list[dict[str, Any]]:
+        return [r for r in maker_inbox.of_type("executionReport")
+                if r["x"] == "TRADE_PREVENTION"]
+
+    reports = wait_until(prevention_reports, until=lambda seen: len(seen) == 2,
+                         timeout=30, what="both orders' TRADE_PREVENTION reports")
+    for report in reports:
+        assert_like_example(report, example("user_executionReport_trade_prevention"),
+                            conditional=("W", "u"))  # u: only for trade groups
+    assert sorted((r["i"], r["X"], r["V"], r["v"], r["U"], r["A"], r["B"])
+                  for r in reports) == [
+        (order, "EXPIRED_IN_MATCH", "NONE" if order == ask else "EXPIRE_BOTH",
+         prevented["preventedMatchId"], other, prevented["makerPreventedQuantity"],
+         prevented["makerPreventedQuantity"])
+        for order, other in sorted([(ask, bid), (bid, ask)])]
+    earlier = [r for r in maker_inbox.of_type("executionReport")
+               if r["x"] != "TRADE_PREVENTION"]
+    assert earlier  # the NEW reports, without the prevention fields
+    assert all("v" not in r for r in earlier)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.candles import Interval
-from chalicelib.domain.market_data import BookSnapshot, Fill
+from chalicelib.domain.market_data import BookSnapshot, Fill, Prevention
 from chalicelib.domain.orders import Market, MarketSpec, OrderStatus, OrderType, Side
 from chalicelib.domain.stream_events import (
     AggTradeEvent,
@@ -234,6 +234,18 @@ def test_a_resting_order_that_ends_without_trades(status: OrderStatus, execution
     assert reports[0]["w"] is False
     # A cancel names the canceled order in C, as connectors read it.
     assert reports[0]["C"] == ("my-order" if execution == "CANCELED" else "")
+
+
+def test_only_the_report_of_an_order_expired_by_stp_says_what_it_prevented() -> None:
+    prevention = Prevention(7, 42, 1_500_000, 500_000)
+    expired = execution_reports(BTCUSDT, order_event(status=OrderStatus.EXPIRED_IN_MATCH),
+                                ORDER_ROW, [], first=True, now_ms=NOW, prevention=prevention)
+    canceled = execution_reports(BTCUSDT, order_event(status=OrderStatus.CANCELED),
+                                 ORDER_ROW, [], first=False, now_ms=NOW, prevention=prevention)
+    assert [{k: r.get(k) for k in "xvUAB"} for r in expired + canceled] == [
+        {"x": "NEW", "v": None, "U": None, "A": None, "B": None},
+        {"x": "TRADE_PREVENTION", "v": 7, "U": 42, "A": "0.01500000", "B": "0.00500000"},
+        {"x": "CANCELED", "v": None, "U": None, "A": None, "B": None}]
 
 
 def test_each_report_of_an_event_has_its_own_execution_id() -> None:
