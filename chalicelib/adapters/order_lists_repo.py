@@ -5,7 +5,6 @@ Each function runs in the caller's transaction; none commits.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -55,19 +54,19 @@ def find_list(conn: Conn, user_id: int, *, list_id: int | None = None,
     return None if row is None else dict(zip(LIST_FIELDS, row, strict=True))
 
 
-def lists_in(conn: Conn, user_id: int, *, from_id: int | None, start: datetime | None,
-             end: datetime | None, limit: int) -> list[dict[str, Any]]:
+def lists_in(conn: Conn, user_id: int, *, from_id: int | None, start_ms: int | None,
+             end_ms: int | None, limit: int) -> list[dict[str, Any]]:
     """The user's lists from ``from_id`` or ``start`` on, or else the newest up to
     ``end`` (as Binance's allOrderList), in id order."""
     rows = conn.execute(sql.SQL(
         "SELECT * FROM (SELECT {} FROM order_lists WHERE user_id = %(user)s"
         " AND (%(from)s::bigint IS NULL OR id >= %(from)s)"
-        " AND (%(start)s::timestamptz IS NULL OR created_at >= %(start)s)"
-        " AND (%(end)s::timestamptz IS NULL OR created_at <= %(end)s)"
-        " ORDER BY CASE WHEN %(from)s::bigint IS NULL AND %(start)s::timestamptz IS NULL"
+        " AND (%(start)s::bigint IS NULL OR created_at >= to_timestamp(%(start)s / 1000.0))"
+        " AND (%(end)s::bigint IS NULL OR created_at < to_timestamp((%(end)s + 1) / 1000.0))"
+        " ORDER BY CASE WHEN %(from)s::bigint IS NULL AND %(start)s::bigint IS NULL"
         " THEN -id ELSE id END LIMIT %(limit)s)"
         " AS l ORDER BY id").format(_LIST_COLUMNS),
-        {"user": user_id, "from": from_id, "start": start, "end": end,
+        {"user": user_id, "from": from_id, "start": start_ms, "end": end_ms,
          "limit": limit}).fetchall()
     return [dict(zip(LIST_FIELDS, row, strict=True)) for row in rows]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import order_lists_repo
 from chalicelib.domain.errors import ApiError, ErrorCode
 from chalicelib.domain.orders import CommandKind, Market
 from chalicelib.service_layer import Conn, order_lists, orders
+from chalicelib.service_layer.order_history import Page, invalid_combination
 from chalicelib.service_layer.order_intake import (
     Intake,
     is_closed,
@@ -92,10 +92,14 @@ def query_list(conn: Conn, user_id: int, list_id: int | None,
     return order_lists.with_orders(conn, [found])[0]
 
 
-def all_lists(conn: Conn, user_id: int, *, from_id: int | None, start: datetime | None,
-              end: datetime | None, limit: int) -> list[dict[str, Any]]:
+def all_lists(conn: Conn, user_id: int, page: Page) -> list[dict[str, Any]]:
+    """The user's lists as Binance's allOrderList pages them (as ``allOrders``: fromId
+    not with a time, a window at most 24 hours)."""
+    if page.from_id is not None and (page.start_ms is not None or page.end_ms is not None):
+        raise invalid_combination()
     return order_lists.with_orders(conn, order_lists_repo.lists_in(
-        conn, user_id, from_id=from_id, start=start, end=end, limit=limit))
+        conn, user_id, from_id=page.from_id, start_ms=page.start_ms, end_ms=page.end_ms,
+        limit=page.limit))
 
 
 def open_lists(conn: Conn, user_id: int) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ against the ORDERS rate limits.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from chalice.app import Response
@@ -44,6 +43,7 @@ from chalicelib.entrypoints.http.order_routes import (
 )
 from chalicelib.service_layer import order_limits, post_only
 from chalicelib.service_layer.api_keys import KeyOwner
+from chalicelib.service_layer.order_history import Page
 from chalicelib.service_layer.order_list_intake import (
     ListKey,
     all_lists,
@@ -195,13 +195,9 @@ def query_order_list() -> dict[str, Any]:
 def all_order_lists() -> list[dict[str, Any]]:
     owner, signed = routes.key_owner("READ")
     params = parse_params(AllListsParams, signed.params())
-    if params.from_id is not None and (params.start_time or params.end_time):
-        raise ApiError(400, ErrorCode.INVALID_PARAM_COMBINATION,
-                       "Combination of optional parameters invalid.")
+    page = Page(params.from_id, params.start_time, params.end_time, params.limit)
     with routes.services.db() as conn:
-        found = all_lists(conn, owner.user_id, from_id=params.from_id,
-                          start=_time(params.start_time), end=_time(params.end_time),
-                          limit=params.limit)
+        found = all_lists(conn, owner.user_id, page)
     return [list_shapes.summary(one) for one in found]
 
 
@@ -213,7 +209,4 @@ def open_order_lists() -> list[dict[str, Any]]:
         found = open_lists(conn, owner.user_id)
     return [list_shapes.summary(one) for one in found]
 
-
-def _time(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 

@@ -134,6 +134,11 @@ def test_a_buy_oco_works_its_stop_leg_when_the_price_rises(
     assert_shape(history, example("open_order_lists"))
     assert [(o["orderListId"], o["listOrderStatus"]) for o in history] == [
         (placed["orderListId"], "ALL_DONE")]
+    assert taker.spot.get_oco_orders(fromId=placed["orderListId"] + 1) == []
+    with pytest.raises(ClientError) as mixed:  # fromId with a time window, as Binance
+        taker.spot.get_oco_orders(fromId=placed["orderListId"], startTime=history[0][
+            "transactionTime"])
+    assert mixed.value.error_code == -1128
     check_settled(db, maker, taker)
 
 
