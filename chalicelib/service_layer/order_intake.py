@@ -23,7 +23,13 @@ from chalicelib.adapters import orders_repo
 from chalicelib.domain.errors import ApiError, ErrorCode
 from chalicelib.domain.market_rules import rejection
 from chalicelib.domain.order_commands import OrderCommand
-from chalicelib.domain.orders import OPEN_STATUSES, Market, NewOrder, RejectReason
+from chalicelib.domain.orders import (
+    OPEN_STATUSES,
+    Market,
+    NewOrder,
+    OrderStatus,
+    RejectReason,
+)
 from chalicelib.service_layer import Conn, orders
 from chalicelib.service_layer.ports import CommandPublisher
 
@@ -202,4 +208,5 @@ def is_matched(order: dict[str, Any]) -> bool:
 
 
 def is_closed(order: dict[str, Any]) -> bool:
-    return order["status"] not in OPEN_STATUSES
+    """Done: neither open nor an OTO's pending order (cancelling that ends its list)."""
+    return order["status"] not in OPEN_STATUSES and order["status"] != OrderStatus.PENDING_NEW

@@ -249,6 +249,26 @@ def test_an_oto_places_its_pending_order_once_the_working_order_fills(
     check_settled(db, maker, taker)
 
 
+def test_cancelling_an_otos_pending_order_cancels_the_list(
+        maker: Trader, taker: Trader, db: Conn) -> None:
+    trade_at(maker, taker, "30000")
+    placed = taker.spot.new_oto_order(
+        SYMBOL, "LIMIT", "BUY", "29000", "0.01", "LIMIT_MAKER", "SELL", "0.01",
+        workingTimeInForce="GTC", pendingPrice="32000", pendingClientOrderId="waits")
+    wait_until_settled(db, SYMBOL)
+
+    cancelled = taker.pb.cancel_order(symbol=SYMBOL, origClientOrderId="waits")
+
+    assert (cancelled["status"], cancelled["orderListId"]) == (
+        "CANCELED", placed["orderListId"])
+    legs = [o["status"] for o in taker.pb.get_all_orders(symbol=SYMBOL)
+            if o["orderListId"] == placed["orderListId"]]
+    assert legs == ["CANCELED", "CANCELED"]  # the working order with it
+    assert taker.spot.get_oco_order(orderListId=placed["orderListId"])[
+        "listOrderStatus"] == "ALL_DONE"
+    check_settled(db, maker, taker)
+
+
 def test_an_otoco_is_cancelled_whole_through_python_binance(
         maker: Trader, taker: Trader, db: Conn) -> None:
     trade_at(maker, taker, "30000")
