@@ -20,8 +20,8 @@ from tests.e2e.test_order_intake import LIMIT_BUY, watermarks
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
-TABLES = ("orders", "order_commands", "balances", "ledger_entries", "withdrawals", "deposits",
-          "api_keys", "audit_log")
+TABLES = ("orders", "order_commands", "order_lists", "balances", "ledger_entries", "withdrawals",
+          "deposits", "api_keys", "audit_log", "fee_tiers", "user_fee_tiers")
 BIGINT_PLUS_ONE = str(2**63)
 
 
@@ -67,6 +67,16 @@ Call = Callable[[World], Any]
 
 def order_form(path: str, **change: str) -> Call:
     return lambda w: w.key.post_form(path, {**LIMIT_BUY, **change})
+
+
+def list_form(path: str, base: dict[str, str], **change: str) -> Call:
+    return lambda w: w.key.post_form(path, {**base, **change})
+
+
+def cancel_replace(**change: object) -> Call:
+    return lambda w: w.key.post_form("/api/v3/order/cancelReplace", {
+        **LIMIT_BUY, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": w.order_id,
+        "price": "19000", **change})
 
 
 def cancel(**change: object) -> Call:
@@ -117,6 +127,13 @@ def decide(action: str, withdrawal_id: str) -> Call:
     return lambda w: w.admin.post(f"/v1/admin/withdrawals/{withdrawal_id}/{action}", {})
 
 
+def fee_tiers(**change: object) -> Call:
+    tier = {"tier": 1, "volumeAsset": "USDT", "minVolume": "1000", "makerFeePpm": 500,
+            "takerFeePpm": 800, **change}
+    return lambda w: w.client.http.put("/v1/admin/fee-tiers", headers=w.admin.headers(),
+                                       body=json.dumps({"tiers": [tier]}))
+
+
 NEW_ASSET = {"symbol": "ETH", "scale": 8}
 NEW_MARKET = {"symbol": "ETHUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "tickSize": "0.01",
               "stepSize": "0.0001", "minQty": "0.0001", "maxQty": "1000"}
@@ -137,6 +154,41 @@ BAD_ORDER_FIELDS = {
     "symbol": ["BTC\x00USDT", "NOPE", "BTC/USDT!"],
 }
 # ... and fields that are wrong together.
+# Stop orders: a valid STOP_LOSS_LIMIT buy but for one field.
+STOP_LIMIT = {"type": "STOP_LOSS_LIMIT", "stopPrice": "20100"}
+BAD_STOP_FIELDS = {"stopPrice": ["abc", "0", "20100.001", ""], "trailingDelta": ["100"],
+                   "type": ["STOP_LOSS_MARKET"]}
+# Order lists, each valid as it stands (test_the_list_forms_are_accepted) but for the
+# field a case changes.
+OCO = {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "aboveType": "LIMIT_MAKER",
+       "abovePrice": "21000", "belowType": "STOP_LOSS_LIMIT", "belowPrice": "19000",
+       "belowStopPrice": "19100", "belowTimeInForce": "GTC"}
+OLD_OCO = {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "21000",
+           "stopPrice": "19100", "stopLimitPrice": "19000", "stopLimitTimeInForce": "GTC"}
+OTO = {"symbol": "BTCUSDT", "workingType": "LIMIT", "workingSide": "BUY",
+       "workingPrice": "19000", "workingQuantity": "0.1", "workingTimeInForce": "GTC",
+       "pendingType": "LIMIT_MAKER", "pendingSide": "SELL", "pendingPrice": "21000",
+       "pendingQuantity": "0.1"}
+OTOCO = {key: value for key, value in OTO.items() if not key.startswith("pending")} | {
+    "pendingSide": "SELL", "pendingQuantity": "0.1", "pendingAboveType": "LIMIT_MAKER",
+    "pendingAbovePrice": "21000", "pendingBelowType": "STOP_LOSS_LIMIT",
+    "pendingBelowPrice": "18000", "pendingBelowStopPrice": "18100",
+    "pendingBelowTimeInForce": "GTC"}
+LISTS = {"/api/v3/orderList/oco": OCO, "/api/v3/order/oco": OLD_OCO,
+         "/api/v3/orderList/oto": OTO, "/api/v3/orderList/otoco": OTOCO}
+BAD_LIST_FIELDS = {
+    "/api/v3/orderList/oco": {"quantity": ["abc", "100"], "abovePrice": ["0", "21000.001"],
+                              "belowStopPrice": ["abc"], "belowType": ["MARKET"],
+                              "aboveType": ["BOGUS"], "side": ["HOLD"],
+                              "listClientOrderId": ["not valid!"]},
+    "/api/v3/order/oco": {"quantity": ["0"], "price": ["abc"], "stopPrice": [""],
+                          "stopLimitTimeInForce": ["DAY"]},
+    "/api/v3/orderList/oto": {"workingQuantity": ["100"], "workingPrice": ["-1"],
+                              "pendingQuantity": ["abc"], "pendingType": ["BOGUS"],
+                              "workingType": ["MARKET"]},
+    "/api/v3/orderList/otoco": {"pendingAbovePrice": ["abc"], "pendingBelowStopPrice": ["0"],
+                                "workingQuantity": ["100"], "pendingQuantity": ["0"]},
+}
 BAD_ORDER_FORMS = {
     "notionalOverflow": {"price": "99999999999999999999", "quantity": "999999"},
     "tifOnMarket": {"type": "MARKET", "price": "", "timeInForce": "GTC"},
@@ -164,6 +216,20 @@ def order_cases(path: str) -> list[Any]:
 CASES = [
     *order_cases("/api/v3/order"),
     *order_cases("/api/v3/order/test"),
+    *each_value("stopOrder", lambda **change: order_form("/api/v3/order",
+                                                         **{**STOP_LIMIT, **change}),
+                BAD_STOP_FIELDS),
+    *(case for path, fields in BAD_LIST_FIELDS.items() for case in each_value(
+        path, lambda path=path, **change: list_form(path, LISTS[path], **change), fields)),
+    # (An unaffordable new order is no refusal: as on Binance, the cancel goes first and
+    # its release may pay for it.)
+    *each_value("cancelReplace", cancel_replace, {
+        "quantity": ["abc", "0.000000001"], "price": ["20000.001"], "type": ["BOGUS"],
+        "cancelReplaceMode": ["BOGUS", ""], "cancelOrderId": ["abc", BIGINT_PLUS_ONE],
+        "cancelRestrictions": ["ONLY_FILLED"]}),
+    *each_value("feeTiers", fee_tiers, {"tier": [0, 101], "volumeAsset": ["NOPE"],
+                                        "minVolume": ["abc", "-1"], "makerFeePpm": [-1],
+                                        "takerFeePpm": [100_001]}),
     *each_value("cancel", cancel, {
         "orderId": ["²", BIGINT_PLUS_ONE, "abc", "", "999999"],  # the last one: unknown
         "origClientOrderId": ["x" * 37],
@@ -218,6 +284,13 @@ CASES = [
     pytest.param(decide("reject", "²"), id="reject-superscript"),
     pytest.param(decide("reject", "abc"), id="reject-text"),
 ]
+
+
+@pytest.mark.parametrize("path", sorted(LISTS))
+def test_the_list_forms_are_accepted(world: World, path: str) -> None:
+    """The base of each list's cases is valid: each case refuses its one change."""
+    placed = list_form(path, LISTS[path])(world)
+    assert placed.status_code == 200, placed.body
 
 
 @pytest.mark.parametrize("call", CASES)
