@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chalicelib.adapters.orders_repo import ORDER_COLUMNS, ORDER_FIELDS, TRADE_FIELDS
+from chalicelib.adapters.orders_repo import ORDER_COLUMNS, ORDER_FIELDS, TRADE_FIELDS, USER_TRADES
 
 Conn = psycopg.Connection[Any]
 
@@ -53,21 +53,10 @@ def trades_page(conn: Conn, user_id: int, market: str, *, order_id: int | None,
     """The user's side of their trades in a market, paged as ``orders_page``."""
     oldest_first = from_id is not None or start_ms is not None
     rows = conn.execute(sql.SQL(
-        "SELECT id, price, quantity, quote_quantity, executed_at, buyer_is_maker,"
-        " maker_user_id = %(user)s AS is_maker,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_fee ELSE taker_fee END,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_fee_asset ELSE taker_fee_asset END,"
-        " (SELECT o.order_list_id FROM orders o WHERE o.id = CASE"
-        "  WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END)"
-        " FROM trades WHERE market = %(market)s"
-        " AND (maker_user_id = %(user)s OR taker_user_id = %(user)s)"
-        " AND (%(order)s::bigint IS NULL OR maker_order_id = %(order)s"
-        "      OR taker_order_id = %(order)s)"
-        " AND (%(from)s::bigint IS NULL OR id >= %(from)s)"
+        "{}"
         " AND (%(start)s::bigint IS NULL OR executed_at >= to_timestamp(%(start)s / 1000.0))"
         " AND (%(end)s::bigint IS NULL OR executed_at < to_timestamp((%(end)s + 1) / 1000.0))"
-        " ORDER BY id {} LIMIT %(limit)s").format(_direction(oldest_first)),
+        " ORDER BY id {} LIMIT %(limit)s").format(USER_TRADES, _direction(oldest_first)),
         {"user": user_id, "market": market, "order": order_id, "from": from_id,
          "start": start_ms, "end": end_ms, "limit": limit}).fetchall()
     found = [dict(zip(TRADE_FIELDS, row, strict=True)) for row in rows]

@@ -143,22 +143,28 @@ def list_orders(conn: Conn, user_id: int, market: str, *, open_only: bool, limit
     return [dict(zip(ORDER_FIELDS, row, strict=True)) for row in rows]
 
 
+# The user's side of their trades in a market (the order of theirs each one filled, its
+# fee, its list), for one order or all, from a trade id on; callers add the order.
+USER_TRADES = sql.SQL(
+    "SELECT id, price, quantity, quote_quantity, executed_at, buyer_is_maker,"
+    " maker_user_id = %(user)s AS is_maker,"
+    " CASE WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END,"
+    " CASE WHEN maker_user_id = %(user)s THEN maker_fee ELSE taker_fee END,"
+    " CASE WHEN maker_user_id = %(user)s THEN maker_fee_asset ELSE taker_fee_asset END,"
+    " (SELECT o.order_list_id FROM orders o WHERE o.id = CASE"
+    "  WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END)"
+    " FROM trades WHERE market = %(market)s"
+    " AND (maker_user_id = %(user)s OR taker_user_id = %(user)s)"
+    " AND (%(order)s::bigint IS NULL OR maker_order_id = %(order)s"
+    "      OR taker_order_id = %(order)s)"
+    " AND (%(from)s::bigint IS NULL OR id >= %(from)s)")
+
+
 def user_trades(conn: Conn, user_id: int, market: str, *, order_id: int | None,
                 from_id: int | None, limit: int) -> list[dict[str, Any]]:
     """The user's side of each of their trades in a market, oldest first."""
     rows = conn.execute(
-        "SELECT id, price, quantity, quote_quantity, executed_at, buyer_is_maker,"
-        " maker_user_id = %(user)s AS is_maker,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_fee ELSE taker_fee END,"
-        " CASE WHEN maker_user_id = %(user)s THEN maker_fee_asset ELSE taker_fee_asset END,"
-        " (SELECT o.order_list_id FROM orders o WHERE o.id = CASE"
-        "  WHEN maker_user_id = %(user)s THEN maker_order_id ELSE taker_order_id END)"
-        " FROM trades WHERE market = %(market)s"
-        " AND (maker_user_id = %(user)s OR taker_user_id = %(user)s)"
-        " AND (%(order)s::bigint IS NULL OR maker_order_id = %(order)s"
-        "      OR taker_order_id = %(order)s)"
-        " AND (%(from)s::bigint IS NULL OR id >= %(from)s) ORDER BY id LIMIT %(limit)s",
+        sql.SQL("{} ORDER BY id LIMIT %(limit)s").format(USER_TRADES),
         {"user": user_id, "market": market, "order": order_id, "from": from_id,
          "limit": limit}).fetchall()
     return [dict(zip(TRADE_FIELDS, row, strict=True)) for row in rows]
