@@ -141,7 +141,7 @@ class CoinInfo(Answer):
 
 
 class CoinsInfo(RootModel[list[CoinInfo]]):
-    pass
+    """Every coin with its networks."""
 
 
 class TradeFee(Answer):
@@ -151,7 +151,7 @@ class TradeFee(Answer):
 
 
 class TradeFees(RootModel[list[TradeFee]]):
-    pass
+    """Each market's rates for the caller."""
 
 
 class DepositAddress(Answer):
@@ -219,7 +219,7 @@ class UserAsset(Answer):
 
 
 class UserAssets(RootModel[list[UserAsset]]):
-    pass
+    """The caller's assets with a balance."""
 
 
 class EmptyList(RootModel[list[dict[str, Any]]]):
