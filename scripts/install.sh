@@ -6,6 +6,7 @@
 #   - checkov (the CloudFormation security scanner) in its own virtualenv under
 #     .local/tools, since it pins an older boto3 than the project's
 #   - kustomize, only where kubectl (which carries it) is missing
+#   - Toxiproxy's server (the network fault tests' TCP proxy) into .local/bin
 # Idempotent, and quiet when everything is already there.
 set -euo pipefail
 
@@ -87,8 +88,23 @@ install_kustomize() {
   GOBIN="$ROOT/.local/tools/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 }
 
+TOXIPROXY_VERSION="v2.5.0"
+install_toxiproxy() {
+  local bin="$ROOT/.local/bin/toxiproxy-server" build
+  go version -m "$bin" 2>/dev/null \
+    | grep -qE "^\s+mod\s+github.com/Shopify/toxiproxy/v2\s+$TOXIPROXY_VERSION\s" && return
+  say "building Toxiproxy's server $TOXIPROXY_VERSION with Go into .local/bin"
+  # go install names the binary after its package folder (server): built aside, renamed.
+  build="$(mktemp -d)"
+  GOBIN="$build" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mkdir -p "$(dirname "$bin")"
+  mv "$build/server" "$bin"
+  rmdir "$build"
+}
+
 install_debian_packages
 install_kafka_jars
 install_python_env
 install_checkov
 install_kustomize
+install_toxiproxy
