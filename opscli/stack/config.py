@@ -29,6 +29,10 @@ class StackConfig:
     databases: tuple[str, ...]
     topic_partitions: dict[str, int] = field(hash=False)
     kafka_libs_dir: Path = KAFKA_LIBS_DIR
+    # The port the broker tells clients to reconnect to, when not its own: a TCP proxy's
+    # in front of it (the network fault tests), since clients bypass a proxy that only
+    # their bootstrap address goes through.
+    kafka_advertised_port: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StackConfig:
@@ -64,6 +68,10 @@ class StackConfig:
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def kafka_advertised(self) -> str:
+        return f"127.0.0.1:{self.kafka_advertised_port or self.kafka_port}"
 
     @property
     def run_dir(self) -> Path:

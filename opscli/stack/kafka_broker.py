@@ -95,7 +95,7 @@ class KafkaBroker(StackServer):
             "node.id=1\n"
             f"controller.quorum.voters=1@{controller}\n"
             f"listeners=PLAINTEXT://{host}:{self.config.kafka_port},CONTROLLER://{controller}\n"
-            f"advertised.listeners=PLAINTEXT://{host}:{self.config.kafka_port}\n"
+            f"advertised.listeners=PLAINTEXT://{self.config.kafka_advertised}\n"
             "controller.listener.names=CONTROLLER\n"
             "inter.broker.listener.name=PLAINTEXT\n"
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
