@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     database_read_url: str = ""
     # The schema owner's URL, for migrations only (in AWS, from MIGRATIONS_SECRET_ARN).
     migrations_database_url: str = ""
+    # How long a connection attempt may take per host (a multi-host URL tries the next
+    # one after it); unset deadlines and statement timeouts take the process's role's
+    # default (chalicelib/adapters/postgres.py, DbLimits). A unit of work past its
+    # deadline has its socket shut down: it fails instead of hanging on a dead peer.
+    db_connect_timeout_seconds: int = Field(default=3, ge=1, le=60)
+    db_deadline_seconds: float | None = Field(default=None, gt=0)
+    db_statement_timeout_ms: int | None = Field(default=None, ge=0)
     redis_url: str = ""
     # Redis AUTH; in AWS read from REDIS_AUTH_SECRET_ARN. Given to the client, never
     # written into REDIS_URL, so that it cannot end up in a logged URL.
