@@ -10,13 +10,12 @@ publisher) and gets the rest as the process has it. The matcher has its own root
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import boto3
 import redis
-from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.candles_store import CandleRepository, KlineEvents
 from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
@@ -24,7 +23,13 @@ from chalicelib.adapters.kafka import make_producer
 from chalicelib.adapters.listen_keys import ListenKeyStore
 from chalicelib.adapters.market_cache import ClosedKlines, MarketDataCache, RecentKlines
 from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommandPublisher
-from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.outages import outage_of as outage_of
+from chalicelib.adapters.postgres import (
+    API_LIMITS,
+    FUNCTION_LIMITS,
+    Database,
+    DbLimits,
+)
 from chalicelib.adapters.redis_store import (
     LoginFailures,
     OrderCounter,
@@ -65,7 +70,12 @@ class Services:
     settings: Settings
     clock: Clock
     db: UnitOfWork
-    """A pooled connection for one request, committed when the block ends without error."""
+    """A pooled connection to the writer for one request, committed when the block ends
+    without error; a lost, refused or silent one raises ``BackendUnavailableError``."""
+    read_db: UnitOfWork
+    """The same on ``DATABASE_READ_URL`` (a standby, Aurora's reader): for reads that may
+    lag a little (history pages, market data, exchangeInfo), never for a read that must
+    see what this client just wrote (balances before placing, an order just placed)."""
     master_key: MasterKey
     auth: AuthContext
     weights: WeightMeter
@@ -105,10 +115,12 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     resources = ExitStack()
     client = resources.enter_context(
         redis_client(settings, socket_timeout=5, health_check_interval=30))
-    pool = resources.enter_context(small_pool(settings))
+    writer = resources.enter_context(small_pool(settings, API_LIMITS))
+    reader = resources.enter_context(read_pool(settings, writer))
     master = master_key_for(settings)
     return Services(
-        settings=settings, clock=clock, db=pool.connection, master_key=master,
+        settings=settings, clock=clock, db=writer.transaction, read_db=reader.transaction,
+        master_key=master,
         auth=auth_context(settings, client, master, clock),
         weights=WeightMeter(client, weight_clock or clock),
         order_counts=OrderCounter(client, weight_clock or clock),
@@ -146,10 +158,23 @@ def master_key_for(settings: Settings) -> MasterKey:
     return LocalMasterKey(settings.local_master_key_path)
 
 
-def small_pool(settings: Settings, **options: object) -> ConnectionPool:
-    # A Lambda container serves one request (or batch) at a time: a tiny pool suffices.
-    return ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
-                          kwargs={"connect_timeout": 10, **options})
+def small_pool(settings: Settings, limits: DbLimits, *, autocommit: bool = False) -> Database:
+    """The writer's pool. A Lambda container serves one request (or batch) at a time: a
+    tiny pool suffices."""
+    return Database(settings.database_url, limits.for_settings(settings), name="writer",
+                    autocommit=autocommit)
+
+
+@contextmanager
+def read_pool(settings: Settings, writer: Database) -> Iterator[Database]:
+    """The reader's pool: the writer's own while DATABASE_READ_URL names the writer;
+    else one connected on first use only."""
+    if settings.database_read_url == settings.database_url:
+        yield writer
+        return
+    with Database(settings.database_read_url, writer.limits, name="reader", min_size=0,
+                  max_size=2) as reader:
+        yield reader
 
 
 def kafka_publisher(settings: Settings, resources: ExitStack) -> CommandPublisher:
@@ -164,7 +189,7 @@ class SweeperServices:
     """What the sweeper uses to republish stuck order commands."""
 
     db: UnitOfWork
-    """A fresh autocommit connection for each use."""
+    """An autocommit connection to the writer for each use."""
     publisher: CommandPublisher
     threshold_seconds: int
     resources: ExitStack = field(default_factory=ExitStack)
@@ -176,7 +201,10 @@ class SweeperServices:
 def bootstrap_sweeper(settings: Settings, *,
                       publisher: CommandPublisher | None = None) -> SweeperServices:
     resources = ExitStack()
-    return SweeperServices(lambda: connect(settings.database_url, autocommit=True),
+    limits = FUNCTION_LIMITS.for_settings(settings)
+    writer = resources.enter_context(Database(settings.database_url, limits, name="writer",
+                                              min_size=0, max_size=1, autocommit=True))
+    return SweeperServices(writer.transaction,
                            publisher or kafka_publisher(settings, resources),
                            settings.sweeper_threshold_seconds, resources)
 
@@ -198,10 +226,10 @@ def bootstrap_fanout(settings: Settings) -> FanoutServices:
                            "https://{api-id}.execute-api.{region}.amazonaws.com/{stage}")
     resources = ExitStack()
     client = resources.enter_context(redis_client(settings, socket_timeout=5))
-    pool = resources.enter_context(small_pool(settings, autocommit=True))
+    pool = resources.enter_context(small_pool(settings, FUNCTION_LIMITS, autocommit=True))
     context = FanoutContext(
         subscriptions=StreamSubscriptions(client), progress=OrderEventProgress(client),
-        market_data=MarketDataCache(client), db=pool.connection,
+        market_data=MarketDataCache(client), db=pool.transaction,
         sender=sender_for(settings.ws_management_endpoint, settings.aws_region,
                           settings.exchange_env == "local"),
         now_ms=SYSTEM_CLOCK.now_ms, listen_keys=ListenKeyStore(client),
@@ -223,7 +251,7 @@ class CandleServices:
 def bootstrap_candles(settings: Settings) -> CandleServices:
     client = redis_client(settings)
     return CandleServices(
-        CandleRepository(settings.database_url),
+        CandleRepository(settings.database_url, FUNCTION_LIMITS.for_settings(settings)),
         RecentKlines(client),
         KlineEvents(make_producer(settings.kafka_bootstrap_servers),
                     settings.market_events_topic),

@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import KafkaError, Message, Producer
 
-from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.postgres import FUNCTION_LIMITS, DbLimits, Deadline, connect
 from chalicelib.domain.candles import Candle, Interval, Trade, fold, open_time, touched_keys
 from chalicelib.domain.stream_events import KlineEvent, encode
 
@@ -103,8 +103,9 @@ class FoldResult:
 class CandleRepository:
     """Folds trades into the ``candles`` table; keeps one connection across invocations."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, limits: DbLimits = FUNCTION_LIMITS) -> None:
         self._url = database_url
+        self._limits = limits
         self._conn: Conn | None = None
 
     def fold(self, trades: Mapping[str, Sequence[Trade]]) -> FoldResult:
@@ -113,7 +114,7 @@ class CandleRepository:
         if not markets:
             return FoldResult(0, 0, 0, [])
         conn = self._connection()
-        with conn.transaction():
+        with Deadline(conn, self._limits.deadline_s), conn.transaction():
             progress = _lock_progress(conn, markets)
             fresh = {m: _complete(conn, m, progress[m], trades[m]) for m in markets}
             new_candles = [c for m in markets for c in fold(m, fresh[m])]
@@ -151,7 +152,7 @@ class CandleRepository:
         trade, 1s included) and ended before ``before_ms``; the market's progress row
         stays locked until the block ends, so closers of a market take turns."""
         conn = self._connection()
-        with conn.transaction():
+        with Deadline(conn, self._limits.deadline_s), conn.transaction():
             folded_up_to = _lock_progress(conn, [market])[market]
             yield _newest_ended(conn, market, folded_up_to, before_ms)
 
@@ -162,7 +163,7 @@ class CandleRepository:
 
     def _connection(self) -> Conn:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self._url, autocommit=True)
+            self._conn = connect(self._url, autocommit=True, limits=self._limits)
         return self._conn
 
 

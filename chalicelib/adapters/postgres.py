@@ -1,23 +1,197 @@
-"""PostgreSQL connections: one pool per process, built from the settings."""
+"""PostgreSQL connections that survive a failover: short connect timeouts, keepalives,
+a deadline per unit of work, and pools that hand out only live connections.
+
+A multi-host ``DATABASE_URL`` with ``target_session_attrs=read-write`` (or Aurora's
+cluster endpoint) makes every new connection find the writer; what this module adds is
+that a connection to a node that went away is noticed and replaced, never reused, and
+that no unit of work waits on a dead peer for longer than its deadline.
+"""
 
 from __future__ import annotations
 
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg_pool import ConnectionPool
+
+from chalicelib.adapters.outages import database_outage
+from chalicelib.domain.errors import BackendUnavailableError
+from chalicelib.settings import Settings
 
 Conn = psycopg.Connection[Any]
 """The connection the repositories and the use cases take."""
 
-
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+log = logging.getLogger(__name__)
 
 
-def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    pool = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, kwargs={"connect_timeout": 10}
-    )
-    pool.open(wait=True, timeout=30)
-    return pool
+@dataclass(frozen=True)
+class DbLimits:
+    """How long a role's database work may take."""
+
+    connect_timeout_s: int
+    deadline_s: float
+    """A unit of work (a transaction, a batch) still running after this fails."""
+    statement_timeout_ms: int
+    """The server cancels one statement after this (0: never)."""
+
+    def for_settings(self, settings: Settings) -> DbLimits:
+        """These limits with the settings' overrides."""
+        deadline = settings.db_deadline_seconds
+        statement = settings.db_statement_timeout_ms
+        return DbLimits(settings.db_connect_timeout_seconds,
+                        self.deadline_s if deadline is None else deadline,
+                        self.statement_timeout_ms if statement is None else statement)
+
+
+# An API request answers within API Gateway's 29 s; the matcher's batch may rebuild a
+# large book; the functions fold batches of trades.
+API_LIMITS = DbLimits(3, 10, 8000)
+FUNCTION_LIMITS = DbLimits(3, 30, 25000)
+MATCHER_LIMITS = DbLimits(3, 60, 50000)
+OPERATOR_LIMITS = DbLimits(10, 3600, 0)
+
+# Keepalive probes find a peer that vanished (a host down, a dropped route) within
+# about 10 + 3 * 3 s of silence; tcp_user_timeout drops a connection whose sent data
+# stays unacknowledged that long. Neither sees a proxy that acknowledges and forwards
+# nothing: the deadline does.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+              "keepalives_count": 3}
+
+
+def connect_options(limits: DbLimits) -> dict[str, Any]:
+    """libpq parameters for every connection of a role with these limits."""
+    options: dict[str, Any] = {"connect_timeout": limits.connect_timeout_s, **KEEPALIVES,
+                               "tcp_user_timeout": int(limits.deadline_s * 1000)}
+    if limits.statement_timeout_ms:
+        options["options"] = f"-c statement_timeout={limits.statement_timeout_ms}"
+    return options
+
+
+def connect(url: str, *, autocommit: bool = False,
+            limits: DbLimits = OPERATOR_LIMITS) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(url, autocommit=autocommit, **connect_options(limits))
+
+
+class Deadline:
+    """Shuts the connection's socket down if the block outlives ``seconds``.
+
+    psycopg's blocking calls have no client-side timeout, and a half-open peer (a proxy
+    that accepts and forwards nothing) never answers nor resets; keepalives are
+    acknowledged by the proxy. With its socket shut down, libpq's wait ends at once with
+    an error, the connection is marked broken and its pool discards it. ``expired``
+    tells that error apart from a peer's.
+    """
+
+    def __init__(self, conn: Conn, seconds: float) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._done = False
+        self.seconds = seconds
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        with self._lock:  # the timer must not shut a connection handed on to someone else
+            self._done = True
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done or self._conn.closed:
+                return
+            self.expired = True
+            with suppress(OSError, psycopg.Error):
+                fd = self._conn.pgconn.socket
+                # A duplicate of the descriptor: shutting it shuts the one socket down.
+                with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class Database:
+    """One PostgreSQL endpoint (the writer, or a reader) as units of work.
+
+    ``transaction()`` is the ``UnitOfWork``: a live pooled connection, committed when
+    the block ends without error, within the deadline. Driver errors meaning the server
+    is unreachable, gone, read-only or silent leave it as ``BackendUnavailableError``:
+    ``retryable`` when the failure came before the commit was sent (nothing committed),
+    not when the commit itself failed (it may have committed).
+    """
+
+    def __init__(self, url: str, limits: DbLimits, *, name: str = "PostgreSQL",
+                 min_size: int = 1, max_size: int = 4, autocommit: bool = False) -> None:
+        self.limits = limits
+        self.name = name
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=True, name=name,
+            check=self._check, kwargs={**connect_options(limits), "autocommit": autocommit},
+            # Waiting longer for a connection than one attempt per host is pointless
+            # for a request: the pool keeps reconnecting in the background.
+            timeout=limits.connect_timeout_s + 1, reconnect_timeout=0)
+
+    def _check(self, conn: Conn) -> None:
+        """Before handing a connection out: is its server still there? (Pooled
+        connections outlive failovers and idle timeouts.) A dead one is replaced."""
+        with Deadline(conn, self.limits.connect_timeout_s):
+            ConnectionPool.check_connection(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        try:
+            conn = self.pool.getconn()
+        except psycopg.Error as error:  # the pool's timeout: no server took a connection
+            raise BackendUnavailableError(self.name, f"no connection: {error}",
+                                          retryable=True) from error
+        deadline = Deadline(conn, self.limits.deadline_s)
+        committing = False
+        try:
+            with deadline:
+                yield conn
+                committing = True
+                if not conn.autocommit:
+                    conn.commit()
+        except psycopg.Error as error:
+            outage = database_outage(error, self.name, retryable=not committing,
+                                     deadline_s=deadline.seconds if deadline.expired else None)
+            if outage is None:
+                raise
+            log.warning("database unavailable", extra={
+                "database": self.name, "error": str(outage), "retryable": outage.retryable})
+            raise outage from error
+        finally:
+            _end_transaction(conn)
+            self.pool.putconn(conn)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+def _end_transaction(conn: Conn) -> None:
+    """Roll back what an error left open; a connection that cannot is closed, so that
+    its pool replaces it."""
+    if conn.closed or conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()

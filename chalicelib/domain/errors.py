@@ -12,6 +12,7 @@ from enum import IntEnum
 
 class ErrorCode(IntEnum):
     UNKNOWN = -1000
+    DISCONNECTED = -1001
     BACKEND_TIMEOUT = -1007
     UNAUTHORIZED = -1002
     TOO_MANY_REQUESTS = -1003
@@ -99,3 +100,39 @@ def conflict(msg: str) -> ApiError:
 
 def too_many_requests(msg: str, retry_after: int) -> ApiError:
     return ApiError(429, ErrorCode.TOO_MANY_REQUESTS, msg, retry_after)
+
+
+# Seconds a client is told to wait before retrying while a backend is unavailable: a
+# lost connection or a failover is over in seconds.
+BACKEND_RETRY_AFTER_SECONDS = 2
+
+
+class BackendUnavailableError(Exception):
+    """PostgreSQL, Redis or Kafka cannot serve the request now: refused, lost, read-only
+    (no writer), or silent past the deadline. Adapters raise it in place of their
+    drivers' errors, so the layers above handle outages without importing a driver.
+
+    ``retryable``: the unit of work's transaction certainly did not commit, so running
+    it whole again is safe. False when the connection was lost while committing: the
+    outcome is unknown, and only the client's retry (deduplicated by its client order
+    id) can settle it.
+    """
+
+    def __init__(self, backend: str, detail: str, *, timed_out: bool = False,
+                 retryable: bool = False) -> None:
+        super().__init__(f"{backend} unavailable: {detail}")
+        self.backend = backend
+        self.timed_out = timed_out
+        self.retryable = retryable
+
+
+def unavailable(outage: BackendUnavailableError) -> ApiError:
+    """A 503 in Binance's words: -1007 when a backend timed out or a commit's outcome
+    is unknown (the request may have been executed), -1001 when it surely was not."""
+    if outage.timed_out or not outage.retryable:
+        return ApiError(503, ErrorCode.BACKEND_TIMEOUT,
+                        "Timeout waiting for response from backend server. Send status"
+                        " unknown; execution status unknown.", BACKEND_RETRY_AFTER_SECONDS)
+    return ApiError(503, ErrorCode.DISCONNECTED,
+                    "Internal error; unable to process your request. Please try again.",
+                    BACKEND_RETRY_AFTER_SECONDS)

@@ -9,18 +9,25 @@ each command once.
 The caller passes what the order's amounts mean in the market's units as a function of
 the market (``describe``, ``new_qty``): parsing stays at the edge, yet the market is
 read once, inside the use case.
+
+Each transaction here has no effect outside the database, so one whose connection was
+lost before its commit runs again whole (``retries.in_transaction``): placing and
+cancelling are safe to re-run as nothing committed, and a placement is unique by its
+client order id besides. A connection lost during the commit is not retried (it may
+have committed): the client gets a 503 -1007, and its retry with the same client order
+id is answered as a duplicate instead of placing the order twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
 from chalicelib.adapters import orders_repo
-from chalicelib.domain.errors import ApiError, ErrorCode
+from chalicelib.domain.errors import ApiError, BackendUnavailableError, ErrorCode
 from chalicelib.domain.market_rules import rejection
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import (
@@ -32,10 +39,12 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.service_layer import Conn, orders
 from chalicelib.service_layer.ports import CommandPublisher
+from chalicelib.service_layer.retries import UnitOfWork as UnitOfWork
+from chalicelib.service_layer.retries import in_transaction
+
+log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.01
-UnitOfWork = Callable[[], AbstractContextManager[Conn]]
-"""A connection whose work commits when the block ends without error."""
 
 
 class Clock(Protocol):
@@ -92,55 +101,66 @@ class Amendment:
 
 def validate(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder]) -> None:
     """Everything placing the order checks, with nothing placed."""
-    with intake.db() as conn:
+
+    def check(conn: Conn) -> None:
         market = orders.load_market(conn, symbol)
         orders.check_new_order(conn, market, describe(market))
+
+    in_transaction(intake.db, check)
 
 
 def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
           wait: Wait) -> Placement:
-    with intake.db() as conn:
+    def record(conn: Conn) -> tuple[Market, NewOrder, int, OrderCommand]:
         market = orders.load_market(conn, symbol)
         order = describe(market)
-        order_id, command = orders.place_order(conn, order)
+        return market, order, *orders.place_order(conn, order)
+
+    market, order, order_id, command = in_transaction(intake.db, record)
     publish(intake, [command])
     if wait is Wait.NOTHING:
         return Placement(market, order, order_id, None)
     matched = wait_for(intake, order.user_id, symbol, order_id, is_matched)
     if wait is Wait.MATCHED:
         return Placement(market, order, order_id, matched)
-    with intake.db() as conn:
-        fills = orders.user_trades(conn, order.user_id, symbol, order_id=order_id)
+    fills = in_transaction(intake.db, lambda conn: orders.user_trades(
+        conn, order.user_id, symbol, order_id=order_id))
     return Placement(market, order, order_id, matched, fills)
 
 
 def cancel(intake: Intake, key: OrderKey) -> tuple[Market, dict[str, Any]]:
     """The market and the order once cancelled (or as it is when the wait ran out)."""
-    with intake.db() as conn:
+    def request(conn: Conn) -> tuple[Market, dict[str, Any], OrderCommand]:
         market, order = open_order(conn, key, if_closed=rejection(RejectReason.UNKNOWN_ORDER))
-        command = orders.request_cancel(conn, key.user_id, key.symbol, order["id"])
+        return market, order, orders.request_cancel(conn, key.user_id, key.symbol, order["id"])
+
+    market, order, command = in_transaction(intake.db, request)
     publish(intake, [command])
     return market, wait_for(intake, key.user_id, key.symbol, order["id"], is_closed)
 
 
 def cancel_all(intake: Intake, user_id: int, symbol: str) -> tuple[Market, list[dict[str, Any]]]:
     """The market and each of the user's open orders in it, once cancelled."""
-    with intake.db() as conn:
+    def request(conn: Conn) -> tuple[Market, list[dict[str, Any]], OrderCommand]:
         market = orders.load_market(conn, symbol)
         open_orders = orders.list_orders(conn, user_id, symbol, open_only=True)
         if not open_orders:
             raise rejection(RejectReason.UNKNOWN_ORDER)
-        command = orders.request_cancel_all(conn, user_id, symbol)
+        return market, open_orders, orders.request_cancel_all(conn, user_id, symbol)
+
+    market, open_orders, command = in_transaction(intake.db, request)
     publish(intake, [command])
     return market, [wait_for(intake, user_id, symbol, o["id"], is_closed) for o in open_orders]
 
 
 def amend(intake: Intake, key: OrderKey, new_qty: Callable[[Market], int]) -> Amendment:
     """Reduce an open order's quantity, keeping its place in the queue."""
-    with intake.db() as conn:
+    def request(conn: Conn) -> tuple[Market, dict[str, Any], int, OrderCommand]:
         market, order = open_order(conn, key, if_closed=orders.no_such_order())
         qty = new_qty(market)
-        command = orders.request_amend(conn, key.user_id, market, order, qty)
+        return market, order, qty, orders.request_amend(conn, key.user_id, market, order, qty)
+
+    market, order, qty, command = in_transaction(intake.db, request)
     publish(intake, [command])
     amended = wait_for(intake, key.user_id, key.symbol, order["id"],
                        lambda o: o["quantity"] is not None and int(o["quantity"]) <= qty)
@@ -171,11 +191,17 @@ def publish(intake: Intake, commands: list[OrderCommand]) -> None:
 def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
                      commands: Sequence[OrderCommand]) -> list[int]:
     """Hand committed commands to the broker and mark the ones it acknowledged (ACK
-    means the broker has them durably); return their ids."""
+    means the broker has them durably); return their ids.
+
+    The broker has them whether or not the mark is stored: when the database cannot
+    store it, the sweeper publishes them again later and the matcher applies each once."""
     delivered = publisher.publish(commands)
     if delivered:
-        with db() as conn:
-            orders_repo.mark_published(conn, delivered)
+        try:
+            in_transaction(db, lambda conn: orders_repo.mark_published(conn, delivered))
+        except BackendUnavailableError as outage:
+            log.warning("published commands left unmarked; the sweeper will publish them"
+                        " again", extra={"commands": delivered, "error": str(outage)})
     return delivered
 
 
@@ -183,8 +209,7 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
                     older_than_s: int) -> tuple[int, int]:
     """Publish the commands still unpublished after ``older_than_s``: how many there
     were and how many the broker acknowledged."""
-    with db() as conn:
-        stuck = orders_repo.stuck_commands(conn, older_than_s)
+    stuck = in_transaction(db, lambda conn: orders_repo.stuck_commands(conn, older_than_s))
     if not stuck:
         return 0, 0
     return len(stuck), len(publish_and_mark(db, publisher, stuck))
@@ -196,8 +221,8 @@ def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,
     the wait runs out."""
     deadline = intake.clock.monotonic() + intake.result_wait_s
     while True:
-        with intake.db() as conn:
-            order = orders.find_order(conn, user_id, symbol, order_id=order_id)
+        order = in_transaction(intake.db, lambda conn: orders.find_order(
+            conn, user_id, symbol, order_id=order_id))
         if settled(order) or intake.clock.monotonic() >= deadline:
             return order
         intake.clock.sleep(POLL_INTERVAL_S)

@@ -10,8 +10,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from chalice.app import Request, Response
 
-from chalicelib.bootstrap import Services
-from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests
+from chalicelib.bootstrap import Services, outage_of
+from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests, unavailable
 from chalicelib.domain.params import parse_count
 from chalicelib.entrypoints.http.requests import client_ip, refuse_nul
 
@@ -117,10 +117,22 @@ def unknown_error() -> ApiError:
                     "An unknown error occurred while processing the request.")
 
 
+def unexpected_error(error: Exception, where: str) -> Response:
+    """The answer to an error no client caused: a 503 with Retry-After when a backend
+    is unavailable (PostgreSQL without a writer, Redis down, a timeout), else a 500."""
+    outage = outage_of(error)
+    if outage is not None:
+        logger.warning("backend unavailable", extra={
+            "where": where, "error": str(outage), "timed_out": outage.timed_out})
+        return error_response(unavailable(outage))
+    logger.exception("unhandled error", extra={"where": where})
+    return error_response(unknown_error())
+
+
 def with_api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """Chalice turns a view's exception into its own 500 before middleware sees it,
-    so each view is wrapped: client errors keep their 4xx and `{code, msg}` body,
-    and nothing else ever leaks a stack trace."""
+    so each view is wrapped: client errors keep their 4xx and `{code, msg}` body, an
+    unavailable backend is a 503, and nothing else ever leaks a stack trace."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -128,9 +140,8 @@ def with_api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except ApiError as error:
             return error_response(error)
-        except Exception:
-            logger.exception("unhandled error in view", extra={"view": view.__name__})
-            return error_response(unknown_error())
+        except Exception as error:
+            return unexpected_error(error, view.__name__)
 
     return guarded
 
@@ -150,9 +161,8 @@ def api_middleware(services: Callable[[], Services]) -> Middleware:
             response = get_response(request)
         except ApiError as error:
             return error_response(error)
-        except Exception:
-            logger.exception("unhandled error in middleware")
-            return error_response(unknown_error())
+        except Exception as error:
+            return unexpected_error(error, "middleware")
         response = in_api_format(response)
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         return response
