@@ -90,14 +90,17 @@ class MskRunner:
 
     def __init__(self, handler: Handler, *, bootstrap_servers: str, topics: list[str],
                  group: str, function_name: str, batch_size: int = 500,
-                 retry_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 1.0, instance_id: str | None = None) -> None:
         self._handler = handler
         self._bootstrap = bootstrap_servers
         self._topics = topics
         self._function_name = function_name
         self._batch_size = batch_size
         self._retry_seconds = retry_seconds
-        self._consumer: Consumer = make_consumer(bootstrap_servers, group)
+        # Static membership: a runner restarted under the same id takes its partitions
+        # back at once, instead of after the dead member's session times out.
+        static = {"group.instance.id": instance_id} if instance_id else {}
+        self._consumer: Consumer = make_consumer(bootstrap_servers, group, **static)
 
     def run(self, stop: threading.Event, *, on_assign: Callable[[], None] | None = None,
             poll_seconds: float = 0.1) -> None:
@@ -170,13 +173,14 @@ def main() -> None:
     parser.add_argument("--topic", action="append", required=True)
     parser.add_argument("--group", required=True, help="consumer group id")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--instance-id", help="a static group member's id (optional)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
     runner = MskRunner(load_handler(args.handler),
                        bootstrap_servers=settings.kafka_bootstrap_servers, topics=args.topic,
                        group=args.group, function_name=args.handler,
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, instance_id=args.instance_id)
     runner.run(stop_on_signals())
 
 
