@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from chalicelib.adapters.kafka import make_producer
-from chalicelib.adapters.postgres import connect
+from chalicelib.adapters.postgres import MATCHER_LIMITS, connect
 from chalicelib.adapters.redis_store import redis_client
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.settings import Settings
@@ -53,7 +53,9 @@ def bootstrap_matcher(
                                         make_producer(settings.kafka_bootstrap_servers),
                                         market_events_topic=settings.market_events_topic,
                                         order_events_topic=settings.order_events_topic))
-    matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True),
+    limits = MATCHER_LIMITS.for_settings(settings)
+    matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True,
+                                                   limits=limits),
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
                       publish=publisher.publish, publish_marks=publisher.publish_marks,

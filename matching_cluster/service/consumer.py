@@ -6,6 +6,11 @@ resumes at the partition's stored ``next_offset``; each batch commits only if th
 is still its own. A batch that fails for any reason rolls back, its partition's books
 are dropped (they ran uncommitted commands), and the partition is fenced again and
 rewound to the stored offset, so the same commands run again on a rebuilt book.
+
+While the database is away (refused, failing over, silent past the batch's deadline)
+those partitions are paused and their recovery is tried again with a growing backoff on
+a new connection: nothing is consumed or settled for them meanwhile, and they resume
+exactly at the stored offset.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+import psycopg
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chalicelib.adapters.kafka import key_partition, make_consumer
+from chalicelib.adapters.postgres import Deadline
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.stream_events import TimeMarkEvent
@@ -33,6 +40,9 @@ from .metrics import Metrics
 from .time_marks import CandleEnds
 
 log = logging.getLogger(__name__)
+
+# The longest wait between two attempts to recover partitions while the database is away.
+MAX_RECOVERY_BACKOFF_S = 5.0
 
 
 class MatcherConfig(BaseSettings):
@@ -52,6 +62,9 @@ class MatcherConfig(BaseSettings):
     poll_timeout_seconds: float = Field(default=0.1, gt=0)
     session_timeout_ms: int = Field(default=10000, ge=6000)
     retry_backoff_seconds: float = Field(default=0.5, ge=0)
+    # A batch (its settlement transaction) still running after this fails: its connection
+    # is shut down, so a silent database cannot stall the matcher.
+    batch_deadline_seconds: float = Field(default=60, gt=0)
 
 
 @dataclass
@@ -80,6 +93,10 @@ class Matcher:
         self._metrics = metrics
         self._books = Books(metrics)
         self._epochs: dict[int, int] = {}
+        # Partitions paused until the database lets them be fenced: next attempt, backoff.
+        self._stalled: set[int] = set()
+        self._next_recovery = 0.0
+        self._recovery_backoff = config.retry_backoff_seconds
         self.status = Status()
         static = {"group.instance.id": config.instance_id} if config.static_membership else {}
         self._consumer: Consumer = make_consumer(
@@ -93,6 +110,7 @@ class Matcher:
         try:
             while not stop.is_set():
                 self.status.last_loop = time.monotonic()
+                self._retry_stalled()
                 self._handle(self._next_messages())
                 self._mark_time()
         finally:
@@ -117,8 +135,14 @@ class Matcher:
     # ------------------------------------------------------------- rebalancing
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            tp.offset = self._fence(tp.partition)
+        try:
+            for tp in partitions:
+                tp.offset = self._fence(tp.partition)
+        except psycopg.OperationalError as exc:
+            consumer.incremental_assign(partitions)
+            self.status.assigned |= {tp.partition for tp in partitions}
+            self._stall([tp.partition for tp in partitions], exc)
+            return
         consumer.incremental_assign(partitions)
         self.status.assigned |= {tp.partition for tp in partitions}
         self._seed_candle_ends(consumer, {tp.partition for tp in partitions})
@@ -130,6 +154,7 @@ class Matcher:
             self._books.drop_partition(tp.partition)
             self._candle_ends.drop_partition(tp.partition)
             self._epochs.pop(tp.partition, None)
+            self._stalled.discard(tp.partition)
             self.status.assigned.discard(tp.partition)
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(str(tp.partition))
@@ -176,8 +201,9 @@ class Matcher:
         started = time.perf_counter()
         partitions = [s.partition for s in slices]
         try:
-            results = apply_batch(self._conn, self._books, self._metrics, topic=self._topic,
-                                  slices=slices, clock=self._clock)
+            with Deadline(self._conn, self._config.batch_deadline_seconds):
+                results = apply_batch(self._conn, self._books, self._metrics,
+                                      topic=self._topic, slices=slices, clock=self._clock)
         except repo.FencedError as exc:
             self._metrics.fenced.inc()
             log.warning("fenced: another instance owns partitions", extra={
@@ -217,14 +243,43 @@ class Matcher:
         """Drop what the failed batch did in memory; resume each partition at its stored
         offset. Every partition of the batch ran commands that never committed.
 
-        If even this fails (the database is away), the exception ends ``run``: a restart
-        rebuilds everything, which beats consuming a partition nobody settles.
+        A broken connection is replaced, never reused. If the database is away, the
+        partitions are paused until ``_retry_stalled`` manages this.
         """
-        if self._conn.closed or self._conn.broken:
-            self._conn = self._conn_factory()
+        was_stalled = bool(self._stalled.intersection(partitions))
+        try:
+            if self._conn.closed or self._conn.broken:
+                self._conn = self._conn_factory()
+            for partition in partitions:
+                offset = self._fence(partition)
+                self._consumer.seek(TopicPartition(self._topic, partition, offset))
+            if was_stalled:
+                self._seed_candle_ends(self._consumer, set(partitions))
+        except (psycopg.OperationalError, KafkaException) as exc:
+            self._stall(partitions, exc)
+            return
+        if was_stalled:
+            self._consumer.resume([TopicPartition(self._topic, p) for p in partitions])
+            self._stalled.difference_update(partitions)
+            self._recovery_backoff = self._config.retry_backoff_seconds
+            log.info("database back; partitions resume at their stored offsets",
+                     extra={"partitions": partitions})
+
+    def _stall(self, partitions: list[int], exc: Exception) -> None:
         for partition in partitions:
-            offset = self._fence(partition)
-            self._consumer.seek(TopicPartition(self._topic, partition, offset))
+            self._epochs.pop(partition, None)
+            self._books.drop_partition(partition)
+        self._consumer.pause([TopicPartition(self._topic, p) for p in partitions])
+        self._stalled.update(partitions)
+        self._next_recovery = time.monotonic() + self._recovery_backoff
+        log.warning("database unavailable; partitions paused, retrying", extra={
+            "partitions": sorted(self._stalled), "retry_in_s": self._recovery_backoff,
+            "error": str(exc).strip()})
+        self._recovery_backoff = min(self._recovery_backoff * 2, MAX_RECOVERY_BACKOFF_S)
+
+    def _retry_stalled(self) -> None:
+        if self._stalled and time.monotonic() >= self._next_recovery:
+            self._recover(sorted(self._stalled))
 
 
 def _decode(message: Message) -> OrderCommand | None:
