@@ -11,11 +11,13 @@ import threading
 from dataclasses import dataclass
 
 from chalicelib.adapters.kafka import make_producer
-from chalicelib.adapters.postgres import MATCHER_LIMITS, connect
+from chalicelib.adapters.postgres import MATCHER_LIMITS, DbLimits, connect
 from chalicelib.adapters.redis_store import redis_client
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.settings import Settings
 
+from . import repository as repo
+from .clock import DatabaseClock
 from .consumer import Matcher, MatcherConfig
 from .metrics import Metrics
 from .publishing import Publisher, PublishThread
@@ -46,7 +48,8 @@ def bootstrap_matcher(
     clock: Clock | None = None,
 ) -> MatcherProcess:
     """A matcher on ``settings``' database, Redis and topics, configured by ``config``
-    (by default from the ``MATCHER_*`` environment)."""
+    (by default from the ``MATCHER_*`` environment), on ``clock`` (by default the
+    database's: ``DatabaseClock``)."""
     config = config or MatcherConfig()
     metrics = Metrics()
     publisher = PublishThread(Publisher(redis_client(settings),
@@ -60,5 +63,11 @@ def bootstrap_matcher(
                       bootstrap_servers=settings.kafka_bootstrap_servers,
                       publish=publisher.publish, publish_marks=publisher.publish_marks,
                       metrics=metrics,
-                      clock=clock or SystemClock())
+                      clock=clock or DatabaseClock(
+                          lambda: database_time_ms(settings.database_url, limits)))
     return MatcherProcess(matcher, publisher, metrics, config)
+
+
+def database_time_ms(database_url: str, limits: DbLimits) -> int:
+    with connect(database_url, autocommit=True, limits=limits) as conn:
+        return repo.database_time_ms(conn)

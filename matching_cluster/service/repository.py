@@ -341,3 +341,11 @@ def last_trades(conn: Conn) -> list[tuple[str, int, int]]:
         " FROM markets m CROSS JOIN LATERAL (SELECT id, executed_at FROM trades"
         "  WHERE market = m.symbol ORDER BY id DESC LIMIT 1) t").fetchall()
     return [(str(market), int(trade_id), int(ms)) for market, trade_id, ms in rows]
+
+
+def database_time_ms(conn: Conn) -> int:
+    """The database server's clock, in ms since the epoch."""
+    row = conn.execute("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+                       ).fetchone()
+    assert row is not None
+    return int(row[0])
