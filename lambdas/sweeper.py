@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import SweeperServices, bootstrap_sweeper
+from chalicelib.domain.errors import BackendUnavailableError
 from chalicelib.service_layer import order_intake
 
 logger = Logger(service="order-sweeper")
@@ -52,7 +53,12 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logger.info("sweeper started", extra={"interval_s": args.interval})
     while not stop.is_set():
-        sweep(services)
+        try:
+            sweep(services)
+        except BackendUnavailableError as outage:
+            # The commands wait in the outbox: the next sweep after the outage sends them.
+            logger.warning("database unavailable; sweeping again later",
+                           extra={"error": str(outage), "retry_in_s": args.interval})
         stop.wait(args.interval)
     services.close()
 

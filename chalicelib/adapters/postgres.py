@@ -127,8 +127,10 @@ class Database:
     ``transaction()`` is the ``UnitOfWork``: a live pooled connection, committed when
     the block ends without error, within the deadline. Driver errors meaning the server
     is unreachable, gone, read-only or silent leave it as ``BackendUnavailableError``:
-    ``retryable`` when the failure came before the commit was sent (nothing committed),
-    not when the commit itself failed (it may have committed).
+    ``retryable`` when the failure came before the block's commit was sent, not when the
+    commit itself failed (it may have committed). A use case's own transaction block run
+    first in the unit commits by itself (psycopg begins none before it): a unit to be
+    retried reads first, so that such blocks are savepoints of the unit's transaction.
     """
 
     def __init__(self, url: str, limits: DbLimits, *, name: str = "PostgreSQL",

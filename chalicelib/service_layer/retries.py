@@ -2,10 +2,12 @@
 
 A transaction that did not commit changed nothing, so work whose every effect is inside
 it can run again whole, on a fresh connection (after a failover, on the new writer).
-Work with effects outside its transaction (a publish, a Redis write) must not be passed
-here; nor is a failure during the commit retried: it may have committed, and running
-the work again could apply it twice. That ``BackendUnavailableError`` reaches the client as a
-503 whose retry a client order id deduplicates (SPEC, invariant 5).
+Not passed here: work with effects outside its transaction (a publish, a Redis write),
+and work whose first statement is a use case's own transaction block (on an idle
+connection psycopg commits that block by itself, inside the unit). Nor is a failure
+during the commit retried: it may have committed, and running the work again could
+apply it twice. That ``BackendUnavailableError`` reaches the client as a 503 whose
+retry a client order id deduplicates (SPEC, invariant 5).
 """
 
 from __future__ import annotations
