@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the exchange needs on this machine, and only what is missing:
-#   - Debian packages: PostgreSQL, Redis, Java 17 and Maven (for the Kafka broker)
+#   - Debian packages: PostgreSQL, Redis, Java 17 and Maven (for the Kafka broker),
+#     libfaketime (the fault tests' clock steps)
 #   - Apache Kafka's broker jars from Maven Central into .local/kafka-libs
 #   - the Python virtualenv .venv with the project and its test tools
 #   - checkov (the CloudFormation security scanner) in its own virtualenv under
@@ -34,6 +35,8 @@ install_debian_packages() {
   local missing=()
   has_package postgresql || missing+=(postgresql)
   has_package redis-server || missing+=(redis-server)
+  # libfaketime: the fault tests step the matcher's wall clock (LD_PRELOAD).
+  has_package libfaketime || missing+=(libfaketime)
   # Java and Maven may come from elsewhere (a JDK, SDKMAN); accept those.
   has_java17 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
