@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     # service restarts), and then the service cannot bind.
     state_dir: Path = Field(default=PROJECT_ROOT / ".local", alias="EXCHANGE_STATE_DIR")
     pg_port: int = Field(default=25432, alias="EXCHANGE_PG_PORT", ge=1024, le=65535)
+    # The local PostgreSQL is a primary and a hot standby (opscli/stack/postgres.py): the
+    # second node's port, 0 for the one after EXCHANGE_PG_PORT (25433 by default). Which
+    # node is primary changes with a failover; clients are given both (local_database_url).
+    pg_standby_port: int = Field(default=0, alias="EXCHANGE_PG_STANDBY_PORT", ge=0, le=65535)
+    # How long the local primary may stay unreachable before the watchdog (`exchange db
+    # watch`, started by `exchange up`) promotes the standby.
+    db_failover_after_seconds: float = Field(
+        default=5.0, alias="EXCHANGE_DB_FAILOVER_AFTER_SECONDS", gt=0, le=3600)
     redis_port: int = Field(default=26379, alias="EXCHANGE_REDIS_PORT", ge=1024, le=65535)
     kafka_port: int = Field(default=29092, alias="EXCHANGE_KAFKA_PORT", ge=1024, le=65535)
     kafka_controller_port: int = Field(
@@ -165,17 +173,23 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def derive_local_endpoints(self) -> Settings:
         # frozen model: fill the derived defaults through object.__setattr__ once.
+        if not self.pg_standby_port:
+            object.__setattr__(self, "pg_standby_port", self.pg_port + 1)
         defaults = {
             "database_url": self.local_database_url(self.db_name, self.db_role),
+            "database_read_url": self.local_database_url(self.db_name, self.db_role,
+                                                         reads_may_lag=True),
             "migrations_database_url": self.local_database_url(self.db_name),
             "redis_url": f"redis://127.0.0.1:{self.redis_port}/0",
             "kafka_bootstrap_servers": f"127.0.0.1:{self.kafka_port}",
         }
+        if self.exchange_env == "aws" or "database_url" in self.model_fields_set:
+            # A reader of one's own choosing, or in AWS (chalicelib/adapters/secrets.py
+            # sets both URLs): reads go to the writer unless a reader is given.
+            defaults["database_read_url"] = self.database_url
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
-        if not self.database_read_url:
-            object.__setattr__(self, "database_read_url", self.database_url)
         return self
 
     @model_validator(mode="after")
@@ -212,14 +226,17 @@ class Settings(BaseSettings):
                              " shipped token signing key would be usable from the network:"
                              " set SIGNING_KEY to a random key (or bind to 127.0.0.1)")
 
-    def local_database_url(self, db_name: str, role: DbRole = "owner") -> str:
-        """The local stack's URL of `db_name`, logged in as `role`."""
+    def local_database_url(self, db_name: str, role: DbRole = "owner", *,
+                           reads_may_lag: bool = False) -> str:
+        """The local stack's URL of `db_name`, logged in as `role`: the primary, whichever
+        node it is; with `reads_may_lag`, the standby (the primary when it is down)."""
         if role == "owner":
             user, secret = self.db_user, self.db_password
         else:
             user, secret = service_login_role(role), self.db_service_password
-        return (f"postgresql://{user}:{secret.get_secret_value()}@127.0.0.1:{self.pg_port}"
-                f"/{db_name}")
+        return local_postgres_url(user, secret.get_secret_value(), db_name,
+                                  (self.pg_port, self.pg_standby_port),
+                                  reads_may_lag=reads_may_lag)
 
     @property
     def ws_management_endpoint(self) -> str:
@@ -236,6 +253,17 @@ class Settings(BaseSettings):
             self.market_events_topic: self.market_events_partitions,
             self.order_events_topic: self.order_events_partitions,
         }
+
+
+def local_postgres_url(user: str, password: str, db_name: str, ports: tuple[int, int], *,
+                       reads_may_lag: bool = False) -> str:
+    """A libpq URL naming both local nodes, so that a client finds the primary after a
+    failover: libpq tries each host in turn (3 s each at most) and keeps the first that
+    takes writes; for reads that may lag, the first standby, else the primary."""
+    order, attrs = (reversed(ports), "prefer-standby") if reads_may_lag else (ports, "read-write")
+    hosts = ",".join(f"127.0.0.1:{port}" for port in order)
+    return (f"postgresql://{user}:{password}@{hosts}/{db_name}"
+            f"?target_session_attrs={attrs}&connect_timeout=3")
 
 
 def is_loopback(host: str) -> bool:

@@ -3,6 +3,8 @@
     exchange up|down|status          the whole local exchange: services, demo data, processes
     exchange stack up|down|status|logs [SERVICE] [-n LINES]
     exchange db migrate [--database-url URL]
+    exchange db failover [--force]
+    exchange db watch [--failover-after SECONDS] [--max-seconds SECONDS]
     exchange admin grant|revoke EMAIL [--database-url URL]
     exchange deploy --stage dev|prod [--dry-run] [--region R] [--image I] [--kube-context C]
     exchange destroy --stage dev [--yes] [--region R]
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from chalicelib.adapters import accounts_repo
 from chalicelib.adapters.migrations import MigrationError, apply_migrations
@@ -22,7 +25,10 @@ from opscli.deploy import command as deploy_command
 from opscli.stack import lifecycle
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
+from opscli.stack.failover import FailoverRefusedError, failover
+from opscli.stack.postgres import Postgres
 from opscli.stack.process import ServiceError, tail_lines
+from opscli.stack.watchdog import watch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("service", nargs="?", choices=["postgres", "redis", "kafka"])
     logs.add_argument("-n", "--lines", type=int, default=40)
 
-    db = groups.add_parser("db", help="the database schema")
+    db = groups.add_parser("db", help="the database schema; the local primary and standby")
     db_actions = db.add_subparsers(dest="action", required=True)
     migrate = db_actions.add_parser("migrate", help="apply pending migrations")
     migrate.add_argument("--database-url",
                          help="the schema owner's URL; default: MIGRATIONS_DATABASE_URL")
+    failover = db_actions.add_parser(
+        "failover", help="promote the local standby, re-attach the old primary as standby")
+    failover.add_argument("--force", action="store_true",
+                          help="also when the primary is healthy: a planned switchover")
+    watch = db_actions.add_parser(
+        "watch", help="fail over when the local primary stays down (JSON lines on stdout)")
+    watch.add_argument("--failover-after", type=float, metavar="SECONDS",
+                       help="default: EXCHANGE_DB_FAILOVER_AFTER_SECONDS (5)")
+    watch.add_argument("--max-seconds", type=float,
+                       help="stop watching after this long; default: never")
 
     admin = groups.add_parser("admin", help="who may administer the exchange")
     admin_actions = admin.add_subparsers(dest="action", required=True)
@@ -82,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.group in ("up", "down", "status"):
             return run_exchange_action(args.group, settings, config)
-        if args.group == "db":
+        if args.group == "db" and args.action == "migrate":
             return migrate(args.database_url or settings.migrations_database_url)
+        if args.group == "db":
+            return run_replication_action(args, settings, config)
         if args.group == "admin":
             return set_admin(args.database_url or settings.database_url, args.email,
                              args.action == "grant")
         return run_stack_action(args, config)
-    except (ServiceError, MigrationError) as exc:
+    except (ServiceError, MigrationError, FailoverRefusedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -153,6 +171,22 @@ def run_stack_action(args: argparse.Namespace, config: StackConfig) -> int:
     for name, path in lifecycle.log_paths(config).items():
         if args.service in (None, name):
             print(f"==> {name}: {path} <==\n{tail_lines(path, args.lines)}")
+    return 0
+
+
+def run_replication_action(args: argparse.Namespace, settings: Settings,
+                           config: StackConfig) -> int:
+    postgres = Postgres(config)
+    if args.action == "watch":
+        watch(postgres, failover_after=args.failover_after or settings.db_failover_after_seconds,
+              max_seconds=args.max_seconds)
+        return 0
+    started = time.monotonic()
+    failover(postgres, force=args.force, report=lambda step: print(step.describe(), flush=True))
+    primary = postgres.primary()
+    print(f"failover done in {time.monotonic() - started:.2f} s: node {primary.name}"
+          f" ({primary.address}) is the primary, node {postgres.peer(primary).name} its"
+          " synchronous standby")
     return 0
 
 

@@ -83,6 +83,9 @@ def app_processes(settings: Settings) -> list[AppProcess]:
     matcher_url = client_url(settings.matcher_health_host, settings.matcher_health_port)
     chalice = str(Path(python).parent / "chalice")
     return [
+        # Fails PostgreSQL over to its standby when the primary stays down.
+        AppProcess("db-watchdog", [python, "-m", "opscli.cli", "db", "watch"],
+                   "opscli.cli db watch", state, address="(loop)"),
         AppProcess("matcher", [python, "-m", "matching_cluster.service"],
                    "matching_cluster.service", state, ready_url=f"{matcher_url}/readyz",
                    port=settings.matcher_health_port, port_variable="EXCHANGE_MATCHER_PORT",

@@ -10,6 +10,7 @@ from chalicelib.settings import (
     SERVICE_GROUP_ROLES,
     DbRole,
     Settings,
+    local_postgres_url,
     service_login_role,
 )
 
@@ -33,6 +34,8 @@ class StackConfig:
     # in front of it (the network fault tests), since clients bypass a proxy that only
     # their bootstrap address goes through.
     kafka_advertised_port: int | None = None
+    # PostgreSQL's second node (opscli/stack/postgres.py); None: the port after pg_port.
+    pg_standby_port: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StackConfig:
@@ -47,14 +50,20 @@ class StackConfig:
             db_service_password=settings.db_service_password.get_secret_value(),
             databases=(settings.db_name, settings.test_db_name),
             topic_partitions=settings.topic_partitions,
+            pg_standby_port=settings.pg_standby_port,
         )
 
+    @property
+    def standby_port(self) -> int:
+        return self.pg_standby_port or self.pg_port + 1
+
     def database_url(self, db_name: str, role: DbRole = "owner") -> str:
-        """`db_name` on the local server, logged in as the schema's owner or a service."""
+        """`db_name` on the local primary, whichever node it is, logged in as the schema's
+        owner or a service."""
         user, password = self.db_user, self.db_password
         if role != "owner":
             user, password = service_login_role(role), self.db_service_password
-        return f"postgresql://{user}:{password}@127.0.0.1:{self.pg_port}/{db_name}"
+        return local_postgres_url(user, password, db_name, (self.pg_port, self.standby_port))
 
     @property
     def service_logins(self) -> dict[str, str]:

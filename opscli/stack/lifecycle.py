@@ -40,11 +40,14 @@ class Health:
     pid: int | None
     ready: bool
     log_path: Path
+    # PostgreSQL's nodes: which is primary, how the standby keeps up.
+    details: tuple[str, ...] = ()
 
     def describe(self) -> str:
         state = "ready" if self.ready else ("running, not ready" if self.pid else "stopped")
         pid = f"pid {self.pid}" if self.pid else "no process"
-        return f"{self.name:<9} {state:<19} {self.address:<16} {pid:<11} log: {self.log_path}"
+        return "\n".join([f"{self.name:<9} {state:<19} {self.address:<16} {pid:<11}"
+                          f" log: {self.log_path}", *self.details])
 
 
 def services(config: StackConfig) -> list[Service]:
@@ -61,6 +64,9 @@ def up(config: StackConfig, report: Report = print) -> None:
     for service in stack:
         service.wait_ready(READY_TIMEOUT_SECONDS)
         report(f"{service.name}: ready on {service.address}")
+        if isinstance(service, Postgres):
+            for line in service.describe_nodes():
+                report(f"{service.name}: {line.strip()}")
     for db_name in config.databases:
         applied = apply_migrations(config.database_url(db_name, "owner"))
         latest = load_migrations()[-1].version
@@ -84,7 +90,8 @@ def down(config: StackConfig, report: Report = print) -> None:
 
 
 def status(config: StackConfig) -> list[Health]:
-    return [Health(s.name, s.address, s.running_pid(), s.is_ready(), s.log_path)
+    return [Health(s.name, s.address, s.running_pid(), s.is_ready(), s.log_path,
+                   tuple(s.describe_nodes()) if isinstance(s, Postgres) else ())
             for s in services(config)]
 
 

@@ -1,46 +1,50 @@
-"""The stack's own PostgreSQL cluster, from Debian's package, on 127.0.0.1.
+"""The stack's own PostgreSQL, from Debian's package, on 127.0.0.1: a primary and a hot
+standby streaming from it synchronously, so that a committed transaction is on both.
 
-initdb and the server refuse to run as root, so as root they run as Debian's
-unprivileged `postgres` user, which then owns the data folder.
+Two nodes, node1 (`<home>/data`, EXCHANGE_PG_PORT) and node2 (`<home>/data-node2`,
+EXCHANGE_PG_STANDBY_PORT), either of which may be the primary: a running server says
+what it is, and `<home>/cluster.json` names the node last made primary for when neither
+runs. Clients reach whichever is primary through a URL naming both hosts
+(chalicelib/settings.py). `exchange db failover` and its watchdog
+(opscli/stack/failover.py, opscli/stack/watchdog.py) swap the two.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-import pwd
-import shutil
 import subprocess
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from opscli.stack.config import StackConfig
-from opscli.stack.process import (
-    ServiceError,
-    ensure_port_free,
-    process_matches,
-    read_pid,
-    wait_until,
+from opscli.stack.pg_node import (
+    OS_USER,
+    SERVICE,
+    Connection,
+    PostgresNode,
+    give_to_owner,
+)
+from opscli.stack.process import ServiceError, wait_until
+from opscli.stack.replication import (
+    ClusterState,
+    base_backup,
+    make_synchronous,
+    rejoin_as_standby,
+    standby_state,
+    synchronous_names,
+    synchronous_setting,
 )
 
-SERVICE = "postgres"
-Connection = psycopg.Connection[tuple[object, ...]]
-OS_USER = "postgres"
 OUTSIDE_HOME_ROOT = Path("/var/lib/spot-exchange")
+STANDBY_TIMEOUT_SECONDS = 60.0
 
-
-def bin_dir() -> Path:
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name)
-    )
-    if not candidates:
-        raise ServiceError(
-            SERVICE, "PostgreSQL is not installed: run scripts/install.sh", Path("/dev/null")
-        )
-    return candidates[-1].parent
+__all__ = ["Connection", "Postgres", "ensure_login", "ensure_role"]
 
 
 class Postgres:
@@ -56,45 +60,127 @@ class Postgres:
         return self.link.resolve()
 
     @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
+    def nodes(self) -> tuple[PostgresNode, PostgresNode]:
+        home = self.home
+        return (PostgresNode("node1", home, "data", "postgres.log", self.config.pg_port,
+                             "EXCHANGE_PG_PORT"),
+                PostgresNode("node2", home, "data-node2", "postgres-node2.log",
+                             self.config.standby_port, "EXCHANGE_PG_STANDBY_PORT"))
 
     @property
-    def socket_dir(self) -> Path:
-        return self.home / "socket"
+    def state(self) -> ClusterState:
+        return ClusterState(self.home)
+
+    @property
+    def paused_marker(self) -> Path:
+        """Present while the operator has the stack stopped: the watchdog then waits."""
+        return self.home / "stopped"
 
     @property
     def log_path(self) -> Path:
-        return self.home / "postgres.log"
+        return self.primary().log_path
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.config.pg_port}"
+        return f"127.0.0.1:{self.config.pg_port},{self.config.standby_port}"
+
+    @property
+    def synchronous_names(self) -> str:
+        return synchronous_names(self.nodes)
+
+    def peer(self, node: PostgresNode) -> PostgresNode:
+        return next(other for other in self.nodes if other.name != node.name)
+
+    def primary(self) -> PostgresNode:
+        """The node answering as primary; when none (or both) does, the one last made
+        primary (node1 for a stack that never failed over)."""
+        answering = [node for node in self.nodes if node.role() == "primary"]
+        if len(answering) == 1:
+            return answering[0]
+        recorded = self.state.primary()
+        return next((node for node in self.nodes if node.name == recorded), self.nodes[0])
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One process at a time changes the nodes (`up`, a failover, the watchdog)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / "cluster.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def start(self) -> None:
+        """Start what is not running: the primary, then its standby (a base backup of the
+        primary when it has none yet), then make replication synchronous. A primary that
+        already runs is only reloaded, never restarted."""
         self._prepare_dirs()
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb()
-        self._write_config()
-        if self.running_pid() is None:
-            self._start_server()
-        self._bootstrap_roles_and_databases()
+        with self.exclusive():
+            primary = self.primary()
+            standby = self.peer(primary)
+            if not primary.exists:
+                if standby.exists:
+                    raise ServiceError(SERVICE, f"node {primary.name} was the primary and its"
+                                       f" data folder {primary.data_dir} is gone",
+                                       primary.log_path)
+                primary.initdb()
+            primary.write_config(standby)
+            if primary.running_pid() is None:
+                primary.start_server()
+            if not wait_until(lambda: primary.role() == "primary", STANDBY_TIMEOUT_SECONDS):
+                raise ServiceError(SERVICE, f"node {primary.name} does not answer as primary",
+                                   primary.log_path)
+            primary.reload()
+            self.state.set_primary(primary.name)
+            self.ensure_standby(primary, standby)
+            self._bootstrap_roles_and_databases(primary)
+            self.paused_marker.unlink(missing_ok=True)
+
+    def ensure_standby(self, primary: PostgresNode, standby: PostgresNode) -> str:
+        """Have `standby` stream from `primary` synchronously; says what it took.
+
+        A standby that cannot follow (the WAL it needs is gone from the primary) is
+        replaced by a fresh base backup.
+        """
+        if standby.running_pid() is not None and standby.role() == "primary":
+            standby.stop()  # a former primary started by hand: it must rewind first
+        if standby.running_pid() is None:
+            how = rejoin_as_standby(primary, standby)
+            standby.start_server()
+        else:
+            standby.write_config(primary)
+            standby.reload()
+            how = "running"
+        try:
+            make_synchronous(primary, standby, self.synchronous_names, STANDBY_TIMEOUT_SECONDS)
+        except ServiceError:
+            if how.startswith("base backup"):
+                raise
+            standby.stop("immediate")
+            base_backup(primary, standby)
+            standby.start_server()
+            make_synchronous(primary, standby, self.synchronous_names, STANDBY_TIMEOUT_SECONDS)
+            how = "base backup (it could not follow)"
+        return how
 
     def wait_ready(self, timeout: float) -> None:
         if not wait_until(self.is_ready, timeout, interval=0.2):
-            raise ServiceError(SERVICE, f"not accepting queries on {self.address}", self.log_path)
+            raise ServiceError(SERVICE, f"no node takes writes on {self.address}", self.log_path)
 
     def stop(self) -> None:
-        if self.running_pid() is None:
-            return
-        self._as_owner([str(bin_dir() / "pg_ctl"), "stop", "-D", str(self.data_dir),
-                        "-m", "fast", "-w", "-t", "60"])
+        """Stop the primary first: a clean shutdown sends its last WAL to the standby."""
+        if self.home.exists():
+            self.paused_marker.touch()
+        primary = self.primary()
+        for node in (primary, self.peer(primary)):
+            node.stop()
 
     def running_pid(self) -> int | None:
-        pid = read_pid(self.data_dir / "postmaster.pid")
-        return pid if pid is not None and process_matches(pid, "postgres") else None
+        return self.primary().running_pid()
 
     def is_ready(self) -> bool:
+        """The primary takes queries, found as clients find it."""
         try:
             with psycopg.connect(self.config.database_url(self.config.databases[0]),
                                  connect_timeout=2) as conn:
@@ -103,13 +189,31 @@ class Postgres:
             return False
         return True
 
+    def describe_nodes(self) -> list[str]:
+        """A line per node: its role, and how the standby keeps up."""
+        primary = self.primary()
+        lines = []
+        for node in self.nodes:
+            pid = node.running_pid()
+            role = node.role()
+            if role == "primary":
+                waits_for = synchronous_setting(node) or "no standby (asynchronous)"
+                detail = f"primary, commits wait for: {waits_for}"
+            elif role == "standby":
+                seen = standby_state(primary, node)
+                detail = (f"standby, {seen.state} {seen.sync_state},"
+                          f" replay lag {seen.lag_bytes} B")
+            else:
+                detail = "not answering" if pid else "stopped"
+            lines.append(f"  {node.name:<7} {node.address:<16} pid {pid or '-':<8} {detail}"
+                         f"  log: {node.log_path}")
+        return lines
+
     def _prepare_dirs(self) -> None:
         self._place_home_where_owner_can_reach()
-        for directory in (self.home, self.socket_dir):
+        for directory in (self.home, self.home / "socket"):
             directory.mkdir(parents=True, exist_ok=True)
-            self._give_to_owner(directory)
-        self.log_path.touch(exist_ok=True)
-        self._give_to_owner(self.log_path)
+            give_to_owner(directory)
 
     def _place_home_where_owner_can_reach(self) -> None:
         """Keep PostgreSQL's files reachable by its unprivileged user.
@@ -132,50 +236,14 @@ class Postgres:
             self.link.unlink()
         self.link.symlink_to(outside, target_is_directory=True)
 
-    def _initdb(self) -> None:
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        self._give_to_owner(self.data_dir)
-        self._as_owner([str(bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                        "--auth-local=trust", "--auth-host=scram-sha-256",
-                        "--encoding=UTF8", "--locale=C"])
-        with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\ninclude 'exchange.conf'\n")
-
-    def _write_config(self) -> None:
-        # Rewritten on every start so a changed port or setting takes effect.
-        conf = self.data_dir / "exchange.conf"
-        conf.write_text(
-            f"listen_addresses = '127.0.0.1'\n"
-            f"port = {self.config.pg_port}\n"
-            f"unix_socket_directories = '{self.socket_dir}'\n"
-            "max_connections = 300\n"
-            "shared_buffers = 256MB\n"
-            "logging_collector = off\n"
-            "log_line_prefix = '%m [%p] %q%u@%d '\n"
-        )
-        self._give_to_owner(conf)
-
-    def _start_server(self) -> None:
-        ensure_port_free(SERVICE, self.config.pg_port, "EXCHANGE_PG_PORT", self.log_path)
-        pg_ctl = [str(bin_dir() / "pg_ctl"), "start", "-D", str(self.data_dir),
-                  "-l", str(self.log_path), "-w", "-t", "60"]
-        # After a kill -9 the old server's children may hold shared memory for a
-        # moment; the postmaster refuses to start until they are gone.
-        for _attempt in range(10):
-            if self._as_owner(pg_ctl, check=False).returncode == 0:
-                return
-            time.sleep(1.0)
-        raise ServiceError(SERVICE, "pg_ctl start failed", self.log_path)
-
-    def _bootstrap_roles_and_databases(self) -> None:
-        with psycopg.connect(host=str(self.socket_dir), port=self.config.pg_port,
-                             user="postgres", dbname="postgres", autocommit=True) as conn:
+    def _bootstrap_roles_and_databases(self, primary: PostgresNode) -> None:
+        with primary.connect() as conn:
             role = sql.Identifier(self.config.db_user)
             # CREATEROLE as on Aurora, where the owner's migrations create the services'
             # group roles (chalicelib/migrations/0007_service_roles.sql).
             ensure_role(conn, self.config.db_user,
-                              sql.SQL("LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
-                                  sql.Literal(self.config.db_password)))
+                        sql.SQL("LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                            sql.Literal(self.config.db_password)))
             self._ensure_service_logins(conn)
             for db_name in self.config.databases:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -183,8 +251,7 @@ class Postgres:
                     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                         sql.Identifier(db_name), role))
                 # citext is trusted, but creating extensions is simplest as superuser.
-                with psycopg.connect(host=str(self.socket_dir), port=self.config.pg_port,
-                                     user="postgres", dbname=db_name, autocommit=True) as db:
+                with primary.connect(db_name) as db:
                     db.execute("CREATE EXTENSION IF NOT EXISTS citext")
 
     def _ensure_service_logins(self, conn: Connection) -> None:
@@ -196,23 +263,6 @@ class Postgres:
         for group, login in self.config.service_logins.items():
             ensure_role(conn, group, sql.SQL("NOLOGIN"))
             ensure_login(conn, login, group, self.config.db_service_password)
-
-    def _as_owner(
-        self, command: list[str], *, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", OS_USER, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, check=False,
-                                cwd="/")
-        if check and result.returncode != 0:
-            output = result.stderr.strip() or result.stdout.strip()
-            raise ServiceError(SERVICE, f"{' '.join(command)} failed: {output}", self.log_path)
-        return result
-
-    def _give_to_owner(self, path: Path) -> None:
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam(OS_USER)
-            shutil.chown(path, owner.pw_uid, owner.pw_gid)
 
 
 def ensure_role(conn: Connection, name: str, options: sql.Composable) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from chalicelib.settings import LOCAL_SIGNING_KEY, Settings
@@ -15,7 +16,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
                  "EXCHANGE_ENV", "ORDERS_TOPIC", "ORDERS_PARTITIONS", "EXCHANGE_API_HOST",
                  "SIGNING_KEY", "EXCHANGE_MATCHER_HOST", "EXCHANGE_DB_ROLE",
                  "MIGRATIONS_DATABASE_URL", "KAFKA_SECURITY", "KAFKA_REPLICATION_FACTOR",
-                 "KAFKA_MIN_INSYNC_REPLICAS", "DATABASE_PORT", "REDIS_PASSWORD"):
+                 "KAFKA_MIN_INSYNC_REPLICAS", "DATABASE_PORT", "REDIS_PASSWORD",
+                 "EXCHANGE_PG_STANDBY_PORT", "EXCHANGE_DB_FAILOVER_AFTER_SECONDS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -23,9 +25,16 @@ def test_local_defaults_point_at_the_project_stack_on_loopback() -> None:
     settings = Settings()
 
     assert settings.exchange_env == "local"
-    assert settings.database_url == "postgresql://exchange_api_login:exchange@127.0.0.1:25432/exchange"
-    assert settings.migrations_database_url == "postgresql://exchange:exchange@127.0.0.1:25432/exchange"
-    assert settings.database_read_url == settings.database_url
+    assert settings.database_url == (
+        "postgresql://exchange_api_login:exchange@127.0.0.1:25432,127.0.0.1:25433/exchange"
+        "?target_session_attrs=read-write&connect_timeout=3")
+    assert settings.migrations_database_url == (
+        "postgresql://exchange:exchange@127.0.0.1:25432,127.0.0.1:25433/exchange"
+        "?target_session_attrs=read-write&connect_timeout=3")
+    assert settings.database_read_url == (
+        "postgresql://exchange_api_login:exchange@127.0.0.1:25433,127.0.0.1:25432/exchange"
+        "?target_session_attrs=prefer-standby&connect_timeout=3")
+    assert settings.db_failover_after_seconds == 5
     assert settings.redis_url == "redis://127.0.0.1:26379/0"
     assert settings.kafka_bootstrap_servers == "127.0.0.1:29092"
     assert settings.topic_partitions == {"orders": 4, "market-events": 4, "order-events": 4}
@@ -39,7 +48,7 @@ def test_ports_move_the_derived_urls(monkeypatch: pytest.MonkeyPatch) -> None:
 
     settings = Settings()
 
-    assert settings.database_url.endswith("@127.0.0.1:6543/exchange")
+    assert "@127.0.0.1:6543,127.0.0.1:6544/exchange?" in settings.database_url
     assert settings.redis_url == "redis://127.0.0.1:6380/0"
     assert settings.kafka_bootstrap_servers == "127.0.0.1:9999"
 
@@ -55,6 +64,34 @@ def test_explicit_urls_win_over_derived_ones(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.database_url == "postgresql://u:p@db.internal:5432/x"
     assert settings.database_read_url == "postgresql://u:p@reader.internal:5432/x"
     assert settings.topic_partitions["orders-v2"] == 12
+
+
+def test_the_standby_port_can_be_set_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_PG_STANDBY_PORT", "23433")
+
+    settings = Settings()
+
+    assert settings.pg_standby_port == 23433
+    assert "@127.0.0.1:25432,127.0.0.1:23433/exchange?" in settings.database_url
+    assert "@127.0.0.1:23433,127.0.0.1:25432/exchange?" in settings.database_read_url
+
+
+def test_libpq_reads_both_hosts_and_the_session_wanted_from_the_local_urls() -> None:
+    settings = Settings()
+
+    writer = conninfo_to_dict(settings.database_url)
+    reader = conninfo_to_dict(settings.database_read_url)
+
+    assert (writer["host"], writer["port"]) == ("127.0.0.1,127.0.0.1", "25432,25433")
+    assert writer["target_session_attrs"] == "read-write"
+    assert writer["connect_timeout"] == "3"
+    assert (reader["port"], reader["target_session_attrs"]) == ("25433,25432", "prefer-standby")
+
+
+def test_a_database_url_given_alone_is_the_reader_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.internal:5432/x")
+
+    assert Settings().database_read_url == "postgresql://u:p@db.internal:5432/x"
 
 
 @pytest.mark.parametrize(("name", "value"), [
