@@ -116,7 +116,8 @@ class KafkaBroker(StackServer):
 
     def _format_storage(self) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        command = self._java("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+        # One option word: an id may start with "-", which would read as another option.
+        command = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                              "--config", str(self.properties), "--ignore-formatted")
         result = subprocess.run(command, capture_output=True, text=True, check=False,
                                 cwd=self.home)
