@@ -33,6 +33,8 @@ class AppProcess(PidFileProcess):
     address: str = ""
     # The database role it connects as (EXCHANGE_DB_ROLE); None: it uses no database.
     db_role: DbRole | None = None
+    # Environment defaults of its own, which the caller's environment overrides.
+    env_defaults: dict[str, str] = field(default_factory=dict)
     log_path: Path = field(init=False)
     pid_file: Path = field(init=False)
 
@@ -46,7 +48,9 @@ class AppProcess(PidFileProcess):
         if self.port is not None:
             ensure_port_free(self.name, self.port, self.port_variable, self.log_path)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        env = None if self.db_role is None else {**os.environ, "EXCHANGE_DB_ROLE": self.db_role}
+        env = {**self.env_defaults, **os.environ}
+        if self.db_role is not None:
+            env["EXCHANGE_DB_ROLE"] = self.db_role
         spawn(self.command, log_path=self.log_path, pid_file=self.pid_file, cwd=self.cwd,
               env=env)
 
@@ -89,7 +93,11 @@ def app_processes(settings: Settings) -> list[AppProcess]:
         AppProcess("matcher", [python, "-m", "matching_cluster.service"],
                    "matching_cluster.service", state, ready_url=f"{matcher_url}/readyz",
                    port=settings.matcher_health_port, port_variable="EXCHANGE_MATCHER_PORT",
-                   address=matcher_url, db_role="matcher"),
+                   address=matcher_url, db_role="matcher",
+                   # One matcher under one name (MATCHER_INSTANCE_ID, `matcher-0`): restarted
+                   # after a crash, it takes its partitions back at once rather than after
+                   # the consumer group's session timeout.
+                   env_defaults={"MATCHER_STATIC_MEMBERSHIP": "true"}),
         AppProcess("sweeper", [python, "-m", "lambdas.sweeper"], "lambdas.sweeper", state,
                    address="(loop)", db_role="functions"),
         AppProcess("api", [chalice, "local", "--host", settings.api_host, "--port",
