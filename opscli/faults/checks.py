@@ -14,12 +14,17 @@ fault tests assert on them and the soak benchmark reports them:
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import psycopg
+from confluent_kafka import TopicPartition
 
+from chalicelib.adapters.kafka import make_consumer
 from opscli.faults.traffic import Answer
 
 Conn = psycopg.Connection[Any]
@@ -201,6 +206,55 @@ def last_trade(conn: Conn, symbol: str) -> tuple[int, int] | None:
     found = rows(conn, "SELECT id, price FROM trades WHERE market = %s ORDER BY id DESC"
                        " LIMIT 1", symbol)
     return (int(found[0][0]), int(found[0][1])) if found else None
+
+
+def topic_events(bootstrap: str, topic: str, kind: str) -> list[dict[str, Any]]:
+    """Every event of ``kind`` on ``topic`` so far, read from the start of each partition
+    up to its end."""
+    consumer = make_consumer(bootstrap, f"faults-reader-{uuid.uuid4().hex[:8]}")
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+        remaining = {p for p, end in ends.items() if end > 0}
+        events = []
+        for _round in range(10_000):
+            if not remaining:
+                break
+            for message in consumer.consume(500, 1.0):
+                if message.error() is not None:
+                    continue
+                fields = json.loads(message.value() or b"{}")
+                if fields.get("type") == kind:
+                    events.append(fields)
+                if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                    remaining.discard(message.partition() or 0)
+        return events
+    finally:
+        consumer.close()
+
+
+def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[str]:
+    """Each candle is sent final once (the candles function's promise), and a final of
+    a stored interval is the candle as stored."""
+    finals = [k for k in klines if k.get("closed")]
+    repeated = [key for key, n in Counter(
+        (k["market"], k["interval"], k["t"]) for k in finals).items() if n > 1]
+    stored = {(market, interval, int(open_time)): (int(close), int(volume), int(count))
+              for market, interval, open_time, close, volume, count in rows(
+                  conn, "SELECT market, interval, open_time, close, volume, trade_count"
+                        " FROM candles")}
+    unlike = [(k["market"], k["interval"], k["t"]) for k in finals
+              if (k["market"], k["interval"], k["t"]) in stored
+              and stored[(k["market"], k["interval"], k["t"])]
+              != (int(k["c"]), int(k["v"]), int(k["n"]))]
+    problems = []
+    if repeated:
+        problems.append(f"candles sent final more than once: {repeated[:10]}")
+    if unlike:
+        problems.append(f"finals unlike the stored candle: {unlike[:10]}")
+    return problems
 
 
 def all_problems(conn: Conn, answers: Sequence[Answer]) -> list[str]:

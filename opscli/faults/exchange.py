@@ -133,6 +133,15 @@ class IsolatedExchange:
         for name in APP_NAMES:
             self.start_app(name)
 
+    def ensure_running(self) -> None:
+        """Start whatever a fault (or a failed test) left stopped, and wait until ready."""
+        for service in (self.kafka, self.redis, self.postgres):
+            if service.running_pid() is None:
+                service.start()
+            service.wait_ready(READY_SECONDS)
+        for name in APP_NAMES:
+            self.start_app(name)
+
     def close(self) -> None:
         """Stop every process and service, then remove the folder (and PostgreSQL's data
         where it had to live outside it)."""

@@ -66,8 +66,7 @@ class OrderStream:
     def __init__(self, api_url: str, traders: Sequence[Trader], *, rate: float,
                  symbol: str = "BTCUSDT", seed: int = 1, workers: int = 8,
                  run_id: str = "s") -> None:
-        address = urlsplit(api_url)
-        self._host, self._port = address.hostname or "127.0.0.1", address.port or 80
+        self._api_url = api_url
         self._traders = list(traders)
         self._rate = rate
         self._symbol = symbol
@@ -156,25 +155,41 @@ class OrderStream:
 
     def _send(self, request: Request) -> tuple[int, Any]:
         trader = self._traders[request.trader]
-        query = urlencode({**request.params, "recvWindow": "60000",
-                           "timestamp": str(time.time_ns() // 1_000_000)})
-        signature = hmac.new(trader.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-        method = "POST" if request.kind == "place" else "DELETE"
-        conn = http.client.HTTPConnection(self._host, self._port,
-                                          timeout=REQUEST_TIMEOUT_SECONDS)
-        try:
-            conn.request(method, f"/api/v3/order?{query}&signature={signature}",
-                         headers={"X-MBX-APIKEY": trader.api_key})
-            response = conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            return 0, None
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(raw)
-        except ValueError:
-            return response.status, None
+        return call(self._api_url, "POST" if request.kind == "place" else "DELETE",
+                    signed_path(trader, "/api/v3/order", request.params),
+                    headers={"X-MBX-APIKEY": trader.api_key})
+
+
+def call(api_url: str, method: str, path: str, body: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One JSON request to the API: its status and decoded body (status 0: no answer)."""
+    address = urlsplit(api_url)
+    conn = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port or 80,
+                                      timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        if body is None:
+            conn.request(method, path, headers=headers or {})
+        else:
+            conn.request(method, path, body=json.dumps(body),
+                         headers={"Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        raw = response.read()
+    except (OSError, http.client.HTTPException):
+        return 0, None
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(raw)
+    except ValueError:
+        return response.status, None
+
+
+def signed_path(trader: Trader, path: str, params: dict[str, str]) -> str:
+    """``path`` with ``params`` signed by the trader's API secret, as Binance clients sign."""
+    query = urlencode({**params, "recvWindow": "60000",
+                       "timestamp": str(time.time_ns() // 1_000_000)})
+    signature = hmac.new(trader.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    return f"{path}?{query}&signature={signature}"
 
 
 def _error_code(body: Any) -> int | None:

@@ -1,0 +1,43 @@
+"""The process-fault tests' exchange: one isolated exchange (opscli/faults) for the whole
+session, started once (the Kafka broker takes a while) on ports of its own, so that its
+services and processes can be killed without touching the shared stack; stopped and its
+folder removed at the end. The network-fault tests (network/) have fixtures of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from opscli.faults.exchange import IsolatedExchange
+
+TRADERS = 8
+
+
+@pytest.fixture(scope="session")
+def process_fault_exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolatedExchange]:
+    exchange = IsolatedExchange(tmp_path_factory.mktemp("process-faults") / "state",
+                                report=lambda line: print(line, flush=True))
+    try:
+        exchange.start(traders=TRADERS)
+        yield exchange
+    finally:
+        exchange.close()
+
+
+@pytest.fixture
+def faulty_exchange(process_fault_exchange: IsolatedExchange) -> IsolatedExchange:
+    """The isolated exchange with every service and process running (a failed test may
+    have left one down)."""
+    process_fault_exchange.ensure_running()
+    return process_fault_exchange
+
+
+@pytest.fixture
+def faulty_db(faulty_exchange: IsolatedExchange) -> Iterator[psycopg.Connection[Any]]:
+    """The isolated exchange's database, as its owner."""
+    with psycopg.connect(faulty_exchange.owner_url(), autocommit=True) as conn:
+        yield conn

@@ -1,0 +1,88 @@
+"""The matcher, the candles function and the fan-out killed with SIGKILL mid-batch,
+repeatedly, and the matcher's host clock stepped, under a running order stream through
+the API on the isolated exchange (conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from websockets.sync.client import connect
+
+from opscli.faults import checks
+from opscli.faults.exchange import IsolatedExchange
+
+from .process_faults import (
+    Conn,
+    assert_nothing_lost,
+    order_stream,
+    wait_caught_up,
+    wait_for_answers,
+    wait_for_trades,
+)
+
+ROUNDS = 3
+# Debian's libfaketime (scripts/install.sh), in the machine's multiarch folder.
+LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"),
+                   Path("libfaketimeMT.so.1"))
+
+
+def test_matcher_candles_and_fanout_killed_mid_batch_repeatedly_lose_and_repeat_nothing(
+    faulty_exchange: IsolatedExchange, faulty_db: Conn,
+) -> None:
+    exchange = faulty_exchange
+    pause = random.Random(5)
+    with order_stream(exchange, "kills") as stream:
+        for _round in range(ROUNDS):
+            for name in ("matcher", "candles", "fanout"):
+                # Under this load each of them is inside a batch nearly all the time.
+                wait_for_trades(faulty_db, pause.randint(3, 12))
+                exchange.kill_app(name)
+                exchange.start_app(name)
+        wait_for_answers(stream, 20)
+        # The fan-out streams again after its last restart.
+        with connect(f"ws://127.0.0.1:{exchange.ports.ws}/ws/btcusdt@trade",
+                     open_timeout=10) as client:
+            event = json.loads(client.recv(timeout=30))
+        assert (event["e"], event["s"]) == ("trade", "BTCUSDT")
+    answers = stream.answers()
+
+    assert_nothing_lost(exchange, faulty_db, answers)
+    # Candles are folded once per trade (candle_problems, above) and each is sent final
+    # once, as the stored candle (the fan-out promises no more than at-least-once).
+    klines = checks.topic_events(exchange.settings.kafka_bootstrap_servers,
+                                 exchange.settings.market_events_topic, "kline")
+    assert checks.kline_final_problems(faulty_db, klines) == []
+
+
+def test_a_clock_step_on_the_matchers_host_changes_no_trade_time(
+    faulty_exchange: IsolatedExchange, faulty_db: Conn, tmp_path: Path,
+) -> None:
+    """The matcher runs under libfaketime, its wall clock stepped an hour (less a few
+    minutes: the broker refuses records stamped more than an hour ahead) forward, then
+    ten minutes back; its monotonic clock, as on a real host, is not moved."""
+    exchange = faulty_exchange
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    exchange.restart_app("matcher", {
+        "LD_PRELOAD": str(LIBFAKETIME), "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1"})
+    try:
+        with order_stream(exchange, "clock") as stream:
+            wait_for_trades(faulty_db, 10)
+            offset.write_text("+3300\n")
+            wait_for_trades(faulty_db, 20)
+            offset.write_text("+2700\n")
+            wait_for_trades(faulty_db, 20)
+        wait_caught_up(faulty_db)
+        assert checks.trade_time_problems(faulty_db) == []
+        ahead = faulty_db.execute("SELECT max(executed_at) - now() FROM trades").fetchone()
+        assert ahead is not None
+        assert ahead[0].total_seconds() < 5, f"trades stamped {ahead[0]} ahead"
+        assert_nothing_lost(exchange, faulty_db, stream.answers())
+        klines = checks.topic_events(exchange.settings.kafka_bootstrap_servers,
+                                     exchange.settings.market_events_topic, "kline")
+        assert checks.kline_final_problems(faulty_db, klines) == []
+    finally:
+        exchange.restart_app("matcher")
