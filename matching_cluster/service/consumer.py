@@ -135,17 +135,18 @@ class Matcher:
     # ------------------------------------------------------------- rebalancing
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        owned = [tp.partition for tp in partitions]
         try:
             for tp in partitions:
                 tp.offset = self._fence(tp.partition)
-        except psycopg.OperationalError as exc:
+            self._seed_candle_ends(consumer, set(owned))
+        except (psycopg.OperationalError, KafkaException) as exc:
             consumer.incremental_assign(partitions)
-            self.status.assigned |= {tp.partition for tp in partitions}
-            self._stall([tp.partition for tp in partitions], exc)
+            self.status.assigned |= set(owned)
+            self._stall(owned, exc)
             return
         consumer.incremental_assign(partitions)
-        self.status.assigned |= {tp.partition for tp in partitions}
-        self._seed_candle_ends(consumer, {tp.partition for tp in partitions})
+        self.status.assigned |= set(owned)
         log.info("partitions assigned", extra={"partitions": [tp.partition for tp in partitions],
                                                "offsets": [tp.offset for tp in partitions]})
 
