@@ -75,6 +75,11 @@ from .order_lists import OrderLists, _pending_of
 from .snapshot import BookSnapshot, RestingOrder
 from .stops import StopOrders
 
+# Each enum's members by name; a member finds itself too (a StrEnum equals its name).
+_SIDE_NAMES: dict[str, Side] = {m.value: m for m in Side}
+_TYPE_NAMES: dict[str, OrderType] = {m.value: m for m in OrderType}
+_STP_NAMES: dict[str, SelfTradePrevention] = {m.value: m for m in SelfTradePrevention}
+
 
 class OrderBook(Matching, StopOrders, OrderLists):
     """One market's book. Feed it commands with ``apply``/``apply_batch``."""
@@ -214,13 +219,18 @@ class OrderBook(Matching, StopOrders, OrderLists):
         """A book equivalent to the one ``snapshot`` was taken from."""
         book = cls(snapshot.spec, next_seq=snapshot.next_seq,
                    next_trade_id=snapshot.next_trade_id)
+        # Members or their plain names to members (the hot path relies on identity): a
+        # dict lookup per field is much cheaper than an enum constructor call, which only
+        # a name not found (and so refused, as before) still goes through.
+        sides, types, stps = _SIDE_NAMES, _TYPE_NAMES, _STP_NAMES
+        orders = book._orders
         for r in snapshot.orders:
-            if not 0 < r.remaining <= r.qty or r.order_id in book._orders:
+            if not 0 < r.remaining <= r.qty or r.order_id in orders:
                 raise ValueError(f"inconsistent snapshot order {r!r}")
-            # Enum constructors accept plain names too; the hot path relies on identity.
-            book._rest(_Order(r.order_id, r.user_id, Side(r.side), OrderType(r.order_type),
-                              SelfTradePrevention(r.stp), r.price, r.qty, r.remaining,
-                              r.filled_quote))
+            book._rest(_Order(r.order_id, r.user_id, sides.get(r.side) or Side(r.side),
+                              types.get(r.order_type) or OrderType(r.order_type),
+                              stps.get(r.stp) or SelfTradePrevention(r.stp), r.price, r.qty,
+                              r.remaining, r.filled_quote))
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid >= ask:
             raise ValueError("snapshot book is crossed")

@@ -4,14 +4,18 @@ A market's book is loaded the first time one of its commands arrives after the
 partition was assigned (or after a failed batch dropped it), inside that batch's
 transaction, so it reflects exactly the committed state at the stored offset.
 
-With the book come the states (fills, lock, status) of its open orders, which only the
+Beside the book, the states (fills, lock, status) of its open orders, which only the
 matcher owning the market changes once the API has inserted an order: settlement
-works from them instead of reading the rows back in every batch. They change with
-the book, before the batch commits, so a failed batch drops both.
+works from them instead of reading the rows back in every batch. A rebuilt book starts
+without them (settlement reads an order's row the first time it needs it, in the
+batch's transaction, so it sees the committed state the book was rebuilt from), which
+keeps a takeover from loading the states of orders it may never touch. They change
+with the book, before the batch commits, so a failed batch drops both.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +25,8 @@ from .metrics import Metrics
 from .repository import Conn, load_book, load_market
 from .settlement import MarketInfo, OrderState
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(slots=True)
 class MarketBook:
@@ -28,7 +34,7 @@ class MarketBook:
     book: OrderBook
     partition: int
     orders: dict[int, OrderState] = field(default_factory=dict)
-    """Open accepted orders' states, by order id."""
+    """States of open accepted orders settlement has read or written, by order id."""
 
 
 class Books:
@@ -50,10 +56,14 @@ class Books:
         info = load_market(conn, market)
         if info is None:
             return None
-        snapshot, orders = load_book(conn, info.spec)
+        snapshot = load_book(conn, info.spec)
         book = OrderBook.restore(snapshot)
-        self._metrics.rebuild_seconds.observe(time.perf_counter() - started)
-        return MarketBook(info, book, partition, orders)
+        seconds = time.perf_counter() - started
+        self._metrics.rebuild_seconds.observe(seconds)
+        log.info("book rebuilt", extra={
+            "market": market, "orders": len(snapshot.orders) + len(snapshot.stops),
+            "seconds": round(seconds, 4)})
+        return MarketBook(info, book, partition)
 
     def drop_partition(self, partition: int) -> None:
         """Forget the partition's books: the next command rebuilds them from PostgreSQL."""

@@ -6,12 +6,14 @@ inside the batch's transaction (``with conn.transaction()``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 
 from chalicelib.adapters.ledger import post_transactions
 from chalicelib.domain.fees import Rates
@@ -37,6 +39,7 @@ from matching_cluster.engine import (
 from .settlement import MarketInfo, OrderState, Settlement
 
 Conn = psycopg.Connection[Any]
+Row = TypeVar("Row")
 Cursor = psycopg.Cursor[Any]
 
 
@@ -122,11 +125,14 @@ def fetch_statuses(cursor: Cursor) -> dict[str, str]:
     return {symbol: status for symbol, status in cursor.fetchall()}
 
 
-def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, OrderState]]:
-    """The market's book as of the last committed batch, and its orders' states: open
-    orders in the order they started working (queue order in each level), stop orders
-    still waiting in the order the engine accepted them, the last trade price and the
-    OCO lists still linked."""
+def load_book(conn: Conn, spec: MarketSpec) -> BookSnapshot:
+    """The market's book as of the last committed batch: open orders in the order they
+    started working (queue order in each level), stop orders still waiting in the order
+    the engine accepted them, the last trade price and the OCO lists still linked.
+
+    A takeover waits for this, and a book may hold 100,000 orders: the rows come as the
+    engine's tuples, numbers read as ``int`` straight from PostgreSQL's text (no
+    ``Decimal`` on the way), and the engine converts the enums' names itself."""
     seq_row = conn.execute(
         "SELECT last_sequence, last_trade_id FROM market_sequences WHERE market = %s",
         (spec.symbol,)).fetchone()
@@ -134,32 +140,47 @@ def load_book(conn: Conn, spec: MarketSpec) -> tuple[BookSnapshot, dict[int, Ord
     price_row = conn.execute(
         "SELECT price FROM trades WHERE market = %s ORDER BY id DESC LIMIT 1",
         (spec.symbol,)).fetchone()
-    rows = conn.execute(sql.SQL(
-        "SELECT {}, self_trade_prevention, coalesce(time_in_force, 'GTC'),"
-        " coalesce(quote_order_qty, 0), spend_cap, stop_price FROM orders"
-        " WHERE market = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
-        " AND accepted_seq IS NOT NULL ORDER BY coalesce(working_seq, accepted_seq)"
-    ).format(_ORDER_STATE_COLUMNS), (spec.symbol,)).fetchall()
-    states: dict[int, OrderState] = {}
-    resting, stops = [], []
-    for row in rows:
-        o = states[int(row[0])] = _order_state(row)
-        stp, tif, quote_qty, spend_cap, stop_price = row[-5:]
-        if o.order_type.is_conditional and o.working_seq is None:
-            stops.append(StopOrder(
-                o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(stp),
-                TimeInForce(tif), o.price, o.quantity, int(quote_qty), int(spend_cap),
-                int(stop_price)))
-            continue
-        resting.append(RestingOrder(
-            o.order_id, o.user_id, o.side, o.order_type, SelfTradePrevention(stp), o.price,
-            o.quantity, o.quantity - o.executed_qty, o.cumulative_quote_qty))
-    last_price = int(price_row[0]) if price_row else 0
+    # Queue order: the order they started working in (stops: the engine accepted them).
+    where = (" FROM orders WHERE market = %s AND status IN ('NEW', 'PARTIALLY_FILLED')"
+             " AND accepted_seq IS NOT NULL")
+    order_by = " ORDER BY coalesce(working_seq, accepted_seq)"
+    resting = _integer_cursor(conn, RestingOrder._make).execute(
+        "SELECT id, user_id, side, type, self_trade_prevention, coalesce(price, 0),"
+        " coalesce(quantity, 0), coalesce(quantity, 0) - executed_qty, cumulative_quote_qty"
+        + where + " AND (stop_price IS NULL OR working_seq IS NOT NULL)" + order_by,
+        (spec.symbol,)).fetchall()
+    stops = _integer_cursor(conn, StopOrder._make).execute(
+        "SELECT id, user_id, side, type, self_trade_prevention,"
+        " coalesce(time_in_force, 'GTC'), coalesce(price, 0), coalesce(quantity, 0),"
+        " coalesce(quote_order_qty, 0), spend_cap, stop_price"
+        + where + " AND stop_price IS NOT NULL AND working_seq IS NULL" + order_by,
+        (spec.symbol,)).fetchall()
     # An OCO whose legs are both open (an expired or cancelled leg ends the list).
-    oco_pairs = tuple(sorted((o.order_id, o.oco_sibling) for o in states.values()
-                             if o.order_id < o.oco_sibling and o.oco_sibling in states))
+    oco_pairs = conn.execute(
+        "SELECT o.id, o.oco_sibling_id FROM orders o JOIN orders s ON s.id = o.oco_sibling_id"
+        " AND s.status IN ('NEW', 'PARTIALLY_FILLED') AND s.accepted_seq IS NOT NULL"
+        " WHERE o.market = %s AND o.status IN ('NEW', 'PARTIALLY_FILLED')"
+        " AND o.accepted_seq IS NOT NULL AND o.id < o.oco_sibling_id ORDER BY o.id",
+        (spec.symbol,)).fetchall()
+    last_price = int(price_row[0]) if price_row else 0
     return BookSnapshot(spec, last_seq + 1, last_trade + 1, tuple(resting), tuple(stops),
-                        last_price, oco_pairs, _pending_orders(conn, spec.symbol)), states
+                        last_price, tuple((int(a), int(b)) for a, b in oco_pairs),
+                        _pending_orders(conn, spec.symbol))
+
+
+def _integer_cursor(conn: Conn, make: Callable[[Sequence[Any]], Row]) -> psycopg.Cursor[Row]:
+    """A cursor whose rows are ``make(values)``, NUMERIC values as ``int``."""
+    cursor = conn.cursor(row_factory=lambda _cursor: make)
+    cursor.adapters.register_loader("numeric", _IntegerLoader)
+    return cursor
+
+
+class _IntegerLoader(Loader):
+    """NUMERIC(38,0) as ``int``, from its text form: every amount is a whole number of
+    its asset's smallest unit."""
+
+    def load(self, data: Buffer) -> int:
+        return int(bytes(data))
 
 
 def _pending_orders(conn: Conn, market: str) -> tuple[PendingOrder, ...]:

@@ -80,7 +80,7 @@ def test_a_sell_oco_locks_once_survives_a_rebuild_and_its_stop_leg_inherits_the_
         assert_locks_match_open_orders(db, users)
 
         matcher.restart()  # the legs come back linked from PostgreSQL
-        snapshot, _ = repo.load_book(db, market.spec)
+        snapshot = repo.load_book(db, market.spec)
         assert snapshot.oco_pairs == ((stop_id, maker_id),)
         # A trade at 49,000 sets the stop leg working: the LIMIT_MAKER leg expires and
         # its lock moves to the stop leg, which sells 0.4 into the bid and rests 0.1.
@@ -199,14 +199,14 @@ def test_an_otoco_waits_through_a_rebuild_and_places_its_pair_when_the_working_o
         assert_locks_match_open_orders(db, users)
 
         matcher.restart()  # the pending pair comes back from PostgreSQL
-        snapshot, _ = repo.load_book(db, market.spec)
+        snapshot = repo.load_book(db, market.spec)
         assert [(p.working_id, p.order_id) for p in snapshot.pending] == [
             (working_id, take_id), (working_id, stop_id)]  # above first
         matcher.apply(place_orders(db, market, [
             new_order(maker, Side.SELL, price=50_000 * DOLLAR, qty=5 * TENTH)]))
         assert statuses(db, [working_id, stop_id, take_id]) == [
             ("FILLED", 0), ("NEW", 0), ("NEW", 5 * TENTH)]
-        assert repo.load_book(db, market.spec)[0].oco_pairs == ((stop_id, take_id),)
+        assert repo.load_book(db, market.spec).oco_pairs == ((stop_id, take_id),)
         matcher.apply(record_commands(db, [cancel(market, trader, stop_id)]))
 
     assert statuses(db, [stop_id, take_id]) == [("CANCELED", 0), ("CANCELED", 0)]

@@ -90,7 +90,7 @@ def test_stops_wait_survive_a_rebuild_and_work_when_the_price_reaches_them(
         assert_locks_match_open_orders(db, users)
 
         matcher.restart()  # the stops and the last price come back from PostgreSQL
-        snapshot, _ = repo.load_book(db, market.spec)
+        snapshot = repo.load_book(db, market.spec)
         assert [s.order_id for s in snapshot.stops] == [stop_loss_id, breakout_id]
         assert snapshot.last_price == 50_000 * DOLLAR
         # A trade at 49,000 sets the sell stop working: it sells 0.3 into the bid at
@@ -107,7 +107,7 @@ def test_stops_wait_survive_a_rebuild_and_work_when_the_price_reaches_them(
         assert order_row(db, breakout_id)["status"] == "NEW"
 
         matcher.restart()  # the worked stop rests in the book, the other still waits
-        snapshot, _ = repo.load_book(db, market.spec)
+        snapshot = repo.load_book(db, market.spec)
         assert [(o.order_id, o.price, o.remaining) for o in snapshot.orders
                 if o.order_id == stop_loss_id] == [(stop_loss_id, 48_500 * DOLLAR, 2 * TENTH)]
         assert [s.order_id for s in snapshot.stops] == [breakout_id]
