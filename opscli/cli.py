@@ -21,7 +21,6 @@ from chalicelib.adapters.migrations import MigrationError, apply_migrations
 from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
 from opscli.demo.seed import seed
-from opscli.deploy import command as deploy_command
 from opscli.stack import lifecycle
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
@@ -112,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_deploy_action(args: argparse.Namespace) -> int:
+    # Imported here: it loads cfn-lint and boto3, a second that `exchange db failover`
+    # should not wait.
+    from opscli.deploy import command as deploy_command
+
     def report(line: str) -> None:
         print(f"{args.group}: {line}", flush=True)
 
