@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from psycopg.conninfo import make_conninfo
 
 from chalicelib.bootstrap import bootstrap_api
 from chalicelib.entrypoints.http.exchange_app import ExchangeApp
@@ -63,8 +64,7 @@ def assert_unavailable(response: Any, code: int) -> None:
 def test_postgresql_refusing_connections_is_503_then_served_again(
         client: Client, outage: Callable[[dict[str, Any]], None],
         api_settings: Settings) -> None:
-    dead = api_settings.database_url.replace(f":{api_settings.pg_port}/",
-                                             f":{unused_port()}/")
+    dead = make_conninfo(api_settings.database_url, host="127.0.0.1", port=unused_port())
     outage({"database_url": dead, "database_read_url": dead,
             "db_connect_timeout_seconds": 1})
     assert_unavailable(bounded_get(client, "/api/v3/exchangeInfo"), -1001)

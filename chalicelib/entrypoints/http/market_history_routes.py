@@ -21,7 +21,7 @@ def historical_trades() -> list[dict[str, object]]:
     the data is public."""
     p = parse_query(routes.current_request, HistoricalTradesParams)
     svc = routes.services
-    with svc.db() as conn:
+    with svc.read_db() as conn:
         found = history.historical_trades(conn, svc.market_cache, p.symbol, p.from_id,
                                           p.limit)
     return trade_shapes(found)
@@ -30,7 +30,7 @@ def historical_trades() -> list[dict[str, object]]:
 @routes.route("/api/v3/aggTrades", methods=["GET"])
 def agg_trades() -> list[dict[str, object]]:
     p = parse_query(routes.current_request, AggTradesParams)
-    with routes.services.db() as conn:
+    with routes.services.read_db() as conn:
         found = history.agg_trades(conn, p.symbol, p.from_id, p.start_time, p.end_time,
                                    p.limit)
     s = found.market

@@ -31,7 +31,7 @@ T = TypeVar("T")
 def with_data(use: Callable[[Conn, MarketCache], T]) -> T:
     """Run ``use`` with a database connection and the Redis market data."""
     svc = routes.services
-    with svc.db() as conn:
+    with svc.read_db() as conn:
         return use(conn, svc.market_cache)
 
 

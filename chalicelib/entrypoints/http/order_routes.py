@@ -236,7 +236,7 @@ def page(params: HistoryParams, from_id: int | None) -> order_history.Page:
 def all_orders() -> list[dict[str, object]]:
     owner, signed = routes.key_owner("READ")
     params = parse_params(ListOrdersParams, signed.params())
-    with routes.services.db() as conn:
+    with routes.services.read_db() as conn:
         market, found = order_history.all_orders(conn, owner.user_id, params.symbol,
                                                  page(params, params.order_id))
     return [shapes.order(market, o) for o in found]
@@ -246,7 +246,7 @@ def all_orders() -> list[dict[str, object]]:
 def my_trades() -> list[dict[str, object]]:
     owner, signed = routes.key_owner("READ")
     params = parse_params(MyTradesParams, signed.params())
-    with routes.services.db() as conn:
+    with routes.services.read_db() as conn:
         market, trades = order_history.my_trades(conn, owner.user_id, params.symbol,
                                                  params.order_id, page(params, params.from_id))
     return [shapes.my_trade(market, t) for t in trades]

@@ -34,7 +34,7 @@ def get_exchange_info() -> dict[str, object]:
     if params.symbol_status is not None and params.symbol_status not in SYMBOL_STATUSES:
         raise bad_request(ErrorCode.INVALID_SYMBOL_STATUS, "Invalid symbolStatus.")
     svc = routes.services
-    with svc.db() as conn:
+    with svc.read_db() as conn:
         return exchange_info(conn, symbols, svc.now_ms(),
                              permissions=requested_permissions(params.permissions),
                              status=params.symbol_status,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from chalicelib.adapters.ledger import post_transaction
 from chalicelib.adapters.postgres import API_LIMITS, Database, DbLimits
@@ -144,7 +145,14 @@ class Relay:
 
 
 def url_via(settings: Settings, port: int) -> str:
-    return settings.database_url.replace(f":{settings.pg_port}/", f":{port}/")
+    """The database URL with its host list replaced by one port on loopback."""
+    return make_conninfo(settings.database_url, host="127.0.0.1", port=port)
+
+
+def writer_port(settings: Settings) -> int:
+    """The port of the node the database URL finds writable."""
+    with psycopg.connect(settings.database_url) as conn:
+        return int(conn.info.port)
 
 
 def test_a_refused_connection_is_an_outage_to_retry(test_settings: Settings) -> None:
@@ -166,7 +174,7 @@ def test_a_server_that_never_answers_fails_at_the_connect_timeout(
 
 
 def test_a_connection_gone_silent_fails_at_the_deadline(test_settings: Settings) -> None:
-    with Relay(("127.0.0.1", test_settings.pg_port)) as relay, \
+    with Relay(("127.0.0.1", writer_port(test_settings))) as relay, \
             Database(url_via(test_settings, relay.port), QUICK, min_size=0) as database:
         assert select_one(database) == (1,)
 
