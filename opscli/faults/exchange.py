@@ -55,7 +55,8 @@ INHERITED_ENDPOINTS = ("DATABASE_URL", "DATABASE_READ_URL", "MIGRATIONS_DATABASE
                        "MARKET_EVENTS_TOPIC", "ORDER_EVENTS_TOPIC", "WS_MANAGEMENT_URL",
                        "EXCHANGE_DB_ROLE", "LD_PRELOAD")
 DB_NAME = "exchange"
-APP_NAMES = ("matcher", "sweeper", "api", "ws-gateway", "fanout", "candles")
+# As `exchange up` starts them, less the demo market maker.
+APP_NAMES = ("db-watchdog", "matcher", "sweeper", "api", "ws-gateway", "fanout", "candles")
 READY_SECONDS = 120.0
 FUNDING = (("BTC", 1_000 * 10**8), ("USDT", 100_000_000 * 10**6))
 
@@ -165,7 +166,7 @@ class IsolatedExchange:
     def app_environment(self, app: AppProcess, extra: Mapping[str, str]) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if k not in INHERITED_ENDPOINTS}
         role = {} if app.db_role is None else {"EXCHANGE_DB_ROLE": app.db_role}
-        return {**base, **self.environment, **role, **extra}
+        return {**app.env_defaults, **base, **self.environment, **role, **extra}
 
     def start_app(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
         """Start ``name`` (as AppProcess.start does, with this exchange's environment) and
@@ -220,8 +221,9 @@ class IsolatedExchange:
         self.redis.start()
         self.redis.wait_ready(READY_SECONDS)
 
-    def kill_postgres(self) -> None:
-        """SIGKILL the postmaster; its backends end when they notice."""
+    def kill_postgres_primary(self) -> None:
+        """SIGKILL the primary's postmaster; its backends end when they notice. The
+        db-watchdog fails over to the standby once it has stayed down a while."""
         pid = self.postgres.running_pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
