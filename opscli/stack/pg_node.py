@@ -135,6 +135,9 @@ class PostgresNode:
             "hot_standby_feedback = on\n"
             "synchronous_commit = on\n"
             "wal_retrieve_retry_interval = '1s'\n"
+            # A standby that hangs holds every synchronous commit until its walsender
+            # gives up on it (the watchdog then turns synchronous commit off).
+            "wal_sender_timeout = '15s'\n"
             f"primary_conninfo = 'host={self.socket_dir} port={peer.port} user=postgres"
             f" application_name={self.name}'\n"
         )

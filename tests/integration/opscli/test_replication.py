@@ -193,9 +193,9 @@ def test_failover_refuses_while_the_primary_is_healthy_and_force_switches_over(
     assert_replicating(pair, new, old)
 
 
-def test_the_watchdog_fails_over_when_the_primary_stays_down(
-    pair: Postgres, tmp_path: Path,
-) -> None:
+@pytest.fixture
+def watchdog_log(pair: Postgres, tmp_path: Path) -> Iterator[Path]:
+    """`exchange db watch --failover-after 1` running; where its JSON lines go."""
     log_path = tmp_path / "watch.log"
     with log_path.open("w") as log:
         watchdog = subprocess.Popen(
@@ -205,18 +205,47 @@ def test_the_watchdog_fails_over_when_the_primary_stays_down(
     try:
         wait_until(lambda: events(log_path), timeout=30, what="the watchdog started",
                    until=lambda seen: "watch_started" in seen)
-        committed = {write(writer_url(pair), f"before kill {i}") for i in range(20)}
-        old, new = kill_primary(pair)
-
-        wait_until(lambda: events(log_path), timeout=60, what="the watchdog's failover",
-                   until=lambda seen: "failover_done" in seen)
-        assert committed <= ids_on(new)
-        assert_replicating(pair, new, old)
-        seen = events(log_path)
-        assert seen.index("primary_down") < seen.index("failover") < seen.index("failover_done")
+        yield log_path
     finally:
         watchdog.terminate()
         watchdog.wait(timeout=30)
+
+
+def test_the_watchdog_fails_over_when_the_primary_stays_down(
+    pair: Postgres, watchdog_log: Path,
+) -> None:
+    committed = {write(writer_url(pair), f"before kill {i}") for i in range(20)}
+    old, new = kill_primary(pair)
+
+    wait_until(lambda: events(watchdog_log), timeout=60, what="the watchdog's failover",
+               until=lambda seen: "failover_done" in seen)
+    assert committed <= ids_on(new)
+    assert_replicating(pair, new, old)
+    seen = events(watchdog_log)
+    assert seen.index("primary_down") < seen.index("failover") < seen.index("failover_done")
+
+
+def test_the_watchdog_restarts_a_killed_standby_and_commits_go_on(
+    pair: Postgres, watchdog_log: Path,
+) -> None:
+    primary = pair.primary()
+    standby = pair.peer(primary)
+    pid = standby.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    committed: list[int] = []
+    # Waits for a standby until the watchdog has one streaming again or has turned
+    # synchronous commit off.
+    writer = threading.Thread(target=lambda: committed.append(
+        write(writer_url(pair), "while the standby is away")))
+    writer.start()
+
+    wait_until(lambda: events(watchdog_log), timeout=60, what="the standby restarted",
+               until=lambda seen: "standby_restarted" in seen)
+    writer.join(timeout=60)
+    assert len(committed) == 1
+    assert_replicating(pair, primary, standby)
+    assert committed[0] in ids_on(standby)
 
 
 def events(log_path: Path) -> list[str]:
