@@ -46,5 +46,8 @@ class CommandPublisher:
         return delivered
 
     def close(self) -> None:
+        """Send what is queued, then let the client go (a closed publisher that keeps it
+        goes on reconnecting to the brokers in the background)."""
         if self._producer is not None:
             self._producer.flush(self.timeout_s)
+            self._producer = None
