@@ -66,6 +66,12 @@ def reset_peer(after_ms: int = 0, stream: Stream = "downstream",
     return Toxic("reset_peer", {"timeout": after_ms}, stream, toxicity)
 
 
+def cut_after(byte_count: int, stream: Stream = "downstream") -> Toxic:
+    """The connection closed once ``byte_count`` bytes have gone through: each connection
+    lives a while, then dies at whatever point of a request it has reached."""
+    return Toxic("limit_data", {"bytes": byte_count}, stream)
+
+
 def half_open(close_after_ms: int = 0, stream: Stream = "upstream") -> Toxic:
     """Data stops going through while the connection stays up: a peer that went silent.
     With ``close_after_ms`` 0 the proxy never closes it (until the toxic is removed)."""

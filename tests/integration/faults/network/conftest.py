@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.settings import DbRole, Settings
+from chalicelib.settings import DbRole, Settings, service_login_role
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
 from opscli.stack.postgres import Postgres
@@ -32,7 +32,7 @@ DB_NAME = "exchange_network_faults"
 PARTITIONS = 2
 TOXIPROXY_PORT = 22474
 # Each service's own port, and the proxy's port its clients use.
-PG_PORT, PG_PROXY_PORT = 22432, 22532
+PG_PORT, PG_STANDBY_PORT, PG_PROXY_PORT = 22432, 22433, 22532
 REDIS_PORT, REDIS_PROXY_PORT = 22379, 22479
 KAFKA_PORT, KAFKA_PROXY_PORT = 22092, 22192
 KAFKA_CONTROLLER_PORT = 22093
@@ -42,11 +42,10 @@ PROXIES = {"postgres": (PG_PROXY_PORT, PG_PORT), "redis": (REDIS_PROXY_PORT, RED
 
 @dataclass(frozen=True)
 class FaultyNetwork:
-    """The stack (``direct``: its own ports, for the tests' checks) and the same stack as
-    the exchange's clients reach it (``proxied``: Toxiproxy's ports)."""
+    """The stack (``direct``: its own ports, for the tests' checks) and the proxies its
+    clients go through."""
 
     direct: StackConfig
-    proxied: StackConfig
     toxiproxy: ToxiproxyApi
 
     @property
@@ -64,12 +63,16 @@ class FaultyNetwork:
                 for name, value in {**self.values(role), **overrides}.items()}
 
     def values(self, role: DbRole) -> dict[str, Any]:
-        url = self.proxied.database_url(DB_NAME, role)
+        # The primary alone, as Aurora's cluster endpoint is one host: a multi-host URL
+        # would try the standby's own port, past the proxy, whenever the proxy fails.
+        url = (f"postgresql://{service_login_role(role)}:{self.direct.db_service_password}"
+               f"@127.0.0.1:{PG_PROXY_PORT}/{DB_NAME}")
         return {
             "state_dir": self.direct.state_dir, "db_name": DB_NAME, "db_role": role,
             "database_url": url, "database_read_url": url,
-            "migrations_database_url": self.owner_url, "redis_url": self.proxied.redis_url,
-            "kafka_bootstrap_servers": self.proxied.kafka_bootstrap,
+            "migrations_database_url": self.owner_url,
+            "redis_url": f"redis://127.0.0.1:{REDIS_PROXY_PORT}/0",
+            "kafka_bootstrap_servers": f"127.0.0.1:{KAFKA_PROXY_PORT}",
             "orders_partitions": PARTITIONS, "market_events_partitions": PARTITIONS,
             "order_events_partitions": PARTITIONS,
         }
@@ -79,14 +82,13 @@ class FaultyNetwork:
 def faulty_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyNetwork]:
     state = tmp_path_factory.mktemp("network-faults")
     settings = Settings(
-        state_dir=state, pg_port=PG_PORT, redis_port=REDIS_PORT, kafka_port=KAFKA_PORT,
+        state_dir=state, pg_port=PG_PORT, pg_standby_port=PG_STANDBY_PORT,
+        redis_port=REDIS_PORT, kafka_port=KAFKA_PORT,
         kafka_controller_port=KAFKA_CONTROLLER_PORT, db_name=DB_NAME, test_db_name=DB_NAME,
         orders_partitions=PARTITIONS, market_events_partitions=PARTITIONS,
         order_events_partitions=PARTITIONS)
     direct = replace(StackConfig.from_settings(settings), databases=(DB_NAME,),
                      kafka_advertised_port=KAFKA_PROXY_PORT)
-    proxied = replace(direct, pg_port=PG_PROXY_PORT, redis_port=REDIS_PROXY_PORT,
-                      kafka_port=KAFKA_PROXY_PORT)
     server = ToxiproxyServer(direct, TOXIPROXY_PORT)
     postgres_home = Postgres(direct).link
     try:
@@ -96,7 +98,7 @@ def faulty_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyN
         for name, (listen, upstream) in PROXIES.items():
             server.api.create_proxy(name, listen, upstream)
         lifecycle.up(direct, report=lambda line: print(f"[network-faults stack] {line}"))
-        yield FaultyNetwork(direct, proxied, server.api)
+        yield FaultyNetwork(direct, server.api)
     finally:
         lifecycle.down(direct, report=lambda _line: None)
         server.stop()

@@ -43,6 +43,11 @@ class Outcome:
         return self.started + self.seconds
 
     @property
+    def code(self) -> int | None:
+        """The error code of a refusal in the API's format."""
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+    @property
     def accepted(self) -> bool:
         return 200 <= self.status < 300
 
