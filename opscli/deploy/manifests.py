@@ -25,7 +25,7 @@ PLACEHOLDER_ACCOUNT = "000000000000"  # the committed overlay's, so it renders o
 TOPICS_TEMPLATE = TEMPLATES_DIR / "streaming.yaml"
 TOPICS_METADATA = "Exchange::Topics"
 # What runs the matcher's pods; everything else (the Job among it) goes first.
-MATCHER_KINDS = {"Deployment", "ScaledObject", "TriggerAuthentication",
+MATCHER_KINDS = {"StatefulSet", "ScaledObject", "TriggerAuthentication",
                  "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodMonitor"}
 JOB_TIMEOUT = "15m"
 # (variable, stack, output) for every value the manifests take from a stack's outputs.

@@ -5,7 +5,8 @@ on top of the image's ENV) and the probes come from the rendered dev overlay and
 Dockerfile; only what cannot be the same off AWS is replaced (OFF_AWS below). The pod
 becomes ready as its probes define it, matches and settles crossing orders, and on
 SIGTERM, with commands still flowing, exits 0 within its terminationGracePeriodSeconds;
-a second pod then finishes the stream and every command is applied exactly once.
+the pod the StatefulSet starts again under the same name then finishes the stream and
+every command is applied exactly once.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ from .test_crash_safety import free_port, http_status, produce_in_background, wa
 Conn = psycopg.Connection[Any]
 USD = 100
 PRICE_50K = 50_000 * USD
-SECOND_POD = "matcher-5d8f7c9b6d-k4m2p"
 
 
 class Pod:
@@ -180,7 +180,7 @@ def test_sigterm_drains_within_the_grace_period_and_loses_no_command(
     db_url: str, kafka_bootstrap: str, producer: Producer, topics: Topics, market: Market,
     dev: Rendered, container: Object, start_pod: Callable[[str], Pod],
 ) -> None:
-    grace = pod_spec(dev.one("Deployment", "matcher"))["terminationGracePeriodSeconds"]
+    grace = pod_spec(dev.one("StatefulSet", "matcher"))["terminationGracePeriodSeconds"]
     with psycopg.connect(db_url, autocommit=True) as conn, \
             psycopg.connect(db_url, autocommit=True) as load_conn:
         load = LoadGenerator(load_conn, [market], users=40, seed=11)
@@ -192,10 +192,11 @@ def test_sigterm_drains_within_the_grace_period_and_loses_no_command(
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(grace) == 0
 
-        second = start_pod(SECOND_POD)
+        # The StatefulSet's replacement: the same name, so the same static member.
+        second = start_pod(POD_NAME)
         second.start_like_the_kubelet(container)
         producing.join()
         wait_applied(conn, load.command_ids, timeout=120)
         owners = conn.execute("SELECT DISTINCT owner FROM matcher_offsets").fetchall()
-        assert owners == [(SECOND_POD,)], "the second pod took every partition"
+        assert owners == [(POD_NAME,)], "the replacement took every partition back"
         assert_applied_exactly_once(conn, kafka_bootstrap, topics.orders, [market])

@@ -381,7 +381,7 @@ def test_the_matcher_runs_this_commit_from_the_stacks_image_repository(
                          text=True, check=True).stdout.strip()
     manifests = Path(aws_env["EXCHANGE_DEPLOY_DIR"]) / "dev" / "manifests" / "all.yaml"
     images = {container["image"] for d in yaml.safe_load_all(manifests.read_text())
-              if d["kind"] in ("Deployment", "Job")
+              if d["kind"] in ("StatefulSet", "Job")
               for container in d["spec"]["template"]["spec"]["containers"]}
     assert images == {f"{uri}:{sha}"}
 

@@ -39,8 +39,8 @@ K8S_DIR = PROJECT_ROOT / "iac" / "k8s"
 STAGES = ("dev", "prod")
 IMAGE = "exchange-matcher"
 CUSTOM_KINDS = {"PodMonitor", "ScaledObject", "TriggerAuthentication"}
-# A pod's name stands in for the fieldRef metadata.name.
-POD_NAME = "matcher-5d8f7c9b6d-x2x7q"
+# A pod's name stands in for the fieldRef metadata.name (the StatefulSet's first pod).
+POD_NAME = "matcher-0"
 CFN_DIR = PROJECT_ROOT / "iac" / "cloudformation"
 CLUSTER_TEMPLATE = CFN_DIR / "cluster.yaml"
 # The IAM role (cluster.yaml) each service account is annotated with.
@@ -117,7 +117,7 @@ def pod_environment(rendered: Rendered, container: Object) -> dict[str, str]:
 
 
 def matcher_container(rendered: Rendered) -> Object:
-    containers: list[Object] = pod_spec(rendered.one("Deployment", "matcher"))["containers"]
+    containers: list[Object] = pod_spec(rendered.one("StatefulSet", "matcher"))["containers"]
     (container,) = containers
     return container
 
@@ -185,7 +185,8 @@ CUSTOM_SCHEMAS: dict[str, Object] = {
         "apiVersion": {"const": "keda.sh/v1alpha1"}, "kind": {"const": "ScaledObject"},
         "metadata": _METADATA,
         "spec": _strict({
-            "scaleTargetRef": _strict({"name": _STRING}),
+            "scaleTargetRef": _strict({"apiVersion": {"const": "apps/v1"},
+                                       "kind": {"const": "StatefulSet"}, "name": _STRING}),
             "pollingInterval": {"type": "integer", "minimum": 1},
             "cooldownPeriod": {"type": "integer", "minimum": 0},
             "minReplicaCount": {"type": "integer", "minimum": 1},
@@ -215,7 +216,7 @@ def test_custom_resources_match_their_schemas(rendered: Rendered) -> None:
 # ------------------------------------------------------- the matcher's pods
 
 
-def test_the_deployment_runs_the_image_entry_point(rendered: Rendered) -> None:
+def test_the_statefulset_runs_the_image_entry_point(rendered: Rendered) -> None:
     container = matcher_container(rendered)
     assert container["image"] == IMAGE
     assert container["command"] == image_entrypoint()
@@ -278,20 +279,36 @@ def test_the_pod_environment_is_the_matchers_in_aws(
     assert pod_settings.kafka_security == "iam"
     assert pod_settings.database_secret_arn == rendered.outputs["DATABASE_SECRET_ARN"]
     assert pod_settings.orders_partitions == rendered.partitions
-    # Each pod owns partitions under its own name.
-    assert MatcherConfig().instance_id == POD_NAME
+    # Each pod owns partitions under its own name, and is the consumer group's static
+    # member under it: back under the same name, it takes its partitions back at once.
+    config = MatcherConfig()
+    assert config.instance_id == POD_NAME
+    assert config.static_membership is True
+
+
+def test_pods_keep_their_names_across_restarts_and_rollouts(rendered: Rendered) -> None:
+    """A StatefulSet's pods are named after it and their ordinal, and a replaced pod gets
+    its predecessor's name, which static membership needs. Its governing Service is
+    headless and selects those pods."""
+    spec = rendered.one("StatefulSet", "matcher")["spec"]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    # Scaling up must not wait for each new pod to own a partition before the next.
+    assert spec["podManagementPolicy"] == "Parallel"
+    service = rendered.one("Service", spec["serviceName"])["spec"]
+    assert service["clusterIP"] == "None"
+    assert service["selector"] == spec["selector"]["matchLabels"]
+    (port,) = matcher_container(rendered)["ports"]
+    assert [p["targetPort"] for p in service["ports"]] == [port["name"]]
 
 
 def test_replicas_never_exceed_the_orders_partitions(rendered: Rendered) -> None:
-    deployment = rendered.one("Deployment", "matcher")
+    workload = rendered.one("StatefulSet", "matcher")
     scaler = rendered.one("ScaledObject", "matcher")["spec"]
-    assert 1 <= deployment["spec"]["replicas"] <= rendered.partitions
-    assert scaler["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
-    assert 1 <= scaler["minReplicaCount"] <= deployment["spec"]["replicas"]
+    assert 1 <= workload["spec"]["replicas"] <= rendered.partitions
+    assert scaler["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                        "name": workload["metadata"]["name"]}
+    assert 1 <= scaler["minReplicaCount"] <= workload["spec"]["replicas"]
     assert scaler["maxReplicaCount"] == rendered.partitions
-    # A surge pod beyond the partition count would never become ready.
-    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0,
-                                                               "maxUnavailable": 1}
 
 
 def test_autoscaling_reads_the_matchers_own_consumer_group(
@@ -315,7 +332,7 @@ def test_autoscaling_reads_the_matchers_own_consumer_group(
 
 
 def test_pods_spread_across_zones_and_nodes(rendered: Rendered) -> None:
-    template = rendered.one("Deployment", "matcher")["spec"]["template"]
+    template = rendered.one("StatefulSet", "matcher")["spec"]["template"]
     labels, spec = template["metadata"]["labels"], template["spec"]
     spread = {c["topologyKey"]: c for c in spec["topologySpreadConstraints"]}
     zone = spread["topology.kubernetes.io/zone"]
@@ -332,7 +349,7 @@ def test_pods_spread_across_zones_and_nodes(rendered: Rendered) -> None:
 def test_disruption_budget_covers_the_matcher_pods_only(rendered: Rendered) -> None:
     budget = rendered.one("PodDisruptionBudget", "matcher")["spec"]
     assert budget["maxUnavailable"] == 1
-    matcher = rendered.one("Deployment", "matcher")["spec"]["template"]["metadata"]["labels"]
+    matcher = rendered.one("StatefulSet", "matcher")["spec"]["template"]["metadata"]["labels"]
     migrations = rendered.one("Job", "migrations")["spec"]["template"]["metadata"]["labels"]
     assert selects(budget["selector"], matcher)
     assert not selects(budget["selector"], migrations)
@@ -382,7 +399,7 @@ def test_two_matcher_pods_fit_on_a_node_and_the_node_group_holds_keda_maximum(
 def test_the_drain_fits_in_the_grace_period(rendered: Rendered) -> None:
     """SIGTERM settles the batch in hand, then waits up to 10 s for the publisher; the
     kubelet's SIGKILL must not come before that."""
-    spec = pod_spec(rendered.one("Deployment", "matcher"))
+    spec = pod_spec(rendered.one("StatefulSet", "matcher"))
     assert spec["terminationGracePeriodSeconds"] >= 30
     assert "lifecycle" not in matcher_container(rendered), "no preStop delays the SIGTERM"
 
@@ -391,7 +408,7 @@ def test_the_drain_fits_in_the_grace_period(rendered: Rendered) -> None:
 
 
 def workloads(rendered: Rendered) -> Iterator[Object]:
-    yield from (o for o in rendered.objects if o["kind"] in ("Deployment", "Job"))
+    yield from (o for o in rendered.objects if o["kind"] in ("StatefulSet", "Job"))
 
 
 def test_every_container_has_guaranteed_resources(rendered: Rendered) -> None:
@@ -479,7 +496,7 @@ def test_stack_outputs_reach_the_objects(rendered: Rendered) -> None:
         annotations = rendered.one("ServiceAccount", account)["metadata"]["annotations"]
         assert annotations["eks.amazonaws.com/role-arn"] == outputs[variable]
     assert {w["kind"]: pod_spec(w)["serviceAccountName"] for w in workloads(rendered)} == {
-        "Deployment": "matcher", "Job": "migrations"}
+        "StatefulSet": "matcher", "Job": "migrations"}
     (config,) = [o for o in rendered.objects if o["kind"] == "ConfigMap"]
     assert config["data"] == outputs
     assert ":000000000000:" in outputs["MATCHER_ROLE_ARN"], "the committed file holds placeholders"
