@@ -203,7 +203,8 @@ def summary(proxy: str, fault: str, stream: OrderStream, healed: float,
     placed_anyway = Counter(o.code for o in refused if o.client_order_id in stored)
     return (f"[network-faults] {proxy:<8} {fault:<10} {FAULTS[fault].describe()}: "
             f"answers during {dict(answers)}, slowest {max(o.seconds for o in during):.2f} s,"
-            f" mean {sum(o.seconds for o in during) / len(during):.2f} s;"
+            f" mean {sum(o.seconds for o in during) / len(during):.2f} s"
+            f" (slowest of the stream {max(o.seconds for o in stream.outcomes):.2f} s);"
             f" accepted again {first_accepted - healed:.2f} s after the fault ended;"
             f" refused placements stored anyway, by code: {dict(placed_anyway)} of"
             f" {len(refused)};")
