@@ -25,7 +25,9 @@ The parts come from the replacement's log lines: ``process_start_s`` (time 0 -> 
 starting": interpreter, imports, connections), ``group_join_s`` (-> the first "partitions
 assigned": the consumer group handing the partitions over), ``rebuild_s`` (the "book
 rebuilt" of the first market: its resting orders loaded from PostgreSQL into the engine)
-and ``first_batch_s`` (the rest, to the first match settled and seen by the poll).
+and ``first_batch_s`` (the rest, to the first match settled and seen by the poll). Each
+round also records the host's 1-minute load average (``load_avg_1m``): on a shared
+machine the process start in particular grows with it.
 
     .venv/bin/python bench/takeover.py --orders 100000 --rounds 3
     .venv/bin/python bench/takeover.py --orders 100000 --modes static --session-timeout-ms 45000
@@ -266,7 +268,8 @@ def takeover(conn: Conn, run: Run, matcher: Matcher, markets: list[Market], take
         return None if a is None or b is None else round(b - a, 3)
 
     first_batch = span(assigned, first_at)
-    return {"first_match_s": round(first_at - killed_at, 3),
+    return {"load_avg_1m": round(os.getloadavg()[0], 2),
+            "first_match_s": round(first_at - killed_at, 3),
             "all_markets_s": round(all_at - killed_at, 3),
             "process_start_s": span(killed_at, started), "group_join_s": span(started, assigned),
             "rebuild_s": rebuild, "rebuilt_orders": None if rebuilt is None else rebuilt["orders"],
