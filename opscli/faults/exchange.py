@@ -10,9 +10,12 @@ any piece can be killed with SIGKILL and started again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +207,13 @@ class IsolatedExchange:
             kill_hard(pid, self.kafka.marker)
 
     def start_kafka(self) -> None:
+        self.report_held(wait_ports_free(self.ports.kafka, self.ports.kafka_controller))
         self.kafka.start()
         self.kafka.wait_ready(READY_SECONDS)
+
+    def report_held(self, sockets: list[str]) -> None:
+        for line in sockets:
+            self.report(f"[faults] port still held: {line}")
 
     def kill_redis(self, *, wipe: bool) -> None:
         """SIGKILL Redis; with ``wipe`` its append-only file and snapshot go too, so that
@@ -218,6 +226,7 @@ class IsolatedExchange:
             (self.redis.home / "dump.rdb").unlink(missing_ok=True)
 
     def start_redis(self) -> None:
+        self.report_held(wait_ports_free(self.ports.redis))
         self.redis.start()
         self.redis.wait_ready(READY_SECONDS)
 
@@ -227,7 +236,7 @@ class IsolatedExchange:
         pid = self.postgres.running_pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: not process_matches(pid, "postgres"), 30)
+            wait_until(lambda: exited(pid), 30, interval=0.05)
 
     # ----------------------------------------------------------------------- data
 
@@ -257,5 +266,39 @@ class IsolatedExchange:
 
 def kill_hard(pid: int, marker: str) -> None:
     """SIGKILL ``pid``'s process group and wait until it is gone."""
-    signal_group(pid, signal.SIGKILL)
-    wait_until(lambda: not process_matches(pid, marker), 30, interval=0.05)
+    if process_matches(pid, marker):
+        signal_group(pid, signal.SIGKILL)
+        wait_until(lambda: exited(pid), 30, interval=0.05)
+
+
+def wait_ports_free(*ports: int) -> list[str]:
+    """Wait until a server could bind these ports again (for a moment after its SIGKILL
+    the dead server's connections may still hold its port); the sockets still holding
+    them after a minute, if any."""
+    def free() -> bool:
+        for port in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    return False
+        return True
+
+    if wait_until(free, 60, interval=0.2):
+        return []
+    sockets = subprocess.run(["ss", "-tanp"], capture_output=True, text=True, check=False)
+    return [line for line in sockets.stdout.splitlines()
+            if any(f":{port} " in line for port in ports)]
+
+
+def exited(pid: int) -> bool:
+    """Gone or a zombie: its files and sockets are closed. (A dying process's command
+    line is empty well before that: its memory goes first, its sockets after.)"""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # ours (spawned from this process): reap it
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return any(line.split()[:2] == ["State:", "Z"] for line in status.splitlines())

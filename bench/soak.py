@@ -1,0 +1,265 @@
+"""Soak: a steady open-loop order stream through the API of an isolated exchange
+(opscli/faults), with faults injected one after another, reporting per phase (before,
+during, after each fault) throughput, answers by status/code, latency p50/p99 and the
+time to recover; then the invariants. Progress lines while it runs; JSON last line.
+
+    .venv/bin/python bench/soak.py --minutes 4 --rate 50
+
+Faults, in order: matcher SIGKILL, candles SIGKILL, fan-out SIGKILL, Redis SIGKILL and
+restarted empty, Kafka SIGKILL and restart, PostgreSQL primary SIGKILL (the db-watchdog
+that `exchange up` runs fails over to the standby, `exchange db failover`'s steps).
+Recovery, in seconds from the injection: the restarted piece ready, or a primary
+taking writes again (``restart_s``); the last failed request (5xx or no answer)
+answered (``api_s``: errors until then); a new trade committed (``matching_s``); a
+trade streamed on ``btcusdt@trade`` to a client that connects again after 3 s of
+silence (``stream_s``, ``stream_reconnects``); the candles function past the trades of
+the injection (``candles_s``). "during" is the injection until the later of the restart
+and ``api_s``; "after" from there to the next fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect as ws_connect
+
+from opscli.faults import checks
+from opscli.faults.exchange import READY_SECONDS, IsolatedExchange
+from opscli.faults.traffic import Answer, OrderStream, figures
+from opscli.stack.process import wait_until
+
+PROBE_SECONDS = 0.2
+SILENCE_SECONDS = 3.0
+
+
+class Probes:
+    """Watches the exchange's progress from outside: trades and candles in the database,
+    trades on the WebSocket stream, each with the monotonic time it was seen."""
+
+    def __init__(self, exchange: IsolatedExchange) -> None:
+        self.exchange = exchange
+        self.trades: list[tuple[float, int]] = []  # (seen, max trade id)
+        self.candles: list[tuple[float, int]] = []  # (seen, folded trade id)
+        self.streamed: list[float] = []
+        self.reconnects: list[float] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._poll, daemon=True),
+                        threading.Thread(target=self._listen, daemon=True)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def _poll(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(self.exchange.owner_url(), autocommit=True,
+                                     connect_timeout=2) as conn:
+                    while not self.stop.wait(PROBE_SECONDS):
+                        row = conn.execute(
+                            "SELECT (SELECT coalesce(max(id), 0) FROM trades),"
+                            " (SELECT coalesce(max(last_trade_id), 0) FROM candle_progress)"
+                            ).fetchone()
+                        assert row is not None
+                        now = time.monotonic()
+                        self.trades.append((now, int(row[0])))
+                        self.candles.append((now, int(row[1])))
+            except psycopg.Error:
+                self.stop.wait(1)
+
+    def _listen(self) -> None:
+        """A client of ``btcusdt@trade`` that connects again after a silence of
+        ``SILENCE_SECONDS`` while the stream trades (its subscription may be gone)."""
+        url = f"ws://127.0.0.1:{self.exchange.ports.ws}/ws/btcusdt@trade"
+        while not self.stop.is_set():
+            try:
+                with ws_connect(url, open_timeout=5) as client:
+                    while not self.stop.is_set():
+                        client.recv(timeout=SILENCE_SECONDS)
+                        self.streamed.append(time.monotonic())
+            except (OSError, WebSocketException):  # silent or gone: connect again
+                self.reconnects.append(time.monotonic())
+                self.stop.wait(0.5)
+
+    def first_trade_after(self, since: float) -> float | None:
+        before = max((tid for seen, tid in self.trades if seen <= since), default=0)
+        return next((seen for seen, tid in self.trades if seen > since and tid > before), None)
+
+    def candles_past(self, since: float) -> float | None:
+        trade_id = max((tid for seen, tid in self.trades if seen <= since), default=0)
+        return next((seen for seen, tid in self.candles if seen > since and tid >= trade_id),
+                    None)
+
+    def streamed_after(self, since: float) -> float | None:
+        return next((seen for seen in self.streamed if seen > since), None)
+
+
+def api_recovered(answers: list[Answer], since: float, until: float) -> float:
+    """When the last request due in [since, until) that failed (a 5xx, or no answer)
+    was answered: until then a user saw errors. ``since`` when none failed."""
+    failed = [a.answered for a in answers
+              if since <= a.due < until and (a.status == 0 or a.status >= 500)]
+    return max(failed, default=since)
+
+
+def kill_and_restart(exchange: IsolatedExchange, name: str) -> Callable[[], None]:
+    def inject() -> None:
+        exchange.kill_app(name)
+        exchange.start_app(name)
+    return inject
+
+
+def redis_wiped(exchange: IsolatedExchange) -> Callable[[], None]:
+    def inject() -> None:
+        exchange.kill_redis(wipe=True)
+        exchange.start_redis()
+    return inject
+
+
+def kafka_killed(exchange: IsolatedExchange) -> Callable[[], None]:
+    def inject() -> None:
+        exchange.kill_kafka()
+        exchange.start_kafka()
+    return inject
+
+
+def postgres_failed_over(exchange: IsolatedExchange) -> Callable[[], None]:
+    def inject() -> None:
+        exchange.kill_postgres_primary()
+        exchange.postgres.wait_ready(READY_SECONDS)
+    return inject
+
+
+def faults(exchange: IsolatedExchange) -> list[tuple[str, Callable[[], None]]]:
+    return [("matcher SIGKILL", kill_and_restart(exchange, "matcher")),
+            ("candles SIGKILL", kill_and_restart(exchange, "candles")),
+            ("fanout SIGKILL", kill_and_restart(exchange, "fanout")),
+            ("redis SIGKILL, restarted empty", redis_wiped(exchange)),
+            ("kafka SIGKILL, restarted", kafka_killed(exchange)),
+            ("postgres primary SIGKILL, db-watchdog failover", postgres_failed_over(exchange))]
+
+
+def seconds(value: float | None, since: float) -> float | None:
+    return None if value is None else round(value - since, 2)
+
+
+def progress(stream: OrderStream, started: float, stop: threading.Event) -> None:
+    last = time.monotonic()
+    while not stop.wait(10):
+        now = time.monotonic()
+        window = figures(stream.answers(), last, now)
+        print(f"soak: t={now - started:5.0f}s {window.throughput:6.1f} req/s"
+              f" p50 {window.p50_ms} ms p99 {window.p99_ms} ms {window.outcomes}"
+              f" dropped {stream.dropped}", flush=True)
+        last = now
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="soak-"))
+    exchange = IsolatedExchange(root / "state", report=lambda line: print(line, flush=True))
+    try:
+        exchange.start(traders=args.traders)
+        return soak(exchange, args)
+    finally:
+        exchange.close()
+        root.rmdir()
+
+
+def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]:
+    plan = faults(exchange)
+    stream = OrderStream(exchange.api_url, exchange.traders, rate=args.rate,
+                         workers=args.workers, run_id="soak")
+    probes = Probes(exchange)
+    probes.start()
+    stop_progress = threading.Event()
+    started = time.monotonic()
+    stream.start()
+    threading.Thread(target=progress, args=(stream, started, stop_progress),
+                     daemon=True).start()
+    total = args.minutes * 60
+    gap = (total - args.warmup) / len(plan)
+    injected = []
+    try:
+        time.sleep(args.warmup)
+        for number, (name, inject) in enumerate(plan):
+            at = time.monotonic()
+            print(f"soak: t={at - started:5.0f}s injecting {name}", flush=True)
+            inject()
+            injected.append((name, at, time.monotonic()))
+            time.sleep(max(0.0, started + args.warmup + (number + 1) * gap - time.monotonic()))
+    finally:
+        stream.stop()
+        stop_progress.set()
+    ended = time.monotonic()
+    answers = stream.answers()
+    with psycopg.connect(exchange.owner_url(), autocommit=True) as conn:
+        wait_until(lambda: checks.pending_commands(conn) == 0 and checks.candles_caught_up(conn),
+                   180)
+        bootstrap, topic = (exchange.settings.kafka_bootstrap_servers,
+                            exchange.settings.market_events_topic)
+        problems = [*checks.all_problems(conn, answers), *checks.candle_problems(conn),
+                    *checks.kline_final_problems(conn, checks.topic_events(
+                        bootstrap, topic, "kline"))]
+        trade_events = checks.trade_event_gaps(conn, checks.topic_events(
+            bootstrap, topic, "trade"))
+        unknown, stored = checks.unknown_outcomes(conn, answers)
+        trades = conn.execute("SELECT count(*) FROM trades").fetchone()
+    probes.close()
+    phases = []
+    bounds = [at for _, at, _ in injected] + [ended]
+    for index, (name, at, ready) in enumerate(injected):
+        api = api_recovered(answers, at, bounds[index + 1])
+        recovered = max(ready, api)
+        before_start = max(started, at - 20) if index == 0 else max(bounds[index - 1], at - 20)
+        phase = {
+            "fault": name,
+            "recovery": {"restart_s": seconds(ready, at), "api_s": seconds(api, at),
+                         "matching_s": seconds(probes.first_trade_after(ready), at),
+                         "stream_s": seconds(probes.streamed_after(ready), at),
+                         "candles_s": seconds(probes.candles_past(ready), at),
+                         "stream_reconnects": sum(
+                             1 for t in probes.reconnects if at <= t < bounds[index + 1])},
+            "before": figures(answers, before_start, at).as_dict(),
+            "during": figures(answers, at, recovered).as_dict(),
+            "after": figures(answers, recovered, bounds[index + 1]).as_dict(),
+        }
+        print(f"soak: {name}: recovery {phase['recovery']}; during {phase['during']}",
+              flush=True)
+        phases.append(phase)
+    return {"bench": "soak", "minutes": args.minutes, "rate": args.rate,
+            "traders": args.traders, "requests": len(answers), "dropped": stream.dropped,
+            "trades": trades[0] if trades else 0,
+            "overall": figures(answers, started, ended).as_dict(),
+            "status_unknown_placements": unknown, "status_unknown_stored": stored,
+            "trade_events": trade_events,
+            "phases": phases, "problems": problems}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=4)
+    parser.add_argument("--rate", type=float, default=50, help="orders per second, open loop")
+    parser.add_argument("--traders", type=int, default=12,
+                        help="accounts (each may place 100 orders per 10 s)")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=30, help="seconds before the first fault")
+    result = run(parser.parse_args())
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
