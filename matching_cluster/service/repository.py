@@ -12,8 +12,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.abc import Buffer
-from psycopg.adapt import Loader
+from psycopg.types.numeric import IntLoader
 
 from chalicelib.adapters.ledger import post_transactions
 from chalicelib.domain.fees import Rates
@@ -169,18 +168,12 @@ def load_book(conn: Conn, spec: MarketSpec) -> BookSnapshot:
 
 
 def _integer_cursor(conn: Conn, make: Callable[[Sequence[Any]], Row]) -> psycopg.Cursor[Row]:
-    """A cursor whose rows are ``make(values)``, NUMERIC values as ``int``."""
+    """A cursor whose rows are ``make(values)``, NUMERIC values as ``int``: psycopg's
+    integer loader (in C) parses NUMERIC(38,0)'s text, every amount being a whole number
+    of its asset's smallest unit."""
     cursor = conn.cursor(row_factory=lambda _cursor: make)
-    cursor.adapters.register_loader("numeric", _IntegerLoader)
+    cursor.adapters.register_loader("numeric", IntLoader)
     return cursor
-
-
-class _IntegerLoader(Loader):
-    """NUMERIC(38,0) as ``int``, from its text form: every amount is a whole number of
-    its asset's smallest unit."""
-
-    def load(self, data: Buffer) -> int:
-        return int(bytes(data))
 
 
 def _pending_orders(conn: Conn, market: str) -> tuple[PendingOrder, ...]:
