@@ -59,13 +59,20 @@ class Rendered:
     migrations: Path  # the Job and what it needs: namespace, accounts, config
     matcher: Path
     jobs: tuple[tuple[str, str], ...]  # (namespace, name)
+    matcher_namespace: str
 
     def commands(self, kubectl: list[str]) -> list[list[str]]:
         deletes = [[*kubectl, "delete", "job", name, "-n", ns, "--ignore-not-found"]
                    for ns, name in self.jobs]
         waits = [[*kubectl, "wait", "--for=condition=complete", f"job/{name}", "-n", ns,
                   f"--timeout={JOB_TIMEOUT}"] for ns, name in self.jobs]
-        return [*deletes, [*kubectl, "apply", "-f", str(self.migrations)], *waits,
+        # The matcher ran as a Deployment before it was a StatefulSet (whose pods' stable
+        # names are their static group memberships): on a cluster deployed before, the
+        # Deployment goes once its pods have stopped (leaving the consumer group), before
+        # the new pods start.
+        retire = [*kubectl, "delete", "deployment", "matcher", "-n", self.matcher_namespace,
+                  "--ignore-not-found", "--cascade=foreground"]
+        return [*deletes, [*kubectl, "apply", "-f", str(self.migrations)], *waits, retire,
                 [*kubectl, "apply", "-f", str(self.matcher)]]
 
 
@@ -166,9 +173,10 @@ def render(plan: StagePlan, values: Mapping[str, str], image: str) -> Rendered:
     first = [d for d in documents if d["kind"] not in MATCHER_KINDS]
     second = [d for d in documents if d["kind"] in MATCHER_KINDS]
     (out / "all.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    (matcher,) = [d for d in second if d["kind"] == "StatefulSet"]
     rendered = Rendered(out, out / "1-migrations.yaml", out / "2-matcher.yaml", tuple(
         (d["metadata"].get("namespace", "default"), d["metadata"]["name"])
-        for d in first if d["kind"] == "Job"))
+        for d in first if d["kind"] == "Job"), matcher["metadata"].get("namespace", "default"))
     rendered.migrations.write_text(yaml.safe_dump_all(first, sort_keys=False))
     rendered.matcher.write_text(yaml.safe_dump_all(second, sort_keys=False))
     return rendered
