@@ -139,9 +139,13 @@ class IsolatedExchange:
 
     def ensure_running(self) -> None:
         """Start whatever a fault (or a failed test) left stopped, and wait until ready."""
+        if self.kafka.running_pid() is None:
+            self.start_kafka()
+        if self.redis.running_pid() is None:
+            self.start_redis()
+        if self.postgres.running_pid() is None:
+            self.postgres.start()
         for service in (self.kafka, self.redis, self.postgres):
-            if service.running_pid() is None:
-                service.start()
             service.wait_ready(READY_SECONDS)
         for name in APP_NAMES:
             self.start_app(name)
