@@ -124,7 +124,8 @@ class Publisher:
                 log.exception("event publish failed", extra={"market": update.update.market})
         for mark in (m for m in queued if isinstance(m, TimeMarkEvent)):
             try:
-                self._producer.produce(self._market_topic, key=mark.market, value=encode(mark))
+                self._producer.produce(self._market_topic, key=mark.market, value=encode(mark),
+                                       timestamp=mark.time_ms)
             except BufferError:
                 log.exception("time mark publish failed", extra={"market": mark.market})
         self._producer.poll(0)
@@ -149,14 +150,17 @@ class Publisher:
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update
         market = update.market
+        # Records carry the batch's time (the matcher's clock, the database's), not this
+        # host's wall clock: stepped an hour ahead, that would make the broker refuse them.
+        stamp = update.time_ms
         for line in [*encoded.lines, *encoded.aggregates]:
-            self._producer.produce(self._market_topic, key=market, value=line)
+            self._producer.produce(self._market_topic, key=market, value=line, timestamp=stamp)
         self._producer.produce(self._market_topic, key=market, value=encode(DepthEvent(
             market=market, first_seq=update.first_seq, last_seq=update.last_seq,
-            bids=update.touched_bids, asks=update.touched_asks)))
+            bids=update.touched_bids, asks=update.touched_asks)), timestamp=stamp)
         for order in update.orders:
             self._producer.produce(self._order_topic, key=str(order.user_id),
-                                   value=encode(_order_event(market, order)))
+                                   value=encode(_order_event(market, order)), timestamp=stamp)
 
 
 def _market_write(updates: list[_Encoded]) -> MarketWrite:

@@ -66,10 +66,15 @@ def test_matcher_candles_and_fanout_killed_mid_batch_repeatedly_lose_and_repeat_
 def test_a_clock_step_on_the_matchers_host_changes_no_trade_time(
     faulty_exchange: IsolatedExchange, faulty_db: Conn, tmp_path: Path,
 ) -> None:
-    """The matcher runs under libfaketime, its wall clock stepped an hour (less a few
-    minutes: the broker refuses records stamped more than an hour ahead) forward, then
-    ten minutes back; its monotonic clock, as on a real host, is not moved."""
+    """The matcher runs under libfaketime, its wall clock stepped 65 minutes forward (past
+    the hour after which the broker refuses a record's timestamp as in the future), then
+    ten minutes back; its monotonic clock, as on a real host, is not moved. Trades,
+    their events and the candles keep the database's time."""
     exchange = faulty_exchange
+    bootstrap, topic = (exchange.settings.kafka_bootstrap_servers,
+                        exchange.settings.market_events_topic)
+    unpublished = checks.trade_event_gaps(faulty_db, checks.topic_events(
+        bootstrap, topic, "trade"))["without_event"]
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
     exchange.restart_app("matcher", {
@@ -78,9 +83,9 @@ def test_a_clock_step_on_the_matchers_host_changes_no_trade_time(
     try:
         with order_stream(exchange, "clock") as stream:
             wait_for_trades(faulty_db, 10)
-            offset.write_text("+3300\n")
+            offset.write_text("+3900\n")
             wait_for_trades(faulty_db, 20)
-            offset.write_text("+2700\n")
+            offset.write_text("+3300\n")
             wait_for_trades(faulty_db, 20)
         wait_caught_up(faulty_db)
         assert checks.trade_time_problems(faulty_db) == []
@@ -88,8 +93,10 @@ def test_a_clock_step_on_the_matchers_host_changes_no_trade_time(
         assert ahead is not None
         assert ahead[0].total_seconds() < 5, f"trades stamped {ahead[0]} ahead"
         assert_nothing_lost(exchange, faulty_db, stream.answers())
-        klines = checks.topic_events(exchange.settings.kafka_bootstrap_servers,
-                                     exchange.settings.market_events_topic, "kline")
-        assert checks.kline_final_problems(faulty_db, klines) == []
+        assert checks.kline_final_problems(faulty_db, checks.topic_events(
+            bootstrap, topic, "kline")) == []
+        gaps = checks.trade_event_gaps(faulty_db, checks.topic_events(bootstrap, topic,
+                                                                      "trade"))
+        assert gaps["without_event"] == unpublished
     finally:
         exchange.restart_app("matcher")
