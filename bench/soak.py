@@ -33,7 +33,7 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as ws_connect
 
 from opscli.faults import checks
-from opscli.faults.exchange import READY_SECONDS, IsolatedExchange
+from opscli.faults.exchange import READY_SECONDS, FaultPorts, IsolatedExchange
 from opscli.faults.traffic import Answer, OrderStream, figures
 from opscli.stack.process import wait_until
 
@@ -170,7 +170,8 @@ def progress(stream: OrderStream, started: float, stop: threading.Event) -> None
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="soak-"))
-    exchange = IsolatedExchange(root / "state", report=lambda line: print(line, flush=True))
+    exchange = IsolatedExchange(root / "state", FaultPorts().shifted(args.port_offset),
+                                report=lambda line: print(line, flush=True))
     try:
         exchange.start(traders=args.traders)
         return soak(exchange, args)
@@ -257,6 +258,8 @@ def main() -> None:
                         help="accounts (each may place 100 orders per 10 s)")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=30, help="seconds before the first fault")
+    parser.add_argument("--port-offset", type=int, default=0,
+                        help="moves every port of the exchange (23xxx) by this much")
     result = run(parser.parse_args())
     print(json.dumps(result, default=str))
 

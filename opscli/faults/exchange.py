@@ -51,6 +51,10 @@ class FaultPorts:
     ws_management: int = 23002
     matcher_health: int = 23110
 
+    def shifted(self, offset: int) -> FaultPorts:
+        """Every port moved by ``offset``: two isolated exchanges side by side."""
+        return FaultPorts(**{name: port + offset for name, port in self.__dict__.items()})
+
 
 # Variables a developer's shell may set that would point a process at another stack.
 INHERITED_ENDPOINTS = ("DATABASE_URL", "DATABASE_READ_URL", "MIGRATIONS_DATABASE_URL",

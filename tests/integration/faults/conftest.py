@@ -1,25 +1,30 @@
 """The process-fault tests' exchange: one isolated exchange (opscli/faults) for the whole
-session, started once (the Kafka broker takes a while) on ports of its own, so that its
-services and processes can be killed without touching the shared stack; stopped and its
-folder removed at the end. The network-fault tests (network/) have fixtures of their own.
+session, started once (the Kafka broker takes a while) on ports of its own (23xxx, moved
+by EXCHANGE_FAULTS_PORT_OFFSET), so that its services and processes can be killed
+without touching the shared stack; stopped and its folder removed at the end. The
+network-fault tests (network/) have fixtures of their own.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from opscli.faults.exchange import IsolatedExchange
+from opscli.faults.exchange import FaultPorts, IsolatedExchange
 
 TRADERS = 8
+# Two sessions at once (say, two people on one machine) each need ports of their own.
+PORT_OFFSET = int(os.environ.get("EXCHANGE_FAULTS_PORT_OFFSET", "0"))
 
 
 @pytest.fixture(scope="session")
 def process_fault_exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolatedExchange]:
     exchange = IsolatedExchange(tmp_path_factory.mktemp("process-faults") / "state",
+                                FaultPorts().shifted(PORT_OFFSET),
                                 report=lambda line: print(line, flush=True))
     try:
         exchange.start(traders=TRADERS)
