@@ -36,6 +36,7 @@ CITATION = re.compile(r"\(`(?P<template>[\w-]+\.yaml)`(?P<ids>(?:,?\s+`[^`]+`)+)
 CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
 # `kubectl -n exchange ...` names the namespace, not the CLI.
 COMMAND = re.compile(r"(?<!-n )\bexchange[ \t]+([a-z][\w-]*)([^\n`|;&]*)")
+ACTION = re.compile(r"[ \t]+([a-z][\w-]*)")
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 COST_HEADER = "| item | unit price (USD) | quantity | monthly (USD) |"
 INSTANCE_TYPE = re.compile(r"\b(?:(?:db|cache|kafka)\.[a-z0-9]+\.[a-z0-9]+"
@@ -104,20 +105,24 @@ def test_every_citation_names_what_its_template_declares(template_name: str,
 
 
 def exchange_commands() -> set[tuple[str, tuple[str, ...]]]:
-    """(subcommand, its --options) of every `exchange ...` in code spans and blocks."""
+    """(subcommand, its --options) of every `exchange ...` in code spans and blocks; a
+    subcommand with actions (`exchange db failover`) is named with its action."""
     found = set()
     for block, span in CODE.findall(doc()):
         for subcommand, rest in COMMAND.findall(block or span):
+            action = ACTION.match(rest)
+            if action and action.group(1) in subcommand_help(subcommand):
+                subcommand = f"{subcommand} {action.group(1)}"
             found.add((subcommand, tuple(sorted(set(re.findall(r"--[a-z][\w-]*", rest))))))
     return found
 
 
 def subcommand_help(subcommand: str) -> str:
-    """`exchange <subcommand> --help`, from the CLI's own parser."""
+    """`exchange <subcommand> [action] --help`, from the CLI's own parser."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
             pytest.raises(SystemExit) as exited:
-        build_parser().parse_args([subcommand, "--help"])
+        build_parser().parse_args([*subcommand.split(), "--help"])
     assert exited.value.code == 0, f"`exchange {subcommand}` is not a subcommand"
     return out.getvalue()
 
