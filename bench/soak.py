@@ -14,7 +14,8 @@ answered (``api_s``: errors until then); a new trade committed (``matching_s``);
 trade streamed on ``btcusdt@trade`` to a client that connects again after 3 s of
 silence (``stream_s``, ``stream_reconnects``); the candles function past the trades of
 the injection (``candles_s``). "during" is the injection until the later of the restart
-and ``api_s``; "after" from there to the next fault.
+and ``api_s``; "after" from there to the next fault. Per fault, the placements answered
+"status unknown" (503 -1007, or no answer) and how many of them the exchange stored.
 """
 
 from __future__ import annotations
@@ -109,10 +110,11 @@ class Probes:
 
 
 def api_recovered(answers: list[Answer], since: float, until: float) -> float:
-    """When the last request due in [since, until) that failed (a 5xx, or no answer)
-    was answered: until then a user saw errors. ``since`` when none failed."""
-    failed = [a.answered for a in answers
-              if since <= a.due < until and (a.status == 0 or a.status >= 500)]
+    """When the last request due and answered in [since, until) that failed (a 5xx, or
+    no answer) was answered: until then a user saw errors. ``since`` when none failed.
+    (A request still in flight at ``until`` failed of the next fault.)"""
+    failed = [a.answered for a in answers if since <= a.due and a.answered < until
+              and (a.status == 0 or a.status >= 500)]
     return max(failed, default=since)
 
 
@@ -218,6 +220,10 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
         trade_events = checks.trade_event_gaps(conn, checks.topic_events(
             bootstrap, topic, "trade"))
         unknown, stored = checks.unknown_outcomes(conn, answers)
+        unknown_by_phase = [
+            checks.unknown_outcomes(conn, [a for a in answers if at <= a.answered < until])
+            for (_, at, _), until in zip(injected, [*(at for _, at, _ in injected[1:]),
+                                                    float("inf")], strict=True)]
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()
     probes.close()
     phases = []
@@ -237,6 +243,7 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
             "before": figures(answers, before_start, at).as_dict(),
             "during": figures(answers, at, recovered).as_dict(),
             "after": figures(answers, recovered, bounds[index + 1]).as_dict(),
+            "status_unknown_placements_stored": unknown_by_phase[index],
         }
         print(f"soak: {name}: recovery {phase['recovery']}; during {phase['during']}",
               flush=True)
