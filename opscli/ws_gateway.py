@@ -13,6 +13,10 @@ answers on ``http://127.0.0.1:{EXCHANGE_WS_MANAGEMENT_PORT}``: ``POST /@connecti
 client works unchanged with ``endpoint_url`` pointing here. ``GET /healthz`` on the
 WebSocket port answers 200 once the gateway runs.
 
+Given a ``SubscriptionsWatch`` (``main`` gives one), the gateway closes every connection
+with 1012 once Redis lost the subscriptions, so that the clients subscribe again
+(``opscli/ws_resets.py``).
+
     python -m opscli.ws_gateway [--port N] [--management-port N]
 """
 
@@ -42,8 +46,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from chalicelib.adapters.redis_store import redis_client
+from chalicelib.adapters.stream_generation import SubscriptionsGeneration
 from chalicelib.entrypoints.stopping import stop_on_signals
 from chalicelib.settings import PROJECT_ROOT, Settings
+from opscli.ws_resets import SubscriptionsWatch
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +76,10 @@ def connection_id_of(socket: ServerConnection) -> str:
 
 class Gateway:
     def __init__(self, app: Chalice, *, host: str = "127.0.0.1", ws_port: int,
-                 management_port: int, stage: str = "local") -> None:
+                 management_port: int, stage: str = "local",
+                 watch: SubscriptionsWatch | None = None) -> None:
         self.app = app
+        self.watch = watch
         self.host = host
         self.ws_port = ws_port
         self.management_port = management_port
@@ -118,6 +127,8 @@ class Gateway:
         self.management_port = int(management.server_address[1])
         threading.Thread(target=management.serve_forever, name="ws-management",
                          daemon=True).start()
+        watching = (asyncio.create_task(self.watch.run(self.close_all))
+                    if self.watch is not None else None)
         try:
             async with serve(self._session, self.host, self.ws_port,
                              process_request=self._handshake) as server:
@@ -130,6 +141,8 @@ class Gateway:
                          self.management_url)
                 await asyncio.to_thread(stop.wait)
         finally:
+            if watching is not None:
+                watching.cancel()
             management.shutdown()
             management.server_close()
 
@@ -235,6 +248,13 @@ class Gateway:
                                          self._loop).result(SEND_TIMEOUT_SECONDS)
         return True
 
+    async def close_all(self, code: int, reason: str) -> int:
+        """Close every connection (on the gateway's loop); answers how many."""
+        with self._lock:
+            sockets = [live.socket for live in self._connections.values()]
+        await asyncio.gather(*(socket.close(code, reason) for socket in sockets))
+        return len(sockets)
+
 
 class ManagementApi(BaseHTTPRequestHandler):
     """``/@connections/{id}`` (optionally under the stage's path) as API Gateway has it."""
@@ -331,8 +351,11 @@ def main() -> None:
     parser.add_argument("--management-port", type=int, default=settings.ws_management_port)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    # A short timeout: a check must not hold the watch long while Redis is out of reach.
+    watch = SubscriptionsWatch(SubscriptionsGeneration(redis_client(settings,
+                                                                   socket_timeout=2)))
     gateway = Gateway(load_app(), host=args.host, ws_port=args.port,
-                      management_port=args.management_port)
+                      management_port=args.management_port, watch=watch)
     gateway.run(stop_on_signals())
 
 
