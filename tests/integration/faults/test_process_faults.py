@@ -4,13 +4,22 @@ to open orders and every accepted order applied exactly once."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from opscli.faults import checks
 from opscli.faults.exchange import IsolatedExchange
 from opscli.faults.traffic import call, signed_path
+from opscli.ws_resets import SERVICE_RESTART, SUBSCRIPTIONS_LOST
+from tests.support.polling import wait_until
 
 from .process_faults import (
     Conn,
@@ -22,6 +31,7 @@ from .process_faults import (
 )
 
 PASSWORD = "correct horse battery staple"
+STREAM_WAIT_SECONDS = 30
 
 
 def test_kafka_killed_placements_answer_503_and_the_sweeper_delivers_what_was_committed(
@@ -99,6 +109,40 @@ def assert_market_data_from_the_database(exchange: IsolatedExchange, conn: Conn)
     assert ticker["lastId"] == last[0]
 
 
+class TradeStreamClient:
+    """A Binance raw-stream client of ``btcusdt@trade``: the trades it received, read on
+    a thread of its own until the server closes the connection."""
+
+    def __init__(self, exchange: IsolatedExchange) -> None:
+        self._stack = contextlib.ExitStack()
+        self.socket: ClientConnection = self._stack.enter_context(connect(
+            f"ws://127.0.0.1:{exchange.ports.ws}/ws/btcusdt@trade", open_timeout=10))
+        self.trades: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for raw in self.socket:
+                self.trades.append(json.loads(raw))
+
+    def wait_for_trade(self) -> None:
+        wait_until(lambda: self.trades, timeout=STREAM_WAIT_SECONDS, what="a trade event")
+
+    def close(self) -> None:
+        self._stack.close()
+        self._reader.join(5)
+
+
+@contextlib.contextmanager
+def trade_stream(exchange: IsolatedExchange) -> Iterator[TradeStreamClient]:
+    client = TradeStreamClient(exchange)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def test_redis_killed_and_restarted_empty_loses_sessions_and_rebuilds_market_data(
     faulty_exchange: IsolatedExchange, faulty_db: Conn,
 ) -> None:
@@ -110,12 +154,25 @@ def test_redis_killed_and_restarted_empty_loses_sessions_and_rebuilds_market_dat
     before = login(exchange, email)
     assert call(exchange.api_url, "GET", "/v1/balances", headers=bearer(before))[0] == 200
 
-    with order_stream(exchange, "redis") as stream:
+    with order_stream(exchange, "redis") as stream, trade_stream(exchange) as before_kill:
         wait_for_answers(stream, 30)
+        before_kill.wait_for_trade()
         exchange.kill_redis(wipe=True)
         killed = time.monotonic()
         exchange.start_redis()
         back = time.monotonic()
+        # The gateway closes the stream client whose subscription Redis lost (1012: the
+        # service restarted); reconnected, as Binance's clients do, it streams again.
+        wait_until(lambda: before_kill.socket.close_code, timeout=STREAM_WAIT_SECONDS,
+                   what="the gateway to close the WebSocket client")
+        closed = time.monotonic()
+        assert (before_kill.socket.close_code, before_kill.socket.close_reason) == (
+            SERVICE_RESTART, SUBSCRIPTIONS_LOST)
+        with trade_stream(exchange) as reconnected:
+            reconnected.wait_for_trade()
+            streaming_again = time.monotonic()
+        print(f"WebSocket client closed {closed - back:.1f} s after Redis was back; "
+              f"reconnected, its first trade {streaming_again - closed:.1f} s later")
         wait_for_answers(stream, 40, since=back)
     answers = stream.answers()
     after_restart = {a.outcome for a in answers if a.due >= back + 1}
