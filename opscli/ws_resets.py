@@ -5,9 +5,11 @@ Redis restarted empty leaves every client connected and subscribed to nothing: t
 fan-out finds no subscriber and the client, never told, waits for ever. So the gateway
 checks the subscriptions' generation marker (``adapters.stream_generation``, one GET)
 every second; when it is missing or changed, it closes every connection with 1012
-("service restart"), on which Binance's clients (python-binance, binance-connector,
-CCXT Pro) reconnect and subscribe again, and writes the marker anew. A check that fails
-(Redis down) changes nothing: the check after Redis is back decides.
+("service restart") and writes the marker anew. The clients reconnect and subscribe
+again: python-binance by itself (tests/e2e/clients/test_stream_resets_clients.py),
+binance-connector's application from its ``on_close``, CCXT Pro on the next ``watch``
+after the one the close failed. A check that fails (Redis down) changes nothing: the
+check after Redis is back decides.
 
 Why not in AWS: API Gateway holds the sockets there, and it lists a WebSocket API's
 connections to nobody; their ids are in this same Redis only, so once it lost them
@@ -16,8 +18,9 @@ writes, which a stream client does once, to subscribe). Keeping the ids elsewher
 (DynamoDB) for this fault alone is not worth it: ElastiCache with a replica and
 Multi-AZ keeps its data through a node's failure (the replica is promoted), so the
 empty restart is a fault of the local single Redis, or of losing a whole cluster. There
-API Gateway still ends every connection within two hours (its limit), and the clients
-reconnect.
+API Gateway still closes a connection that carries no message for 10 minutes (its idle
+timeout; a client's own messages keep it open) and every connection at two hours, and
+the clients reconnect.
 """
 
 from __future__ import annotations
