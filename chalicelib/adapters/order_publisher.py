@@ -43,11 +43,10 @@ class BrokerReachability:
 
     librdkafka reports "all brokers down" (its error callback) and failed deliveries, but
     also reports all brokers down when the brokers close idle connections; so either only
-    raises a suspicion, and a probe (``probe``: the topic's metadata, every partition led)
-    decides. A failed probe marks the brokers out of reach; a successful probe or any
-    acknowledged delivery marks them back, so a broker that is up is never refused for
-    longer than a probe's round trip. The probe runs in a background thread, only from a
-    suspicion until the brokers answer again.
+    raises a suspicion, and a probe (``probe``: a metadata request) decides. A failed probe
+    marks the brokers out of reach; a successful probe or any acknowledged delivery marks
+    them back. A broker that is up answers the probe, so it is never refused. The probe
+    runs in a background thread, only from a suspicion until the brokers answer again.
     """
 
     def __init__(self, probe: Callable[[], bool]) -> None:
@@ -111,7 +110,7 @@ class CommandPublisher:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.timeout_s = timeout_s
-        self.reachability = BrokerReachability(self._topic_is_led)
+        self.reachability = BrokerReachability(self._brokers_answer)
         self._producer: Producer | None = None
 
     @property
@@ -171,12 +170,12 @@ class CommandPublisher:
             # logs anyway; brokers out of reach the probe reports).
             log.warning("Kafka producer error: %s", error.str())
 
-    def _topic_is_led(self) -> bool:
-        """Whether a broker answers with the topic's metadata, each partition led."""
+    def _brokers_answer(self) -> bool:
+        """Whether a broker answers a request for the topic's metadata. Partitions
+        without a leader yet (a broker just restarted) do not count against it: a
+        publish then waits for their leader as usual."""
         try:
-            metadata = self.producer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
+            self.producer.list_topics(self.topic, timeout=PROBE_TIMEOUT_S)
         except KafkaException:
             return False
-        topic = metadata.topics.get(self.topic)
-        return (topic is not None and topic.error is None and bool(topic.partitions)
-                and all(p.leader >= 0 for p in topic.partitions.values()))
+        return True
