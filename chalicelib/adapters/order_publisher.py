@@ -124,8 +124,8 @@ class CommandPublisher:
 
     def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
         """Send the commands; return the ids the broker acknowledged within the timeout,
-        in the order sent. None while the brokers are known to be out of reach: then
-        nothing is sent, and a publish under way stops waiting."""
+        in the order sent. While the brokers are known to be out of reach nothing is sent
+        and none is acknowledged, and a publish under way stops waiting."""
         if not commands or self.reachability.out_of_reach:
             return []
         acked: set[int] = set()
