@@ -3,7 +3,8 @@
 * ``ws:conn:{connection id}`` set: the channels that connection subscribed to;
 * ``ws:chan:{channel}`` set: the connections subscribed to that channel;
 * ``ws:order:{order id}``: the sequence of the last event of that order the fan-out
-  handled;
+  handled; ``ws:order:from:{market}``: the market sequence from which those of the
+  market's orders are recorded;
 * ``ws:combined:{connection id}``: set for a connection that takes Binance's combined
   stream payloads (``{"stream": name, "data": payload}``);
 * ``ws:tags:{connection id}`` hash: tag -> channel, how the connection takes a channel
@@ -189,6 +190,12 @@ class OrderEventProgress:
     def last_seq(self, order_id: int) -> int:
         """The sequence of the order's last handled event (0: none yet)."""
         return int(self.redis.get(f"ws:order:{order_id}") or 0)
+
+    def recorded_from(self, market: str, seq: int) -> int:
+        """No TTL: under ``noeviction`` the mark goes only with the records, when Redis
+        restarts empty, and the next order event of the market sets it anew."""
+        held = self.redis.set(f"ws:order:from:{market}", seq, nx=True, get=True)
+        return int(held) if isinstance(held, bytes) else seq
 
     def record(self, order_id: int, seq: int) -> None:
         self.redis.set(f"ws:order:{order_id}", seq, ex=ORDER_PROGRESS_TTL_SECONDS)

@@ -86,6 +86,9 @@ class OrderEvent:
     type: Literal["order"] = "order"
     market: str
     seq: int
+    # The first market sequence of that batch: the order's previous event came before it
+    # (None in events of matchers before it was written).
+    batch_first_seq: int | None = None
     order_id: int
     user_id: int
     side: Side

@@ -101,6 +101,10 @@ class EventProgress(Protocol):
     def last_seq(self, order_id: int) -> int:
         """The sequence of the order's last handled event (0: none yet)."""
 
+    def recorded_from(self, market: str, seq: int) -> int:
+        """The market sequence from which the market's order events are recorded: the
+        mark held, else ``seq``, now the mark."""
+
     def record(self, order_id: int, seq: int) -> None: ...
 
 

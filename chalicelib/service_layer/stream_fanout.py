@@ -104,6 +104,25 @@ class FanoutContext:
 
 
 @dataclass(frozen=True)
+class OrderSince:
+    """What an order event's reports follow: the order's last event the fan-out handled
+    (``previous``, 0: none recorded) and, with none, the market sequence from which its
+    market's order events are recorded (Redis holds both)."""
+
+    previous: int
+    recorded_from: int = 0
+
+    def previous_seq(self, event: OrderEvent, accepted_seq: int) -> int:
+        """The order's previous event as far as its reports go. An order with no record
+        but accepted before the records began (Redis restarted empty, or its entry of 7
+        days expired) had its earlier events delivered then: this one reports its own
+        batch alone, not again the fills a client saw."""
+        if self.previous or event.batch_first_seq is None or accepted_seq >= self.recorded_from:
+            return self.previous
+        return event.batch_first_seq - 1
+
+
+@dataclass(frozen=True)
 class Delivery:
     messages: int
     connections: int
@@ -117,18 +136,21 @@ def fan_out(ctx: FanoutContext, raw: bytes) -> Delivery:
     if event is None:
         return Delivery(0, 0, 0)
     if not isinstance(event, OrderEvent):
-        return post(ctx, event, [s.name for s in public_streams(event)], 0)
+        return post(ctx, event, [s.name for s in public_streams(event)], OrderSince(0))
     previous = ctx.progress.last_seq(event.order_id)
     if event.seq <= previous:  # delivered already (a redelivery, or a replayed batch)
         return Delivery(0, 0, 0)
-    delivery = post(ctx, event, [user_channel(event.user_id)], previous)
+    since = OrderSince(previous)
+    if not previous and event.batch_first_seq is not None:
+        since = OrderSince(0, ctx.progress.recorded_from(event.market, event.batch_first_seq))
+    delivery = post(ctx, event, [user_channel(event.user_id)], since)
     # Recorded whether or not anybody listens, so that a report covers exactly the
     # trades since the order's previous event.
     ctx.progress.record(event.order_id, event.seq)
     return delivery
 
 
-def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -> Delivery:
+def post(ctx: FanoutContext, event: Event, channels: list[str], since: OrderSince) -> Delivery:
     listeners = ctx.subscriptions.subscribers(channels)
     if not listeners:
         return Delivery(0, 0, 0)
@@ -136,7 +158,7 @@ def post(ctx: FanoutContext, event: Event, channels: list[str], previous: int) -
     combined = ctx.subscriptions.combined(set().union(*listeners.values()))
     for channel, connections in listeners.items():
         try:
-            built = payloads(ctx, event, channel, previous)
+            built = payloads(ctx, event, channel, since)
         except ApiError:  # an unknown market or order: no redelivery can fix that
             log.warning("event of an unknown market or order skipped",
                         extra={"event": stream_events.encode(event).decode()})
@@ -208,12 +230,12 @@ def public_streams(event: Event) -> list[Stream]:
 
 
 def payloads(ctx: FanoutContext, event: Event, channel: str,
-             previous: int) -> list[Payload]:
+             since: OrderSince) -> list[Payload]:
     now = ctx.now_ms()
     market = ctx.market(event.market)
     if isinstance(event, OrderEvent):
         with ctx.db() as conn:
-            return list(user_payloads(conn, market, event, previous, now,
+            return list(user_payloads(conn, market, event, since, now,
                                       ctx.cancel_requests))
     stream = parse_stream(channel)
     kind = stream.kind
@@ -235,7 +257,7 @@ def payloads(ctx: FanoutContext, event: Event, channel: str,
     return [kline_payload(market, event, now)]
 
 
-def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
+def user_payloads(conn: Conn, market: Market, event: OrderEvent, since: OrderSince,
                   now_ms: int, cancels: CancelRequests | None = None) -> list[dict[str, Any]]:
     """The order's execution reports, its list's status when that is news, then the
     user's balances of the market's assets."""
@@ -243,14 +265,18 @@ def user_payloads(conn: Conn, market: Market, event: OrderEvent, previous: int,
     cancel_client_id = (cancels.take(event.user_id, event.order_id, order["client_order_id"])
                         if cancels is not None and event.status == "CANCELED" else None)
     # Trades of an order never come before its acceptance: that bounds the index scan.
-    after = max(previous, int(order["accepted_seq"] or event.seq) - 1)
+    accepted = int(order["accepted_seq"] or event.seq)
+    previous = since.previous_seq(event, accepted)
+    after = max(previous, accepted - 1)
+    # Its first event: the one that covers its acceptance.
+    first = accepted > previous
     fills = market_data_pg.order_fills(conn, event.market, event.order_id, after, event.seq)
     prevention = (prevented_matches_repo.order_prevention(conn, event.market, event.order_id)
                   if event.status == "EXPIRED_IN_MATCH" else None)
-    reports = execution_reports(market, event, order, fills, first=previous == 0,
+    reports = execution_reports(market, event, order, fills, first=first,
                                 now_ms=now_ms, previous_seq=previous,
                                 cancel_client_id=cancel_client_id, prevention=prevention)
-    lists = list_status_events(conn, event, order, previous == 0, now_ms)
+    lists = list_status_events(conn, event, order, first, now_ms)
     assets = (market.base_asset, market.quote_asset)
     held = [b for b in wallet.balances(conn, event.user_id) if b.asset in assets]
     return [*reports, *lists, account_position(held, now_ms)]

@@ -160,7 +160,8 @@ class Publisher:
             bids=update.touched_bids, asks=update.touched_asks)), timestamp=stamp)
         for order in update.orders:
             self._producer.produce(self._order_topic, key=str(order.user_id),
-                                   value=encode(_order_event(market, order)), timestamp=stamp)
+                                   value=encode(_order_event(market, order, update.first_seq)),
+                                   timestamp=stamp)
 
 
 def _market_write(updates: list[_Encoded]) -> MarketWrite:
@@ -171,9 +172,10 @@ def _market_write(updates: list[_Encoded]) -> MarketWrite:
                        [line for u in updates for line in u.lines], last)
 
 
-def _order_event(market: str, order: OrderState) -> OrderEvent:
+def _order_event(market: str, order: OrderState, batch_first_seq: int) -> OrderEvent:
     return OrderEvent(
-        market=market, seq=order.last_seq, order_id=order.order_id, user_id=order.user_id,
+        market=market, seq=order.last_seq, batch_first_seq=batch_first_seq,
+        order_id=order.order_id, user_id=order.user_id,
         side=order.side, order_type=order.order_type, price=order.price,
         quantity=order.quantity, executed_qty=order.executed_qty,
         cumulative_quote_qty=order.cumulative_quote_qty, status=order.status,

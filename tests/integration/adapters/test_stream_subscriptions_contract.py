@@ -96,6 +96,13 @@ def test_order_progress_starts_at_zero_and_keeps_the_last_recorded_sequence(rig:
     assert (progress.last_seq(1), progress.last_seq(2)) == (9, 3)
 
 
+def test_the_first_mark_of_a_market_stays_its_records_start(rig: Rig) -> None:
+    progress = rig.progress
+    assert progress.recorded_from("BTCUSDT", 40) == 40
+    assert progress.recorded_from("BTCUSDT", 55) == 40
+    assert progress.recorded_from("ETHUSDT", 7) == 7
+
+
 def test_tags_say_how_a_connection_takes_a_channel_and_go_with_it(rig: Rig) -> None:
     subs = rig.subscriptions
     subs.add("a", [USER])

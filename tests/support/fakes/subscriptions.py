@@ -105,9 +105,13 @@ class FakeCancelClientIds:
 class FakeEventProgress:
     def __init__(self) -> None:
         self._last: dict[int, int] = {}
+        self._from: dict[str, int] = {}
 
     def last_seq(self, order_id: int) -> int:
         return self._last.get(order_id, 0)
+
+    def recorded_from(self, market: str, seq: int) -> int:
+        return self._from.setdefault(market, seq)
 
     def record(self, order_id: int, seq: int) -> None:
         self._last[order_id] = seq

@@ -31,9 +31,9 @@ AGG_TRADE = AggTradeEvent(market="BTCUSDT", seq=14, agg_id=7, time_ms=1_700_000_
                           buyer_is_maker=True)
 DEPTH = DepthEvent(market="BTCUSDT", first_seq=11, last_seq=12, bids=[(1_999, 5)],
                    asks=[(2_001, 0)])
-ORDER = OrderEvent(market="BTCUSDT", seq=12, order_id=5, user_id=20, side=Side.SELL,
-                   order_type=OrderType.LIMIT, price=2_000_000_000, quantity=300_000,
-                   executed_qty=150_000, cumulative_quote_qty=3_000_000,
+ORDER = OrderEvent(market="BTCUSDT", seq=12, batch_first_seq=11, order_id=5, user_id=20,
+                   side=Side.SELL, order_type=OrderType.LIMIT, price=2_000_000_000,
+                   quantity=300_000, executed_qty=150_000, cumulative_quote_qty=3_000_000,
                    status=OrderStatus.PARTIALLY_FILLED)
 CANDLE = Candle("BTCUSDT", Interval.M1, 1_700_000_040_000, 1_700_000_099_999, 10, 12, 9, 11,
                 100, 1050, 3, 40, 420, 5, 7)
@@ -47,9 +47,9 @@ GOLDEN: list[tuple[Event, bytes]] = [
                 b'"last_trade_id":9,"buyer_is_maker":true}'),
     (DEPTH, b'{"type":"depth","market":"BTCUSDT","first_seq":11,"last_seq":12,'
             b'"bids":[["1999","5"]],"asks":[["2001","0"]]}'),
-    (ORDER, b'{"type":"order","market":"BTCUSDT","seq":12,"order_id":5,"user_id":20,'
-            b'"side":"SELL","order_type":"LIMIT","price":"2000000000","quantity":"300000",'
-            b'"executed_qty":"150000","cumulative_quote_qty":"3000000",'
+    (ORDER, b'{"type":"order","market":"BTCUSDT","seq":12,"batch_first_seq":11,"order_id":5,'
+            b'"user_id":20,"side":"SELL","order_type":"LIMIT","price":"2000000000",'
+            b'"quantity":"300000","executed_qty":"150000","cumulative_quote_qty":"3000000",'
             b'"status":"PARTIALLY_FILLED","done_reason":null}'),
     (KlineEvent.of(CANDLE),
      b'{"type":"kline","market":"BTCUSDT","interval":"1m","t":1700000040000,'

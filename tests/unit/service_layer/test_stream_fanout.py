@@ -5,6 +5,7 @@ streams other than ``@ticker`` need no database: the market is known up front.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -25,7 +26,7 @@ from chalicelib.domain.stream_events import (
     encode,
 )
 from chalicelib.service_layer import Conn
-from chalicelib.service_layer.stream_fanout import Delivery, FanoutContext, fan_out
+from chalicelib.service_layer.stream_fanout import Delivery, FanoutContext, OrderSince, fan_out
 from chalicelib.service_layer.stream_names import user_channel
 from tests.support.fakes.market_cache import FakeMarketCache
 from tests.support.fakes.sender import FakeSender
@@ -190,6 +191,20 @@ def test_an_order_event_already_delivered_is_not_sent_again(
 
     assert fan_out(ctx, encode(event)) == Delivery(0, 0, 0)
     assert received(sender, owner) == []
+
+
+def test_an_order_older_than_the_records_reports_its_events_batch_alone() -> None:
+    event = OrderEvent(market="BTCUSDT", seq=60, batch_first_seq=55, order_id=5, user_id=7,
+                       side=Side.SELL, order_type=OrderType.LIMIT, price=1, quantity=3,
+                       executed_qty=2, cumulative_quote_qty=2,
+                       status=OrderStatus.PARTIALLY_FILLED)
+    assert OrderSince(41).previous_seq(event, accepted_seq=20) == 41  # recorded
+    # Redis restarted empty after the order's acceptance: not again what went before.
+    assert OrderSince(0, recorded_from=50).previous_seq(event, accepted_seq=20) == 54
+    # Accepted since the records began: none recorded means none handled.
+    assert OrderSince(0, recorded_from=50).previous_seq(event, accepted_seq=50) == 0
+    older = dataclasses.replace(event, batch_first_seq=None)  # an older matcher's
+    assert OrderSince(0, recorded_from=50).previous_seq(older, accepted_seq=20) == 0
 
 
 def test_an_unreadable_event_is_skipped(ctx: FanoutContext, sender: FakeSender) -> None:
