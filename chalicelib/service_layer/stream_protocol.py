@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.domain.errors import ErrorCode
 from chalicelib.service_layer import ws_api
 from chalicelib.service_layer.ports import Subscriptions
 from chalicelib.service_layer.stream_names import (
@@ -27,6 +28,7 @@ from chalicelib.service_layer.stream_requests import (
     error_reply,
     parse_request,
 )
+from chalicelib.service_layer.user_streams import listen_key_shaped
 
 __all__ = ["ClientContext", "StreamRequest", "error_reply", "handle_message", "parse_request"]
 
@@ -86,6 +88,9 @@ def listed(subscriptions: Subscriptions, connection_id: str) -> list[str]:
 def resolve_names(ctx: ClientContext, names: Sequence[object], *,
                   lenient: bool) -> tuple[list[str], dict[str, int]]:
     """The public stream names among ``names``, and the listenKeys with their users.
+    A listenKey that does not exist (closed, timed out, or lost with Redis restarted
+    empty) is refused as REST refuses it (-1125), even in a ``/ws/`` path: a client
+    left streaming nothing would wait, silently, for ever; told, it opens a new key.
     Any other name is refused, or (``lenient``, as Binance reads a ``/ws/`` path) left out."""
     public: list[str] = []
     keys: dict[str, int] = {}
@@ -97,6 +102,9 @@ def resolve_names(ctx: ClientContext, names: Sequence[object], *,
                        if isinstance(name, str) and name.isalnum() else None)
             if user_id is not None:
                 keys[str(name)] = user_id
+            elif isinstance(name, str) and listen_key_shaped(name):
+                raise StreamRequestError(int(ErrorCode.INVALID_LISTEN_KEY),
+                                         "This listenKey does not exist.") from None
             elif not lenient:
                 raise
     return list(dict.fromkeys(public)), keys
@@ -159,12 +167,12 @@ def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | N
     (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here).
     ``path=`` is what followed ``/ws/``: Binance takes the names it knows there (streams
     and listenKeys) and ignores the rest (CCXT Pro connects to ``/ws/<a number>``, then
-    subscribes)."""
+    subscribes); a listenKey there that does not exist refuses the connection."""
     query = query or {}
+    names, keys = resolve_names(ctx, (query.get("path") or "").split("/"), lenient=True)
     wanted = query.get("streams")
     if wanted:
         subscribe(ctx.subscriptions, connection_id, stream_names(wanted.split("/")))
-    names, keys = resolve_names(ctx, (query.get("path") or "").split("/"), lenient=True)
     if names:
         subscribe(ctx.subscriptions, connection_id, names)
     add_listen_keys(ctx.subscriptions, connection_id, keys)

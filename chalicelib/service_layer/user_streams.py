@@ -21,6 +21,11 @@ LISTEN_KEY_LENGTH = 60
 _ALPHABET = string.ascii_letters + string.digits
 
 
+def listen_key_shaped(name: str) -> bool:
+    """Whether ``name`` is shaped like the keys ``open_stream`` hands out."""
+    return len(name) == LISTEN_KEY_LENGTH and name.isalnum()
+
+
 def key_owner(conn: Conn, api_key: str | None, client_ip: str) -> KeyOwner:
     """The owner of the ``X-MBX-APIKEY`` of a USER_STREAM request (any permission)."""
     if not api_key or len(api_key) > 128 or not api_key.isalnum():
