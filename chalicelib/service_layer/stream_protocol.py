@@ -146,12 +146,6 @@ def connection_property(subscriptions: Subscriptions, connection_id: str,
     return None
 
 
-def stream_names(params: object) -> list[str]:
-    if not isinstance(params, list) or not params:
-        raise StreamRequestError(2, "Invalid request: params must be a list of stream names")
-    return list(dict.fromkeys(parse_stream(name).name for name in params))
-
-
 def subscribe(subscriptions: Subscriptions, connection_id: str,
               names: Sequence[str]) -> None:
     current = subscriptions.channels_of(connection_id)
@@ -167,12 +161,14 @@ def connect(ctx: ClientContext, connection_id: str, query: Mapping[str, str] | N
     (Binance's ``/stream?streams=`` endpoint; the local gateway maps that path here).
     ``path=`` is what followed ``/ws/``: Binance takes the names it knows there (streams
     and listenKeys) and ignores the rest (CCXT Pro connects to ``/ws/<a number>``, then
-    subscribes); a listenKey there that does not exist refuses the connection."""
+    subscribes). ``streams=`` may name listenKeys too; one that does not exist, in either,
+    refuses the connection."""
     query = query or {}
     names, keys = resolve_names(ctx, (query.get("path") or "").split("/"), lenient=True)
     wanted = query.get("streams")
     if wanted:
-        subscribe(ctx.subscriptions, connection_id, stream_names(wanted.split("/")))
+        listed, listed_keys = resolve_names(ctx, wanted.split("/"), lenient=False)
+        names, keys = list(dict.fromkeys([*listed, *names])), {**keys, **listed_keys}
     if names:
         subscribe(ctx.subscriptions, connection_id, names)
     add_listen_keys(ctx.subscriptions, connection_id, keys)

@@ -72,10 +72,11 @@ def test_a_user_stream_goes_on_under_a_new_listen_key_after_redis_restarted_empt
 
     # Reconnecting to the stream's URL, as a client does on a close: refused, the key
     # went with Redis; REST and SUBSCRIBE say the same.
-    with pytest.raises(InvalidStatus) as refused:
-        connect(f"{stream_url}/ws/{listen_key}").close()
-    assert refused.value.response.status_code == 400
-    assert json.loads(refused.value.response.body or b"{}") == NO_SUCH_KEY
+    for url in (f"{stream_url}/ws/{listen_key}", f"{stream_url}/stream?streams={listen_key}"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url).close()
+        assert refused.value.response.status_code == 400
+        assert json.loads(refused.value.response.body or b"{}") == NO_SUCH_KEY
     with pytest.raises(BinanceAPIException) as kept_alive:
         maker.pb.stream_keepalive(listen_key)
     assert (kept_alive.value.code, kept_alive.value.message) == (
@@ -86,13 +87,16 @@ def test_a_user_stream_goes_on_under_a_new_listen_key_after_redis_restarted_empt
 
     fresh = maker.pb.stream_get_listen_key()
     assert fresh != listen_key
-    with connect(f"{stream_url}/ws/{fresh}") as socket:
-        after = RawStream(socket)
+    with (connect(f"{stream_url}/ws/{fresh}") as socket,
+          connect(f"{stream_url}/stream?streams={fresh}") as combined_socket):
+        after, combined = RawStream(socket), RawStream(combined_socket)
         buy(taker, "0.1")
         # The balances come after the event's reports.
         after.until(lambda m: m.get("e") == "outboundAccountPosition")
         assert reports_of(after, order_id) == [
             ("TRADE", "PARTIALLY_FILLED", "0.10000000", "0.20000000")]
+        wrapped = combined.until(lambda m: m["data"].get("e") == "executionReport")
+        assert (wrapped["stream"], wrapped["data"]["z"]) == (fresh, "0.20000000")
         buy(taker, "0.1")
         after.until(lambda m: m.get("e") == "executionReport" and m["X"] == "FILLED")
         assert reports_of(after, order_id)[1:] == [
