@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chalicelib.adapters import orders_repo
 from chalicelib.domain.errors import ApiError, BackendUnavailableError, ErrorCode
@@ -45,6 +45,7 @@ from chalicelib.service_layer.retries import in_transaction
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.01
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -123,7 +124,7 @@ def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
     matched = wait_for(intake, order.user_id, symbol, order_id, is_matched)
     if wait is Wait.MATCHED:
         return Placement(market, order, order_id, matched)
-    fills = in_transaction(intake.db, lambda conn: orders.user_trades(
+    fills = after_commit(intake, lambda conn: orders.user_trades(
         conn, order.user_id, symbol, order_id=order_id))
     return Placement(market, order, order_id, matched, fills)
 
@@ -183,9 +184,30 @@ def publish(intake: Intake, commands: list[OrderCommand]) -> None:
     delivered = publish_and_mark(intake.db, intake.publisher, commands)
     if len(delivered) < len(commands):
         # The command is committed: the sweeper publishes it, and it applies once.
-        raise ApiError(503, ErrorCode.BACKEND_TIMEOUT,
-                       "Timeout waiting for response from backend server. Send status unknown;"
-                       " execution status unknown.")
+        raise status_unknown()
+
+
+def status_unknown() -> ApiError:
+    return ApiError(503, ErrorCode.BACKEND_TIMEOUT,
+                    "Timeout waiting for response from backend server. Send status unknown;"
+                    " execution status unknown.")
+
+
+def after_commit(intake: Intake, read: Callable[[Conn], T]) -> T:
+    """``read`` once the request's command is committed. An outage now answers -1007
+    (status unknown), never -1001 ("nothing done, try again"): the matcher applies the
+    command, and a client that sent the order again would have placed it twice. Tried
+    once: retries would only hold the request longer (past the API's timeout, with a
+    unit of work before), and the client can ask for the order."""
+    try:
+        return once(intake.db, read)
+    except BackendUnavailableError as outage:
+        raise status_unknown() from outage
+
+
+def once(db: UnitOfWork, work: Callable[[Conn], T]) -> T:
+    with db() as conn:
+        return work(conn)
 
 
 def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
@@ -198,7 +220,8 @@ def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
     delivered = publisher.publish(commands)
     if delivered:
         try:
-            in_transaction(db, lambda conn: orders_repo.mark_published(conn, delivered))
+            # Once: the sweeper publishes unmarked commands again, so waiting is no use.
+            once(db, lambda conn: orders_repo.mark_published(conn, delivered))
         except BackendUnavailableError as outage:
             log.warning("published commands left unmarked; the sweeper will publish them"
                         " again", extra={"commands": delivered, "error": str(outage)})
@@ -218,10 +241,10 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
 def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,
              settled: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """The order once the matcher has settled it as ``settled`` says, or as it is when
-    the wait runs out."""
+    the wait runs out. Its command is committed by then (``after_commit``)."""
     deadline = intake.clock.monotonic() + intake.result_wait_s
     while True:
-        order = in_transaction(intake.db, lambda conn: orders.find_order(
+        order = after_commit(intake, lambda conn: orders.find_order(
             conn, user_id, symbol, order_id=order_id))
         if settled(order) or intake.clock.monotonic() >= deadline:
             return order
