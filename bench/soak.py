@@ -3,13 +3,22 @@
 during, after each fault) throughput, answers by status/code, latency p50/p99 and the
 time to recover; then the invariants. Progress lines while it runs; JSON last line.
 
-    .venv/bin/python bench/soak.py --minutes 4 --rate 50
+    .venv/bin/python bench/soak.py --minutes 8 --rate 40
 
-Faults, in order: matcher SIGKILL, candles SIGKILL, fan-out SIGKILL, Redis SIGKILL and
-restarted empty, Kafka SIGKILL and restart, PostgreSQL primary SIGKILL (the db-watchdog
-that `exchange up` runs fails over to the standby, `exchange db failover`'s steps).
-Recovery, in seconds from the injection: the restarted piece ready, or a primary
-taking writes again (``restart_s``); the last failed request (5xx or no answer)
+Every client of the exchange reaches PostgreSQL, Redis and Kafka through Toxiproxy
+(IsolatedExchange's ``proxied``), and the matcher runs on a clock that can be stepped
+(libfaketime). Faults, in order: matcher SIGKILL, candles SIGKILL, fan-out SIGKILL,
+Redis SIGKILL and restarted empty, Kafka SIGKILL and restart; then on every proxy at
+once, for ``NETWORK_FAULT_SECONDS`` each: 200 ms of latency, 50 KB/s of bandwidth,
+connections reset as the server answers, half-open connections (data stops, the
+connection stays up); the PostgreSQL primary SIGKILL (the db-watchdog that `exchange up` runs fails
+over to the standby, `exchange db failover`'s steps; a proxy per node, so the clients'
+multi-host URL finds the new primary through its proxy); last the matcher's clock
+stepped 65 minutes ahead, then 10 minutes back (libfaketime). A process that exits of a fault
+is started again at its end, as Kubernetes would (``exited``).
+Recovery, in seconds from the injection: the restarted piece ready, a primary taking
+writes again, or a network fault removed and what it ended running again
+(``restart_s``); the last failed request (5xx or no answer)
 answered (``api_s``: errors until then); a new trade committed (``matching_s``); a
 trade streamed on ``btcusdt@trade`` to a client that connects again after 3 s of
 silence (``stream_s``, ``stream_reconnects``); the candles function past the trades of
@@ -34,12 +43,19 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect as ws_connect
 
 from opscli.faults import checks
-from opscli.faults.exchange import READY_SECONDS, FaultPorts, IsolatedExchange
+from opscli.faults.clock import SteppedClock
+from opscli.faults.exchange import APP_NAMES, READY_SECONDS, FaultPorts, IsolatedExchange
 from opscli.faults.traffic import Answer, OrderStream, figures
-from opscli.stack.process import wait_until
+from opscli.stack.process import ServiceError, wait_until
+from opscli.stack.toxiproxy import Toxic, bandwidth, half_open, latency, reset_peer
 
 PROBE_SECONDS = 0.2
 SILENCE_SECONDS = 3.0
+NETWORK_FAULT_SECONDS = 10.0
+CLOCK_AHEAD_SECONDS = 65 * 60  # past the hour after which the broker refuses a timestamp
+CLOCK_BACK_SECONDS = CLOCK_AHEAD_SECONDS - 10 * 60
+AppEnvironment = dict[str, dict[str, str]]
+"""What a process is started with besides the exchange's environment (the matcher's clock)."""
 
 
 class Probes:
@@ -118,10 +134,11 @@ def api_recovered(answers: list[Answer], since: float, until: float) -> float:
     return max(failed, default=since)
 
 
-def kill_and_restart(exchange: IsolatedExchange, name: str) -> Callable[[], None]:
+def kill_and_restart(exchange: IsolatedExchange, name: str,
+                     app_env: AppEnvironment) -> Callable[[], None]:
     def inject() -> None:
         exchange.kill_app(name)
-        exchange.start_app(name)
+        exchange.start_app(name, app_env.get(name))
     return inject
 
 
@@ -146,13 +163,54 @@ def postgres_failed_over(exchange: IsolatedExchange) -> Callable[[], None]:
     return inject
 
 
-def faults(exchange: IsolatedExchange) -> list[tuple[str, Callable[[], None]]]:
-    return [("matcher SIGKILL", kill_and_restart(exchange, "matcher")),
-            ("candles SIGKILL", kill_and_restart(exchange, "candles")),
-            ("fanout SIGKILL", kill_and_restart(exchange, "fanout")),
+def network_fault(exchange: IsolatedExchange, toxic: Toxic) -> Callable[[], None]:
+    """``toxic`` between every client and every service for ``NETWORK_FAULT_SECONDS``."""
+    network = exchange.network
+    assert network is not None, "the soak's exchange is proxied"
+
+    def inject() -> None:
+        with network.everywhere(toxic):
+            time.sleep(NETWORK_FAULT_SECONDS)
+    return inject
+
+
+def clock_step(clock: SteppedClock, offset_seconds: int) -> Callable[[], None]:
+    def inject() -> None:
+        clock.step_to(offset_seconds)
+    return inject
+
+
+def restart_exited(exchange: IsolatedExchange, app_env: AppEnvironment) -> list[str]:
+    """Start the processes that a fault ended (as Kubernetes restarts a pod); their names."""
+    exited = [name for name in APP_NAMES if exchange.apps[name].running_pid() is None]
+    restarted = []
+    for name in exited:
+        try:
+            exchange.start_app(name, app_env.get(name))
+            restarted.append(name)
+        except ServiceError as error:  # reported with the phase; the soak carries on
+            restarted.append(f"{name} (not ready: {str(error).splitlines()[0]})")
+    return restarted
+
+
+def faults(exchange: IsolatedExchange, clock: SteppedClock,
+           app_env: AppEnvironment) -> list[tuple[str, Callable[[], None]]]:
+    return [("matcher SIGKILL", kill_and_restart(exchange, "matcher", app_env)),
+            ("candles SIGKILL", kill_and_restart(exchange, "candles", app_env)),
+            ("fanout SIGKILL", kill_and_restart(exchange, "fanout", app_env)),
             ("redis SIGKILL, restarted empty", redis_wiped(exchange)),
             ("kafka SIGKILL, restarted", kafka_killed(exchange)),
-            ("postgres primary SIGKILL, db-watchdog failover", postgres_failed_over(exchange))]
+            ("network: 200 ms latency to every service", network_fault(exchange, latency(200))),
+            ("network: 50 KB/s to every service", network_fault(exchange, bandwidth(50))),
+            ("network: connections reset as every service answers",
+             network_fault(exchange, reset_peer())),
+            ("network: half-open connections to every service",
+             network_fault(exchange, half_open())),
+            ("postgres primary SIGKILL, db-watchdog failover", postgres_failed_over(exchange)),
+            # Last: under a stepped clock libfaketime fails the matcher's own sleeps (EINVAL
+            # from time.sleep) and its restarts hang, which a real host's step would not do.
+            ("matcher clock stepped 65 min ahead", clock_step(clock, CLOCK_AHEAD_SECONDS)),
+            ("matcher clock stepped 10 min back", clock_step(clock, CLOCK_BACK_SECONDS))]
 
 
 def seconds(value: float | None, since: float) -> float | None:
@@ -173,7 +231,7 @@ def progress(stream: OrderStream, started: float, stop: threading.Event) -> None
 def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="soak-"))
     exchange = IsolatedExchange(root / "state", FaultPorts().shifted(args.port_offset),
-                                report=lambda line: print(line, flush=True))
+                                report=lambda line: print(line, flush=True), proxied=True)
     try:
         exchange.start(traders=args.traders)
         return soak(exchange, args)
@@ -183,7 +241,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]:
-    plan = faults(exchange)
+    clock = SteppedClock(exchange.state_dir / "matcher-clock")
+    app_env = {"matcher": clock.environment()}
+    exchange.restart_app("matcher", app_env["matcher"])
+    plan = faults(exchange, clock, app_env)
     stream = OrderStream(exchange.api_url, exchange.traders, rate=args.rate,
                          workers=args.workers, run_id="soak")
     probes = Probes(exchange)
@@ -202,7 +263,8 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
             at = time.monotonic()
             print(f"soak: t={at - started:5.0f}s injecting {name}", flush=True)
             inject()
-            injected.append((name, at, time.monotonic()))
+            exited = restart_exited(exchange, app_env)
+            injected.append((name, at, time.monotonic(), exited))
             time.sleep(max(0.0, started + args.warmup + (number + 1) * gap - time.monotonic()))
     finally:
         stream.stop()
@@ -220,15 +282,20 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
         trade_events = checks.trade_event_gaps(conn, checks.topic_events(
             bootstrap, topic, "trade"))
         unknown, stored = checks.unknown_outcomes(conn, answers)
+        problems += checks.trade_time_problems(conn)
+        ahead = conn.execute("SELECT count(*) FROM trades"
+                             " WHERE executed_at > now() + interval '5 seconds'").fetchone()
+        if ahead and ahead[0]:
+            problems.append(f"{ahead[0]} trades stamped ahead of the database's clock")
         unknown_by_phase = [
             checks.unknown_outcomes(conn, [a for a in answers if at <= a.answered < until])
-            for (_, at, _), until in zip(injected, [*(at for _, at, _ in injected[1:]),
-                                                    float("inf")], strict=True)]
+            for (_, at, _, _), until in zip(injected, [*(at for _, at, _, _ in injected[1:]),
+                                                       float("inf")], strict=True)]
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()
     probes.close()
     phases = []
-    bounds = [at for _, at, _ in injected] + [ended]
-    for index, (name, at, ready) in enumerate(injected):
+    bounds = [at for _, at, _, _ in injected] + [ended]
+    for index, (name, at, ready, exited) in enumerate(injected):
         api = api_recovered(answers, at, bounds[index + 1])
         recovered = max(ready, api)
         before_start = max(started, at - 20) if index == 0 else max(bounds[index - 1], at - 20)
@@ -240,6 +307,7 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
                          "candles_s": seconds(probes.candles_past(ready), at),
                          "stream_reconnects": sum(
                              1 for t in probes.reconnects if at <= t < bounds[index + 1])},
+            "exited": exited,
             "before": figures(answers, before_start, at).as_dict(),
             "during": figures(answers, at, recovered).as_dict(),
             "after": figures(answers, recovered, bounds[index + 1]).as_dict(),
@@ -259,7 +327,7 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=4)
+    parser.add_argument("--minutes", type=float, default=8)
     parser.add_argument("--rate", type=float, default=50, help="orders per second, open loop")
     parser.add_argument("--traders", type=int, default=12,
                         help="accounts (each may place 100 orders per 10 s)")

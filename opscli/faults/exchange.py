@@ -5,7 +5,8 @@ PostgreSQL, Redis and the Kafka broker come from the local stack's classes
 functions from ``app_processes`` (no demo market maker): the same programs with the same
 configuration, except that every port and the state folder are this exchange's, passed
 through the settings' environment variables. Nothing here touches the shared stack, so
-any piece can be killed with SIGKILL and started again.
+any piece can be killed with SIGKILL and started again. With ``proxied`` every client
+reaches PostgreSQL, Redis and Kafka through Toxiproxy (``network``), for network faults.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chalicelib.adapters import accounts_repo
@@ -26,6 +27,7 @@ from chalicelib.adapters.postgres import connect
 from chalicelib.service_layer import api_keys, wallet
 from chalicelib.settings import Settings
 from opscli.demo.seed import ensure_catalogue, ensure_user
+from opscli.faults.network import ProxiedNetwork, Proxy
 from opscli.stack import lifecycle
 from opscli.stack.apps import AppProcess, app_processes
 from opscli.stack.config import StackConfig
@@ -50,6 +52,12 @@ class FaultPorts:
     ws: int = 23001
     ws_management: int = 23002
     matcher_health: int = 23110
+    # Toxiproxy's API and the proxies' ports, when the exchange is ``proxied``.
+    toxiproxy: int = 23474
+    postgres_proxy: int = 23532
+    postgres_standby_proxy: int = 23533
+    redis_proxy: int = 23479
+    kafka_proxy: int = 23192
 
     def shifted(self, offset: int) -> FaultPorts:
         """Every port moved by ``offset``: two isolated exchanges side by side."""
@@ -64,6 +72,9 @@ INHERITED_ENDPOINTS = ("DATABASE_URL", "DATABASE_READ_URL", "MIGRATIONS_DATABASE
 DB_NAME = "exchange"
 # As `exchange up` starts them, less the demo market maker.
 APP_NAMES = ("db-watchdog", "matcher", "sweeper", "api", "ws-gateway", "fanout", "candles")
+# Reaches the nodes directly when proxied: it is the failover's control plane (Aurora's or
+# Patroni's part), not a client on the network between the services and their clients.
+DIRECT_APPS = ("db-watchdog",)
 READY_SECONDS = 120.0
 FUNDING = (("BTC", 1_000 * 10**8), ("USDT", 100_000_000 * 10**6))
 
@@ -108,10 +119,12 @@ def fault_environment(state_dir: Path, ports: FaultPorts) -> dict[str, str]:
 
 
 class IsolatedExchange:
-    """The exchange under ``state_dir``; ``start`` brings it up, ``close`` removes it."""
+    """The exchange under ``state_dir``; ``start`` brings it up, ``close`` removes it.
+    ``proxied``: its clients go through Toxiproxy (``network``); the caller's own checks
+    (``owner_url``, ``settings``) still reach the services directly."""
 
     def __init__(self, state_dir: Path, ports: FaultPorts | None = None,
-                 report: Report = print) -> None:
+                 report: Report = print, *, proxied: bool = False) -> None:
         self.state_dir = state_dir
         self.ports = ports or FaultPorts()
         self.report = report
@@ -122,6 +135,10 @@ class IsolatedExchange:
                                  migrations_database_url="", redis_url="",
                                  kafka_bootstrap_servers="")
         self.config = StackConfig.from_settings(self.settings)
+        self.network: ProxiedNetwork | None = None
+        if proxied:
+            self.config = replace(self.config, kafka_advertised_port=self.ports.kafka_proxy)
+            self.network = ProxiedNetwork(self.config, self.ports.toxiproxy, proxies(self.ports))
         self.kafka = KafkaBroker(self.config)
         self.redis = RedisServer(self.config)
         self.postgres = Postgres(self.config)
@@ -136,6 +153,8 @@ class IsolatedExchange:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # PostgreSQL runs as its own user, which must be able to walk into the folder.
         self.state_dir.chmod(0o755)
+        if self.network is not None:
+            self.network.start()
         lifecycle.up(self.config, report=lambda line: self.report(f"[faults] {line}"))
         self.traders = self.seed(traders)
         for name in APP_NAMES:
@@ -160,6 +179,8 @@ class IsolatedExchange:
         for name in reversed(APP_NAMES):
             self.apps[name].stop()
         lifecycle.down(self.config, report=lambda _line: None)
+        if self.network is not None:
+            self.network.stop()
         outside = self.postgres.link.resolve() if self.postgres.link.is_symlink() else None
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if outside is not None:
@@ -177,7 +198,9 @@ class IsolatedExchange:
     def app_environment(self, app: AppProcess, extra: Mapping[str, str]) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if k not in INHERITED_ENDPOINTS}
         role = {} if app.db_role is None else {"EXCHANGE_DB_ROLE": app.db_role}
-        return {**app.env_defaults, **base, **self.environment, **role, **extra}
+        proxied = ({} if self.network is None or app.name in DIRECT_APPS
+                   else proxied_ports(self.ports))
+        return {**app.env_defaults, **base, **self.environment, **proxied, **role, **extra}
 
     def start_app(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
         """Start ``name`` (as AppProcess.start does, with this exchange's environment) and
@@ -270,6 +293,22 @@ class IsolatedExchange:
                 traders.append(Trader(email, user_id, str(created["apiKey"]),
                                       str(created["secretKey"])))
         return traders
+
+
+def proxies(ports: FaultPorts) -> list[Proxy]:
+    return [Proxy("postgres-node1", ports.postgres_proxy, ports.postgres),
+            Proxy("postgres-node2", ports.postgres_standby_proxy, ports.postgres_standby),
+            Proxy("redis", ports.redis_proxy, ports.redis),
+            Proxy("kafka", ports.kafka_proxy, ports.kafka)]
+
+
+def proxied_ports(ports: FaultPorts) -> dict[str, str]:
+    """A client process's services' ports, its proxies': every URL it derives from them
+    (each role's multi-host PostgreSQL URL, Redis, the Kafka bootstrap) goes through one."""
+    return {"EXCHANGE_PG_PORT": str(ports.postgres_proxy),
+            "EXCHANGE_PG_STANDBY_PORT": str(ports.postgres_standby_proxy),
+            "EXCHANGE_REDIS_PORT": str(ports.redis_proxy),
+            "EXCHANGE_KAFKA_PORT": str(ports.kafka_proxy)}
 
 
 def kill_hard(pid: int, marker: str) -> None:
