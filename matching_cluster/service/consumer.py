@@ -211,12 +211,13 @@ class Matcher:
                 "fenced": exc.partitions, "partitions": partitions})
             self._recover(partitions)
             return
-        except Exception:
+        except Exception as exc:
             self._metrics.batch_errors.inc()
             log.exception("batch failed; rebuilding its partitions", extra={
                 "partitions": partitions})
-            time.sleep(self._config.retry_backoff_seconds)
-            self._recover(partitions)
+            # Paused and retried by the loop, never slept on: the loop keeps polling (the
+            # group and the health check see it alive) and nothing in it can fail a sleep.
+            self._stall(partitions, exc)
             return
         self._metrics.settle_seconds.observe(time.perf_counter() - started)
         self._metrics.batch_size.observe(sum(len(s.commands) for s in slices))
@@ -273,7 +274,7 @@ class Matcher:
         self._consumer.pause([TopicPartition(self._topic, p) for p in partitions])
         self._stalled.update(partitions)
         self._next_recovery = time.monotonic() + self._recovery_backoff
-        log.warning("database unavailable; partitions paused, retrying", extra={
+        log.warning("partitions paused until they can be fenced again", extra={
             "partitions": sorted(self._stalled), "retry_in_s": self._recovery_backoff,
             "error": str(exc).strip()})
         self._recovery_backoff = min(self._recovery_backoff * 2, MAX_RECOVERY_BACKOFF_S)
