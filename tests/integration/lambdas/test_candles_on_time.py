@@ -134,7 +134,9 @@ def test_two_closers_at_once_send_a_candle_final_once(
 
 
 def waiting_on_locks(db: Conn) -> int:
-    """How many sessions of the test database wait on a lock."""
+    """How many sessions of the test database wait on a lock. Asked inside a transaction,
+    pg_stat_activity would answer from the snapshot of its first reading: cleared first."""
+    db.execute("SELECT pg_stat_clear_snapshot()")
     row = db.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN"
                      " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
                      ).fetchone()
