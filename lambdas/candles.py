@@ -20,7 +20,9 @@ candle still open that ended before it (``CandleRepository.ended``, with the mar
 progress row locked, so two closers take turns). A candle is sent final once: every
 final goes out only if it ended at or after the market's ``klines_final`` time in Redis
 (``ClosedKlines``), which moves forward to the mark (or the batch's last trade) once the
-broker has the events; a redelivery finds it moved and sends nothing older again. The
+broker has the events; a redelivery finds it moved and sends nothing older again.
+A function killed after the broker took its finals but before that time moved sends
+them again on redelivery, built from the same committed rows: identical. The
 matcher runs in AWS and locally alike, so do the marks: no schedule is needed.
 
 Failures and ordering. A market's candles are folded in trade id order and progress

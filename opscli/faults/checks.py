@@ -247,11 +247,16 @@ def trade_event_gaps(conn: Conn, trade_events: Sequence[dict[str, Any]]) -> dict
 
 
 def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[str]:
-    """Each candle is sent final once (the candles function's promise), and a final of
-    a stored interval is the candle as stored."""
+    """A candle sent final more than once is sent the same each time, and a final of a
+    stored interval is the candle as stored. (A candles function killed after the broker
+    took its finals but before it recorded them sends them again, identical: see
+    ``lambdas/candles.py``; a final that changed would be a wrong candle.)"""
     finals = [k for k in klines if k.get("closed")]
-    repeated = [key for key, n in Counter(
-        (k["market"], k["interval"], k["t"]) for k in finals).items() if n > 1]
+    contents: dict[tuple[str, str, int], set[tuple[str, ...]]] = {}
+    for k in finals:
+        contents.setdefault((k["market"], k["interval"], k["t"]), set()).add(
+            tuple(str(k[field]) for field in ("o", "h", "l", "c", "v", "q", "n", "f", "L")))
+    repeated = [key for key, sent in contents.items() if len(sent) > 1]
     stored = {(market, interval, int(open_time)): (int(close), int(volume), int(count))
               for market, interval, open_time, close, volume, count in rows(
                   conn, "SELECT market, interval, open_time, close, volume, trade_count"
@@ -262,7 +267,7 @@ def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[s
               != (int(k["c"]), int(k["v"]), int(k["n"]))]
     problems = []
     if repeated:
-        problems.append(f"candles sent final more than once: {repeated[:10]}")
+        problems.append(f"candles sent final twice, differently: {repeated[:10]}")
     if unlike:
         problems.append(f"finals unlike the stored candle: {unlike[:10]}")
     return problems

@@ -49,9 +49,9 @@ def test_matcher_candles_and_fanout_killed_mid_batch_repeatedly_lose_and_repeat_
     answers = stream.answers()
 
     assert_nothing_lost(exchange, faulty_db, answers)
-    # Candles are folded once per trade (candle_problems, above) and each is sent final
-    # once, as the stored candle (the fan-out promises no more than at-least-once: a
-    # killed fan-out's uncommitted records go out again).
+    # Candles are folded once per trade (candle_problems, above); each final is the
+    # stored candle, and one sent again (a candles function killed after the broker took
+    # it, before recording it) is identical: finals, like the fan-out, are at least once.
     bootstrap, topic = (exchange.settings.kafka_bootstrap_servers,
                         exchange.settings.market_events_topic)
     assert checks.kline_final_problems(faulty_db, checks.topic_events(
