@@ -1,0 +1,1 @@
+"""Observability as code: the Grafana dashboards (iac/observability/dashboards)."""
