@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice.app import WebsocketEvent
 
+from chalicelib.adapters.metrics import metrics_for
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import bootstrap_api
 from chalicelib.entrypoints import ws_routes
@@ -37,6 +38,9 @@ from chalicelib.entrypoints.http import (
 )
 from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 
+# Locally (`chalice local`, EXCHANGE_METRICS_PORT set) /metrics is served from start-up,
+# before the first request builds the services.
+metrics_for("api")
 app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
                   admin_routes, market_routes, market_history_routes, market_kline_routes,

@@ -22,6 +22,7 @@ from chalicelib.adapters.envelope import KmsMasterKey, LocalMasterKey, MasterKey
 from chalicelib.adapters.kafka import make_producer
 from chalicelib.adapters.listen_keys import ListenKeyStore
 from chalicelib.adapters.market_cache import ClosedKlines, MarketDataCache, RecentKlines
+from chalicelib.adapters.metrics import MetricsRecorder, metrics_for
 from chalicelib.adapters.order_publisher import CommandPublisher as KafkaCommandPublisher
 from chalicelib.adapters.outages import outage_of as outage_of
 from chalicelib.adapters.postgres import (
@@ -89,6 +90,8 @@ class Services:
     cancel_requests: CancelRequests
     sender_for: Callable[[str], Sender]
     """The sender posting to WebSocket clients through the management API at a URL."""
+    metrics: MetricsRecorder
+    """The API's metrics (requests, order outcomes, rate-limit refusals)."""
     resources: ExitStack = field(default_factory=ExitStack)
     """What the bootstrap opened, closed with the services."""
 
@@ -118,19 +121,20 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     writer = resources.enter_context(small_pool(settings, API_LIMITS))
     reader = resources.enter_context(read_pool(settings, writer))
     master = master_key_for(settings)
+    metrics = metrics_for("api")
     return Services(
         settings=settings, clock=clock, db=writer.transaction, read_db=reader.transaction,
         master_key=master,
         auth=auth_context(settings, client, master, clock),
         weights=WeightMeter(client, weight_clock or clock),
         order_counts=OrderCounter(client, weight_clock or clock),
-        publisher=publisher or kafka_publisher(settings, resources),
+        publisher=publisher or kafka_publisher(settings, resources, metrics, "api"),
         replay_guard=ReplayGuard(client, api_keys.SIGNATURE_LIFETIME_MS),
         market_cache=MarketDataCache(client), subscriptions=StreamSubscriptions(client),
         listen_keys=ListenKeyStore(client), cancel_requests=CancelClientIds(client),
         sender_for=lambda endpoint: sender_for(endpoint, settings.aws_region,
                                                settings.exchange_env == "local"),
-        resources=resources)
+        metrics=metrics, resources=resources)
 
 
 def auth_context(settings: Settings, client: redis.Redis,
@@ -177,9 +181,12 @@ def read_pool(settings: Settings, writer: Database) -> Iterator[Database]:
         yield reader
 
 
-def kafka_publisher(settings: Settings, resources: ExitStack) -> CommandPublisher:
-    """The orders topic's publisher, flushed when ``resources`` close."""
-    publisher = KafkaCommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic)
+def kafka_publisher(settings: Settings, resources: ExitStack, metrics: MetricsRecorder,
+                    service: str) -> CommandPublisher:
+    """The orders topic's publisher, flushed when ``resources`` close; ``service`` names
+    its failed publishes in ``metrics``."""
+    publisher = KafkaCommandPublisher(settings.kafka_bootstrap_servers, settings.orders_topic,
+                                      metrics=metrics, service=service)
     resources.callback(publisher.close)
     return publisher
 
@@ -192,6 +199,7 @@ class SweeperServices:
     """An autocommit connection to the writer for each use."""
     publisher: CommandPublisher
     threshold_seconds: int
+    metrics: MetricsRecorder
     resources: ExitStack = field(default_factory=ExitStack)
 
     def close(self) -> None:
@@ -204,9 +212,10 @@ def bootstrap_sweeper(settings: Settings, *,
     limits = FUNCTION_LIMITS.for_settings(settings)
     writer = resources.enter_context(Database(settings.database_url, limits, name="writer",
                                               min_size=0, max_size=1, autocommit=True))
+    metrics = metrics_for("sweeper")
     return SweeperServices(writer.transaction,
-                           publisher or kafka_publisher(settings, resources),
-                           settings.sweeper_threshold_seconds, resources)
+                           publisher or kafka_publisher(settings, resources, metrics, "sweeper"),
+                           settings.sweeper_threshold_seconds, metrics, resources)
 
 
 @dataclass(frozen=True)

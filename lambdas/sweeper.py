@@ -1,8 +1,9 @@
 """Republishes order commands that a crash left committed but unpublished.
 
 In AWS an EventBridge schedule invokes `handler`; locally `python -m lambdas.sweeper`
-runs the same sweep in a loop. Republishing is always safe: the matcher applies each
-command id once.
+runs the same sweep in a loop, serving its metrics on EXCHANGE_METRICS_PORT when set.
+Republishing is always safe: the matcher applies each command id once. A republished
+command carries its stored accept time and the correlation id ``sweep-<command id>``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import SweeperServices, bootstrap_sweeper
 from chalicelib.domain.errors import BackendUnavailableError
+from chalicelib.domain.metric_catalogue import SWEEPER_REPUBLISHED
 from chalicelib.service_layer import order_intake
 
 logger = Logger(service="order-sweeper")
@@ -28,6 +30,7 @@ def sweep(services: SweeperServices) -> int:
     found, published = order_intake.republish_stuck(services.db, services.publisher,
                                                     services.threshold_seconds)
     if found:
+        services.metrics.inc(SWEEPER_REPUBLISHED, published)
         logger.info("republished stuck commands", extra={"found": found,
                                                           "published": published})
     return published

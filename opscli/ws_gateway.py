@@ -15,7 +15,8 @@ WebSocket port answers 200 once the gateway runs.
 
 Given a ``SubscriptionsWatch`` (``main`` gives one), the gateway closes every connection
 with 1012 once Redis lost the subscriptions, so that the clients subscribe again
-(``opscli/ws_resets.py``).
+(``opscli/ws_resets.py``). It logs JSON lines and counts its open connections and the
+messages it writes (``exchange_ws_*``, served on EXCHANGE_METRICS_PORT when set).
 
     python -m opscli.ws_gateway [--port N] [--management-port N]
 """
@@ -46,8 +47,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from chalicelib.adapters.json_logs import configure_logging
+from chalicelib.adapters.metrics import MetricsRecorder, metrics_for
 from chalicelib.adapters.redis_store import redis_client
 from chalicelib.adapters.stream_generation import SubscriptionsGeneration
+from chalicelib.domain.metric_catalogue import WS_CONNECTIONS, WS_MESSAGES_SENT
 from chalicelib.entrypoints.stopping import stop_on_signals
 from chalicelib.settings import PROJECT_ROOT, Settings
 from opscli.ws_resets import SubscriptionsWatch
@@ -77,9 +81,11 @@ def connection_id_of(socket: ServerConnection) -> str:
 class Gateway:
     def __init__(self, app: Chalice, *, host: str = "127.0.0.1", ws_port: int,
                  management_port: int, stage: str = "local",
-                 watch: SubscriptionsWatch | None = None) -> None:
+                 watch: SubscriptionsWatch | None = None,
+                 metrics: MetricsRecorder | None = None) -> None:
         self.app = app
         self.watch = watch
+        self.metrics = metrics or metrics_for("ws-gateway")
         self.host = host
         self.ws_port = ws_port
         self.management_port = management_port
@@ -168,6 +174,7 @@ class Gateway:
                               else "")
         with self._lock:
             self._connections[connection_id] = live
+            self.metrics.set(WS_CONNECTIONS, len(self._connections))
         try:
             # A client going away ends the session like a clean close: $disconnect runs.
             with contextlib.suppress(ConnectionClosed):
@@ -181,6 +188,7 @@ class Gateway:
         finally:
             with self._lock:
                 self._connections.pop(connection_id, None)
+                self.metrics.set(WS_CONNECTIONS, len(self._connections))
             event = self._event("$disconnect", "DISCONNECT", socket, connection_id)
             await asyncio.to_thread(self._invoke, "$disconnect", event)
 
@@ -238,6 +246,7 @@ class Gateway:
                 SEND_TIMEOUT_SECONDS)
         except ConnectionClosed:
             return False
+        self.metrics.inc(WS_MESSAGES_SENT)
         return True
 
     def close(self, connection_id: str) -> bool:
@@ -350,12 +359,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.ws_port)
     parser.add_argument("--management-port", type=int, default=settings.ws_management_port)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(service="ws-gateway")
+    # Asked before the API's app is loaded, so that this role's metrics are the ones served.
+    metrics = metrics_for("ws-gateway")
     # A short timeout: a check must not hold the watch long while Redis is out of reach.
     watch = SubscriptionsWatch(SubscriptionsGeneration(redis_client(settings,
                                                                    socket_timeout=2)))
     gateway = Gateway(load_app(), host=args.host, ws_port=args.port,
-                      management_port=args.management_port, watch=watch)
+                      management_port=args.management_port, watch=watch, metrics=metrics)
     gateway.run(stop_on_signals())
 
 

@@ -133,14 +133,18 @@ _lock = threading.Lock()
 
 def metrics_for(role: Role) -> MetricsRecorder:
     """The role's recorder in this process: EMF in Lambda; elsewhere a registry, served on
-    EXCHANGE_METRICS_PORT when that is set (once per process, whoever asks first)."""
+    EXCHANGE_METRICS_PORT when that is set (once per process, whoever asks first).
+
+    Only the first role asked is served: a process hosting another role's code (the
+    WebSocket gateway runs the API's handlers) asks for its own role first, and the
+    other role's registry is kept but not served on the same port."""
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not os.environ.get(PORT_VARIABLE):
         return EmfMetrics(role)
     with _lock:
         if role not in _served:
             metrics = PrometheusMetrics(role)
             port = os.environ.get(PORT_VARIABLE)
-            if port:
+            if port and not _served:
                 metrics.serve(int(port), os.environ.get(HOST_VARIABLE, "127.0.0.1"))
             _served[role] = metrics
         return _served[role]

@@ -12,14 +12,19 @@ that is down served about 9 placements a second where it can serve hundreds.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.metrics import MetricsRecorder
+from chalicelib.domain.command_trace import CommandTrace
+from chalicelib.domain.metric_catalogue import KAFKA_PUBLISH_FAILURES
 from chalicelib.domain.order_commands import OrderCommand
+from chalicelib.domain.tracing import TRACE_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,8 @@ RECONNECT_BACKOFF_MAX_MS = 500
 WAIT_SLICE_S = 0.05
 """How often a publish waiting for acknowledgements checks whether the brokers have
 meanwhile been found out of reach."""
+LAMBDA_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+"""Where Lambda puts the invocation's X-Ray trace header."""
 
 
 class BrokerReachability:
@@ -106,10 +113,16 @@ class BrokerReachability:
 
 
 class CommandPublisher:
-    def __init__(self, bootstrap_servers: str, topic: str, timeout_s: float = 5.0) -> None:
+    """Counts each command the broker did not acknowledge in
+    ``exchange_kafka_publish_failures_total{service}`` of ``metrics``."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, timeout_s: float = 5.0, *,
+                 metrics: MetricsRecorder | None = None, service: str = "api") -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.timeout_s = timeout_s
+        self.metrics = metrics
+        self.service = service
         self.reachability = BrokerReachability(self._brokers_answer)
         self._producer: Producer | None = None
 
@@ -122,11 +135,16 @@ class CommandPublisher:
                 **{"linger.ms": 0, "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS})
         return self._producer
 
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
-        """Send the commands; return the ids the broker acknowledged within the timeout,
-        in the order sent. While the brokers are known to be out of reach nothing is sent
+    def publish(self, commands: Sequence[OrderCommand],
+                traces: Mapping[int, CommandTrace] | None = None) -> list[int]:
+        """Send the commands, each with its trace's headers (and, in Lambda, the X-Ray
+        trace header); return the ids the broker acknowledged within the timeout, in
+        the order sent. While the brokers are known to be out of reach nothing is sent
         and none is acknowledged, and a publish under way stops waiting."""
-        if not commands or self.reachability.out_of_reach:
+        if not commands:
+            return []
+        if self.reachability.out_of_reach:
+            self._failed(len(commands))
             return []
         acked: set[int] = set()
         reported: list[int] = []
@@ -144,6 +162,7 @@ class CommandPublisher:
         for command in commands:
             self.producer.produce(self.topic, key=command.market.encode(),
                                   value=command.encode(),
+                                  headers=message_headers((traces or {}).get(command.command_id)),
                                   on_delivery=reporter(command.command_id))
         deadline = time.monotonic() + self.timeout_s
         while len(reported) < len(commands) and not self.reachability.out_of_reach:
@@ -151,7 +170,14 @@ class CommandPublisher:
             if left <= 0:
                 break
             self.producer.flush(min(WAIT_SLICE_S, left))
-        return [command.command_id for command in commands if command.command_id in acked]
+        delivered = [command.command_id for command in commands
+                     if command.command_id in acked]
+        self._failed(len(commands) - len(delivered))
+        return delivered
+
+    def _failed(self, count: int) -> None:
+        if count and self.metrics is not None:
+            self.metrics.inc(KAFKA_PUBLISH_FAILURES, count, service=self.service)
 
     def close(self) -> None:
         """Send what is queued, then let the client go (a closed publisher that keeps it
@@ -179,3 +205,13 @@ class CommandPublisher:
         except KafkaException:
             return False
         return True
+
+
+def message_headers(trace: CommandTrace | None) -> list[tuple[str, str | bytes | None]]:
+    """A command's Kafka headers: its trace's, and Lambda's X-Ray trace header when set."""
+    headers: list[tuple[str, str | bytes | None]] = [
+        *(trace.kafka_headers() if trace is not None else [])]
+    amazon_trace = os.environ.get(LAMBDA_TRACE_VARIABLE)
+    if amazon_trace:
+        headers.append((TRACE_HEADER, amazon_trace.encode()))
+    return headers

@@ -111,13 +111,16 @@ def mark_published(conn: Conn, command_ids: list[int]) -> None:
                  " AND published_at IS NULL", (command_ids,))
 
 
-def stuck_commands(conn: Conn, older_than_s: int, limit: int = 500) -> list[OrderCommand]:
-    """Committed commands still unpublished after `older_than_s`, oldest first."""
+def stuck_commands(conn: Conn, older_than_s: int,
+                   limit: int = 500) -> list[tuple[OrderCommand, int]]:
+    """Committed commands still unpublished after `older_than_s`, oldest first, each
+    with when it was committed (the API's accept time, Unix ms)."""
     rows = conn.execute(
-        "SELECT payload::text FROM order_commands WHERE published_at IS NULL"
+        "SELECT payload::text, (extract(epoch FROM created_at) * 1000)::bigint"
+        " FROM order_commands WHERE published_at IS NULL"
         " AND created_at < now() - make_interval(secs => %s) ORDER BY id LIMIT %s",
         (older_than_s, limit)).fetchall()
-    return [OrderCommand.decode(row[0].encode()) for row in rows]
+    return [(OrderCommand.decode(row[0].encode()), int(row[1])) for row in rows]
 
 
 def find_order(conn: Conn, user_id: int, market: str, *, order_id: int | None = None,

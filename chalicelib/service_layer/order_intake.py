@@ -21,12 +21,14 @@ id is answered as a duplicate instead of placing the order twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.adapters import orders_repo
+from chalicelib.domain.command_trace import CommandTrace, swept_correlation_id
 from chalicelib.domain.errors import ApiError, BackendUnavailableError, ErrorCode
 from chalicelib.domain.market_rules import rejection
 from chalicelib.domain.order_commands import OrderCommand
@@ -37,7 +39,8 @@ from chalicelib.domain.orders import (
     OrderStatus,
     RejectReason,
 )
-from chalicelib.service_layer import Conn, orders
+from chalicelib.domain.tracing import new_correlation_id
+from chalicelib.service_layer import Conn, correlation, orders
 from chalicelib.service_layer.ports import CommandPublisher
 from chalicelib.service_layer.retries import UnitOfWork as UnitOfWork
 from chalicelib.service_layer.retries import in_transaction
@@ -180,8 +183,12 @@ def open_order(conn: Conn, key: OrderKey,
 
 
 def publish(intake: Intake, commands: list[OrderCommand]) -> None:
-    """Publish committed commands; a 503 when the broker did not acknowledge them all."""
-    delivered = publish_and_mark(intake.db, intake.publisher, commands)
+    """Publish committed commands, under the request's correlation id and accepted now;
+    a 503 when the broker did not acknowledge them all."""
+    trace = CommandTrace(correlation.current() or new_correlation_id(),
+                         time.time_ns() // 1_000_000)
+    delivered = publish_and_mark(intake.db, intake.publisher, commands,
+                                 {command.command_id: trace for command in commands})
     if len(delivered) < len(commands):
         # The command is committed: the sweeper publishes it, and it applies once.
         raise status_unknown()
@@ -211,13 +218,14 @@ def once(db: UnitOfWork, work: Callable[[Conn], T]) -> T:
 
 
 def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
-                     commands: Sequence[OrderCommand]) -> list[int]:
+                     commands: Sequence[OrderCommand],
+                     traces: Mapping[int, CommandTrace]) -> list[int]:
     """Hand committed commands to the broker and mark the ones it acknowledged (ACK
     means the broker has them durably); return their ids.
 
     The broker has them whether or not the mark is stored: when the database cannot
     store it, the sweeper publishes them again later and the matcher applies each once."""
-    delivered = publisher.publish(commands)
+    delivered = publisher.publish(commands, traces)
     if delivered:
         try:
             # Once: the sweeper publishes unmarked commands again, so waiting is no use.
@@ -235,7 +243,12 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
     stuck = in_transaction(db, lambda conn: orders_repo.stuck_commands(conn, older_than_s))
     if not stuck:
         return 0, 0
-    return len(stuck), len(publish_and_mark(db, publisher, stuck))
+    # The request's correlation id is not stored: the sweep's own names the command.
+    traces = {command.command_id: CommandTrace(swept_correlation_id(command.command_id),
+                                               accepted_at_ms)
+              for command, accepted_at_ms in stuck}
+    commands = [command for command, _ in stuck]
+    return len(stuck), len(publish_and_mark(db, publisher, commands, traces))
 
 
 def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,

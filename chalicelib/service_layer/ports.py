@@ -14,15 +14,18 @@ from typing import Protocol
 
 from chalicelib.adapters.ws_sender import SendError as SendError
 from chalicelib.domain.candles import Candle, Interval
+from chalicelib.domain.command_trace import CommandTrace
 from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot, TopOfBook
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.stream_events import TradeEvent
 
 
 class CommandPublisher(Protocol):
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
-        """Send the commands, keyed by market; return the ids the broker acknowledged
-        (durably held), in the order sent. A broker out of reach acknowledges none."""
+    def publish(self, commands: Sequence[OrderCommand],
+                traces: Mapping[int, CommandTrace] | None = None) -> list[int]:
+        """Send the commands, keyed by market, each with its trace (by command id) as
+        the message's headers; return the ids the broker acknowledged (durably held),
+        in the order sent. A broker out of reach acknowledges none."""
 
 
 class Subscriptions(Protocol):

@@ -28,7 +28,8 @@ class ExchangeApp(Chalice):
         super().__init__(app_name=app_name)
         self._build = build
         self._services: Services | None = None
-        self.register_middleware(api_middleware(lambda: self.services), "http")
+        self.register_middleware(api_middleware(lambda: self.services,
+                                                lambda: self._services), "http")
         local_gateway.install()
         for path in CATCH_ALL_PATHS:
             self.route(path, methods=list(EVERY_METHOD), content_types=list(CONTENT_TYPES))(

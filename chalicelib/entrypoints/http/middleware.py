@@ -1,9 +1,12 @@
-"""Every API response passes here: request weight per IP, errors in the API's format."""
+"""Every API response passes here: request weight per IP, errors in the API's format,
+the correlation id (``X-Correlation-Id``, on every answer and every log line of the
+request), and the request's metrics."""
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +16,10 @@ from chalice.app import Request, Response
 from chalicelib.bootstrap import Services, outage_of
 from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests, unavailable
 from chalicelib.domain.params import parse_count
+from chalicelib.domain.tracing import HTTP_HEADER, LOG_FIELD, correlation_id
 from chalicelib.entrypoints.http.requests import client_ip, refuse_nul
+from chalicelib.entrypoints.http.telemetry import RequestTelemetry
+from chalicelib.service_layer.correlation import correlated
 
 logger = Logger(service="exchange-api")
 
@@ -149,12 +155,31 @@ def with_api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
 
-def api_middleware(services: Callable[[], Services]) -> Middleware:
-    """What weighs, screens and answers every request. Chalice answers an exception
-    raised here with its own 500 body, so none escapes: errors leave in the API's format
-    (those building the services included)."""
+def api_middleware(services: Callable[[], Services],
+                   built: Callable[[], Services | None]) -> Middleware:
+    """What weighs, screens, answers and records every request. Chalice answers an
+    exception raised here with its own 500 body, so none escapes: errors leave in the
+    API's format (those building the services included). ``built`` gives the services
+    once built: a request whose services could not be built is recorded nowhere."""
+    telemetry = RequestTelemetry(logger)
 
     def screen(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        started = time.perf_counter()
+        correlation = correlation_id(request.headers.get(HTTP_HEADER))
+        # Thread-safe keys: `chalice local` serves each request on a thread of its own.
+        logger.thread_safe_append_keys(**{LOG_FIELD: correlation})
+        try:
+            with correlated(correlation):
+                response = answer(request, get_response)
+            response.headers[HTTP_HEADER] = correlation
+            svc = built()
+            if svc is not None:
+                telemetry.record(svc, request, response, time.perf_counter() - started)
+            return response
+        finally:
+            logger.thread_safe_remove_keys([LOG_FIELD])
+
+    def answer(request: Request, get_response: Callable[[Request], Response]) -> Response:
         try:
             used = charge_ip_weight(services(), request)
             refuse_nul(request)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from chalicelib.domain.command_trace import CommandTrace
 from chalicelib.domain.order_commands import OrderCommand
 
 
@@ -13,9 +14,12 @@ class FakePublisher:
     def __init__(self) -> None:
         self.up = True
         self.published: list[OrderCommand] = []
+        self.traces: dict[int, CommandTrace] = {}
 
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
+    def publish(self, commands: Sequence[OrderCommand],
+                traces: Mapping[int, CommandTrace] | None = None) -> list[int]:
         if not self.up:
             return []
         self.published.extend(commands)
+        self.traces.update(traces or {})
         return [command.command_id for command in commands]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import pytest
 
+from chalicelib.domain.command_trace import CommandTrace
 from chalicelib.domain.errors import ApiError, BackendUnavailableError, ErrorCode
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.service_layer import Conn, order_intake
 
 
 class NoPublisher:
-    def publish(self, commands: Sequence[OrderCommand]) -> list[int]:
+    def publish(self, commands: Sequence[OrderCommand],
+                traces: Mapping[int, CommandTrace] | None = None) -> list[int]:
         raise AssertionError("nothing is published here")
 
 
