@@ -1,6 +1,8 @@
 """`exchange`: the operator's single entry point.
 
     exchange up|down|status          the whole local exchange: services, demo data, processes
+    exchange logs --order ID | --correlation ID [--since 10m] [--json]
+                                     one order's path through the local services' logs
     exchange stack up|down|status|logs [SERVICE] [-n LINES]
     exchange db migrate [--database-url URL]
     exchange db failover [--force]
@@ -20,6 +22,7 @@ from chalicelib.adapters import accounts_repo
 from chalicelib.adapters.migrations import MigrationError, apply_migrations
 from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
+from opscli import logs as order_logs
 from opscli.demo.seed import seed
 from opscli.stack import lifecycle
 from opscli.stack.apps import app_processes
@@ -37,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     groups.add_parser("up", help="start the whole exchange locally with demo markets")
     groups.add_parser("down", help="stop every process the project started")
     groups.add_parser("status", help="health of every service and process")
+    followed = groups.add_parser(
+        "logs", help="one order's lines across the local services' logs, in time order")
+    wanted = followed.add_mutually_exclusive_group(required=True)
+    wanted.add_argument("--order", type=int, metavar="ID", help="an order's id")
+    wanted.add_argument("--correlation", metavar="ID", help="a correlation id")
+    followed.add_argument("--since", metavar="WHEN",
+                          help="only lines from then on: 30s, 10m, 2h, 1d or an ISO time")
+    followed.add_argument("--json", action="store_true", help="print the raw JSON lines")
 
     stack = groups.add_parser("stack", help="the local PostgreSQL, Redis and Kafka")
     stack_actions = stack.add_subparsers(dest="action", required=True)
@@ -93,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.group in ("deploy", "destroy"):
         return run_deploy_action(args)
     settings = Settings()
+    if args.group == "logs":
+        return order_logs.run(settings.state_dir / "logs", order_id=args.order,
+                               correlation_id=args.correlation, since=args.since,
+                               as_json=args.json)
     config = StackConfig.from_settings(settings)
     try:
         if args.group in ("up", "down", "status"):
