@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from chalicelib.adapters.ledger import post_transaction
 from chalicelib.adapters.metrics import PrometheusMetrics
@@ -74,6 +75,8 @@ def sweeper(test_settings: Settings, kafka_bootstrap: str,
     # At once: the test's command is not yet as old as any threshold the settings allow.
     yield dataclasses.replace(services, threshold_seconds=0)
     services.close()
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.delete_topics([topic_name], operation_timeout=10)[topic_name].result(timeout=30)
 
 
 def test_a_stuck_command_goes_out_with_its_accept_time_and_the_sweep_correlation_id(
