@@ -8,10 +8,12 @@ comes from the composition root, chalicelib/bootstrap.py.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from chalice.app import WebsocketEvent
 
+from chalicelib.adapters.json_logs import configure_logging
 from chalicelib.adapters.metrics import metrics_for
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import bootstrap_api
@@ -41,6 +43,10 @@ from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 # Locally (`chalice local`, EXCHANGE_METRICS_PORT set) /metrics is served from start-up,
 # before the first request builds the services.
 metrics_for("api")
+if not logging.getLogger().handlers:
+    # `chalice local`: the service layer's own lines as JSON too, as the handlers' logger
+    # writes them. Lambda's runtime, the WebSocket gateway and pytest set up their own.
+    configure_logging(service="exchange-api")
 app = ExchangeApp("exchange-api", build=lambda: bootstrap_api(get_settings()))
 for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, order_routes,
                   admin_routes, market_routes, market_history_routes, market_kline_routes,

@@ -23,8 +23,9 @@ from typing import Any
 
 # Fields every line has, printed in the line's head rather than as key=value.
 HEAD_FIELDS = ("timestamp", "service", "message")
-# Powertools' fields that say nothing about the order.
-NOISE_FIELDS = ("location", "logger", "sampling_rate")
+# Powertools' fields that say nothing about the order (the function's context included).
+NOISE_FIELDS = ("location", "logger", "sampling_rate", "cold_start", "function_arn",
+                "function_memory_size", "function_request_id", "xray_trace_id")
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _EPOCH = datetime.fromtimestamp(0, UTC)
