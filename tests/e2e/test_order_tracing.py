@@ -1,7 +1,8 @@
 """One order followed by its correlation id: the client's X-Correlation-Id comes back on
 the answer, goes to Kafka with the order's command (x-correlation-id, x-accepted-at-ms),
 is on the API's "order accepted" log line with the order's ids, and the placement counts
-in the API's metrics; a refusal carries the id too and counts by its code."""
+in the API's metrics; a refusal carries the id too and counts by its code, and a rate
+limit's refusal by the limit."""
 
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ from confluent_kafka import Message, TopicPartition
 
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.adapters.metrics import PrometheusMetrics
-from chalicelib.bootstrap import Services
+from chalicelib.bootstrap import Services, bootstrap_api
 from chalicelib.domain.metric_catalogue import (
     API_REQUEST_SECONDS,
     API_REQUESTS,
     ORDERS_ACCEPTED,
     ORDERS_REJECTED,
+    RATE_LIMITED,
 )
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.tracing import ACCEPTED_AT_HEADER, HTTP_HEADER, KAFKA_HEADER
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.entrypoints.http.middleware import logger as api_logger
 from chalicelib.settings import Settings
 from tests.e2e.conftest import ApiKey, Caller, fund
@@ -176,3 +179,21 @@ def test_a_request_without_a_usable_id_gets_a_new_one_on_every_answer(client: Cl
     assert missing.status_code == 404
     assert len(ids) == 3
     assert "spaces are not allowed" not in ids
+
+
+def test_a_rate_limit_refusal_counts_by_the_limit_and_carries_the_id(
+    api_app: ExchangeApp, api_settings: Settings, client: Client, metrics: PrometheusMetrics
+) -> None:
+    api_app.use_services(bootstrap_api(api_settings.model_copy(
+        update={"api_key_weight_per_minute": 1})))
+    try:
+        key = Caller(client, "bot@example.com").new_api_key(["READ"])
+        before = count(metrics, RATE_LIMITED, limit="api_key_weight")
+
+        answers = [key.get("/api/v3/account") for _ in range(2)]
+
+        assert [a.status_code for a in answers] == [200, 429]
+        assert answers[1].headers[HTTP_HEADER]
+        assert count(metrics, RATE_LIMITED, limit="api_key_weight") == before + 1
+    finally:
+        api_app.use_services(bootstrap_api(api_settings))
