@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.adapters.json_logs import configure_logging
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import SweeperServices, bootstrap_sweeper
 from chalicelib.domain.errors import BackendUnavailableError
@@ -50,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="republish stuck order commands in a loop")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps")
     args = parser.parse_args()
+    # The adapters' own lines (a broker out of reach) as JSON, as the sweep's are.
+    configure_logging(service="order-sweeper")
     services = bootstrap_sweeper(get_settings())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
