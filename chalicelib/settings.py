@@ -29,6 +29,14 @@ SERVICE_GROUP_ROLES: dict[str, str] = {
     "api": "exchange_api", "matcher": "exchange_matcher", "functions": "exchange_functions"}
 
 
+# Each local role's /metrics port past EXCHANGE_METRICS_BASE_PORT (the matcher's is its
+# health port): api 29111, fanout 29112, candles 29113, sweeper 29114, ws-gateway 29115,
+# ledger-auditor 29116, infra 29117 by default.
+METRICS_PORT_OFFSETS: dict[str, int] = {
+    "api": 0, "fanout": 1, "candles": 2, "sweeper": 3, "ws-gateway": 4, "ledger-auditor": 5,
+    "infra": 6}
+
+
 def service_login_role(role: str) -> str:
     """The local stack's login role for a service: a member of its group role."""
     return f"{SERVICE_GROUP_ROLES[role]}_login"
@@ -66,6 +74,13 @@ class Settings(BaseSettings):
     # The matcher's health/metrics address: loopback locally; a Kubernetes pod sets
     # 0.0.0.0 so that the kubelet's probes and Prometheus reach it.
     matcher_health_host: str = Field(default="127.0.0.1", alias="EXCHANGE_MATCHER_HOST")
+    # Where each local process serves /metrics (EXCHANGE_METRICS_PORT, set per process by
+    # `exchange up`): this port plus the role's offset (METRICS_PORT_OFFSETS); the matcher
+    # serves its own on its health port. Prometheus listens on loopback, prometheus_port.
+    metrics_base_port: int = Field(default=29111, alias="EXCHANGE_METRICS_BASE_PORT",
+                                   ge=1024, le=65535 - 16)
+    prometheus_port: int = Field(default=29090, alias="EXCHANGE_PROMETHEUS_PORT", ge=1024,
+                                 le=65535)
     db_name: str = Field(default="exchange", alias="EXCHANGE_DB_NAME")
     test_db_name: str = Field(default="exchange_test", alias="EXCHANGE_TEST_DB_NAME")
     db_user: str = Field(default="exchange", alias="EXCHANGE_DB_USER")
@@ -165,6 +180,12 @@ class Settings(BaseSettings):
     ws_management_port: int = Field(default=28002, alias="EXCHANGE_WS_MANAGEMENT_PORT",
                                     ge=1024, le=65535)
     ws_management_url: str = ""
+
+    def metrics_port(self, role: str) -> int:
+        """The loopback port where the local process of ``role`` serves /metrics."""
+        if role == "matcher":
+            return self.matcher_health_port
+        return self.metrics_base_port + METRICS_PORT_OFFSETS[role]
 
     @property
     def local_master_key_path(self) -> Path:

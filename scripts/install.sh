@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the exchange needs on this machine, and only what is missing:
 #   - Debian packages: PostgreSQL, Redis, Java 17 and Maven (for the Kafka broker),
-#     libfaketime (the fault tests' clock steps)
+#     libfaketime (the fault tests' clock steps), Prometheus and promtool (the local
+#     monitoring `exchange up` starts on loopback, and the alert rules' tests)
 #   - Apache Kafka's broker jars from Maven Central into .local/kafka-libs
 #   - the Python virtualenv .venv with the project and its test tools
 #   - checkov (the CloudFormation security scanner) in its own virtualenv under
@@ -37,6 +38,8 @@ install_debian_packages() {
   has_package redis-server || missing+=(redis-server)
   # libfaketime: the fault tests step the matcher's wall clock (LD_PRELOAD).
   has_package libfaketime || missing+=(libfaketime)
+  # prometheus: the server `exchange up` runs on loopback, and promtool for the rules.
+  has_package prometheus || missing+=(prometheus)
   # Java and Maven may come from elsewhere (a JDK, SDKMAN); accept those.
   has_java17 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
@@ -46,6 +49,21 @@ install_debian_packages() {
   # RUNLEVEL=1 keeps the packages from starting their own system-wide services.
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Debian's prometheus package declares a system-wide server listening on :9090 on every
+# interface. The exchange starts its own, on loopback: keep the system one stopped and
+# out of the boot sequence.
+disable_system_prometheus() {
+  if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+    say "stopping the system-wide Prometheus service (it listens on every interface)"
+    sudo_if_needed /etc/init.d/prometheus stop >/dev/null
+  fi
+  if command -v systemctl >/dev/null \
+      && [ "$(systemctl is-enabled prometheus 2>/dev/null)" = "enabled" ]; then
+    say "disabling the system-wide Prometheus service"
+    sudo_if_needed systemctl disable prometheus >/dev/null 2>&1
+  fi
 }
 
 install_kafka_jars() {
@@ -106,6 +124,7 @@ install_toxiproxy() {
 }
 
 install_debian_packages
+disable_system_prometheus
 install_kafka_jars
 install_python_env
 install_checkov

@@ -7,6 +7,9 @@ configuration, except that every port and the state folder are this exchange's, 
 through the settings' environment variables. Nothing here touches the shared stack, so
 any piece can be killed with SIGKILL and started again. With ``proxied`` every client
 reaches PostgreSQL, Redis and Kafka through Toxiproxy (``network``), for network faults.
+With ``observed`` it runs what `exchange up` adds for its operators too: the ledger
+auditor, the infrastructure probe, Prometheus with the alert rules, and the demo market
+maker trading, so that dashboards and alerts can be checked against it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from chalicelib.adapters.postgres import connect
 from chalicelib.service_layer import api_keys, wallet
 from chalicelib.settings import Settings
 from opscli.demo.seed import ensure_catalogue, ensure_user
+from opscli.demo.seed import seed as seed_demo
 from opscli.faults.network import ProxiedNetwork, Proxy
 from opscli.stack import lifecycle
 from opscli.stack.apps import AppProcess, app_processes
@@ -52,6 +56,10 @@ class FaultPorts:
     ws: int = 23001
     ws_management: int = 23002
     matcher_health: int = 23110
+    # Each process's /metrics from here on (chalicelib/settings.py METRICS_PORT_OFFSETS),
+    # and Prometheus.
+    metrics_base: int = 23111
+    prometheus: int = 23090
     # Toxiproxy's API and the proxies' ports, when the exchange is ``proxied``.
     toxiproxy: int = 23474
     postgres_proxy: int = 23532
@@ -72,9 +80,12 @@ INHERITED_ENDPOINTS = ("DATABASE_URL", "DATABASE_READ_URL", "MIGRATIONS_DATABASE
 DB_NAME = "exchange"
 # As `exchange up` starts them, less the demo market maker.
 APP_NAMES = ("db-watchdog", "matcher", "sweeper", "api", "ws-gateway", "fanout", "candles")
-# Reaches the nodes directly when proxied: it is the failover's control plane (Aurora's or
-# Patroni's part), not a client on the network between the services and their clients.
-DIRECT_APPS = ("db-watchdog",)
+# What an ``observed`` exchange runs besides, in `exchange up`'s order.
+OBSERVED_APP_NAMES = ("ledger-auditor", "infra-probe", "prometheus", "market-maker")
+# Reach the nodes directly when proxied: the failover's control plane (Aurora's or
+# Patroni's part) and the probe standing in for CloudWatch are not clients on the network
+# between the services and their clients.
+DIRECT_APPS = ("db-watchdog", "infra-probe")
 READY_SECONDS = 120.0
 FUNDING = (("BTC", 1_000 * 10**8), ("USDT", 100_000_000 * 10**6))
 
@@ -104,6 +115,8 @@ def fault_environment(state_dir: Path, ports: FaultPorts) -> dict[str, str]:
         "EXCHANGE_WS_MANAGEMENT_PORT": str(ports.ws_management),
         "EXCHANGE_MATCHER_PORT": str(ports.matcher_health),
         "EXCHANGE_MATCHER_HOST": "127.0.0.1",
+        "EXCHANGE_METRICS_BASE_PORT": str(ports.metrics_base),
+        "EXCHANGE_PROMETHEUS_PORT": str(ports.prometheus),
         "EXCHANGE_DB_NAME": DB_NAME,
         "EXCHANGE_TEST_DB_NAME": DB_NAME,
         # One pod, one identity: a restarted matcher takes its partitions back at once
@@ -121,11 +134,15 @@ def fault_environment(state_dir: Path, ports: FaultPorts) -> dict[str, str]:
 class IsolatedExchange:
     """The exchange under ``state_dir``; ``start`` brings it up, ``close`` removes it.
     ``proxied``: its clients go through Toxiproxy (``network``); the caller's own checks
-    (``owner_url``, ``settings``) still reach the services directly."""
+    (``owner_url``, ``settings``) still reach the services directly. ``observed``: it
+    runs OBSERVED_APP_NAMES too (Prometheus on ``ports.prometheus``)."""
 
     def __init__(self, state_dir: Path, ports: FaultPorts | None = None,
-                 report: Report = print, *, proxied: bool = False) -> None:
+                 report: Report = print, *, proxied: bool = False,
+                 observed: bool = False) -> None:
         self.state_dir = state_dir
+        self.observed = observed
+        self.app_names = APP_NAMES + (OBSERVED_APP_NAMES if observed else ())
         self.ports = ports or FaultPorts()
         self.report = report
         self.environment = fault_environment(state_dir, self.ports)
@@ -143,7 +160,7 @@ class IsolatedExchange:
         self.redis = RedisServer(self.config)
         self.postgres = Postgres(self.config)
         self.apps: dict[str, AppProcess] = {
-            p.name: p for p in app_processes(self.settings) if p.name in APP_NAMES}
+            p.name: p for p in app_processes(self.settings) if p.name in self.app_names}
         self.traders: list[Trader] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -157,7 +174,10 @@ class IsolatedExchange:
             self.network.start()
         lifecycle.up(self.config, report=lambda line: self.report(f"[faults] {line}"))
         self.traders = self.seed(traders)
-        for name in APP_NAMES:
+        if self.observed:
+            # The market maker's traders and keys, as `exchange up` makes them.
+            seed_demo(self.settings, report=lambda _line: None)
+        for name in self.app_names:
             self.start_app(name)
 
     def ensure_running(self) -> None:
@@ -170,13 +190,13 @@ class IsolatedExchange:
             self.postgres.start()
         for service in (self.kafka, self.redis, self.postgres):
             service.wait_ready(READY_SECONDS)
-        for name in APP_NAMES:
+        for name in self.app_names:
             self.start_app(name)
 
     def close(self) -> None:
         """Stop every process and service, then remove the folder (and PostgreSQL's data
         where it had to live outside it)."""
-        for name in reversed(APP_NAMES):
+        for name in reversed(self.app_names):
             self.apps[name].stop()
         lifecycle.down(self.config, report=lambda _line: None)
         if self.network is not None:
@@ -192,6 +212,10 @@ class IsolatedExchange:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.api}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
 
     # ------------------------------------------------------------------ processes
 

@@ -1,6 +1,8 @@
 """The exchange's own processes on the local stack: the API (`chalice local`), the
-matcher, the sweeper, the WebSocket gateway, the stream fan-out and candles functions
-and the demo market maker, started and stopped like the services, through pid files."""
+matcher, the sweeper, the WebSocket gateway, the stream fan-out and candles functions,
+the ledger auditor, the infrastructure probe, Prometheus and the demo market maker,
+started and stopped like the services, through pid files. Each serves its metrics on a
+loopback port of its own (EXCHANGE_METRICS_PORT), which Prometheus scrapes."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chalicelib.adapters.metrics import PORT_VARIABLE as METRICS_PORT_VARIABLE
 from chalicelib.settings import PROJECT_ROOT, DbRole, Settings
 from opscli.stack.process import (
     PidFileProcess,
@@ -65,12 +68,19 @@ class AppProcess(PidFileProcess):
             return False
 
 
-def msk_function(name: str, handler: str, state: Path, topics: list[str]) -> AppProcess:
+def metrics_env(settings: Settings, role: str) -> dict[str, str]:
+    """Where the process of ``role`` serves /metrics (chalicelib/adapters/metrics.py)."""
+    return {METRICS_PORT_VARIABLE: str(settings.metrics_port(role))}
+
+
+def msk_function(name: str, handler: str, settings: Settings,
+                 topics: list[str]) -> AppProcess:
     """An MSK-triggered Lambda function, run locally by lambdas.msk_runner."""
     topic_args = [arg for topic in topics for arg in ("--topic", topic)]
     return AppProcess(name, [sys.executable, "-m", "lambdas.msk_runner", handler, *topic_args,
-                             "--group", name], handler, state, address="(consumer)",
-                      db_role="functions")
+                             "--group", name], handler, settings.state_dir,
+                      address="(consumer)", db_role="functions",
+                      env_defaults=metrics_env(settings, name))
 
 
 def client_url(host: str, port: int) -> str:
@@ -86,6 +96,7 @@ def app_processes(settings: Settings) -> list[AppProcess]:
     api_url = client_url(settings.api_host, settings.api_port)
     matcher_url = client_url(settings.matcher_health_host, settings.matcher_health_port)
     chalice = str(Path(python).parent / "chalice")
+    prometheus_url = client_url("127.0.0.1", settings.prometheus_port)
     return [
         # Fails PostgreSQL over to its standby when the primary stays down.
         AppProcess("db-watchdog", [python, "-m", "opscli.cli", "db", "watch"],
@@ -99,21 +110,37 @@ def app_processes(settings: Settings) -> list[AppProcess]:
                    # the consumer group's session timeout.
                    env_defaults={"MATCHER_STATIC_MEMBERSHIP": "true"}),
         AppProcess("sweeper", [python, "-m", "lambdas.sweeper"], "lambdas.sweeper", state,
-                   address="(loop)", db_role="functions"),
+                   address="(loop)", db_role="functions",
+                   env_defaults=metrics_env(settings, "sweeper")),
         AppProcess("api", [chalice, "local", "--host", settings.api_host, "--port",
                            str(settings.api_port), "--stage", "dev", "--no-autoreload"],
                    "chalice local", state,
                    cwd=PROJECT_ROOT / "api", ready_url=f"{api_url}/api/v3/ping",
                    port=settings.api_port, port_variable="EXCHANGE_API_PORT", address=api_url,
-                   db_role="api"),
+                   db_role="api", env_defaults=metrics_env(settings, "api")),
         AppProcess("ws-gateway", [python, "-m", "opscli.ws_gateway"], "opscli.ws_gateway",
                    state, ready_url=f"http://127.0.0.1:{settings.ws_port}/healthz",
                    port=settings.ws_port, port_variable="EXCHANGE_WS_PORT",
-                   address=f"ws://127.0.0.1:{settings.ws_port}", db_role="api"),
-        msk_function("fanout", "lambdas.fanout.handler", state,
+                   address=f"ws://127.0.0.1:{settings.ws_port}", db_role="api",
+                   env_defaults=metrics_env(settings, "ws-gateway")),
+        msk_function("fanout", "lambdas.fanout.handler", settings,
                      [settings.market_events_topic, settings.order_events_topic]),
-        msk_function("candles", "lambdas.candles.handler", state,
+        msk_function("candles", "lambdas.candles.handler", settings,
                      [settings.market_events_topic]),
+        # SPEC's ledger invariants checked on the live database (the scheduled Lambda's
+        # loop); a break halts withdrawals.
+        AppProcess("ledger-auditor", [python, "-m", "lambdas.ledger_auditor", "--loop"],
+                   "lambdas.ledger_auditor", state, address="(loop)", db_role="functions",
+                   env_defaults=metrics_env(settings, "ledger-auditor")),
+        # PostgreSQL, Redis and Kafka as metrics (CloudWatch's part in AWS).
+        AppProcess("infra-probe", [python, "-m", "opscli.stack.infra_probe"],
+                   "opscli.stack.infra_probe", state, address="(loop)",
+                   env_defaults=metrics_env(settings, "infra")),
+        # Execs Debian's prometheus once its configuration is written: the marker is in
+        # both command lines.
+        AppProcess("prometheus", [python, "-m", "opscli.stack.prometheus"], "prometheus",
+                   state, ready_url=f"{prometheus_url}/-/ready", port=settings.prometheus_port,
+                   port_variable="EXCHANGE_PROMETHEUS_PORT", address=prometheus_url),
         AppProcess("market-maker", [python, "-m", "opscli.demo.market_maker", "--api", api_url],
                    "opscli.demo.market_maker", state, address="(demo)"),
     ]
