@@ -248,15 +248,15 @@ def matcher_summary(before: dict[str, float], after: dict[str, float],
     def d(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
-    batches = d("matcher_batch_size_count")
+    batches = d("exchange_matcher_batch_size_count")
     per = (lambda x: round(x / batches, 2)) if batches else (lambda x: None)
     return {"batches": int(batches), "batches_per_s": round(batches / wall, 1),
-            "mean_batch_size": per(d("matcher_batch_size_sum")),
-            "mean_settle_ms": per(1000 * d("matcher_settlement_seconds_sum")),
-            "mean_match_ms": per(1000 * d("matcher_match_seconds_sum")),
-            "settle_busy_share": round(d("matcher_settlement_seconds_sum") / wall, 3),
+            "mean_batch_size": per(d("exchange_matcher_batch_size_sum")),
+            "mean_settle_ms": per(1000 * d("exchange_matcher_settlement_seconds_sum")),
+            "mean_match_ms": per(1000 * d("exchange_matcher_engine_seconds_sum")),
+            "settle_busy_share": round(d("exchange_matcher_settlement_seconds_sum") / wall, 3),
             "commands": {k.split("{")[1].rstrip("}"): int(d(k)) for k in after
-                         if k.startswith("matcher_commands_total{")}}
+                         if k.startswith("exchange_matcher_commands_total{")}}
 
 
 # ------------------------------------------------------------------ CPU

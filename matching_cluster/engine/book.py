@@ -169,6 +169,10 @@ class OrderBook(Matching, StopOrders, OrderLists):
         keys = self._asks.keys
         return -keys[-1] if keys else None
 
+    def level_counts(self) -> tuple[int, int]:
+        """How many price levels each side holds: (bids, asks), without walking them."""
+        return len(self._bids.keys), len(self._asks.keys)
+
     def depth(self, limit: int = 0) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Aggregated (price, qty) levels best first: (bids, asks); ``limit`` 0 = all."""
         return self._side_depth(self._bids, limit), self._side_depth(self._asks, limit)

@@ -24,7 +24,7 @@ log = logging.getLogger("matching_cluster.service")
 
 
 def main() -> None:
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), service="matcher")
     settings = get_settings()
     process = bootstrap_matcher(settings)
     stop = threading.Event()

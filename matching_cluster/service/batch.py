@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.metric_catalogue import MATCHER_COMMANDS, MATCHER_ENGINE_SECONDS
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, OrderStatus
 from matching_cluster.engine import (
@@ -70,6 +71,8 @@ class MarketResult:
     settlement: Settlement
     time_ms: int
     """When the batch settled (ms since the epoch): its trades' ``executed_at``."""
+    commands: list[OrderCommand]
+    """The market's commands the batch applied, in offset order."""
 
 
 def apply_batch(
@@ -114,10 +117,10 @@ def _first_deliveries(
     fresh = []
     for partition, command in commands:
         if command.command_id in seen:
-            metrics.commands.labels("duplicate").inc()
             continue
         seen.add(command.command_id)
         fresh.append((partition, command))
+    metrics.inc(MATCHER_COMMANDS, len(commands) - len(fresh), outcome="duplicate")
     return fresh
 
 
@@ -148,9 +151,9 @@ def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metric
     to_engine = [e for e in (engine_command(c, halt=c in halted) for c in commands) if e]
     started = time.perf_counter()
     events = entry.book.apply_batch(to_engine)
-    metrics.match_seconds.observe(time.perf_counter() - started)
-    metrics.commands.labels("applied").inc(len(to_engine))
-    metrics.commands.labels("halted").inc(len(halted))
+    metrics.observe(MATCHER_ENGINE_SECONDS, time.perf_counter() - started)
+    metrics.inc(MATCHER_COMMANDS, len(to_engine), outcome="applied")
+    metrics.inc(MATCHER_COMMANDS, len(halted), outcome="halted")
     return _EngineRun(entry, commands, events, halted)
 
 
@@ -179,7 +182,7 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
             for order_id in placed_order_ids(command):
                 reject_halted(info, orders[order_id], settlement)
         _remember_open(run.entry, settlement)
-        results.append(MarketResult(run.entry, run.events, settlement, time_ms))
+        results.append(MarketResult(run.entry, run.events, settlement, time_ms, run.commands))
         transaction = settlement.ledger_transaction(
             settlement_reference(info.symbol, [c.command_id for c in run.commands]))
         if transaction is not None:

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from chalicelib.domain.metric_catalogue import MATCHER_REBUILD_SECONDS
 from matching_cluster.engine import OrderBook
 
 from .metrics import Metrics
@@ -59,7 +60,8 @@ class Books:
         snapshot = load_book(conn, info.spec)
         book = OrderBook.restore(snapshot)
         seconds = time.perf_counter() - started
-        self._metrics.rebuild_seconds.observe(seconds)
+        self._metrics.observe(MATCHER_REBUILD_SECONDS, seconds)
+        self._metrics.record_book(market, book)
         log.info("book rebuilt", extra={
             "market": market, "orders": len(snapshot.orders) + len(snapshot.stops),
             "seconds": round(seconds, 4)})
@@ -69,3 +71,4 @@ class Books:
         """Forget the partition's books: the next command rebuilds them from PostgreSQL."""
         for market in [m for m, e in self._books.items() if e.partition == partition]:
             del self._books[market]
+            self._metrics.forget_book(market)

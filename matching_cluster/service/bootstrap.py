@@ -55,7 +55,8 @@ def bootstrap_matcher(
     publisher = PublishThread(Publisher(redis_client(settings),
                                         make_producer(settings.kafka_bootstrap_servers),
                                         market_events_topic=settings.market_events_topic,
-                                        order_events_topic=settings.order_events_topic))
+                                        order_events_topic=settings.order_events_topic,
+                                        metrics=metrics))
     limits = MATCHER_LIMITS.for_settings(settings)
     matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True,
                                                    limits=limits),

@@ -15,11 +15,10 @@ exactly at the stored offset.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import psycopg
@@ -30,6 +29,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chalicelib.adapters.kafka import key_partition, make_consumer
 from chalicelib.adapters.postgres import Deadline
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.metric_catalogue import (
+    MATCHER_BATCH_ERRORS,
+    MATCHER_BATCH_SIZE,
+    MATCHER_CONSUMER_LAG,
+    MATCHER_FENCED_BATCHES,
+    MATCHER_SETTLEMENT_SECONDS,
+)
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.stream_events import TimeMarkEvent
 
@@ -37,7 +43,9 @@ from . import repository as repo
 from .batch import MarketResult, PartitionSlice, apply_batch
 from .books import Books
 from .metrics import Metrics
+from .settled import record_settled
 from .time_marks import CandleEnds
+from .traces import CommandHeaders, command_headers
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +87,8 @@ class Status:
 class Matcher:
     def __init__(
         self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
-        bootstrap_servers: str, publish: Callable[[list[MarketResult]], None],
+        bootstrap_servers: str,
+        publish: Callable[[list[MarketResult], Mapping[int, CommandHeaders]], None],
         publish_marks: Callable[[list[TimeMarkEvent]], None], metrics: Metrics, clock: Clock,
     ) -> None:
         self._conn_factory = conn_factory
@@ -90,7 +99,7 @@ class Matcher:
         self._publish = publish
         self._publish_marks = publish_marks
         self._candle_ends = CandleEnds()
-        self._metrics = metrics
+        self.metrics = metrics
         self._books = Books(metrics)
         self._epochs: dict[int, int] = {}
         # Partitions paused until the database lets them be fenced: next attempt, backoff.
@@ -157,8 +166,7 @@ class Matcher:
             self._epochs.pop(tp.partition, None)
             self._stalled.discard(tp.partition)
             self.status.assigned.discard(tp.partition)
-            with contextlib.suppress(KeyError):
-                self._metrics.lag.remove(str(tp.partition))
+            self.metrics.remove(MATCHER_CONSUMER_LAG, partition=str(tp.partition))
         log.info("partitions revoked", extra={"partitions": [tp.partition for tp in partitions]})
 
     def _seed_candle_ends(self, consumer: Consumer, partitions: set[int]) -> None:
@@ -190,38 +198,51 @@ class Matcher:
                     log.warning("consumer error", extra={"error": str(error)})
                 continue
             by_partition.setdefault(_partition(message), []).append(message)
-        slices = [
-            PartitionSlice(partition, self._epochs[partition], [_decode(m) for m in batch],
-                           _offset(batch[-1]) + 1)
-            for partition, batch in by_partition.items() if partition in self._epochs
-        ]
+        slices, traces, offsets = [], {}, {}
+        for partition, batch in by_partition.items():
+            if partition not in self._epochs:
+                continue
+            commands = [_decode(m) for m in batch]
+            for message, command in zip(batch, commands, strict=True):
+                if command is not None and (headers := command_headers(message.headers())):
+                    traces[command.command_id] = headers
+            slices.append(PartitionSlice(partition, self._epochs[partition], commands,
+                                         _offset(batch[-1]) + 1))
+            offsets[partition] = (_offset(batch[0]), _offset(batch[-1]))
         if slices:
-            self._settle(slices)
+            self._settle(slices, traces, offsets)
 
-    def _settle(self, slices: list[PartitionSlice]) -> None:
+    def _settle(self, slices: list[PartitionSlice], traces: dict[int, CommandHeaders],
+                offsets: dict[int, tuple[int, int]]) -> None:
+        """Settle the batch; then its metrics and log line (``traces``: each traced
+        command's headers by command id; ``offsets``: each partition's first and last)."""
         started = time.perf_counter()
         partitions = [s.partition for s in slices]
         try:
             with Deadline(self._conn, self._config.batch_deadline_seconds):
-                results = apply_batch(self._conn, self._books, self._metrics,
+                results = apply_batch(self._conn, self._books, self.metrics,
                                       topic=self._topic, slices=slices, clock=self._clock)
         except repo.FencedError as exc:
-            self._metrics.fenced.inc()
+            self.metrics.inc(MATCHER_FENCED_BATCHES)
             log.warning("fenced: another instance owns partitions", extra={
                 "fenced": exc.partitions, "partitions": partitions})
             self._recover(partitions)
             return
         except Exception as exc:
-            self._metrics.batch_errors.inc()
+            self.metrics.inc(MATCHER_BATCH_ERRORS)
             log.exception("batch failed; rebuilding its partitions", extra={
                 "partitions": partitions})
             # Paused and retried by the loop, never slept on: the loop keeps polling (the
             # group and the health check see it alive) and nothing in it can fail a sleep.
             self._stall(partitions, exc)
             return
-        self._metrics.settle_seconds.observe(time.perf_counter() - started)
-        self._metrics.batch_size.observe(sum(len(s.commands) for s in slices))
-        self._publish(results)
+        committed_ms = self._clock.now_ms()
+        self.metrics.observe(MATCHER_SETTLEMENT_SECONDS, time.perf_counter() - started)
+        size = sum(len(s.commands) for s in slices)
+        self.metrics.observe(MATCHER_BATCH_SIZE, size)
+        self._publish(results, traces)
+        record_settled(self.metrics, results, traces, committed_ms=committed_ms,
+                       offsets=offsets, size=size)
         self._candle_ends.traded(results)
         self._after_commit(slices)
 
@@ -239,7 +260,8 @@ class Matcher:
         for tp in offsets:
             _, high = self._consumer.get_watermark_offsets(tp, cached=True)
             if high >= 0:
-                self._metrics.lag.labels(str(tp.partition)).set(max(high - tp.offset, 0))
+                self.metrics.set(MATCHER_CONSUMER_LAG, max(high - tp.offset, 0),
+                                 partition=str(tp.partition))
 
     def _recover(self, partitions: list[int]) -> None:
         """Drop what the failed batch did in memory; resume each partition at its stored

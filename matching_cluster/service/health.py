@@ -2,7 +2,8 @@
 
 * ``/healthz`` (liveness): the consume loop went round within ``LIVENESS_SECONDS``.
 * ``/readyz`` (readiness): live, not stopping, and owning at least one partition.
-* ``/metrics``: the instance's Prometheus registry.
+* ``/metrics``: the instance's Prometheus registry, with ``exchange_matcher_ready`` (what
+  ``/readyz`` answers) and ``exchange_matcher_partitions_owned`` as of the scrape.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from chalicelib.domain.metric_catalogue import MATCHER_PARTITIONS_OWNED, MATCHER_READY
 
 from .consumer import Status
 from .metrics import Metrics
@@ -29,11 +32,13 @@ def start_health_server(host: str, port: int, status: Status,
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
+                metrics.set(MATCHER_READY, 1 if _ready(status) else 0)
+                metrics.set(MATCHER_PARTITIONS_OWNED, len(status.assigned))
                 self._reply(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
             elif self.path == "/healthz":
                 self._reply_check(_live(status))
             elif self.path == "/readyz":
-                self._reply_check(_live(status) and not status.stopping and bool(status.assigned))
+                self._reply_check(_ready(status))
             else:
                 self._reply(404, b"not found\n", "text/plain")
 
@@ -57,3 +62,7 @@ def start_health_server(host: str, port: int, status: Status,
 
 def _live(status: Status) -> bool:
     return time.monotonic() - status.last_loop < LIVENESS_SECONDS
+
+
+def _ready(status: Status) -> bool:
+    return _live(status) and not status.stopping and bool(status.assigned)

@@ -1,31 +1,33 @@
-"""Prometheus metrics of one matcher instance (its own registry, served on /metrics)."""
+"""The matcher's metrics: the catalogue's ``matcher`` role (``chalicelib.domain.
+metric_catalogue``) in a registry of its own, served on the health server's /metrics.
+
+The matcher builds its recorder itself rather than through ``metrics_for``: its pod
+has one port, the health server's, which the probes and Prometheus share.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from chalicelib.adapters.metrics import PrometheusMetrics
+from chalicelib.domain.metric_catalogue import BOOK_DEPTH_LEVELS, OPEN_ORDERS
+from matching_cluster.engine import OrderBook
 
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+BID, ASK = "bid", "ask"
+"""The ``side`` label of ``exchange_book_depth_levels``."""
 
 
-class Metrics:
+class Metrics(PrometheusMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.commands = Counter("matcher_commands", "Commands consumed (rate() = commands/s)",
-                                ["outcome"], registry=r)
-        self.batch_size = Histogram("matcher_batch_size", "Commands per settled batch",
-                                    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
-                                    registry=r)
-        self.match_seconds = Histogram("matcher_match_seconds", "Engine time per batch",
-                                       buckets=_LATENCY_BUCKETS, registry=r)
-        self.settle_seconds = Histogram("matcher_settlement_seconds",
-                                        "Settlement transaction time per batch",
-                                        buckets=_LATENCY_BUCKETS, registry=r)
-        self.rebuild_seconds = Histogram("matcher_rebuild_seconds",
-                                         "Time to rebuild one market's book from PostgreSQL",
-                                         buckets=_LATENCY_BUCKETS, registry=r)
-        self.lag = Gauge("matcher_consumer_lag", "Messages behind the partition's end",
-                         ["partition"], registry=r)
-        self.fenced = Counter("matcher_fenced", "Batches refused because another instance"
-                              " owns the partition", registry=r)
-        self.batch_errors = Counter("matcher_batch_errors", "Batches rolled back", registry=r)
+        super().__init__("matcher")
+
+    def record_book(self, market: str, book: OrderBook) -> None:
+        """A market's depth and open orders, from counts the book keeps (no walk)."""
+        bids, asks = book.level_counts()
+        self.set(BOOK_DEPTH_LEVELS, bids, market=market, side=BID)
+        self.set(BOOK_DEPTH_LEVELS, asks, market=market, side=ASK)
+        self.set(OPEN_ORDERS, len(book), market=market)
+
+    def forget_book(self, market: str) -> None:
+        """A book this instance no longer holds: its owner reports it."""
+        self.remove(BOOK_DEPTH_LEVELS, market=market, side=BID)
+        self.remove(BOOK_DEPTH_LEVELS, market=market, side=ASK)
+        self.remove(OPEN_ORDERS, market=market)

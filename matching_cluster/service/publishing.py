@@ -16,6 +16,15 @@ event per batch; ``order-events`` (key = user id) gets an order event with each 
 order's state after the batch. Redis's trades list gets the trades alone. Time marks of
 quiet markets (``time_marks``) go to ``market-events`` in the same order, after the
 batches before them.
+
+Tracing (``traces``): an event carries, as Kafka headers, the correlation id and accept
+time of the command that caused it: a trade and its aggregate the taker's, an order
+event the command naming the order (or, for a maker's fill, the taker's), a depth event
+the one request that made the whole update, if one did. Payloads are unchanged.
+
+Metrics: a write to Redis that failed, or an event the broker did not take, is counted
+(``exchange_redis_publish_failures_total``, ``exchange_kafka_publish_failures_total``);
+the publish lag runs from the batch's commit to the broker acknowledging its last event.
 """
 
 from __future__ import annotations
@@ -23,14 +32,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import redis
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
+from chalicelib.adapters.metrics import MetricsRecorder
 from chalicelib.domain.agg_trades import agg_trade_events
+from chalicelib.domain.metric_catalogue import KAFKA_PUBLISH_FAILURES, REDIS_PUBLISH_FAILURES
 from chalicelib.domain.orders import Side
 from chalicelib.domain.stream_events import (
     DepthEvent,
@@ -42,12 +54,16 @@ from chalicelib.domain.stream_events import (
 from matching_cluster.engine import OrderBook, PreventedMatch, Trade
 
 from .batch import MarketResult
+from .deliveries import SERVICE, Acknowledgements
 from .settlement import OrderState
+from .traces import CommandHeaders, order_causes, sole_cause
 
 log = logging.getLogger(__name__)
 
 # At most this many market updates go out in one send when batches queue up.
 MAX_SEND = 256
+# How long the delivery thread waits for the broker's reports in one go.
+DELIVERY_POLL_SECONDS = 0.1
 
 @dataclass(frozen=True, slots=True)
 class MarketUpdate:
@@ -64,51 +80,66 @@ class MarketUpdate:
     trades: list[Trade]
     orders: list[OrderState]
     time_ms: int
+    causes: Mapping[int, CommandHeaders] = field(default_factory=dict)
+    """The tracing headers of the command naming each order, by order id."""
+    sole_cause: CommandHeaders | None = None
+    """The headers of the one request that made this whole update, if one did."""
+    committed_at: float = field(default_factory=time.monotonic)
+    """When the batch committed (``time.monotonic``): the publish lag starts there."""
 
 
-def market_updates(results: Iterable[MarketResult]) -> list[MarketUpdate]:
-    """The updates of a committed batch's markets (those with events)."""
+def market_updates(results: Iterable[MarketResult],
+                   traces: Mapping[int, CommandHeaders]) -> list[MarketUpdate]:
+    """The updates of a committed batch's markets (those with events); ``traces`` has the
+    tracing headers of the batch's traced commands, by command id."""
     updates = []
+    committed_at = time.monotonic()
     for result in results:
         if not result.events:
             continue
         bids, asks = result.entry.book.depth(BOOK_LEVELS)
         touched_bids, touched_asks = _touched_levels(result)
+        causes = order_causes(result.commands, traces) if traces else {}
         updates.append(MarketUpdate(
             result.entry.info.symbol, result.events[0].seq, result.events[-1].seq, bids, asks,
             touched_bids, touched_asks, result.settlement.trades,
-            list(result.settlement.changed_orders.values()), result.time_ms))
+            list(result.settlement.changed_orders.values()), result.time_ms, causes,
+            sole_cause(result.commands, traces), committed_at))
     return updates
 
 
 @dataclass(frozen=True, slots=True)
 class _Encoded:
     """An update with its trades encoded once, for Redis and for the trade events, and
-    its aggregate trade events (for Kafka only)."""
+    its aggregate trade events (for Kafka only), each with its first trade's taker."""
 
     update: MarketUpdate
     trades: list[TradeEvent]
     lines: list[bytes]
-    aggregates: list[bytes]
+    aggregates: list[tuple[bytes, int]]
 
 
 def _encode(update: MarketUpdate) -> _Encoded:
     trades = [_trade_event(update.market, t, update.time_ms) for t in update.trades]
-    aggregates = agg_trade_events(update.market, trades)
-    return _Encoded(update, trades, [encode(t) for t in trades],
-                    [encode(a) for a in aggregates])
+    takers = {t.trade_id: t.taker_order_id for t in trades}
+    aggregates = [(encode(a), takers[a.first_trade_id])
+                  for a in agg_trade_events(update.market, trades)]
+    return _Encoded(update, trades, [encode(t) for t in trades], aggregates)
 
 
 class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
-                 market_events_topic: str, order_events_topic: str) -> None:
+                 market_events_topic: str, order_events_topic: str,
+                 metrics: MetricsRecorder) -> None:
         self._cache = MarketDataCache(redis_client)
         self._producer = producer
         self._market_topic = market_events_topic
         self._order_topic = order_events_topic
+        self._metrics = metrics
 
-    def publish(self, results: Iterable[MarketResult]) -> None:
-        self.send(market_updates(results))
+    def publish(self, results: Iterable[MarketResult],
+                traces: Mapping[int, CommandHeaders]) -> None:
+        self.send(market_updates(results, traces))
 
     def send(self, queued: Sequence[MarketUpdate | TimeMarkEvent]) -> None:
         """Every market's Redis update in one round trip, then its events, then the time
@@ -125,10 +156,14 @@ class Publisher:
         for mark in (m for m in queued if isinstance(m, TimeMarkEvent)):
             try:
                 self._producer.produce(self._market_topic, key=mark.market, value=encode(mark),
-                                       timestamp=mark.time_ms)
+                                       timestamp=mark.time_ms, on_delivery=self._delivered)
             except BufferError:
+                self._kafka_failed()
                 log.exception("time mark publish failed", extra={"market": mark.market})
-        self._producer.poll(0)
+
+    def serve_deliveries(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the broker's delivery reports and handle them."""
+        self._producer.poll(timeout)
 
     def flush(self, timeout: float) -> None:
         self._producer.flush(timeout)
@@ -142,26 +177,69 @@ class Publisher:
         try:
             failed = self._cache.write([_market_write(u) for u in by_market.values()])
         except redis.RedisError:
+            self._metrics.inc(REDIS_PUBLISH_FAILURES, len(by_market), service=SERVICE)
             log.exception("redis update failed", extra={"markets": list(by_market)})
             return
         for market, error in failed.items():
+            self._metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
             log.error("redis update failed", extra={"market": market, "error": str(error)})
 
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update
         market = update.market
+        causes = _event_causes(update)
+        acks = Acknowledgements(self._metrics, update.committed_at)
         # Records carry the batch's time (the matcher's clock, the database's), not this
         # host's wall clock: stepped an hour ahead, that would make the broker refuse them.
         stamp = update.time_ms
-        for line in [*encoded.lines, *encoded.aggregates]:
-            self._producer.produce(self._market_topic, key=market, value=line, timestamp=stamp)
-        self._producer.produce(self._market_topic, key=market, value=encode(DepthEvent(
-            market=market, first_seq=update.first_seq, last_seq=update.last_seq,
-            bids=update.touched_bids, asks=update.touched_asks)), timestamp=stamp)
-        for order in update.orders:
-            self._producer.produce(self._order_topic, key=str(order.user_id),
-                                   value=encode(_order_event(market, order, update.first_seq)),
-                                   timestamp=stamp)
+
+        def produce(topic: str, key: str, value: bytes, cause: CommandHeaders | None) -> None:
+            acks.expect()
+            try:
+                self._producer.produce(topic, key=key, value=value, timestamp=stamp,
+                                       headers=_headers(cause), on_delivery=acks.delivered)
+            except BaseException:
+                acks.lost()
+                raise
+
+        try:
+            for trade, line in zip(encoded.trades, encoded.lines, strict=True):
+                produce(self._market_topic, market, line, causes.get(trade.taker_order_id))
+            for line, taker in encoded.aggregates:
+                produce(self._market_topic, market, line, causes.get(taker))
+            produce(self._market_topic, market, encode(DepthEvent(
+                market=market, first_seq=update.first_seq, last_seq=update.last_seq,
+                bids=update.touched_bids, asks=update.touched_asks)), update.sole_cause)
+            for order in update.orders:
+                produce(self._order_topic, str(order.user_id),
+                        encode(_order_event(market, order, update.first_seq)),
+                        causes.get(order.order_id))
+        finally:
+            acks.release()
+
+    def _delivered(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._kafka_failed()
+
+    def _kafka_failed(self) -> None:
+        self._metrics.inc(KAFKA_PUBLISH_FAILURES, service=SERVICE)
+
+
+def _event_causes(update: MarketUpdate) -> Mapping[int, CommandHeaders]:
+    """Each order's cause in this update: the command naming it, or the taker's command
+    for a maker's fill (that is what changed it last)."""
+    if not update.causes or not update.trades:
+        return update.causes
+    causes = dict(update.causes)
+    for trade in update.trades:
+        taker = update.causes.get(trade.taker_order_id)
+        if taker is not None:
+            causes[trade.maker_order_id] = taker
+    return causes
+
+
+def _headers(cause: CommandHeaders | None) -> list[tuple[str, str | bytes | None]] | None:
+    return [*cause.kafka_headers] if cause is not None else None
 
 
 def _market_write(updates: list[_Encoded]) -> MarketWrite:
@@ -187,18 +265,24 @@ class PublishThread:
 
     The matcher's loop only copies what it must out of its books (``market_updates``)
     and goes back to consuming; the Redis round trip and the event encoding overlap the
-    next batch. ``close`` sends what is queued before returning.
+    next batch. A second thread handles the broker's delivery reports as they come
+    (failures, publish lag). ``close`` sends what is queued before returning.
     """
 
     def __init__(self, publisher: Publisher, max_pending: int = 1000) -> None:
         self._publisher = publisher
         self._queue: queue.Queue[list[MarketUpdate | TimeMarkEvent] | None] = queue.Queue(
             max_pending)
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         self._thread.start()
+        self._deliveries = threading.Thread(target=self._serve_deliveries,
+                                            name="deliveries", daemon=True)
+        self._deliveries.start()
 
-    def publish(self, results: Iterable[MarketResult]) -> None:
-        updates: list[MarketUpdate | TimeMarkEvent] = [*market_updates(results)]
+    def publish(self, results: Iterable[MarketResult],
+                traces: Mapping[int, CommandHeaders]) -> None:
+        updates: list[MarketUpdate | TimeMarkEvent] = [*market_updates(results, traces)]
         if updates:
             self._queue.put(updates)
 
@@ -208,7 +292,13 @@ class PublishThread:
     def close(self, timeout: float) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        self._closed.set()
+        self._deliveries.join(timeout)
         self._publisher.flush(timeout)
+
+    def _serve_deliveries(self) -> None:
+        while not self._closed.is_set():
+            self._publisher.serve_deliveries(DELIVERY_POLL_SECONDS)
 
     def _run(self) -> None:
         closing = False

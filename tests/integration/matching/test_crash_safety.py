@@ -120,9 +120,11 @@ def assert_health_endpoints(port: str) -> None:
     assert http_get(port, "/healthz")[0] == 200
     status, metrics = http_get(port, "/metrics")
     assert status == 200
-    for name in ("matcher_commands_total", "matcher_batch_size_bucket",
-                 "matcher_match_seconds_bucket", "matcher_settlement_seconds_bucket",
-                 "matcher_rebuild_seconds_bucket", "matcher_consumer_lag"):
+    for name in ("exchange_matcher_commands_total", "exchange_matcher_batch_size_bucket",
+                 "exchange_matcher_engine_seconds_bucket",
+                 "exchange_matcher_settlement_seconds_bucket",
+                 "exchange_matcher_rebuild_seconds_bucket", "exchange_matcher_consumer_lag",
+                 "exchange_matcher_ready 1.0", "exchange_matcher_partitions_owned"):
         assert name in metrics
 
 

@@ -1,6 +1,7 @@
 """Batches that queue up for the publisher: Redis is written once per market from the
 newest state with every trade, and every batch still gets its own events; a batch's
-aggregate trades follow its trades on market-events, never in Redis."""
+aggregate trades follow its trades on market-events, never in Redis; a failed Redis write
+is counted and the events go out all the same."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ import json
 import redis
 
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.domain.metric_catalogue import (
+    KAFKA_PUBLISH_FAILURES,
+    MATCHER_PUBLISH_LAG_SECONDS,
+    REDIS_PUBLISH_FAILURES,
+)
 from chalicelib.domain.orders import OrderStatus, OrderType, Side
 from chalicelib.domain.stream_events import (
     AggTradeEvent,
@@ -19,8 +25,10 @@ from chalicelib.domain.stream_events import (
     decode_trade,
 )
 from matching_cluster.engine import Trade
+from matching_cluster.service.metrics import Metrics
 from matching_cluster.service.publishing import MarketUpdate, Publisher
 from matching_cluster.service.settlement import OrderState
+from tests.integration.adapters import closed_port
 
 from .conftest import Topics
 from .support import read_topic
@@ -44,7 +52,7 @@ def test_queued_batches_write_redis_once_with_every_trade_and_keep_every_event(
     redis_client: redis.Redis, kafka_bootstrap: str, topics: Topics,
 ) -> None:
     publisher = Publisher(
-        redis_client, make_producer(kafka_bootstrap),
+        redis_client, make_producer(kafka_bootstrap), metrics=Metrics(),
         market_events_topic=topics.market_events, order_events_topic=topics.order_events)
     # What the publisher thread sends when three batches queued up behind a slow send.
     publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000),
@@ -73,7 +81,7 @@ def test_a_taker_sweeping_makers_at_two_prices_publishes_two_aggregates_after_it
     redis_client: redis.Redis, kafka_bootstrap: str, topics: Topics,
 ) -> None:
     publisher = Publisher(
-        redis_client, make_producer(kafka_bootstrap),
+        redis_client, make_producer(kafka_bootstrap), metrics=Metrics(),
         market_events_topic=topics.market_events, order_events_topic=topics.order_events)
     # Taker 20 buys from makers 10, 11 and 12 at PRICE, then from 13 at PRICE + 1.
     sweep = [Trade(4 + i, 5 + i, maker, 1, 20, 2, False, price, 100 + i, price * (100 + i), 0, 0)
@@ -93,3 +101,24 @@ def test_a_taker_sweeping_makers_at_two_prices_publishes_two_aggregates_after_it
                       qty=103, first_trade_id=8, last_trade_id=8, buyer_is_maker=False)]
     recent = [decode_trade(t) for t in redis_client.lrange("trades:BTCUSDT", 0, -1)]
     assert [t.trade_id for t in recent] == [8, 7, 6, 5]
+
+
+def test_a_redis_write_that_fails_is_counted_and_the_events_still_go_out(
+    kafka_bootstrap: str, topics: Topics,
+) -> None:
+    metrics = Metrics()
+    unreachable = redis.Redis(port=closed_port(), socket_connect_timeout=1)
+    publisher = Publisher(
+        unreachable, make_producer(kafka_bootstrap), metrics=metrics,
+        market_events_topic=topics.market_events, order_events_topic=topics.order_events)
+
+    publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000)])
+    publisher.flush(10)
+
+    assert metrics.sample(REDIS_PUBLISH_FAILURES, service="matcher") == 1
+    events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
+                                                           topics.market_events)]
+    assert [type(e).__name__ for e in events] == ["TradeEvent", "AggTradeEvent", "DepthEvent"]
+    # The broker took every event of the update: its publish lag, and no failure.
+    assert metrics.sample(MATCHER_PUBLISH_LAG_SECONDS, "_count") == 1
+    assert metrics.sample(KAFKA_PUBLISH_FAILURES, service="matcher") is None
