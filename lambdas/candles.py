@@ -50,8 +50,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+import redis
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import FailureResponse, SuccessResponse
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -59,9 +59,17 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.adapters.candles_store import FoldResult
+from chalicelib.adapters.metrics import metrics_for
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.bootstrap import CandleServices, bootstrap_candles
 from chalicelib.domain.candles import Candle, Trade
+from chalicelib.domain.metric_catalogue import (
+    FUNCTION_BATCH_FAILURES,
+    FUNCTION_RECORDS,
+    FUNCTION_UNREADABLE_RECORDS,
+    REDIS_PUBLISH_FAILURES,
+    Role,
+)
 from chalicelib.domain.stream_events import (
     CandleInput,
     TimeMarkEvent,
@@ -69,11 +77,13 @@ from chalicelib.domain.stream_events import (
     decode_candle_input,
 )
 from chalicelib.settings import Settings
+from lambdas.record_traces import BatchTraces
 
-SERVICE = "candles"
+SERVICE: Role = "candles"
+"""The service of its logs, and the role and ``function`` label of its metrics."""
 
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="Exchange", service=SERVICE)
+logger = Logger(service=SERVICE, use_rfc3339=True)
+metrics = metrics_for(SERVICE)
 tracer = Tracer(service=SERVICE)
 
 
@@ -124,7 +134,7 @@ def decode_record(record: KafkaEventRecord) -> CandleInput | None:
         logger.error("unreadable record skipped", extra={
             "topic": record.topic, "partition": record.partition, "offset": record.offset,
             "error": str(error)[:500]})
-        metrics.add_metric(name="UnreadableRecords", unit=MetricUnit.Count, value=1)
+        metrics.inc(FUNCTION_UNREADABLE_RECORDS, function=SERVICE)
         return None
 
 
@@ -180,31 +190,39 @@ def _flatten(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    with processor(records=_flatten(event), handler=decode_record):
+    records = _flatten(event)
+    with processor(records=records, handler=decode_record):
         outcomes = processor.process()
     trades: dict[str, list[Trade]] = defaultdict(list)
     marks: dict[str, TimeMarkEvent] = {}
+    traces = BatchTraces()
     for status, decoded, _ in outcomes:
         if status == "success" and isinstance(decoded, TradeEvent):
             trades[decoded.market].append(candle_trade(decoded))
         elif status == "success" and isinstance(decoded, TimeMarkEvent):
             marks[decoded.market] = decoded  # a market's marks come in time order
+    for record in records:
+        traces.add(KafkaEventRecord(record))
     parts = components(get_settings())
-    for market, mark in marks.items():
-        trades[market] += parts.repository.unfolded(market, mark.last_trade_id)
-    result = apply_trades(parts, trades)
-    closed_on_time = close_ended(parts, {m: mark.time_ms for m, mark in marks.items()})
-    metrics.add_metric(name="TradesFolded", unit=MetricUnit.Count, value=result.folded_trades)
-    metrics.add_metric(name="TradesSkipped", unit=MetricUnit.Count,
-                       value=result.skipped_trades)
-    metrics.add_metric(name="CandlesWritten", unit=MetricUnit.Count,
-                       value=result.written_candles)
-    metrics.add_metric(name="CandlesClosedOnTime", unit=MetricUnit.Count, value=closed_on_time)
+    try:
+        for market, mark in marks.items():
+            trades[market] += parts.repository.unfolded(market, mark.last_trade_id)
+        result = apply_trades(parts, trades)
+        closed_on_time = close_ended(parts, {m: mark.time_ms for m, mark in marks.items()})
+    except Exception as error:  # the whole batch is redelivered
+        if isinstance(error, redis.RedisError):
+            metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
+        metrics.inc(FUNCTION_BATCH_FAILURES, len(records), function=SERVICE)
+        raise
     response = processor.response()
+    failed = len(response["batchItemFailures"])
+    metrics.inc(FUNCTION_RECORDS, len(records), function=SERVICE)
+    metrics.inc(FUNCTION_BATCH_FAILURES, failed, function=SERVICE)
+    traces.annotate(tracer)
     logger.info("batch folded", extra={
-        "records": len(outcomes), "failed": len(response["batchItemFailures"]),
+        "records": len(outcomes), "failed": failed,
         "trades_folded": result.folded_trades, "trades_skipped": result.skipped_trades,
-        "candles_written": result.written_candles, "closed_on_time": closed_on_time})
+        "candles_written": result.written_candles, "closed_on_time": closed_on_time,
+        **traces.log_fields()})
     return response

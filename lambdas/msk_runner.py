@@ -11,7 +11,13 @@ runs:
 * a reported failure rewinds that partition to its first failed offset and redelivers
   from there after a pause; everything before it is committed;
 * offsets are committed only after the handler returned, so a crash redelivers (the
-  handlers are idempotent, as they must be in AWS, where delivery is at least once).
+  handlers are idempotent, as they must be in AWS, where delivery is at least once);
+* each record's headers (the correlation id and trace header the matcher sets) go in
+  Lambda's form, a list of ``{key: [byte, ...]}``.
+
+Locally the process logs JSON lines naming the function (``--group``), the handler's
+metrics are served on EXCHANGE_METRICS_PORT (``metrics_for``, when the handler's module
+asks for its recorder), and the Powertools Tracer is off: no X-Ray daemon listens here.
 
     python -m lambdas.msk_runner lambdas.candles.handler --topic market-events --group candles
 """
@@ -22,6 +28,7 @@ import argparse
 import base64
 import importlib
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,11 +37,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from chalicelib.adapters.json_logs import configure_logging
 from chalicelib.adapters.kafka import make_consumer
 from chalicelib.adapters.secrets import get_settings
 from chalicelib.entrypoints.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
+
+# Powertools' Tracer reads it when the handler's module builds one.
+TRACE_DISABLED_VARIABLE = "POWERTOOLS_TRACE_DISABLED"
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -175,7 +186,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--instance-id", help="a static group member's id (optional)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), service=args.group)
+    os.environ.setdefault(TRACE_DISABLED_VARIABLE, "true")
     settings = get_settings()
     runner = MskRunner(load_handler(args.handler),
                        bootstrap_servers=settings.kafka_bootstrap_servers, topics=args.topic,

@@ -125,6 +125,9 @@ FUNCTION_RECORDS = _counter("exchange_function_records_total",
 FUNCTION_BATCH_FAILURES = _counter("exchange_function_batch_failures_total",
                                    "Records a function failed and left for redelivery,"
                                    " by function", ("fanout", "candles"), ("function",))
+FUNCTION_UNREADABLE_RECORDS = _counter("exchange_function_unreadable_records_total",
+                                       "Records a function can never read, logged and"
+                                       " skipped, by function", ("candles",), ("function",))
 STREAM_MESSAGES_SENT = _counter("exchange_stream_messages_sent_total",
                                 "WebSocket messages the fan-out posted to connections",
                                 ("fanout",))

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -19,8 +19,10 @@ from confluent_kafka import Message
 
 from chalicelib.adapters.candles_store import CandleRepository, candle_from_row
 from chalicelib.adapters.market_cache import RECENT_KLINES, RecentKlines
+from chalicelib.adapters.metrics import PrometheusMetrics
 from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.candles import Candle, Interval, Trade
+from chalicelib.domain.metric_catalogue import FUNCTION_UNREADABLE_RECORDS
 from chalicelib.domain.stream_events import (
     DepthEvent,
     KlineEvent,
@@ -357,10 +359,13 @@ def test_a_record_that_can_never_be_read_is_skipped_and_its_trade_taken_from_the
     records = two_markets_records(btc[:2] + btc[3:], eth, b"\xff not an event")
     records.insert(3, (0, "BTCUSDT", json.dumps(legacy).encode()))
     produce(kafka_bootstrap, topic, records)
+    metrics = cast(PrometheusMetrics, candles.metrics)
+    unreadable = metrics.sample(FUNCTION_UNREADABLE_RECORDS, function="candles") or 0
 
     response = invoke(msk_event(read_topic(kafka_bootstrap, topic), kafka_bootstrap))
 
     assert response == {"batchItemFailures": []}
+    assert metrics.sample(FUNCTION_UNREADABLE_RECORDS, function="candles") == unreadable + 2
     assert progress(db) == {"BTCUSDT": 4, "ETHUSDT": 3}
     assert pg_klines(db) == expected_klines(btc + eth)
 
