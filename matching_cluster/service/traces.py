@@ -38,16 +38,19 @@ def command_headers(headers: ReceivedHeaders) -> CommandHeaders | None:
     command published before tracing, or by a test)."""
     if not headers:
         return None
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    kept = tuple((key, value.encode() if isinstance(value, str) else value)
-                 for key, value in pairs if key in _CARRIED and value)
-    values = dict(kept)
-    correlation_id = values.get(KAFKA_HEADER)
-    if correlation_id is None:
+    correlation_id, accepted, kept = b"", b"", []
+    for key, value in headers.items() if isinstance(headers, dict) else headers:
+        if key in _CARRIED and value:
+            raw = value.encode() if isinstance(value, str) else value
+            kept.append((key, raw))
+            if key == KAFKA_HEADER:
+                correlation_id = raw
+            elif key == ACCEPTED_AT_HEADER:
+                accepted = raw
+    if not correlation_id:
         return None
-    accepted = values.get(ACCEPTED_AT_HEADER, b"")
     return CommandHeaders(correlation_id.decode(errors="replace"),
-                          int(accepted) if accepted.isdigit() else None, kept)
+                          int(accepted) if accepted.isdigit() else None, tuple(kept))
 
 
 def command_order_ids(command: OrderCommand) -> list[int]:
