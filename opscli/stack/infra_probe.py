@@ -75,8 +75,11 @@ class InfraProbe:
         self.redis = redis.Redis.from_url(self.config.redis_url,
                                           socket_timeout=TIMEOUT_SECONDS,
                                           socket_connect_timeout=TIMEOUT_SECONDS)
+        # librdkafka's own lines (a broker refusing connections while Kafka is down) go
+        # through this process's JSON log, not raw to stderr.
         self.kafka = AdminClient({"bootstrap.servers": self.config.kafka_bootstrap,
-                                  "socket.timeout.ms": TIMEOUT_SECONDS * 1000})
+                                  "socket.timeout.ms": TIMEOUT_SECONDS * 1000},
+                                 logger=log)
         # The (node, role) series exported last time: a node changing role (a failover)
         # must not leave its old series behind.
         self._node_series: set[tuple[str, str]] = set()
