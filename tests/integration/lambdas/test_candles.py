@@ -3,7 +3,9 @@ delivered by the local MSK runner, folded into PostgreSQL, Redis and kline event
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import random
 import uuid
 from collections import defaultdict
@@ -22,7 +24,7 @@ from chalicelib.adapters.market_cache import RECENT_KLINES, RecentKlines
 from chalicelib.adapters.metrics import PrometheusMetrics
 from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.candles import Candle, Interval, Trade
-from chalicelib.domain.metric_catalogue import FUNCTION_UNREADABLE_RECORDS
+from chalicelib.domain.metric_catalogue import FUNCTION_RECORDS, FUNCTION_UNREADABLE_RECORDS
 from chalicelib.domain.stream_events import (
     DepthEvent,
     KlineEvent,
@@ -32,6 +34,7 @@ from chalicelib.domain.stream_events import (
     decode_trade,
     encode,
 )
+from chalicelib.domain.tracing import KAFKA_HEADER
 from chalicelib.settings import Settings
 from lambdas import candles
 from lambdas.msk_runner import LocalContext, msk_event
@@ -523,3 +526,29 @@ def test_one_second_candles_are_sent_from_every_trade_of_the_seconds_a_batch_tou
         (second + 5000, second + 5999, 60_000_00, 60_000_00, 1, False)]
     events, final = kline_events(read_topic(kafka_bootstrap, topic))
     assert final == all_but_the_newest(events)
+
+
+@pytest.mark.usefixtures("markets")
+def test_a_batch_is_counted_and_logged_with_its_records_correlation_ids(
+        settings: Settings, kafka_bootstrap: str, caplog: pytest.LogCaptureFixture) -> None:
+    topic = settings.market_events_topic
+    create_topic(kafka_bootstrap, topic, 1)
+    btc, _ = sample_trades()
+    # As Lambda sends them: each header a list of byte values; the last trade untraced.
+    records = [{"topic": topic, "partition": 0, "offset": offset, "timestamp": t.time,
+                "timestampType": "CREATE_TIME",
+                "key": base64.b64encode(b"BTCUSDT").decode(),
+                "value": base64.b64encode(t.event()).decode(),
+                "headers": [{KAFKA_HEADER: list(f"req-{offset}".encode())}] if offset < 3 else []}
+               for offset, t in enumerate(btc)]
+    metrics = cast(PrometheusMetrics, candles.metrics)
+    counted = metrics.sample(FUNCTION_RECORDS, function="candles") or 0
+    caplog.set_level(logging.INFO)
+
+    response = invoke({"eventSource": "aws:kafka", "records": {f"{topic}-0": records}})
+
+    assert response == {"batchItemFailures": []}
+    assert metrics.sample(FUNCTION_RECORDS, function="candles") == counted + len(btc)
+    (line,) = [vars(r) for r in caplog.records if r.getMessage() == "batch folded"]
+    assert line["correlation_ids"] == ["req-0", "req-1", "req-2"]
+    assert line["trades_folded"] == len(btc)
