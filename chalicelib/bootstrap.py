@@ -265,3 +265,28 @@ def bootstrap_candles(settings: Settings) -> CandleServices:
         KlineEvents(make_producer(settings.kafka_bootstrap_servers),
                     settings.market_events_topic),
         ClosedKlines(client))
+
+
+@dataclass(frozen=True)
+class AuditorServices:
+    """What the ledger auditor uses: the writer (its passes write their checkpoint and the
+    halt) and its metrics."""
+
+    db: UnitOfWork
+    metrics: MetricsRecorder
+    resources: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        self.resources.close()
+
+
+# A full pass sums the whole ledger: longer than a function's usual statement.
+AUDITOR_LIMITS = DbLimits(connect_timeout_s=3, deadline_s=240, statement_timeout_ms=230_000)
+
+
+def bootstrap_ledger_auditor(settings: Settings) -> AuditorServices:
+    resources = ExitStack()
+    writer = resources.enter_context(Database(
+        settings.database_url, AUDITOR_LIMITS.for_settings(settings), name="writer",
+        min_size=0, max_size=1, autocommit=True))
+    return AuditorServices(writer.transaction, metrics_for("ledger-auditor"), resources)

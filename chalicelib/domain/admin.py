@@ -36,7 +36,8 @@ class Market:
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
-    actor_user_id: int
+    actor_user_id: int | None
+    """None: the exchange itself (the ledger auditor halting withdrawals)."""
     action: str
     target: str
     details: dict[str, Any]

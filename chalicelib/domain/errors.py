@@ -57,6 +57,7 @@ class ErrorCode(IntEnum):
     INVALID_TOKEN = -5007
     CONFLICT = -5008
     INSUFFICIENT_BALANCE = -5009
+    WITHDRAWALS_HALTED = -5010
 
 
 @dataclass(eq=False)  # not frozen: raising sets __traceback__ on the instance

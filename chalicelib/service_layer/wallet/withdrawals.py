@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from chalicelib.adapters import wallet_repo
+from chalicelib.adapters import ledger_audit_repo, wallet_repo
 from chalicelib.adapters.ledger import post_transactions
 from chalicelib.domain.errors import ApiError, conflict, not_found
+from chalicelib.domain.ledger_audit import withdrawals_halted
 from chalicelib.domain.wallet import (
     Withdrawal,
     WithdrawalStatus,
@@ -39,12 +40,18 @@ def request_withdrawal(
     return it and whether it is new. The withdrawal and the lock commit together.
 
     A repeat of ``idempotency_key`` returns the original and locks nothing more; a
-    repeat with another asset, amount or address is a 409.
+    repeat with another asset, amount or address is a 409. While the ledger auditor has
+    halted withdrawals a new request is refused (400 -5010) and nothing is locked.
     """
     check_amount(amount)
     check_withdrawal_target(address, idempotency_key)
     with conn.transaction():
         asset_scale(conn, asset)
+        if ledger_audit_repo.withdrawals_halted(conn):
+            if not ledger_audit_repo.withdrawal_key_used(conn, user_id, idempotency_key):
+                raise withdrawals_halted()
+            original = wallet_repo.withdrawal_by_key(conn, user_id, idempotency_key)
+            return same_withdrawal(original, asset, amount, address), False
         withdrawal = wallet_repo.insert_withdrawal(
             conn, user_id=user_id, asset=asset, amount=amount, address=address,
             idempotency_key=idempotency_key)
@@ -74,10 +81,13 @@ def approve_withdrawal(conn: Conn, *, actor_id: int, withdrawal_id: int) -> With
 
     Above the asset's four-eyes threshold the first approval only records the admin
     (``first_approved_by``; still PENDING) and a second, different admin's pays out.
-    Nobody approves their own withdrawal, nor approves one twice (403).
+    Nobody approves their own withdrawal, nor approves one twice (403). Nothing is
+    approved while the ledger auditor has halted withdrawals (400 -5010).
     """
     with conn.transaction():
         require_admin(conn, actor_id)
+        if ledger_audit_repo.withdrawals_halted(conn):
+            raise withdrawals_halted()
         pending = _lock_pending_withdrawal(conn, withdrawal_id)
         msg = pending.approval_refusal(actor_id)
         if msg is None:
