@@ -112,6 +112,18 @@ class CloudFormation:
                              f"{self._failure_reasons(stack_name, before)}; {RERUN_ADVICE}")
         return Outcome("created" if change_type == "CREATE" else "updated", changes)
 
+    def buckets(self, stack_name: str) -> list[str]:
+        """The S3 buckets the stack created (none when there is no stack)."""
+        if self.status(stack_name) is None:
+            return []
+        paginator = self.client.get_paginator("list_stack_resources")
+        return [resource["PhysicalResourceId"]
+                for page in paginator.paginate(StackName=stack_name)
+                for resource in page["StackResourceSummaries"]
+                if resource["ResourceType"] == "AWS::S3::Bucket"
+                and resource.get("PhysicalResourceId")
+                and resource["ResourceStatus"] != "DELETE_COMPLETE"]
+
     def delete(self, stack_name: str) -> bool:
         """Delete the stack and wait; False when there was none."""
         if self.status(stack_name) is None:

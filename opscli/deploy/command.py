@@ -21,6 +21,7 @@ from opscli.deploy.packaging import (
     DeployBucket,
     PackagingError,
     as_sent,
+    empty_bucket,
     package_api,
     point_code_at_s3,
     render_json,
@@ -36,9 +37,12 @@ from opscli.deploy.stages import (
     stack_parameters,
 )
 from opscli.deploy.summary import StackLine, render_summary
+from opscli.observability.rules import RulesError, with_rules
 
 Report = Callable[[str], None]
-DEPLOY_ERRORS = (StackError, PlanError, PackagingError, manifests.ManifestError)
+DEPLOY_ERRORS = (StackError, PlanError, PackagingError, manifests.ManifestError, RulesError)
+# Its rule groups namespace takes iac/observability/rules/*.yml (opscli/observability/rules.py).
+OBSERVABILITY_STACK = "observability"
 
 
 class CredentialsError(Exception):
@@ -117,9 +121,12 @@ class Deployment:
                                    self.plan.region)
 
     def templates(self, api_template: Path) -> dict[str, str]:
-        """Each stack's template text; the api stack's with its code in the bucket."""
+        """Each stack's template text; the api stack's with its code in the bucket, the
+        observability stack's with the Prometheus rule files."""
         texts = {s.name: s.template_path.read_text() for s in self.plan.stacks
                  if s.name != API_STACK}
+        texts[OBSERVABILITY_STACK] = render_json(
+            with_rules(parse_template(texts[OBSERVABILITY_STACK])))
         api = parse_template(api_template.read_text())
         if self.bucket.exists():
             point_code_at_s3(api, self.bucket, api_template.parent)
@@ -273,9 +280,15 @@ def destroy(stage: str, region: str | None, yes: bool, report: Report) -> int:
     report(f"credentials: account {account}, region {plan.region}")
     cloudformation = CloudFormation(session.client("cloudformation"), report)
     stacks = list(reversed(plan.stacks))
+    s3 = session.client("s3")
     for number, stack in enumerate(stacks, start=1):
         name = stack.stack_name(stage)
         report(f"[{number}/{len(stacks)}] {stack.name}: deleting {name}")
+        # CloudFormation deletes only an empty bucket (the log delivery's backups).
+        for bucket_name in cloudformation.buckets(name):
+            versions = empty_bucket(s3, bucket_name)
+            report(f"[{number}/{len(stacks)}] {stack.name}: emptied s3://{bucket_name} "
+                   f"({versions} object versions)")
         deleted = cloudformation.delete(name)
         report(f"[{number}/{len(stacks)}] {stack.name}: {'deleted' if deleted else 'absent'}")
     bucket = DeployBucket(session.client("s3"), stage, account, plan.region)

@@ -4,6 +4,7 @@ Job before the matcher (iac/README.md, last section)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -141,7 +142,9 @@ def set_image(overlay: Path, image: str) -> None:
         entry.update(newName=repository, newTag=tag)
     others = [i for i in document.get("images", []) if i.get("name") != IMAGE_NAME]
     document["images"] = [*others, entry]
-    kustomization.write_text(yaml.safe_dump(document, sort_keys=False))
+    # JSON (which kustomize reads as YAML) quotes every string: a commit's short sha made
+    # of digits only (0867754) would otherwise reach kustomize as a number and fail.
+    kustomization.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def kustomize(overlay: Path) -> str:

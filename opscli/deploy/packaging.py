@@ -100,16 +100,22 @@ class DeployBucket:
         """Delete every object version and the bucket; how many versions went."""
         if not self.exists():
             return 0
-        deleted = 0
-        paginator = self.s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.name):
-            versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                        for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            if versions:
-                self.s3.delete_objects(Bucket=self.name, Delete={"Objects": versions})
-                deleted += len(versions)
+        deleted = empty_bucket(self.s3, self.name)
         self.s3.delete_bucket(Bucket=self.name)
         return deleted
+
+
+def empty_bucket(s3: Any, name: str) -> int:
+    """Delete every object version in a bucket; how many went."""
+    deleted = 0
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=name):
+        versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if versions:
+            s3.delete_objects(Bucket=name, Delete={"Objects": versions})
+            deleted += len(versions)
+    return deleted
 
 
 def point_code_at_s3(template: dict[str, Any], bucket: DeployBucket, base: Path) -> None:

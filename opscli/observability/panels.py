@@ -44,6 +44,18 @@ OVERVIEW = Dashboard(
              "max(exchange_withdrawals_halted)"),
         stat("Consumer lag", "Commands waiting for the matcher, all partitions.",
              "sum(exchange_matcher_consumer_lag_messages)"),
+        stat("Order placement availability", "Share of order placements (POST) not"
+             " answered 5xx over 5 minutes; objective 99.9% (docs/operations.md).",
+             "exchange:order_placement_availability:ratio_rate5m", unit="percentunit"),
+        stat("Orders settled within 500 ms", "Share of orders settled within 500 ms of"
+             " acceptance over 5 minutes; objective 99%.",
+             "exchange:order_end_to_end_within_target:ratio_rate5m", unit="percentunit"),
+        stat("Market data within 1 s", "Share of events fanned out within 1 s of"
+             " settlement over 5 minutes; objective 99%.",
+             "exchange:stream_delivery_within_target:ratio_rate5m", unit="percentunit"),
+        stat("End-to-end p99", "Order end-to-end latency, 99th percentile over 5 minutes;"
+             " the SLO's alert fires above 0.5 s.",
+             "exchange:order_end_to_end_seconds:p99_5m", unit="s"),
         panel("Orders per second", "Orders the API accepted and refused.",
               Query(per_second(f"exchange_orders_accepted_total{{{MARKET}}}"), "accepted"),
               Query(zero_while(per_second(f"exchange_orders_rejected_total{{{MARKET}}}"),
@@ -179,6 +191,9 @@ API = Dashboard(
               Query(zero_while(per_second("exchange_function_batch_failures_total",
                                           "function"), ANY_SCRAPED),
                     "{{function}} failed"),
+              Query(zero_while(per_second("exchange_function_unreadable_records_total",
+                                          "function"), ANY_SCRAPED),
+                    "{{function}} unreadable, skipped"),
               unit="ops"),
     ))
 

@@ -56,6 +56,7 @@ from moto.kafka.responses import KafkaResponse
 from moto.server import ThreadedMotoServer
 
 from opscli.deploy.stages import API_STACK, STACKS, TEMPLATES_DIR, parse_template
+from opscli.observability.rules import namespace_data
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 REGION = "us-east-1"
@@ -118,6 +119,25 @@ MOTO_CANNOT_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
         "GroupId", "IpProtocol", "FromPort", "ToPort", "DestinationSecurityGroupId")),
     "AWS::CloudWatch::Alarm": ("no CloudFormation model in moto", ("AlarmActions", "Threshold")),
     "AWS::SNS::Subscription": ("no CloudFormation model in moto", ("Protocol", "TopicArn")),
+    "AWS::SNS::TopicPolicy": ("no CloudFormation model in moto", ("Topics", "PolicyDocument")),
+    "AWS::S3::BucketPolicy": ("no CloudFormation model in moto", ("Bucket", "PolicyDocument")),
+    "AWS::APS::Workspace": ("no CloudFormation model in moto",
+                            ("AlertManagerDefinition", "KmsKeyArn")),
+    "AWS::APS::RuleGroupsNamespace": ("no CloudFormation model in moto", ("Workspace", "Data")),
+    "AWS::APS::Scraper": ("no CloudFormation model in moto",
+                          ("ScrapeConfiguration", "Source", "Destination")),
+    "AWS::EKS::AccessEntry": ("no CloudFormation model in moto",
+                              ("ClusterName", "PrincipalArn", "Username")),
+    "AWS::Grafana::Workspace": ("no CloudFormation model in moto",
+                                ("AuthenticationProviders", "DataSources", "RoleArn")),
+    "AWS::OpenSearchService::Domain": ("no CloudFormation model in moto", (
+        "EncryptionAtRestOptions", "NodeToNodeEncryptionOptions", "DomainEndpointOptions",
+        "VPCOptions")),
+    "AWS::KinesisFirehose::DeliveryStream": ("no CloudFormation model in moto", (
+        "AmazonopensearchserviceDestinationConfiguration",
+        "DeliveryStreamEncryptionConfigurationInput")),
+    "AWS::Logs::SubscriptionFilter": ("no CloudFormation model in moto",
+                                      ("LogGroupName", "DestinationArn", "RoleArn")),
     "AWS::Serverless::Api": (SAM, ("DefinitionBody", "MethodSettings", "AccessLogSetting")),
     "AWS::Serverless::Function": (SAM, ("CodeUri", "Handler", "Role")),
     "AWS::Lambda::Permission": (f"it names a function made by {SAM}",
@@ -384,6 +404,15 @@ def test_the_matcher_runs_this_commit_from_the_stacks_image_repository(
               if d["kind"] in ("StatefulSet", "Job")
               for container in d["spec"]["template"]["spec"]["containers"]}
     assert images == {f"{uri}:{sha}"}
+
+
+def test_the_workspace_gets_the_repositorys_prometheus_rules(
+        aws_env: dict[str, str], first_deploy: subprocess.CompletedProcess[str]) -> None:
+    body = client(aws_env, "cloudformation").get_template(
+        StackName="exchange-dev-observability")["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+
+    assert template["Resources"]["PrometheusRules"]["Properties"]["Data"] == namespace_data()
 
 
 def test_a_second_deploy_changes_nothing(aws_env: dict[str, str],

@@ -246,6 +246,11 @@ def stage_types(stage: str) -> dict[str, int]:
         types[stage_setting("streaming.yaml", "StageSettings", stage, "BrokerType")] = \
             template("streaming.yaml")["Resources"]["Cluster"]["Properties"][
                 "NumberOfBrokerNodes"]
+    # The log search domain's data nodes and, in prod, its dedicated masters.
+    search = template("observability.yaml")["Mappings"]["StageLogSearch"][stage]
+    types[search["InstanceType"].removesuffix(".search")] = search["InstanceCount"]
+    if search["Masters"]:
+        types[search["MasterType"].removesuffix(".search")] = search["Masters"]
     return types
 
 
