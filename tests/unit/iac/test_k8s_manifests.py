@@ -519,9 +519,12 @@ def test_network_policies_allow_exactly_the_needed_traffic(rendered: Rendered) -
                 assert rule["to"] == [{"ipBlock": {"cidr": vpc}}], "inside the VPC only"
     ingress = rendered.one("NetworkPolicy", "matcher")["spec"]["ingress"]
     (port,) = matcher_container(rendered)["ports"]
-    assert ingress == [{"from": [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": "monitoring"}}}],
-        "ports": [{"port": port["name"], "protocol": "TCP"}]}]
+    metrics = [{"port": port["name"], "protocol": "TCP"}]
+    assert ingress == [
+        {"from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "monitoring"}}}], "ports": metrics},
+        # Amazon Managed Prometheus' collector, from its ENIs in the private subnets.
+        {"from": [{"ipBlock": {"cidr": vpc}}], "ports": metrics}]
     assert "ingress" not in rendered.one("NetworkPolicy", "migrations")["spec"]
 
 
@@ -540,6 +543,19 @@ def api_partitions(stage: str) -> dict[str, str]:
         prod, dev = variables[key]["Fn::If"][1:]
         values[key] = prod if stage == "prod" else dev
     return values
+
+
+def test_the_managed_collector_may_only_read_the_namespaces_pods(rendered: Rendered) -> None:
+    role = rendered.one("Role", "aps-collector")
+    binding = rendered.one("RoleBinding", "aps-collector")
+
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "exchange"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                              "verbs": ["get", "list", "watch"]}]
+    assert binding["roleRef"]["name"] == "aps-collector"
+    # The user observability.yaml's ScraperAccessEntry maps the collector's role to.
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                                    "name": "aps-collector-user"}]
 
 
 def test_the_partition_counts_agree_with_their_source(rendered: Rendered) -> None:
