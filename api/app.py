@@ -20,6 +20,7 @@ from chalicelib.bootstrap import bootstrap_api
 from chalicelib.entrypoints import ws_routes
 from chalicelib.entrypoints.http import (
     account_routes,
+    admin_audit_routes,
     admin_fee_routes,
     admin_routes,
     auth_routes,
@@ -52,7 +53,7 @@ for blueprint in (public_routes, auth_routes, wallet_routes, account_routes, ord
                   admin_routes, market_routes, market_history_routes, market_kline_routes,
                   market_ticker_routes,
                   limits_fees_routes, user_stream_routes,
-                  order_replace_routes, admin_fee_routes,
+                  order_replace_routes, admin_fee_routes, admin_audit_routes,
                   sapi_routes, order_list_routes, prevented_match_routes, docs_routes):
     app.register_blueprint(blueprint.routes)
 # Chalice's WebSocket support is behind a feature flag; its handlers live on the app.
