@@ -32,7 +32,8 @@ RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted((RULES_DIR / "tests").glob("*.yml"))
 OPERATIONS = REPO / "docs" / "operations.md"
 RUNBOOK_PREFIX = "docs/operations.md#"
-BUILT_IN = {"up"}
+# Prometheus' own series, and the process collector's that every local process exports.
+BUILT_IN = {"up", "process_start_time_seconds"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 # What an expression holds besides metric names.
 STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
