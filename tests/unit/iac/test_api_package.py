@@ -41,7 +41,8 @@ CLUSTER_PATH = "exchange-{stage}/7f3c2a10-1b2c-4d5e-8f90-a1b2c3d4e5f6-3"
 API_FUNCTIONS = {"APIHandler", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"}
 ADDED_FUNCTIONS = {"CandlesFunction": "lambdas.candles.handler",
                    "FanoutFunction": "lambdas.fanout.handler",
-                   "SweeperFunction": "lambdas.sweeper.handler"}
+                   "SweeperFunction": "lambdas.sweeper.handler",
+                   "LedgerAuditorFunction": "lambdas.ledger_auditor.handler"}
 # iac/README.md "What the processes read in AWS", for a Lambda (AWS_REGION is Lambda's).
 SERVICE_VARIABLES = {"EXCHANGE_ENV", "DATABASE_SECRET_ARN", "DATABASE_HOST",
                      "DATABASE_READ_HOST", "DATABASE_PORT", "EXCHANGE_DB_NAME",
@@ -318,6 +319,9 @@ def test_every_function_traces_and_has_a_concurrency_cap_smaller_in_dev(
     # The sweeper runs alone: two sweeps would race to republish the same commands.
     assert dev["SweeperFunction"]["ReservedConcurrentExecutions"] == 1
     assert prod["SweeperFunction"]["ReservedConcurrentExecutions"] == 1
+    # Each audit pass continues from the previous one's checkpoint.
+    assert dev["LedgerAuditorFunction"]["ReservedConcurrentExecutions"] == 1
+    assert prod["LedgerAuditorFunction"]["ReservedConcurrentExecutions"] == 1
     caps = [function["ReservedConcurrentExecutions"] for function in prod.values()]
     # Lambda keeps 100 of an account's 1,000 default concurrency unreserved.
     assert sum(caps) <= 900
@@ -369,13 +373,28 @@ def test_the_sweeper_runs_every_minute(package: Package) -> None:
         "Schedule": "rate(1 minute)", "Description": f"exchange-{package.stage} order sweeper"}}
 
 
+def test_the_ledger_auditor_runs_every_minute_with_the_functions_login_only(
+        package: Package) -> None:
+    stage = package.stage
+    (event,) = functions(package)["LedgerAuditorFunction"]["Events"].values()
+    allowed = grants(package, template_role(package, "LedgerAuditorFunction"))
+
+    assert event == {"Type": "Schedule", "Properties": {
+        "Schedule": "rate(1 minute)", "Description": f"exchange-{stage} ledger auditor"}}
+    assert allowed["secretsmanager:GetSecretValue"] == {
+        f"<{stage}:FunctionsDbSecretArn>", f"<{stage}:SigningSecretArn>",
+        f"<{stage}:CacheAuthSecretArn>"}
+    assert not any(action.startswith("kafka") for action in allowed)
+
+
 # ------------------------------------------------------------------ the bundle
 def test_the_one_bundle_holds_the_api_the_functions_and_their_dependencies(
         package: Package) -> None:
     assert {"app.py", "chalicelib/__init__.py", "chalicelib/settings.py",
             "chalicelib/adapters/migrations.py", "chalicelib/migrations/0001_core_schema.sql",
             "lambdas/__init__.py", "lambdas/candles.py", "lambdas/fanout.py",
-            "lambdas/sweeper.py"} <= package.bundle
+            "lambdas/sweeper.py", "lambdas/ledger_auditor.py",
+            "chalicelib/migrations/0013_ledger_audit.sql"} <= package.bundle
     for dependency in ("pydantic_core/", "confluent_kafka/", "psycopg_binary/", "argon2/",
                        "cryptography/", "aws_lambda_powertools/", "aws_msk_iam_sasl_signer/"):
         assert any(name.startswith(dependency) for name in package.bundle), dependency
@@ -430,8 +449,9 @@ def test_the_api_reads_its_own_login_and_writes_only_the_orders_topic(package: P
 def test_each_function_role_names_its_topics_group_and_login(package: Package) -> None:
     stage = package.stage
     cluster = export(stage, "KafkaClusterArn")
-    roles = {name: template_role(package, name) for name in ADDED_FUNCTIONS}
-    candles, fanout, sweeper = (grants(package, roles[name]) for name in ADDED_FUNCTIONS)
+    candles, fanout, sweeper = (grants(package, template_role(package, name))
+                                for name in ("CandlesFunction", "FanoutFunction",
+                                             "SweeperFunction"))
 
     assert candles["kafka-cluster:ReadData"] == {kafka_arn(stage, "topic", "market-events")}
     assert candles["kafka-cluster:WriteData"] == {kafka_arn(stage, "topic", "market-events")}
