@@ -37,6 +37,7 @@ from opscli.deploy.stages import (
     stack_parameters,
 )
 from opscli.deploy.summary import StackLine, render_summary
+from opscli.observability import grafana
 from opscli.observability.rules import RulesError, with_rules
 
 Report = Callable[[str], None]
@@ -206,9 +207,23 @@ def deploy(stage: str, region: str | None, dry_run: bool, image: str | None,
             zip(plan.stacks, ordered(plan, run.templates(sam)), strict=True), start=1):
         run.run_stack(number, stack, text)
     where = finish_manifests(run, image, kube_context)
+    publish_dashboards(run)
     domain = plan.stack("edge").overrides.get("DomainName", "")
     print(render_summary(stage, account, plan.region, run.lines, run.outputs, domain, where))
     return 0
+
+
+def publish_dashboards(run: Deployment) -> None:
+    """iac/observability/dashboards into the stage's Managed Grafana; a workspace that does
+    not answer yet (Identity Center not enabled, say) is reported, not a failed deploy."""
+    outputs = run.outputs.get(OBSERVABILITY_STACK, {})
+    if run.dry_run or "GrafanaWorkspaceId" not in outputs:
+        return
+    try:
+        grafana.publish_to_stage(run.session, outputs, run.plan.region, run.report)
+    except (ClientError, BotoCoreError, grafana.GrafanaError, OSError) as exc:
+        run.report(f"dashboards: not published ({exc}); once the workspace answers: "
+                   f".venv/bin/python -m opscli.observability.grafana --stage {run.plan.stage}")
 
 
 def ordered(plan: StagePlan, texts: dict[str, str]) -> list[str]:
