@@ -19,9 +19,10 @@ transaction is still open; a checkpoint at 101 would skip 100 for ever. Each led
 transaction records the database transaction that posted it (``xact_id``, migration 0013),
 and "new" means: visible to this pass, not visible in the last pass's snapshot
 (``pg_visible_in_snapshot``). That is exact whatever order transactions commit in, needs no
-safety window or waiting, and the index on ``xact_id`` starts the scan at the last
-snapshot's xmin (every older transaction was visible in it). A checkpoint whose snapshot
-lies in the future (the database restored into another cluster) is ignored.
+safety window or waiting, and the index on ``xact_id`` finds those transactions
+directly: the ones running at the last snapshot (its xip list) and the ones started after
+it (from its xmax). A checkpoint whose snapshot lies in the future (the database restored
+into another cluster) is ignored.
 
 What the incremental pass cannot see: a balance row or an order changed around the ledger
 (a bug, or someone with the owner's login), and an account no new entry touches. So a
