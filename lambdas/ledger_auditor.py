@@ -84,6 +84,10 @@ def _loop(services: AuditorServices, interval_s: float, full: bool, full_every: 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logger.info("ledger auditor started", extra={"interval_s": interval_s})
+    try:
+        ledger_audit.record_last_known(services.metrics, services.db)
+    except BackendUnavailableError as outage:
+        logger.warning("database unavailable at start", extra={"error": str(outage)})
     while not stop.is_set():
         try:
             audit(services, full=full, full_every=full_every)

@@ -159,6 +159,15 @@ def record_metrics(metrics: MetricsRecorder, audited: Audited, now_s: float) -> 
             metrics.set(spec, value, asset=asset)
 
 
+def record_last_known(metrics: MetricsRecorder, db: UnitOfWork) -> None:
+    """At start, before this process's first pass: the result and the halt the database
+    holds from the last pass (a fresh gauge reads 0, which would say "broken")."""
+    with db() as conn:
+        status = audit_status(conn)
+    metrics.set(catalogue.LEDGER_AUDIT_OK, 1.0 if status.ok else 0.0)
+    metrics.set(catalogue.WITHDRAWALS_HALTED, 1.0 if status.withdrawals_halted else 0.0)
+
+
 def audit_status(conn: Conn) -> AuditStatus:
     """What the auditor last found and whether withdrawals are halted (admin)."""
     state = repo.audited_so_far(conn)

@@ -215,3 +215,20 @@ def test_one_pass_at_a_time(auditor: UnitOfWork, db: Conn, db_url: str, alice: i
 
     assert skipped.skipped
     assert not audit(auditor).result.skipped
+
+
+def test_a_restarted_auditor_reports_what_the_database_holds_before_its_first_pass(
+        auditor: UnitOfWork, db: Conn, alice: int) -> None:
+    fresh = PrometheusMetrics("ledger-auditor", process_metrics=False)
+    ledger_audit.record_last_known(fresh, auditor)
+    assert (fresh.sample(catalogue.LEDGER_AUDIT_OK),
+            fresh.sample(catalogue.WITHDRAWALS_HALTED)) == (1, 0)
+    deposit(db, alice, 10, "d-1")
+    db.execute("UPDATE balances SET available = available + 1 WHERE user_id = %s", (alice,))
+    assert audit(auditor).result.halted
+
+    restarted = PrometheusMetrics("ledger-auditor", process_metrics=False)
+    ledger_audit.record_last_known(restarted, auditor)
+
+    assert (restarted.sample(catalogue.LEDGER_AUDIT_OK),
+            restarted.sample(catalogue.WITHDRAWALS_HALTED)) == (0, 1)
