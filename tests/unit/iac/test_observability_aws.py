@@ -10,6 +10,8 @@ Rendered as CloudFormation would create it (tests/unit/iac/test_cluster_edge_obs
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,13 @@ import pytest
 import yaml
 
 from opscli.deploy.stages import TEMPLATES_DIR, parse_template
-from opscli.observability.rules import RULES_DIR, RulesError, rule_groups, with_rules
+from opscli.observability.rules import (
+    RULES_DIR,
+    RulesError,
+    namespace_data,
+    rule_groups,
+    with_rules,
+)
 from tests.unit.iac.test_cluster_edge_observability import Rendered, export
 
 ALERTS_RULES_JOB = "matcher"  # iac/observability/rules: MatcherDown reads up{job="matcher"}
@@ -52,6 +60,19 @@ def test_the_deploy_sends_every_group_of_the_rule_files_to_the_workspace() -> No
                for group in yaml.safe_load(path.read_text())["groups"]]
     assert sent == on_disk
     assert {rule.get("alert") for group in sent for rule in group["rules"]} >= {"MatcherDown"}
+
+
+def test_promtool_accepts_the_rules_as_the_workspace_gets_them(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: run scripts/install.sh (Debian's prometheus)")
+    sent = tmp_path / "exchange.yml"
+    sent.write_text(namespace_data())
+
+    result = subprocess.run([promtool, "check", "rules", str(sent)], capture_output=True,
+                            text=True, check=False, timeout=60)
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_committed_template_holds_no_copy_of_the_rules() -> None:
@@ -198,6 +219,15 @@ def test_firehose_unpacks_cloudwatchs_batches_into_the_encrypted_private_domain(
     assert domain["NodeToNodeEncryptionOptions"] == {"Enabled": True}
     assert domain["DomainEndpointOptions"]["EnforceHTTPS"] is True
     assert domain["VPCOptions"]["SecurityGroupIds"] == ["ref:LogSearchSecurityGroup"]
+    # IAM decides who indexes: with fine-grained access control on, Firehose's role would
+    # be refused until mapped inside OpenSearch.
+    assert "AdvancedSecurityOptions" not in domain
+    access, = domain["AccessPolicies"]["Statement"]
+    assert access["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    index = [s for s in role_statements(rendered, "LogDeliveryRole")
+             if "es:ESHttpPost" in s["Action"]]
+    assert index[0]["Resource"] == ["getatt:LogSearchDomain.Arn",
+                                    "getatt:LogSearchDomain.Arn/*"]
 
 
 @pytest.mark.parametrize(("stage", "zones", "masters"), [("dev", 1, False), ("prod", 3, True)])
