@@ -19,9 +19,9 @@ from typing import cast
 import psycopg
 import redis
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from chalicelib.adapters.json_logs import configure_logging
+from chalicelib.adapters.kafka import make_admin
 from chalicelib.adapters.metrics import MetricsRecorder, metrics_for
 from chalicelib.domain import metric_catalogue as catalogue
 from chalicelib.settings import Settings
@@ -77,9 +77,8 @@ class InfraProbe:
                                           socket_connect_timeout=TIMEOUT_SECONDS)
         # librdkafka's own lines (a broker refusing connections while Kafka is down) go
         # through this process's JSON log, not raw to stderr.
-        self.kafka = AdminClient({"bootstrap.servers": self.config.kafka_bootstrap,
-                                  "socket.timeout.ms": TIMEOUT_SECONDS * 1000},
-                                 logger=log)
+        self.kafka = make_admin(self.config.kafka_bootstrap,
+                                **{"socket.timeout.ms": TIMEOUT_SECONDS * 1000, "logger": log})
         # The (node, role) series exported last time: a node changing role (a failover)
         # must not leave its old series behind.
         self._node_series: set[tuple[str, str]] = set()

@@ -150,4 +150,6 @@ def test_the_launcher_starts_each_process_as_its_role(test_settings: Settings) -
 
     assert roles == {"matcher": "matcher", "sweeper": "functions", "api": "api",
                      "ws-gateway": "api", "fanout": "functions", "candles": "functions",
-                     "market-maker": None, "db-watchdog": None}
+                     "market-maker": None, "db-watchdog": None,
+                     "ledger-auditor": "functions", "infra-probe": None,
+                     "prometheus": None}
