@@ -157,7 +157,7 @@ def run_exchange_action(action: str, settings: Settings, config: StackConfig) ->
         for process in processes:
             ready.append(process.is_ready())
             state = "ready" if ready[-1] else "stopped"
-            print(f"{process.name:<9} {state:<19} {process.address:<16} log: {process.log_path}")
+            print(f"{process.name:<14} {state:<7} {process.address:<24} log: {process.log_path}")
         return 0 if all(ready) else 1
     lifecycle.up(config)
     keys = seed(settings)
@@ -169,6 +169,9 @@ def run_exchange_action(action: str, settings: Settings, config: StackConfig) ->
     api = f"http://127.0.0.1:{settings.api_port}"
     print(f"\nThe exchange is up. Open {api}/api/v3/exchangeInfo\n"
           f"Demo API keys (READ, TRADE): {settings.state_dir / 'demo' / 'keys.json'}\n"
+          f"Metrics and alerts: http://127.0.0.1:{settings.prometheus_port}/alerts"
+          " (dashboards: iac/observability/dashboards)\n"
+          f"Follow an order: .venv/bin/exchange logs --order ID\n"
           f"Stop it with: .venv/bin/exchange down")
     return 0
 
