@@ -17,11 +17,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from chalicelib.adapters.ledger import post_transaction
 from chalicelib.adapters.postgres import API_LIMITS, Database, DbLimits
 from chalicelib.domain.errors import BackendUnavailableError
-from chalicelib.domain.ledger import AccountKind as Kind
-from chalicelib.domain.ledger import AccountRef, Bucket, Posting
 from chalicelib.domain.orders import (
     NewOrder,
     OrderType,
@@ -29,11 +26,11 @@ from chalicelib.domain.orders import (
     Side,
     TimeInForce,
 )
-from chalicelib.service_layer import admin, order_intake, orders
+from chalicelib.service_layer import order_intake, orders
 from chalicelib.service_layer.order_intake import Intake, Wait
 from chalicelib.service_layer.retries import in_transaction
 from chalicelib.settings import Settings
-from tests.integration.service_layer import count, make_user, user_account
+from tests.integration.service_layer import btcusdt_buyer, count, user_account
 from tests.support.fakes.clock import SleeplessClock
 from tests.support.fakes.publisher import FakePublisher
 from tests.support.ledger import assert_ledger_invariants
@@ -206,20 +203,7 @@ def test_a_read_only_server_is_no_writer(test_settings: Settings) -> None:
 
 @pytest.fixture
 def buyer(db: Conn) -> int:
-    actor = make_user(db, admin=True)
-    admin.create_asset(db, actor_id=actor, symbol="BTC", scale=8, name="Bitcoin")
-    admin.create_asset(db, actor_id=actor, symbol="USDT", scale=6, name="Tether")
-    admin.create_market(db, actor_id=actor, symbol="BTCUSDT", base="BTC", quote="USDT",
-                        tick_size=10_000, lot_size=10_000, min_qty=10_000,
-                        max_qty=1000 * BTC, min_notional=5 * USDT, maker_fee_ppm=1_000,
-                        taker_fee_ppm=1_000)
-    user = make_user(db)
-    with db.transaction():
-        post_transaction(db, "DEPOSIT", "funding", [
-            Posting(AccountRef.system(Kind.DEPOSIT_CLEARING, "USDT"), Bucket.AVAILABLE,
-                    -20_000 * USDT),
-            Posting(AccountRef.user(user, "USDT"), Bucket.AVAILABLE, 20_000 * USDT)])
-    return user
+    return btcusdt_buyer(db)
 
 
 @pytest.fixture

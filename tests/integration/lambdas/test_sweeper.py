@@ -12,21 +12,19 @@ import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from chalicelib.adapters.ledger import post_transaction
 from chalicelib.adapters.metrics import PrometheusMetrics
 from chalicelib.bootstrap import SweeperServices, bootstrap_sweeper
 from chalicelib.domain.errors import ApiError
-from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
 from chalicelib.domain.metric_catalogue import SWEEPER_REPUBLISHED
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import NewOrder, OrderType, SelfTradePrevention, Side, TimeInForce
 from chalicelib.domain.tracing import ACCEPTED_AT_HEADER, KAFKA_HEADER
-from chalicelib.service_layer import admin, order_intake
+from chalicelib.service_layer import order_intake
 from chalicelib.service_layer.order_intake import Intake, Wait
 from chalicelib.settings import Settings
 from lambdas.sweeper import sweep
 from tests.integration.matching.support import create_topic, read_topic
-from tests.integration.service_layer import make_user
+from tests.integration.service_layer import btcusdt_buyer
 from tests.support.fakes.clock import SleeplessClock
 from tests.support.fakes.publisher import FakePublisher
 from tests.support.ledger import assert_ledger_invariants
@@ -38,19 +36,7 @@ BTC, USDT = 10**8, 10**6
 @pytest.fixture
 def stuck_order(db: Conn, db_url: str) -> int:
     """An order whose command is committed and unpublished (the broker was out of reach)."""
-    actor = make_user(db, admin=True)
-    admin.create_asset(db, actor_id=actor, symbol="BTC", scale=8, name="Bitcoin")
-    admin.create_asset(db, actor_id=actor, symbol="USDT", scale=6, name="Tether")
-    admin.create_market(db, actor_id=actor, symbol="BTCUSDT", base="BTC", quote="USDT",
-                        tick_size=10_000, lot_size=10_000, min_qty=10_000,
-                        max_qty=1000 * BTC, min_notional=5 * USDT, maker_fee_ppm=1_000,
-                        taker_fee_ppm=1_000)
-    user = make_user(db)
-    with db.transaction():
-        post_transaction(db, "DEPOSIT", "funding", [
-            Posting(AccountRef.system(AccountKind.DEPOSIT_CLEARING, "USDT"), Bucket.AVAILABLE,
-                    -20_000 * USDT),
-            Posting(AccountRef.user(user, "USDT"), Bucket.AVAILABLE, 20_000 * USDT)])
+    user = btcusdt_buyer(db)
     down = FakePublisher()
     down.up = False
 

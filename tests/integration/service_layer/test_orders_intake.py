@@ -10,9 +10,7 @@ from contextlib import AbstractContextManager
 import psycopg
 import pytest
 
-from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.errors import ApiError, ErrorCode
-from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
 from chalicelib.domain.orders import (
     CommandKind,
     Market,
@@ -22,33 +20,19 @@ from chalicelib.domain.orders import (
     Side,
     TimeInForce,
 )
-from chalicelib.service_layer import admin, order_intake
+from chalicelib.service_layer import order_intake
 from chalicelib.service_layer.order_intake import Intake, OrderKey, Wait
 from tests.support.fakes.clock import SleeplessClock
 from tests.support.fakes.publisher import FakePublisher
 
-from . import Conn, count, make_user, user_account
+from . import Conn, btcusdt_buyer, count, user_account
 
 BTC, USDT = 10**8, 10**6
 
 
 @pytest.fixture
 def alice(db: Conn) -> int:
-    actor = make_user(db, admin=True)
-    admin.create_asset(db, actor_id=actor, symbol="BTC", scale=8, name="Bitcoin")
-    admin.create_asset(db, actor_id=actor, symbol="USDT", scale=6, name="Tether")
-    admin.create_market(db, actor_id=actor, symbol="BTCUSDT", base="BTC", quote="USDT",
-                        tick_size=10_000, lot_size=10_000, min_qty=10_000,
-                        max_qty=1000 * BTC, min_notional=5 * USDT, maker_fee_ppm=1_000,
-                        taker_fee_ppm=1_000)
-    user = make_user(db)
-    with db.transaction():
-        post_transaction(db, "DEPOSIT", "funding", [
-            Posting(AccountRef.system(AccountKind.DEPOSIT_CLEARING, "USDT"), Bucket.AVAILABLE,
-                    -20_000 * USDT),
-            Posting(AccountRef.user(user, "USDT"), Bucket.AVAILABLE, 20_000 * USDT),
-        ])
-    return user
+    return btcusdt_buyer(db)
 
 
 @pytest.fixture
