@@ -34,12 +34,10 @@ from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.entrypoints.http.middleware import logger as api_logger
 from chalicelib.settings import Settings
 from tests.e2e.conftest import ApiKey, Caller, fund
-from tests.e2e.test_order_intake import watermarks
+from tests.e2e.test_order_intake import LIMIT_BUY, watermarks
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
-LIMIT_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-             "quantity": "0.5", "price": "20000", "newOrderRespType": "ACK"}
 
 
 @pytest.fixture
