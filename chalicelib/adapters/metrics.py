@@ -122,9 +122,10 @@ class EmfMetrics:
         if set(labels) != set(spec.labels):
             raise ValueError(f"{spec.name} takes labels {spec.labels}, not {tuple(labels)}")
         with single_metric(name=spec.name, unit=_EMF_UNITS[spec.unit], value=value,
-                           namespace=self.namespace,
-                           default_dimensions={"service": self.role, **labels}):
-            pass
+                           namespace=self.namespace) as metric:
+            # Written when the block ends: one line, the labels as its dimensions.
+            for name, label in {"service": self.role, **labels}.items():
+                metric.add_dimension(name=name, value=label)
 
 
 _served: dict[Role, PrometheusMetrics] = {}
