@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
 import signal
@@ -30,6 +29,7 @@ from confluent_kafka import Producer
 from chalicelib.settings import Settings
 from matching_cluster.service.consumer import Matcher
 from tests.conftest import as_role
+from tests.support.http_get import http_get
 from tests.support.polling import wait_until
 
 from .conftest import Topics
@@ -94,15 +94,6 @@ def matcher_process(
     if process.proc is not None and process.proc.poll() is None:
         process.kill()
 
-
-def http_get(port: str, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
 
 
 def http_status(port: str, path: str) -> int:
