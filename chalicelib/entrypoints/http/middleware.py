@@ -1,6 +1,7 @@
 """Every API response passes here: request weight per IP, errors in the API's format,
 the correlation id (``X-Correlation-Id``, on every answer and every log line of the
-request), and the request's metrics."""
+request, and an annotation of the request's X-Ray subsegment in Lambda), and the
+request's metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from chalice.app import Request, Response
 
 from chalicelib.bootstrap import Services, outage_of
@@ -22,6 +23,8 @@ from chalicelib.entrypoints.http.telemetry import RequestTelemetry
 from chalicelib.service_layer.correlation import correlated
 
 logger = Logger(service="exchange-api")
+# Off outside Lambda (no X-Ray daemon locally): its subsegments are then dummies.
+tracer = Tracer(service="exchange-api")
 
 # Request weights as Binance counts them; unlisted routes weigh 1.
 ROUTE_WEIGHTS: dict[tuple[str, str], int] = {
@@ -169,7 +172,11 @@ def api_middleware(services: Callable[[], Services],
         # Thread-safe keys: `chalice local` serves each request on a thread of its own.
         logger.thread_safe_append_keys(**{LOG_FIELD: correlation})
         try:
-            with correlated(correlation):
+            route = request.context.get("resourcePath", request.path)
+            with correlated(correlation), tracer.provider.in_subsegment(
+                    f"## {request.method} {route}") as segment:
+                # Annotated, so X-Ray finds a request's trace by the id a client reports.
+                segment.put_annotation(LOG_FIELD, correlation)
                 response = answer(request, get_response)
             response.headers[HTTP_HEADER] = correlation
             svc = built()
