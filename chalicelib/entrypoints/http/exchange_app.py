@@ -7,6 +7,7 @@ replaces them whole (``app.use_services``) with a clock or publisher of its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,13 @@ class ExchangeApp(Chalice):
         for path in CATCH_ALL_PATHS:
             self.route(path, methods=list(EVERY_METHOD), content_types=list(CONTENT_TYPES))(
                 with_api_errors(unknown_route))
+
+    def _configure_log_level(self) -> None:
+        """Chalice names its logger after the app, and Powertools the API's logger after
+        its service: both are ``exchange-api``. Chalice would set it to ERROR outside debug
+        (again whenever an app is made while stdout is another stream, as in tests),
+        silencing the API's own INFO lines: an order accepted or refused."""
+        self.log.setLevel(logging.DEBUG if self.debug else logging.INFO)
 
     @property
     def services(self) -> Services:

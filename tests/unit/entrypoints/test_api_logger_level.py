@@ -1,0 +1,28 @@
+"""The API's own INFO lines survive Chalice: its app logger is the API's Powertools logger."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+import pytest
+
+from chalicelib.entrypoints.http.exchange_app import ExchangeApp
+from chalicelib.entrypoints.http.middleware import logger as api_logger
+
+pytestmark = pytest.mark.unit
+
+
+def unbuilt() -> object:
+    raise AssertionError("no request is made")
+
+
+def test_making_an_app_keeps_the_api_logger_at_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another stdout than the one Powertools' handler writes to: Chalice then thinks its
+    # logger unconfigured and sets its level (to ERROR, before the fix).
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    app = ExchangeApp(api_logger.name, build=unbuilt)  # type: ignore[arg-type]
+    app.debug = False
+
+    assert logging.getLogger(api_logger.name).isEnabledFor(logging.INFO)
