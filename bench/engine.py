@@ -9,19 +9,28 @@ checked) before timing; the timed runs replay it on fresh books.
 
 Prints a few human lines, then as its last line a JSON object with at least
 ``commands``, ``seconds``, ``ops_per_s``, ``trades``, ``p50_us``, ``p99_us``.
-``ops_per_s`` is the best of ``--repeat`` runs calling ``apply()`` once per command,
+``ops_per_s`` is the best of ``--repeat`` runs calling ``apply()`` once per command
+(``cpu_ops_per_s`` the same runs per CPU second of the process),
 dropping each command's events right away; ``batch_ops_per_s`` calls ``apply_batch()``
 on ``--batch`` commands at a time, keeping a batch's events alive until the next (as a
 consumer persisting per Kafka poll would). Latencies come from one more pass that
 times every ``apply()`` call (timer overhead included).
+
+``--stream-file PATH`` also writes the stream (prefill included) as text for other
+engines, such as bench/exchange_core's Java harness on exchange-core's books (see
+``write_stream_file``). ``trades``, ``traded_lots`` and ``trades_digest`` (SHA-256 of
+maker id, taker id, price in ticks and size in lots per trade, as big-endian int64s)
+describe the trades of the timed part, so other engines can be checked against them.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import random
+import struct
 import sys
 import time
 from pathlib import Path
@@ -31,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chalicelib.domain.orders import MarketSpec, OrderType, Side, TimeInForce
 from matching_cluster.engine import (
     Accepted,
+    AmendOrder,
     CancelOrder,
     CancelReplace,
     Command,
@@ -192,21 +202,108 @@ def generate(commands: int, seed: int) -> tuple[list[Command], list[Command]]:
     return prefill, [gen.next() for _ in range(commands)]
 
 
+STREAM_FORMAT = "exchange-stream v1"
+
+
+def _stream_line(cmd: Command) -> str:
+    """One command as a CSV line, prices in ticks and sizes in lots (exchange-core's longs).
+
+    P,order,user,B|S,price,size,GTC|IOC   place a limit order
+    C,order,user                          cancel
+    M,order,user,new order,price,size     cancel-replace: new id, price and size, no priority
+    R,order,user,new size                 reduce the order's original size (AmendOrder)
+    """
+    tick, lot = SPEC.tick_size, SPEC.lot_size
+    if type(cmd) is PlaceOrder and cmd.order_type is OrderType.LIMIT and cmd.tif in (
+            TimeInForce.GTC, TimeInForce.IOC):
+        side = "B" if cmd.side is Side.BUY else "S"
+        return (f"P,{cmd.order_id},{cmd.user_id},{side},{cmd.price // tick},"
+                f"{cmd.qty // lot},{cmd.tif.value}")
+    if type(cmd) is CancelOrder:
+        return f"C,{cmd.order_id},{cmd.user_id}"
+    if type(cmd) is CancelReplace:
+        return (f"M,{cmd.order_id},{cmd.user_id},{cmd.new_order_id},{cmd.price // tick},"
+                f"{cmd.qty // lot}")
+    if type(cmd) is AmendOrder:
+        return f"R,{cmd.order_id},{cmd.user_id},{cmd.new_qty // lot}"
+    raise ValueError(f"the stream file format has no line for {cmd!r}")
+
+
+def write_stream_file(path: Path, prefill: list[Command], stream: list[Command]) -> None:
+    """Writes a header, ``prefill <n>``, then one line per command (prefill first)."""
+    with path.open("w", encoding="ascii") as out:
+        out.write(f"# {STREAM_FORMAT} tick={SPEC.tick_size} lot={SPEC.lot_size}\n")
+        out.write(f"prefill {len(prefill)}\n")
+        out.writelines(_stream_line(cmd) + "\n" for cmd in prefill)
+        out.writelines(_stream_line(cmd) + "\n" for cmd in stream)
+
+
+def _parse_stream_line(line: str) -> Command:
+    fields = line.rstrip("\n").split(",")
+    op, order_id, user_id = fields[0], int(fields[1]), int(fields[2])
+    tick, lot = SPEC.tick_size, SPEC.lot_size
+    if op == "P":
+        side = Side.BUY if fields[3] == "B" else Side.SELL
+        return PlaceOrder(order_id, user_id, side, price=int(fields[4]) * tick,
+                          qty=int(fields[5]) * lot, tif=TimeInForce(fields[6]))
+    if op == "C":
+        return CancelOrder(order_id, user_id)
+    if op == "M":
+        return CancelReplace(order_id, user_id, int(fields[3]), int(fields[4]) * tick,
+                             int(fields[5]) * lot)
+    if op == "R":
+        return AmendOrder(order_id, user_id, int(fields[3]) * lot)
+    raise ValueError(f"unknown stream line {line!r}")
+
+
+def read_stream_file(path: Path) -> tuple[list[Command], list[Command]]:
+    """Reads what ``write_stream_file`` wrote: (prefill, timed stream)."""
+    with path.open(encoding="ascii") as lines:
+        header = next(lines)
+        if not header.startswith(f"# {STREAM_FORMAT} "):
+            raise ValueError(f"{path}: not an {STREAM_FORMAT} file")
+        prefill_count = int(next(lines).split()[1])
+        commands = [_parse_stream_line(line) for line in lines]
+    return commands[:prefill_count], commands[prefill_count:]
+
+
+def trade_summary(prefill: list[Command], stream: list[Command]) -> tuple[int, int, str]:
+    """Trades of the timed part: count, lots traded and the digest of their sequence."""
+    book = _fresh_book(prefill)
+    digest = hashlib.sha256()
+    pack = struct.Struct(">4q").pack
+    tick, lot = SPEC.tick_size, SPEC.lot_size
+    trades = lots = 0
+    for cmd in stream:
+        for e in book.apply(cmd):
+            if type(e) is Trade:
+                trades += 1
+                lots += e.qty // lot
+                digest.update(pack(e.maker_order_id, e.taker_order_id, e.price // tick,
+                                   e.qty // lot))
+    return trades, lots, digest.hexdigest()
+
+
 def _fresh_book(prefill: list[Command]) -> OrderBook:
     book = OrderBook(SPEC)
     book.apply_batch(prefill)
     return book
 
 
-def run_per_command(prefill: list[Command], stream: list[Command]) -> tuple[float, str]:
-    """One ``apply()`` call per command; events are dropped as an adapter would after use."""
+def run_per_command(prefill: list[Command],
+                    stream: list[Command]) -> tuple[float, float, str]:
+    """One ``apply()`` call per command; events are dropped as an adapter would after use.
+
+    Returns wall seconds, CPU seconds of the process and the book's state hash.
+    """
     book = _fresh_book(prefill)
     apply = book.apply
+    cpu_start = time.process_time()
     start = time.perf_counter()
     for cmd in stream:
         apply(cmd)
     seconds = time.perf_counter() - start
-    return seconds, book.state_hash()
+    return seconds, time.process_time() - cpu_start, book.state_hash()
 
 
 def run_batched(prefill: list[Command], stream: list[Command], batch: int) -> tuple[float, str]:
@@ -254,10 +351,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="commands per apply_batch() call in the batched runs")
     parser.add_argument("--no-gc", action="store_true",
                         help="disable the cyclic GC while timing (the engine makes no cycles)")
+    parser.add_argument("--stream-file", type=Path,
+                        help="also write the stream (prefill first) to this file")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
     prefill, stream = generate(args.commands, args.seed)
+    if args.stream_file:
+        write_stream_file(args.stream_file, prefill, stream)
     mix: dict[str, int] = {}
     for cmd in stream:
         name = type(cmd).__name__
@@ -271,11 +372,13 @@ def main(argv: list[str] | None = None) -> None:
         gc.disable()
     hashes = set()
     per_command: list[float] = []
+    per_command_cpu: list[float] = []
     batched: list[float] = []
     for _ in range(args.repeat):
         gc.collect()
-        seconds, digest = run_per_command(prefill, stream)
+        seconds, cpu_seconds, digest = run_per_command(prefill, stream)
         per_command.append(seconds)
+        per_command_cpu.append(cpu_seconds)
         hashes.add(digest)
         gc.collect()
         seconds, digest = run_batched(prefill, stream, args.batch)
@@ -286,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
     samples.sort()
     if len(hashes) != 1:
         raise SystemExit("non-deterministic: runs of the same stream ended differently")
+    summary_trades, traded_lots, trades_digest = trade_summary(prefill, stream)
+    if summary_trades != trades:
+        raise SystemExit("non-deterministic: two runs of the same stream traded differently")
 
     best = min(per_command)
     best_batched = min(batched)
@@ -295,10 +401,14 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(best, 4),
         "ops_per_s": round(len(stream) / best),
         "median_ops_per_s": round(len(stream) / sorted(per_command)[len(per_command) // 2]),
+        "cpu_seconds": round(min(per_command_cpu), 4),
+        "cpu_ops_per_s": round(len(stream) / min(per_command_cpu)),
         "batch_seconds": round(best_batched, 4),
         "batch_ops_per_s": round(len(stream) / best_batched),
         "batch_size": args.batch,
         "trades": trades,
+        "traded_lots": traded_lots,
+        "trades_digest": trades_digest,
         "trading_commands_pct": round(100 * trading / len(stream), 2),
         "mix_pct": {k: round(100 * v / len(stream), 1) for k, v in sorted(mix.items())},
         "prefill": len(prefill),
@@ -312,6 +422,8 @@ def main(argv: list[str] | None = None) -> None:
         "python": sys.version.split()[0],
         "state_hash": hashes.pop(),
     }
+    if args.stream_file:
+        result["stream_file"] = str(args.stream_file)
     print(f"{result['ops_per_s']:,} cmds/s with apply() per command (best of {args.repeat}), "
           f"{result['batch_ops_per_s']:,} cmds/s with apply_batch({args.batch}); "
           f"p50 {result['p50_us']} us, p99 {result['p99_us']} us, "
