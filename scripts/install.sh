@@ -78,6 +78,17 @@ install_kafka_jars() {
   touch "$stamp"
 }
 
+# bench/exchange_core builds its jar when first run; fetching what Maven needs for that
+# here lets the engine comparison build offline later.
+install_exchange_core_bench_deps() {
+  local pom="$ROOT/bench/exchange_core/pom.xml" stamp
+  stamp="$STAMPS/exchange-core-bench-$(sha256sum "$pom" | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  say "fetching the exchange-core benchmark's Maven dependencies"
+  mvn -q -B -f "$pom" dependency:go-offline
+  touch "$stamp"
+}
+
 install_python_env() {
   local stamp
   stamp="$STAMPS/venv-$(cat pyproject.toml | sha256sum | cut -c1-16)"
@@ -126,6 +137,7 @@ install_toxiproxy() {
 install_debian_packages
 disable_system_prometheus
 install_kafka_jars
+install_exchange_core_bench_deps
 install_python_env
 install_checkov
 install_kustomize
