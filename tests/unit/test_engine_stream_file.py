@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -11,19 +9,12 @@ import pytest
 
 from chalicelib.domain.orders import Side
 from matching_cluster.engine import AmendOrder, CancelAll
-
-BENCH_ENGINE = Path(__file__).resolve().parents[2] / "bench" / "engine.py"
+from tests.support.bench_scripts import load_bench_script
 
 
 @pytest.fixture(scope="module")
 def bench_engine() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_engine", BENCH_ENGINE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("engine")
 
 
 def test_a_written_stream_reads_back_as_the_same_commands(
