@@ -9,7 +9,6 @@ its own, and fresh Kafka topic names.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,13 @@ from chalicelib.adapters.migrations import apply_migrations
 from chalicelib.settings import DbRole, Settings
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
+from tests.support.topics import (
+    SessionTopics,
+    delete_topics,
+    delete_topics_named,
+    left_behind,
+    session_topic_name,
+)
 
 TESTS_DIR = Path(__file__).resolve().parent
 # Two test sessions at once (say, two checkouts) need their own database and Redis db:
@@ -109,5 +115,27 @@ def kafka_bootstrap(stack: StackConfig) -> str:
 
 
 @pytest.fixture
-def topic_name() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
+def topic_name(kafka_bootstrap: str) -> Iterator[str]:
+    """A fresh topic name; the topic and every topic named from it by a suffix are
+    deleted when the test ends."""
+    name = session_topic_name("test")
+    yield name
+    delete_topics_named(kafka_bootstrap, name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail a session that left topics of its own on the broker (they are deleted)."""
+    if not SessionTopics.used:
+        return
+    bootstrap = StackConfig.from_settings(Settings()).kafka_bootstrap
+    remaining = left_behind(bootstrap)
+    if remaining:
+        delete_topics(bootstrap, remaining)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (f"tests left {len(remaining)} Kafka topic(s) behind (now deleted): "
+                   f"{', '.join(remaining)}")
+        if reporter is not None:
+            reporter.write_sep("!", message, red=True)
+        else:
+            print(message)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

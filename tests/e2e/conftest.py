@@ -26,19 +26,21 @@ from chalicelib.bootstrap import Services, bootstrap_api
 from chalicelib.entrypoints.http.exchange_app import ExchangeApp
 from chalicelib.settings import PROJECT_ROOT, Settings
 from tests.conftest import as_role
+from tests.support.topics import delete_topics, session_topic_name
 
 API_DIR = PROJECT_ROOT / "api"
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def api_settings(test_settings: Settings) -> Settings:
-    """The test settings with an `orders` topic of the e2e run's own."""
-    topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
+def api_settings(test_settings: Settings) -> Iterator[Settings]:
+    """The test settings with an `orders` topic of the e2e run's own (deleted at the end)."""
+    topic = session_topic_name("orders-e2e")
     admin = AdminClient({"bootstrap.servers": test_settings.kafka_bootstrap_servers})
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(
         timeout=30)
-    return test_settings.model_copy(update={"orders_topic": topic, "order_result_wait_ms": 300})
+    yield test_settings.model_copy(update={"orders_topic": topic, "order_result_wait_ms": 300})
+    delete_topics(test_settings.kafka_bootstrap_servers, [topic])
 
 
 @pytest.fixture(scope="session")
@@ -220,7 +222,7 @@ def matcher(api_app: ExchangeApp, api_settings: Settings, db_url: str,
     from matching_cluster.service.bootstrap import bootstrap_matcher
     from matching_cluster.service.consumer import MatcherConfig
 
-    topic = f"orders-e2e-{uuid.uuid4().hex[:8]}"
+    topic = session_topic_name("orders-e2e")
     admin = AdminClient({"bootstrap.servers": api_settings.kafka_bootstrap_servers})
     names = [topic, f"{topic}-market", f"{topic}-order"]
     created = admin.create_topics(
@@ -249,3 +251,4 @@ def matcher(api_app: ExchangeApp, api_settings: Settings, db_url: str,
         stop.set()
         thread.join(30)
         api_app.use_services(bootstrap_api(api_settings))
+        delete_topics(api_settings.kafka_bootstrap_servers, names)
