@@ -6,6 +6,12 @@ then their PLACE commands go through ``apply_batch`` (engine + ONE settlement
 transaction per batch, as the matcher runs it) in batches of ``--batch``. No Kafka: this
 isolates what a batch costs in Python and PostgreSQL, the matcher's main limit.
 
+CPU per command is reported for this process (``time.process_time``) and for the
+PostgreSQL backend serving its connection (``pg_backend_pid()`` -> ``/proc/<pid>/stat``
+utime + stime; the server runs on this machine), so the split is visible. WAL writer and
+standby CPU are not in those figures. ``--profile FILE`` writes a cProfile of the timed
+batches.
+
     .venv/bin/python bench/settlement.py --batch 8
     .venv/bin/python bench/settlement.py --batch 500
 
@@ -15,7 +21,9 @@ Prints progress lines, then as its LAST line one JSON object. Never fails on a t
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import os
 import random
 import sys
 import time
@@ -45,7 +53,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--markets", type=int, default=2)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of the timed batches here")
     return parser.parse_args()
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """utime + stime of a local process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -67,19 +82,33 @@ def main() -> None:
                     slices=[PartitionSlice(0, epoch, commands[:WARMUP], WARMUP)], clock=clock)
         timed = commands[WARMUP:]
         batches = 0
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        backend = int(row[0]) if row else 0
+        profile = cProfile.Profile() if args.profile else None
+        pg_started = backend_cpu_seconds(backend)
+        cpu_started = time.process_time()
         started = time.perf_counter()
+        if profile:
+            profile.enable()
         for start in range(0, len(timed), args.batch):
             chunk = timed[start:start + args.batch]
             apply_batch(conn, books, metrics, topic="bench", slices=[
                 PartitionSlice(0, epoch, chunk, WARMUP + start + len(chunk))], clock=clock)
             batches += 1
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        pg_cpu = backend_cpu_seconds(backend) - pg_started
+        if profile:
+            profile.disable()
+            profile.dump_stats(args.profile)
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()
     print(json.dumps({
         "bench": "settlement", "commands": len(timed), "batch": args.batch,
         "markets": args.markets, "seed": args.seed, "seconds": round(seconds, 3),
         "commands_per_s": round(len(timed) / seconds), "ms_per_batch": round(
-            seconds / batches * 1000, 2), "trades": int(trades[0]) if trades else 0}))
+            seconds / batches * 1000, 2), "trades": int(trades[0]) if trades else 0,
+        "cpu_ms_per_command": round(cpu / len(timed) * 1000, 4),
+        "pg_cpu_ms_per_command": round(pg_cpu / len(timed) * 1000, 4)}))
 
 
 if __name__ == "__main__":
