@@ -30,6 +30,7 @@ the queries and the snapshot.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -366,14 +367,20 @@ class OrderBook(Matching, StopOrders, OrderLists):
                              o.remaining))
 
     def _cancel_replace(self, cmd: CancelReplace) -> None:
+        """The most frequent command, so kept flat: ``_remove``, the ``OrderDone``, the
+        ``Accepted`` and, when the new price does not cross, ``_rest`` are written out
+        inline; a crossing one goes through ``_submit_limit`` to match."""
         orders = self._orders
-        o = orders.get(cmd.order_id)
+        old_id = cmd.order_id
+        o = orders.get(old_id)
         price = cmd.price
         qty = cmd.qty
+        new_id = cmd.new_order_id
         if (
-            o is None or o.user_id != cmd.user_id or cmd.new_order_id in orders
-            or cmd.new_order_id in self._stops or cmd.order_id in self._siblings
-            or cmd.order_id in self._pending or not (
+            o is None or o.user_id != cmd.user_id or new_id in orders
+            or (self._stops and new_id in self._stops)
+            or (self._siblings and old_id in self._siblings)
+            or (self._pending and old_id in self._pending) or not (
                 type(price) is int and type(qty) is int
                 and not price % self._tick and not qty % self._lot
                 and self._min_qty <= qty <= self._max_qty and price * qty >= self._min_price_qty
@@ -381,18 +388,58 @@ class OrderBook(Matching, StopOrders, OrderLists):
         ):
             self._reject_replace(cmd, o)
             return
-        self._remove(o)
-        remaining = o.remaining
+        if o.is_buy:
+            own_side, opp = self._bids, self._asks
+            key = price
+        else:
+            own_side, opp = self._asks, self._bids
+            key = -price
+        # Out of its level (as _remove).
+        levels = own_side.levels
+        old_price = o.price
+        level = levels[old_price]
+        del level[old_id]
+        if not level:
+            del levels[old_price]
+            old_key = own_side.sign * old_price
+            keys = own_side.keys
+            if keys[-1] == old_key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, old_key)]
+        del orders[old_id]
+        own = o.own
+        del own[old_id]  # type: ignore[union-attr]
+        user_id, side, remaining = o.user_id, o.side, o.remaining
         seq = self._seq
-        self._out.append(_new(OrderDone, (seq, o.order_id, o.user_id, o.side, _CANCELED,
-                                          o.qty - remaining, o.filled_quote, remaining)))
-        self._seq = seq + 1
+        out = self._out
+        out.append(_new(OrderDone, (seq, old_id, user_id, side, _CANCELED, o.qty - remaining,
+                                    o.filled_quote, remaining)))
+        out.append(_new(Accepted, (seq + 1, new_id, user_id, side, o.order_type, _GTC, price,
+                                   qty, 0)))
+        self._seq = seq + 2
         # The cancelled order's object is free now: recycle it for its replacement.
-        o.order_id = cmd.new_order_id
+        o.order_id = new_id
         o.price = price
         o.qty = o.remaining = qty
         o.filled_quote = 0
-        self._submit_limit(o, _GTC)
+        opp_keys = opp.keys
+        if opp_keys and opp_keys[-1] >= -key:
+            self._submit_limit(o, _GTC, accept=False)
+            return
+        # Rests without trading (as _rest).
+        new_level = levels.get(price)
+        if new_level is None:
+            levels[price] = {new_id: o}
+            keys = own_side.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        else:
+            new_level[new_id] = o
+        orders[new_id] = o
+        own[new_id] = o  # type: ignore[index]
 
     def _reject_replace(self, cmd: CancelReplace, o: _Order | None) -> None:
         if o is None or o.user_id != cmd.user_id:

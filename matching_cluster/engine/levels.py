@@ -55,9 +55,6 @@ _EXPIRED_STP = DoneReason.EXPIRED_STP
 _REJECTED_POST_ONLY = DoneReason.REJECTED_POST_ONLY
 _EXPIRED_IN_LIST = DoneReason.EXPIRED_IN_LIST
 _STOP_TYPES = frozenset(t for t in OrderType if t.is_conditional)
-_SIDES = (_BUY, _SELL)
-_TIFS = (_GTC, _IOC, _FOK)
-_STPS = (_STP_NONE, _EXPIRE_TAKER, _EXPIRE_MAKER, _EXPIRE_BOTH)
 
 # "No limit" for the base side of a MARKET order sized by quote amount.
 _UNLIMITED = 1 << 256
@@ -103,10 +100,11 @@ class _BookSide:
 
 
 def _valid_enums(cmd: PlaceOrder) -> bool:
-    """Identity checks: a plain "BUY" string would compare equal but is not accepted."""
+    """Members only: a plain "BUY" string would compare equal but is not accepted (an
+    enum with members cannot be subclassed, so the exact type says it is a member)."""
     return (
-        any(cmd.side is v for v in _SIDES) and any(cmd.tif is v for v in _TIFS)
-        and any(cmd.stp is v for v in _STPS)
+        type(cmd.side) is Side and type(cmd.tif) is TimeInForce
+        and type(cmd.stp) is SelfTradePrevention
     )
 
 

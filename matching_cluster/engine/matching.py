@@ -7,6 +7,8 @@ calling these methods costs no more than before they moved here.
 
 from __future__ import annotations
 
+from bisect import insort
+
 from chalicelib.domain.orders import FEE_RATE_SCALE, SelfTradePrevention, Side, TimeInForce
 
 from .events import Accepted, OrderDone, PreventedMatch, Trade
@@ -49,12 +51,13 @@ class Matching(BookState):
             self._out.append(_new(Accepted, (seq, o.order_id, o.user_id, o.side, o.order_type,
                                              tif, o.price, o.qty, 0)))
             self._seq = seq + 1
+        price = o.price
         if o.is_buy:
             opp = self._asks
-            limit_key = -o.price
+            limit_key = -price
         else:
             opp = self._bids
-            limit_key = o.price
+            limit_key = price
         keys = opp.keys
         if keys and keys[-1] >= limit_key:  # crosses the opposite best price
             if o.order_type is _LIMIT_MAKER:
@@ -71,10 +74,29 @@ class Matching(BookState):
             if stop == _STOP_STP:
                 self._emit_done(o, _EXPIRED_STP)
                 return
-        if tif is _GTC:
-            self._rest(o)
-        else:
+        if tif is not _GTC:
             self._emit_done(o, _EXPIRED_IOC if tif is _IOC else _EXPIRED_FOK)
+            return
+        # Rests (as _rest, written out: most orders end here).
+        order_id = o.order_id
+        own_side = self._bids if o.is_buy else self._asks
+        levels = own_side.levels
+        level = levels.get(price)
+        if level is None:
+            levels[price] = {order_id: o}
+            key = -limit_key
+            keys = own_side.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        else:
+            level[order_id] = o
+        self._orders[order_id] = o
+        own = o.own  # set if this object is recycled from the same user's cancelled order
+        if own is None:
+            own = o.own = self._own_orders(o.user_id)
+        own[order_id] = o
 
     def _work_market(self, order_id: int, user_id: int, side: Side, stp: SelfTradePrevention,
                      qty: int, quote_qty: int, cap: int) -> None:
