@@ -19,6 +19,7 @@ import exchange.core2.core.orderbook.OrderBookNaiveImpl;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
@@ -40,7 +41,7 @@ import java.util.function.Supplier;
  * written by {@code bench/engine.py --stream-file}, and checks that both trade alike.
  *
  * <pre>java -jar target/exchange-core-bench.jar STREAM [--passes N] [--warmup W]
- *     [--replace cancel-place|move]</pre>
+ *     [--replace cancel-place|move] [--trades-out PREFIX]</pre>
  *
  * <p>The file's prices are ticks and sizes lots: the books only compare and add them, so
  * a spec with both scales at 1 sees exactly the engine's market. One reused OrderCommand
@@ -54,8 +55,10 @@ import java.util.function.Supplier;
  * id and remaining size: cheaper, but a different stream (later commands naming the new id
  * are sent to the moved order; trades are reported under the stream's ids).
  *
- * <p>Timing: the current thread's CPU time (ThreadMXBean) and wall time, best of the
- * timed passes. The last output line is JSON; the exit status is 1 when the two books
+ * <p>Timing: the current thread's CPU time (ThreadMXBean), the process's (garbage
+ * collector and JIT compiler included) and wall time, best of the timed passes.
+ * {@code --trades-out PREFIX} writes each book's trades to PREFIX.naive.csv and
+ * PREFIX.direct.csv (maker id, taker id, price, size per line) to find where streams part. The last output line is JSON; the exit status is 1 when the two books
  * disagree on the trades (count, lots or the digest of maker id, taker id, price, size).
  */
 public final class StreamBench {
@@ -143,6 +146,8 @@ public final class StreamBench {
         long lots;
         final MessageDigest digest;
         final ByteBuffer record = ByteBuffer.allocate(32);
+        // Each trade as "maker,taker,price,size", when asked for (--trades-out).
+        List<String> lines;
         // Native moves only: the stream id an order (by its book id) is known by now.
         final Map<Long, Long> streamIdOf = new HashMap<>();
 
@@ -200,6 +205,9 @@ public final class StreamBench {
                 trades.record.clear();
                 trades.record.putLong(maker).putLong(takerId).putLong(e.price).putLong(e.size);
                 trades.digest.update(trades.record.array());
+                if (trades.lines != null) {
+                    trades.lines.add(maker + "," + takerId + "," + e.price + "," + e.size);
+                }
             }
         }
     }
@@ -266,7 +274,10 @@ public final class StreamBench {
         }
     }
 
-    /** One pass: fresh book, untimed prefill, timed stream. Returns {cpu ns, wall ns}. */
+    /**
+     * One pass: fresh book, untimed prefill, timed stream. Returns {thread CPU ns, wall ns,
+     * process CPU ns}: the process's also counts the JVM's garbage collector and compiler.
+     */
     private long[] pass(String impl, Trades trades) {
         IOrderBook book = newBook(impl);
         OrderCommand cmd = new OrderCommand();
@@ -275,6 +286,9 @@ public final class StreamBench {
             apply(book, cmd, ignored, i);
         }
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        var os = (com.sun.management.OperatingSystemMXBean)
+                ManagementFactory.getOperatingSystemMXBean();
+        long process0 = os.getProcessCpuTime();
         long cpu0 = threads.getCurrentThreadCpuTime();
         long wall0 = System.nanoTime();
         for (int i = prefill; i < total; i++) {
@@ -282,17 +296,27 @@ public final class StreamBench {
         }
         long wall = System.nanoTime() - wall0;
         long cpu = threads.getCurrentThreadCpuTime() - cpu0;
-        return new long[] {cpu, wall};
+        return new long[] {cpu, wall, os.getProcessCpuTime() - process0};
     }
 
-    private Map<String, Object> measure(String impl, int warmup, int passes) {
+    private Map<String, Object> measure(String impl, int warmup, int passes, Path tradesOut)
+            throws IOException {
         Trades checked = new Trades(true);
+        if (tradesOut != null) {
+            checked.lines = new ArrayList<>();
+        }
         pass(impl, checked);
+        if (tradesOut != null) {
+            try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(tradesOut))) {
+                checked.lines.forEach(out::println);
+            }
+        }
         for (int w = 1; w < warmup; w++) {
             pass(impl, new Trades(false));
         }
         long bestCpu = Long.MAX_VALUE;
         long bestWall = Long.MAX_VALUE;
+        long bestProcess = Long.MAX_VALUE;
         for (int p = 0; p < passes; p++) {
             Trades counted = new Trades(false);
             long[] times = pass(impl, counted);
@@ -301,11 +325,14 @@ public final class StreamBench {
             }
             bestCpu = Math.min(bestCpu, times[0]);
             bestWall = Math.min(bestWall, times[1]);
+            bestProcess = Math.min(bestProcess, times[2]);
         }
         int commands = total - prefill;
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("cpu_seconds", bestCpu / 1e9);
         out.put("cpu_ops_per_s", Math.round(commands / (bestCpu / 1e9)));
+        out.put("process_cpu_seconds", bestProcess / 1e9);
+        out.put("process_cpu_ops_per_s", Math.round(commands / (bestProcess / 1e9)));
         out.put("seconds", bestWall / 1e9);
         out.put("ops_per_s", Math.round(commands / (bestWall / 1e9)));
         out.put("trades", checked.count);
@@ -329,17 +356,19 @@ public final class StreamBench {
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
             System.err.println("usage: StreamBench STREAM [--passes N] [--warmup W] "
-                    + "[--replace cancel-place|move]");
+                    + "[--replace cancel-place|move] [--trades-out PREFIX]");
             System.exit(2);
         }
         int passes = 3;
         int warmup = 2;
         String replace = "cancel-place";
+        String tradesOut = null;
         for (int a = 1; a + 1 < args.length; a += 2) {
             switch (args[a]) {
                 case "--passes" -> passes = Integer.parseInt(args[a + 1]);
                 case "--warmup" -> warmup = Integer.parseInt(args[a + 1]);
                 case "--replace" -> replace = args[a + 1];
+                case "--trades-out" -> tradesOut = args[a + 1];
                 default -> throw new IllegalArgumentException("unknown option " + args[a]);
             }
         }
@@ -348,8 +377,10 @@ public final class StreamBench {
         }
         Path file = Path.of(args[0]);
         StreamBench bench = new StreamBench(file, replace.equals("move"));
-        Map<String, Object> naive = bench.measure("naive", warmup, passes);
-        Map<String, Object> direct = bench.measure("direct", warmup, passes);
+        Map<String, Object> naive = bench.measure("naive", warmup, passes,
+                tradesOut == null ? null : Path.of(tradesOut + ".naive.csv"));
+        Map<String, Object> direct = bench.measure("direct", warmup, passes,
+                tradesOut == null ? null : Path.of(tradesOut + ".direct.csv"));
         boolean agree = naive.get("trades").equals(direct.get("trades"))
                 && naive.get("traded_lots").equals(direct.get("traded_lots"))
                 && naive.get("trades_digest").equals(direct.get("trades_digest"));
