@@ -59,6 +59,7 @@ from chalicelib.service_layer.ports import (
     Sender,
     Subscriptions,
 )
+from chalicelib.service_layer.recent_markets import RecentMarkets
 from chalicelib.service_layer.stream_fanout import FanoutContext
 from chalicelib.service_layer.tokens import TokenConfig
 from chalicelib.settings import Settings
@@ -92,6 +93,8 @@ class Services:
     """The sender posting to WebSocket clients through the management API at a URL."""
     metrics: MetricsRecorder
     """The API's metrics (requests, order outcomes, rate-limit refusals)."""
+    recent_markets: RecentMarkets = field(default_factory=lambda: RecentMarkets(time.monotonic))
+    """Markets as order placements last read them (checked again by each placement)."""
     resources: ExitStack = field(default_factory=ExitStack)
     """What the bootstrap opened, closed with the services."""
 
@@ -102,7 +105,8 @@ class Services:
     def intake(self) -> order_intake.Intake:
         # The time module is intake's waiting clock: monotonic() and sleep() are all it needs.
         return order_intake.Intake(self.db, self.publisher, time,
-                                   self.settings.order_result_wait_ms / 1000)
+                                   self.settings.order_result_wait_ms / 1000,
+                                   self.recent_markets)
 
     def close(self) -> None:
         self.resources.close()

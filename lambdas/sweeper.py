@@ -1,9 +1,11 @@
-"""Republishes order commands that a crash left committed but unpublished.
+"""Republishes order commands the matcher has not applied a while after they were
+committed (a publish that failed or a crash left them only in the outbox).
 
 In AWS an EventBridge schedule invokes `handler`; locally `python -m lambdas.sweeper`
 runs the same sweep in a loop, serving its metrics on EXCHANGE_METRICS_PORT when set.
 Republishing is always safe: the matcher applies each command id once. A republished
-command carries its stored accept time and the correlation id ``sweep-<command id>``.
+command carries its stored accept time and the correlation id ``sweep-<command id>``,
+and is sent again only after the threshold has passed once more.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each function runs in the caller's transaction; none commits.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -84,6 +84,45 @@ def insert_order(conn: Conn, order: NewOrder, locked: int, spend_cap: int,
     return int(row[0]) if row else None
 
 
+@dataclass(frozen=True)
+class Placed:
+    """What ``place_order`` did: ``code`` PLACED with the rest set, or why it refused
+    (STALE_MARKET, CLOSED, DUPLICATE_ORDER_ID, INSUFFICIENT_BALANCE) with nothing
+    written."""
+
+    code: str
+    order_id: int
+    command_id: int
+    locked: int
+    spend_cap: int
+
+
+# Prepared (psycopg prepares a query from its fifth use on a connection by default).
+PLACE_ORDER = (
+    "SELECT code, order_id, command_id, locked, spend_cap FROM place_order_command("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::numeric[], %s, %s::jsonb)")
+
+
+def place_order(conn: Conn, order: NewOrder, market: Market, lock_asset: str,
+                lock_amount: int, lock_whole: bool, command: OrderCommand) -> Placed:
+    """Check, lock and record the order and its command (``command`` without its ids and
+    lock, which the database adds) in one statement, sent with its transaction's BEGIN
+    in one round trip. ``lock_whole``: lock the whole available balance, as spend cap."""
+    spec = market.spec
+    with conn.pipeline():
+        row = conn.execute(PLACE_ORDER, (
+            order.user_id, order.market, order.client_order_id, order.side,
+            order.order_type, order.tif, order.stp, order.price or None, order.qty or None,
+            order.quote_qty or None, order.stop_price or None, lock_asset, lock_amount,
+            lock_whole, [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty,
+                         spec.min_notional], market.status, command.encode().decode(),
+        )).fetchone()
+    assert row is not None
+    code, order_id, command_id, locked, spend_cap = row
+    return Placed(code, int(order_id or 0), int(command_id or 0), int(locked or 0),
+                  int(spend_cap or 0))
+
+
 def reserve_funds(conn: Conn, user_id: int, order_id: int, asset: str, amount: int) -> None:
     """Move ``amount`` of the user's ``asset`` from available to locked for the order."""
     account = AccountRef.user(user_id, asset)
@@ -106,19 +145,22 @@ def insert_command(conn: Conn, command: OrderCommand) -> OrderCommand:
     return stamped
 
 
-def mark_published(conn: Conn, command_ids: list[int]) -> None:
-    conn.execute("UPDATE order_commands SET published_at = now() WHERE id = ANY(%s)"
-                 " AND published_at IS NULL", (command_ids,))
+def mark_republished(conn: Conn, command_ids: list[int]) -> None:
+    """When the sweeper last sent these: it sends each again only ``older_than_s`` later."""
+    conn.execute("UPDATE order_commands SET published_at = now() WHERE id = ANY(%s)",
+                 (command_ids,))
 
 
 def stuck_commands(conn: Conn, older_than_s: int,
                    limit: int = 500) -> list[tuple[OrderCommand, int]]:
-    """Committed commands still unpublished after `older_than_s`, oldest first, each
-    with when it was committed (the API's accept time, Unix ms)."""
+    """Committed commands the matcher has not applied after `older_than_s` (since they
+    were committed, or last republished), oldest first, each with when it was committed
+    (the API's accept time, Unix ms)."""
     rows = conn.execute(
         "SELECT payload::text, (extract(epoch FROM created_at) * 1000)::bigint"
-        " FROM order_commands WHERE published_at IS NULL"
-        " AND created_at < now() - make_interval(secs => %s) ORDER BY id LIMIT %s",
+        " FROM order_commands WHERE applied_at IS NULL"
+        " AND coalesce(published_at, created_at) < now() - make_interval(secs => %s)"
+        " ORDER BY id LIMIT %s",
         (older_than_s, limit)).fetchall()
     return [(OrderCommand.decode(row[0].encode()), int(row[1])) for row in rows]
 

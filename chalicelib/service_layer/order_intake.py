@@ -1,14 +1,15 @@
 """Order intake: the use cases behind Binance's order endpoints.
 
 Each records its command in one transaction (``orders``), publishes it once that has
-committed, marks what the broker acknowledged as published and then, when asked, waits
-for the matcher's outcome. A command whose publish fails stays in the outbox: the
-sweeper republishes it with the same step (``republish_stuck``), and the matcher applies
-each command once.
+committed and then, when asked, waits for the matcher's outcome. Nothing marks a command
+published: the matcher's ``applied_at`` says which it has, and the sweeper republishes
+those it has not applied after a while (``republish_stuck``; the matcher applies each
+command once, so a command sent twice is harmless).
 
 The caller passes what the order's amounts mean in the market's units as a function of
 the market (``describe``, ``new_qty``): parsing stays at the edge, yet the market is
-read once, inside the use case.
+read once, inside the use case. A placement takes it from ``RecentMarkets`` when it can,
+and then costs one round trip to PostgreSQL and one publish.
 
 Each transaction here has no effect outside the database, so one whose connection was
 lost before its commit runs again whole (``retries.in_transaction``): placing and
@@ -20,9 +21,10 @@ id is answered as a duplicate instead of placing the order twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, TypeVar
@@ -42,12 +44,15 @@ from chalicelib.domain.orders import (
 from chalicelib.domain.tracing import new_correlation_id
 from chalicelib.service_layer import Conn, correlation, orders
 from chalicelib.service_layer.ports import CommandPublisher
+from chalicelib.service_layer.recent_markets import RecentMarkets
 from chalicelib.service_layer.retries import UnitOfWork as UnitOfWork
 from chalicelib.service_layer.retries import in_transaction
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.01
+MARKET_READS = 3
+"""How often a placement reads a market that keeps changing under it before giving up."""
 T = TypeVar("T")
 
 
@@ -66,6 +71,8 @@ class Intake:
     clock: Clock
     result_wait_s: float
     """How long to wait for the matcher's outcome before answering with the order as is."""
+    markets: RecentMarkets | None = None
+    """Markets kept between placements (None: each placement reads its market)."""
 
 
 class Wait(Enum):
@@ -115,12 +122,7 @@ def validate(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder]
 
 def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
           wait: Wait) -> Placement:
-    def record(conn: Conn) -> tuple[Market, NewOrder, int, OrderCommand]:
-        market = orders.load_market(conn, symbol)
-        order = describe(market)
-        return market, order, *orders.place_order(conn, order)
-
-    market, order, order_id, command = in_transaction(intake.db, record)
+    market, order, order_id, command = record_placement(intake, symbol, describe)
     publish(intake, [command])
     if wait is Wait.NOTHING:
         return Placement(market, order, order_id, None)
@@ -130,6 +132,44 @@ def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
     fills = after_commit(intake, lambda conn: orders.user_trades(
         conn, order.user_id, symbol, order_id=order_id))
     return Placement(market, order, order_id, matched, fills)
+
+
+def record_placement(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder]
+                     ) -> tuple[Market, NewOrder, int, OrderCommand]:
+    """Check and record the order against the market, a kept one if any: a refusal or
+    a change found by a kept market is tried again on a fresh read."""
+    kept = intake.markets.get(symbol) if intake.markets is not None else None
+    for _ in range(MARKET_READS):
+        market = kept or in_transaction(intake.db, lambda conn: orders.load_market(conn, symbol))
+        try:
+            order = describe(market)
+            orders.check_before_reserving(market, order)
+        except ApiError:
+            if kept is None:
+                raise
+            forget(intake, symbol)
+            kept = None
+            continue
+        try:
+            order_id, command = in_transaction(
+                intake.db, functools.partial(record, market=market, order=order))
+        except orders.StaleMarketError:
+            forget(intake, symbol)
+            kept = None
+            continue
+        if intake.markets is not None:
+            intake.markets.keep(market)
+        return market, order, order_id, command
+    raise orders.StaleMarketError(symbol)
+
+
+def record(conn: Conn, *, market: Market, order: NewOrder) -> tuple[int, OrderCommand]:
+    return orders.record_order(conn, market, order)
+
+
+def forget(intake: Intake, symbol: str) -> None:
+    if intake.markets is not None:
+        intake.markets.forget(symbol)
 
 
 def cancel(intake: Intake, key: OrderKey) -> tuple[Market, dict[str, Any]]:
@@ -187,8 +227,8 @@ def publish(intake: Intake, commands: list[OrderCommand]) -> None:
     a 503 when the broker did not acknowledge them all."""
     trace = CommandTrace(correlation.current() or new_correlation_id(),
                          time.time_ns() // 1_000_000)
-    delivered = publish_and_mark(intake.db, intake.publisher, commands,
-                                 {command.command_id: trace for command in commands})
+    delivered = intake.publisher.publish(commands,
+                                         {command.command_id: trace for command in commands})
     if len(delivered) < len(commands):
         # The command is committed: the sweeper publishes it, and it applies once.
         raise status_unknown()
@@ -217,29 +257,12 @@ def once(db: UnitOfWork, work: Callable[[Conn], T]) -> T:
         return work(conn)
 
 
-def publish_and_mark(db: UnitOfWork, publisher: CommandPublisher,
-                     commands: Sequence[OrderCommand],
-                     traces: Mapping[int, CommandTrace]) -> list[int]:
-    """Hand committed commands to the broker and mark the ones it acknowledged (ACK
-    means the broker has them durably); return their ids.
-
-    The broker has them whether or not the mark is stored: when the database cannot
-    store it, the sweeper publishes them again later and the matcher applies each once."""
-    delivered = publisher.publish(commands, traces)
-    if delivered:
-        try:
-            # Once: the sweeper publishes unmarked commands again, so waiting is no use.
-            once(db, lambda conn: orders_repo.mark_published(conn, delivered))
-        except BackendUnavailableError as outage:
-            log.warning("published commands left unmarked; the sweeper will publish them"
-                        " again", extra={"commands": delivered, "error": str(outage)})
-    return delivered
-
-
 def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
                     older_than_s: int) -> tuple[int, int]:
-    """Publish the commands still unpublished after ``older_than_s``: how many there
-    were and how many the broker acknowledged."""
+    """Publish the commands the matcher has not applied ``older_than_s`` after they were
+    committed (or last republished): how many there were and how many the broker
+    acknowledged. A command the matcher was only slow to apply is sent twice, which is
+    harmless: it applies each command once."""
     stuck = in_transaction(db, lambda conn: orders_repo.stuck_commands(conn, older_than_s))
     if not stuck:
         return 0, 0
@@ -248,7 +271,15 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
                                                accepted_at_ms)
               for command, accepted_at_ms in stuck}
     commands = [command for command, _ in stuck]
-    return len(stuck), len(publish_and_mark(db, publisher, commands, traces))
+    delivered = publisher.publish(commands, traces)
+    if delivered:
+        try:
+            # Once: if this is lost, the next sweep only sends them again sooner.
+            once(db, lambda conn: orders_repo.mark_republished(conn, delivered))
+        except BackendUnavailableError as outage:
+            log.warning("republished commands left unmarked; the next sweep sends them"
+                        " again", extra={"commands": delivered, "error": str(outage)})
+    return len(stuck), len(delivered)
 
 
 def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,

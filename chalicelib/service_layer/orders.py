@@ -8,6 +8,8 @@ command once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters import orders_repo
@@ -87,9 +89,7 @@ def required_lock(conn: Conn, market: Market, order: NewOrder) -> Lock:
 def check_new_order(conn: Conn, market: Market, order: NewOrder) -> Lock:
     """Everything that can refuse a new order, writing nothing (`/api/v3/order/test`
     answers with this); returns the lock placing it takes."""
-    if market.status != "TRADING":
-        raise rejected("Market is closed.")
-    check_filters(market, order)
+    check_before_reserving(market, order)
     if order.order_type.is_conditional:
         check_stop_not_reached(conn, market, order)
     if orders_repo.client_order_id_in_use(conn, order.user_id, order.client_order_id):
@@ -101,22 +101,76 @@ def check_new_order(conn: Conn, market: Market, order: NewOrder) -> Lock:
     return lock
 
 
+def check_before_reserving(market: Market, order: NewOrder) -> None:
+    """What refuses a new order by the market alone: its status, then its filters."""
+    if market.status != "TRADING":
+        raise market_closed()
+    check_filters(market, order)
+
+
+def market_closed() -> ApiError:
+    return rejected("Market is closed.")
+
+
+class StaleMarketError(Exception):
+    """The market's status or filters changed since it was read: read it again."""
+
+
+def planned_lock(market: Market, order: NewOrder) -> tuple[Lock, bool]:
+    """The lock ``required_lock`` takes, and whether it is the whole available balance
+    (then its amount is only known once that balance is locked)."""
+    spec = market.spec
+    if order.side is Side.SELL:
+        whole = order.order_type.trades_as_market and not order.qty
+        return Lock(market.base_asset, 0 if whole else order.qty, 0), whole
+    if not order.order_type.trades_as_market:
+        return Lock(market.quote_asset, spec.notional(order.price, order.qty), 0), False
+    return Lock(market.quote_asset, order.quote_qty, 0), not order.quote_qty
+
+
+def insufficient_balance() -> ApiError:
+    return rejected("Account has insufficient balance for requested action.")
+
+
+def duplicate_order() -> ApiError:
+    return rejection(RejectReason.DUPLICATE_ORDER_ID)
+
+
+REFUSALS: dict[str, Callable[[], ApiError]] = {
+    "CLOSED": market_closed, "DUPLICATE_ORDER_ID": duplicate_order,
+    "INSUFFICIENT_BALANCE": insufficient_balance}
+
+
+def record_order(conn: Conn, market: Market, order: NewOrder) -> tuple[int, OrderCommand]:
+    """Place an order that ``check_before_reserving`` passed: the checks that need the
+    database (stop price, client order id, balance), the lock and the rows, in one
+    statement (a stop order reads the last trade price first). Returns the order's id
+    and the command to publish; ``StaleMarketError`` when ``market`` is out of date."""
+    if order.order_type.is_conditional:
+        check_stop_not_reached(conn, market, order)
+    lock, whole = planned_lock(market, order)
+    template = OrderCommand(
+        command_id=0, kind=CommandKind.PLACE, market=order.market, user_id=order.user_id,
+        order_id=0, side=order.side, order_type=order.order_type, price=order.price,
+        qty=order.qty, quote_qty=order.quote_qty, tif=order.tif or TimeInForce.GTC,
+        stp=order.stp, stop_price=order.stop_price)
+    placed = orders_repo.place_order(conn, order, market, lock.asset, lock.amount, whole,
+                                     template)
+    if placed.code == "STALE_MARKET":
+        raise StaleMarketError(market.spec.symbol)
+    if placed.code != "PLACED":
+        raise REFUSALS[placed.code]()
+    return placed.order_id, replace(template, command_id=placed.command_id,
+                                    order_id=placed.order_id, locked=placed.locked,
+                                    spend_cap=placed.spend_cap)
+
+
 def place_order(conn: Conn, order: NewOrder) -> tuple[int, OrderCommand]:
     """Check, lock and record a new order; return its id and the command to publish."""
     with conn.transaction():
         market = load_market(conn, order.market)
-        lock = check_new_order(conn, market, order)
-        order_id = orders_repo.insert_order(conn, order, lock.amount, lock.spend_cap)
-        if order_id is None:  # a concurrent request took the client order id
-            raise rejection(RejectReason.DUPLICATE_ORDER_ID)
-        reserve_locked(conn, order.user_id, order_id, lock)
-        command = OrderCommand(
-            command_id=0, kind=CommandKind.PLACE, market=order.market, user_id=order.user_id,
-            order_id=order_id, side=order.side, order_type=order.order_type,
-            price=order.price, qty=order.qty, quote_qty=order.quote_qty,
-            tif=order.tif or TimeInForce.GTC, stp=order.stp, spend_cap=lock.spend_cap,
-            locked=lock.amount, stop_price=order.stop_price)
-        return order_id, orders_repo.insert_command(conn, command)
+        check_before_reserving(market, order)
+        return record_order(conn, market, order)
 
 
 def reserve_locked(conn: Conn, user_id: int, order_id: int, lock: Lock) -> None:
@@ -127,10 +181,6 @@ def reserve_locked(conn: Conn, user_id: int, order_id: int, lock: Lock) -> None:
         if error.code is ErrorCode.INSUFFICIENT_BALANCE:
             raise insufficient_balance() from error
         raise
-
-
-def insufficient_balance() -> ApiError:
-    return rejected("Account has insufficient balance for requested action.")
 
 
 def find_order(conn: Conn, user_id: int, market: str, *, order_id: int | None = None,

@@ -88,8 +88,8 @@ def test_a_limit_order_locks_its_notional_and_reaches_the_orders_topic(
     assert len(published) == 1
     assert (published[0].kind, published[0].price, published[0].qty) == (
         CommandKind.PLACE, 20_000_000_000, 50_000_000)
-    assert db.execute("SELECT count(*) FROM order_commands WHERE published_at IS NULL"
-                      ).fetchone() == (0,)
+    assert db.execute("SELECT payload FROM order_commands").fetchall() == [
+        (json.loads(published[0].encode()),)]
     assert_ledger_invariants(db)
 
 

@@ -1,5 +1,6 @@
 """The sweeper publishes a command the API committed but could not publish, with the
-command's stored accept time and a correlation id naming the sweep, and counts it."""
+command's stored accept time and a correlation id naming the sweep, and counts it; it
+sends it again only a threshold later, and never once the matcher has applied it."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ BTC, USDT = 10**8, 10**6
 
 @pytest.fixture
 def stuck_order(db: Conn, db_url: str) -> int:
-    """An order whose command is committed and unpublished (the broker was out of reach)."""
+    """An order whose command is committed and unpublished (the broker was out of reach)
+    an hour ago."""
     user = btcusdt_buyer(db)
     down = FakePublisher()
     down.up = False
@@ -48,7 +50,8 @@ def stuck_order(db: Conn, db_url: str) -> int:
     with pytest.raises(ApiError):
         order_intake.place(Intake(unit_of_work, down, SleeplessClock(), result_wait_s=0),
                            "BTCUSDT", lambda _market: order, Wait.NOTHING)
-    row = db.execute("SELECT id FROM order_commands WHERE published_at IS NULL").fetchone()
+    row = db.execute("UPDATE order_commands SET created_at = created_at - interval '1 hour'"
+                     " WHERE applied_at IS NULL RETURNING id").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -58,8 +61,8 @@ def sweeper(test_settings: Settings, kafka_bootstrap: str,
             topic_name: str) -> Iterator[SweeperServices]:
     create_topic(kafka_bootstrap, topic_name, 1)
     services = bootstrap_sweeper(test_settings.model_copy(update={"orders_topic": topic_name}))
-    # At once: the test's command is not yet as old as any threshold the settings allow.
-    yield dataclasses.replace(services, threshold_seconds=0)
+    # A minute: the stuck command is an hour old, and a second sweep at once leaves it.
+    yield dataclasses.replace(services, threshold_seconds=60)
     services.close()
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     admin.delete_topics([topic_name], operation_timeout=10)[topic_name].result(timeout=30)
@@ -85,5 +88,10 @@ def test_a_stuck_command_goes_out_with_its_accept_time_and_the_sweep_correlation
     assert dict(headers) == {KAFKA_HEADER: f"sweep-{stuck_order}".encode(),
                              ACCEPTED_AT_HEADER: str(row[0]).encode()}
     assert metrics.sample(SWEEPER_REPUBLISHED) == before + 1
+    assert sweep(sweeper) == 0
+    db.execute("UPDATE order_commands SET published_at = published_at - interval '1 hour'")
+    assert sweep(sweeper) == 1  # still not applied an hour later (no matcher runs here)
+    db.execute("UPDATE order_commands SET applied_at = now(),"
+               " published_at = published_at - interval '1 hour'")
     assert sweep(sweeper) == 0
     assert_ledger_invariants(db)
