@@ -24,8 +24,8 @@ infinitely late. ``achieved_per_s`` = settled commands / (last settlement - firs
 Each step also reports the matcher's own metrics, summed over its instances (mean batch
 size, batches/s, mean settlement and matching ms per batch, settlement time / wall time,
 which can exceed 1 with several instances) and CPU use of the matcher (all instances),
-PostgreSQL (every ``postgres`` process: both nodes, all backends), the Kafka broker, Redis
-and this script (the load generator and event listener): ``cpu_pct`` in % of one core
+PostgreSQL (every ``postgres`` process: both nodes, all backends), the Kafka broker, Redis,
+this script's load generator and its event listener (a thread): ``cpu_pct`` in % of one core
 and ``cpu_ms_per_order`` in CPU ms per settled order, with their ``total`` (about 0.2 ms
 fits 8,000 orders/s on two cores). ``--all-rates`` runs the whole ladder anyway.
 
@@ -112,6 +112,7 @@ class EventListener:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._assigned = threading.Event()
+        self.thread_id = 0  # the consuming thread's kernel id, for its own CPU figure
 
     def start(self) -> None:
         self._consumer.subscribe([self._topic], on_assign=lambda c, p: self._assigned.set())
@@ -126,6 +127,7 @@ class EventListener:
         self._consumer.close()
 
     def _run(self) -> None:
+        self.thread_id = threading.get_native_id()
         first = self.first
         while not self._stop.is_set():
             for m in self._consumer.consume(1000, 0.05):
@@ -265,11 +267,23 @@ def matcher_summary(before: dict[str, float], after: dict[str, float],
 # ------------------------------------------------------------------ CPU
 
 
-def cpu_ticks(matcher_pids: set[int]) -> dict[str, int]:
-    """utime+stime ticks of the matcher instances (summed), this script and the stack
-    (PostgreSQL's with its exited backends')."""
+def stat_ticks(stat_path: str) -> int:
+    """utime+stime of a /proc ``stat`` file (0 once it is gone)."""
+    try:
+        stat = Path(stat_path).read_text()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_ticks(matcher_pids: set[int], listener_thread: int) -> dict[str, int]:
+    """utime+stime ticks of the matcher instances (summed), the stack (PostgreSQL's with
+    its exited backends'), and this script split into the event listener's thread and
+    the rest (the load generator)."""
     groups = {"postgres": "postgres", "java": "kafka", "redis-server": "redis"}
-    out = {"matcher": 0, "bench": 0, "postgres": 0, "kafka": 0, "redis": 0}
+    out = {"matcher": 0, "postgres": 0, "kafka": 0, "redis": 0, "load_generator": 0,
+           "listener": stat_ticks(f"/proc/self/task/{listener_thread}/stat")}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -285,12 +299,13 @@ def cpu_ticks(matcher_pids: set[int]) -> dict[str, int]:
             # (cutime+cstime), so a step's sum never loses a connection that closed.
             ticks += int(fields[13]) + int(fields[14])
         pid = int(entry.name)
-        key = ("matcher" if pid in matcher_pids else "bench" if pid == os.getpid()
+        key = ("matcher" if pid in matcher_pids else "load_generator" if pid == os.getpid()
                else groups.get(comm))
         if key == "kafka" and not is_broker(entry.path):  # another JVM (a Java bench)
             continue
         if key:
             out[key] += ticks
+    out["load_generator"] -= out["listener"]
     return out
 
 
@@ -393,14 +408,15 @@ def step_result(listener: EventListener, step: Step) -> dict[str, Any]:
 
 def run_step(run: Run, producer: Producer, listener: EventListener, pids: set[int],
              step: Step, drain_seconds: float) -> dict[str, Any]:
-    metrics_before, cpu_before = scrape_all(run.metrics_ports), cpu_ticks(pids)
+    metrics_before = scrape_all(run.metrics_ports)
+    cpu_before = cpu_ticks(pids, listener.thread_id)
     started = time.perf_counter()
     send_open_loop(producer, run.orders_topic, step)
     drain(listener, step, drain_seconds)
     wall = time.perf_counter() - started
     result = step_result(listener, step)
     result["matcher"] = matcher_summary(metrics_before, scrape_all(run.metrics_ports), wall)
-    cpu_after = cpu_ticks(pids)
+    cpu_after = cpu_ticks(pids, listener.thread_id)
     result["cpu_pct"] = cpu_percent(cpu_before, cpu_after, wall)
     result["cpu_ms_per_order"] = cpu_ms_per_order(cpu_before, cpu_after, result["settled"])
     return result
