@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of our engine")
-    parser.add_argument("--passes", type=int, default=3, help="timed passes per Java book")
-    parser.add_argument("--warmup", type=int, default=2, help="warm-up passes per Java book")
+    parser.add_argument("--passes", type=int, default=5,
+                        help="timed passes per Java book (best taken: the JVM is noisy)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up passes per Java book")
     parser.add_argument("--replace", choices=(*REPLACE_MODES, "both"), default="both",
                         help="how the Java harness expresses a cancel-replace")
     parser.add_argument("--stream-file", type=Path,

@@ -359,8 +359,8 @@ public final class StreamBench {
                     + "[--replace cancel-place|move] [--trades-out PREFIX]");
             System.exit(2);
         }
-        int passes = 3;
-        int warmup = 2;
+        int passes = 5;
+        int warmup = 3;
         String replace = "cancel-place";
         String tradesOut = null;
         for (int a = 1; a + 1 < args.length; a += 2) {
