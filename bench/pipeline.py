@@ -550,6 +550,9 @@ def measure(run: Run, args: argparse.Namespace, rates: list[int],
 
 def main() -> None:
     args = parse_args()
+    # Stopped from outside (``timeout``, a CI job), the cleanup still runs: the matchers
+    # stop, the topics and the scratch database are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     started = time.perf_counter()
     out = bench(args)
     print(json.dumps({
