@@ -198,8 +198,8 @@ def _pending_orders(conn: Conn, market: str) -> tuple[PendingOrder, ...]:
 
 def applied_command_ids_cursor(conn: Conn, command_ids: Sequence[int]) -> Cursor:
     return conn.execute(
-        "SELECT id FROM order_commands WHERE id = ANY(%s) AND applied_at IS NOT NULL",
-        (list(command_ids),))
+        "SELECT id FROM order_commands WHERE id = ANY(%s::bigint[]) AND applied_at IS NOT NULL",
+        (_whole_numbers(command_ids),))
 
 
 def fetch_ids(cursor: Cursor) -> set[int]:
@@ -260,21 +260,32 @@ def _insert_trades(
         "INSERT INTO trades (market, id, sequence, price, quantity, quote_quantity,"
         " maker_order_id, taker_order_id, maker_user_id, taker_user_id, buyer_is_maker,"
         " maker_fee, maker_fee_asset, taker_fee, taker_fee_asset, executed_at)"
-        " SELECT t.*, %b::timestamptz FROM unnest(%b::text[], %b::bigint[], %b::bigint[],"
-        " %b::numeric[], %b::numeric[], %b::numeric[], %b::bigint[], %b::bigint[],"
-        " %b::bigint[], %b::bigint[],"
-        " %b::boolean[], %b::numeric[], %b::text[], %b::numeric[], %b::text[]) AS t",
-        (executed_at, [m.symbol for m, _ in trades], [t.trade_id for _, t in trades],
-         [t.seq for _, t in trades],
-         [t.price for _, t in trades], [t.qty for _, t in trades],
-         [t.quote_qty for _, t in trades],
-         [t.maker_order_id for _, t in trades], [t.taker_order_id for _, t in trades],
-         [t.maker_user_id for _, t in trades], [t.taker_user_id for _, t in trades],
-         [t.buyer_is_maker for _, t in trades], [t.maker_fee for _, t in trades],
+        " SELECT t.*, %b::timestamptz FROM unnest(%b::text[], %s::bigint[], %s::bigint[],"
+        " %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[], %s::bigint[],"
+        " %s::bigint[], %s::bigint[],"
+        " %b::boolean[], %s::numeric[], %b::text[], %s::numeric[], %b::text[]) AS t",
+        (executed_at, [m.symbol for m, _ in trades], _whole_numbers(t.trade_id for _, t in trades),
+         _whole_numbers(t.seq for _, t in trades),
+         _whole_numbers(t.price for _, t in trades), _whole_numbers(t.qty for _, t in trades),
+         _whole_numbers(t.quote_qty for _, t in trades),
+         _whole_numbers(t.maker_order_id for _, t in trades),
+         _whole_numbers(t.taker_order_id for _, t in trades),
+         _whole_numbers(t.maker_user_id for _, t in trades),
+         _whole_numbers(t.taker_user_id for _, t in trades),
+         [t.buyer_is_maker for _, t in trades], _whole_numbers(t.maker_fee for _, t in trades),
          # The buyer pays its fee in base, the seller in quote.
          [m.base_asset if t.buyer_is_maker else m.quote_asset for m, t in trades],
-         [t.taker_fee for _, t in trades],
+         _whole_numbers(t.taker_fee for _, t in trades),
          [m.quote_asset if t.buyer_is_maker else m.base_asset for m, t in trades]))
+
+
+def _whole_numbers(values: Iterable[int | None]) -> str:
+    """An array literal of integers (None: NULL), for a ``%s::bigint[]`` or ``::numeric[]``
+    parameter. Settlement sends thousands of amounts per batch: psycopg dumps an array's
+    elements one Python call each, which was most of the matcher's own CPU in a batch's
+    statements; joining their decimal text is about twice as cheap, and PostgreSQL
+    parses it nearly as fast as the binary form."""
+    return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
 
 
 def _insert_prevented_matches(
@@ -299,6 +310,7 @@ def _update_orders(conn: Conn, orders: Iterable[OrderState], settled_at: datetim
     """Write the orders' new states; a stop order that started working in this batch
     records ``settled_at`` as its working time."""
     rows = sorted(orders, key=lambda o: o.order_id)
+    ids = _whole_numbers(o.order_id for o in rows)
     conn.execute(
         "UPDATE orders o SET quantity = CASE WHEN d.quantity = 0 THEN o.quantity"
         "  ELSE d.quantity END,"
@@ -307,18 +319,19 @@ def _update_orders(conn: Conn, orders: Iterable[OrderState], settled_at: datetim
         " done_reason = d.done_reason, working_seq = d.working_seq,"
         " working_at = CASE WHEN o.working_seq IS NULL AND d.working_seq IS NOT NULL"
         "  THEN %b::timestamptz ELSE o.working_at END, updated_at = now()"
-        " FROM unnest(%b::bigint[], %b::numeric[], %b::numeric[], %b::numeric[], %b::numeric[],"
-        "  %b::text[], %b::bigint[], %b::text[], %b::bigint[])"
+        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],"
+        "  %b::text[], %s::bigint[], %b::text[], %s::bigint[])"
         "  AS d(id, quantity, executed_qty, cumulative_quote_qty, locked_amount, status,"
         "   accepted_seq, done_reason, working_seq)"
         # "= ANY" lets the planner find the rows by primary key; joined to unnest()
         # alone, a generic plan scans the whole table.
-        " WHERE o.id = d.id AND o.id = ANY(%b::bigint[])",
-        (settled_at, [o.order_id for o in rows], [o.quantity for o in rows],
-         [o.executed_qty for o in rows], [o.cumulative_quote_qty for o in rows],
-         [o.locked_amount for o in rows], [o.status.value for o in rows],
-         [o.accepted_seq for o in rows], [o.done_reason for o in rows],
-         [o.working_seq for o in rows], [o.order_id for o in rows]))
+        " WHERE o.id = d.id AND o.id = ANY(%s::bigint[])",
+        (settled_at, ids, _whole_numbers(o.quantity for o in rows),
+         _whole_numbers(o.executed_qty for o in rows),
+         _whole_numbers(o.cumulative_quote_qty for o in rows),
+         _whole_numbers(o.locked_amount for o in rows), [o.status.value for o in rows],
+         _whole_numbers(o.accepted_seq for o in rows), [o.done_reason for o in rows],
+         _whole_numbers(o.working_seq for o in rows), ids))
 
 
 def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> None:
@@ -335,8 +348,8 @@ def save_sequences(conn: Conn, sequences: Sequence[tuple[str, int, int]]) -> Non
 
 
 def mark_applied(conn: Conn, command_ids: Sequence[int]) -> None:
-    conn.execute("UPDATE order_commands SET applied_at = now() WHERE id = ANY(%s)",
-                 (sorted(command_ids),))
+    conn.execute("UPDATE order_commands SET applied_at = now() WHERE id = ANY(%s::bigint[])",
+                 (_whole_numbers(sorted(command_ids)),))
 
 
 def fee_tier_rates(conn: Conn, user_ids: Iterable[int]) -> dict[int, Rates]:
