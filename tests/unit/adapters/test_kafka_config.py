@@ -148,3 +148,18 @@ def test_no_production_code_builds_a_kafka_client_around_the_adapter() -> None:
 
     assert elsewhere == {}
     assert client_constructions(adapter)
+
+
+def test_producers_stay_durable_and_only_the_api_sends_without_lingering(
+    built: list[dict[str, Any]]
+) -> None:
+    _ = CommandPublisher(BOOTSTRAP, "orders").producer
+    make_producer(BOOTSTRAP)  # the matcher's events, the candles function's klines
+
+    api, batched = built
+    for config in built:  # a retried send never duplicates nor reorders a partition
+        assert (config["enable.idempotence"], config["acks"]) == (True, "all")
+    # The API answers once its command is durable: waiting for company would add to it.
+    assert api["linger.ms"] == 0
+    # Everything else fills requests: the broker's CPU goes by requests, not bytes.
+    assert batched["linger.ms"] >= 5
