@@ -111,7 +111,9 @@ class OrderState:
         return self.status in _OPEN and self.accepted_seq is not None
 
 
-Moves = defaultdict[tuple[AccountRef, Bucket], int]
+Moves = dict[tuple[AccountRef, Bucket], int]
+UserAmounts = defaultdict[tuple[int, str], int]
+"""Net amount per (user id, asset) in one bucket."""
 
 
 @dataclass(slots=True)
@@ -119,8 +121,24 @@ class Settlement:
     trades: list[Trade] = field(default_factory=list)
     prevented_matches: list[PreventedMatch] = field(default_factory=list)
     changed_orders: dict[int, OrderState] = field(default_factory=dict)
-    moves: Moves = field(default_factory=lambda: defaultdict(int))
-    """Net amount per (account, bucket) over the batch; zero nets move nothing."""
+    # Net amounts over the batch, keyed by plain tuples while events are settled: a
+    # batch adds up several amounts per trade, and an AccountRef key hashes in Python.
+    available: UserAmounts = field(default_factory=lambda: defaultdict(int))
+    locked: UserAmounts = field(default_factory=lambda: defaultdict(int))
+    fees: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """The exchange's fee account's gain per asset."""
+
+    @property
+    def moves(self) -> Moves:
+        """Net amount per (account, bucket) over the batch; zero nets move nothing."""
+        moves: Moves = {}
+        for bucket, amounts in ((Bucket.AVAILABLE, self.available),
+                                (Bucket.LOCKED, self.locked)):
+            for (user_id, asset), amount in amounts.items():
+                moves[_user(user_id, asset), bucket] = amount
+        for asset, amount in self.fees.items():
+            moves[_fee_account(asset), Bucket.AVAILABLE] = amount
+        return moves
 
     def ledger_transaction(self, reference: str) -> LedgerTransaction | None:
         """The batch's money as one ledger transaction (None if nothing moved)."""
@@ -209,15 +227,15 @@ def _trade(market: MarketInfo, t: Trade, orders: dict[int, OrderState], out: Set
         t.quote_qty if buyer.order_type.trades_as_market
         else market.spec.notional(buyer.price, t.qty)
     )
-    moves = out.moves
-    buyer_quote, seller_base = _user(buyer.user_id, quote), _user(seller.user_id, base)
-    moves[buyer_quote, Bucket.LOCKED] -= taken
-    moves[buyer_quote, Bucket.AVAILABLE] += taken - t.quote_qty
-    moves[_user(buyer.user_id, base), Bucket.AVAILABLE] += t.qty - t.buyer_fee
-    moves[seller_base, Bucket.LOCKED] -= t.qty
-    moves[_user(seller.user_id, quote), Bucket.AVAILABLE] += t.quote_qty - t.seller_fee
-    moves[_fee_account(base), Bucket.AVAILABLE] += t.buyer_fee
-    moves[_fee_account(quote), Bucket.AVAILABLE] += t.seller_fee
+    available, locked = out.available, out.locked
+    buyer_quote = (buyer.user_id, quote)
+    locked[buyer_quote] -= taken
+    available[buyer_quote] += taken - t.quote_qty
+    available[buyer.user_id, base] += t.qty - t.buyer_fee
+    locked[seller.user_id, base] -= t.qty
+    available[seller.user_id, quote] += t.quote_qty - t.seller_fee
+    out.fees[base] += t.buyer_fee
+    out.fees[quote] += t.seller_fee
     out.trades.append(t)
     _fill(_touch(buyer, t.seq, out), t, taken)
     _fill(_touch(seller, t.seq, out), t, t.qty)
@@ -298,10 +316,10 @@ def _release(market: MarketInfo, order: OrderState, amount: int, out: Settlement
     if amount < 0:
         raise ValueError(f"order {order.order_id} would release {amount} from its lock")
     order.locked_amount -= amount
-    asset = market.quote_asset if order.side is Side.BUY else market.base_asset
-    account = _user(order.user_id, asset)
-    out.moves[account, Bucket.LOCKED] -= amount
-    out.moves[account, Bucket.AVAILABLE] += amount
+    account = (order.user_id,
+               market.quote_asset if order.side is Side.BUY else market.base_asset)
+    out.locked[account] -= amount
+    out.available[account] += amount
 
 
 def _touch(order: OrderState, seq: int, out: Settlement) -> OrderState:
