@@ -9,6 +9,7 @@ publisher) and gets the rest as the process has it. The matcher has its own root
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -74,6 +75,13 @@ class Services:
     db: UnitOfWork
     """A pooled connection to the writer for one request, committed when the block ends
     without error; a lost, refused or silent one raises ``BackendUnavailableError``."""
+    single_read: UnitOfWork
+    """A pooled connection to the writer in autocommit, for work that is one read (one
+    round trip, no BEGIN or COMMIT); retried like a transaction when its connection is
+    lost."""
+    single_write: UnitOfWork
+    """The same for one statement that writes atomically by itself (a server-side
+    function): a connection lost while it runs is not retried, it may have committed."""
     read_db: UnitOfWork
     """The same on ``DATABASE_READ_URL`` (a standby, Aurora's reader): for reads that may
     lag a little (history pages, market data, exchangeInfo), never for a read that must
@@ -106,7 +114,7 @@ class Services:
         # The time module is intake's waiting clock: monotonic() and sleep() are all it needs.
         return order_intake.Intake(self.db, self.publisher, time,
                                    self.settings.order_result_wait_ms / 1000,
-                                   self.recent_markets)
+                                   self.recent_markets, self.single_write)
 
     def close(self) -> None:
         self.resources.close()
@@ -127,7 +135,10 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     master = master_key_for(settings)
     metrics = metrics_for("api")
     return Services(
-        settings=settings, clock=clock, db=writer.transaction, read_db=reader.transaction,
+        settings=settings, clock=clock, db=writer.transaction,
+        single_read=functools.partial(writer.statement, reads_only=True),
+        single_write=functools.partial(writer.statement, reads_only=False),
+        read_db=reader.transaction,
         master_key=master,
         auth=auth_context(settings, client, master, clock),
         weights=WeightMeter(client, weight_clock or clock),

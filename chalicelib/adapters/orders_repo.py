@@ -5,6 +5,7 @@ Each function runs in the caller's transaction; none commits.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -106,17 +107,17 @@ PLACE_ORDER = (
 def place_order(conn: Conn, order: NewOrder, market: Market, lock_asset: str,
                 lock_amount: int, lock_whole: bool, command: OrderCommand) -> Placed:
     """Check, lock and record the order and its command (``command`` without its ids and
-    lock, which the database adds) in one statement, sent with its transaction's BEGIN
-    in one round trip. ``lock_whole``: lock the whole available balance, as spend cap."""
+    lock, which the database adds) in one statement: one round trip on a connection in
+    autocommit; in a transaction, sent with its BEGIN. ``lock_whole``: lock the whole
+    available balance, as spend cap."""
     spec = market.spec
-    with conn.pipeline():
-        row = conn.execute(PLACE_ORDER, (
-            order.user_id, order.market, order.client_order_id, order.side,
-            order.order_type, order.tif, order.stp, order.price or None, order.qty or None,
-            order.quote_qty or None, order.stop_price or None, lock_asset, lock_amount,
-            lock_whole, [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty,
-                         spec.min_notional], market.status, command.encode().decode(),
-        )).fetchone()
+    params = (order.user_id, order.market, order.client_order_id, order.side,
+              order.order_type, order.tif, order.stp, order.price or None, order.qty or None,
+              order.quote_qty or None, order.stop_price or None, lock_asset, lock_amount,
+              lock_whole, [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty,
+                           spec.min_notional], market.status, command.encode().decode())
+    with nullcontext() if conn.autocommit else conn.pipeline():
+        row = conn.execute(PLACE_ORDER, params).fetchone()
     assert row is not None
     code, order_id, command_id, locked, spend_cap = row
     return Placed(code, int(order_id or 0), int(command_id or 0), int(locked or 0),

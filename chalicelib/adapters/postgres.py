@@ -152,17 +152,34 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Conn]:
+        with self._unit(autocommit=False, retryable_throughout=False) as conn:
+            yield conn
+
+    @contextmanager
+    def statement(self, *, reads_only: bool) -> Iterator[Conn]:
+        """A unit of work in autocommit: each statement commits by itself, in one round
+        trip with no BEGIN or COMMIT of its own; for work that is one statement (a
+        read, or a server-side function that writes atomically). A lost connection
+        while it runs is retryable only when it ``reads_only``: a write may have
+        committed."""
+        with self._unit(autocommit=True, retryable_throughout=reads_only) as conn:
+            yield conn
+
+    @contextmanager
+    def _unit(self, *, autocommit: bool, retryable_throughout: bool) -> Iterator[Conn]:
         try:
             conn = self.pool.getconn()
         except psycopg.Error as error:  # the pool's timeout: no server took a connection
             raise BackendUnavailableError(self.name, f"no connection: {error}",
                                           retryable=True) from error
         deadline = Deadline(conn, self.limits.deadline_s)
-        committing = False
+        committing = autocommit and not retryable_throughout
+        restore = conn.autocommit
         try:
+            conn.autocommit = autocommit or restore
             with deadline:
                 yield conn
-                committing = True
+                committing = not retryable_throughout
                 if not conn.autocommit:
                     conn.commit()
         except psycopg.Error as error:
@@ -175,6 +192,9 @@ class Database:
             raise outage from error
         finally:
             _end_transaction(conn)
+            if conn.autocommit != restore:
+                with suppress(psycopg.Error):  # a broken one is discarded by the pool
+                    conn.autocommit = restore
             self.pool.putconn(conn)
 
     def close(self) -> None:

@@ -73,6 +73,9 @@ class Intake:
     """How long to wait for the matcher's outcome before answering with the order as is."""
     markets: RecentMarkets | None = None
     """Markets kept between placements (None: each placement reads its market)."""
+    single_write: UnitOfWork | None = None
+    """Where a placement's one statement runs in one round trip (autocommit; a lost
+    connection is not retried); None: in a transaction of ``db``."""
 
 
 class Wait(Enum):
@@ -152,7 +155,8 @@ def record_placement(intake: Intake, symbol: str, describe: Callable[[Market], N
             continue
         try:
             order_id, command = in_transaction(
-                intake.db, functools.partial(record, market=market, order=order))
+                intake.single_write or intake.db,
+                functools.partial(record, market=market, order=order))
         except orders.StaleMarketError:
             forget(intake, symbol)
             kept = None

@@ -21,6 +21,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.params import has_nul, parse_count
 from chalicelib.service_layer import auth
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest, authenticate_signed
+from chalicelib.service_layer.retries import in_transaction
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -87,8 +88,8 @@ def key_owner(svc: Services, request: Request,
               permission: str) -> tuple[KeyOwner, SignedRequest]:
     """The caller of a SIGNED endpoint, checked as Binance checks it."""
     signed = signed_request(svc, request)
-    with svc.db() as conn:
-        owner = authenticate_signed(conn, svc.master_key, signed, permission)
+    owner = in_transaction(svc.single_read, lambda conn: authenticate_signed(
+        conn, svc.master_key, signed, permission))
     weights = svc.weights.charge(f"key:{owner.key_id}", 1)
     if weights.used > svc.settings.api_key_weight_per_minute:
         raise too_many_requests(

@@ -234,21 +234,21 @@ def test_a_placement_whose_connection_is_terminated_runs_again_and_places_once(
     units: list[int] = []
 
     @contextmanager
-    def first_unit_loses_its_connection() -> Iterator[Conn]:
+    def recording_loses_its_connection() -> Iterator[Conn]:
         with writer.transaction() as conn:
             units.append(conn.info.backend_pid)
-            if len(units) == 1:
+            if len(units) == 2:  # after the market's read
                 terminate(test_settings, conn)
             yield conn
 
     publisher = FakePublisher()
-    intake = Intake(first_unit_loses_its_connection, publisher, SleeplessClock(), 0.05)
+    intake = Intake(recording_loses_its_connection, publisher, SleeplessClock(), 0.05)
     order = limit_buy(buyer)
     placement = bounded(lambda: order_intake.place(intake, "BTCUSDT", lambda _m: order,
                                                    Wait.NOTHING))
     assert isinstance(placement, order_intake.Placement)
-    assert len(units) == 3  # recording the order, lost; recording it again; marking it sent
-    assert units[0] != units[1]  # run again on a new connection, not the broken one
+    assert len(units) == 3  # reading the market; recording the order, lost; recording it again
+    assert units[1] != units[2]  # run again on a new connection, not the broken one
     assert count(db, "orders") == 1
     assert [c.order_id for c in publisher.published] == [placement.order_id]
     assert user_account(db, buyer, "USDT") == (10_000 * USDT, 10_000 * USDT)
@@ -274,3 +274,19 @@ def test_a_connection_lost_while_committing_is_not_run_again(
     assert count(db, "orders") == 0  # here the commit never reached the server
     assert_ledger_invariants(db)
     assert_locks_match_open_orders(db, [buyer])
+
+
+@pytest.mark.parametrize(("reads_only", "retryable"), [(True, True), (False, False)])
+def test_a_single_statement_lost_while_it_runs_is_retryable_only_when_it_reads(
+        test_settings: Settings, writer: Database, reads_only: bool, retryable: bool) -> None:
+    def lose_the_connection() -> None:
+        with writer.statement(reads_only=reads_only) as conn:
+            assert conn.autocommit  # one statement, one round trip: no BEGIN, no COMMIT
+            terminate(test_settings, conn)
+            conn.execute("SELECT 1")
+
+    outcome = bounded(lose_the_connection)
+    assert isinstance(outcome, BackendUnavailableError)
+    assert outcome.retryable is retryable  # a write may have committed
+    with writer.transaction() as conn:
+        assert not conn.autocommit  # the pool's connections stay as they were
