@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from chalicelib.domain.candles import Candle, Interval
 from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot, TopOfBook
@@ -178,17 +180,13 @@ class MarketDataCache:
     def write(self, writes: Sequence[MarketWrite]) -> dict[str, Exception]:
         """One guarded update per market, in one round trip; the markets whose update
         failed, with the error (raises RedisError when Redis cannot be reached)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for w in writes:
-            last = w.last_trade
-            self._update(
-                keys=market_keys(w.market),
-                args=[w.seq, _book_json(w.seq, w.bids, w.asks),
-                      _ticker_json(w.seq, w.bids, w.asks, last.price if last else None),
-                      _last_trade_json(last) if last else "", RECENT_TRADES,
-                      *w.trade_events[-RECENT_TRADES:]],
-                client=pipe)
-        replies = pipe.execute(raise_on_error=False)
+        replies = _run_script(self._redis, self._update, [
+            (market_keys(w.market),
+             [w.seq, _book_json(w.seq, w.bids, w.asks),
+              _ticker_json(w.seq, w.bids, w.asks, w.last_trade.price if w.last_trade else None),
+              _last_trade_json(w.last_trade) if w.last_trade else "", RECENT_TRADES,
+              *w.trade_events[-RECENT_TRADES:]])
+            for w in writes])
         return {w.market: reply for w, reply in zip(writes, replies, strict=True)
                 if isinstance(reply, Exception)}
 
@@ -240,12 +238,48 @@ class RecentKlines:
 
     def put(self, candles: Iterable[Candle]) -> None:
         """Write committed candles, in one round trip; each key's update is atomic."""
-        pipe = self._redis.pipeline(transaction=False)
-        for c in candles:
-            self._put(keys=[klines_key(c.market, c.interval)],
-                      args=[c.open_time, c.last_trade_id, encode_kline_member(c),
-                            RECENT_KLINES], client=pipe)
-        pipe.execute()
+        _raise_first(_run_script(self._redis, self._put, [
+            ([klines_key(c.market, c.interval)],
+             [c.open_time, c.last_trade_id, encode_kline_member(c), RECENT_KLINES])
+            for c in candles]))
+
+
+ScriptCall = tuple[list[str], list[Any]]
+
+
+def _run_script(client: redis.Redis, script: Script, calls: Iterable[ScriptCall]) -> list[Any]:
+    """The replies of ``script`` run once per (keys, args) call, in one round trip; a
+    failed call's reply is its error.
+
+    Plain EVALSHA: a redis-py script queued on a pipeline would first ask SCRIPT EXISTS,
+    one more round trip on every write. A Redis that lost its script cache (restarted,
+    failed over, flushed) answers NOSCRIPT without running anything, so those calls are
+    run again, once, after loading the script: each call still runs at most once.
+    """
+    pending = list(calls)
+    replies = _evalsha(client, script.sha, pending)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        client.script_load(script.script)
+        retried = _evalsha(client, script.sha, [pending[i] for i in missing])
+        for i, reply in zip(missing, retried, strict=True):
+            replies[i] = reply
+    return replies
+
+
+def _evalsha(client: redis.Redis, sha: str, calls: list[ScriptCall]) -> list[Any]:
+    if not calls:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for keys, args in calls:
+        pipe.evalsha(sha, len(keys), *keys, *args)
+    return list(pipe.execute(raise_on_error=False))
+
+
+def _raise_first(replies: list[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
 
 
 def _text(value: object) -> str:
@@ -304,10 +338,8 @@ class ClosedKlines:
                 for m, v in zip(markets, values, strict=True)}
 
     def advance(self, times: dict[str, int]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for market, time_ms in times.items():
-            self._advance(keys=[_final_key(market)], args=[time_ms], client=pipe)
-        pipe.execute()
+        _raise_first(_run_script(self._redis, self._advance, [
+            ([_final_key(market)], [time_ms]) for market, time_ms in times.items()]))
 
 
 def _final_key(market: str) -> str:

@@ -15,6 +15,7 @@ from chalicelib.adapters.market_cache import (
     BOOK_LEVELS,
     RECENT_KLINES,
     RECENT_TRADES,
+    ClosedKlines,
     MarketDataCache,
     MarketWrite,
     RecentKlines,
@@ -185,3 +186,25 @@ def test_ticker_stats_are_kept_per_last_trade_until_their_time_to_live_passes(
     assert rig.cache.ticker_stats(SYMBOL, 8) is None
     rig.let_time_pass(TTL_MS + 1)
     assert rig.cache.ticker_stats(SYMBOL, 7) is None
+
+
+def test_writes_go_on_after_redis_lost_its_scripts(redis_client: redis.Redis) -> None:
+    """A restarted, failed-over or flushed Redis answers NOSCRIPT: the script is loaded
+    again and each update runs once, guards included."""
+    cache, klines, finals = (MarketDataCache(redis_client), RecentKlines(redis_client),
+                             ClosedKlines(redis_client))
+    assert cache.write([batch(1, [1])]) == {}
+    klines.put([candle(0, 1, close=101)])
+    finals.advance({SYMBOL: MINUTE_MS})
+
+    redis_client.script_flush()
+    assert cache.write([batch(2, [2, 3], bids=[(98, 1)]), batch(2, [2, 3])]) == {}
+    redis_client.script_flush()
+    klines.put([candle(0, 2, close=102), candle(0, 1, close=101)])
+    redis_client.script_flush()
+    finals.advance({SYMBOL: 2 * MINUTE_MS})
+
+    assert cache.book(SYMBOL) == BookSnapshot(2, [(98, 1)], [(101, 7)])
+    assert ids(cache.newest_trades(SYMBOL, 10)) == [3, 2, 1]
+    assert cache.klines(SYMBOL, Interval.M1, 0, 0, 5, newest=True) == [candle(0, 2, 102)]
+    assert finals.sent_before([SYMBOL]) == {SYMBOL: 2 * MINUTE_MS}
