@@ -9,9 +9,12 @@ that no unit of work waits on a dead peer for longer than its deadline.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -93,25 +96,22 @@ class Deadline:
     def __init__(self, conn: Conn, seconds: float) -> None:
         self._conn = conn
         self._lock = threading.Lock()
-        self._done = False
+        self.done = False
         self.seconds = seconds
         self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
-        self._timer.start()
+        WATCHDOG.watch(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        with self._lock:  # the timer must not shut a connection handed on to someone else
-            self._done = True
-        self._timer.cancel()
+        with self._lock:  # the watchdog must not shut a connection handed on to someone else
+            self.done = True
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._done or self._conn.closed:
+            if self.done or self._conn.closed:
                 return
             self.expired = True
             with suppress(OSError, psycopg.Error):
@@ -119,6 +119,47 @@ class Deadline:
                 # A duplicate of the descriptor: shutting it shuts the one socket down.
                 with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+class Watchdog:
+    """One thread that expires every ``Deadline`` of the process when its time comes: a
+    timer thread per unit of work cost more CPU than a placement's own statement.
+    Deadlines that ended are dropped when they reach the front."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: Deadline, at: float) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():  # first use, or forked
+                self._thread = threading.Thread(target=self._run, name="postgres-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            if self._due[0][2] is deadline:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                at, _, deadline = self._due[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._changed.wait(left)
+                    continue
+                heapq.heappop(self._due)
+            deadline.expire()
+
+
+WATCHDOG = Watchdog()
 
 
 class Database:
