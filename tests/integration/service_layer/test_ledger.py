@@ -242,3 +242,22 @@ def test_opposite_concurrent_transfers_neither_deadlock_nor_lose_money(
     assert user_account(db, bob, "BTC") == (1_000 - sent_by_bob + sent_by_alice, 0)
     assert count(db, "ledger_transactions") == 2 + workers * rounds
     assert_ledger_invariants(db)
+
+
+def test_an_account_id_remembered_from_before_a_refill_moves_the_right_account(
+    db: Conn, alice: int
+) -> None:
+    """The connection remembers alice's balance row id; after the tables are emptied and
+    refilled (ids restarting), that id is bob's row and must not receive her money."""
+    post(db, "DEPOSIT", "tx-1", deposit(alice, "BTC", 100))
+    db.execute("TRUNCATE balances, ledger_entries, ledger_transactions RESTART IDENTITY CASCADE")
+    bob = make_user(db)
+    post(db, "DEPOSIT", "tx-2", deposit(bob, "BTC", 7))
+
+    post(db, "DEPOSIT", "tx-3", deposit(alice, "BTC", 40))
+    post(db, "DEPOSIT", "tx-4", deposit(alice, "BTC", 2))
+
+    assert user_account(db, alice, "BTC") == (42, 0)
+    assert user_account(db, bob, "BTC") == (7, 0)
+    assert account(db, CLEARING, "BTC") == (-49, 0)
+    assert_ledger_invariants(db)
