@@ -36,6 +36,12 @@ class ExchangeApp(Chalice):
             self.route(path, methods=list(EVERY_METHOD), content_types=list(CONTENT_TYPES))(
                 with_api_errors(unknown_route))
 
+    def _configure_logging(self) -> None:
+        """Powertools' handler writes the API's lines. Chalice's plain-text handler, or
+        the root logger's (Lambda's runtime, ``chalice local``), would write each again."""
+        self.log.propagate = False
+        self._configure_log_level()
+
     def _configure_log_level(self) -> None:
         """Chalice names its logger after the app, and Powertools the API's logger after
         its service: both are ``exchange-api``. Chalice would set it to ERROR outside debug
