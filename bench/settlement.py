@@ -40,6 +40,7 @@ from chalicelib.settings import Settings
 from matching_cluster.service import repository as repo
 from matching_cluster.service.batch import PartitionSlice, apply_batch
 from matching_cluster.service.books import Books
+from matching_cluster.service.bootstrap import tune_garbage_collector
 from matching_cluster.service.metrics import Metrics
 
 WARMUP = 200
@@ -78,6 +79,7 @@ def main() -> None:
         metrics = Metrics()
         books = Books(metrics)
         clock = SystemClock()
+        tune_garbage_collector()  # as the matcher's __main__ does before it consumes
         apply_batch(conn, books, metrics, topic="bench",
                     slices=[PartitionSlice(0, epoch, commands[:WARMUP], WARMUP)], clock=clock)
         timed = commands[WARMUP:]

@@ -16,7 +16,7 @@ from types import FrameType
 
 from chalicelib.adapters.secrets import get_settings
 
-from .bootstrap import bootstrap_matcher
+from .bootstrap import bootstrap_matcher, tune_garbage_collector
 from .health import start_health_server
 from .logs import configure_logging
 
@@ -27,6 +27,7 @@ def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), service="matcher")
     settings = get_settings()
     process = bootstrap_matcher(settings)
+    tune_garbage_collector()
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
