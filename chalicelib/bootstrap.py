@@ -42,6 +42,7 @@ from chalicelib.adapters.redis_store import (
     redis_client,
 )
 from chalicelib.adapters.replay_guard import ReplayGuard
+from chalicelib.adapters.settled_orders import SettledOrderNotices
 from chalicelib.adapters.stream_subscriptions import (
     CancelClientIds,
     OrderEventProgress,
@@ -58,6 +59,7 @@ from chalicelib.service_layer.ports import (
     ListenKeys,
     MarketCache,
     Sender,
+    SettledOrders,
     Subscriptions,
 )
 from chalicelib.service_layer.recent_markets import RecentMarkets
@@ -105,6 +107,8 @@ class Services:
     """Markets as order placements last read them (checked again by each placement)."""
     resources: ExitStack = field(default_factory=ExitStack)
     """What the bootstrap opened, closed with the services."""
+    settled_orders: SettledOrders | None = None
+    """The matcher's word of settled orders, which RESULT and FULL answers wait for."""
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -114,7 +118,8 @@ class Services:
         # The time module is intake's waiting clock: monotonic() and sleep() are all it needs.
         return order_intake.Intake(self.db, self.publisher, time,
                                    self.settings.order_result_wait_ms / 1000,
-                                   self.recent_markets, self.single_write)
+                                   self.recent_markets, self.single_write,
+                                   self.settled_orders)
 
     def close(self) -> None:
         self.resources.close()
@@ -149,7 +154,15 @@ def bootstrap_api(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         listen_keys=ListenKeyStore(client), cancel_requests=CancelClientIds(client),
         sender_for=lambda endpoint: sender_for(endpoint, settings.aws_region,
                                                settings.exchange_env == "local"),
-        metrics=metrics, resources=resources)
+        metrics=metrics, resources=resources,
+        settled_orders=settled_notices(client, resources))
+
+
+def settled_notices(client: redis.Redis, resources: ExitStack) -> SettledOrders:
+    """The process's one subscription to the matcher's word, opened on first use."""
+    notices = SettledOrderNotices(client)
+    resources.callback(notices.close)
+    return notices
 
 
 def auth_context(settings: Settings, client: redis.Redis,

@@ -24,7 +24,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, TypeVar
@@ -43,14 +44,13 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.domain.tracing import new_correlation_id
 from chalicelib.service_layer import Conn, correlation, orders
-from chalicelib.service_layer.ports import CommandPublisher
+from chalicelib.service_layer.ports import CommandPublisher, SettledNotice, SettledOrders
 from chalicelib.service_layer.recent_markets import RecentMarkets
 from chalicelib.service_layer.retries import UnitOfWork as UnitOfWork
 from chalicelib.service_layer.retries import in_transaction
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_S = 0.01
 MARKET_READS = 3
 """How often a placement reads a market that keeps changing under it before giving up."""
 T = TypeVar("T")
@@ -76,6 +76,9 @@ class Intake:
     single_write: UnitOfWork | None = None
     """Where a placement's one statement runs in one round trip (autocommit; a lost
     connection is not retried); None: in a transaction of ``db``."""
+    settled: SettledOrders | None = None
+    """Word from the matcher of the orders it settled; None: a wait reads the order
+    when it starts and again at its deadline."""
 
 
 class Wait(Enum):
@@ -126,10 +129,12 @@ def validate(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder]
 def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
           wait: Wait) -> Placement:
     market, order, order_id, command = record_placement(intake, symbol, describe)
-    publish(intake, [command])
     if wait is Wait.NOTHING:
+        publish(intake, [command])
         return Placement(market, order, order_id, None)
-    matched = wait_for(intake, order.user_id, symbol, order_id, is_matched)
+    with watch(intake, [order_id]) as notice:
+        publish(intake, [command])
+        [matched] = wait_for(intake, notice, order.user_id, symbol, [order_id], is_matched)
     if wait is Wait.MATCHED:
         return Placement(market, order, order_id, matched)
     fills = after_commit(intake, lambda conn: orders.user_trades(
@@ -183,8 +188,10 @@ def cancel(intake: Intake, key: OrderKey) -> tuple[Market, dict[str, Any]]:
         return market, order, orders.request_cancel(conn, key.user_id, key.symbol, order["id"])
 
     market, order, command = in_transaction(intake.db, request)
-    publish(intake, [command])
-    return market, wait_for(intake, key.user_id, key.symbol, order["id"], is_closed)
+    with watch(intake, [order["id"]]) as notice:
+        publish(intake, [command])
+        [closed] = wait_for(intake, notice, key.user_id, key.symbol, [order["id"]], is_closed)
+    return market, closed
 
 
 def cancel_all(intake: Intake, user_id: int, symbol: str) -> tuple[Market, list[dict[str, Any]]]:
@@ -197,8 +204,10 @@ def cancel_all(intake: Intake, user_id: int, symbol: str) -> tuple[Market, list[
         return market, open_orders, orders.request_cancel_all(conn, user_id, symbol)
 
     market, open_orders, command = in_transaction(intake.db, request)
-    publish(intake, [command])
-    return market, [wait_for(intake, user_id, symbol, o["id"], is_closed) for o in open_orders]
+    order_ids = [o["id"] for o in open_orders]
+    with watch(intake, order_ids) as notice:
+        publish(intake, [command])
+        return market, wait_for(intake, notice, user_id, symbol, order_ids, is_closed)
 
 
 def amend(intake: Intake, key: OrderKey, new_qty: Callable[[Market], int]) -> Amendment:
@@ -209,9 +218,11 @@ def amend(intake: Intake, key: OrderKey, new_qty: Callable[[Market], int]) -> Am
         return market, order, qty, orders.request_amend(conn, key.user_id, market, order, qty)
 
     market, order, qty, command = in_transaction(intake.db, request)
-    publish(intake, [command])
-    amended = wait_for(intake, key.user_id, key.symbol, order["id"],
-                       lambda o: o["quantity"] is not None and int(o["quantity"]) <= qty)
+    with watch(intake, [order["id"]]) as notice:
+        publish(intake, [command])
+        [amended] = wait_for(
+            intake, notice, key.user_id, key.symbol, [order["id"]],
+            lambda o: o["quantity"] is not None and int(o["quantity"]) <= qty)
     return Amendment(market, command.command_id, amended)
 
 
@@ -286,17 +297,34 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
     return len(stuck), len(delivered)
 
 
-def wait_for(intake: Intake, user_id: int, symbol: str, order_id: int,
-             settled: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The order once the matcher has settled it as ``settled`` says, or as it is when
-    the wait runs out. Its command is committed by then (``after_commit``)."""
+def wait_for(intake: Intake, notice: SettledNotice | None, user_id: int, symbol: str,
+             order_ids: list[int], settled: Callable[[dict[str, Any]], bool]
+             ) -> list[dict[str, Any]]:
+    """The orders once the matcher has settled them as ``settled`` says, or as they are
+    when the wait runs out. Read now (the matcher may be done already), again whenever
+    the matcher names one of them, and at the deadline: never polled. Their command is
+    committed by then (``after_commit``)."""
     deadline = intake.clock.monotonic() + intake.result_wait_s
     while True:
-        order = after_commit(intake, lambda conn: orders.find_order(
-            conn, user_id, symbol, order_id=order_id))
-        if settled(order) or intake.clock.monotonic() >= deadline:
-            return order
-        intake.clock.sleep(POLL_INTERVAL_S)
+        found = after_commit(intake, lambda conn: [
+            orders.find_order(conn, user_id, symbol, order_id=order_id)
+            for order_id in order_ids])
+        remaining = deadline - intake.clock.monotonic()
+        if all(settled(order) for order in found) or remaining <= 0:
+            return found
+        if notice is None:
+            intake.clock.sleep(remaining)
+        else:
+            notice.wait(remaining)
+
+
+@contextmanager
+def watch(intake: Intake, order_ids: Collection[int]) -> Iterator[SettledNotice | None]:
+    if intake.settled is None:
+        yield None
+        return
+    with intake.settled.watch(order_ids) as notice:
+        yield notice
 
 
 def is_matched(order: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ with the fakes behaves the same with the adapters.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from chalicelib.adapters.ws_sender import SendError as SendError
@@ -150,3 +151,18 @@ class MarketCache(Protocol):
 
     def cache_ticker_stats(self, market: str, last_trade_id: int, stats: dict[str, int],
                            ttl_ms: int) -> None: ...
+
+
+class SettledNotice(Protocol):
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for word that the matcher settled one of the watched
+        orders since the watch began (or since the last wait that returned True)."""
+
+
+class SettledOrders(Protocol):
+    """Word from the matcher, after its commit, naming the orders a batch settled: a
+    waiter reads an order again when told, instead of polling the database."""
+
+    def watch(self, order_ids: Collection[int]) -> AbstractContextManager[SettledNotice]:
+        """Listen for the orders from now on (before their command is published, so
+        that no word is missed) until the block ends."""

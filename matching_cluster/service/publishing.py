@@ -22,6 +22,11 @@ time of the command that caused it: a trade and its aggregate the taker's, an or
 event the command naming the order (or, for a maker's fill, the taker's), a depth event
 the one request that made the whole update, if one did. Payloads are unchanged.
 
+Settled orders: the ids of the orders each batch settled (those its commands name and
+those it changed) go to Redis's ``order-settled`` channel (``adapters.settled_orders``)
+after the market data, so that an API request waiting on one reads it then, instead of
+polling PostgreSQL; a message lost costs that request its wait, never its answer.
+
 Metrics: a write to Redis that failed, or an event the broker did not take, is counted
 (``exchange_redis_publish_failures_total``, ``exchange_kafka_publish_failures_total``);
 the publish lag runs from the batch's commit to the broker acknowledging its last event.
@@ -41,6 +46,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
 from chalicelib.adapters.metrics import MetricsRecorder
+from chalicelib.adapters.settled_orders import encode_settled, settled_channel
 from chalicelib.domain.agg_trades import agg_trade_events
 from chalicelib.domain.metric_catalogue import KAFKA_PUBLISH_FAILURES, REDIS_PUBLISH_FAILURES
 from chalicelib.domain.orders import Side
@@ -56,7 +62,7 @@ from matching_cluster.engine import OrderBook, PreventedMatch, Trade
 from .batch import MarketResult
 from .deliveries import SERVICE, Acknowledgements
 from .settlement import OrderState
-from .traces import CommandHeaders, order_causes, sole_cause
+from .traces import CommandHeaders, command_order_ids, order_causes, sole_cause
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,30 @@ def market_updates(results: Iterable[MarketResult],
 
 
 @dataclass(frozen=True, slots=True)
+class OrdersSettled:
+    """The orders a committed batch settled, for the requests waiting on them."""
+
+    order_ids: list[int]
+
+
+Queued = MarketUpdate | TimeMarkEvent | OrdersSettled
+
+
+def settled_updates(results: Sequence[MarketResult],
+                    traces: Mapping[int, CommandHeaders]) -> list[Queued]:
+    """A committed batch's market updates, then the orders it settled (if any)."""
+    queued: list[Queued] = [*market_updates(results, traces)]
+    order_ids: dict[int, None] = {}
+    for result in results:
+        for command in result.commands:
+            order_ids.update(dict.fromkeys(command_order_ids(command)))
+        order_ids.update(dict.fromkeys(result.settlement.changed_orders))
+    if order_ids:
+        queued.append(OrdersSettled(list(order_ids)))
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
 class _Encoded:
     """An update with its trades encoded once, for Redis and for the trade events, and
     its aggregate trade events (for Kafka only), each with its first trade's taker."""
@@ -131,23 +161,29 @@ class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str,
                  metrics: MetricsRecorder) -> None:
+        self._redis = redis_client
+        self._settled_channel = settled_channel(redis_client)
         self._cache = MarketDataCache(redis_client)
         self._producer = producer
         self._market_topic = market_events_topic
         self._order_topic = order_events_topic
         self._metrics = metrics
 
-    def publish(self, results: Iterable[MarketResult],
+    def publish(self, results: Sequence[MarketResult],
                 traces: Mapping[int, CommandHeaders]) -> None:
-        self.send(market_updates(results, traces))
+        self.send(settled_updates(results, traces))
 
-    def send(self, queued: Sequence[MarketUpdate | TimeMarkEvent]) -> None:
-        """Every market's Redis update in one round trip, then its events, then the time
-        marks (a mark may follow later trades, never precede earlier ones)."""
+    def send(self, queued: Sequence[Queued]) -> None:
+        """Every market's Redis update in one round trip, the settled orders' ids in one
+        message, then the events, then the time marks (a mark may follow later trades,
+        never precede earlier ones)."""
         updates = [u for u in queued if isinstance(u, MarketUpdate)]
         encoded = [_encode(update) for update in updates]
         if encoded:
             self._update_redis(encoded)
+        settled = [i for s in queued if isinstance(s, OrdersSettled) for i in s.order_ids]
+        if settled:
+            self._announce(settled)
         for update in encoded:
             try:
                 self._produce_events(update)
@@ -183,6 +219,14 @@ class Publisher:
         for market, error in failed.items():
             self._metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
             log.error("redis update failed", extra={"market": market, "error": str(error)})
+
+    def _announce(self, order_ids: list[int]) -> None:
+        try:
+            self._redis.publish(self._settled_channel, encode_settled(order_ids))
+        except redis.RedisError:
+            self._metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
+            log.exception("settled orders publish failed; waiting requests answer at"
+                          " their deadline", extra={"orders": len(order_ids)})
 
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update
@@ -271,8 +315,7 @@ class PublishThread:
 
     def __init__(self, publisher: Publisher, max_pending: int = 1000) -> None:
         self._publisher = publisher
-        self._queue: queue.Queue[list[MarketUpdate | TimeMarkEvent] | None] = queue.Queue(
-            max_pending)
+        self._queue: queue.Queue[list[Queued] | None] = queue.Queue(max_pending)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         self._thread.start()
@@ -280,9 +323,9 @@ class PublishThread:
                                             name="deliveries", daemon=True)
         self._deliveries.start()
 
-    def publish(self, results: Iterable[MarketResult],
+    def publish(self, results: Sequence[MarketResult],
                 traces: Mapping[int, CommandHeaders]) -> None:
-        updates: list[MarketUpdate | TimeMarkEvent] = [*market_updates(results, traces)]
+        updates = settled_updates(results, traces)
         if updates:
             self._queue.put(updates)
 

@@ -194,7 +194,7 @@ def test_the_result_is_awaited_until_the_deadline_then_answered_as_it_is(
     assert placed.matched is not None
     assert (placed.matched["status"], placed.matched["accepted_seq"]) == ("NEW", None)
     assert placed.fills == []
-    assert clock.now == pytest.approx(intake.result_wait_s, abs=order_intake.POLL_INTERVAL_S)
+    assert clock.now == pytest.approx(intake.result_wait_s)
 
 
 def test_a_cancel_is_published_and_only_an_open_order_can_be_cancelled(

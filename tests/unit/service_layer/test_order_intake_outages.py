@@ -38,7 +38,7 @@ def test_waiting_for_a_committed_order_through_an_outage_answers_status_unknown(
     intake = order_intake.Intake(db, NoPublisher(), time, result_wait_s=1)
 
     with pytest.raises(ApiError) as refused:
-        order_intake.wait_for(intake, 1, "BTCUSDT", 1, order_intake.is_closed)
+        order_intake.wait_for(intake, None, 1, "BTCUSDT", [1], order_intake.is_closed)
 
     # -1001 would tell the client nothing was done, and a retry would place it twice.
     assert (refused.value.status, refused.value.code) == (503, ErrorCode.BACKEND_TIMEOUT)

@@ -1,0 +1,142 @@
+"""Word of settled orders over Redis pub/sub, from the matcher to waiting API requests.
+
+After each commit the matcher publishes the ids of the orders its batch settled on one
+channel (``settled_channel``); a RESULT or FULL answer waits for its order's id instead
+of polling PostgreSQL. Not PostgreSQL's LISTEN: in AWS the API reaches Aurora through RDS
+Proxy, where LISTEN pins a session per waiting request.
+
+A process holds one subscription (``SettledOrderNotices``), opened on first use and kept
+across requests (a Lambda container reuses it), read by one listener thread that wakes
+the requests waiting on the ids a message names. The word is a hint, never the answer:
+a waiter reads the order from PostgreSQL when told, and once more at its deadline, so a
+lost message (Redis restarted, the subscription dropped) only makes the answer late.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+
+import redis
+
+log = logging.getLogger(__name__)
+
+# How long the listener blocks on the socket before checking whether it should stop.
+LISTEN_TIMEOUT_S = 1.0
+# How long the first watch waits for Redis to confirm the subscription.
+SUBSCRIBE_TIMEOUT_S = 2.0
+# Pause after a failed read, so that Redis out of reach is not retried in a busy loop.
+RETRY_PAUSE_S = 0.5
+
+
+def settled_channel(client: redis.Redis) -> str:
+    """The channel of the Redis database ``client`` uses: channels span databases, and
+    processes on different databases (tests, environments) must not wake each other."""
+    return f"order-settled:{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
+def encode_settled(order_ids: Iterable[int]) -> bytes:
+    return ",".join(map(str, order_ids)).encode()
+
+
+def decode_settled(payload: bytes | str) -> list[int]:
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    return [int(part) for part in text.split(",") if part]
+
+
+class _Notice:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout_s: float) -> bool:
+        told = self._event.wait(max(timeout_s, 0.0))
+        self._event.clear()
+        return told
+
+
+class SettledOrderNotices:
+    """Waiters by order id, woken by one listener thread on the process's subscription."""
+
+    def __init__(self, client: redis.Redis, channel: str | None = None) -> None:
+        self._client = client
+        self._channel = channel or settled_channel(client)
+        self._lock = threading.Lock()
+        self._waiters: dict[int, set[_Notice]] = {}
+        self._pubsub: redis.client.PubSub | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    @contextmanager
+    def watch(self, order_ids: Collection[int]) -> Iterator[_Notice]:
+        self._listen()
+        notice = _Notice()
+        with self._lock:
+            for order_id in order_ids:
+                self._waiters.setdefault(order_id, set()).add(notice)
+        try:
+            yield notice
+        finally:
+            with self._lock:
+                for order_id in order_ids:
+                    waiting = self._waiters.get(order_id)
+                    if waiting is not None:
+                        waiting.discard(notice)
+                        if not waiting:
+                            del self._waiters[order_id]
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join(LISTEN_TIMEOUT_S * 2)
+        if self._pubsub is not None:
+            self._pubsub.close()
+
+    def _listen(self) -> None:
+        """Subscribe and start the listener, once: a failure leaves waiters to their
+        deadline read and is tried again by the next watch."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self._channel)
+                # Only once Redis confirms is a message published after this one seen.
+                pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_S)
+            except redis.RedisError:
+                log.warning("settled orders subscription failed; waits run to their"
+                            " deadline", exc_info=True)
+                pubsub.close()
+                return
+            self._pubsub = pubsub
+            self._thread = threading.Thread(target=self._run, args=(pubsub,),
+                                            name="settled-orders", daemon=True)
+            self._thread.start()
+
+    def _run(self, pubsub: redis.client.PubSub) -> None:
+        while not self._closed.is_set():
+            try:
+                # redis-py reconnects and subscribes again after a lost connection.
+                message = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
+            except redis.RedisError:
+                log.warning("settled orders subscription lost; waits run to their"
+                            " deadline until it is back", exc_info=True)
+                self._closed.wait(RETRY_PAUSE_S)
+                continue
+            except ValueError:  # closed under the listener
+                return
+            if message is None or message.get("type") != "message":
+                continue
+            self._wake(message["data"])
+
+    def _wake(self, payload: bytes | str) -> None:
+        if not self._waiters:  # most messages: no request of this process is waiting
+            return
+        with self._lock:
+            for order_id in decode_settled(payload):
+                for notice in self._waiters.get(order_id, ()):
+                    notice.set()
