@@ -1,0 +1,984 @@
+//! The book: price levels as intrusive queues over a slab of orders, the commands, the
+//! queries and the snapshot. Each step mirrors `matching_cluster/engine` (same checks in
+//! the same order, same events in the same order); the comments name the Python method.
+
+use std::collections::BTreeMap;
+
+use pyo3::exceptions::{
+    PyAssertionError, PyNotImplementedError, PyOverflowError, PyTypeError, PyValueError,
+};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyTuple, PyType};
+use rustc_hash::FxHashMap;
+
+use crate::py::*;
+
+const NIL: u32 = u32::MAX;
+// Why matching stopped (matching.py).
+const STOP_BOOK: u8 = 0;
+const STOP_STP: u8 = 1;
+const STOP_QUOTE: u8 = 2;
+// "No limit" for the base side of a MARKET order sized by quote amount.
+const UNLIMITED: i128 = i128::MAX;
+const FEE_RATE_SCALE: i128 = 1_000_000;
+
+#[derive(Clone, Copy)]
+struct Order {
+    id: i64,
+    user: i64,
+    is_buy: bool,
+    otype: u8,
+    stp: u8,
+    price: i64,
+    qty: i64,
+    remaining: i64,
+    filled_quote: i128,
+    arrival: u64,
+    prev: u32,
+    next: u32,
+}
+
+/// One price's queue: oldest at `head`.
+#[derive(Clone, Copy)]
+struct Level {
+    head: u32,
+    tail: u32,
+    count: u32,
+}
+
+/// ceil(amount * rate / 1e6) without overflowing for any amount below 2^127.
+fn ceil_fee(amount: i128, rate: i128) -> i128 {
+    let whole = amount / FEE_RATE_SCALE;
+    let part = amount % FEE_RATE_SCALE;
+    whole * rate + (part * rate + FEE_RATE_SCALE - 1) / FEE_RATE_SCALE
+}
+
+fn reason(py: Python<'_>, c: &Ctx, name: &str) -> PyResult<PyObject> {
+    c.reject_reason.getattr(py, name)
+}
+
+fn not_int(what: &str) -> PyErr {
+    PyOverflowError::new_err(format!("{what}: the compiled book takes ints within int64"))
+}
+
+#[pyclass(unsendable, module = "matching_cluster_engine_rs")]
+pub struct OrderBook {
+    #[pyo3(get)]
+    spec: PyObject,
+    tick: i64,
+    lot: i64,
+    unit: i128,
+    min_qty: i64,
+    max_qty: i64,
+    min_notional: i128,
+    min_price_qty: i128,
+    maker_ppm: i128,
+    taker_ppm: i128,
+    slab: Vec<Order>,
+    free: Vec<u32>,
+    ids: FxHashMap<i64, u32>,
+    bids: BTreeMap<i64, Level>,
+    asks: BTreeMap<i64, Level>,
+    last_price: i64,
+    seq: i64,
+    trade_id: i64,
+    arrival: u64,
+    out: Vec<PyObject>,
+}
+
+impl OrderBook {
+    fn build(spec: &Bound<'_, PyAny>, next_seq: i64, next_trade_id: i64) -> PyResult<Self> {
+        let py = spec.py();
+        ctx(py)?;
+        let field = |name: &str| -> PyResult<i128> { spec.getattr(name)?.extract::<i128>() };
+        let small = |name: &str| -> PyResult<i64> { spec.getattr(name)?.extract::<i64>() };
+        let unit = field("base_unit")?;
+        let min_notional = field("min_notional")?;
+        Ok(OrderBook {
+            spec: spec.clone().unbind(),
+            tick: small("tick_size")?,
+            lot: small("lot_size")?,
+            unit,
+            min_qty: small("min_qty")?,
+            max_qty: small("max_qty")?,
+            min_notional,
+            min_price_qty: (min_notional * unit).max(1),
+            maker_ppm: field("maker_fee_ppm")?,
+            taker_ppm: field("taker_fee_ppm")?,
+            slab: Vec::new(),
+            free: Vec::new(),
+            ids: FxHashMap::default(),
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            last_price: 0,
+            seq: next_seq,
+            trade_id: next_trade_id,
+            arrival: 0,
+            out: Vec::new(),
+        })
+    }
+
+    // ------------------------------------------------------------ book upkeep
+
+    /// Put an order at the back of its level (state.py `_rest`).
+    fn rest(&mut self, mut o: Order) {
+        o.arrival = self.arrival;
+        self.arrival += 1;
+        o.next = NIL;
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slab.push(o);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let side = if o.is_buy { &mut self.bids } else { &mut self.asks };
+        match side.get_mut(&o.price) {
+            Some(level) => {
+                o.prev = level.tail;
+                self.slab[level.tail as usize].next = slot;
+                level.tail = slot;
+                level.count += 1;
+            }
+            None => {
+                o.prev = NIL;
+                side.insert(o.price, Level { head: slot, tail: slot, count: 1 });
+            }
+        }
+        self.slab[slot as usize] = o;
+        self.ids.insert(o.id, slot);
+    }
+
+    /// Take a resting order out of the book (state.py `_remove`); its fields as they were.
+    fn remove(&mut self, slot: u32) -> Order {
+        let o = self.slab[slot as usize];
+        let side = if o.is_buy { &mut self.bids } else { &mut self.asks };
+        let level = side.get_mut(&o.price).expect("a resting order's level exists");
+        if o.prev != NIL {
+            self.slab[o.prev as usize].next = o.next;
+        } else {
+            level.head = o.next;
+        }
+        if o.next != NIL {
+            self.slab[o.next as usize].prev = o.prev;
+        } else {
+            level.tail = o.prev;
+        }
+        level.count -= 1;
+        if level.count == 0 {
+            side.remove(&o.price);
+        }
+        self.ids.remove(&o.id);
+        self.free.push(slot);
+        o
+    }
+
+    /// Open orders in arrival order (the Python book's `_orders` order).
+    fn slots_in_arrival_order(&self, user: Option<i64>) -> Vec<u32> {
+        let mut slots: Vec<u32> = self
+            .ids
+            .values()
+            .copied()
+            .filter(|s| user.map_or(true, |u| self.slab[*s as usize].user == u))
+            .collect();
+        slots.sort_unstable_by_key(|s| self.slab[*s as usize].arrival);
+        slots
+    }
+
+    fn best_opposite(&self, is_buy: bool) -> Option<i64> {
+        if is_buy {
+            self.asks.first_key_value().map(|(p, _)| *p)
+        } else {
+            self.bids.last_key_value().map(|(p, _)| *p)
+        }
+    }
+
+    // ------------------------------------------------------------------- events
+
+    fn next_seq(&mut self) -> i64 {
+        let seq = self.seq;
+        self.seq = seq + 1;
+        seq
+    }
+
+    fn push(&mut self, py: Python<'_>, cls: &Py<PyType>, items: &[Item]) -> PyResult<()> {
+        let event = new_event(py, cls, items)?;
+        self.out.push(event);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_accepted(
+        &mut self, py: Python<'_>, c: &Ctx, id: i64, user: i64, is_buy: bool, otype: u8,
+        tif: u8, price: i64, qty: i128, quote_qty: i128,
+    ) -> PyResult<()> {
+        let seq = self.next_seq();
+        self.push(py, &c.accepted, &[
+            int(seq), int(id), int(user), obj(&c.sides[!is_buy as usize]),
+            obj(&c.otypes[otype as usize]), obj(&c.tifs[tif as usize]), int(price), wide(py, qty),
+            wide(py, quote_qty),
+        ])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_done(
+        &mut self, py: Python<'_>, c: &Ctx, id: i64, user: i64, is_buy: bool, why: usize,
+        filled: i128, filled_quote: i128, remaining: i128,
+    ) -> PyResult<()> {
+        let seq = self.next_seq();
+        self.push(py, &c.order_done, &[
+            int(seq), int(id), int(user), obj(&c.sides[!is_buy as usize]), obj(&c.done[why]),
+            wide(py, filled), wide(py, filled_quote), wide(py, remaining),
+        ])
+    }
+
+    /// state.py `_emit_done`: what `o` has not traded never will.
+    fn emit_order_done(&mut self, py: Python<'_>, c: &Ctx, o: &Order, why: usize) -> PyResult<()> {
+        self.emit_done(py, c, o.id, o.user, o.is_buy, why, (o.qty - o.remaining) as i128,
+                       o.filled_quote, o.remaining as i128)
+    }
+
+    fn reject(
+        &mut self, py: Python<'_>, c: &Ctx, kind: usize, order_id: &Bound<'_, PyAny>,
+        user_id: &Bound<'_, PyAny>, why: PyObject,
+    ) -> PyResult<()> {
+        let seq = self.next_seq();
+        let items = [int(seq), obj(&c.kinds[kind]), obj(&order_id.clone().unbind()),
+                     obj(&user_id.clone().unbind()), why.into_ptr()];
+        self.push(py, &c.rejected, &items)
+    }
+
+    // ---------------------------------------------------------------- validation
+
+    /// The inline fast check of a limit price and quantity (book.py `_place`).
+    fn fast_limit(&self, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> Option<(i64, i64)> {
+        let (p, q) = (exact_i64(price)?, exact_i64(qty)?);
+        let ok = p.rem_euclid(self.tick) == 0 && q.rem_euclid(self.lot) == 0
+            && self.min_qty <= q && q <= self.max_qty
+            && (p as i128) * (q as i128) >= self.min_price_qty;
+        ok.then_some((p, q))
+    }
+
+    /// Why a price/quantity pair failed the fast check (state.py `_limit_problem`).
+    fn limit_reason(
+        &self, py: Python<'_>, c: &Ctx, price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>,
+    ) -> PyResult<PyObject> {
+        let why = c.limit_problem.call1(py, (self.spec.clone_ref(py), price, qty))?;
+        if why.is_none(py) {
+            return Err(PyAssertionError::new_err("unreachable: the fast check passed"));
+        }
+        // The Python book's fast check lets a notional above MAX_UNITS through (only
+        // possible beyond int64): refuse loudly rather than differ.
+        if why.bind(py).eq(reason(py, c, "NOTIONAL_TOO_LARGE")?)? {
+            return Err(not_int("price/qty"));
+        }
+        Ok(why)
+    }
+
+    /// `_valid_enums`: side, tif and stp members; (is_buy, tif, stp) when they are.
+    fn enums(c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<Option<(bool, u8, u8)>> {
+        let py = cmd.py();
+        let side = cmd.getattr(intern!(py, "side"))?;
+        let tif = cmd.getattr(intern!(py, "tif"))?;
+        let stp = cmd.getattr(intern!(py, "stp"))?;
+        if !(side.get_type().is(&c.side_type) && tif.get_type().is(&c.tif_type)
+             && stp.get_type().is(&c.stp_type)) {
+            return Ok(None);
+        }
+        let is_buy = side.as_ptr() == c.sides[0].as_ptr();
+        match (member_index(&tif, &c.tifs), member_index(&stp, &c.stps)) {
+            (Some(t), Some(s)) => Ok(Some((is_buy, t, s))),
+            _ => Ok(None),
+        }
+    }
+
+    // ----------------------------------------------------------------- matching
+
+    /// matching.py `_submit_limit`: accept (unless replacing), match, then rest or finish.
+    fn submit_limit(
+        &mut self, py: Python<'_>, c: &Ctx, mut o: Order, tif: u8, accept: bool,
+    ) -> PyResult<()> {
+        if accept {
+            self.emit_accepted(py, c, o.id, o.user, o.is_buy, o.otype, tif, o.price,
+                               o.qty as i128, 0)?;
+        }
+        let crosses = match self.best_opposite(o.is_buy) {
+            Some(best) => if o.is_buy { best <= o.price } else { best >= o.price },
+            None => false,
+        };
+        if crosses {
+            if o.otype == LIMIT_MAKER {
+                return self.emit_order_done(py, c, &o, REJECTED_POST_ONLY);
+            }
+            if tif == FOK && !self.fok_fillable(o.is_buy, o.price, o.qty, o.user, o.stp) {
+                return self.emit_order_done(py, c, &o, EXPIRED_FOK);
+            }
+            let (left, filled_quote, stop) = self.match_taker(
+                py, c, Some(o.price), o.id, o.user, o.is_buy, o.stp, o.qty as i128, -1)?;
+            o.remaining = left as i64;
+            o.filled_quote = filled_quote;
+            if o.remaining == 0 {
+                return self.emit_order_done(py, c, &o, FILLED);
+            }
+            if stop == STOP_STP {
+                return self.emit_order_done(py, c, &o, EXPIRED_STP);
+            }
+        }
+        if tif != GTC {
+            return self.emit_order_done(py, c, &o, if tif == IOC { EXPIRED_IOC } else { EXPIRED_FOK });
+        }
+        self.rest(o);
+        Ok(())
+    }
+
+    /// matching.py `_fok_fillable`: would matching fill `qty` completely?
+    fn fok_fillable(&self, is_buy: bool, price: i64, qty: i64, user: i64, stp: u8) -> bool {
+        let mut need = qty as i128;
+        let levels: Box<dyn Iterator<Item = &Level>> = if is_buy {
+            Box::new(self.asks.range(..=price).map(|(_, l)| l))
+        } else {
+            Box::new(self.bids.range(price..).rev().map(|(_, l)| l))
+        };
+        for level in levels {
+            let mut cur = level.head;
+            while cur != NIL {
+                let m = &self.slab[cur as usize];
+                cur = m.next;
+                if m.user == user && stp != STP_NONE {
+                    if stp == EXPIRE_MAKER {
+                        continue;
+                    }
+                    return false;
+                }
+                need -= m.remaining as i128;
+                if need <= 0 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// matching.py `_match`: trade the taker against the opposite side while prices cross
+    /// `limit` (None: all). Returns (base left, quote traded, why it stopped).
+    #[allow(clippy::too_many_arguments)]
+    fn match_taker(
+        &mut self, py: Python<'_>, c: &Ctx, limit: Option<i64>, taker_id: i64, taker_user: i64,
+        taker_is_buy: bool, stp: u8, mut base_left: i128, quote_cap: i128,
+    ) -> PyResult<(i128, i128, u8)> {
+        let check_self = stp != STP_NONE;
+        let capped = quote_cap >= 0;
+        let mut filled_quote: i128 = 0;
+        let mut stop = STOP_BOOK;
+        let mut last_price = 0;
+        loop {
+            let best = if taker_is_buy {
+                self.asks.first_key_value()
+            } else {
+                self.bids.last_key_value()
+            };
+            let Some((&price, &level)) = best else { break };
+            if let Some(lim) = limit {
+                if (taker_is_buy && price > lim) || (!taker_is_buy && price < lim) {
+                    break;
+                }
+            }
+            let mut level = level;
+            let mut cur = level.head;
+            while cur != NIL {
+                let m = self.slab[cur as usize];
+                let mrem = m.remaining as i128;
+                if check_self && m.user == taker_user {
+                    let seq = self.next_seq();
+                    self.push(py, &c.prevented, &[
+                        int(seq), int(taker_id), int(m.id), int(taker_user),
+                        obj(&c.stps[stp as usize]), int(price), wide(py, mrem),
+                    ])?;
+                    if stp == EXPIRE_TAKER {
+                        stop = STOP_STP;
+                        break;
+                    }
+                    // EXPIRE_MAKER / EXPIRE_BOTH: the resting order goes.
+                    self.emit_done(py, c, m.id, m.user, m.is_buy, EXPIRED_STP,
+                                   m.qty as i128 - mrem, m.filled_quote, mrem)?;
+                    cur = self.pop_head(&mut level, cur, m);
+                    if stp == EXPIRE_BOTH {
+                        stop = STOP_STP;
+                        break;
+                    }
+                    continue;
+                }
+                let mut q = base_left.min(mrem);
+                if capped {
+                    let budget = (quote_cap - filled_quote)
+                        .checked_mul(self.unit)
+                        .ok_or_else(|| not_int("quote budget"))?;
+                    let affordable = budget / price as i128 / self.lot as i128 * self.lot as i128;
+                    if affordable < q {
+                        q = affordable;
+                        if q == 0 {
+                            stop = STOP_QUOTE;
+                            break;
+                        }
+                    }
+                }
+                let quote = price as i128 * q / self.unit;
+                let (maker_fee, taker_fee) = if taker_is_buy {
+                    (ceil_fee(quote, self.maker_ppm), ceil_fee(q, self.taker_ppm))
+                } else {
+                    (ceil_fee(q, self.maker_ppm), ceil_fee(quote, self.taker_ppm))
+                };
+                let seq = self.next_seq();
+                let trade_id = self.trade_id;
+                self.trade_id += 1;
+                self.push(py, &c.trade, &[
+                    int(seq), int(trade_id), int(m.id), int(m.user), int(taker_id),
+                    int(taker_user), boolean(!taker_is_buy), int(price), wide(py, q),
+                    wide(py, quote), wide(py, maker_fee), wide(py, taker_fee),
+                ])?;
+                last_price = price;
+                filled_quote += quote;
+                base_left -= q;
+                let maker_quote = m.filled_quote + quote;
+                self.slab[cur as usize].filled_quote = maker_quote;
+                if q == mrem {
+                    self.emit_done(py, c, m.id, m.user, m.is_buy, FILLED, m.qty as i128,
+                                   maker_quote, 0)?;
+                    cur = self.pop_head(&mut level, cur, m);
+                } else {
+                    self.slab[cur as usize].remaining = (mrem - q) as i64;
+                    if base_left != 0 {
+                        stop = STOP_QUOTE; // the budget ran out part way through this maker
+                    }
+                    break;
+                }
+                if base_left == 0 {
+                    break;
+                }
+            }
+            let side = if taker_is_buy { &mut self.asks } else { &mut self.bids };
+            if level.count == 0 {
+                side.remove(&price);
+            } else if let Some(kept) = side.get_mut(&price) {
+                *kept = level;
+            }
+            if stop != STOP_BOOK || base_left == 0 {
+                break;
+            }
+        }
+        if last_price != 0 {
+            self.last_price = last_price;
+        }
+        Ok((base_left, filled_quote, stop))
+    }
+
+    /// Drop the finished maker at the front of `level`; the next one's slot.
+    fn pop_head(&mut self, level: &mut Level, slot: u32, m: Order) -> u32 {
+        let next = m.next;
+        level.head = next;
+        level.count -= 1;
+        if next != NIL {
+            self.slab[next as usize].prev = NIL;
+        } else {
+            level.tail = NIL;
+        }
+        self.ids.remove(&m.id);
+        self.free.push(slot);
+        next
+    }
+
+    /// matching.py `_work_market`: match an accepted MARKET order, then finish it.
+    #[allow(clippy::too_many_arguments)]
+    fn work_market(
+        &mut self, py: Python<'_>, c: &Ctx, id: i64, user: i64, is_buy: bool, stp: u8,
+        qty: i128, quote_qty: i128, cap: i128,
+    ) -> PyResult<()> {
+        let (base, quote_cap) = if qty != 0 {
+            (qty, if is_buy && cap != 0 { cap } else { -1 })
+        } else {
+            (if cap != 0 && !is_buy { cap } else { UNLIMITED }, quote_qty)
+        };
+        let (mut left, mut filled_quote, mut stop) = (base, 0, STOP_BOOK);
+        if self.best_opposite(is_buy).is_some() {
+            (left, filled_quote, stop) =
+                self.match_taker(py, c, None, id, user, is_buy, stp, base, quote_cap)?;
+        }
+        let filled = base - left;
+        let done = if qty != 0 {
+            if left == 0 { FILLED } else if stop == STOP_STP { EXPIRED_STP } else { EXPIRED_IOC }
+        } else if filled != 0 && (stop == STOP_QUOTE || filled_quote == quote_qty) {
+            FILLED
+        } else if stop == STOP_STP {
+            EXPIRED_STP
+        } else {
+            EXPIRED_IOC
+        };
+        self.emit_done(py, c, id, user, is_buy, done, filled, filled_quote,
+                       if qty != 0 { left } else { 0 })
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn dispatch(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = cmd.get_type();
+        if t.is(&c.replace) {
+            self.cancel_replace(py, c, cmd)
+        } else if t.is(&c.place) {
+            self.place(py, c, cmd)
+        } else if t.is(&c.cancel) {
+            self.cancel(py, c, cmd)
+        } else if t.is(&c.amend) {
+            self.amend(py, c, cmd)
+        } else if t.is(&c.cancel_all) {
+            self.cancel_all(py, c, cmd)
+        } else if t.is(&c.oco) || t.is(&c.oto) {
+            Err(PyNotImplementedError::new_err("order lists: not in the compiled book yet"))
+        } else {
+            Err(PyTypeError::new_err(format!("not an engine command: {}", cmd.repr()?)))
+        }
+    }
+
+    /// book.py `_place`.
+    fn place(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let otype_obj = cmd.getattr(intern!(py, "order_type"))?;
+        let otype = member_index(&otype_obj, &c.otypes);
+        if otype == Some(MARKET) {
+            return self.place_market(py, c, cmd);
+        }
+        if otype.is_some_and(|t| t > MARKET) {
+            return Err(PyNotImplementedError::new_err("stop orders: not in the compiled book yet"));
+        }
+        let price_obj = cmd.getattr(intern!(py, "price"))?;
+        let qty_obj = cmd.getattr(intern!(py, "qty"))?;
+        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
+        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        let why = match self.fast_limit(&price_obj, &qty_obj) {
+            None => Some(self.limit_reason(py, c, &price_obj, &qty_obj)?),
+            Some((price, qty)) => {
+                let id = id_obj.extract::<i64>().ok();
+                if id.is_some_and(|i| self.ids.contains_key(&i)) {
+                    Some(reason(py, c, "DUPLICATE_ORDER_ID")?)
+                } else {
+                    let enums = if otype == Some(LIMIT) || otype == Some(LIMIT_MAKER) {
+                        let extras = cmd.getattr(intern!(py, "quote_qty"))?.is_truthy()?
+                            || cmd.getattr(intern!(py, "spend_cap"))?.is_truthy()?
+                            || cmd.getattr(intern!(py, "stop_price"))?.is_truthy()?;
+                        if extras { None } else { Self::enums(c, cmd)? }
+                    } else {
+                        None
+                    };
+                    match enums {
+                        None => Some(reason(py, c, "INVALID_ORDER")?),
+                        Some((is_buy, tif, stp)) => {
+                            let otype = otype.unwrap_or(LIMIT);
+                            let o = Order {
+                                id: id.ok_or_else(|| not_int("order_id"))?,
+                                user: user_obj.extract::<i64>().map_err(|_| not_int("user_id"))?,
+                                is_buy, otype, stp, price, qty, remaining: qty, filled_quote: 0,
+                                arrival: 0, prev: NIL, next: NIL,
+                            };
+                            return self.submit_limit(py, c, o, if otype == LIMIT { tif } else { GTC },
+                                                     true);
+                        }
+                    }
+                }
+            }
+        };
+        match why {
+            Some(why) => self.reject(py, c, PLACE, &id_obj, &user_obj, why),
+            None => Ok(()),
+        }
+    }
+
+    /// book.py `_place_market` with state.py `_market_problem` and market_rules.
+    fn place_market(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
+        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        let id = id_obj.extract::<i64>().ok();
+        let sizes = [
+            cmd.getattr(intern!(py, "qty"))?,
+            cmd.getattr(intern!(py, "quote_qty"))?,
+            cmd.getattr(intern!(py, "spend_cap"))?,
+        ];
+        let enums = Self::enums(c, cmd)?;
+        let why: Option<&str> = if id.is_some_and(|i| self.ids.contains_key(&i)) {
+            Some("DUPLICATE_ORDER_ID")
+        } else if enums.is_none() {
+            Some("INVALID_ORDER")
+        } else if sizes.iter().any(|v| {
+            let exact = unsafe { pyo3::ffi::PyLong_CheckExact(v.as_ptr()) != 0 };
+            !exact || v.lt(0i64).unwrap_or(true)
+        }) {
+            Some("INVALID_QUANTITY")
+        } else if cmd.getattr(intern!(py, "price"))?.is_truthy()?
+            || cmd.getattr(intern!(py, "stop_price"))?.ne(0i64)?
+            || (sizes[0].is_truthy()? && sizes[1].is_truthy()?)
+        {
+            Some("INVALID_ORDER")
+        } else if sizes.iter().any(|v| exact_i64(v).is_none()) {
+            // Beyond int64: the domain rule says why; one it accepts is not supported.
+            let why = c.market_problem.call1(py, (self.spec.clone_ref(py), &sizes[0], &sizes[1]))?;
+            if why.is_none(py) {
+                return Err(not_int("market size"));
+            }
+            return self.reject(py, c, PLACE, &id_obj, &user_obj, why);
+        } else {
+            let qty = exact_i64(&sizes[0]).unwrap_or(0) as i128;
+            let quote_qty = exact_i64(&sizes[1]).unwrap_or(0) as i128;
+            if qty != 0 {
+                if qty % self.lot as i128 != 0 {
+                    Some("QTY_OFF_LOT")
+                } else if qty < self.min_qty as i128 {
+                    Some("QTY_TOO_SMALL")
+                } else if qty > self.max_qty as i128 {
+                    Some("QTY_TOO_LARGE")
+                } else {
+                    None
+                }
+            } else if quote_qty <= 0 {
+                Some("INVALID_QUANTITY")
+            } else if quote_qty < self.min_notional {
+                Some("NOTIONAL_TOO_SMALL")
+            } else {
+                None
+            }
+        };
+        if let Some(name) = why {
+            return self.reject(py, c, PLACE, &id_obj, &user_obj, reason(py, c, name)?);
+        }
+        let (is_buy, tif, stp) = enums.expect("validated");
+        let id = id.ok_or_else(|| not_int("order_id"))?;
+        let user = user_obj.extract::<i64>().map_err(|_| not_int("user_id"))?;
+        let qty = sizes[0].extract::<i128>()?;
+        let quote_qty = sizes[1].extract::<i128>()?;
+        let cap = sizes[2].extract::<i128>()?;
+        self.emit_accepted(py, c, id, user, is_buy, MARKET, tif, 0, qty, quote_qty)?;
+        self.work_market(py, c, id, user, is_buy, stp, qty, quote_qty, cap)
+    }
+
+    /// The resting order `order_id` of `user_id` (None: unknown, or someone else's).
+    fn own_slot(&self, order_id: &Bound<'_, PyAny>, user_id: &Bound<'_, PyAny>) -> Option<u32> {
+        let id = order_id.extract::<i64>().ok()?;
+        let user = user_id.extract::<i64>().ok()?;
+        let slot = *self.ids.get(&id)?;
+        (self.slab[slot as usize].user == user).then_some(slot)
+    }
+
+    /// book.py `_cancel`.
+    fn cancel(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
+        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        match self.own_slot(&id_obj, &user_obj) {
+            Some(slot) => {
+                let o = self.remove(slot);
+                self.emit_order_done(py, c, &o, CANCELED)
+            }
+            None => self.reject(py, c, CANCEL, &id_obj, &user_obj,
+                                reason(py, c, "UNKNOWN_ORDER")?),
+        }
+    }
+
+    /// book.py `_cancel_all`: the user's orders oldest first; no events if none.
+    fn cancel_all(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Ok(user) = cmd.getattr(intern!(py, "user_id"))?.extract::<i64>() else {
+            return Ok(());
+        };
+        for slot in self.slots_in_arrival_order(Some(user)) {
+            let o = self.remove(slot);
+            self.emit_order_done(py, c, &o, CANCELED)?;
+        }
+        Ok(())
+    }
+
+    /// book.py `_amend` / `_amend_down`.
+    fn amend(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
+        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        let new_obj = cmd.getattr(intern!(py, "new_qty"))?;
+        let Some(slot) = self.own_slot(&id_obj, &user_obj) else {
+            return self.reject(py, c, AMEND, &id_obj, &user_obj, reason(py, c, "UNKNOWN_ORDER")?);
+        };
+        let o = self.slab[slot as usize];
+        let new_qty = match exact_i64(&new_obj) {
+            Some(q) if 0 < q && q < o.qty && q.rem_euclid(self.lot) == 0 => q,
+            _ => {
+                let why = c.lot_problem.call1(py, (self.spec.clone_ref(py), &new_obj))?;
+                let why = if why.is_none(py) { reason(py, c, "AMEND_NOT_REDUCING")? } else { why };
+                return self.reject(py, c, AMEND, &id_obj, &user_obj, why);
+            }
+        };
+        let old_qty = o.qty;
+        let filled = old_qty - o.remaining;
+        let seq = self.seq;
+        let side = obj(&c.sides[!o.is_buy as usize]);
+        if new_qty <= filled {
+            // Nothing left to trade: the order is complete with what it already got.
+            let mut o = self.remove(slot);
+            o.qty = filled;
+            o.remaining = 0;
+            self.seq += 1;
+            self.push(py, &c.amended, &[
+                int(seq), int(o.id), int(o.user), side, int(o.price), int(old_qty), int(filled),
+                int(0),
+            ])?;
+            return self.emit_order_done(py, c, &o, FILLED);
+        }
+        let kept = &mut self.slab[slot as usize];
+        kept.qty = new_qty;
+        kept.remaining -= old_qty - new_qty;
+        let remaining = kept.remaining;
+        self.seq += 1;
+        self.push(py, &c.amended, &[
+            int(seq), int(o.id), int(o.user), side, int(o.price), int(old_qty), int(new_qty),
+            int(remaining),
+        ])
+    }
+
+    /// book.py `_cancel_replace` / `_reject_replace`.
+    fn cancel_replace(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
+        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        let new_obj = cmd.getattr(intern!(py, "new_order_id"))?;
+        let price_obj = cmd.getattr(intern!(py, "price"))?;
+        let qty_obj = cmd.getattr(intern!(py, "qty"))?;
+        let slot = self.own_slot(&id_obj, &user_obj);
+        let new_id = new_obj.extract::<i64>().ok();
+        let duplicate = new_id.is_some_and(|i| self.ids.contains_key(&i));
+        let fast = self.fast_limit(&price_obj, &qty_obj);
+        let (Some(slot), false, Some((price, qty))) = (slot, duplicate, fast) else {
+            let why = if slot.is_none() {
+                reason(py, c, "UNKNOWN_ORDER")?
+            } else if duplicate {
+                reason(py, c, "DUPLICATE_ORDER_ID")?
+            } else {
+                self.limit_reason(py, c, &price_obj, &qty_obj)?
+            };
+            return self.reject(py, c, CANCEL_REPLACE, &new_obj, &user_obj, why);
+        };
+        let new_id = new_id.ok_or_else(|| not_int("new_order_id"))?;
+        let old = self.remove(slot);
+        self.emit_order_done(py, c, &old, CANCELED)?;
+        self.emit_accepted(py, c, new_id, old.user, old.is_buy, old.otype, GTC, price,
+                           qty as i128, 0)?;
+        let o = Order { id: new_id, price, qty, remaining: qty, filled_quote: 0, ..old };
+        self.submit_limit(py, c, o, GTC, false)
+    }
+
+    fn resting(&self, py: Python<'_>, c: &Ctx, o: &Order) -> PyResult<PyObject> {
+        let cls = c.resting_order.bind(py).downcast::<PyType>()?.clone().unbind();
+        new_event(py, &cls, &[
+            int(o.id), int(o.user), obj(&c.sides[!o.is_buy as usize]),
+            obj(&c.otypes[o.otype as usize]), obj(&c.stps[o.stp as usize]), int(o.price),
+            int(o.qty), int(o.remaining), wide(py, o.filled_quote),
+        ])
+    }
+
+    fn side_depth(&self, is_buy: bool, limit: usize) -> Vec<(i64, i128)> {
+        let total = |level: &Level| {
+            let mut sum: i128 = 0;
+            let mut cur = level.head;
+            while cur != NIL {
+                let o = &self.slab[cur as usize];
+                sum += o.remaining as i128;
+                cur = o.next;
+            }
+            sum
+        };
+        let take = if limit == 0 { usize::MAX } else { limit };
+        if is_buy {
+            self.bids.iter().rev().take(take).map(|(p, l)| (*p, total(l))).collect()
+        } else {
+            self.asks.iter().take(take).map(|(p, l)| (*p, total(l))).collect()
+        }
+    }
+}
+
+#[pymethods]
+impl OrderBook {
+    #[new]
+    #[pyo3(signature = (spec, *, next_seq = 1, next_trade_id = 1))]
+    fn new(spec: &Bound<'_, PyAny>, next_seq: i64, next_trade_id: i64) -> PyResult<Self> {
+        Self::build(spec, next_seq, next_trade_id)
+    }
+
+    /// Apply one command; the events it caused, in sequence order.
+    fn apply(&mut self, py: Python<'_>, cmd: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        self.out.clear();
+        let done = self.dispatch(py, c, cmd);
+        let events = std::mem::take(&mut self.out);
+        done?;
+        into_list(py, events)
+    }
+
+    /// Apply commands in order; all their events, as `apply` would.
+    fn apply_batch(&mut self, py: Python<'_>, cmds: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        self.out.clear();
+        for cmd in cmds.iter()? {
+            if let Err(e) = self.dispatch(py, c, &cmd?) {
+                self.out.clear();
+                return Err(e);
+            }
+        }
+        let events = std::mem::take(&mut self.out);
+        into_list(py, events)
+    }
+
+    #[getter(next_seq)]
+    fn get_next_seq(&self) -> i64 {
+        self.seq
+    }
+
+    #[getter]
+    fn next_trade_id(&self) -> i64 {
+        self.trade_id
+    }
+
+    #[getter]
+    fn last_price(&self) -> i64 {
+        self.last_price
+    }
+
+    fn __len__(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn best_bid(&self) -> Option<i64> {
+        self.bids.last_key_value().map(|(p, _)| *p)
+    }
+
+    fn best_ask(&self) -> Option<i64> {
+        self.asks.first_key_value().map(|(p, _)| *p)
+    }
+
+    fn level_counts(&self) -> (usize, usize) {
+        (self.bids.len(), self.asks.len())
+    }
+
+    #[pyo3(signature = (limit = 0))]
+    fn depth(&self, limit: usize) -> (Vec<(i64, i128)>, Vec<(i64, i128)>) {
+        (self.side_depth(true, limit), self.side_depth(false, limit))
+    }
+
+    fn order(&self, py: Python<'_>, order_id: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let slot = order_id.extract::<i64>().ok().and_then(|i| self.ids.get(&i).copied());
+        match slot {
+            Some(s) => self.resting(py, ctx(py)?, &self.slab[s as usize]),
+            None => Ok(py.None()),
+        }
+    }
+
+    #[pyo3(signature = (user_id = None))]
+    fn open_orders(&self, py: Python<'_>, user_id: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        let user = match user_id {
+            None => None,
+            Some(u) => match u.extract::<i64>() {
+                Ok(u) => Some(u),
+                Err(_) => return into_list(py, Vec::new()),
+            },
+        };
+        let mut out = Vec::new();
+        for s in self.slots_in_arrival_order(user) {
+            out.push(self.resting(py, c, &self.slab[s as usize])?);
+        }
+        into_list(py, out)
+    }
+
+    fn level_orders(&self, py: Python<'_>, side: &Bound<'_, PyAny>, price: i64) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        let book = if side.as_ptr() == c.sides[0].as_ptr() { &self.bids } else { &self.asks };
+        let mut out = Vec::new();
+        if let Some(level) = book.get(&price) {
+            let mut cur = level.head;
+            while cur != NIL {
+                let o = &self.slab[cur as usize];
+                out.push(self.resting(py, c, o)?);
+                cur = o.next;
+            }
+        }
+        into_list(py, out)
+    }
+
+    #[pyo3(signature = (user_id = None))]
+    fn stop_orders(&self, py: Python<'_>, user_id: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+        let _ = user_id;
+        into_list(py, Vec::new())
+    }
+
+    fn oco_pairs(&self, py: Python<'_>) -> PyResult<PyObject> {
+        into_list(py, Vec::new())
+    }
+
+    /// Everything needed to rebuild this book exactly (a `BookSnapshot`).
+    fn snapshot(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        let mut orders = Vec::new();
+        for s in self.slots_in_arrival_order(None) {
+            orders.push(self.resting(py, c, &self.slab[s as usize])?);
+        }
+        let orders = PyTuple::new_bound(py, orders);
+        let empty = PyTuple::empty_bound(py);
+        c.book_snapshot.call1(py, (
+            self.spec.clone_ref(py), self.seq, self.trade_id, orders, empty.clone(),
+            self.last_price, empty.clone(), empty,
+        ))
+    }
+
+    /// A book equivalent to the one `snapshot` was taken from.
+    #[classmethod]
+    fn restore(_cls: &Bound<'_, PyType>, snapshot: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = snapshot.py();
+        let c = ctx(py)?;
+        let mut book = Self::build(
+            &snapshot.getattr("spec")?, snapshot.getattr("next_seq")?.extract()?,
+            snapshot.getattr("next_trade_id")?.extract()?)?;
+        for name in ["stops", "oco_pairs", "pending"] {
+            if snapshot.getattr(name)?.is_truthy()? {
+                return Err(PyNotImplementedError::new_err(format!(
+                    "snapshot {name}: not in the compiled book yet")));
+            }
+        }
+        for r in snapshot.getattr("orders")?.iter()? {
+            let r = r?;
+            let get = |name: &str| r.getattr(name);
+            let (id, qty, remaining): (i64, i64, i64) =
+                (get("order_id")?.extract()?, get("qty")?.extract()?, get("remaining")?.extract()?);
+            if !(0 < remaining && remaining <= qty) || book.ids.contains_key(&id) {
+                return Err(PyValueError::new_err(format!("inconsistent snapshot order {}", r.repr()?)));
+            }
+            let side = c.side_type.bind(py).call1((get("side")?,))?;
+            let otype = c.otype_type.bind(py).call1((get("order_type")?,))?;
+            let stp = c.stp_type.bind(py).call1((get("stp")?,))?;
+            let otype = member_index(&otype, &c.otypes)
+                .filter(|t| *t <= LIMIT_MAKER)
+                .ok_or_else(|| PyNotImplementedError::new_err("resting order type"))?;
+            book.rest(Order {
+                id, user: get("user_id")?.extract()?, is_buy: side.as_ptr() == c.sides[0].as_ptr(),
+                otype, stp: member_index(&stp, &c.stps).unwrap_or(STP_NONE),
+                price: get("price")?.extract()?, qty, remaining,
+                filled_quote: get("filled_quote")?.extract()?, arrival: 0, prev: NIL, next: NIL,
+            });
+        }
+        if let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) {
+            if bid >= ask {
+                return Err(PyValueError::new_err("snapshot book is crossed"));
+            }
+        }
+        book.last_price = snapshot.getattr("last_price")?.extract()?;
+        Ok(book)
+    }
+
+    /// sha256 hex of the canonical snapshot: equal hashes mean equal books.
+    fn state_hash(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let c = ctx(py)?;
+        let canonical = self.snapshot(py)?.call_method0(py, "canonical_bytes")?;
+        c.sha256.call1(py, (canonical,))?.call_method0(py, "hexdigest")
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<compiled OrderBook: {} orders, next_seq {}>", self.ids.len(), self.seq)
+    }
+}
