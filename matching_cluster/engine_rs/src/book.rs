@@ -277,11 +277,10 @@ impl OrderBook {
     }
 
     /// `_valid_enums`: side, tif and stp members; (is_buy, tif, stp) when they are.
-    fn enums(c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<Option<(bool, u8, u8)>> {
-        let py = cmd.py();
-        let side = cmd.getattr(intern!(py, "side"))?;
-        let tif = cmd.getattr(intern!(py, "tif"))?;
-        let stp = cmd.getattr(intern!(py, "stp"))?;
+    fn enums(c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>) -> PyResult<Option<(bool, u8, u8)>> {
+        let side = f.place[P_SIDE].read(cmd)?;
+        let tif = f.place[P_TIF].read(cmd)?;
+        let stp = f.place[P_STP].read(cmd)?;
         if !(side.get_type().is(&c.side_type) && tif.get_type().is(&c.tif_type)
              && stp.get_type().is(&c.stp_type)) {
             return Ok(None);
@@ -521,14 +520,22 @@ impl OrderBook {
     // ------------------------------------------------------------------ commands
 
     fn dispatch(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = cmd.get_type_ptr();
+        let f = fields(py)?;
+        if t == c.replace.as_ptr() as *mut pyo3::ffi::PyTypeObject {
+            self.cancel_replace(py, c, f, cmd)
+        } else if t == c.place.as_ptr() as *mut pyo3::ffi::PyTypeObject {
+            self.place(py, c, f, cmd)
+        } else if t == c.cancel.as_ptr() as *mut pyo3::ffi::PyTypeObject {
+            self.cancel(py, c, f, cmd)
+        } else {
+            self.dispatch_rare(py, c, cmd)
+        }
+    }
+
+    fn dispatch_rare(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = cmd.get_type();
-        if t.is(&c.replace) {
-            self.cancel_replace(py, c, cmd)
-        } else if t.is(&c.place) {
-            self.place(py, c, cmd)
-        } else if t.is(&c.cancel) {
-            self.cancel(py, c, cmd)
-        } else if t.is(&c.amend) {
+        if t.is(&c.amend) {
             self.amend(py, c, cmd)
         } else if t.is(&c.cancel_all) {
             self.cancel_all(py, c, cmd)
@@ -540,19 +547,21 @@ impl OrderBook {
     }
 
     /// book.py `_place`.
-    fn place(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let otype_obj = cmd.getattr(intern!(py, "order_type"))?;
+    fn place(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let field = |i: usize| f.place[i].read(cmd);
+        let otype_obj = field(P_ORDER_TYPE)?;
         let otype = member_index(&otype_obj, &c.otypes);
         if otype == Some(MARKET) {
-            return self.place_market(py, c, cmd);
+            return self.place_market(py, c, f, cmd);
         }
         if otype.is_some_and(|t| t > MARKET) {
             return Err(PyNotImplementedError::new_err("stop orders: not in the compiled book yet"));
         }
-        let price_obj = cmd.getattr(intern!(py, "price"))?;
-        let qty_obj = cmd.getattr(intern!(py, "qty"))?;
-        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
-        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+        let price_obj = field(P_PRICE)?;
+        let qty_obj = field(P_QTY)?;
+        let id_obj = field(P_ORDER_ID)?;
+        let user_obj = field(P_USER_ID)?;
         let why = match self.fast_limit(&price_obj, &qty_obj) {
             None => Some(self.limit_reason(py, c, &price_obj, &qty_obj)?),
             Some((price, qty)) => {
@@ -561,10 +570,10 @@ impl OrderBook {
                     Some(reason(py, c, "DUPLICATE_ORDER_ID")?)
                 } else {
                     let enums = if otype == Some(LIMIT) || otype == Some(LIMIT_MAKER) {
-                        let extras = cmd.getattr(intern!(py, "quote_qty"))?.is_truthy()?
-                            || cmd.getattr(intern!(py, "spend_cap"))?.is_truthy()?
-                            || cmd.getattr(intern!(py, "stop_price"))?.is_truthy()?;
-                        if extras { None } else { Self::enums(c, cmd)? }
+                        let extras = field(P_QUOTE_QTY)?.is_truthy()?
+                            || field(P_SPEND_CAP)?.is_truthy()?
+                            || field(P_STOP_PRICE)?.is_truthy()?;
+                        if extras { None } else { Self::enums(c, f, cmd)? }
                     } else {
                         None
                     };
@@ -592,16 +601,14 @@ impl OrderBook {
     }
 
     /// book.py `_place_market` with state.py `_market_problem` and market_rules.
-    fn place_market(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
-        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+    fn place_market(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let field = |i: usize| f.place[i].read(cmd);
+        let id_obj = field(P_ORDER_ID)?;
+        let user_obj = field(P_USER_ID)?;
         let id = id_obj.extract::<i64>().ok();
-        let sizes = [
-            cmd.getattr(intern!(py, "qty"))?,
-            cmd.getattr(intern!(py, "quote_qty"))?,
-            cmd.getattr(intern!(py, "spend_cap"))?,
-        ];
-        let enums = Self::enums(c, cmd)?;
+        let sizes = [field(P_QTY)?, field(P_QUOTE_QTY)?, field(P_SPEND_CAP)?];
+        let enums = Self::enums(c, f, cmd)?;
         let why: Option<&str> = if id.is_some_and(|i| self.ids.contains_key(&i)) {
             Some("DUPLICATE_ORDER_ID")
         } else if enums.is_none() {
@@ -611,8 +618,8 @@ impl OrderBook {
             !exact || v.lt(0i64).unwrap_or(true)
         }) {
             Some("INVALID_QUANTITY")
-        } else if cmd.getattr(intern!(py, "price"))?.is_truthy()?
-            || cmd.getattr(intern!(py, "stop_price"))?.ne(0i64)?
+        } else if field(P_PRICE)?.is_truthy()?
+            || field(P_STOP_PRICE)?.ne(0i64)?
             || (sizes[0].is_truthy()? && sizes[1].is_truthy()?)
         {
             Some("INVALID_ORDER")
@@ -666,9 +673,10 @@ impl OrderBook {
     }
 
     /// book.py `_cancel`.
-    fn cancel(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
-        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
+    fn cancel(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let id_obj = f.cancel[0].read(cmd)?;
+        let user_obj = f.cancel[1].read(cmd)?;
         match self.own_slot(&id_obj, &user_obj) {
             Some(slot) => {
                 let o = self.remove(slot);
@@ -736,12 +744,14 @@ impl OrderBook {
     }
 
     /// book.py `_cancel_replace` / `_reject_replace`.
-    fn cancel_replace(&mut self, py: Python<'_>, c: &Ctx, cmd: &Bound<'_, PyAny>) -> PyResult<()> {
-        let id_obj = cmd.getattr(intern!(py, "order_id"))?;
-        let user_obj = cmd.getattr(intern!(py, "user_id"))?;
-        let new_obj = cmd.getattr(intern!(py, "new_order_id"))?;
-        let price_obj = cmd.getattr(intern!(py, "price"))?;
-        let qty_obj = cmd.getattr(intern!(py, "qty"))?;
+    fn cancel_replace(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let field = |i: usize| f.replace[i].read(cmd);
+        let id_obj = field(R_ORDER_ID)?;
+        let user_obj = field(R_USER_ID)?;
+        let new_obj = field(R_NEW_ORDER_ID)?;
+        let price_obj = field(R_PRICE)?;
+        let qty_obj = field(R_QTY)?;
         let slot = self.own_slot(&id_obj, &user_obj);
         let new_id = new_obj.extract::<i64>().ok();
         let duplicate = new_id.is_some_and(|i| self.ids.contains_key(&i));

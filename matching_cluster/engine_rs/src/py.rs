@@ -78,6 +78,112 @@ pub struct Ctx {
 
 static CTX: GILOnceCell<Ctx> = GILOnceCell::new();
 
+/// Where a frozen slotted dataclass keeps one field: reading the slot directly costs a
+/// load instead of an attribute lookup. Only used on objects whose exact type was
+/// checked, and only after `Slot::of` proved the offset on a sample instance.
+#[derive(Clone, Copy)]
+pub struct Slot {
+    offset: isize,
+}
+
+impl Slot {
+    fn of(cls: &Bound<'_, PyAny>, name: &str, sample: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = cls.py();
+        let descr = cls.getattr("__dict__")?.get_item(name)?;
+        let member_type = py.import_bound("types")?.getattr("MemberDescriptorType")?;
+        if !descr.get_type().is(&member_type) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!("{name}: not a slot")));
+        }
+        let offset = unsafe {
+            let d = descr.as_ptr() as *mut ffi::PyMemberDescrObject;
+            let member = (*d).d_member as *mut ffi::PyMemberDef;
+            (*member).offset
+        };
+        let slot = Slot { offset };
+        if !slot.read(sample)?.is(&sample.getattr(name)?) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!("{name}: slot mismatch")));
+        }
+        Ok(slot)
+    }
+
+    /// The field of `o`, an instance of exactly the class this slot was taken from.
+    pub fn read<'py>(&self, o: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        unsafe {
+            let p = *((o.as_ptr() as *mut u8).offset(self.offset) as *mut *mut ffi::PyObject);
+            if p.is_null() {
+                return Err(pyo3::exceptions::PyAttributeError::new_err("unset field"));
+            }
+            Ok(Bound::from_borrowed_ptr(o.py(), p))
+        }
+    }
+}
+
+/// The fields of the hot commands.
+pub struct Fields {
+    pub place: [Slot; 11],
+    pub replace: [Slot; 5],
+    pub cancel: [Slot; 2],
+}
+
+// PlaceOrder's fields, in `Fields::place` order.
+pub const P_ORDER_ID: usize = 0;
+pub const P_USER_ID: usize = 1;
+pub const P_SIDE: usize = 2;
+pub const P_ORDER_TYPE: usize = 3;
+pub const P_PRICE: usize = 4;
+pub const P_QTY: usize = 5;
+pub const P_QUOTE_QTY: usize = 6;
+pub const P_TIF: usize = 7;
+pub const P_STP: usize = 8;
+pub const P_SPEND_CAP: usize = 9;
+pub const P_STOP_PRICE: usize = 10;
+const PLACE_FIELDS: [&str; 11] = [
+    "order_id", "user_id", "side", "order_type", "price", "qty", "quote_qty", "tif", "stp",
+    "spend_cap", "stop_price",
+];
+// CancelReplace's fields.
+pub const R_ORDER_ID: usize = 0;
+pub const R_USER_ID: usize = 1;
+pub const R_NEW_ORDER_ID: usize = 2;
+pub const R_PRICE: usize = 3;
+pub const R_QTY: usize = 4;
+const REPLACE_FIELDS: [&str; 5] = ["order_id", "user_id", "new_order_id", "price", "qty"];
+
+fn slots<const N: usize>(cls: &Bound<'_, PyAny>, names: [&str; N], sample: &Bound<'_, PyAny>)
+    -> PyResult<[Slot; N]> {
+    let mut out = [Slot { offset: 0 }; N];
+    for (i, name) in names.iter().enumerate() {
+        out[i] = Slot::of(cls, name, sample)?;
+    }
+    Ok(out)
+}
+
+static FIELDS: GILOnceCell<Fields> = GILOnceCell::new();
+
+pub fn fields(py: Python<'_>) -> PyResult<&'static Fields> {
+    FIELDS.get_or_try_init(py, || {
+        let commands = py.import_bound("matching_cluster.engine.commands")?;
+        let orders = py.import_bound("chalicelib.domain.orders")?;
+        let place = commands.getattr("PlaceOrder")?;
+        // Distinct values everywhere, so that a wrong offset cannot read the right one.
+        let sample = place.call1((
+            1001, 1002, orders.getattr("Side")?.getattr("SELL")?,
+            orders.getattr("OrderType")?.getattr("LIMIT_MAKER")?, 1003, 1004, 1005,
+            orders.getattr("TimeInForce")?.getattr("IOC")?,
+            orders.getattr("SelfTradePrevention")?.getattr("EXPIRE_BOTH")?, 1006, 1007,
+        ))?;
+        let replace = commands.getattr("CancelReplace")?;
+        let replace_sample = replace.call1((2001, 2002, 2003, 2004, 2005))?;
+        let cancel = commands.getattr("CancelOrder")?;
+        let cancel_sample = cancel.call1((3001, 3002))?;
+        Ok(Fields {
+            place: slots(&place, PLACE_FIELDS, &sample)?,
+            replace: slots(&replace, REPLACE_FIELDS, &replace_sample)?,
+            cancel: slots(&cancel, ["order_id", "user_id"], &cancel_sample)?,
+        })
+    })
+}
+
 fn members<const N: usize>(cls: &Bound<'_, PyAny>, names: [&str; N]) -> PyResult<[PyObject; N]> {
     let mut out: Vec<PyObject> = Vec::with_capacity(N);
     for name in names {
