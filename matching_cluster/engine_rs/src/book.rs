@@ -39,6 +39,39 @@ struct Order {
     next: u32,
 }
 
+/// A stop order waiting for its stop price (snapshot.py `StopOrder`).
+#[derive(Clone, Copy)]
+struct Stop {
+    id: i64,
+    user: i64,
+    is_buy: bool,
+    otype: u8,
+    stp: u8,
+    tif: u8,
+    price: i64,
+    qty: i64,
+    quote_qty: i128,
+    spend_cap: i128,
+    stop_price: i64,
+}
+
+impl Stop {
+    /// It trades as a MARKET order once working (else as a LIMIT one).
+    fn is_market(&self) -> bool {
+        self.otype == STOP_LOSS || self.otype == TAKE_PROFIT
+    }
+
+    /// domain `stop_reached`: whether trades from `low` to `high` set it working.
+    fn reached(&self, low: i128, high: i128) -> bool {
+        let stop_loss = self.otype == STOP_LOSS || self.otype == STOP_LOSS_LIMIT;
+        if stop_loss == self.is_buy {
+            high >= self.stop_price as i128
+        } else {
+            low <= self.stop_price as i128
+        }
+    }
+}
+
 /// One price's queue: oldest at `head`.
 #[derive(Clone, Copy)]
 struct Level {
@@ -80,6 +113,13 @@ pub struct OrderBook {
     ids: FxHashMap<i64, u32>,
     bids: BTreeMap<i64, Level>,
     asks: BTreeMap<i64, Level>,
+    // Stop orders in arrival order, and where each is.
+    stops: BTreeMap<u64, Stop>,
+    stop_keys: FxHashMap<i64, u64>,
+    // Trade prices since stops were last checked: none is (UNLIMITED, 0).
+    low: i128,
+    high: i128,
+    follow_up: bool,
     last_price: i64,
     seq: i64,
     trade_id: i64,
@@ -111,6 +151,11 @@ impl OrderBook {
             ids: FxHashMap::default(),
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
+            stops: BTreeMap::new(),
+            stop_keys: FxHashMap::default(),
+            low: UNLIMITED,
+            high: 0,
+            follow_up: false,
             last_price: 0,
             seq: next_seq,
             trade_id: next_trade_id,
@@ -184,6 +229,23 @@ impl OrderBook {
             .collect();
         slots.sort_unstable_by_key(|s| self.slab[*s as usize].arrival);
         slots
+    }
+
+    /// Whether an order of this id is open: resting or waiting for its stop price.
+    fn is_open(&self, id: i64) -> bool {
+        self.ids.contains_key(&id) || self.stop_keys.contains_key(&id)
+    }
+
+    fn add_stop(&mut self, stop: Stop) {
+        let key = self.arrival;
+        self.arrival += 1;
+        self.stops.insert(key, stop);
+        self.stop_keys.insert(stop.id, key);
+    }
+
+    fn take_stop(&mut self, id: i64) -> Option<Stop> {
+        let key = self.stop_keys.remove(&id)?;
+        self.stops.remove(&key)
     }
 
     fn best_opposite(&self, is_buy: bool) -> Option<i64> {
@@ -370,6 +432,7 @@ impl OrderBook {
         let capped = quote_cap >= 0;
         let mut filled_quote: i128 = 0;
         let mut stop = STOP_BOOK;
+        let mut first_price = 0;
         let mut last_price = 0;
         loop {
             let best = if taker_is_buy {
@@ -436,6 +499,9 @@ impl OrderBook {
                     int(taker_user), boolean(!taker_is_buy), int(price), wide(py, q),
                     wide(py, quote), wide(py, maker_fee), wide(py, taker_fee),
                 ])?;
+                if first_price == 0 {
+                    first_price = price;
+                }
                 last_price = price;
                 filled_quote += quote;
                 base_left -= q;
@@ -468,6 +534,14 @@ impl OrderBook {
         }
         if last_price != 0 {
             self.last_price = last_price;
+            if !self.stops.is_empty() {
+                // Monotonic within a match: its first and last prices bound it.
+                let (low, high) = (first_price.min(last_price) as i128,
+                                   first_price.max(last_price) as i128);
+                self.low = self.low.min(low);
+                self.high = self.high.max(high);
+                self.follow_up = true;
+            }
         }
         Ok((base_left, filled_quote, stop))
     }
@@ -556,7 +630,7 @@ impl OrderBook {
             return self.place_market(py, c, f, cmd);
         }
         if otype.is_some_and(|t| t > MARKET) {
-            return Err(PyNotImplementedError::new_err("stop orders: not in the compiled book yet"));
+            return self.place_stop(py, c, f, cmd);
         }
         let price_obj = field(P_PRICE)?;
         let qty_obj = field(P_QTY)?;
@@ -566,7 +640,7 @@ impl OrderBook {
             None => Some(self.limit_reason(py, c, &price_obj, &qty_obj)?),
             Some((price, qty)) => {
                 let id = id_obj.extract::<i64>().ok();
-                if id.is_some_and(|i| self.ids.contains_key(&i)) {
+                if id.is_some_and(|i| self.is_open(i)) {
                     Some(reason(py, c, "DUPLICATE_ORDER_ID")?)
                 } else {
                     let enums = if otype == Some(LIMIT) || otype == Some(LIMIT_MAKER) {
@@ -601,15 +675,17 @@ impl OrderBook {
     }
 
     /// book.py `_place_market` with state.py `_market_problem` and market_rules.
-    fn place_market(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
-        -> PyResult<()> {
+    /// state.py `_market_problem`: what is wrong with a MARKET order (`stop_price`: the
+    /// one it must carry, 0 for a plain one).
+    fn market_problem(
+        &self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>,
+        stop_price: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<PyObject>> {
         let field = |i: usize| f.place[i].read(cmd);
-        let id_obj = field(P_ORDER_ID)?;
-        let user_obj = field(P_USER_ID)?;
-        let id = id_obj.extract::<i64>().ok();
+        let id = field(P_ORDER_ID)?.extract::<i64>().ok();
         let sizes = [field(P_QTY)?, field(P_QUOTE_QTY)?, field(P_SPEND_CAP)?];
         let enums = Self::enums(c, f, cmd)?;
-        let why: Option<&str> = if id.is_some_and(|i| self.ids.contains_key(&i)) {
+        let why: Option<&str> = if id.is_some_and(|i| self.is_open(i)) {
             Some("DUPLICATE_ORDER_ID")
         } else if enums.is_none() {
             Some("INVALID_ORDER")
@@ -619,7 +695,7 @@ impl OrderBook {
         }) {
             Some("INVALID_QUANTITY")
         } else if field(P_PRICE)?.is_truthy()?
-            || field(P_STOP_PRICE)?.ne(0i64)?
+            || field(P_STOP_PRICE)?.ne(stop_price)?
             || (sizes[0].is_truthy()? && sizes[1].is_truthy()?)
         {
             Some("INVALID_ORDER")
@@ -629,7 +705,7 @@ impl OrderBook {
             if why.is_none(py) {
                 return Err(not_int("market size"));
             }
-            return self.reject(py, c, PLACE, &id_obj, &user_obj, why);
+            return Ok(Some(why));
         } else {
             let qty = exact_i64(&sizes[0]).unwrap_or(0) as i128;
             let quote_qty = exact_i64(&sizes[1]).unwrap_or(0) as i128;
@@ -651,11 +727,22 @@ impl OrderBook {
                 None
             }
         };
-        if let Some(name) = why {
-            return self.reject(py, c, PLACE, &id_obj, &user_obj, reason(py, c, name)?);
+        why.map(|name| reason(py, c, name)).transpose()
+    }
+
+    /// book.py `_place_market`.
+    fn place_market(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let field = |i: usize| f.place[i].read(cmd);
+        let id_obj = field(P_ORDER_ID)?;
+        let user_obj = field(P_USER_ID)?;
+        let zero = 0i64.into_py(py).into_bound(py);
+        if let Some(why) = self.market_problem(py, c, f, cmd, &zero)? {
+            return self.reject(py, c, PLACE, &id_obj, &user_obj, why);
         }
-        let (is_buy, tif, stp) = enums.expect("validated");
-        let id = id.ok_or_else(|| not_int("order_id"))?;
+        let sizes = [field(P_QTY)?, field(P_QUOTE_QTY)?, field(P_SPEND_CAP)?];
+        let (is_buy, tif, stp) = Self::enums(c, f, cmd)?.expect("validated");
+        let id = id_obj.extract::<i64>().map_err(|_| not_int("order_id"))?;
         let user = user_obj.extract::<i64>().map_err(|_| not_int("user_id"))?;
         let qty = sizes[0].extract::<i128>()?;
         let quote_qty = sizes[1].extract::<i128>()?;
@@ -664,12 +751,170 @@ impl OrderBook {
         self.work_market(py, c, id, user, is_buy, stp, qty, quote_qty, cap)
     }
 
+    /// stops.py `_place_stop`.
+    fn place_stop(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        if let Some(why) = self.stop_problem(py, c, f, cmd, true)? {
+            let (id_obj, user_obj) = (f.place[P_ORDER_ID].read(cmd)?, f.place[P_USER_ID].read(cmd)?);
+            return self.reject(py, c, PLACE, &id_obj, &user_obj, why);
+        }
+        self.accept_stop(py, c, f, cmd)
+    }
+
+    /// stops.py `_stop_problem`: as the order it stands for, then its stop price, then
+    /// (`check_trigger`) whether the last trade price already reached it.
+    fn stop_problem(
+        &self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>, check_trigger: bool,
+    ) -> PyResult<Option<PyObject>> {
+        let field = |i: usize| f.place[i].read(cmd);
+        let otype = member_index(&field(P_ORDER_TYPE)?, &c.otypes).unwrap_or(LIMIT);
+        let stop_price = field(P_STOP_PRICE)?;
+        let spec = self.spec.clone_ref(py);
+        let mut why = if otype == STOP_LOSS || otype == TAKE_PROFIT {
+            self.market_problem(py, c, f, cmd, &stop_price)?
+        } else {
+            let why = c.limit_problem.call1(py, (spec.clone_ref(py), field(P_PRICE)?, field(P_QTY)?))?;
+            if !why.is_none(py) {
+                Some(why)
+            } else if field(P_ORDER_ID)?.extract::<i64>().is_ok_and(|i| self.is_open(i)) {
+                Some(reason(py, c, "DUPLICATE_ORDER_ID")?)
+            } else if field(P_QUOTE_QTY)?.is_truthy()? || field(P_SPEND_CAP)?.is_truthy()?
+                || Self::enums(c, f, cmd)?.is_none()
+            {
+                Some(reason(py, c, "INVALID_ORDER")?)
+            } else {
+                None
+            }
+        };
+        if why.is_none() {
+            let problem = c.price_problem.call1(py, (spec, &stop_price))?;
+            why = (!problem.is_none(py)).then_some(problem);
+        }
+        if why.is_none() && check_trigger && self.last_price != 0
+            && self.stop_of(c, f, cmd)?.reached(self.last_price as i128, self.last_price as i128)
+        {
+            why = Some(reason(py, c, "WOULD_TRIGGER_IMMEDIATELY")?);
+        }
+        Ok(why)
+    }
+
+    /// stops.py `_stop_of`: the waiting form of a validated stop order.
+    fn stop_of(&self, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>) -> PyResult<Stop> {
+        let field = |i: usize| f.place[i].read(cmd);
+        let (is_buy, tif, stp) = Self::enums(c, f, cmd)?.expect("validated");
+        let otype = member_index(&field(P_ORDER_TYPE)?, &c.otypes).expect("validated");
+        let small = |i: usize, what: &str| field(i)?.extract::<i64>().map_err(|_| not_int(what));
+        let wide = |i: usize, what: &str| field(i)?.extract::<i128>().map_err(|_| not_int(what));
+        let mut stop = Stop {
+            id: small(P_ORDER_ID, "order_id")?, user: small(P_USER_ID, "user_id")?, is_buy,
+            otype, stp, tif, price: small(P_PRICE, "price")?, qty: small(P_QTY, "qty")?,
+            quote_qty: wide(P_QUOTE_QTY, "quote_qty")?, spend_cap: wide(P_SPEND_CAP, "spend_cap")?,
+            stop_price: small(P_STOP_PRICE, "stop_price")?,
+        };
+        if stop.is_market() {
+            stop.tif = GTC;
+        }
+        Ok(stop)
+    }
+
+    /// stops.py `_accept_stop`: accepted, it waits for its stop price.
+    fn accept_stop(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let stop = self.stop_of(c, f, cmd)?;
+        self.emit_accepted(py, c, stop.id, stop.user, stop.is_buy, stop.otype, stop.tif,
+                           stop.price, stop.qty as i128, stop.quote_qty)?;
+        self.add_stop(stop);
+        Ok(())
+    }
+
+    /// stops.py `_amend_stop`: lower a waiting stop's quantity; it keeps its place.
+    fn amend_stop(&mut self, py: Python<'_>, c: &Ctx, id: i64, new_obj: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let key = self.stop_keys[&id];
+        let stop = self.stops[&key];
+        match exact_i64(new_obj) {
+            Some(q) if 0 < q && q < stop.qty && q.rem_euclid(self.lot) == 0 => {
+                if let Some(kept) = self.stops.get_mut(&key) {
+                    kept.qty = q;
+                }
+                let seq = self.next_seq();
+                self.push(py, &c.amended, &[
+                    int(seq), int(stop.id), int(stop.user), obj(&c.sides[!stop.is_buy as usize]),
+                    int(stop.price), int(stop.qty), int(q), int(q),
+                ])
+            }
+            _ => {
+                let why = c.lot_problem.call1(py, (self.spec.clone_ref(py), new_obj))?;
+                let why = if why.is_none(py) { reason(py, c, "AMEND_NOT_REDUCING")? } else { why };
+                let (id_obj, user_obj) = (stop.id.into_py(py), stop.user.into_py(py));
+                self.reject(py, c, AMEND, id_obj.bind(py), user_obj.bind(py), why)
+            }
+        }
+    }
+
+    /// book.py `_follow_up_command`: what a command set off.
+    fn follow_up_command(&mut self, py: Python<'_>, c: &Ctx) -> PyResult<()> {
+        if self.high != 0 {
+            self.trigger_stops(py, c)?;
+        }
+        self.follow_up = false;
+        Ok(())
+    }
+
+    /// stops.py `_trigger_stops`: set working, oldest first, every stop the prices traded
+    /// since the last check reached, including those its predecessors' trades reach.
+    fn trigger_stops(&mut self, py: Python<'_>, c: &Ctx) -> PyResult<()> {
+        while !self.stops.is_empty() {
+            let (low, high) = (self.low, self.high);
+            let Some(fired) = self.stops.values().find(|s| s.reached(low, high)).copied() else {
+                break;
+            };
+            self.take_stop(fired.id);
+            let seq = self.next_seq();
+            self.push(py, &c.triggered, &[
+                int(seq), int(fired.id), int(fired.user), obj(&c.sides[!fired.is_buy as usize]),
+                obj(&c.otypes[fired.otype as usize]), int(fired.stop_price), int(self.last_price),
+            ])?;
+            if fired.is_market() {
+                self.work_market(py, c, fired.id, fired.user, fired.is_buy, fired.stp,
+                                 fired.qty as i128, fired.quote_qty, fired.spend_cap)?;
+            } else {
+                let o = Order {
+                    id: fired.id, user: fired.user, is_buy: fired.is_buy, otype: fired.otype,
+                    stp: fired.stp, price: fired.price, qty: fired.qty, remaining: fired.qty,
+                    filled_quote: 0, arrival: 0, prev: NIL, next: NIL,
+                };
+                self.submit_limit(py, c, o, fired.tif, false)?;
+            }
+        }
+        self.low = UNLIMITED;
+        self.high = 0;
+        Ok(())
+    }
+
+    fn stop_tuple(&self, py: Python<'_>, c: &Ctx, s: &Stop) -> PyResult<PyObject> {
+        new_event(py, &c.stop_order, &[
+            int(s.id), int(s.user), obj(&c.sides[!s.is_buy as usize]),
+            obj(&c.otypes[s.otype as usize]), obj(&c.stps[s.stp as usize]),
+            obj(&c.tifs[s.tif as usize]), int(s.price), int(s.qty), wide(py, s.quote_qty),
+            wide(py, s.spend_cap), int(s.stop_price),
+        ])
+    }
+
     /// The resting order `order_id` of `user_id` (None: unknown, or someone else's).
     fn own_slot(&self, order_id: &Bound<'_, PyAny>, user_id: &Bound<'_, PyAny>) -> Option<u32> {
         let id = order_id.extract::<i64>().ok()?;
         let user = user_id.extract::<i64>().ok()?;
         let slot = *self.ids.get(&id)?;
         (self.slab[slot as usize].user == user).then_some(slot)
+    }
+
+    /// The waiting stop order `order_id` of `user_id` (None: unknown, or someone else's).
+    fn own_stop(&self, order_id: &Bound<'_, PyAny>, user_id: &Bound<'_, PyAny>) -> Option<i64> {
+        let id = order_id.extract::<i64>().ok()?;
+        let user = user_id.extract::<i64>().ok()?;
+        let key = self.stop_keys.get(&id)?;
+        (self.stops[key].user == user).then_some(id)
     }
 
     /// book.py `_cancel`.
@@ -682,8 +927,15 @@ impl OrderBook {
                 let o = self.remove(slot);
                 self.emit_order_done(py, c, &o, CANCELED)
             }
-            None => self.reject(py, c, CANCEL, &id_obj, &user_obj,
-                                reason(py, c, "UNKNOWN_ORDER")?),
+            None => match self.own_stop(&id_obj, &user_obj) {
+                Some(id) => {
+                    let stop = self.take_stop(id).expect("the stop is open");
+                    self.emit_done(py, c, stop.id, stop.user, stop.is_buy, CANCELED, 0, 0,
+                                   stop.qty as i128)
+                }
+                None => self.reject(py, c, CANCEL, &id_obj, &user_obj,
+                                    reason(py, c, "UNKNOWN_ORDER")?),
+            },
         }
     }
 
@@ -696,6 +948,13 @@ impl OrderBook {
             let o = self.remove(slot);
             self.emit_order_done(py, c, &o, CANCELED)?;
         }
+        let waiting: Vec<i64> =
+            self.stops.values().filter(|s| s.user == user).map(|s| s.id).collect();
+        for id in waiting {
+            let stop = self.take_stop(id).expect("the stop is open");
+            self.emit_done(py, c, stop.id, stop.user, stop.is_buy, CANCELED, 0, 0,
+                           stop.qty as i128)?;
+        }
         Ok(())
     }
 
@@ -705,6 +964,12 @@ impl OrderBook {
         let user_obj = cmd.getattr(intern!(py, "user_id"))?;
         let new_obj = cmd.getattr(intern!(py, "new_qty"))?;
         let Some(slot) = self.own_slot(&id_obj, &user_obj) else {
+            let resting = id_obj.extract::<i64>().is_ok_and(|i| self.ids.contains_key(&i));
+            if !resting {
+                if let Some(id) = self.own_stop(&id_obj, &user_obj) {
+                    return self.amend_stop(py, c, id, &new_obj);
+                }
+            }
             return self.reject(py, c, AMEND, &id_obj, &user_obj, reason(py, c, "UNKNOWN_ORDER")?);
         };
         let o = self.slab[slot as usize];
@@ -754,7 +1019,7 @@ impl OrderBook {
         let qty_obj = field(R_QTY)?;
         let slot = self.own_slot(&id_obj, &user_obj);
         let new_id = new_obj.extract::<i64>().ok();
-        let duplicate = new_id.is_some_and(|i| self.ids.contains_key(&i));
+        let duplicate = new_id.is_some_and(|i| self.is_open(i));
         let fast = self.fast_limit(&price_obj, &qty_obj);
         let (Some(slot), false, Some((price, qty))) = (slot, duplicate, fast) else {
             let why = if slot.is_none() {
@@ -816,7 +1081,10 @@ impl OrderBook {
     fn apply(&mut self, py: Python<'_>, cmd: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let c = ctx(py)?;
         self.out.clear();
-        let done = self.dispatch(py, c, cmd);
+        let mut done = self.dispatch(py, c, cmd);
+        if done.is_ok() && self.follow_up {
+            done = self.follow_up_command(py, c);
+        }
         let events = std::mem::take(&mut self.out);
         done?;
         into_list(py, events)
@@ -827,7 +1095,11 @@ impl OrderBook {
         let c = ctx(py)?;
         self.out.clear();
         for cmd in cmds.iter()? {
-            if let Err(e) = self.dispatch(py, c, &cmd?) {
+            let mut done = self.dispatch(py, c, &cmd?);
+            if done.is_ok() && self.follow_up {
+                done = self.follow_up_command(py, c);
+            }
+            if let Err(e) = done {
                 self.out.clear();
                 return Err(e);
             }
@@ -914,8 +1186,19 @@ impl OrderBook {
 
     #[pyo3(signature = (user_id = None))]
     fn stop_orders(&self, py: Python<'_>, user_id: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
-        let _ = user_id;
-        into_list(py, Vec::new())
+        let c = ctx(py)?;
+        let user = match user_id {
+            None => None,
+            Some(u) => match u.extract::<i64>() {
+                Ok(u) => Some(u),
+                Err(_) => return into_list(py, Vec::new()),
+            },
+        };
+        let mut out = Vec::new();
+        for s in self.stops.values().filter(|s| user.map_or(true, |u| s.user == u)) {
+            out.push(self.stop_tuple(py, c, s)?);
+        }
+        into_list(py, out)
     }
 
     fn oco_pairs(&self, py: Python<'_>) -> PyResult<PyObject> {
@@ -930,9 +1213,14 @@ impl OrderBook {
             orders.push(self.resting(py, c, &self.slab[s as usize])?);
         }
         let orders = PyTuple::new_bound(py, orders);
+        let mut stops = Vec::new();
+        for s in self.stops.values() {
+            stops.push(self.stop_tuple(py, c, s)?);
+        }
+        let stops = PyTuple::new_bound(py, stops);
         let empty = PyTuple::empty_bound(py);
         c.book_snapshot.call1(py, (
-            self.spec.clone_ref(py), self.seq, self.trade_id, orders, empty.clone(),
+            self.spec.clone_ref(py), self.seq, self.trade_id, orders, stops,
             self.last_price, empty.clone(), empty,
         ))
     }
@@ -945,7 +1233,7 @@ impl OrderBook {
         let mut book = Self::build(
             &snapshot.getattr("spec")?, snapshot.getattr("next_seq")?.extract()?,
             snapshot.getattr("next_trade_id")?.extract()?)?;
-        for name in ["stops", "oco_pairs", "pending"] {
+        for name in ["oco_pairs", "pending"] {
             if snapshot.getattr(name)?.is_truthy()? {
                 return Err(PyNotImplementedError::new_err(format!(
                     "snapshot {name}: not in the compiled book yet")));
@@ -963,8 +1251,7 @@ impl OrderBook {
             let otype = c.otype_type.bind(py).call1((get("order_type")?,))?;
             let stp = c.stp_type.bind(py).call1((get("stp")?,))?;
             let otype = member_index(&otype, &c.otypes)
-                .filter(|t| *t <= LIMIT_MAKER)
-                .ok_or_else(|| PyNotImplementedError::new_err("resting order type"))?;
+                .ok_or_else(|| PyValueError::new_err("resting order type"))?;
             book.rest(Order {
                 id, user: get("user_id")?.extract()?, is_buy: side.as_ptr() == c.sides[0].as_ptr(),
                 otype, stp: member_index(&stp, &c.stps).unwrap_or(STP_NONE),
@@ -978,6 +1265,29 @@ impl OrderBook {
             }
         }
         book.last_price = snapshot.getattr("last_price")?.extract()?;
+        for s in snapshot.getattr("stops")?.iter()? {
+            let s = s?;
+            let get = |name: &str| s.getattr(name);
+            let id: i64 = get("order_id")?.extract()?;
+            if book.is_open(id) {
+                return Err(PyValueError::new_err(format!(
+                    "inconsistent snapshot stop order {}", s.repr()?)));
+            }
+            let member = |cls: &Py<PyType>, name: &str, members: &[PyObject]| -> PyResult<u8> {
+                let m = cls.bind(py).call1((get(name)?,))?;
+                member_index(&m, members).ok_or_else(|| PyValueError::new_err(name.to_owned()))
+            };
+            let side = member(&c.side_type, "side", &c.sides)?;
+            book.add_stop(Stop {
+                id, user: get("user_id")?.extract()?, is_buy: side == 0,
+                otype: member(&c.otype_type, "order_type", &c.otypes)?,
+                stp: member(&c.stp_type, "stp", &c.stps)?,
+                tif: member(&c.tif_type, "tif", &c.tifs)?,
+                price: get("price")?.extract()?, qty: get("qty")?.extract()?,
+                quote_qty: get("quote_qty")?.extract()?, spend_cap: get("spend_cap")?.extract()?,
+                stop_price: get("stop_price")?.extract()?,
+            });
+        }
         Ok(book)
     }
 

@@ -10,6 +10,9 @@ use pyo3::types::PyType;
 pub const LIMIT: u8 = 0;
 pub const LIMIT_MAKER: u8 = 1;
 pub const MARKET: u8 = 2;
+pub const STOP_LOSS: u8 = 3;
+pub const STOP_LOSS_LIMIT: u8 = 4;
+pub const TAKE_PROFIT: u8 = 5;
 // Time in force.
 pub const GTC: u8 = 0;
 pub const IOC: u8 = 1;
@@ -61,6 +64,8 @@ pub struct Ctx {
     pub amended: Py<PyType>,
     pub rejected: Py<PyType>,
     pub prevented: Py<PyType>,
+    pub triggered: Py<PyType>,
+    pub stop_order: Py<PyType>,
     pub place: Py<PyType>,
     pub cancel: Py<PyType>,
     pub cancel_all: Py<PyType>,
@@ -71,6 +76,7 @@ pub struct Ctx {
     pub limit_problem: PyObject,
     pub lot_problem: PyObject,
     pub market_problem: PyObject,
+    pub price_problem: PyObject,
     pub resting_order: PyObject,
     pub book_snapshot: PyObject,
     pub sha256: PyObject,
@@ -226,6 +232,8 @@ pub fn ctx(py: Python<'_>) -> PyResult<&'static Ctx> {
             amended: class(&events, "Amended")?,
             rejected: class(&events, "Rejected")?,
             prevented: class(&events, "PreventedMatch")?,
+            triggered: class(&events, "Triggered")?,
+            stop_order: class(&snapshot, "StopOrder")?,
             place: class(&commands, "PlaceOrder")?,
             cancel: class(&commands, "CancelOrder")?,
             cancel_all: class(&commands, "CancelAll")?,
@@ -236,6 +244,7 @@ pub fn ctx(py: Python<'_>) -> PyResult<&'static Ctx> {
             limit_problem: rules.getattr("limit_problem")?.unbind(),
             lot_problem: rules.getattr("lot_problem")?.unbind(),
             market_problem: rules.getattr("market_problem")?.unbind(),
+            price_problem: rules.getattr("price_problem")?.unbind(),
             resting_order: snapshot.getattr("RestingOrder")?.unbind(),
             book_snapshot: snapshot.getattr("BookSnapshot")?.unbind(),
             sha256: hashlib.getattr("sha256")?.unbind(),

@@ -1,10 +1,10 @@
 """The compiled book (matching_cluster/engine_rs) against the Python book, the reference.
 
 Seeded random streams of every command the compiled book covers (limit GTC/IOC/FOK,
-LIMIT_MAKER, MARKET by quantity and by quote amount with and without a spend cap,
-cancel, cancel-all, amend, cancel-replace, every STP mode, and invalid input of each
-kind) go to both books: each command's events must encode to the same bytes, and the
-books must agree on every query and on ``state_hash`` along the way.
+LIMIT_MAKER, MARKET by quantity and by quote amount with and without a spend cap, the
+four stop order types, cancel, cancel-all, amend, cancel-replace, every STP mode, and
+invalid input of each kind) go to both books: each command's events must encode to the
+same bytes, and the books must agree on every query and on ``state_hash`` along the way.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from matching_cluster.engine import (
     Command,
     OrderBook,
     PlaceOrder,
+    RestingOrder,
+    StopOrder,
     encode_events,
 )
 
@@ -39,6 +41,7 @@ ODD_SPEC = MarketSpec(
 ODD_VALUES: list[object] = [0, -5, 101, 15, True, "100", None, 2.0]
 # Beyond int64: only where the Python book refuses it (see test_beyond_int64_...).
 HUGE = 10**40
+STOP_TYPES = [t for t in OrderType if t.is_conditional]
 
 
 def _value(rng: random.Random, good: int, *, huge: bool = False) -> object:
@@ -63,7 +66,7 @@ def command_stream(seed: int, length: int, spec: MarketSpec = SPEC) -> list[Comm
         price = _value(rng, (centre + rng.randint(-3, 3)) * 5)
         qty = _value(rng, rng.randint(1, 25) * 10, huge=True)
         stp = rng.choice(list(SelfTradePrevention))
-        live = shadow.open_orders()
+        live: list[RestingOrder | StopOrder] = [*shadow.open_orders(), *shadow.stop_orders()]
         target = rng.choice(live) if live and rng.random() < 0.9 else None
         old, owner = (target.order_id, target.user_id) if target else (
             rng.choice(placed) if placed else (0, user))
@@ -77,6 +80,17 @@ def command_stream(seed: int, length: int, spec: MarketSpec = SPEC) -> list[Comm
             otype = OrderType.LIMIT_MAKER if rng.random() < 0.1 else OrderType.LIMIT
             cmd = PlaceOrder(order_id, user, side, otype, price=price, qty=qty, tif=tif,  # type: ignore[arg-type]
                              stp=stp, quote_qty=_value(rng, 0))  # type: ignore[arg-type]
+            placed.append((order_id, user))
+        elif roll < 0.50 and rng.random() < 0.4:
+            # A stop order around the traded prices: refused as reached, waits, or fires.
+            stop_type = rng.choice(STOP_TYPES)
+            works_as_limit = stop_type.working_type is OrderType.LIMIT
+            by_quote = not works_as_limit and rng.random() < 0.3
+            cmd = PlaceOrder(
+                order_id, user, side, stop_type, price=price if works_as_limit else 0,  # type: ignore[arg-type]
+                qty=0 if by_quote else qty, quote_qty=rng.randint(1, 60) * 50 if by_quote else 0,  # type: ignore[arg-type]
+                stop_price=_value(rng, rng.randint(16, 24) * 5),  # type: ignore[arg-type]
+                tif=rng.choice(list(TimeInForce)), stp=stp)
             placed.append((order_id, user))
         elif roll < 0.50:
             by_quote = rng.random() < 0.4
@@ -110,6 +124,8 @@ def assert_same_books(python: OrderBook, compiled: CompiledBook) -> None:
     assert (compiled.best_bid(), compiled.best_ask()) == (python.best_bid(), python.best_ask())
     assert compiled.open_orders() == python.open_orders()
     assert compiled.open_orders(2) == python.open_orders(2)
+    assert compiled.stop_orders() == python.stop_orders()
+    assert compiled.stop_orders(3) == python.stop_orders(3)
     assert (compiled.next_seq, compiled.next_trade_id, compiled.last_price) == (
         python.next_seq, python.next_trade_id, python.last_price)
 
