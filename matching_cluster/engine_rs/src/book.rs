@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use pyo3::exceptions::{
-    PyAssertionError, PyNotImplementedError, PyOverflowError, PyTypeError, PyValueError,
+    PyAssertionError, PyOverflowError, PyTypeError, PyValueError,
 };
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -120,6 +120,12 @@ pub struct OrderBook {
     low: i128,
     high: i128,
     follow_up: bool,
+    // OCO legs: each leg's id to the other's; legs that traded, worked or ended.
+    siblings: FxHashMap<i64, i64>,
+    activated: Vec<i64>,
+    // OTO lists in placing order: the working order's id and its pending PlaceOrders.
+    pending: Vec<(i64, Vec<PyObject>)>,
+    pending_of: FxHashMap<i64, i64>,
     last_price: i64,
     seq: i64,
     trade_id: i64,
@@ -156,6 +162,10 @@ impl OrderBook {
             low: UNLIMITED,
             high: 0,
             follow_up: false,
+            siblings: FxHashMap::default(),
+            activated: Vec::new(),
+            pending: Vec::new(),
+            pending_of: FxHashMap::default(),
             last_price: 0,
             seq: next_seq,
             trade_id: next_trade_id,
@@ -462,6 +472,9 @@ impl OrderBook {
                         break;
                     }
                     // EXPIRE_MAKER / EXPIRE_BOTH: the resting order goes.
+                    if !self.siblings.is_empty() && self.siblings.contains_key(&m.id) {
+                        self.activated.push(m.id);
+                    }
                     self.emit_done(py, c, m.id, m.user, m.is_buy, EXPIRED_STP,
                                    m.qty as i128 - mrem, m.filled_quote, mrem)?;
                     cur = self.pop_head(&mut level, cur, m);
@@ -501,6 +514,9 @@ impl OrderBook {
                 ])?;
                 if first_price == 0 {
                     first_price = price;
+                }
+                if !self.siblings.is_empty() && self.siblings.contains_key(&m.id) {
+                    self.activated.push(m.id);
                 }
                 last_price = price;
                 filled_quote += quote;
@@ -542,6 +558,9 @@ impl OrderBook {
                 self.high = self.high.max(high);
                 self.follow_up = true;
             }
+        }
+        if !self.activated.is_empty() {
+            self.follow_up = true;
         }
         Ok((base_left, filled_quote, stop))
     }
@@ -613,8 +632,10 @@ impl OrderBook {
             self.amend(py, c, cmd)
         } else if t.is(&c.cancel_all) {
             self.cancel_all(py, c, cmd)
-        } else if t.is(&c.oco) || t.is(&c.oto) {
-            Err(PyNotImplementedError::new_err("order lists: not in the compiled book yet"))
+        } else if t.is(&c.oco) {
+            self.place_oco(py, c, fields(py)?, cmd)
+        } else if t.is(&c.oto) {
+            self.place_oto(py, c, fields(py)?, cmd)
         } else {
             Err(PyTypeError::new_err(format!("not an engine command: {}", cmd.repr()?)))
         }
@@ -832,7 +853,8 @@ impl OrderBook {
         -> PyResult<()> {
         let key = self.stop_keys[&id];
         let stop = self.stops[&key];
-        match exact_i64(new_obj) {
+        let listed = self.siblings.contains_key(&id);
+        match exact_i64(new_obj).filter(|_| !listed) {
             Some(q) if 0 < q && q < stop.qty && q.rem_euclid(self.lot) == 0 => {
                 if let Some(kept) = self.stops.get_mut(&key) {
                     kept.qty = q;
@@ -844,8 +866,12 @@ impl OrderBook {
                 ])
             }
             _ => {
-                let why = c.lot_problem.call1(py, (self.spec.clone_ref(py), new_obj))?;
-                let why = if why.is_none(py) { reason(py, c, "AMEND_NOT_REDUCING")? } else { why };
+                let why = if listed {
+                    reason(py, c, "IN_ORDER_LIST")?
+                } else {
+                    let why = c.lot_problem.call1(py, (self.spec.clone_ref(py), new_obj))?;
+                    if why.is_none(py) { reason(py, c, "AMEND_NOT_REDUCING")? } else { why }
+                };
                 let (id_obj, user_obj) = (stop.id.into_py(py), stop.user.into_py(py));
                 self.reject(py, c, AMEND, id_obj.bind(py), user_obj.bind(py), why)
             }
@@ -854,11 +880,330 @@ impl OrderBook {
 
     /// book.py `_follow_up_command`: what a command set off.
     fn follow_up_command(&mut self, py: Python<'_>, c: &Ctx) -> PyResult<()> {
-        if self.high != 0 {
-            self.trigger_stops(py, c)?;
+        loop {
+            if !self.activated.is_empty() {
+                self.expire_siblings(py, c)?;
+            }
+            if self.high != 0 {
+                self.trigger_stops(py, c)?;
+            }
+            if !(!self.pending.is_empty() && self.release_pending(py, c)?) {
+                break;
+            }
         }
         self.follow_up = false;
         Ok(())
+    }
+
+    /// order_lists.py `_unlink`: take an OCO leg's link out; the other leg's id.
+    fn unlink(&mut self, leg: i64) -> Option<i64> {
+        let sibling = self.siblings.remove(&leg)?;
+        self.siblings.remove(&sibling);
+        Some(sibling)
+    }
+
+    /// order_lists.py `_expire_siblings`.
+    fn expire_siblings(&mut self, py: Python<'_>, c: &Ctx) -> PyResult<()> {
+        for leg in std::mem::take(&mut self.activated) {
+            if let Some(sibling) = self.unlink(leg) {
+                self.end_leg(py, c, sibling, EXPIRED_IN_LIST)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// order_lists.py `_end_leg`: take an open order out and say why it is done.
+    fn end_leg(&mut self, py: Python<'_>, c: &Ctx, id: i64, why: usize) -> PyResult<()> {
+        if let Some(&slot) = self.ids.get(&id) {
+            let o = self.remove(slot);
+            return self.emit_order_done(py, c, &o, why);
+        }
+        let stop = self.take_stop(id).expect("an OCO leg is open");
+        self.emit_done(py, c, stop.id, stop.user, stop.is_buy, why, 0, 0, stop.qty as i128)
+    }
+
+    /// order_lists.py `_release_pending`: place the pending orders of every OTO list whose
+    /// working order filled, end those of lists whose working order ended otherwise.
+    fn release_pending(&mut self, py: Python<'_>, c: &Ctx) -> PyResult<bool> {
+        let f = fields(py)?;
+        let ended: Vec<i64> = self.pending.iter().map(|(w, _)| *w)
+            .filter(|w| !self.ids.contains_key(w)).collect();
+        for working in &ended {
+            let at = self.pending.iter().position(|(w, _)| w == working).expect("listed");
+            let (_, orders) = self.pending.remove(at);
+            for p in &orders {
+                let id: i64 = f.place[P_ORDER_ID].read(p.bind(py))?.extract()?;
+                self.pending_of.remove(&id);
+            }
+            let why = self.end_reason(py, c, *working)?;
+            if why == FILLED {
+                if orders.len() == 1 {
+                    self.place(py, c, f, orders[0].bind(py))?;
+                } else {
+                    self.place_oco_legs(py, c, f, orders[0].bind(py), orders[1].bind(py))?;
+                }
+                continue;
+            }
+            let end = if why == CANCELED { CANCELED } else { EXPIRED_IN_LIST };
+            for p in &orders {
+                let p = p.bind(py);
+                let seq = self.next_seq();
+                let field = |i: usize| f.place[i].read(p).map(|v| v.unbind());
+                self.push(py, &c.order_done, &[
+                    int(seq), obj(&field(P_ORDER_ID)?), obj(&field(P_USER_ID)?),
+                    obj(&field(P_SIDE)?), obj(&c.done[end]), int(0), int(0), obj(&field(P_QTY)?),
+                ])?;
+            }
+        }
+        Ok(!ended.is_empty())
+    }
+
+    /// order_lists.py `_end_reason`: why an order this command took off the book ended.
+    fn end_reason(&self, py: Python<'_>, c: &Ctx, id: i64) -> PyResult<usize> {
+        for event in self.out.iter().rev() {
+            let event = event.bind(py);
+            if event.get_type().is(&c.order_done)
+                && event.get_item(1)?.extract::<i64>().is_ok_and(|i| i == id)
+            {
+                let why = event.get_item(4)?;
+                return Ok(c.done.iter().position(|d| d.as_ptr() == why.as_ptr()).unwrap_or(FILLED));
+            }
+        }
+        Err(PyAssertionError::new_err(format!("order {id} left the book without an OrderDone")))
+    }
+
+    /// A leg or pending order of a list: exactly a PlaceOrder (its fields are read from
+    /// their slots).
+    fn check_place(c: &Ctx, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        if o.get_type().is(&c.place) {
+            Ok(())
+        } else {
+            Err(PyTypeError::new_err(format!("not a PlaceOrder in an order list: {}", o.repr()?)))
+        }
+    }
+
+    /// book.py `_place_oco`.
+    fn place_oco(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let above = cmd.getattr(intern!(py, "above"))?;
+        let below = cmd.getattr(intern!(py, "below"))?;
+        Self::check_place(c, &above)?;
+        Self::check_place(c, &below)?;
+        if let Some(why) = self.oco_problem(py, c, f, cmd, &above, &below)? {
+            for leg in [&above, &below] {
+                let (id_obj, user_obj) = (f.place[P_ORDER_ID].read(leg)?, f.place[P_USER_ID].read(leg)?);
+                self.reject(py, c, PLACE, &id_obj, &user_obj, why.clone_ref(py))?;
+            }
+            return Ok(());
+        }
+        self.place_oco_accepted(py, c, f, &above, &below)
+    }
+
+    /// A pending OCO pair being placed: as `_place_oco` with `PlaceOco(above, below)`.
+    fn place_oco_legs(
+        &mut self, py: Python<'_>, c: &Ctx, f: &Fields, above: &Bound<'_, PyAny>,
+        below: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let pair = c.oco.bind(py).call1((above, below))?;
+        self.place_oco(py, c, f, &pair)
+    }
+
+    fn place_oco_accepted(
+        &mut self, py: Python<'_>, c: &Ctx, f: &Fields, above: &Bound<'_, PyAny>,
+        below: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        for leg in [above, below] {
+            let otype = member_index(&f.place[P_ORDER_TYPE].read(leg)?, &c.otypes);
+            if otype == Some(LIMIT_MAKER) {
+                let (is_buy, _, stp) = Self::enums(c, f, leg)?.expect("validated");
+                let small = |i: usize, what: &str| {
+                    f.place[i].read(leg)?.extract::<i64>().map_err(|_| not_int(what))
+                };
+                let qty = small(P_QTY, "qty")?;
+                let o = Order {
+                    id: small(P_ORDER_ID, "order_id")?, user: small(P_USER_ID, "user_id")?,
+                    is_buy, otype: LIMIT_MAKER, stp, price: small(P_PRICE, "price")?, qty,
+                    remaining: qty, filled_quote: 0, arrival: 0, prev: NIL, next: NIL,
+                };
+                self.submit_limit(py, c, o, GTC, true)?;
+            } else {
+                self.accept_stop(py, c, f, leg)?;
+            }
+        }
+        let a: i64 = f.place[P_ORDER_ID].read(above)?.extract()?;
+        let b: i64 = f.place[P_ORDER_ID].read(below)?.extract()?;
+        self.siblings.insert(a, b);
+        self.siblings.insert(b, a);
+        Ok(())
+    }
+
+    /// order_lists.py `_oco_problem`.
+    fn oco_problem(
+        &self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>,
+        above: &Bound<'_, PyAny>, below: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<PyObject>> {
+        let shape = c.oco_shape_problem.call1(py, (cmd,))?;
+        let mut why = (!shape.is_none(py)).then_some(shape);
+        for leg in [above, below] {
+            if why.is_none() {
+                why = self.leg_problem(py, c, f, leg)?;
+            }
+        }
+        if why.is_none() {
+            let prices = c.oco_prices_problem.call1(py, (cmd, self.last_price))?;
+            why = (!prices.is_none(py)).then_some(prices);
+        }
+        if why.is_none() {
+            for leg in [above, below] {
+                let otype = member_index(&f.place[P_ORDER_TYPE].read(leg)?, &c.otypes);
+                if otype == Some(LIMIT_MAKER) && self.crosses(c, f, leg)? {
+                    return Ok(Some(reason(py, c, "WOULD_MATCH_IMMEDIATELY")?));
+                }
+            }
+        }
+        Ok(why)
+    }
+
+    /// order_lists.py `_leg_problem`.
+    fn leg_problem(&self, py: Python<'_>, c: &Ctx, f: &Fields, leg: &Bound<'_, PyAny>)
+        -> PyResult<Option<PyObject>> {
+        let field = |i: usize| f.place[i].read(leg);
+        if member_index(&field(P_ORDER_TYPE)?, &c.otypes) != Some(LIMIT_MAKER) {
+            return self.stop_problem(py, c, f, leg, false);
+        }
+        let why = c.limit_problem.call1(py, (self.spec.clone_ref(py), field(P_PRICE)?, field(P_QTY)?))?;
+        if !why.is_none(py) {
+            return Ok(Some(why));
+        }
+        if field(P_ORDER_ID)?.extract::<i64>().is_ok_and(|i| self.is_open(i)) {
+            return Ok(Some(reason(py, c, "DUPLICATE_ORDER_ID")?));
+        }
+        if field(P_QUOTE_QTY)?.is_truthy()? || field(P_SPEND_CAP)?.is_truthy()?
+            || field(P_STOP_PRICE)?.is_truthy()? || Self::enums(c, f, leg)?.is_none()
+        {
+            return Ok(Some(reason(py, c, "INVALID_ORDER")?));
+        }
+        Ok(None)
+    }
+
+    /// order_lists.py `_resting_problem`: a LIMIT / LIMIT_MAKER order, as `_place` checks it.
+    fn resting_problem(&self, py: Python<'_>, c: &Ctx, f: &Fields, o: &Bound<'_, PyAny>)
+        -> PyResult<Option<PyObject>> {
+        let field = |i: usize| f.place[i].read(o);
+        let why = c.limit_problem.call1(py, (self.spec.clone_ref(py), field(P_PRICE)?, field(P_QTY)?))?;
+        if !why.is_none(py) {
+            return Ok(Some(why));
+        }
+        if field(P_QUOTE_QTY)?.is_truthy()? || field(P_SPEND_CAP)?.is_truthy()?
+            || field(P_STOP_PRICE)?.is_truthy()? || Self::enums(c, f, o)?.is_none()
+        {
+            return Ok(Some(reason(py, c, "INVALID_ORDER")?));
+        }
+        Ok(None)
+    }
+
+    /// order_lists.py `_crosses`: would a limit order at the leg's price meet the book?
+    fn crosses(&self, c: &Ctx, f: &Fields, leg: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let price = f.place[P_PRICE].read(leg)?;
+        let is_buy = f.place[P_SIDE].read(leg)?.as_ptr() == c.sides[0].as_ptr();
+        let best = if is_buy { self.best_ask() } else { self.best_bid() };
+        match best {
+            None => Ok(false),
+            Some(best) if is_buy => price.ge(best),
+            Some(best) => price.le(best),
+        }
+    }
+
+    /// book.py `_place_oto`.
+    fn place_oto(&mut self, py: Python<'_>, c: &Ctx, f: &Fields, cmd: &Bound<'_, PyAny>)
+        -> PyResult<()> {
+        let working = cmd.getattr(intern!(py, "working"))?;
+        let pending = cmd.getattr(intern!(py, "pending"))?;
+        Self::check_place(c, &working)?;
+        let listed: Vec<Bound<'_, PyAny>> = pending.iter()?.collect::<PyResult<_>>()?;
+        for p in &listed {
+            Self::check_place(c, p)?;
+        }
+        if let Some(why) = self.oto_problem(py, c, f, &working, &pending, &listed)? {
+            for o in std::iter::once(&working).chain(listed.iter()) {
+                let (id_obj, user_obj) = (f.place[P_ORDER_ID].read(o)?, f.place[P_USER_ID].read(o)?);
+                self.reject(py, c, PLACE, &id_obj, &user_obj, why.clone_ref(py))?;
+            }
+            return Ok(());
+        }
+        let working_id: i64 = f.place[P_ORDER_ID].read(&working)?.extract()
+            .map_err(|_| not_int("order_id"))?;
+        for p in &listed {
+            let id: i64 = f.place[P_ORDER_ID].read(p)?.extract().map_err(|_| not_int("order_id"))?;
+            self.pending_of.insert(id, working_id);
+        }
+        self.pending.push((working_id, listed.iter().map(|p| p.clone().unbind()).collect()));
+        self.place(py, c, f, &working)
+    }
+
+    /// order_lists.py `_oto_problem`.
+    fn oto_problem<'py>(
+        &self, py: Python<'py>, c: &Ctx, f: &Fields, working: &Bound<'py, PyAny>,
+        pending: &Bound<'py, PyAny>, listed: &[Bound<'py, PyAny>],
+    ) -> PyResult<Option<PyObject>> {
+        let field = |o: &Bound<'py, PyAny>, i: usize| f.place[i].read(o);
+        let invalid = || reason(py, c, "INVALID_ORDER").map(Some);
+        let mut ids = vec![field(working, P_ORDER_ID)?];
+        for p in listed {
+            ids.push(field(p, P_ORDER_ID)?);
+        }
+        let distinct = pyo3::types::PySet::new_bound(py, &ids)?.len() == ids.len();
+        let user = field(working, P_USER_ID)?;
+        let mut other_user = false;
+        for p in listed {
+            other_user = other_user || field(p, P_USER_ID)?.ne(&user)?;
+        }
+        let wtype = member_index(&field(working, P_ORDER_TYPE)?, &c.otypes);
+        if !pending.get_type().is(&py.get_type_bound::<PyTuple>()) || !(1..=2).contains(&listed.len())
+            || !distinct || other_user || !(wtype == Some(LIMIT) || wtype == Some(LIMIT_MAKER))
+        {
+            return invalid();
+        }
+        let open = |o: &Bound<'_, PyAny>| -> bool {
+            o.extract::<i64>().is_ok_and(|i| self.is_open(i) || self.pending_of.contains_key(&i))
+        };
+        if ids.iter().any(open) {
+            return Ok(Some(reason(py, c, "DUPLICATE_ORDER_ID")?));
+        }
+        let why = self.resting_problem(py, c, f, working)?;
+        if listed.len() == 2 {
+            if why.is_some() {
+                return Ok(why);
+            }
+            let pair = c.oco.bind(py).call1((&listed[0], &listed[1]))?;
+            let shape = c.oco_shape_problem.call1(py, (pair,))?;
+            if !shape.is_none(py) {
+                return Ok(Some(shape));
+            }
+            for leg in listed {
+                if let Some(why) = self.leg_problem(py, c, f, leg)? {
+                    return Ok(Some(why));
+                }
+            }
+            return Ok(None);
+        }
+        let single = &listed[0];
+        let stype = member_index(&field(single, P_ORDER_TYPE)?, &c.otypes);
+        if why.is_some() {
+            return Ok(why);
+        }
+        match stype {
+            None => invalid(),
+            Some(LIMIT) | Some(LIMIT_MAKER) => self.resting_problem(py, c, f, single),
+            Some(MARKET) => {
+                if field(single, P_QUOTE_QTY)?.is_truthy()? {
+                    invalid()
+                } else {
+                    self.market_problem(py, c, f, single, &0i64.into_py(py).into_bound(py))
+                }
+            }
+            Some(_) => self.stop_problem(py, c, f, single, false),
+        }
     }
 
     /// stops.py `_trigger_stops`: set working, oldest first, every stop the prices traded
@@ -875,6 +1220,10 @@ impl OrderBook {
                 int(seq), int(fired.id), int(fired.user), obj(&c.sides[!fired.is_buy as usize]),
                 obj(&c.otypes[fired.otype as usize]), int(fired.stop_price), int(self.last_price),
             ])?;
+            if self.siblings.contains_key(&fired.id) {
+                self.activated.push(fired.id);
+                self.expire_siblings(py, c)?;
+            }
             if fired.is_market() {
                 self.work_market(py, c, fired.id, fired.user, fired.is_buy, fired.stp,
                                  fired.qty as i128, fired.quote_qty, fired.spend_cap)?;
@@ -885,6 +1234,9 @@ impl OrderBook {
                     filled_quote: 0, arrival: 0, prev: NIL, next: NIL,
                 };
                 self.submit_limit(py, c, o, fired.tif, false)?;
+            }
+            if !self.activated.is_empty() {
+                self.expire_siblings(py, c)?;
             }
         }
         self.low = UNLIMITED;
@@ -922,21 +1274,39 @@ impl OrderBook {
         -> PyResult<()> {
         let id_obj = f.cancel[0].read(cmd)?;
         let user_obj = f.cancel[1].read(cmd)?;
-        match self.own_slot(&id_obj, &user_obj) {
-            Some(slot) => {
-                let o = self.remove(slot);
-                self.emit_order_done(py, c, &o, CANCELED)
-            }
-            None => match self.own_stop(&id_obj, &user_obj) {
-                Some(id) => {
-                    let stop = self.take_stop(id).expect("the stop is open");
-                    self.emit_done(py, c, stop.id, stop.user, stop.is_buy, CANCELED, 0, 0,
-                                   stop.qty as i128)
+        self.cancel_order(py, c, &id_obj, &user_obj)
+    }
+
+    fn cancel_order(
+        &mut self, py: Python<'_>, c: &Ctx, id_obj: &Bound<'_, PyAny>, user_obj: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let id = if let Some(slot) = self.own_slot(id_obj, user_obj) {
+            let o = self.remove(slot);
+            self.emit_order_done(py, c, &o, CANCELED)?;
+            o.id
+        } else if let Some(id) = self.own_stop(id_obj, user_obj) {
+            let stop = self.take_stop(id).expect("the stop is open");
+            self.emit_done(py, c, stop.id, stop.user, stop.is_buy, CANCELED, 0, 0,
+                           stop.qty as i128)?;
+            id
+        } else {
+            // A pending order of an OTO list: cancelling it cancels the working order.
+            let working = id_obj.extract::<i64>().ok().and_then(|i| self.pending_of.get(&i).copied());
+            if let Some(working) = working {
+                let owner = self.slab[self.ids[&working] as usize].user;
+                if user_obj.extract::<i64>().is_ok_and(|u| u == owner) {
+                    let working_obj = working.into_py(py);
+                    return self.cancel_order(py, c, working_obj.bind(py), user_obj);
                 }
-                None => self.reject(py, c, CANCEL, &id_obj, &user_obj,
-                                    reason(py, c, "UNKNOWN_ORDER")?),
-            },
+            }
+            return self.reject(py, c, CANCEL, id_obj, user_obj, reason(py, c, "UNKNOWN_ORDER")?);
+        };
+        if !self.siblings.is_empty() {
+            if let Some(sibling) = self.unlink(id) {
+                self.end_leg(py, c, sibling, CANCELED)?;
+            }
         }
+        Ok(())
     }
 
     /// book.py `_cancel_all`: the user's orders oldest first; no events if none.
@@ -944,16 +1314,20 @@ impl OrderBook {
         let Ok(user) = cmd.getattr(intern!(py, "user_id"))?.extract::<i64>() else {
             return Ok(());
         };
-        for slot in self.slots_in_arrival_order(Some(user)) {
-            let o = self.remove(slot);
-            self.emit_order_done(py, c, &o, CANCELED)?;
+        let user_obj = user.into_py(py).into_bound(py);
+        let resting: Vec<i64> = self.slots_in_arrival_order(Some(user)).iter()
+            .map(|s| self.slab[*s as usize].id).collect();
+        for id in resting {
+            if self.ids.contains_key(&id) {  // not cancelled already as a sibling
+                self.cancel_order(py, c, &id.into_py(py).into_bound(py), &user_obj)?;
+            }
         }
         let waiting: Vec<i64> =
             self.stops.values().filter(|s| s.user == user).map(|s| s.id).collect();
         for id in waiting {
-            let stop = self.take_stop(id).expect("the stop is open");
-            self.emit_done(py, c, stop.id, stop.user, stop.is_buy, CANCELED, 0, 0,
-                           stop.qty as i128)?;
+            if self.stop_keys.contains_key(&id) {
+                self.cancel_order(py, c, &id.into_py(py).into_bound(py), &user_obj)?;
+            }
         }
         Ok(())
     }
@@ -973,6 +1347,9 @@ impl OrderBook {
             return self.reject(py, c, AMEND, &id_obj, &user_obj, reason(py, c, "UNKNOWN_ORDER")?);
         };
         let o = self.slab[slot as usize];
+        if self.siblings.contains_key(&o.id) || self.pending.iter().any(|(w, _)| *w == o.id) {
+            return self.reject(py, c, AMEND, &id_obj, &user_obj, reason(py, c, "IN_ORDER_LIST")?);
+        }
         let new_qty = match exact_i64(&new_obj) {
             Some(q) if 0 < q && q < o.qty && q.rem_euclid(self.lot) == 0 => q,
             _ => {
@@ -1021,11 +1398,18 @@ impl OrderBook {
         let new_id = new_obj.extract::<i64>().ok();
         let duplicate = new_id.is_some_and(|i| self.is_open(i));
         let fast = self.fast_limit(&price_obj, &qty_obj);
-        let (Some(slot), false, Some((price, qty))) = (slot, duplicate, fast) else {
+        let listed = slot.is_some_and(|s| {
+            let id = self.slab[s as usize].id;
+            (!self.siblings.is_empty() && self.siblings.contains_key(&id))
+                || (!self.pending.is_empty() && self.pending.iter().any(|(w, _)| *w == id))
+        });
+        let (Some(slot), false, false, Some((price, qty))) = (slot, duplicate, listed, fast) else {
             let why = if slot.is_none() {
                 reason(py, c, "UNKNOWN_ORDER")?
             } else if duplicate {
                 reason(py, c, "DUPLICATE_ORDER_ID")?
+            } else if listed {
+                reason(py, c, "IN_ORDER_LIST")?
             } else {
                 self.limit_reason(py, c, &price_obj, &qty_obj)?
             };
@@ -1082,7 +1466,7 @@ impl OrderBook {
         let c = ctx(py)?;
         self.out.clear();
         let mut done = self.dispatch(py, c, cmd);
-        if done.is_ok() && self.follow_up {
+        if done.is_ok() && (self.follow_up || !self.pending.is_empty()) {
             done = self.follow_up_command(py, c);
         }
         let events = std::mem::take(&mut self.out);
@@ -1096,7 +1480,7 @@ impl OrderBook {
         self.out.clear();
         for cmd in cmds.iter()? {
             let mut done = self.dispatch(py, c, &cmd?);
-            if done.is_ok() && self.follow_up {
+            if done.is_ok() && (self.follow_up || !self.pending.is_empty()) {
                 done = self.follow_up_command(py, c);
             }
             if let Err(e) = done {
@@ -1201,8 +1585,12 @@ impl OrderBook {
         into_list(py, out)
     }
 
-    fn oco_pairs(&self, py: Python<'_>) -> PyResult<PyObject> {
-        into_list(py, Vec::new())
+    /// The (lower id, higher id) legs of every OCO list still linked, sorted.
+    fn oco_pairs(&self) -> Vec<(i64, i64)> {
+        let mut pairs: Vec<(i64, i64)> =
+            self.siblings.iter().filter(|(a, b)| a < b).map(|(a, b)| (*a, *b)).collect();
+        pairs.sort_unstable();
+        pairs
     }
 
     /// Everything needed to rebuild this book exactly (a `BookSnapshot`).
@@ -1218,10 +1606,24 @@ impl OrderBook {
             stops.push(self.stop_tuple(py, c, s)?);
         }
         let stops = PyTuple::new_bound(py, stops);
-        let empty = PyTuple::empty_bound(py);
+        let pairs = PyTuple::new_bound(py, self.oco_pairs().into_iter().map(|p| -> PyObject { p.into_py(py) }));
+        let f = fields(py)?;
+        let mut pending = Vec::new();
+        for (working, orders) in &self.pending {
+            for p in orders {
+                let p = p.bind(py);
+                let mut args = vec![working.into_py(py)];
+                for i in [P_ORDER_ID, P_USER_ID, P_SIDE, P_ORDER_TYPE, P_STP, P_TIF, P_PRICE, P_QTY,
+                          P_QUOTE_QTY, P_SPEND_CAP, P_STOP_PRICE] {
+                    args.push(f.place[i].read(p)?.unbind());
+                }
+                pending.push(c.pending_order.call1(py, PyTuple::new_bound(py, args))?);
+            }
+        }
+        let pending = PyTuple::new_bound(py, pending);
         c.book_snapshot.call1(py, (
             self.spec.clone_ref(py), self.seq, self.trade_id, orders, stops,
-            self.last_price, empty.clone(), empty,
+            self.last_price, pairs, pending,
         ))
     }
 
@@ -1233,12 +1635,6 @@ impl OrderBook {
         let mut book = Self::build(
             &snapshot.getattr("spec")?, snapshot.getattr("next_seq")?.extract()?,
             snapshot.getattr("next_trade_id")?.extract()?)?;
-        for name in ["oco_pairs", "pending"] {
-            if snapshot.getattr(name)?.is_truthy()? {
-                return Err(PyNotImplementedError::new_err(format!(
-                    "snapshot {name}: not in the compiled book yet")));
-            }
-        }
         for r in snapshot.getattr("orders")?.iter()? {
             let r = r?;
             let get = |name: &str| r.getattr(name);
@@ -1287,6 +1683,39 @@ impl OrderBook {
                 quote_qty: get("quote_qty")?.extract()?, spend_cap: get("spend_cap")?.extract()?,
                 stop_price: get("stop_price")?.extract()?,
             });
+        }
+        for pair in snapshot.getattr("oco_pairs")?.iter()? {
+            let (a, b): (i64, i64) = pair?.extract()?;
+            if a == b || !book.is_open(a) || !book.is_open(b) || book.siblings.contains_key(&a)
+                || book.siblings.contains_key(&b)
+            {
+                return Err(PyValueError::new_err(format!(
+                    "inconsistent snapshot OCO legs ({a}, {b})")));
+            }
+            book.siblings.insert(a, b);
+            book.siblings.insert(b, a);
+        }
+        for p in snapshot.getattr("pending")?.iter()? {
+            let p = p?;
+            let get = |name: &str| p.getattr(name);
+            let working: i64 = get("working_id")?.extract()?;
+            let id: i64 = get("order_id")?.extract()?;
+            if !book.ids.contains_key(&working) || book.pending_of.contains_key(&id) {
+                return Err(PyValueError::new_err(format!(
+                    "inconsistent snapshot pending order {}", p.repr()?)));
+            }
+            let order = c.place.bind(py).call1((
+                get("order_id")?, get("user_id")?, c.side_type.bind(py).call1((get("side")?,))?,
+                c.otype_type.bind(py).call1((get("order_type")?,))?, get("price")?, get("qty")?,
+                get("quote_qty")?, c.tif_type.bind(py).call1((get("tif")?,))?,
+                c.stp_type.bind(py).call1((get("stp")?,))?, get("spend_cap")?,
+                get("stop_price")?,
+            ))?.unbind();
+            match book.pending.iter_mut().find(|(w, _)| *w == working) {
+                Some((_, orders)) => orders.push(order),
+                None => book.pending.push((working, vec![order])),
+            }
+            book.pending_of.insert(id, working);
         }
         Ok(book)
     }

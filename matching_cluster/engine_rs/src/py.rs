@@ -29,6 +29,7 @@ pub const EXPIRED_IOC: usize = 2;
 pub const EXPIRED_FOK: usize = 3;
 pub const EXPIRED_STP: usize = 4;
 pub const REJECTED_POST_ONLY: usize = 5;
+pub const EXPIRED_IN_LIST: usize = 6;
 // CommandKind.
 pub const PLACE: usize = 0;
 pub const CANCEL: usize = 1;
@@ -41,8 +42,9 @@ const OTYPES: [&str; 7] = [
 ];
 const TIFS: [&str; 3] = ["GTC", "IOC", "FOK"];
 const STPS: [&str; 4] = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"];
-const DONE: [&str; 6] = [
+const DONE: [&str; 7] = [
     "FILLED", "CANCELED", "EXPIRED_IOC", "EXPIRED_FOK", "EXPIRED_STP", "REJECTED_POST_ONLY",
+    "EXPIRED_IN_LIST",
 ];
 const KINDS: [&str; 4] = ["PLACE", "CANCEL", "AMEND", "CANCEL_REPLACE"];
 
@@ -56,7 +58,7 @@ pub struct Ctx {
     pub otypes: [PyObject; 7],
     pub tifs: [PyObject; 3],
     pub stps: [PyObject; 4],
-    pub done: [PyObject; 6],
+    pub done: [PyObject; 7],
     pub kinds: [PyObject; 4],
     pub accepted: Py<PyType>,
     pub trade: Py<PyType>,
@@ -77,6 +79,9 @@ pub struct Ctx {
     pub lot_problem: PyObject,
     pub market_problem: PyObject,
     pub price_problem: PyObject,
+    pub oco_shape_problem: PyObject,
+    pub oco_prices_problem: PyObject,
+    pub pending_order: PyObject,
     pub resting_order: PyObject,
     pub book_snapshot: PyObject,
     pub sha256: PyObject,
@@ -210,6 +215,7 @@ pub fn ctx(py: Python<'_>) -> PyResult<&'static Ctx> {
         let commands = py.import_bound("matching_cluster.engine.commands")?;
         let snapshot = py.import_bound("matching_cluster.engine.snapshot")?;
         let hashlib = py.import_bound("hashlib")?;
+        let lists = py.import_bound("matching_cluster.engine.order_lists")?;
         let side = orders.getattr("Side")?;
         let otype = orders.getattr("OrderType")?;
         let tif = orders.getattr("TimeInForce")?;
@@ -245,6 +251,9 @@ pub fn ctx(py: Python<'_>) -> PyResult<&'static Ctx> {
             lot_problem: rules.getattr("lot_problem")?.unbind(),
             market_problem: rules.getattr("market_problem")?.unbind(),
             price_problem: rules.getattr("price_problem")?.unbind(),
+            oco_shape_problem: lists.getattr("oco_shape_problem")?.unbind(),
+            oco_prices_problem: lists.getattr("oco_prices_problem")?.unbind(),
+            pending_order: snapshot.getattr("PendingOrder")?.unbind(),
             resting_order: snapshot.getattr("RestingOrder")?.unbind(),
             book_snapshot: snapshot.getattr("BookSnapshot")?.unbind(),
             sha256: hashlib.getattr("sha256")?.unbind(),

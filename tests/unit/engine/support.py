@@ -51,15 +51,19 @@ def use_engine(name: str) -> None:
     _engine[0] = name
 
 
-def new_book(*resting: PlaceOrder, spec: MarketSpec = SPEC) -> OrderBook:
-    """A new book of ``spec`` holding ``resting`` (asserting that none of them traded)."""
+def book_class() -> type[OrderBook]:
+    """The book class ``use_engine`` chose."""
     if _engine[0] == "rust":
         from matching_cluster_engine_rs import OrderBook as CompiledBook
 
         # Not a subclass, but the same interface (its stub says so), as the tests use it.
-        book = cast(OrderBook, CompiledBook(spec))
-    else:
-        book = OrderBook(spec)
+        return cast(type[OrderBook], CompiledBook)
+    return OrderBook
+
+
+def new_book(*resting: PlaceOrder, spec: MarketSpec = SPEC) -> OrderBook:
+    """A new book of ``spec`` holding ``resting`` (asserting that none of them traded)."""
+    book = book_class()(spec)
     seed(book, *resting)
     return book
 

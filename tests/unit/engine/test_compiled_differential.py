@@ -2,9 +2,10 @@
 
 Seeded random streams of every command the compiled book covers (limit GTC/IOC/FOK,
 LIMIT_MAKER, MARKET by quantity and by quote amount with and without a spend cap, the
-four stop order types, cancel, cancel-all, amend, cancel-replace, every STP mode, and
-invalid input of each kind) go to both books: each command's events must encode to the
-same bytes, and the books must agree on every query and on ``state_hash`` along the way.
+four stop order types, OCO and OTO(CO) lists, cancel, cancel-all, amend, cancel-replace,
+every STP mode, and invalid input of each kind) go to both books: each command's events
+must encode to the same bytes, and the books must agree on every query and on
+``state_hash`` along the way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from matching_cluster.engine import (
 )
 
 from .support import SPEC
+from .test_determinism import seeded_stream
 
 pytestmark = pytest.mark.unit
 
@@ -138,6 +140,21 @@ def test_same_events_and_state_command_by_command(spec: MarketSpec, seed: int) -
         assert encode_events(compiled.apply(cmd)) == encode_events(python.apply(cmd)), cmd
         if n % 250 == 0:
             assert_same_books(python, compiled)
+    assert_same_books(python, compiled)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_order_lists_stops_and_restore_mid_stream(seed: int) -> None:
+    """test_determinism's stream (OCO and OTO lists among the rest), command by command;
+    every 500 commands the compiled book is also rebuilt from the Python book's snapshot
+    and goes on from there."""
+    python, compiled = OrderBook(SPEC), CompiledBook(SPEC)
+    for n, cmd in enumerate(seeded_stream(seed, 3_000)):
+        assert encode_events(compiled.apply(cmd)) == encode_events(python.apply(cmd)), cmd
+        if n % 500 == 0:
+            assert_same_books(python, compiled)
+            assert compiled.oco_pairs() == python.oco_pairs()
+            compiled = CompiledBook.restore(python.snapshot())
     assert_same_books(python, compiled)
 
 
