@@ -141,7 +141,7 @@ install_toxiproxy() {
 install_compiled_engine() {
   local crate="$ROOT/matching_cluster/engine_rs" built
   built="$(ls "$ROOT"/.venv/lib/python3*/site-packages/matching_cluster_engine_rs/*.so \
-    2>/dev/null | head -n 1)"
+    2>/dev/null | head -n 1 || true)"
   if [ -n "$built" ] && [ -z "$(find "$crate" -path "$crate/target" -prune -o -type f \
       \( -name '*.rs' -o -name 'Cargo.*' -o -name pyproject.toml -o -name '*.pyi' \) \
       -newer "$built" -print)" ]; then
@@ -155,6 +155,14 @@ install_compiled_engine() {
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null
+  fi
+  # Cargo.lock version 4 and the crate's dependencies need Rust 1.78 or later (Debian
+  # bookworm ships 1.63: install a current toolchain with rustup there).
+  local version
+  version="$(cargo --version | awk '{print $2}')"
+  if [ "$(printf '%s\n1.78.0\n' "$version" | sort -V | head -n 1)" != "1.78.0" ]; then
+    say "cargo $version is too old for matching_cluster/engine_rs: Rust 1.78 or later needed"
+    return 1
   fi
   [ -x .venv/bin/maturin ] || .venv/bin/python -m pip install -q "maturin>=1.5,<2"
   say "building the compiled order book (matching_cluster/engine_rs) into .venv"
