@@ -127,6 +127,10 @@ def assert_same_books(python: OrderBook, compiled: CompiledBook) -> None:
     assert compiled.open_orders() == python.open_orders()
     assert compiled.open_orders(2) == python.open_orders(2)
     assert compiled.stop_orders() == python.stop_orders()
+    for o in python.open_orders()[:5]:
+        assert compiled.order(o.order_id) == o
+        assert compiled.level_orders(o.side, o.price) == python.level_orders(o.side, o.price)
+    assert compiled.order(-1) is None
     assert compiled.stop_orders(3) == python.stop_orders(3)
     assert (compiled.next_seq, compiled.next_trade_id, compiled.last_price) == (
         python.next_seq, python.next_trade_id, python.last_price)
