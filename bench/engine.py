@@ -16,6 +16,9 @@ on ``--batch`` commands at a time, keeping a batch's events alive until the next
 consumer persisting per Kafka poll would). Latencies come from one more pass that
 times every ``apply()`` call (timer overhead included).
 
+``--engine rust`` times the compiled book (matching_cluster/engine_rs, built by
+scripts/install.sh) instead of the Python one; the stream is generated the same way.
+
 ``--stream-file PATH`` also writes the stream (prefill included) as text for other
 engines, such as bench/exchange_core's Java harness on exchange-core's books (see
 ``write_stream_file``). ``trades``, ``traded_lots`` and ``trades_digest`` (SHA-256 of
@@ -34,6 +37,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -284,8 +288,22 @@ def trade_summary(prefill: list[Command], stream: list[Command]) -> tuple[int, i
     return trades, lots, digest.hexdigest()
 
 
+# The book class timed: the Python one unless --engine says otherwise.
+_engine: Any = OrderBook
+
+
+def _select_engine(name: str) -> None:
+    global _engine
+    if name == "rust":
+        from matching_cluster_engine_rs import OrderBook as CompiledBook
+
+        _engine = CompiledBook
+    else:
+        _engine = OrderBook
+
+
 def _fresh_book(prefill: list[Command]) -> OrderBook:
-    book = OrderBook(SPEC)
+    book: OrderBook = _engine(SPEC)
     book.apply_batch(prefill)
     return book
 
@@ -353,7 +371,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="disable the cyclic GC while timing (the engine makes no cycles)")
     parser.add_argument("--stream-file", type=Path,
                         help="also write the stream (prefill first) to this file")
+    parser.add_argument("--engine", choices=("python", "rust"), default="python",
+                        help="the book timed: Python, or the compiled one (engine_rs)")
     args = parser.parse_args(argv)
+    _select_engine(args.engine)
 
     t0 = time.perf_counter()
     prefill, stream = generate(args.commands, args.seed)
@@ -420,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
         "repeat": args.repeat,
         "gc": not args.no_gc,
         "python": sys.version.split()[0],
+        "engine": args.engine,
         "state_hash": hashes.pop(),
     }
     if args.stream_file:

@@ -47,10 +47,12 @@ def _last_json(stdout: str) -> dict[str, Any]:
     return result
 
 
-def run_ours(stream_file: Path, commands: int, seed: int, repeat: int) -> dict[str, Any]:
+def run_ours(stream_file: Path, commands: int, seed: int, repeat: int,
+             engine: str = "python") -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "engine.py"), "--commands", str(commands),
-         "--seed", str(seed), "--repeat", str(repeat), "--stream-file", str(stream_file)],
+         "--seed", str(seed), "--repeat", str(repeat), "--stream-file", str(stream_file),
+         "--engine", engine],
         check=True, capture_output=True, text=True)
     return _last_json(out.stdout)
 
@@ -121,13 +123,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="how the Java harness expresses a cancel-replace")
     parser.add_argument("--stream-file", type=Path,
                         help="keep the stream in this file (default: a temporary one)")
+    parser.add_argument("--engine", choices=("python", "rust"), default="python",
+                        help="our book: Python, or the compiled one (engine_rs)")
     args = parser.parse_args(argv)
 
     jar = harness_jar()
     modes = REPLACE_MODES if args.replace == "both" else (args.replace,)
     with tempfile.TemporaryDirectory() as tmp:
         stream_file = args.stream_file or Path(tmp) / "stream.csv"
-        ours = run_ours(stream_file, args.commands, args.seed, args.repeat)
+        ours = run_ours(stream_file, args.commands, args.seed, args.repeat, args.engine)
         theirs = {mode: run_exchange_core(jar, stream_file, mode, args.passes, args.warmup)
                   for mode in modes}
     result = compare(ours, theirs)

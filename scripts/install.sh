@@ -9,6 +9,7 @@
 #     .local/tools, since it pins an older boto3 than the project's
 #   - kustomize, only where kubectl (which carries it) is missing
 #   - Toxiproxy's server (the network fault tests' TCP proxy) into .local/bin
+#   - the compiled order book (matching_cluster/engine_rs, Rust) into .venv, with maturin
 # Idempotent, and quiet when everything is already there.
 set -euo pipefail
 
@@ -134,11 +135,47 @@ install_toxiproxy() {
   rmdir "$build"
 }
 
+# The compiled order book: a Rust crate built by maturin into .venv (cargo from rustup's
+# ~/.cargo/bin or Debian). Rebuilt only when a source of the crate is newer than the
+# module built from it.
+install_compiled_engine() {
+  local crate="$ROOT/matching_cluster/engine_rs" built
+  built="$(ls "$ROOT"/.venv/lib/python3*/site-packages/matching_cluster_engine_rs/*.so \
+    2>/dev/null | head -n 1 || true)"
+  if [ -n "$built" ] && [ -z "$(find "$crate" -path "$crate/target" -prune -o -type f \
+      \( -name '*.rs' -o -name 'Cargo.*' -o -name pyproject.toml -o -name '*.pyi' \) \
+      -newer "$built" -print)" ]; then
+    return
+  fi
+  if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null; then
+    say "installing Debian packages: cargo rustc"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null
+  fi
+  # Cargo.lock version 4 and the crate's dependencies need Rust 1.78 or later (Debian
+  # bookworm ships 1.63: install a current toolchain with rustup there).
+  local version
+  version="$(cargo --version | awk '{print $2}')"
+  if [ "$(printf '%s\n1.78.0\n' "$version" | sort -V | head -n 1)" != "1.78.0" ]; then
+    say "cargo $version is too old for matching_cluster/engine_rs: Rust 1.78 or later needed"
+    return 1
+  fi
+  [ -x .venv/bin/maturin ] || .venv/bin/python -m pip install -q "maturin>=1.5,<2"
+  say "building the compiled order book (matching_cluster/engine_rs) into .venv"
+  (cd "$crate" && VIRTUAL_ENV="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH" \
+    "$ROOT/.venv/bin/maturin" develop --release -q)
+}
+
 install_debian_packages
 disable_system_prometheus
 install_kafka_jars
 install_exchange_core_bench_deps
 install_python_env
+install_compiled_engine
 install_checkov
 install_kustomize
 install_toxiproxy

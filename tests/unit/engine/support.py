@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from chalicelib.domain.orders import (
     MarketSpec,
     OrderType,
@@ -40,9 +42,28 @@ FOK = TimeInForce.FOK
 STP = SelfTradePrevention
 
 
+ENGINES = ("python", "rust")
+_engine = ["python"]
+
+
+def use_engine(name: str) -> None:
+    """Which book ``new_book`` builds: the Python one, or the compiled one (engine_rs)."""
+    _engine[0] = name
+
+
+def book_class() -> type[OrderBook]:
+    """The book class ``use_engine`` chose."""
+    if _engine[0] == "rust":
+        from matching_cluster_engine_rs import OrderBook as CompiledBook
+
+        # Not a subclass, but the same interface (its stub says so), as the tests use it.
+        return cast(type[OrderBook], CompiledBook)
+    return OrderBook
+
+
 def new_book(*resting: PlaceOrder, spec: MarketSpec = SPEC) -> OrderBook:
     """A new book of ``spec`` holding ``resting`` (asserting that none of them traded)."""
-    book = OrderBook(spec)
+    book = book_class()(spec)
     seed(book, *resting)
     return book
 

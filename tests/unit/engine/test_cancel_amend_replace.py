@@ -10,7 +10,7 @@ from matching_cluster.engine.events import Accepted, Amended, OrderDone, Rejecte
 
 from .support import BUY, GTC, SELL, STP, dones, fills, kinds, limit, maker_only, new_book, seed
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 def test_cancel_a_resting_order() -> None:

@@ -15,7 +15,6 @@ from matching_cluster.engine import (
     CancelOrder,
     CancelReplace,
     Command,
-    OrderBook,
     OrderDone,
     PlaceOco,
     PlaceOrder,
@@ -27,9 +26,9 @@ from matching_cluster.engine import (
     stream_digest,
 )
 
-from .support import SPEC
+from .support import book_class, new_book
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 def seeded_stream(seed: int, length: int) -> list[Command]:
@@ -102,7 +101,7 @@ def seeded_stream(seed: int, length: int) -> list[Command]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_same_stream_twice_gives_identical_events(seed: int) -> None:
     stream = seeded_stream(seed, 4_000)
-    first, second = OrderBook(SPEC), OrderBook(SPEC)
+    first, second = new_book(), new_book()
     events_a = [e for cmd in stream for e in first.apply(cmd)]
     events_b = second.apply_batch(stream)
     assert encode_events(events_a) == encode_events(events_b)
@@ -121,13 +120,13 @@ def test_same_stream_twice_gives_identical_events(seed: int) -> None:
 def test_snapshot_restore_mid_stream_gives_the_same_result(seed: int) -> None:
     stream = seeded_stream(seed, 3_000)
     cut = random.Random(seed).randrange(1, len(stream))
-    whole = OrderBook(SPEC)
+    whole = new_book()
     uninterrupted = whole.apply_batch(stream)
 
-    first_half = OrderBook(SPEC)
+    first_half = new_book()
     events = first_half.apply_batch(stream[:cut])
     stored = json.dumps(first_half.snapshot().to_dict())  # as an adapter would persist it
-    resumed = OrderBook.restore(BookSnapshot.from_dict(json.loads(stored)))
+    resumed = book_class().restore(BookSnapshot.from_dict(json.loads(stored)))
     events += resumed.apply_batch(stream[cut:])
 
     assert resumed.state_hash() == whole.state_hash()
@@ -135,7 +134,7 @@ def test_snapshot_restore_mid_stream_gives_the_same_result(seed: int) -> None:
 
 
 def test_different_streams_give_different_hashes() -> None:
-    a, b = OrderBook(SPEC), OrderBook(SPEC)
+    a, b = new_book(), new_book()
     a.apply_batch(seeded_stream(1, 500))
     b.apply_batch(seeded_stream(2, 500))
     assert a.state_hash() != b.state_hash()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.orders import FEE_RATE_SCALE, MarketSpec, ceil_fee
-from matching_cluster.engine import OrderBook, Trade
+from matching_cluster.engine import Trade
 
-from .support import BUY, SELL, limit, seed, trades
+from .support import BUY, SELL, limit, new_book, seed, trades
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 # price per single base unit, so quote = price * qty; maker 0.1 %, taker 0.25 %
 FEE_SPEC = MarketSpec(
@@ -19,7 +19,7 @@ FEE_SPEC = MarketSpec(
 
 
 def one_trade(taker_side: str, price: int, qty: int, spec: MarketSpec = FEE_SPEC) -> Trade:
-    book = OrderBook(spec)
+    book = new_book(spec=spec)
     maker_side = SELL if taker_side == "BUY" else BUY
     seed(book, limit(1, 1, maker_side, price, qty))
     (trade,) = trades(book.apply(limit(2, 2, BUY if taker_side == "BUY" else SELL, price, qty)))
@@ -56,7 +56,7 @@ def test_the_smallest_fill_pays_at_least_one_unit() -> None:
 
 
 def test_each_trade_is_rounded_on_its_own() -> None:
-    book = OrderBook(FEE_SPEC)
+    book = new_book(spec=FEE_SPEC)
     seed(book, limit(1, 1, SELL, 10, 1), limit(2, 3, SELL, 10, 1))
     fills = trades(book.apply(limit(3, 2, BUY, 10, 2)))
     # 2 * ceil(1 * 0.25 %) = 2, where one fill of 2 would have paid ceil(0.005) = 1

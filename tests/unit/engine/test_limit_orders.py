@@ -9,7 +9,7 @@ from matching_cluster.engine import Accepted, OrderDone, Trade
 
 from .support import BUY, FOK, GTC, IOC, SELL, dones, fills, kinds, limit, maker_only, new_book
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 def test_gtc_that_does_not_cross_rests_and_is_only_accepted() -> None:

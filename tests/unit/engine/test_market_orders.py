@@ -11,7 +11,7 @@ from matching_cluster.engine import Accepted, OrderDone, PlaceOrder, Rejected
 
 from .support import BUY, GTC, SELL, dones, fills, kinds, limit, market, new_book, trades
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 def asks_100_and_105() -> list[PlaceOrder]:

@@ -23,7 +23,7 @@ from matching_cluster.engine import (
 
 from .support import BUY, SELL, dones, kinds, limit, new_book, seed, stop
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 LM, SL, SLL = OrderType.LIMIT_MAKER, OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT
 TP, TPL = OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT

@@ -15,16 +15,15 @@ from matching_cluster.engine import (
     BookSnapshot,
     CancelAll,
     CancelOrder,
-    OrderBook,
     OrderDone,
     PlaceOrder,
     PlaceOto,
     Rejected,
 )
 
-from .support import BUY, IOC, SELL, dones, kinds, limit, new_book, seed, stop
+from .support import BUY, IOC, SELL, book_class, dones, kinds, limit, new_book, seed, stop
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 LM, SLL = OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT
 
@@ -132,7 +131,7 @@ def test_pending_orders_survive_a_snapshot() -> None:
     book = new_book()
     seed(book, buy_then_bracket())
     data = json.loads(json.dumps(book.snapshot().to_dict()))
-    restored = OrderBook.restore(BookSnapshot.from_dict(data))
+    restored = book_class().restore(BookSnapshot.from_dict(data))
     assert restored.state_hash() == book.state_hash()
     fill = limit(20, 6, SELL, 100, 20)
     assert restored.apply(fill) == book.apply(fill)

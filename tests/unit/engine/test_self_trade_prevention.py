@@ -9,7 +9,7 @@ from matching_cluster.engine import Event, OrderBook, OrderDone, PreventedMatch,
 
 from .support import BUY, FOK, SELL, STP, dones, fills, kinds, limit, market, new_book
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 ME, OTHER = 1, 2
 

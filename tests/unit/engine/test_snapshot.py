@@ -19,9 +19,9 @@ from matching_cluster.engine import (
 )
 from matching_cluster.engine.commands import AmendOrder, CancelReplace, PlaceOco, PlaceOrder
 
-from .support import BUY, SELL, STP, limit, maker_only, market, new_book, seed, stop
+from .support import BUY, SELL, STP, book_class, limit, maker_only, market, new_book, seed, stop
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 def busy_book() -> OrderBook:
@@ -55,7 +55,7 @@ def follow_up() -> list[PlaceOrder]:
 
 def test_restored_book_has_the_same_state_and_hash() -> None:
     book = busy_book()
-    restored = OrderBook.restore(book.snapshot())
+    restored = book_class().restore(book.snapshot())
     assert restored.snapshot() == book.snapshot()
     assert restored.stop_orders() == book.stop_orders() != []
     assert restored.last_price == book.last_price == 100
@@ -68,7 +68,7 @@ def test_restored_book_has_the_same_state_and_hash() -> None:
 
 def test_restored_book_produces_identical_events() -> None:
     book = busy_book()
-    restored = OrderBook.restore(book.snapshot())
+    restored = book_class().restore(book.snapshot())
     events = book.apply_batch(follow_up())
     assert encode_events(restored.apply_batch(follow_up())) == encode_events(events)
     assert any(isinstance(e, PreventedMatch) for e in events)
@@ -78,7 +78,7 @@ def test_restored_book_produces_identical_events() -> None:
 def test_snapshot_survives_json() -> None:
     book = busy_book()
     data = json.loads(json.dumps(book.snapshot().to_dict()))
-    restored = OrderBook.restore(BookSnapshot.from_dict(data))
+    restored = book_class().restore(BookSnapshot.from_dict(data))
     assert restored.state_hash() == book.state_hash()
     events = book.apply_batch(follow_up())
     assert encode_events(restored.apply_batch(follow_up())) == encode_events(events)
@@ -106,17 +106,17 @@ def test_restore_refuses_an_inconsistent_snapshot() -> None:
     snap = busy_book().snapshot()
     bad_qty = snap.orders[0]._replace(remaining=snap.orders[0].qty + 10)
     with pytest.raises(ValueError, match="inconsistent"):
-        OrderBook.restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
+        book_class().restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
                                        (bad_qty, *snap.orders[1:])))
     crossing = snap.orders[0]._replace(order_id=99, side=BUY, price=200)
     with pytest.raises(ValueError, match="crossed"):
-        OrderBook.restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
+        book_class().restore(BookSnapshot(snap.spec, snap.next_seq, snap.next_trade_id,
                                        (*snap.orders, crossing)))
     clash = snap.stops[0]._replace(order_id=snap.orders[0].order_id)
     with pytest.raises(ValueError, match="inconsistent"):
-        OrderBook.restore(replace(snap, stops=(clash,)))
+        book_class().restore(replace(snap, stops=(clash,)))
     with pytest.raises(ValueError, match="inconsistent"):
-        OrderBook.restore(replace(snap, oco_pairs=((12, 99),)))
+        book_class().restore(replace(snap, oco_pairs=((12, 99),)))
     with pytest.raises(ValueError, match="version"):
         BookSnapshot.from_dict({**snap.to_dict(), "version": 0})
 
@@ -139,7 +139,7 @@ def test_restore_accepts_plain_enum_names() -> None:
     plain_stops: Any = tuple(StopOrder(*s[:2], s.side.value, s.order_type.value,  # type: ignore[arg-type]
                                        s.stp.value, s.tif.value, *s[6:])  # type: ignore[arg-type]
                              for s in snap.stops)
-    restored = OrderBook.restore(replace(snap, orders=plain, stops=plain_stops))
+    restored = book_class().restore(replace(snap, orders=plain, stops=plain_stops))
     assert restored.state_hash() == book.state_hash()
     events = book.apply_batch(follow_up())
     assert encode_events(restored.apply_batch(follow_up())) == encode_events(events)

@@ -14,6 +14,7 @@ created or lost, no order filled beyond its size.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -318,3 +319,18 @@ EngineVersusReference.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestEngineVersusReference = EngineVersusReference.TestCase
+
+
+class CompiledVersusReference(EngineVersusReference):
+    """The same machine on the compiled book (matching_cluster/engine_rs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from matching_cluster_engine_rs import OrderBook as CompiledBook
+
+        # Not a subclass, but the same interface (its stub says so).
+        self.engine = cast(OrderBook, CompiledBook(SPEC))
+
+
+CompiledVersusReference.TestCase.settings = EngineVersusReference.TestCase.settings
+TestCompiledVersusReference = CompiledVersusReference.TestCase

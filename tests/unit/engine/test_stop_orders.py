@@ -40,7 +40,7 @@ from .support import (
     stop,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 SL, SLL = OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT
 TP, TPL = OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.orders import CommandKind, MarketSpec, OrderType, RejectReason
-from matching_cluster.engine import Accepted, OrderBook, PlaceOrder, Rejected
+from matching_cluster.engine import Accepted, PlaceOrder, Rejected
 
 from .support import BUY, GTC, SELL, SPEC, STP, kinds, limit, new_book
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("each_engine")]
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_limit_filters(price: Any, qty: Any, reason: RejectReason) -> None:
 def test_min_qty_above_one_lot() -> None:
     spec = MarketSpec(symbol="X", base_unit=10, tick_size=5, lot_size=10, min_qty=30,
                       max_qty=100)
-    book = OrderBook(spec)
+    book = new_book(spec=spec)
     assert book.apply(limit(1, 7, BUY, 100, 20))[0].reason is RejectReason.QTY_TOO_SMALL  # type: ignore[union-attr]
     assert kinds(book.apply(limit(2, 7, BUY, 100, 30))) == ["Accepted"]
 
