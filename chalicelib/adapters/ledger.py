@@ -182,9 +182,11 @@ def _select_for_update(
         else:
             ids.append(balance_id)
     return conn.execute(
-        "SELECT b.id, b.account_kind, b.user_id, b.asset FROM balances b WHERE b.id IN ("
-        "  SELECT unnest(%s::bigint[])"
-        "  UNION ALL"
+        "SELECT b.id, b.account_kind, b.user_id, b.asset FROM balances b"
+        # One array of ids, the lookups' run once before: the rows are then found by
+        # primary key, never by scanning the table and joining (the planner's choice
+        # for a set of ids joined to it).
+        " WHERE b.id = ANY(%s::bigint[] || ARRAY("
         "  SELECT found.id"
         "  FROM unnest(%b::text[], %b::bigint[], %b::text[]) AS a(kind, user_id, asset),"
         "  LATERAL ("
@@ -193,7 +195,7 @@ def _select_for_update(
         "   UNION ALL"
         "   SELECT id FROM balances"
         "   WHERE account_kind = a.kind AND user_id IS NULL AND asset = a.asset"
-        "    AND a.user_id IS NULL) AS found)"
+        "    AND a.user_id IS NULL) AS found))"
         " ORDER BY b.id FOR UPDATE OF b",
         (_whole_numbers(ids), *_columns(unknown)),
     )
