@@ -134,7 +134,10 @@ def place(intake: Intake, symbol: str, describe: Callable[[Market], NewOrder],
         return Placement(market, order, order_id, None)
     with watch(intake, [order_id]) as notice:
         publish(intake, [command])
-        [matched] = wait_for(intake, notice, order.user_id, symbol, [order_id], is_matched)
+        # Published only now, it cannot have settled before the watch: the first read is
+        # the one the matcher's word (or the deadline) calls for.
+        [matched] = wait_for(intake, notice, order.user_id, symbol, [order_id], is_matched,
+                             read_first=notice is None)
     if wait is Wait.MATCHED:
         return Placement(market, order, order_id, matched)
     fills = after_commit(intake, lambda conn: orders.user_trades(
@@ -298,13 +301,15 @@ def republish_stuck(db: UnitOfWork, publisher: CommandPublisher,
 
 
 def wait_for(intake: Intake, notice: SettledNotice | None, user_id: int, symbol: str,
-             order_ids: list[int], settled: Callable[[dict[str, Any]], bool]
-             ) -> list[dict[str, Any]]:
+             order_ids: list[int], settled: Callable[[dict[str, Any]], bool], *,
+             read_first: bool = True) -> list[dict[str, Any]]:
     """The orders once the matcher has settled them as ``settled`` says, or as they are
-    when the wait runs out. Read now (the matcher may be done already), again whenever
-    the matcher names one of them, and at the deadline: never polled. Their command is
-    committed by then (``after_commit``)."""
+    when the wait runs out. Read now unless not ``read_first`` (the matcher may be done
+    already), again whenever the matcher names one of them, and at the deadline: never
+    polled. Their command is committed by then (``after_commit``)."""
     deadline = intake.clock.monotonic() + intake.result_wait_s
+    if not read_first and notice is not None:
+        notice.wait(intake.result_wait_s)
     while True:
         found = after_commit(intake, lambda conn: [
             orders.find_order(conn, user_id, symbol, order_id=order_id)

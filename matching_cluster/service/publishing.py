@@ -182,7 +182,7 @@ class Publisher:
         if encoded:
             self._update_redis(encoded)
         settled = [i for s in queued if isinstance(s, OrdersSettled) for i in s.order_ids]
-        if settled:
+        if settled:  # after the market data: an answer is never ahead of the book
             self._announce(settled)
         for update in encoded:
             try:
