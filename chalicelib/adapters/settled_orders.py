@@ -67,9 +67,12 @@ class SettledOrderNotices:
         self._channel = channel or settled_channel(client)
         self._lock = threading.Lock()
         self._waiters: dict[int, set[_Notice]] = {}
-        self._pubsub: redis.client.PubSub | None = None
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+
+    @property
+    def channel(self) -> str:
+        return self._channel
 
     @contextmanager
     def watch(self, order_ids: Collection[int]) -> Iterator[_Notice]:
@@ -90,11 +93,9 @@ class SettledOrderNotices:
                             del self._waiters[order_id]
 
     def close(self) -> None:
+        """Stop listening: the listener closes the subscription within
+        ``LISTEN_TIMEOUT_S``, so that closing never waits on it."""
         self._closed.set()
-        if self._thread is not None:
-            self._thread.join(LISTEN_TIMEOUT_S * 2)
-        if self._pubsub is not None:
-            self._pubsub.close()
 
     def _listen(self) -> None:
         """Subscribe and start the listener, once: a failure leaves waiters to their
@@ -112,12 +113,17 @@ class SettledOrderNotices:
                             " deadline", exc_info=True)
                 pubsub.close()
                 return
-            self._pubsub = pubsub
             self._thread = threading.Thread(target=self._run, args=(pubsub,),
                                             name="settled-orders", daemon=True)
             self._thread.start()
 
     def _run(self, pubsub: redis.client.PubSub) -> None:
+        try:
+            self._listen_on(pubsub)
+        finally:
+            pubsub.close()
+
+    def _listen_on(self, pubsub: redis.client.PubSub) -> None:
         while not self._closed.is_set():
             try:
                 # redis-py reconnects and subscribes again after a lost connection.
@@ -127,11 +133,13 @@ class SettledOrderNotices:
                             " deadline until it is back", exc_info=True)
                 self._closed.wait(RETRY_PAUSE_S)
                 continue
-            except ValueError:  # closed under the listener
-                return
             if message is None or message.get("type") != "message":
                 continue
-            self._wake(message["data"])
+            try:
+                self._wake(message["data"])
+            except ValueError:  # not a list of ids: nobody's word, and no reason to stop
+                log.warning("settled orders message ignored", extra={
+                    "payload": repr(message["data"])[:100]})
 
     def _wake(self, payload: bytes | str) -> None:
         if not self._waiters:  # most messages: no request of this process is waiting
