@@ -130,9 +130,10 @@ def settled_updates(results: Sequence[MarketResult],
     queued: list[Queued] = [*market_updates(results, traces)]
     order_ids: dict[int, None] = {}
     for result in results:
-        for command in result.commands:
-            order_ids.update(dict.fromkeys(command_order_ids(command)))
         order_ids.update(dict.fromkeys(result.settlement.changed_orders))
+        for command in result.commands:  # also those that changed nothing
+            for order_id in command_order_ids(command):
+                order_ids[order_id] = None
     if order_ids:
         queued.append(OrdersSettled(list(order_ids)))
     return queued

@@ -10,6 +10,7 @@ import json
 import redis
 
 from chalicelib.adapters.kafka import make_producer
+from chalicelib.adapters.settled_orders import decode_settled, settled_channel
 from chalicelib.domain.metric_catalogue import (
     KAFKA_PUBLISH_FAILURES,
     MATCHER_PUBLISH_LAG_SECONDS,
@@ -26,9 +27,10 @@ from chalicelib.domain.stream_events import (
 )
 from matching_cluster.engine import Trade
 from matching_cluster.service.metrics import Metrics
-from matching_cluster.service.publishing import MarketUpdate, Publisher
+from matching_cluster.service.publishing import MarketUpdate, OrdersSettled, Publisher
 from matching_cluster.service.settlement import OrderState
 from tests.integration.adapters import closed_port
+from tests.support.polling import wait_until
 
 from .conftest import Topics
 from .support import read_topic
@@ -122,3 +124,25 @@ def test_a_redis_write_that_fails_is_counted_and_the_events_still_go_out(
     # The broker took every event of the update: its publish lag, and no failure.
     assert metrics.sample(MATCHER_PUBLISH_LAG_SECONDS, "_count") == 1
     assert metrics.sample(KAFKA_PUBLISH_FAILURES, service="matcher") is None
+
+
+def test_queued_batches_name_their_settled_orders_in_one_message(
+    redis_client: redis.Redis, kafka_bootstrap: str, topics: Topics,
+) -> None:
+    publisher = Publisher(
+        redis_client, make_producer(kafka_bootstrap), metrics=Metrics(),
+        market_events_topic=topics.market_events, order_events_topic=topics.order_events)
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(settled_channel(redis_client))
+    wait_until(lambda: redis_client.pubsub_numsub(settled_channel(redis_client)),
+               timeout=10, what="the subscription", until=lambda n: n[0][1] >= 1)
+    try:
+        publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000), OrdersSettled([20, 21]),
+                        OrdersSettled([22])])
+        message = wait_until(lambda: listener.get_message(timeout=0.1), timeout=10,
+                             what="the settled orders message")
+    finally:
+        listener.close()
+        publisher.flush(10)
+
+    assert decode_settled(message["data"]) == [20, 21, 22]
