@@ -41,7 +41,7 @@ from chalicelib.domain.stream_events import TimeMarkEvent
 
 from . import repository as repo
 from .batch import MarketResult, PartitionSlice, apply_batch
-from .books import Books
+from .books import DEFAULT_ORDER_BOOK, Books, OrderBookKind
 from .metrics import Metrics
 from .settled import record_settled
 from .time_marks import CandleEnds
@@ -73,6 +73,8 @@ class MatcherConfig(BaseSettings):
     # A batch (its settlement transaction) still running after this fails: its connection
     # is shut down, so a silent database cannot stall the matcher.
     batch_deadline_seconds: float = Field(default=60, gt=0)
+    # The compiled book, or the Python one it is proven equal to (the reference).
+    order_book: OrderBookKind = DEFAULT_ORDER_BOOK
 
 
 @dataclass
@@ -100,7 +102,7 @@ class Matcher:
         self._publish_marks = publish_marks
         self._candle_ends = CandleEnds()
         self.metrics = metrics
-        self._books = Books(metrics)
+        self._books = Books(metrics, config.order_book)
         self._epochs: dict[int, int] = {}
         # Partitions paused until the database lets them be fenced: next attempt, backoff.
         self._stalled: set[int] = set()
