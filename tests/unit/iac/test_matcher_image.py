@@ -199,3 +199,19 @@ def test_lock_pins_each_runtime_dependency_within_its_range(requirement: Require
     pinned = pinned_version(locked[name][0])
     assert requirement.specifier.contains(pinned, prereleases=True), (
         f"{name}=={pinned} is outside pyproject.toml's {requirement.specifier}")
+
+
+def test_builder_builds_the_compiled_order_book_from_pinned_tools_into_the_venv() -> None:
+    """The matcher's default book is compiled in the builder (Rust of a pinned image,
+    maturin pinned, crates from Cargo.lock) and installed into the venv it hands over."""
+    builder = dockerfile_stages()[0]
+    runs = " ".join(builder.arguments("RUN"))
+    assert "maturin build --release --locked -m matching_cluster/engine_rs/Cargo.toml" in runs
+    assert "/opt/venv/bin/pip install --no-deps /tmp/wheels/matching_cluster_engine_rs-" in runs
+    assert re.search(r"maturin==\d+\.\d+\.\d+", runs)
+    toolchains = [args.split()[0] for args in builder.arguments("COPY")
+                  if args.startswith("--from=rust:")]
+    assert toolchains
+    for source in toolchains:
+        assert re.fullmatch(r"--from=rust:\d+\.\d+\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?",
+                            source)
