@@ -18,6 +18,7 @@ from tests.support.ledger import assert_ledger_invariants
 
 from .support import (
     BTC_UNIT,
+    LOT,
     Market,
     balance,
     cancel,
@@ -62,4 +63,26 @@ def test_states_survive_a_restart_and_commands_without_their_lock_are_read_back(
     assert balance(db, seller, "BTC") == (2 * BTC_UNIT - sold, 0)
     assert balance(db, buyer, "USDT") == (200_000 * 100 - PRICE * 3 // 2, 0)
     assert db.execute("SELECT count(*) FROM trades").fetchone() == (2,)
+    assert_ledger_invariants(db)
+
+
+def test_an_amount_beyond_int64_is_rejected_its_lock_released_and_the_batch_commits(
+    db: Conn, db_url: str, market: Market,
+) -> None:
+    """The API takes amounts of up to 38 digits; the compiled book holds int64. Such an
+    order is refused like any invalid one, and the batch it came in still settles."""
+    (buyer,) = create_users(db, 1)
+    funds = 2 * 10**18
+    fund(db, {(buyer, "USDT"): funds})
+    huge, usual = place_orders(db, market, [new_order(buyer, Side.BUY, price=10**20, qty=LOT),
+                                            new_order(buyer, Side.BUY, price=PRICE, qty=LOT)])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        epoch, _ = repo.fence_partition(conn, "orders", 0, "m1")
+        apply_batch(conn, Books(Metrics()), Metrics(), topic="orders",
+                    slices=[PartitionSlice(0, epoch, [huge, usual], 2)], clock=SystemClock())
+
+    assert order_row(db, huge.order_id)["status"] == "REJECTED"
+    assert order_row(db, huge.order_id)["locked_amount"] == 0
+    assert order_row(db, usual.order_id)["status"] == "NEW"
+    assert balance(db, buyer, "USDT") == (funds - usual.locked, usual.locked)
     assert_ledger_invariants(db)
