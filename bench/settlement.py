@@ -54,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--markets", type=int, default=2)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--order-book", choices=("compiled", "python"), default="compiled",
+                        help="the matcher's book (MATCHER_ORDER_BOOK)")
     parser.add_argument("--profile", help="write a cProfile of the timed batches here")
     return parser.parse_args()
 
@@ -77,7 +79,7 @@ def main() -> None:
         commands = _load.preload_orders(conn, markets, users, args.orders, rng)
         epoch, _offset = repo.fence_partition(conn, "bench", 0, "bench")
         metrics = Metrics()
-        books = Books(metrics)
+        books = Books(metrics, args.order_book)
         clock = SystemClock()
         tune_garbage_collector()  # as the matcher's __main__ does before it consumes
         apply_batch(conn, books, metrics, topic="bench",
@@ -105,6 +107,7 @@ def main() -> None:
             profile.dump_stats(args.profile)
         trades = conn.execute("SELECT count(*) FROM trades").fetchone()
     print(json.dumps({
+        "order_book": args.order_book,
         "bench": "settlement", "commands": len(timed), "batch": args.batch,
         "markets": args.markets, "seed": args.seed, "seconds": round(seconds, 3),
         "commands_per_s": round(len(timed) / seconds), "ms_per_batch": round(
