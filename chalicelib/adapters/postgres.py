@@ -12,9 +12,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import select
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -67,6 +69,11 @@ OPERATOR_LIMITS = DbLimits(10, 3600, 0)
 # nothing: the deadline does.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
               "keepalives_count": 3}
+
+
+# A connection that finished a unit of work this recently is handed out again without
+# a round trip to its server unless that server sent something (see Database._check).
+FRESH_S = 5.0
 
 
 def connect_options(limits: DbLimits) -> dict[str, Any]:
@@ -184,10 +191,20 @@ class Database:
             # Waiting longer for a connection than one attempt per host is pointless
             # for a request: the pool keeps reconnecting in the background.
             timeout=limits.connect_timeout_s + 1, reconnect_timeout=0)
+        self._returned: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
 
     def _check(self, conn: Conn) -> None:
         """Before handing a connection out: is its server still there? (Pooled
-        connections outlive failovers and idle timeouts.) A dead one is replaced."""
+        connections outlive failovers and idle timeouts.) A dead one is replaced.
+
+        Asking costs a round trip, so a connection that finished a unit of work within
+        ``FRESH_S`` is asked only when its socket has something to read: a server that
+        ends a session (a terminated backend, a shutdown, a failover's old writer)
+        sends its error and closes, which makes the socket readable."""
+        returned = self._returned.get(conn)
+        if returned is not None and time.monotonic() - returned < FRESH_S \
+                and not _has_input(conn):
+            return
         with Deadline(conn, self.limits.connect_timeout_s):
             ConnectionPool.check_connection(conn)
 
@@ -236,6 +253,7 @@ class Database:
             if conn.autocommit != restore:
                 with suppress(psycopg.Error):  # a broken one is discarded by the pool
                     conn.autocommit = restore
+            self._returned[conn] = time.monotonic()
             self.pool.putconn(conn)
 
     def close(self) -> None:
@@ -247,6 +265,14 @@ class Database:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
+
+
+def _has_input(conn: Conn) -> bool:
+    """Whether the server sent an idle connection anything (or closed it)."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    return bool(readable)
 
 
 def _end_transaction(conn: Conn) -> None:
