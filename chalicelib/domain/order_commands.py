@@ -9,7 +9,7 @@ unpublished; the matcher decodes it into an engine command and applies each
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.domain.orders import (
@@ -50,7 +50,14 @@ class OrderCommand:
     order_list_id: int = 0
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return _ENCODER.encode(self.to_fields()).encode()
+
+    def to_fields(self) -> dict[str, Any]:
+        """The command as JSON fields, in declaration order (``asdict`` without its
+        deep copies, which cost more than the JSON itself on the order path)."""
+        found = {name: getattr(self, name) for name in _FIELD_NAMES}
+        found["legs"] = [leg.to_fields() for leg in self.legs]
+        return found
 
     @classmethod
     def decode(cls, data: bytes) -> OrderCommand:
@@ -70,3 +77,7 @@ class OrderCommand:
             stop_price=int(fields.get("stop_price", 0)),
             legs=tuple(cls.from_fields(leg) for leg in fields.get("legs", ())),
             order_list_id=int(fields.get("order_list_id", 0)))
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(OrderCommand))
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
