@@ -177,18 +177,25 @@ class MarketDataCache:
         raw = self._redis.get(f"last:{market}")
         return 0 if raw is None else int(json.loads(raw)["trade_id"])
 
-    def write(self, writes: Sequence[MarketWrite]) -> dict[str, Exception]:
-        """One guarded update per market, in one round trip; the markets whose update
-        failed, with the error (raises RedisError when Redis cannot be reached)."""
-        replies = _run_script(self._redis, self._update, [
+    def write(self, writes: Sequence[MarketWrite],
+              then_publish: Notice | None = None) -> dict[str, Exception]:
+        """One guarded update per market, then ``then_publish`` if given, all in one
+        round trip; the markets (or the notice's channel) whose write failed, with the
+        error (raises RedisError when Redis cannot be reached)."""
+        calls = [
             (market_keys(w.market),
              [w.seq, _book_json(w.seq, w.bids, w.asks),
               _ticker_json(w.seq, w.bids, w.asks, w.last_trade.price if w.last_trade else None),
               _last_trade_json(w.last_trade) if w.last_trade else "", RECENT_TRADES,
               *w.trade_events[-RECENT_TRADES:]])
-            for w in writes])
-        return {w.market: reply for w, reply in zip(writes, replies, strict=True)
-                if isinstance(reply, Exception)}
+            for w in writes]
+        replies = _run_script(self._redis, self._update, calls, then_publish)
+        failed: dict[str, Exception] = {
+            w.market: reply for w, reply in zip(writes, replies, strict=False)
+            if isinstance(reply, Exception)}
+        if then_publish is not None and isinstance(replies[-1], Exception):
+            failed[then_publish.channel] = replies[-1]
+        return failed
 
     def restore(self, snap: MarketSnapshot) -> bool:
         """Write ``snap`` back unless Redis holds newer data; True if it was written."""
@@ -247,32 +254,48 @@ class RecentKlines:
 ScriptCall = tuple[list[str], list[Any]]
 
 
-def _run_script(client: redis.Redis, script: Script, calls: Iterable[ScriptCall]) -> list[Any]:
-    """The replies of ``script`` run once per (keys, args) call, in one round trip; a
-    failed call's reply is its error.
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A pub/sub message sent right after a write, in its round trip."""
+
+    channel: str
+    payload: bytes
+
+
+def _run_script(client: redis.Redis, script: Script, calls: Iterable[ScriptCall],
+                then_publish: Notice | None = None) -> list[Any]:
+    """The replies of ``script`` run once per (keys, args) call, then (last) the reply
+    to ``then_publish``, in one round trip; a failed call's reply is its error.
 
     Plain EVALSHA: a redis-py script queued on a pipeline would first ask SCRIPT EXISTS,
     one more round trip on every write. A Redis that lost its script cache (restarted,
     failed over, flushed) answers NOSCRIPT without running anything, so those calls are
-    run again, once, after loading the script: each call still runs at most once.
+    run again, once, after loading the script: each call still runs at most once. The
+    notice then goes out once more, after them: it never only precedes what it follows.
     """
     pending = list(calls)
-    replies = _evalsha(client, script.sha, pending)
-    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    replies = _evalsha(client, script.sha, pending, then_publish)
+    missing = [i for i, reply in enumerate(replies[:len(pending)])
+               if isinstance(reply, NoScriptError)]
     if missing:
         client.script_load(script.script)
-        retried = _evalsha(client, script.sha, [pending[i] for i in missing])
-        for i, reply in zip(missing, retried, strict=True):
+        retried = _evalsha(client, script.sha, [pending[i] for i in missing], then_publish)
+        for i, reply in zip(missing, retried, strict=False):
             replies[i] = reply
+        if then_publish is not None:
+            replies[-1] = retried[-1]
     return replies
 
 
-def _evalsha(client: redis.Redis, sha: str, calls: list[ScriptCall]) -> list[Any]:
-    if not calls:
+def _evalsha(client: redis.Redis, sha: str, calls: list[ScriptCall],
+             then_publish: Notice | None) -> list[Any]:
+    if not calls and then_publish is None:
         return []
     pipe = client.pipeline(transaction=False)
     for keys, args in calls:
         pipe.evalsha(sha, len(keys), *keys, *args)
+    if then_publish is not None:
+        pipe.publish(then_publish.channel, then_publish.payload)
     return list(pipe.execute(raise_on_error=False))
 
 

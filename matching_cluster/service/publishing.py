@@ -24,8 +24,8 @@ the one request that made the whole update, if one did. Payloads are unchanged.
 
 Settled orders: the ids of the orders each batch settled (those its commands name and
 those it changed) go to Redis's ``order-settled`` channel (``adapters.settled_orders``)
-after the market data, so that an API request waiting on one reads it then, instead of
-polling PostgreSQL; a message lost costs that request its wait, never its answer.
+after the market data, in its round trip, so that an API request waiting on one reads it
+then, instead of polling PostgreSQL; a message lost costs that request its wait, never its answer.
 
 Metrics: a write to Redis that failed, or an event the broker did not take, is counted
 (``exchange_redis_publish_failures_total``, ``exchange_kafka_publish_failures_total``);
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import redis
 from confluent_kafka import KafkaError, Message, Producer
 
-from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite
+from chalicelib.adapters.market_cache import BOOK_LEVELS, MarketDataCache, MarketWrite, Notice
 from chalicelib.adapters.metrics import MetricsRecorder
 from chalicelib.adapters.settled_orders import encode_settled, settled_channel
 from chalicelib.domain.agg_trades import agg_trade_events
@@ -162,7 +162,6 @@ class Publisher:
     def __init__(self, redis_client: redis.Redis, producer: Producer, *,
                  market_events_topic: str, order_events_topic: str,
                  metrics: MetricsRecorder) -> None:
-        self._redis = redis_client
         self._settled_channel = settled_channel(redis_client)
         self._cache = MarketDataCache(redis_client)
         self._producer = producer
@@ -175,16 +174,16 @@ class Publisher:
         self.send(settled_updates(results, traces))
 
     def send(self, queued: Sequence[Queued]) -> None:
-        """Every market's Redis update in one round trip, the settled orders' ids in one
-        message, then the events, then the time marks (a mark may follow later trades,
-        never precede earlier ones)."""
+        """Every market's Redis update and, after them in the same round trip, the
+        settled orders' ids in one message (an answer is never ahead of the book), then
+        the events, then the time marks (a mark may follow later trades, never precede
+        earlier ones)."""
         updates = [u for u in queued if isinstance(u, MarketUpdate)]
         encoded = [_encode(update) for update in updates]
-        if encoded:
-            self._update_redis(encoded)
         settled = [i for s in queued if isinstance(s, OrdersSettled) for i in s.order_ids]
-        if settled:  # after the market data: an answer is never ahead of the book
-            self._announce(settled)
+        if encoded or settled:
+            self._update_redis(encoded, Notice(self._settled_channel, encode_settled(settled))
+                               if settled else None)
         for update in encoded:
             try:
                 self._produce_events(update)
@@ -205,29 +204,25 @@ class Publisher:
     def flush(self, timeout: float) -> None:
         self._producer.flush(timeout)
 
-    def _update_redis(self, updates: list[_Encoded]) -> None:
-        """One guarded write per market, from its newest state and all its new trades:
-        when batches queue up, Redis is written once per market, not once per batch."""
+    def _update_redis(self, updates: list[_Encoded], settled: Notice | None) -> None:
+        """One guarded write per market, from its newest state and all its new trades
+        (when batches queue up, Redis is written once per market, not once per batch),
+        then the settled orders' notice, if any."""
         by_market: dict[str, list[_Encoded]] = {}
         for update in updates:
             by_market.setdefault(update.update.market, []).append(update)
         try:
-            failed = self._cache.write([_market_write(u) for u in by_market.values()])
+            failed = self._cache.write([_market_write(u) for u in by_market.values()],
+                                       settled)
         except redis.RedisError:
-            self._metrics.inc(REDIS_PUBLISH_FAILURES, len(by_market), service=SERVICE)
-            log.exception("redis update failed", extra={"markets": list(by_market)})
+            self._metrics.inc(REDIS_PUBLISH_FAILURES, len(by_market) + (settled is not None),
+                              service=SERVICE)
+            log.exception("redis update failed; waiting requests answer at their deadline",
+                          extra={"markets": list(by_market)})
             return
-        for market, error in failed.items():
+        for target, error in failed.items():
             self._metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
-            log.error("redis update failed", extra={"market": market, "error": str(error)})
-
-    def _announce(self, order_ids: list[int]) -> None:
-        try:
-            self._redis.publish(self._settled_channel, encode_settled(order_ids))
-        except redis.RedisError:
-            self._metrics.inc(REDIS_PUBLISH_FAILURES, service=SERVICE)
-            log.exception("settled orders publish failed; waiting requests answer at"
-                          " their deadline", extra={"orders": len(order_ids)})
+            log.error("redis update failed", extra={"target": target, "error": str(error)})
 
     def _produce_events(self, encoded: _Encoded) -> None:
         update = encoded.update

@@ -5,6 +5,7 @@ time to live."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from chalicelib.adapters.market_cache import (
     ClosedKlines,
     MarketDataCache,
     MarketWrite,
+    Notice,
     RecentKlines,
 )
 from chalicelib.domain.candles import Candle, Interval
@@ -26,6 +28,7 @@ from chalicelib.domain.market_data import BookSnapshot, MarketSnapshot, TopOfBoo
 from chalicelib.domain.stream_events import Level, TradeEvent, encode
 from chalicelib.service_layer.ports import MarketCache
 from tests.support.fakes.market_cache import FakeMarketCache
+from tests.support.polling import wait_until
 
 SYMBOL = "BTCUSDT"
 MINUTE_MS = 60_000
@@ -208,3 +211,41 @@ def test_writes_go_on_after_redis_lost_its_scripts(redis_client: redis.Redis) ->
     assert ids(cache.newest_trades(SYMBOL, 10)) == [3, 2, 1]
     assert cache.klines(SYMBOL, Interval.M1, 0, 0, 5, newest=True) == [candle(0, 2, 102)]
     assert finals.sent_before([SYMBOL]) == {SYMBOL: 2 * MINUTE_MS}
+
+
+def test_a_notice_goes_out_after_the_writes_it_follows(redis_client: redis.Redis) -> None:
+    """Sent in the writes' round trip, after them, or alone when nothing is written. When
+    Redis lost its scripts the notice goes out once more, after the writes ran (the
+    script cache is the server's: whether a write finds it depends on other clients, so
+    a notice may come once or twice)."""
+    cache = MarketDataCache(redis_client)
+    channel = f"test-notice:{uuid.uuid4().hex}"
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(channel)
+    wait_until(lambda: redis_client.pubsub_numsub(channel), timeout=10,
+               what="the subscription", until=lambda n: n[0][1] >= 1)
+    received: list[bytes] = []
+
+    def read_notices() -> list[bytes]:
+        message = listener.get_message(timeout=0.1)
+        if message is not None:
+            received.append(bytes(message["data"]))
+        return received
+
+    try:
+        assert cache.write([batch(1, [1])], Notice(channel, b"first")) == {}
+        wait_until(read_notices, timeout=10, what="the first notice",
+                   until=lambda r: b"first" in r)
+        assert cache.book(SYMBOL) == BookSnapshot(1, [(99, 5)], [(101, 7)])
+        redis_client.script_flush()
+        assert cache.write([batch(2, [2], bids=[(98, 1)])], Notice(channel, b"second")) == {}
+        assert cache.book(SYMBOL) == BookSnapshot(2, [(98, 1)], [(101, 7)])
+        assert cache.write([], Notice(channel, b"alone")) == {}
+        wait_until(read_notices, timeout=10, what="the notice alone",
+                   until=lambda r: b"alone" in r)
+    finally:
+        listener.close()
+
+    assert list(dict.fromkeys(received)) == [b"first", b"second", b"alone"]
+    assert received.count(b"alone") == 1
+    assert received.count(b"second") <= 2
