@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode
 
 from chalicelib.adapters import accounts_repo as repo
@@ -126,9 +127,16 @@ def form_pairs(body: str) -> list[tuple[str, str]]:
     if not body:
         return []
     try:
-        return parse_qsl(body, keep_blank_values=True, strict_parsing=True)
+        return list(strict_form_pairs(body))
     except ValueError as exc:
         raise malformed("body", "is not a well-formed form (name=value&name=value)") from exc
+
+
+@lru_cache(maxsize=8)
+def strict_form_pairs(body: str) -> tuple[tuple[str, str], ...]:
+    """``body`` parsed as a strict form, or ``ValueError``. Cached: a request's body is
+    read by the NUL screen, the signature check and its route, each a parse."""
+    return tuple(parse_qsl(body, keep_blank_values=True, strict_parsing=True))
 
 
 @dataclass(frozen=True)

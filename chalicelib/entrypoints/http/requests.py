@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -20,7 +20,12 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.params import has_nul, parse_count
 from chalicelib.service_layer import auth
-from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest, authenticate_signed
+from chalicelib.service_layer.api_keys import (
+    KeyOwner,
+    SignedRequest,
+    authenticate_signed,
+    strict_form_pairs,
+)
 from chalicelib.service_layer.retries import in_transaction
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -114,11 +119,20 @@ def request_texts(request: Request) -> Iterator[str]:
     raw = request.raw_body or b""
     body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        for key, value in parse_qsl(body, keep_blank_values=True):
+        for key, value in form_texts(body):
             yield key
             yield value
     else:
         yield from json_texts(body)
+
+
+def form_texts(body: str) -> Iterable[tuple[str, str]]:
+    """A form body's pairs, leniently: a malformed one still has its texts screened.
+    (A strict parse either fails or equals the lenient one, and it is cached.)"""
+    try:
+        return strict_form_pairs(body)
+    except ValueError:
+        return parse_qsl(body, keep_blank_values=True)
 
 
 def json_texts(body: str) -> Iterator[str]:
