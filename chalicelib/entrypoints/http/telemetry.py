@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger
 from chalice.app import Request, Response
@@ -33,6 +32,7 @@ from chalicelib.domain.metric_catalogue import (
     RATE_LIMITED,
 )
 from chalicelib.domain.orders import OrderType
+from chalicelib.entrypoints.http.requests import form_texts
 from chalicelib.service_layer import market_data
 
 SINGLE_ORDER = ""
@@ -195,6 +195,7 @@ def request_params(request: Request) -> dict[str, str]:
         if isinstance(fields, dict):
             params.update({str(k): str(v) for k, v in fields.items()})
         return params
-    params.update(parse_qsl(text))
+    # Blank values left out, as parse_qsl does by default; the parse is the cached one.
+    params.update((key, value) for key, value in form_texts(text) if value)
     return params
 
