@@ -49,9 +49,10 @@ def cancel(intake: Intake, key: OrderKey,
         if only_status is not None and order["status"] != only_status:
             raise restricted()
         command = orders.request_cancel(conn, key.user_id, market.spec.symbol, order["id"])
-    order_intake.publish(intake, [command])
-    final = order_intake.wait_for(intake, key.user_id, market.spec.symbol, order["id"],
-                                  is_closed)
+    with order_intake.watch(intake, [order["id"]]) as notice:
+        order_intake.publish(intake, [command])
+        [final] = order_intake.wait_for(intake, notice, key.user_id, market.spec.symbol,
+                                        [order["id"]], is_closed)
     if not is_closed(final):
         # The cancel is committed and will apply; what follows cannot be decided yet.
         raise backend_timeout()

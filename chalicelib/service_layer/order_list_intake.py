@@ -19,6 +19,7 @@ from chalicelib.service_layer.order_intake import (
     is_matched,
     publish,
     wait_for,
+    watch,
 )
 from chalicelib.service_layer.order_lists import NewOco, NewOto, PlacedList
 
@@ -54,13 +55,16 @@ def _place(intake: Intake, symbol: str, record: Callable[[Conn, Market], PlacedL
     with intake.db() as conn:
         market = orders.load_market(conn, symbol)
         placed = record(conn, market)
-    publish(intake, [placed.command])
     user_id = placed.command.user_id
-    if wait:
+    if not wait:
+        publish(intake, [placed.command])
+    else:
         placed_now = placed.order_ids if placed.command.kind is CommandKind.PLACE_OCO \
             else [placed.command.order_id]
-        for order_id in placed_now:
-            wait_for(intake, user_id, symbol, order_id, is_matched)
+        with watch(intake, placed_now) as notice:
+            publish(intake, [placed.command])
+            wait_for(intake, notice, user_id, symbol, placed_now, is_matched,
+                     read_first=notice is None)
     with intake.db() as conn:
         return market, order_lists.find_list(conn, user_id, list_id=placed.list_id,
                                              list_client_order_id=None)
@@ -76,9 +80,10 @@ def cancel_list(intake: Intake, key: ListKey) -> tuple[Market, dict[str, Any]]:
         if not open_orders:
             raise unknown_list(ErrorCode.CANCEL_REJECTED)
         command = orders.request_cancel(conn, key.user_id, key.symbol, open_orders[0]["id"])
-    publish(intake, [command])
-    for order in open_orders:
-        wait_for(intake, key.user_id, key.symbol, order["id"], is_closed)
+    order_ids = [order["id"] for order in open_orders]
+    with watch(intake, order_ids) as notice:
+        publish(intake, [command])
+        wait_for(intake, notice, key.user_id, key.symbol, order_ids, is_closed)
     with intake.db() as conn:
         return market, order_lists.with_orders(conn, [found])[0]
 

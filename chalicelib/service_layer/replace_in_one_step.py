@@ -87,10 +87,15 @@ def replace(intake: Intake, key: OrderKey, new: NewOrder,
     if recorded is None:
         return None
     market, old_id, new_id, command = recorded
-    order_intake.publish(intake, [command])
     symbol = market.spec.symbol
-    old = order_intake.wait_for(intake, key.user_id, symbol, old_id, is_closed)
-    placed = order_intake.wait_for(intake, key.user_id, symbol, new_id, is_matched)
+
+    def settled(order: dict[str, Any]) -> bool:
+        return is_closed(order) if order["id"] == old_id else is_matched(order)
+
+    with order_intake.watch(intake, [old_id, new_id]) as notice:
+        order_intake.publish(intake, [command])
+        old, placed = order_intake.wait_for(intake, notice, key.user_id, symbol,
+                                            [old_id, new_id], settled)
     if not is_closed(old) or not is_matched(placed):
         raise backend_timeout()
     return Replaced(market, old, new_id, placed)
