@@ -29,6 +29,8 @@ LISTEN_TIMEOUT_S = 1.0
 SUBSCRIBE_TIMEOUT_S = 2.0
 # Pause after a failed read, so that Redis out of reach is not retried in a busy loop.
 RETRY_PAUSE_S = 0.5
+# While the subscription is down no word can come: waiters look at their orders this often.
+DEAF_POLL_S = 0.05
 
 
 def settled_channel(client: redis.Redis) -> str:
@@ -47,13 +49,18 @@ def decode_settled(payload: bytes | str) -> list[int]:
 
 
 class _Notice:
-    def __init__(self) -> None:
+    def __init__(self, deaf: threading.Event) -> None:
         self._event = threading.Event()
+        self._deaf = deaf
 
     def set(self) -> None:
         self._event.set()
 
     def wait(self, timeout_s: float) -> bool:
+        if self._deaf.is_set():
+            self._event.wait(min(max(timeout_s, 0.0), DEAF_POLL_S))
+            self._event.clear()
+            return True
         told = self._event.wait(max(timeout_s, 0.0))
         self._event.clear()
         return told
@@ -69,6 +76,7 @@ class SettledOrderNotices:
         self._waiters: dict[int, set[_Notice]] = {}
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+        self._deaf = threading.Event()  # set while the subscription is down
 
     @property
     def channel(self) -> str:
@@ -77,7 +85,7 @@ class SettledOrderNotices:
     @contextmanager
     def watch(self, order_ids: Collection[int]) -> Iterator[_Notice]:
         self._listen()
-        notice = _Notice()
+        notice = _Notice(self._deaf)
         with self._lock:
             for order_id in order_ids:
                 self._waiters.setdefault(order_id, set()).add(notice)
@@ -109,10 +117,12 @@ class SettledOrderNotices:
                 # Only once Redis confirms is a message published after this one seen.
                 pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_S)
             except redis.RedisError:
-                log.warning("settled orders subscription failed; waits run to their"
-                            " deadline", exc_info=True)
+                log.warning("settled orders subscription failed; waits look at their"
+                            " orders every %s s", DEAF_POLL_S, exc_info=True)
+                self._deaf.set()
                 pubsub.close()
                 return
+            self._deaf.clear()
             self._thread = threading.Thread(target=self._run, args=(pubsub,),
                                             name="settled-orders", daemon=True)
             self._thread.start()
@@ -129,10 +139,12 @@ class SettledOrderNotices:
                 # redis-py reconnects and subscribes again after a lost connection.
                 message = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
             except redis.RedisError:
-                log.warning("settled orders subscription lost; waits run to their"
-                            " deadline until it is back", exc_info=True)
+                log.warning("settled orders subscription lost; waits look at their orders"
+                            " every %s s until it is back", DEAF_POLL_S, exc_info=True)
+                self._deaf.set()
                 self._closed.wait(RETRY_PAUSE_S)
                 continue
+            self._deaf.clear()
             if message is None or message.get("type") != "message":
                 continue
             try:

@@ -4,6 +4,7 @@ across invocations)."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -88,3 +89,19 @@ def test_a_dropped_subscription_comes_back_and_wakes_later_waiters(
     with notices.watch([2]) as later:
         client.publish(channel, encode_settled([2]))
         assert later.wait(WAIT_S)
+
+
+def test_without_a_subscription_a_waiter_is_told_to_look_at_its_order() -> None:
+    # Nothing listens on a port just freed: the subscription fails, so no word can come,
+    # and the waiter reads its order again (as it did when it polled) instead of waiting
+    # out its deadline.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    deaf = SettledOrderNotices(redis.Redis(host="127.0.0.1", port=port,
+                                           socket_connect_timeout=0.5), channel="nowhere")
+    try:
+        with deaf.watch([1]) as notice:
+            assert notice.wait(60.0) is True
+    finally:
+        deaf.close()
