@@ -30,7 +30,7 @@ the queries and the snapshot.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -427,19 +427,7 @@ class OrderBook(Matching, StopOrders, OrderLists):
         if opp_keys and opp_keys[-1] >= -key:
             self._submit_limit(o, _GTC, accept=False)
             return
-        # Rests without trading (as _rest).
-        new_level = levels.get(price)
-        if new_level is None:
-            levels[price] = {new_id: o}
-            keys = own_side.keys
-            if not keys or key > keys[-1]:
-                keys.append(key)
-            else:
-                insort(keys, key)
-        else:
-            new_level[new_id] = o
-        orders[new_id] = o
-        own[new_id] = o  # type: ignore[index]
+        self._rest(o)
 
     def _reject_replace(self, cmd: CancelReplace, o: _Order | None) -> None:
         if o is None or o.user_id != cmd.user_id:

@@ -7,8 +7,6 @@ calling these methods costs no more than before they moved here.
 
 from __future__ import annotations
 
-from bisect import insort
-
 from chalicelib.domain.orders import FEE_RATE_SCALE, SelfTradePrevention, Side, TimeInForce
 
 from .events import Accepted, OrderDone, PreventedMatch, Trade
@@ -77,26 +75,7 @@ class Matching(BookState):
         if tif is not _GTC:
             self._emit_done(o, _EXPIRED_IOC if tif is _IOC else _EXPIRED_FOK)
             return
-        # Rests (as _rest, written out: most orders end here).
-        order_id = o.order_id
-        own_side = self._bids if o.is_buy else self._asks
-        levels = own_side.levels
-        level = levels.get(price)
-        if level is None:
-            levels[price] = {order_id: o}
-            key = -limit_key
-            keys = own_side.keys
-            if not keys or key > keys[-1]:
-                keys.append(key)
-            else:
-                insort(keys, key)
-        else:
-            level[order_id] = o
-        self._orders[order_id] = o
-        own = o.own  # set if this object is recycled from the same user's cancelled order
-        if own is None:
-            own = o.own = self._own_orders(o.user_id)
-        own[order_id] = o
+        self._rest(o)
 
     def _work_market(self, order_id: int, user_id: int, side: Side, stp: SelfTradePrevention,
                      qty: int, quote_qty: int, cap: int) -> None:
