@@ -50,7 +50,9 @@ from chalicelib.adapters.stream_subscriptions import (
 )
 from chalicelib.adapters.ws_sender import sender_for
 from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
+from chalicelib.domain.orders import Market
 from chalicelib.service_layer import api_keys, order_intake
+from chalicelib.service_layer.api_keys import ReadKey
 from chalicelib.service_layer.auth import AuthContext
 from chalicelib.service_layer.order_intake import UnitOfWork
 from chalicelib.service_layer.ports import (
@@ -62,7 +64,7 @@ from chalicelib.service_layer.ports import (
     SettledOrders,
     Subscriptions,
 )
-from chalicelib.service_layer.recent_markets import RecentMarkets
+from chalicelib.service_layer.recently_read import RecentlyRead, recent_keys, recent_markets
 from chalicelib.service_layer.stream_fanout import FanoutContext
 from chalicelib.service_layer.tokens import TokenConfig
 from chalicelib.settings import Settings
@@ -103,8 +105,12 @@ class Services:
     """The sender posting to WebSocket clients through the management API at a URL."""
     metrics: MetricsRecorder
     """The API's metrics (requests, order outcomes, rate-limit refusals)."""
-    recent_markets: RecentMarkets = field(default_factory=lambda: RecentMarkets(time.monotonic))
+    recent_markets: RecentlyRead[Market] = field(
+        default_factory=lambda: recent_markets(time.monotonic))
     """Markets as order placements last read them (checked again by each placement)."""
+    recent_keys: RecentlyRead[ReadKey] = field(
+        default_factory=lambda: recent_keys(time.monotonic))
+    """API keys as order placements last read them (checked again by each placement)."""
     resources: ExitStack = field(default_factory=ExitStack)
     """What the bootstrap opened, closed with the services."""
     settled_orders: SettledOrders | None = None

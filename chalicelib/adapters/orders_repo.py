@@ -102,6 +102,9 @@ class Placed:
 PLACE_ORDER = (
     "SELECT code, order_id, command_id, locked, spend_cap FROM place_order_command("
     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::numeric[], %s, %s::jsonb)")
+# The same, first checking that the API key which signed it still exists (KEY_DELETED).
+PLACE_SIGNED_ORDER = PLACE_ORDER.replace("place_order_command(",
+                                         "place_signed_order_command(%s, ")
 
 
 def place_order(conn: Conn, order: NewOrder, market: Market, lock_asset: str,
@@ -111,13 +114,17 @@ def place_order(conn: Conn, order: NewOrder, market: Market, lock_asset: str,
     autocommit; in a transaction, sent with its BEGIN. ``lock_whole``: lock the whole
     available balance, as spend cap."""
     spec = market.spec
-    params = (order.user_id, order.market, order.client_order_id, order.side,
-              order.order_type, order.tif, order.stp, order.price or None, order.qty or None,
-              order.quote_qty or None, order.stop_price or None, lock_asset, lock_amount,
-              lock_whole, [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty,
-                           spec.min_notional], market.status, command.encode().decode())
+    params: tuple[object, ...] = (
+        order.user_id, order.market, order.client_order_id, order.side, order.order_type,
+        order.tif, order.stp, order.price or None, order.qty or None, order.quote_qty or None,
+        order.stop_price or None, lock_asset, lock_amount, lock_whole,
+        [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty, spec.min_notional],
+        market.status, command.encode().decode())
+    query = PLACE_ORDER
+    if order.api_key_id is not None:
+        query, params = PLACE_SIGNED_ORDER, (order.api_key_id, *params)
     with nullcontext() if conn.autocommit else conn.pipeline():
-        row = conn.execute(PLACE_ORDER, params).fetchone()
+        row = conn.execute(query, params).fetchone()
     assert row is not None
     code, order_id, command_id, locked, spend_cap = row
     return Placed(code, int(order_id or 0), int(command_id or 0), int(locked or 0),

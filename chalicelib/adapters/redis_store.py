@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from chalicelib.domain.clock import SYSTEM_CLOCK, Clock
+from chalicelib.domain.rate_limits import Counter
 from chalicelib.settings import Settings
 
 # Rotate a refresh token atomically, keeping the digests of the last few secrets it
@@ -45,13 +46,6 @@ MARK_STEP_UP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'step_up_until', ARGV[1])
 return 1
-"""
-
-# Fixed one-minute windows: add the request's weight, start the window's expiry.
-CHARGE_WEIGHT = """
-local used = redis.call('INCRBY', KEYS[1], ARGV[1])
-if used == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return used
 """
 
 # Admit a guess at a secret only while every counter is under its limit, and count it
@@ -161,6 +155,40 @@ class SessionStore:
         self.redis.delete(key)
 
 
+# Charge counters in order, stopping after the first one over its limit (what it refuses
+# must not charge the others). KEYS: the counters; ARGV[1]: for each key, its amount,
+# lifetime in seconds and limit (-1: none, never stops), space-separated (one argument,
+# not three per key: encoding each argument is most of a call's client CPU). Returns the
+# counts charged, in KEYS' order.
+CHARGE_COUNTERS = """
+local spec = {}
+for number in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = tonumber(number) end
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local amount, limit = spec[3 * i - 2], spec[3 * i]
+  local used = redis.call('INCRBY', key, amount)
+  if used == amount then redis.call('EXPIRE', key, spec[3 * i - 1]) end
+  counts[i] = used
+  if limit >= 0 and used > limit then break end
+end
+return counts
+"""
+
+
+class Counters:
+    """Charges several counters in one round trip."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.charge_script = client.register_script(CHARGE_COUNTERS)
+
+    def charge(self, counters: list[Counter]) -> list[int]:
+        """Each counter's count once charged, up to the first over its limit."""
+        spec = " ".join(f"{c.amount} {c.lifetime_s} {-1 if c.limit is None else c.limit}"
+                        for c in counters)
+        counts = self.charge_script(keys=[counter.key for counter in counters], args=[spec])
+        return [int(count) for count in counts]
+
+
 @dataclass(frozen=True)
 class WeightUsed:
     """A bucket's request weight in the current clock minute, and what is left of it."""
@@ -175,29 +203,21 @@ class WeightMeter:
     WINDOW_SECONDS = 60
 
     def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.charge_script = client.register_script(CHARGE_WEIGHT)
+        self.counters = Counters(client)
         self.clock = clock
 
     def charge(self, bucket: str, weight: int) -> WeightUsed:
-        now_s = self.clock.now_ms() // 1000
-        window = now_s // self.WINDOW_SECONDS
-        used = self.charge_script(keys=[f"weight:{bucket}:{window}"],
-                                  args=[weight, self.WINDOW_SECONDS + 1])
-        return WeightUsed(int(used), self.WINDOW_SECONDS - now_s % self.WINDOW_SECONDS)
+        [used] = self.counters.charge([self.counter(bucket, weight)])
+        return WeightUsed(used, self.seconds_left())
 
+    def counter(self, bucket: str, weight: int, limit: int | None = None) -> Counter:
+        """The bucket's counter in the current minute, to charge with others."""
+        window = self.clock.now_ms() // 1000 // self.WINDOW_SECONDS
+        return Counter(f"weight:{bucket}:{window}", weight, self.WINDOW_SECONDS + 1, limit)
 
-# Count new orders in each of their windows at once. KEYS: the windows' counters;
-# ARGV[1]: how many orders; ARGV[1 + i]: KEYS[i]'s lifetime in seconds. Returns the
-# counts, in KEYS' order.
-COUNT_ORDERS = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local used = redis.call('INCRBY', key, ARGV[1])
-  if used == tonumber(ARGV[1]) then redis.call('EXPIRE', key, ARGV[i + 1]) end
-  counts[i] = used
-end
-return counts
-"""
+    def seconds_left(self) -> int:
+        """Until the current minute's counters give way to the next minute's."""
+        return self.WINDOW_SECONDS - self.clock.now_ms() // 1000 % self.WINDOW_SECONDS
 
 
 class OrderCounter:
@@ -205,18 +225,18 @@ class OrderCounter:
 
     def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
         self.redis = client
-        self.count_script = client.register_script(COUNT_ORDERS)
         self.clock = clock
 
     def _keys(self, bucket: str, windows_s: tuple[int, ...]) -> list[str]:
         now_s = self.clock.now_ms() // 1000
         return [f"orders:{bucket}:{length}:{now_s // length}" for length in windows_s]
 
-    def count(self, bucket: str, windows_s: tuple[int, ...], orders: int = 1) -> list[int]:
-        """Count ``orders`` new orders; the bucket's count in each window, these included."""
-        counts = self.count_script(keys=self._keys(bucket, windows_s),
-                                   args=[orders, *(length + 1 for length in windows_s)])
-        return [int(c) for c in counts]
+    def counters(self, bucket: str, windows_s: tuple[int, ...], orders: int = 1
+                 ) -> list[Counter]:
+        """The bucket's counters in its current windows, to charge with others: all of
+        them are counted, whichever is over its limit."""
+        return [Counter(key, orders, length + 1)
+                for key, length in zip(self._keys(bucket, windows_s), windows_s, strict=True)]
 
     def peek(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]:
         """The bucket's count in each current window, counting nothing."""

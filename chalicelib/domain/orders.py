@@ -346,6 +346,8 @@ class NewOrder:
     quote_qty: int
     stp: SelfTradePrevention
     stop_price: int = 0
+    api_key_id: int | None = None
+    """The API key that signed it, if one did: the placement checks the key still exists."""
 
 
 @dataclass(frozen=True)

@@ -146,17 +146,41 @@ class KeyOwner:
     permissions: tuple[str, ...]
 
 
-def authenticate_signed(conn: Conn, master: MasterKey, request: SignedRequest,
-                        permission: str) -> KeyOwner:
+@dataclass(frozen=True)
+class ReadKey:
+    """A live API key as read from the database, its secret unsealed."""
+
+    row: repo.ApiKeyRow
+    secret: bytes
+
+
+def key_of(request: SignedRequest) -> str:
+    """The request's API key, if well formed (else -2014)."""
     if not request.api_key or len(request.api_key) > 128 or not request.api_key.isalnum():
         raise ApiError(401, ErrorCode.BAD_API_KEY_FMT, "API-key format invalid.")
-    row = repo.api_key_by_value(conn, request.api_key)
-    if row is None:
+    return request.api_key
+
+
+def read_key(conn: Conn, master: MasterKey, api_key: str) -> ReadKey | None:
+    row = repo.api_key_by_value(conn, api_key)
+    return None if row is None else ReadKey(row, unseal(master, row.secret_enc,
+                                                        row.data_key_enc))
+
+
+def authenticate_signed(conn: Conn, master: MasterKey, request: SignedRequest,
+                        permission: str) -> KeyOwner:
+    return authenticate_with(read_key(conn, master, key_of(request)), request, permission)
+
+
+def authenticate_with(key: ReadKey | None, request: SignedRequest,
+                      permission: str) -> KeyOwner:
+    """The caller of a signed request whose API key (``None``: no live key) was read."""
+    if key is None:
         raise invalid_key()
     params = request.params()
     check_timestamp(params, request.now_ms)
-    secret = unseal(master, row.secret_enc, row.data_key_enc)
-    check_signature(secret, request, params.get("signature", ""))
+    check_signature(key.secret, request, params.get("signature", ""))
+    row = key.row
     if permission not in row.permissions or not ip_allowed(request.client_ip, row.ip_allowlist):
         raise invalid_key()
     return KeyOwner(row.user_id, row.id, tuple(row.permissions))

@@ -8,8 +8,8 @@ command once, so a command sent twice is harmless).
 
 The caller passes what the order's amounts mean in the market's units as a function of
 the market (``describe``, ``new_qty``): parsing stays at the edge, yet the market is
-read once, inside the use case. A placement takes it from ``RecentMarkets`` when it can,
-and then costs one round trip to PostgreSQL and one publish.
+read once, inside the use case. A placement takes it from the recently read markets when
+it can, and then costs one round trip to PostgreSQL and one publish.
 
 Each transaction here has no effect outside the database, so one whose connection was
 lost before its commit runs again whole (``retries.in_transaction``): placing and
@@ -45,7 +45,7 @@ from chalicelib.domain.orders import (
 from chalicelib.domain.tracing import new_correlation_id
 from chalicelib.service_layer import Conn, correlation, orders
 from chalicelib.service_layer.ports import CommandPublisher, SettledNotice, SettledOrders
-from chalicelib.service_layer.recent_markets import RecentMarkets
+from chalicelib.service_layer.recently_read import RecentlyRead
 from chalicelib.service_layer.retries import UnitOfWork as UnitOfWork
 from chalicelib.service_layer.retries import in_transaction
 
@@ -71,7 +71,7 @@ class Intake:
     clock: Clock
     result_wait_s: float
     """How long to wait for the matcher's outcome before answering with the order as is."""
-    markets: RecentMarkets | None = None
+    markets: RecentlyRead[Market] | None = None
     """Markets kept between placements (None: each placement reads its market)."""
     single_write: UnitOfWork | None = None
     """Where a placement's one statement runs in one round trip (autocommit; a lost
@@ -170,7 +170,7 @@ def record_placement(intake: Intake, symbol: str, describe: Callable[[Market], N
             kept = None
             continue
         if intake.markets is not None:
-            intake.markets.keep(market)
+            intake.markets.keep(symbol, market)
         return market, order, order_id, command
     raise orders.StaleMarketError(symbol)
 

@@ -19,9 +19,6 @@ INTERVAL_LETTERS = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 
 
 class OrderCounter(Protocol):
-    def count(self, bucket: str, windows_s: tuple[int, ...], orders: int = 1) -> list[int]:
-        ...
-
     def peek(self, bucket: str, windows_s: tuple[int, ...]) -> list[int]: ...
 
 
@@ -79,10 +76,9 @@ def bucket(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def count_new_order(counter: OrderCounter, user_id: int, orders: int = 1) -> OrderCounts:
-    """Count the account's new order (an order list: each of its ``orders``); -1015
-    (429) when that is over a limit."""
-    counts = OrderCounts(tuple(counter.count(bucket(user_id), WINDOWS_S, orders)))
+def checked_counts(counts: OrderCounts) -> OrderCounts:
+    """The account's counts with its new orders counted; -1015 (429) when they are over
+    a limit."""
     for limit, count in zip(ORDER_LIMITS, counts.counts, strict=True):
         if count > limit.limit:
             raise TooManyOrdersError(

@@ -34,6 +34,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.service_layer import Conn
 from chalicelib.service_layer.admin import bad_symbol
+from chalicelib.service_layer.api_keys import invalid_key
 
 
 def rejected(msg: str) -> ApiError:
@@ -138,7 +139,7 @@ def duplicate_order() -> ApiError:
 
 REFUSALS: dict[str, Callable[[], ApiError]] = {
     "CLOSED": market_closed, "DUPLICATE_ORDER_ID": duplicate_order,
-    "INSUFFICIENT_BALANCE": insufficient_balance}
+    "INSUFFICIENT_BALANCE": insufficient_balance, "KEY_DELETED": invalid_key}
 
 
 def record_order(conn: Conn, market: Market, order: NewOrder) -> tuple[int, OrderCommand]:

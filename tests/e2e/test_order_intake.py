@@ -209,3 +209,29 @@ def test_a_command_committed_but_never_published_is_published_by_the_sweeper(
     assert payload is not None
     assert json.loads(payload[0])["order_id"] == order_id
     assert_ledger_invariants(db)
+
+
+def test_a_deleted_key_places_nothing_more_though_it_was_kept(
+        alice: Caller, trader: ApiKey, db: Conn) -> None:
+    # The first placement keeps the key in the container; the second is checked against
+    # the database by its own statement, with no read of the key before it.
+    assert trader.post_form("/api/v3/order", LIMIT_BUY).status_code == 200
+    [key] = alice.get("/v1/api-keys").json_body["apiKeys"]
+    assert alice.delete(f"/v1/api-keys/{key['id']}").status_code == 200
+    before = db.execute("SELECT count(*) FROM orders").fetchone()
+
+    # Affordable: only the key's deletion refuses it.
+    refused = trader.post_form("/api/v3/order", {**LIMIT_BUY, "quantity": "0.1"})
+
+    assert (refused.status_code, refused.json_body["code"]) == (401, -2015)
+    assert db.execute("SELECT count(*) FROM orders").fetchone() == before
+    assert db.execute("SELECT locked FROM balances WHERE account_kind = 'USER'"
+                      " AND user_id = %s AND asset = 'USDT'",
+                      (trader_user(db, key["id"]),)).fetchone() == (10_000 * 10**6,)
+    assert_ledger_invariants(db)
+
+
+def trader_user(db: Conn, key_id: int) -> int:
+    row = db.execute("SELECT user_id FROM api_keys WHERE id = %s", (key_id,)).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -15,10 +15,11 @@ from chalice.app import Blueprint, Chalice
 
 from chalicelib.bootstrap import Services
 from chalicelib.domain.errors import ApiError, ErrorCode
-from chalicelib.entrypoints.http import local_gateway, requests
+from chalicelib.entrypoints.http import local_gateway, rate_charges, requests
 from chalicelib.entrypoints.http.middleware import CONTENT_TYPES, api_middleware, with_api_errors
 from chalicelib.service_layer.api_keys import KeyOwner, SignedRequest
 from chalicelib.service_layer.auth import User
+from chalicelib.service_layer.order_limits import OrderCounts
 
 
 class ExchangeApp(Chalice):
@@ -97,6 +98,12 @@ class ApiBlueprint(Blueprint):
         """The web app's signed-in caller of the current request, and their session id."""
         return requests.bearer_user(self.services, self.current_request)
 
-    def key_owner(self, permission: str) -> tuple[KeyOwner, SignedRequest]:
-        """The API key calling the current SIGNED request, which needs ``permission``."""
-        return requests.key_owner(self.services, self.current_request, permission)
+    def key_owner(self, permission: str, placing: bool = False
+                  ) -> tuple[KeyOwner, SignedRequest]:
+        """The API key calling the current SIGNED request, which needs ``permission``
+        (``placing``: see ``requests.key_owner``)."""
+        return requests.key_owner(self.services, self.current_request, permission, placing)
+
+    def count_new_orders(self, user_id: int, orders: int = 1) -> OrderCounts:
+        """Count the current request's new orders, with its pending rate-limit charges."""
+        return rate_charges.current(self.services).count_new_orders(user_id, orders)

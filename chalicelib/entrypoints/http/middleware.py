@@ -15,9 +15,10 @@ from aws_lambda_powertools import Logger, Tracer
 from chalice.app import Request, Response
 
 from chalicelib.bootstrap import Services, outage_of
-from chalicelib.domain.errors import ApiError, ErrorCode, too_many_requests, unavailable
+from chalicelib.domain.errors import ApiError, ErrorCode, unavailable
 from chalicelib.domain.params import parse_count
 from chalicelib.domain.tracing import HTTP_HEADER, LOG_FIELD, correlation_id
+from chalicelib.entrypoints.http import rate_charges
 from chalicelib.entrypoints.http.requests import client_ip, refuse_nul
 from chalicelib.entrypoints.http.telemetry import RequestTelemetry
 from chalicelib.service_layer.correlation import correlated
@@ -99,6 +100,18 @@ def depth_limit(text: str) -> int:
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 
+def ip_weight_charged(svc: Services, request: Request) -> rate_charges.RequestCharges:
+    """The request's charges, its IP's weight charged now unless its route charges it
+    with the rest, before it first touches the database."""
+    route = str(request.context.get("resourcePath", ""))
+    charges = rate_charges.RequestCharges(svc)
+    charges.charge_ip(client_ip(request), request_weight(
+        request.method, route, dict(request.query_params or {})))
+    if (request.method, route) not in rate_charges.DEFERRED_ROUTES:
+        charges.settle()
+    return charges
+
+
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
@@ -106,19 +119,6 @@ def json_response(status: int, body: object, headers: dict[str, str] | None = No
 
 def error_response(error: ApiError) -> Response:
     return json_response(error.status, error.body(), error.headers())
-
-
-def charge_ip_weight(svc: Services, request: Request) -> int:
-    weight = request_weight(request.method, str(request.context.get("resourcePath", "")),
-                            dict(request.query_params or {}))
-    weights = svc.weights.charge(f"ip:{client_ip(request)}", weight)
-    if weights.used > svc.settings.ip_weight_per_minute:
-        limit = svc.settings.ip_weight_per_minute
-        raise too_many_requests(
-            f"Too much request weight used; current limit is {limit} request weight per "
-            "1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-            retry_after=weights.seconds_left)
-    return weights.used
 
 
 def unknown_error() -> ApiError:
@@ -188,15 +188,16 @@ def api_middleware(services: Callable[[], Services],
 
     def answer(request: Request, get_response: Callable[[Request], Response]) -> Response:
         try:
-            used = charge_ip_weight(services(), request)
-            refuse_nul(request)
-            response = get_response(request)
+            charges = ip_weight_charged(services(), request)
+            with rate_charges.answering(charges):
+                refuse_nul(request)
+                response = in_api_format(get_response(request))
+            charges.settle()  # what a request that failed early left uncharged
         except ApiError as error:
             return error_response(error)
         except Exception as error:
             return unexpected_error(error, "middleware")
-        response = in_api_format(response)
-        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(charges.ip_used)
         return response
 
     return screen

@@ -41,7 +41,7 @@ from chalicelib.entrypoints.http.order_routes import (
     mandatory,
     not_required,
 )
-from chalicelib.service_layer import order_limits, post_only
+from chalicelib.service_layer import post_only
 from chalicelib.service_layer.api_keys import KeyOwner
 from chalicelib.service_layer.order_history import Page
 from chalicelib.service_layer.order_list_intake import (
@@ -125,8 +125,7 @@ def new_oto(owner: KeyOwner, params: OtoParams | OtocoParams, market: Market) ->
 
 
 def placed_oco(owner: KeyOwner, params: OcoParams | LegacyOcoParams, now_ms: int) -> Response:
-    counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id,
-                                          orders=2)
+    counts = routes.count_new_orders(owner.user_id, orders=2)
     ack = params.new_order_resp_type is ResponseType.ACK
     market, found = place_oco(routes.services.intake, params.symbol,
                               lambda market: new_oco(owner, params, market), wait=not ack)
@@ -134,8 +133,7 @@ def placed_oco(owner: KeyOwner, params: OcoParams | LegacyOcoParams, now_ms: int
 
 
 def placed_oto(owner: KeyOwner, params: OtoParams | OtocoParams, now_ms: int) -> Response:
-    counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id,
-                                          orders=1 + len(params.pending()))
+    counts = routes.count_new_orders(owner.user_id, orders=1 + len(params.pending()))
     ack = params.new_order_resp_type is ResponseType.ACK
     market, found = place_oto(routes.services.intake, params.symbol,
                               lambda market: new_oto(owner, params, market), wait=not ack)

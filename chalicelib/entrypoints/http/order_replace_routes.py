@@ -82,7 +82,7 @@ def cancel_replace_order() -> Response:
     orders.check_filters(market, order_routes.new_order(owner, params, market))
     over_limit: ApiError | None = None
     try:
-        counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id)
+        counts = routes.count_new_orders(owner.user_id)
     except order_limits.TooManyOrdersError as over:
         if params.order_rate_limit_exceeded_mode is not RateLimitExceededMode.CANCEL_ONLY:
             raise

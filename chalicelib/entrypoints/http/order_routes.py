@@ -103,7 +103,7 @@ def new_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrd
         amount(params.quantity, "quantity", market.base_scale),
         amount(params.quote_order_qty, "quoteOrderQty", market.quote_scale),
         params.self_trade_prevention_mode or DEFAULT_STP,
-        amount(params.stop_price, "stopPrice", market.quote_scale))
+        amount(params.stop_price, "stopPrice", market.quote_scale), owner.key_id)
 
 
 def checked_order(owner: KeyOwner, params: NewOrderParams, market: Market) -> NewOrder:
@@ -144,9 +144,9 @@ def counted(body: object, counts: order_limits.OrderCounts) -> Response:
 
 @routes.route("/api/v3/order", methods=["POST"])
 def place() -> Response:
-    owner, signed = routes.key_owner("TRADE")
+    owner, signed = routes.key_owner("TRADE", placing=True)
     params = parse_params(NewOrderParams, signed.params())
-    counts = order_limits.count_new_order(routes.services.order_counts, owner.user_id)
+    counts = routes.count_new_orders(owner.user_id)
     return counted(place_order(owner, params, signed.now_ms), counts)
 
 

@@ -24,7 +24,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.service_layer import order_intake
 from chalicelib.service_layer.order_intake import Intake, OrderKey, Wait
-from chalicelib.service_layer.recent_markets import RecentMarkets
+from chalicelib.service_layer.recently_read import recent_markets
 from tests.support.fakes.clock import SleeplessClock
 from tests.support.fakes.publisher import FakePublisher
 from tests.support.ledger import assert_ledger_invariants
@@ -126,7 +126,7 @@ def test_refusals_after_the_filters_leave_nothing_behind(
 def test_a_kept_market_never_outlives_a_halt_or_a_filter_change(
     db: Conn, alice: int, intake: Intake, clock: SleeplessClock
 ) -> None:
-    keeping = dataclasses.replace(intake, markets=RecentMarkets(clock.monotonic))
+    keeping = dataclasses.replace(intake, markets=recent_markets(clock.monotonic))
     order_intake.place(keeping, "BTCUSDT", as_given(limit_buy(alice)), Wait.NOTHING)
     db.execute("UPDATE markets SET status = 'HALT' WHERE symbol = 'BTCUSDT'")
 
