@@ -308,7 +308,9 @@ def trade_randomly(rng: random.Random, keys: dict[int, ApiKey],
         params: dict[str, object] = {"symbol": SYMBOL, "side": side, "quantity": quantity,
                                      "newOrderRespType": "ACK"}
         if rng.random() < 0.08:
-            params["type"] = "MARKET"
+            # Sized by quantity, a market buy locks all the trader's available quote
+            # until it settles: RESULT waits for that, so the next order can be afforded.
+            params |= {"type": "MARKET", "newOrderRespType": "RESULT"}
         else:
             offset = rng.randint(-6, 12) * (1 if side == "SELL" else -1)
             params |= {"type": "LIMIT", "timeInForce": "GTC", "price": str(20000 + offset)}
