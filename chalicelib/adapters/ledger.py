@@ -197,7 +197,7 @@ def _select_for_update(
         "   WHERE account_kind = a.kind AND user_id IS NULL AND asset = a.asset"
         "    AND a.user_id IS NULL) AS found))"
         " ORDER BY b.id FOR UPDATE OF b",
-        (_whole_numbers(ids), *_columns(unknown)),
+        (whole_numbers(ids), *_columns(unknown)),
     )
 
 
@@ -245,7 +245,7 @@ def _apply(
         bucket = locked if posting.bucket is Bucket.LOCKED else available
         bucket[balance_ids[posting.account]] += posting.amount
     changed = sorted(available.keys() | locked.keys())
-    changed_ids = _whole_numbers(changed)
+    changed_ids = whole_numbers(changed)
     try:
         conn.execute(
             "WITH changed AS ("
@@ -260,14 +260,14 @@ def _apply(
             "  %s::numeric[])",
             (
                 changed_ids,
-                _whole_numbers(available[balance_id] for balance_id in changed),
-                _whole_numbers(locked[balance_id] for balance_id in changed),
+                whole_numbers(available[balance_id] for balance_id in changed),
+                whole_numbers(locked[balance_id] for balance_id in changed),
                 changed_ids,
-                _whole_numbers(tx_id for tx_id, _ in postings),
-                _whole_numbers(balance_ids[p.account] for _, p in postings),
+                whole_numbers(tx_id for tx_id, _ in postings),
+                whole_numbers(balance_ids[p.account] for _, p in postings),
                 _text_array([p.account.asset for _, p in postings]),
                 _text_array([p.bucket.value for _, p in postings]),
-                _whole_numbers(p.amount for _, p in postings),
+                whole_numbers(p.amount for _, p in postings),
             ),
         )
     except errors.CheckViolation as exc:
@@ -285,7 +285,7 @@ def _columns(accounts: Iterable[AccountRef]) -> tuple[list[str], list[int | None
     )
 
 
-def _whole_numbers(values: Iterable[int]) -> str:
+def whole_numbers(values: Iterable[int]) -> str:
     """An array literal of integers, for a ``%s::bigint[]`` or ``::numeric[]`` parameter:
     joining their decimal text costs about half of psycopg's dump of one element at a
     time, which was most of this module's own CPU in a settlement batch."""

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chalicelib.adapters.ledger import post_transaction
+from chalicelib.adapters.ledger import post_transaction, whole_numbers
 from chalicelib.domain.ledger import AccountRef, Bucket, Posting
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import Market, MarketSpec, NewOrder
@@ -118,7 +118,8 @@ def place_order(conn: Conn, order: NewOrder, market: Market, lock_asset: str,
         order.user_id, order.market, order.client_order_id, order.side, order.order_type,
         order.tif, order.stp, order.price or None, order.qty or None, order.quote_qty or None,
         order.stop_price or None, lock_asset, lock_amount, lock_whole,
-        [spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty, spec.min_notional],
+        whole_numbers([spec.tick_size, spec.lot_size, spec.min_qty, spec.max_qty,
+                       spec.min_notional]),
         market.status, command.encode().decode())
     query = PLACE_ORDER
     if order.api_key_id is not None:
