@@ -9,11 +9,13 @@ the end.
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -120,3 +122,21 @@ def preload_orders(conn: Conn, markets: list[Market], users: list[int], count: i
             placed.update((i, c) for (i, _), c in zip(items, made, strict=True))
         commands += [placed[i] for i in sorted(placed)]
     return commands
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every local ``postgres`` process (both nodes: backends, WAL sender
+    and the standby's replay), exited backends included (their postmaster's children
+    time), from /proc."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+            fields = stat[stat.rindex(")") + 2:].split()
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")

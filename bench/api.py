@@ -17,12 +17,13 @@ Baselines in the same run:
 For each route it reports sequential requests/s from one client thread, wall latency
 (p50/p99/p99.9), this process's CPU ms per request (librdkafka's threads included, so
 what a Lambda would be billed for; how much of it ran in threads other than the
-handler's is reported apart) and its network waits per request: PostgreSQL round
-trips (each wait of a psycopg connection on the server), Redis round trips (each command
-or pipeline sent) and Kafka publishes (each produce-and-wait for the broker's
-acknowledgement). The order rate limits follow a clock that moves a day per reading, so
-one trader can place thousands of orders; ``--profile`` prints where a placement's CPU
-goes (cProfile, by cumulative time).
+handler's is reported apart), the CPU ms PostgreSQL spent per request (every local
+``postgres`` process, both nodes: what the writer and its standby pay) and its network
+waits per request: PostgreSQL round trips (each wait of a psycopg connection on the
+server), Redis round trips (each command or pipeline sent) and Kafka publishes (each
+produce-and-wait for the broker's acknowledgement). The order rate limits follow a clock
+that moves a day per reading, so one trader can place thousands of orders; ``--profile``
+prints where a placement's CPU goes (cProfile, by cumulative time).
 
     .venv/bin/python bench/api.py --requests 2000 [--profile 30]
 
@@ -173,7 +174,7 @@ def measure(name: str, call: Callable[[], Any], count: int) -> dict[str, Any]:
         call()
     wall: list[float] = []
     cpu_started, started = time.process_time(), time.perf_counter()
-    thread_started = time.thread_time()
+    thread_started, postgres_started = time.thread_time(), _load.postgres_cpu_seconds()
     for _ in range(count):
         before = time.perf_counter()
         response = call()
@@ -183,15 +184,18 @@ def measure(name: str, call: Callable[[], Any], count: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     cpu_ms = (time.process_time() - cpu_started) * 1000 / count
     other_threads_ms = cpu_ms - (time.thread_time() - thread_started) * 1000 / count
+    postgres_ms = (_load.postgres_cpu_seconds() - postgres_started) * 1000 / count
     wall.sort()
     result = {"route": name, "requests": count, "requests_per_s": round(count / seconds),
               "cpu_ms_per_request": round(cpu_ms, 3),
               "other_threads_cpu_ms": round(other_threads_ms, 3),
+              "postgres_cpu_ms": round(postgres_ms, 3),
               "p50_ms": round(percentile(wall, 0.5), 2),
               "p99_ms": round(percentile(wall, 0.99), 2),
               "p999_ms": round(percentile(wall, 0.999), 2)}
     print(f"{name}: {result['requests_per_s']} requests/s, {result['cpu_ms_per_request']} CPU ms"
           f" per request ({result['other_threads_cpu_ms']} in other threads),"
+          f" PostgreSQL {result['postgres_cpu_ms']} CPU ms,"
           f" p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms", flush=True)
     return result
 
