@@ -124,11 +124,9 @@ def preload_orders(conn: Conn, markets: list[Market], users: list[int], count: i
     return commands
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU seconds of every local ``postgres`` process (both nodes: backends, WAL sender
-    and the standby's replay), exited backends included (their postmaster's children
-    time), from /proc."""
-    ticks = 0
+def proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """Each local process: its pid, command name and the /proc ``stat`` fields after the
+    name (utime, stime, cutime, cstime are [11:15])."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -136,7 +134,14 @@ def postgres_cpu_seconds() -> float:
             stat = Path(entry.path, "stat").read_text()
         except OSError:
             continue
-        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
-            fields = stat[stat.rindex(")") + 2:].split()
-            ticks += sum(int(value) for value in fields[11:15])
+        yield (int(entry.name), stat[stat.index("(") + 1:stat.rindex(")")],
+               stat[stat.rindex(")") + 2:].split())
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every local ``postgres`` process (both nodes: backends, WAL sender
+    and the standby's replay), exited backends included (their postmaster's children
+    time)."""
+    ticks = sum(sum(int(value) for value in fields[11:15])
+                for _, comm, fields in proc_stats() if comm == "postgres")
     return ticks / os.sysconf("SC_CLK_TCK")

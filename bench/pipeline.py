@@ -284,24 +284,15 @@ def cpu_ticks(matcher_pids: set[int], listener_thread: int) -> dict[str, int]:
     groups = {"postgres": "postgres", "java": "kafka", "redis-server": "redis"}
     out = {"matcher": 0, "postgres": 0, "kafka": 0, "redis": 0, "load_generator": 0,
            "listener": stat_ticks(f"/proc/self/task/{listener_thread}/stat")}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+    for pid, comm, fields in _load.proc_stats():
         ticks = int(fields[11]) + int(fields[12])
         if comm == "postgres":
             # A backend that exits leaves its ticks in its postmaster's children time
             # (cutime+cstime), so a step's sum never loses a connection that closed.
             ticks += int(fields[13]) + int(fields[14])
-        pid = int(entry.name)
         key = ("matcher" if pid in matcher_pids else "load_generator" if pid == os.getpid()
                else groups.get(comm))
-        if key == "kafka" and not is_broker(entry.path):  # another JVM (a Java bench)
+        if key == "kafka" and not is_broker(f"/proc/{pid}"):  # another JVM (a Java bench)
             continue
         if key:
             out[key] += ticks
