@@ -44,6 +44,8 @@ install_debian_packages() {
   # Java and Maven may come from elsewhere (a JDK, SDKMAN); accept those.
   has_java17 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
+  # Node.js 20 and npm: the web app's build and unit tests (web/).
+  command -v npm >/dev/null || missing+=(nodejs npm)
   [ "${#missing[@]}" -eq 0 ] && return
   say "installing Debian packages: ${missing[*]}"
   sudo_if_needed apt-get update -qq
@@ -170,6 +172,17 @@ install_compiled_engine() {
     "$ROOT/.venv/bin/maturin" develop --release -q)
 }
 
+# The web app's packages, exactly as package-lock.json pins them; skipped while the
+# installed tree was made from the same lock file.
+install_web_packages() {
+  local lock stamp=web/node_modules/.installed-from-lock
+  lock="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock" ] && return
+  say "installing the web app's npm packages (web/, from package-lock.json)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" > "$stamp"
+}
+
 install_debian_packages
 disable_system_prometheus
 install_kafka_jars
@@ -179,3 +192,4 @@ install_compiled_engine
 install_checkov
 install_kustomize
 install_toxiproxy
+install_web_packages
