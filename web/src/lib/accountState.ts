@@ -21,7 +21,7 @@
  * - Amounts stay decimal strings; sums are exact (bigint), never floats.
  */
 
-import { formatAmount, parseAmount } from "./decimal";
+import { addDecimals, decimalPlaces, formatAmount, isZeroDecimal } from "./decimal";
 
 /** One asset of the account: what can be used and what open orders or withdrawals hold. */
 export interface Balance {
@@ -145,43 +145,8 @@ export const DEFAULT_ACCOUNT_STATE_OPTIONS: AccountStateOptions = {
 const OPEN_STATUSES = new Set(["NEW", "PARTIALLY_FILLED"]);
 const CLOSED_STATUSES = new Set(["FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"]);
 
-interface SignedDecimal {
-  units: bigint;
-  scale: number;
-}
-
-/** A decimal string with an optional leading "-", as exact units at its own scale. */
-function parseSignedDecimal(text: string): SignedDecimal {
-  const negative = text.startsWith("-");
-  const body = negative ? text.slice(1) : text;
-  const point = body.indexOf(".");
-  const scale = point < 0 ? 0 : body.length - point - 1;
-  const units = parseAmount(body, scale);
-  return { units: negative ? -units : units, scale };
-}
-
-function atScale(value: SignedDecimal, scale: number): bigint {
-  return value.units * 10n ** BigInt(scale - value.scale);
-}
-
-/**
- * The exact sum of two decimal strings (either may be negative), written with the larger
- * of their numbers of decimals: "0.10000000" + "0.2" is "0.30000000".
- */
-export function addDecimals(a: string, b: string): string {
-  const left = parseSignedDecimal(a);
-  const right = parseSignedDecimal(b);
-  const scale = Math.max(left.scale, right.scale);
-  return formatAmount(atScale(left, scale) + atScale(right, scale), scale);
-}
-
-/** Whether a decimal string is zero ("0", "0.00000000", "-0.0"). */
-export function isZeroDecimal(text: string): boolean {
-  return parseSignedDecimal(text).units === 0n;
-}
-
 function zeroLike(text: string): string {
-  return formatAmount(0n, parseSignedDecimal(text).scale);
+  return formatAmount(0n, decimalPlaces(text));
 }
 
 function orderKey(symbol: string, orderId: number): string {

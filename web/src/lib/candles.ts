@@ -6,7 +6,7 @@
  */
 
 import type { UTCTimestamp } from "lightweight-charts";
-import { compareDecimals } from "./depthBook";
+import { compareDecimals, isDecimalText } from "./decimal";
 
 /** One candle; times are ms since the epoch (UTC), amounts decimal strings. */
 export interface Candle {
@@ -57,7 +57,6 @@ export function isInterval(text: string): text is Interval {
   return Object.prototype.hasOwnProperty.call(INTERVALS, text);
 }
 
-const DECIMAL = /^[0-9]+(?:\.[0-9]+)?$/;
 
 /**
  * Candles from the rows of `GET /api/v3/klines` (`[openTime, open, high, low, close,
@@ -125,7 +124,7 @@ function checkedTime(value: unknown, what: string): number {
 }
 
 function checkedDecimal(value: unknown, what: string): string {
-  if (typeof value !== "string" || !DECIMAL.test(value)) {
+  if (typeof value !== "string" || !isDecimalText(value)) {
     throw new Error(`${what} is not a decimal string: ${JSON.stringify(value)}`);
   }
   return value;

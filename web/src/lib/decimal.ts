@@ -23,6 +23,12 @@ export interface FormatOptions {
 }
 
 const PLAIN_DECIMAL = /^([0-9]+)(?:\.([0-9]+))?$/;
+const SIGNED_DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
+
+/** Whether `text` is a plain decimal string ("20000", "0.001"), with a leading "-" if `signed`. */
+export function isDecimalText(text: string, signed = false): boolean {
+  return (signed ? SIGNED_DECIMAL : PLAIN_DECIMAL).test(text);
+}
 
 /**
  * A decimal string as smallest units of an asset with `scale` decimals.
@@ -107,4 +113,62 @@ function checkScale(scale: number): void {
   if (!Number.isInteger(scale) || scale < 0 || scale > MAX_SCALE) {
     throw new RangeError(`scale must be an integer within 0..${MAX_SCALE}, got ${scale}`);
   }
+}
+
+/** A decimal string (optional leading "-") as exact units at its own number of decimals. */
+interface ExactDecimal {
+  units: bigint;
+  scale: number;
+}
+
+function exactDecimal(text: string): ExactDecimal {
+  const negative = text.startsWith("-");
+  const body = negative ? text.slice(1) : text;
+  const point = body.indexOf(".");
+  const scale = point < 0 ? 0 : body.length - point - 1;
+  const units = parseAmount(body, scale);
+  return { units: negative ? -units : units, scale };
+}
+
+function atScale(value: ExactDecimal, scale: number): bigint {
+  return value.units * 10n ** BigInt(scale - value.scale);
+}
+
+/** The number of decimals a decimal string is written with ("0.10" has 2). */
+export function decimalPlaces(text: string): number {
+  return exactDecimal(text).scale;
+}
+
+/**
+ * Compares two decimal strings exactly, whatever their numbers of decimals: negative when
+ * a < b, zero when equal ("10" equals "10.00"), positive when a > b.
+ */
+export function compareDecimals(a: string, b: string): number {
+  const left = exactDecimal(a);
+  const right = exactDecimal(b);
+  const scale = Math.max(left.scale, right.scale);
+  const difference = atScale(left, scale) - atScale(right, scale);
+  return difference === 0n ? 0 : difference < 0n ? -1 : 1;
+}
+
+/**
+ * The exact sum of two decimal strings (either may be negative), written with the larger
+ * of their numbers of decimals: "0.10000000" + "0.2" is "0.30000000".
+ */
+export function addDecimals(a: string, b: string): string {
+  const left = exactDecimal(a);
+  const right = exactDecimal(b);
+  const scale = Math.max(left.scale, right.scale);
+  return formatAmount(atScale(left, scale) + atScale(right, scale), scale);
+}
+
+/** Whether a decimal string is zero ("0", "0.00000000", "-0.0"). */
+export function isZeroDecimal(text: string): boolean {
+  return exactDecimal(text).units === 0n;
+}
+
+/** One spelling of a decimal, without trailing zeros: "10.00" and "10.0" are both "10". */
+export function canonicalDecimal(text: string): string {
+  const { units, scale } = exactDecimal(text);
+  return formatAmount(units, scale, { trim: true });
 }

@@ -14,6 +14,8 @@
  * comparison, never through floats.
  */
 
+import { canonicalDecimal, compareDecimals, isZeroDecimal } from "./decimal";
+
 /** One price level as the API sends it: [price, quantity], both decimal strings. */
 export type PriceLevel = [price: string, quantity: string];
 
@@ -53,51 +55,6 @@ export type StateListener = (state: DepthBookState) => void;
 /** How many stream events are held while waiting for a snapshot, unless told otherwise. */
 export const DEFAULT_MAX_BUFFERED_EVENTS = 1000;
 
-const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
-
-interface ParsedDecimal {
-  integer: string;
-  fraction: string;
-}
-
-function parseDecimal(value: string): ParsedDecimal {
-  const match = DECIMAL.exec(value);
-  if (match === null) {
-    throw new Error(`not a decimal amount: ${JSON.stringify(value)}`);
-  }
-  return {
-    integer: (match[1] ?? "0").replace(/^0+(?=\d)/, ""),
-    fraction: (match[2] ?? "").replace(/0+$/, ""),
-  };
-}
-
-/** The exact integer `value * 10^scale`, for a decimal with at most `scale` decimals. */
-function scaled(value: ParsedDecimal, scale: number): bigint {
-  return BigInt(value.integer + value.fraction.padEnd(scale, "0"));
-}
-
-/**
- * Compares two non-negative decimal strings exactly: negative when a < b, zero when
- * equal (so "10" equals "10.00"), positive when a > b.
- */
-export function compareDecimals(a: string, b: string): number {
-  const left = parseDecimal(a);
-  const right = parseDecimal(b);
-  const scale = Math.max(left.fraction.length, right.fraction.length);
-  const difference = scaled(left, scale) - scaled(right, scale);
-  return difference === 0n ? 0 : difference < 0n ? -1 : 1;
-}
-
-/** The same price written one way, so "10.0" and "10.00" are one level. */
-function canonicalPrice(price: string): string {
-  const { integer, fraction } = parseDecimal(price);
-  return fraction === "" ? integer : `${integer}.${fraction}`;
-}
-
-function isZeroQuantity(quantity: string): boolean {
-  return compareDecimals(quantity, "0") === 0;
-}
-
 /** One side of the book: levels by canonical price, each as the API wrote it. */
 class BookSide {
   private readonly levels = new Map<string, PriceLevel>();
@@ -111,8 +68,8 @@ class BookSide {
 
   update(levels: readonly PriceLevel[]): void {
     for (const [price, quantity] of levels) {
-      const key = canonicalPrice(price);
-      if (isZeroQuantity(quantity)) {
+      const key = canonicalDecimal(price);
+      if (isZeroDecimal(quantity)) {
         this.levels.delete(key);
       } else {
         this.levels.set(key, [price, quantity]);

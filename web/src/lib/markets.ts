@@ -13,8 +13,14 @@
  *   (`@ticker`, `!ticker@arr`) and `24hrMiniTicker` (`@miniTicker`, `!miniTicker@arr`),
  *   stream_payloads.py / stream_tickers.py.
  */
-import { compareDecimals } from "./depthBook";
-import { AmountError, formatAmount, MAX_SCALE, parseAmount } from "./decimal";
+import {
+  AmountError,
+  compareDecimals,
+  formatAmount,
+  isDecimalText,
+  MAX_SCALE,
+  parseAmount,
+} from "./decimal";
 import type { Market } from "./orderForm";
 
 /** An answer that does not have the shape the exchange sends; the message names the
@@ -59,7 +65,6 @@ const PPM_SCALE = 6;
 /** The commission answer's parts whose rates add up; only the standard one is required. */
 const COMMISSION_PARTS = ["standardCommission", "specialCommission", "taxCommission"];
 const MAX_RATE_PPM = 1_000_000n;
-const SIGNED_DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
 const PERCENT_SCALE = 3;
 
 /** The markets of an exchangeInfo answer, with `rates` applied where given. */
@@ -343,7 +348,7 @@ function requireDecimal(fields: Json, name: string, symbol: string): string {
 
 function requireSignedDecimal(fields: Json, name: string, symbol: string): string {
   const value = fields[name];
-  if (typeof value !== "string" || !SIGNED_DECIMAL.test(value)) {
+  if (typeof value !== "string" || !isDecimalText(value, true)) {
     throw new MarketShapeError(`${symbol}: ${name} is not a decimal string`);
   }
   return value;

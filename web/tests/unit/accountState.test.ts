@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { addDecimals } from "../../src/lib/decimal";
 import {
   AccountState,
-  addDecimals,
   type AccountSnapshot,
   type BalanceUpdateEvent,
   type ExecutionReportEvent,

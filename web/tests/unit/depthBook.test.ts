@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { compareDecimals } from "../../src/lib/decimal";
 import {
-  compareDecimals,
   DepthBook,
   type DepthBookState,
   type DepthSnapshot,
