@@ -189,14 +189,6 @@ class Counters:
         return [int(count) for count in counts]
 
 
-@dataclass(frozen=True)
-class WeightUsed:
-    """A bucket's request weight in the current clock minute, and what is left of it."""
-
-    used: int
-    seconds_left: int
-
-
 class WeightMeter:
     """Request weight used per bucket (an IP, an API key) in the current clock minute."""
 
@@ -205,10 +197,6 @@ class WeightMeter:
     def __init__(self, client: redis.Redis, clock: Clock = SYSTEM_CLOCK) -> None:
         self.counters = Counters(client)
         self.clock = clock
-
-    def charge(self, bucket: str, weight: int) -> WeightUsed:
-        [used] = self.counters.charge([self.counter(bucket, weight)])
-        return WeightUsed(used, self.seconds_left())
 
     def counter(self, bucket: str, weight: int, limit: int | None = None) -> Counter:
         """The bucket's counter in the current minute, to charge with others."""
