@@ -107,16 +107,25 @@ def scratch(stack: StackConfig, secrets_endpoint: str) -> Iterator[Scratch]:
     finally:
         delete_topics(stack, list(scratch.topics.values()))
         with psycopg.connect(server_url, autocommit=True) as conn:
-            # A service's session ends a moment after its process: FORCE may only end the
-            # owner's own sessions, so the services' are waited out.
-            wait_until(lambda: not conn.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND usename <> current_user",
-                (name,)).fetchone(), timeout=30, what=f"the services' sessions to {name} to end")
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            # A service's session ends a moment after its process, and FORCE may only end
+            # the owner's own sessions: the services' are waited out by retrying the drop,
+            # since an ending backend leaves pg_stat_activity before the database is free.
+            wait_until(lambda: drop_database(conn, name), until=lambda refusal: refusal is None,
+                       timeout=30, what=f"the services' sessions to {name} to end")
             for username, _password in logins.values():
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(
                     sql.Identifier(username)))
+
+
+def drop_database(conn: psycopg.Connection[Any], name: str) -> str | None:
+    """None once `name` is dropped; PostgreSQL's refusal while another role's session
+    is still in it."""
+    try:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+    except errors.InsufficientPrivilege as refusal:
+        return str(refusal)
+    return None
 
 
 def delete_topics(stack: StackConfig, topics: list[str]) -> None:
