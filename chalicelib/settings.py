@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # opscli/ws_gateway.py stands in for both: clients connect to ws_port, the
     # management API answers on ws_management_port.
     ws_port: int = Field(default=28001, alias="EXCHANGE_WS_PORT", ge=1024, le=65535)
+    # The web app's local server (opscli/web_server.py): the built app, its config.json,
+    # and the API behind the same origin, as CloudFront serves them in AWS.
+    web_port: int = Field(default=28003, alias="EXCHANGE_WEB_PORT", ge=1024, le=65535)
     ws_management_port: int = Field(default=28002, alias="EXCHANGE_WS_MANAGEMENT_PORT",
                                     ge=1024, le=65535)
     ws_management_url: str = ""

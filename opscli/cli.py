@@ -167,7 +167,9 @@ def run_exchange_action(action: str, settings: Settings, config: StackConfig) ->
         process.wait_ready(lifecycle.READY_TIMEOUT_SECONDS)
         print(f"{process.name}: ready {process.address} (log: {process.log_path})")
     api = f"http://127.0.0.1:{settings.api_port}"
-    print(f"\nThe exchange is up. Open {api}/api/v3/exchangeInfo\n"
+    print(f"\nThe exchange is up. Trade in your browser: http://127.0.0.1:{settings.web_port}/\n"
+          f"  (sign up there; the demo market maker keeps both markets' books full)\n"
+          f"API: {api}/api/v3/exchangeInfo\n"
           f"Demo API keys (READ, TRADE): {settings.state_dir / 'demo' / 'keys.json'}\n"
           f"Metrics and alerts: http://127.0.0.1:{settings.prometheus_port}/alerts"
           " (dashboards: iac/observability/dashboards)\n"

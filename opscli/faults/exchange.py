@@ -55,6 +55,7 @@ class FaultPorts:
     api: int = 23000
     ws: int = 23001
     ws_management: int = 23002
+    web: int = 23003
     matcher_health: int = 23110
     # Each process's /metrics from here on (chalicelib/settings.py METRICS_PORT_OFFSETS),
     # and Prometheus.
@@ -113,6 +114,7 @@ def fault_environment(state_dir: Path, ports: FaultPorts) -> dict[str, str]:
         "EXCHANGE_API_HOST": "127.0.0.1",
         "EXCHANGE_WS_PORT": str(ports.ws),
         "EXCHANGE_WS_MANAGEMENT_PORT": str(ports.ws_management),
+        "EXCHANGE_WEB_PORT": str(ports.web),
         "EXCHANGE_MATCHER_PORT": str(ports.matcher_health),
         "EXCHANGE_MATCHER_HOST": "127.0.0.1",
         "EXCHANGE_METRICS_BASE_PORT": str(ports.metrics_base),
@@ -135,14 +137,15 @@ class IsolatedExchange:
     """The exchange under ``state_dir``; ``start`` brings it up, ``close`` removes it.
     ``proxied``: its clients go through Toxiproxy (``network``); the caller's own checks
     (``owner_url``, ``settings``) still reach the services directly. ``observed``: it
-    runs OBSERVED_APP_NAMES too (Prometheus on ``ports.prometheus``)."""
+    runs OBSERVED_APP_NAMES too (Prometheus on ``ports.prometheus``); ``extra_apps``, more
+    of ``app_processes`` by name (the web app's server, ``web``)."""
 
     def __init__(self, state_dir: Path, ports: FaultPorts | None = None,
                  report: Report = print, *, proxied: bool = False,
-                 observed: bool = False) -> None:
+                 observed: bool = False, extra_apps: tuple[str, ...] = ()) -> None:
         self.state_dir = state_dir
         self.observed = observed
-        self.app_names = APP_NAMES + (OBSERVED_APP_NAMES if observed else ())
+        self.app_names = APP_NAMES + (OBSERVED_APP_NAMES if observed else ()) + extra_apps
         self.ports = ports or FaultPorts()
         self.report = report
         self.environment = fault_environment(state_dir, self.ports)

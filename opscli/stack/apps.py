@@ -1,8 +1,8 @@
 """The exchange's own processes on the local stack: the API (`chalice local`), the
-matcher, the sweeper, the WebSocket gateway, the stream fan-out and candles functions,
-the ledger auditor, the infrastructure probe, Prometheus and the demo market maker,
-started and stopped like the services, through pid files. Each serves its metrics on a
-loopback port of its own (EXCHANGE_METRICS_PORT), which Prometheus scrapes."""
+matcher, the sweeper, the WebSocket gateway, the web app's server, the stream fan-out and
+candles functions, the ledger auditor, the infrastructure probe, Prometheus and the demo
+market maker, started and stopped like the services, through pid files. Each serves its
+metrics on a loopback port of its own (EXCHANGE_METRICS_PORT), which Prometheus scrapes."""
 
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ def app_processes(settings: Settings) -> list[AppProcess]:
     matcher_url = client_url(settings.matcher_health_host, settings.matcher_health_port)
     chalice = str(Path(python).parent / "chalice")
     prometheus_url = client_url("127.0.0.1", settings.prometheus_port)
+    web_url = client_url("127.0.0.1", settings.web_port)
     return [
         # Fails PostgreSQL over to its standby when the primary stays down.
         AppProcess("db-watchdog", [python, "-m", "opscli.cli", "db", "watch"],
@@ -123,6 +124,10 @@ def app_processes(settings: Settings) -> list[AppProcess]:
                    port=settings.ws_port, port_variable="EXCHANGE_WS_PORT",
                    address=f"ws://127.0.0.1:{settings.ws_port}", db_role="api",
                    env_defaults=metrics_env(settings, "ws-gateway")),
+        # The web app and the API on one origin, as CloudFront serves them in AWS.
+        AppProcess("web", [python, "-m", "opscli.web_server"], "opscli.web_server", state,
+                   ready_url=f"{web_url}/healthz", port=settings.web_port,
+                   port_variable="EXCHANGE_WEB_PORT", address=web_url),
         msk_function("fanout", "lambdas.fanout.handler", settings,
                      [settings.market_events_topic, settings.order_events_topic]),
         msk_function("candles", "lambdas.candles.handler", settings,

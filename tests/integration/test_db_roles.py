@@ -152,4 +152,4 @@ def test_the_launcher_starts_each_process_as_its_role(test_settings: Settings) -
                      "ws-gateway": "api", "fanout": "functions", "candles": "functions",
                      "market-maker": None, "db-watchdog": None,
                      "ledger-auditor": "functions", "infra-probe": None,
-                     "prometheus": None}
+                     "prometheus": None, "web": None}
