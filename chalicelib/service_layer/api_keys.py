@@ -22,6 +22,9 @@ from chalicelib.domain.errors import ApiError, ErrorCode, bad_request, malformed
 from chalicelib.domain.params import parse_count
 
 PERMISSIONS = ("READ", "TRADE", "WITHDRAW")
+SESSION_PERMISSIONS = ("READ", "TRADE")
+"""What the web app's session may do on the SIGNED routes in place of an API key: never
+WITHDRAW (the web app withdraws through /v1/withdrawals, with two-factor)."""
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 MAX_CLOCK_AHEAD_MS = 1000
@@ -141,9 +144,37 @@ def strict_form_pairs(body: str) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True)
 class KeyOwner:
+    """The caller of a SIGNED or USER_STREAM route: a user through one of their API keys,
+    or through a web session (``key_id`` None)."""
+
     user_id: int
-    key_id: int
+    key_id: int | None
     permissions: tuple[str, ...]
+
+
+def session_owner(user_id: int, permission: str) -> KeyOwner:
+    """The caller through the web app's session, if a session may do ``permission``."""
+    if permission not in SESSION_PERMISSIONS:
+        raise invalid_key()
+    return KeyOwner(user_id, None, SESSION_PERMISSIONS)
+
+
+def authenticate_session(user_id: int, request: SignedRequest, permission: str) -> KeyOwner:
+    """The caller of a SIGNED request through the web app's session, whose token was
+    checked: no signature and no timestamp needed; a timestamp or recvWindow sent anyway
+    is checked as a signed request's is."""
+    owner = session_owner(user_id, permission)
+    params = request.params()
+    if "timestamp" in params or "recvWindow" in params:
+        check_timestamp(params, request.now_ms)
+    return owner
+
+
+def signing_key_id(owner: KeyOwner) -> int:
+    """The id of the API key the caller signed with; a web session has none (-2015)."""
+    if owner.key_id is None:
+        raise invalid_key()
+    return owner.key_id
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ minutes, ``DELETE`` closes it; ``/ws/<listenKey>`` then streams the user's
 ``executionReport``s and balance updates (``stream_protocol``).
 
 These routes take the API key alone (Binance's USER_STREAM security): no timestamp, no
-signature; the key's IP allow-list still applies."""
+signature; the key's IP allow-list still applies. The web app's session may stand in for
+the key."""
 
 from __future__ import annotations
 

@@ -127,6 +127,11 @@ def test_each_declared_model_is_the_one_the_handler_parses_with(route: RouteDoc)
         assert not PARSERS & names_used(route.handler), "the handler parses an undeclared model"
 
 
+# The SIGNED routes a web session may not call: they need WITHDRAW, or describe the API key.
+API_KEY_ONLY = {("POST", "/sapi/v1/capital/withdraw/apply"),
+                ("GET", "/sapi/v1/account/apiRestrictions")}
+
+
 def test_security_follows_the_route_kind() -> None:
     paths = openapi_document()["paths"]
     for route in ROUTES:
@@ -135,7 +140,10 @@ def test_security_follows_the_route_kind() -> None:
                     else Auth.SIGNED if route.path.startswith(("/api/v3/", "/sapi/"))
                     and route.auth is not Auth.NONE
                     else route.auth)
-        assert security == ([] if expected is Auth.NONE else [{str(expected): []}]), route.path
+        alternatives = [expected] if expected is not Auth.SIGNED or (
+            route.method, route.path) in API_KEY_ONLY else [expected, Auth.BEARER]
+        assert security == ([] if expected is Auth.NONE else
+                            [{str(scheme): []} for scheme in alternatives]), route.path
     public_v3 = {r.path for r in ROUTES if r.auth is Auth.NONE and r.path.startswith("/api/v3")}
     assert public_v3 == {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo",
                          "/api/v3/depth", "/api/v3/trades", "/api/v3/klines",
@@ -151,10 +159,18 @@ def test_signed_writes_take_their_parameters_in_the_query_or_a_form_body() -> No
 
     names = {p["name"]: p for p in order["parameters"] if p["in"] == "query"}
     assert {"symbol", "side", "type", "quantity", "timestamp", "signature"} <= set(names)
-    assert names["timestamp"]["required"]
+    assert not names["timestamp"]["required"]  # a bearer token needs none
     assert not names["price"]["required"]
     form = order["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert form["schema"] == {"$ref": "#/components/schemas/NewOrderParams"}
+
+
+def test_a_withdrawal_is_always_signed() -> None:
+    apply = openapi_document()["paths"]["/sapi/v1/capital/withdraw/apply"]["post"]
+
+    names = {p["name"]: p for p in apply["parameters"] if p["in"] == "query"}
+    assert names["timestamp"]["required"]
+    assert names["signature"]["required"]
 
 
 def test_every_error_is_described_in_the_api_error_format() -> None:

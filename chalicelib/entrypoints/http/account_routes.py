@@ -41,7 +41,7 @@ def apply_withdrawal() -> dict[str, object]:
     raw = signed.params()
     params = parse_params(WithdrawApplyParams, raw)
     svc = routes.services
-    api_keys.refuse_respelt_replay(svc.replay_guard, owner.key_id, raw)
+    api_keys.refuse_respelt_replay(svc.replay_guard, api_keys.signing_key_id(owner), raw)
     with svc.db() as conn:
         scale = asset_scale(conn, params.coin, param="coin")
         created, is_new = wallet.request_withdrawal(

@@ -132,7 +132,12 @@ class AccountParams(SignedParams):
 
 
 class WithdrawApplyParams(SignedParams):
-    """`POST /sapi/v1/capital/withdraw/apply`."""
+    """`POST /sapi/v1/capital/withdraw/apply`: an API key's alone, so always signed."""
+
+    timestamp: str = Field(description="Milliseconds since the epoch when the request was "
+                                       "made.", examples=["1700000000000"])
+    signature: str = Field(description="HMAC-SHA256 of the query string and body, in hex, "
+                                       "keyed by the secret.")
 
     coin: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9]{1,20}$",
                       description="The asset, e.g. BTC.", examples=["BTC"])

@@ -98,16 +98,19 @@ class BinanceParams(BaseModel):
 
 
 class SignedParams(BinanceParams):
-    """What every SIGNED route carries; checked by the signature check before parsing."""
+    """What every SIGNED route carries; checked by the signature check before parsing.
+    A request with the web app's bearer token instead of an API key needs neither
+    timestamp nor signature."""
 
-    timestamp: str = Field(
-        description="Milliseconds since the epoch when the request was made.",
-        examples=["1700000000000"])
+    timestamp: str | None = Field(
+        default=None, description="Milliseconds since the epoch when the request was made; "
+        "required with an API key.", examples=["1700000000000"])
     recv_window: str | None = Field(
         default=None, description="Milliseconds after `timestamp` the request stays valid "
         "(default 5000, at most 60000).", examples=["5000"])
-    signature: str = Field(
-        description="HMAC-SHA256 of the query string and body, in hex, keyed by the secret.")
+    signature: str | None = Field(
+        default=None, description="HMAC-SHA256 of the query string and body, in hex, keyed "
+        "by the secret; required with an API key.")
 
 
 class NewOrderParams(SignedParams):

@@ -33,11 +33,17 @@ SIGNED_HOW = (
     "Binance's SIGNED requests: the key in the `X-MBX-APIKEY` header, `timestamp` (ms) "
     "within `recvWindow` (default 5000, at most 60000), and `signature`: the hex "
     "HMAC-SHA256, keyed by the key's secret, of the query string followed by the body.")
+BEARER_HOW = (
+    "A 15-minute access token from `POST /v1/auth/login`. On the Binance routes that "
+    "list it (those needing READ or TRADE), it stands in for the API key when no "
+    "`X-MBX-APIKEY` is sent: no timestamp or signature needed. A refused token is a 401 "
+    "with code -5007 (-1002 if the Authorization header holds no bearer token); with "
+    "neither header, the Binance routes answer -2014 as for a missing API key.")
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     Auth.SIGNED: {"type": "apiKey", "in": "header", "name": "X-MBX-APIKEY",
                   "description": SIGNED_HOW},
     Auth.BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                  "description": "A 15-minute access token from `POST /v1/auth/login`."},
+                  "description": BEARER_HOW},
     Auth.ADMIN: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                  "description": "An access token of a user with the admin role."},
 }
@@ -136,6 +142,14 @@ def responses(route: RouteDoc, components: Components) -> dict[str, Any]:
             "5XX": {"description": "Failed or timed out.", "content": error}}
 
 
+def security(route: RouteDoc) -> list[dict[str, list[str]]]:
+    """The route's security requirements, alternatives in order of preference."""
+    if route.auth is Auth.NONE:
+        return []
+    schemes = (route.auth, Auth.BEARER) if route.sessions else (route.auth,)
+    return [{str(scheme): []} for scheme in schemes]
+
+
 def operation(route: RouteDoc, components: Components) -> dict[str, Any]:
     parameters = [declared_parameter(p, "path") for p in route.path_params]
     parameters += [declared_parameter(p, "header") for p in route.headers]
@@ -143,7 +157,7 @@ def operation(route: RouteDoc, components: Components) -> dict[str, Any]:
         parameters += query_parameters(route.params, components)
     described: dict[str, Any] = {
         "operationId": route.handler.__name__, "summary": route.summary, "tags": [route.tag],
-        "security": [] if route.auth is Auth.NONE else [{str(route.auth): []}],
+        "security": security(route),
         "parameters": parameters, "responses": responses(route, components)}
     body = request_body(route, components)
     return {**described, "requestBody": body} if body else described

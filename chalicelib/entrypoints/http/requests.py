@@ -19,13 +19,16 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.params import has_nul, parse_count
 from chalicelib.entrypoints.http import rate_charges
-from chalicelib.service_layer import auth
+from chalicelib.service_layer import auth, user_streams
 from chalicelib.service_layer.api_keys import (
     KeyOwner,
     SignedRequest,
+    authenticate_session,
     authenticate_with,
     key_of,
     read_key,
+    session_owner,
+    signing_key_id,
     strict_form_pairs,
 )
 from chalicelib.service_layer.retries import in_transaction
@@ -91,14 +94,26 @@ def signed_request(svc: Services, request: Request) -> SignedRequest:
                          body=body, client_ip=client_ip(request), now_ms=svc.now_ms())
 
 
+def uses_session(request: Request) -> bool:
+    """Whether the web app calls a SIGNED or USER_STREAM route with its session: an
+    Authorization header and no API key. A request with an API key is a Binance
+    client's, whatever else it carries."""
+    return "x-mbx-apikey" not in request.headers and "authorization" in request.headers
+
+
 def key_owner(svc: Services, request: Request, permission: str,
               placing: bool = False) -> tuple[KeyOwner, SignedRequest]:
-    """The caller of a SIGNED endpoint, checked as Binance checks it. ``placing``: the
-    request places an order whose statement checks the key again, so a key read within
-    the last seconds is taken as read (no round trip) and its weight charged with the
-    order count."""
+    """The caller of a SIGNED endpoint, checked as Binance checks it; or, through the web
+    app's session, as ``bearer_user`` checks it (READ and TRADE only; no key, so no key
+    weight). ``placing``: the request places an order whose statement checks the key
+    again, so a key read within the last seconds is taken as read (no round trip) and
+    its weight charged with the order count."""
     signed = signed_request(svc, request)
     charges = rate_charges.current(svc)
+    if uses_session(request):
+        charges.settle()  # the IP's weight, before the session is read
+        user, _session = bearer_user(svc, request)
+        return authenticate_session(user.id, signed, permission), signed
     api_key = key_of(signed)
     key = svc.recent_keys.get(api_key) if placing else None
     if key is None:
@@ -108,10 +123,21 @@ def key_owner(svc: Services, request: Request, permission: str,
         if key is not None and placing:
             svc.recent_keys.keep(api_key, key)
     owner = authenticate_with(key, signed, permission)
-    charges.charge_key(owner.key_id)
+    charges.charge_key(signing_key_id(owner))
     if not placing:
         charges.settle()
     return owner, signed
+
+
+def stream_owner(svc: Services, request: Request) -> tuple[KeyOwner, SignedRequest]:
+    """The caller of a USER_STREAM route: the API key alone (no signature), or the web
+    app's session."""
+    signed = signed_request(svc, request)
+    if uses_session(request):
+        user, _session = bearer_user(svc, request)
+        return session_owner(user.id, "READ"), signed
+    with svc.db() as conn:
+        return user_streams.key_owner(conn, signed.api_key, signed.client_ip), signed
 
 
 def path_id(value: str, name: str) -> int:

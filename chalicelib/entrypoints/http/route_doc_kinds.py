@@ -35,7 +35,8 @@ class Param:
 @dataclass(frozen=True)
 class RouteDoc:
     """One route. ``params`` are the query parameters (for signed routes other than GET,
-    also accepted as a form body); ``body`` is a JSON body; ``statuses`` the successes."""
+    also accepted as a form body); ``body`` is a JSON body; ``statuses`` the successes;
+    ``sessions``: the web app's bearer token may stand in for a SIGNED route's API key."""
 
     method: str
     path: str
@@ -49,6 +50,7 @@ class RouteDoc:
     statuses: tuple[int, ...] = (200,)
     path_params: tuple[Param, ...] = ()
     headers: tuple[Param, ...] = ()
+    sessions: bool = False
 
 
 NUMERIC_ID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
@@ -72,9 +74,11 @@ def public(path: str, handler: Callable[..., Any], summary: str, tag: str = MARK
 
 def signed(method: str, path: str, handler: Callable[..., Any], summary: str,
            params: type[BaseModel], tag: str = TRADING,
-           answer: type[BaseModel] | None = None) -> RouteDoc:
+           answer: type[BaseModel] | None = None, sessions: bool = True) -> RouteDoc:
+    """A SIGNED route; the web app's session may call it too unless ``sessions`` is
+    False (routes needing WITHDRAW or describing the API key itself)."""
     return RouteDoc(method, path, handler, summary, tag, Auth.SIGNED, params=params,
-                    answer=answer)
+                    answer=answer, sessions=sessions)
 
 
 def web_app(method: str, path: str, handler: Callable[..., Any], summary: str, tag: str,

@@ -69,7 +69,7 @@ ROUTES: tuple[RouteDoc, ...] = (
            api.AccountParams, ACCOUNT, api.Account),
     signed("POST", "/sapi/v1/capital/withdraw/apply", account_routes.apply_withdrawal,
            "Request a withdrawal (WITHDRAW, IP allow-list).", api.WithdrawApplyParams, ACCOUNT,
-           api.WithdrawApplied),
+           api.WithdrawApplied, sessions=False),
     signed("POST", "/api/v3/order", order_routes.place, "Place an order (TRADE).",
            binance.NewOrderParams),
     signed("DELETE", "/api/v3/order", order_routes.cancel, "Cancel an order (TRADE).",

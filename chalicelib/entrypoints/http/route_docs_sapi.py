@@ -41,7 +41,7 @@ ROUTES: tuple[RouteDoc, ...] = (
            sapi.ApiTradingStatus),
     signed("GET", "/sapi/v1/account/apiRestrictions", sapi_routes.api_restrictions,
            "What the calling API key may do.", sapi.WalletParams, ACCOUNT,
-           sapi.ApiRestrictions),
+           sapi.ApiRestrictions, sessions=False),
     signed("POST", "/sapi/v3/asset/getUserAsset", sapi_routes.user_assets,
            "The assets the caller holds.", sapi.UserAssetParams, WALLET, sapi.UserAssets),
     public("/sapi/v1/margin/allPairs", sapi_routes.margin_pairs,

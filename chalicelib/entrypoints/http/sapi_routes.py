@@ -25,6 +25,7 @@ from chalicelib.entrypoints.http.sapi_models import (
 )
 from chalicelib.service_layer import sapi_wallet, wallet
 from chalicelib.service_layer.admin import asset_scales
+from chalicelib.service_layer.api_keys import signing_key_id
 from chalicelib.service_layer.sapi_wallet import HistoryQuery, WithdrawalSelection
 
 routes = ApiBlueprint(__name__)
@@ -127,8 +128,9 @@ def api_trading_status() -> dict[str, object]:
 def api_restrictions() -> dict[str, object]:
     owner, signed = routes.key_owner(READ)
     parse_params(WalletParams, signed.params())
+    key_id = signing_key_id(owner)  # a web session has no API key to describe
     with routes.services.db() as conn:
-        return present.api_restrictions(sapi_wallet.key_restrictions(conn, owner.key_id))
+        return present.api_restrictions(sapi_wallet.key_restrictions(conn, key_id))
 
 
 @routes.route("/sapi/v3/asset/getUserAsset", methods=["POST"])

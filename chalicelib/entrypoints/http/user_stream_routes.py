@@ -1,8 +1,8 @@
 """Binance's user data stream over REST: ``/api/v3/userDataStream`` opens (POST), keeps
-alive (PUT) and closes (DELETE) a listenKey, with the API key alone (no signature); the
-stream itself is ``/ws/<listenKey>`` on the WebSocket API. ``push_balance_update`` and
-``push_account_position`` are how other routes (deposits, withdrawals) tell a user's
-streams of a balance change."""
+alive (PUT) and closes (DELETE) a listenKey, with the API key alone (no signature) or the
+web app's bearer token; the stream itself is ``/ws/<listenKey>`` on the WebSocket API.
+``push_balance_update`` and ``push_account_position`` are how other routes (deposits,
+withdrawals) tell a user's streams of a balance change."""
 
 from __future__ import annotations
 
@@ -38,11 +38,7 @@ class ListenKeyAnswer(Answer):
 
 
 def stream_owner() -> tuple[KeyOwner, SignedRequest]:
-    svc = routes.services
-    request = requests.signed_request(svc, routes.current_request)
-    with svc.db() as conn:
-        owner = user_streams.key_owner(conn, request.api_key, request.client_ip)
-    return owner, request
+    return requests.stream_owner(routes.services, routes.current_request)
 
 
 @routes.route(PATH, methods=["POST"])
