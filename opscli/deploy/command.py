@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from chalicelib.settings import PROJECT_ROOT
-from opscli.deploy import manifests
+from opscli.deploy import manifests, web_assets
 from opscli.deploy.cloudformation import CloudFormation, Outcome, StackError
 from opscli.deploy.packaging import (
     DeployBucket,
@@ -29,6 +29,7 @@ from opscli.deploy.packaging import (
 )
 from opscli.deploy.stages import (
     API_STACK,
+    WEB_STACK,
     PlanError,
     StackPlan,
     StagePlan,
@@ -41,7 +42,8 @@ from opscli.observability import grafana
 from opscli.observability.rules import RulesError, with_rules
 
 Report = Callable[[str], None]
-DEPLOY_ERRORS = (StackError, PlanError, PackagingError, manifests.ManifestError, RulesError)
+DEPLOY_ERRORS = (StackError, PlanError, PackagingError, manifests.ManifestError, RulesError,
+                 web_assets.WebAssetsError)
 # Its rule groups namespace takes iac/observability/rules/*.yml (opscli/observability/rules.py).
 OBSERVABILITY_STACK = "observability"
 
@@ -112,6 +114,7 @@ class Deployment:
     report: Report
     cloudformation: CloudFormation = field(init=False)
     bucket: DeployBucket = field(init=False)
+    web: web_assets.WebAssets = field(init=False)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     computed: dict[str, str] = field(default_factory=dict)
     lines: list[StackLine] = field(default_factory=list)
@@ -120,6 +123,8 @@ class Deployment:
         self.cloudformation = CloudFormation(self.session.client("cloudformation"), self.report)
         self.bucket = DeployBucket(self.session.client("s3"), self.plan.stage, self.account,
                                    self.plan.region)
+        self.web = web_assets.WebAssets(self.session.client("s3"),
+                                        self.session.client("cloudfront"), self.report)
 
     def templates(self, api_template: Path) -> dict[str, str]:
         """Each stack's template text; the api stack's with its code in the bucket, the
@@ -195,6 +200,8 @@ def deploy(stage: str, region: str | None, dry_run: bool, image: str | None,
     plan = load_stage(stage, region)
     session, account = session_for(plan.region)
     report(f"credentials: account {account}, region {plan.region}")
+    build = web_assets.locate_build(report)
+    report(f"web: the build in {build}")
     sam = package_api(stage, plan.region, plan.state_dir / "api")
     report(f"package: the API in {sam.parent}")
     report("lint: " + lint([s.template_path for s in plan.stacks if s.name != API_STACK]
@@ -206,11 +213,33 @@ def deploy(stage: str, region: str | None, dry_run: bool, image: str | None,
     for number, (stack, text) in enumerate(
             zip(plan.stacks, ordered(plan, run.templates(sam)), strict=True), start=1):
         run.run_stack(number, stack, text)
+    ship_web_app(run, build)
     where = finish_manifests(run, image, kube_context)
     publish_dashboards(run)
     domain = plan.stack("edge").overrides.get("DomainName", "")
     print(render_summary(stage, account, plan.region, run.lines, run.outputs, domain, where))
     return 0
+
+
+def ship_web_app(run: Deployment, build: Path) -> None:
+    """The build and the stage's config.json into the web stack's bucket; with a dry run,
+    what would be uploaded and deleted."""
+    outputs = run.outputs.get(WEB_STACK, {})
+    api = run.outputs.get(API_STACK, {})
+    if run.dry_run and "WebsocketConnectEndpointURL" not in api:
+        api = {"WebsocketConnectEndpointURL": "wss://<the api stack's WebSocket URL>"}
+    files = web_assets.build_files(build, web_assets.app_config(run.plan.stage, api))
+    if run.dry_run:
+        run.web.preview(files, outputs.get("WebBucketName"))
+        return
+    if "WebBucketName" not in outputs or "WebDistributionId" not in outputs:
+        raise StackError("the web stack has no WebBucketName or WebDistributionId output to "
+                         "ship the web app to: see iac/README.md")
+    shipped = run.web.ship(files, outputs["WebBucketName"], outputs["WebDistributionId"])
+    run.report(f"web: {shipped.uploaded} files uploaded to s3://{outputs['WebBucketName']}, "
+               f"{len(shipped.deleted)} no longer in the build deleted, "
+               f"{', '.join(web_assets.INVALIDATED_PATHS)} invalidated in "
+               f"{outputs['WebDistributionId']}")
 
 
 def publish_dashboards(run: Deployment) -> None:

@@ -22,6 +22,8 @@ API_DIR = PROJECT_ROOT / "api"
 # Where a deploy writes the packaged API, the rendered manifests and the kubeconfig.
 DEPLOY_STATE_DIR = Path(os.environ.get("EXCHANGE_DEPLOY_DIR", PROJECT_ROOT / ".local" / "deploy"))
 API_STACK = "api"
+# The web app's bucket and distribution; `exchange deploy` ships the build after it.
+WEB_STACK = "web"
 STAGES = ("dev", "prod")
 
 # (stack, template) in deploy order; the api stack's template is chalice package's output.
@@ -35,6 +37,7 @@ STACKS: tuple[tuple[str, str], ...] = (
     (API_STACK, "api-merge.yaml"),
     ("edge", "edge.yaml"),
     ("observability", "observability.yaml"),
+    (WEB_STACK, "web.yaml"),
 )
 
 

@@ -30,7 +30,9 @@ def render_summary(stage: str, account: str, region: str, stacks: list[StackLine
     websocket = outputs.get("api", {}).get("WebsocketConnectEndpointURL", "(not deployed)")
     dashboard = outputs.get("observability", {}).get("DashboardUrl", "(not deployed)")
     cluster = outputs.get("cluster", {})
-    rows += [f"  {'API':<{width}}{api_url(outputs, domain)}",
+    web_app = outputs.get("web", {}).get("WebUrl", "(not deployed)")
+    rows += [f"  {'Web app':<{width}}{web_app}",
+             f"  {'API':<{width}}{api_url(outputs, domain)}",
              f"  {'WebSocket':<{width}}{websocket}",
              f"  {'Dashboard':<{width}}{dashboard}",
              f"  {'Images':<{width}}{cluster.get('MatcherImageRepositoryUri', '(not deployed)')}",

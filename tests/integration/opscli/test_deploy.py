@@ -23,10 +23,13 @@ the server it starts (the command itself is never told it runs against moto):
   from moto, answers for the stand-in cluster.
 
 So: network (VPC, subnets, NAT, endpoints, security groups, flow logs), the KMS keys, the
-IAM roles and log groups are created by moto for real, and the manifests' KMS key and
-service-account roles are checked against moto's KMS and IAM; the Aurora, Redis, MSK,
-EKS, secrets, WAF and the SAM-transformed API are stand-ins whose outputs are followed
-into the manifests unchanged.
+IAM roles, log groups and S3 buckets are created by moto for real, and the manifests' KMS
+key and service-account roles are checked against moto's KMS and IAM; the Aurora, Redis,
+MSK, EKS, secrets, WAF, CloudFront policies and the SAM-transformed API are stand-ins
+whose outputs are followed into the manifests unchanged. The CloudFront distribution's
+stand-in registers a distribution in moto's CloudFront (origin and default behaviour
+only), so the web app's invalidation reaches a real one; the web app shipped is a small
+build made here (`EXCHANGE_WEB_DIST`), not web/dist.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -49,13 +53,14 @@ import yaml
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import responses as cfn_responses
+from moto.cloudfront.models import cloudfront_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.route_tables import RouteTable
 from moto.kafka.responses import KafkaResponse
 from moto.server import ThreadedMotoServer
 
-from opscli.deploy.stages import API_STACK, STACKS, TEMPLATES_DIR, parse_template
+from opscli.deploy.stages import API_STACK, STACKS, TEMPLATES_DIR, WEB_STACK, parse_template
 from opscli.observability.rules import namespace_data
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
@@ -142,7 +147,21 @@ MOTO_CANNOT_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
     "AWS::Serverless::Function": (SAM, ("CodeUri", "Handler", "Role")),
     "AWS::Lambda::Permission": (f"it names a function made by {SAM}",
                                 ("FunctionName", "Principal", "SourceArn")),
+    "AWS::CloudFront::Distribution": ("no CloudFormation model in moto", ("DistributionConfig",)),
+    "AWS::CloudFront::OriginAccessControl": ("no CloudFormation model in moto",
+                                             ("OriginAccessControlConfig",)),
+    "AWS::CloudFront::ResponseHeadersPolicy": ("no CloudFormation model in moto",
+                                               ("ResponseHeadersPolicyConfig",)),
+    "AWS::CloudFront::CachePolicy": ("no CloudFormation model in moto", ("CachePolicyConfig",)),
 }
+# The fake build shipped by the first deploy; the second ships it without STALE_ASSET.
+BUILD = {"index.html": b'<!doctype html><script type="module" src="/assets/index-1a2b3c.js">'
+                       b"</script>",
+         "assets/index-1a2b3c.js": b"console.log('exchange');",
+         "assets/index-4d5e6f.css": b"body{margin:0}",
+         "favicon.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+         "config.json": b'{"apiBaseUrl": "http://127.0.0.1:1"}'}
+STALE_ASSET = "assets/chunk-0f0f0f.js"
 
 
 class StandIn:
@@ -221,6 +240,34 @@ class StandIn:
         return self.attributes.get(attribute, self.token)
 
 
+class DistributionStandIn(StandIn):
+    """A distribution moto's CloudFront knows (so invalidations reach it), made from the
+    template's default origin and behaviour; `Ref` is its id, `DomainName` its domain."""
+
+    def __init__(self, logical_id: str, properties: dict[str, Any], region: str,
+                 account: str) -> None:
+        super().__init__(logical_id, properties, region, account)
+        config = properties["DistributionConfig"]
+        default = config["DefaultCacheBehavior"]
+        origin = next(o for o in config["Origins"] if o["Id"] == default["TargetOriginId"])
+        self.backend = cloudfront_backends[account]["aws"]
+        distribution, _, _ = self.backend.create_distribution({
+            "CallerReference": f"{logical_id}-{self.token}", "Comment": config["Comment"],
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{
+                "Id": origin["Id"], "DomainName": origin["DomainName"],
+                "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": origin["Id"],
+                                     "ViewerProtocolPolicy": default["ViewerProtocolPolicy"]},
+        }, [])
+        self.attributes.update(Ref=distribution.distribution_id,
+                               DomainName=distribution.domain_name)
+        self.physical_resource_id = distribution.distribution_id
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.backend.delete_distribution(self.physical_resource_id, if_match=True)
+
+
 def execute_change_set_with_exports(original: Any) -> Any:
     def execute(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
         stack = backend.stacks[backend.describe_change_set(change_set_name).stack_id]
@@ -279,7 +326,9 @@ def get_bootstrap_brokers(response: Any) -> str:
 
 def fill_moto_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
     for resource_type in MOTO_CANNOT_CREATE:
-        type(f"StandIn{resource_type.replace(':', '')}", (StandIn, CloudFormationModel), {
+        base = (DistributionStandIn if resource_type == "AWS::CloudFront::Distribution"
+                else StandIn)
+        type(f"StandIn{resource_type.replace(':', '')}", (base, CloudFormationModel), {
             "__module__": __name__, "resource_type": resource_type,
             "cloudformation_type": staticmethod(lambda t=resource_type: t)})
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -312,10 +361,15 @@ def moto_endpoint() -> Iterator[str]:
 def aws_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Every AWS call of the command and its tools goes to moto, with fake credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    build = tmp_path_factory.mktemp("web-dist")
+    for key, body in {**BUILD, STALE_ASSET: b"console.log('old');"}.items():
+        (build / key).parent.mkdir(parents=True, exist_ok=True)
+        (build / key).write_bytes(body)
     return {**env, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "EXCHANGE_DEPLOY_DIR": str(tmp_path_factory.mktemp("deploy"))}
+            "EXCHANGE_DEPLOY_DIR": str(tmp_path_factory.mktemp("deploy")),
+            "EXCHANGE_WEB_DIST": str(build)}
 
 
 def exchange(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -359,7 +413,7 @@ def test_deploy_creates_every_stack_and_their_outputs_reach_the_manifests(
     assert {name: deployed[name]["StackStatus"] for name in STAGE_STACKS} == dict.fromkeys(
         STAGE_STACKS, "CREATE_COMPLETE")
     for number, (name, _) in enumerate(STACKS, start=1):
-        assert f"deploy: [{number}/9] {name}: created" in first_deploy.stdout
+        assert f"deploy: [{number}/{len(STACKS)}] {name}: created" in first_deploy.stdout
     manifests = Path(aws_env["EXCHANGE_DEPLOY_DIR"]) / "dev" / "manifests" / "all.yaml"
     documents = list(yaml.safe_load_all(manifests.read_text()))
     config = {k: v for d in documents if d["kind"] == "ConfigMap" for k, v in d["data"].items()}
@@ -415,16 +469,58 @@ def test_the_workspace_gets_the_repositorys_prometheus_rules(
     assert template["Resources"]["PrometheusRules"]["Properties"]["Data"] == namespace_data()
 
 
-def test_a_second_deploy_changes_nothing(aws_env: dict[str, str],
-                                         first_deploy: subprocess.CompletedProcess[str]) -> None:
+def web_objects(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The web bucket's objects by key, each as GetObject answers it."""
+    bucket = outputs(stacks(env)[f"exchange-dev-{WEB_STACK}"])["WebBucketName"]
+    s3 = client(env, "s3")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: s3.get_object(Bucket=bucket, Key=key) for key in keys}
+
+
+def test_the_web_app_lands_in_its_bucket_with_its_types_cache_rules_and_config(
+        aws_env: dict[str, str], first_deploy: subprocess.CompletedProcess[str]) -> None:
+    assert first_deploy.returncode == 0, first_deploy.stderr
+    deployed = stacks(aws_env)
+    web, api = outputs(deployed["exchange-dev-web"]), outputs(deployed["exchange-dev-api"])
+
+    objects = web_objects(aws_env)
+
+    year = "public, max-age=31536000, immutable"
+    assert {key: (o["ContentType"], o["CacheControl"]) for key, o in objects.items()} == {
+        "index.html": ("text/html; charset=utf-8", "no-cache"),
+        "config.json": ("application/json; charset=utf-8", "no-cache"),
+        "favicon.svg": ("image/svg+xml; charset=utf-8", "no-cache"),
+        "assets/index-1a2b3c.js": ("text/javascript; charset=utf-8", year),
+        "assets/index-4d5e6f.css": ("text/css; charset=utf-8", year),
+        STALE_ASSET: ("text/javascript; charset=utf-8", year)}
+    assert objects["index.html"]["Body"].read() == BUILD["index.html"]
+    # The build's own config.json (a local one) is replaced by the stage's.
+    assert json.loads(objects["config.json"]["Body"].read()) == {
+        "wsBaseUrl": api["WebsocketConnectEndpointURL"], "environment": "dev"}
+    cloudfront = client(aws_env, "cloudfront")
+    (invalidation,) = cloudfront.list_invalidations(
+        DistributionId=web["WebDistributionId"])["InvalidationList"]["Items"]
+    paths = cloudfront.get_invalidation(DistributionId=web["WebDistributionId"],
+                                        Id=invalidation["Id"])["Invalidation"][
+        "InvalidationBatch"]["Paths"]["Items"]
+    assert sorted(paths) == ["/", "/config.json", "/index.html"]
+    assert f"Web app        {web['WebUrl']}" in first_deploy.stdout
+    assert re.fullmatch(r"https://[a-z0-9]+\.cloudfront\.net/", web["WebUrl"])
+
+
+def test_a_second_deploy_changes_no_stack_and_removes_what_the_build_dropped(
+        aws_env: dict[str, str], first_deploy: subprocess.CompletedProcess[str]) -> None:
     before = {name: s.get("LastUpdatedTime") for name, s in stacks(aws_env).items()}
+    (Path(aws_env["EXCHANGE_WEB_DIST"]) / STALE_ASSET).unlink()
 
     again = exchange(aws_env, "deploy", "--stage", "dev")
 
     assert again.returncode == 0, again.stderr
     for number, (name, _) in enumerate(STACKS, start=1):
-        assert f"deploy: [{number}/9] {name}: unchanged" in again.stdout
+        assert f"deploy: [{number}/{len(STACKS)}] {name}: unchanged" in again.stdout
     assert {name: s.get("LastUpdatedTime") for name, s in stacks(aws_env).items()} == before
+    assert set(web_objects(aws_env)) == set(BUILD)
+    assert "1 no longer in the build deleted" in again.stdout
 
 
 def test_destroy_dev_leaves_no_stack_and_no_bucket(
@@ -443,6 +539,8 @@ def test_a_dry_run_on_a_fresh_stage_creates_nothing(aws_env: dict[str, str]) -> 
 
     assert result.returncode == 0, result.stderr
     assert "Add     AWS::EC2::VPC" in result.stdout  # the network's change set, shown
+    assert ("web: would upload index.html to the web stack's bucket (not deployed yet) "
+            "(text/html; charset=utf-8; Cache-Control no-cache;") in result.stdout
     assert stacks(aws_env) == {}
     assert client(aws_env, "s3").list_buckets()["Buckets"] == []
 

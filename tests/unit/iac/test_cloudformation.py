@@ -27,7 +27,7 @@ FRAGMENTS = {"api-merge.yaml"}
 TEMPLATES = sorted(path for path in CFN_DIR.glob("*.yaml") if path.name not in FRAGMENTS)
 # iac/README.md: the stacks in deploy order; api is `chalice package` + api-merge.yaml.
 DEPLOY_ORDER = ["network", "keys", "data", "cache", "streaming", "cluster", "api", "edge",
-                "observability"]
+                "observability", "web"]
 CHALICE_OUTPUTS = {"RestAPIId", "EndpointURL", "WebsocketAPIId", "WebsocketConnectEndpointURL"}
 EXPORT_NAME = re.compile(r"^exchange-\$\{Stage\}-([A-Z][A-Za-z0-9]*)$")
 
