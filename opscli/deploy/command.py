@@ -327,18 +327,36 @@ def destroy(stage: str, region: str | None, yes: bool, report: Report) -> int:
     s3 = session.client("s3")
     for number, stack in enumerate(stacks, start=1):
         name = stack.stack_name(stage)
-        report(f"[{number}/{len(stacks)}] {stack.name}: deleting {name}")
-        # CloudFormation deletes only an empty bucket (the log delivery's backups).
-        for bucket_name in cloudformation.buckets(name):
-            versions = empty_bucket(s3, bucket_name)
-            report(f"[{number}/{len(stacks)}] {stack.name}: emptied s3://{bucket_name} "
-                   f"({versions} object versions)")
-        deleted = cloudformation.delete(name)
-        report(f"[{number}/{len(stacks)}] {stack.name}: {'deleted' if deleted else 'absent'}")
+        prefix = f"[{number}/{len(stacks)}] {stack.name}"
+        report(f"{prefix}: deleting {name}")
+        deleted = delete_emptying_buckets(cloudformation, s3, name, prefix, report)
+        report(f"{prefix}: {'deleted' if deleted else 'absent'}")
     bucket = DeployBucket(session.client("s3"), stage, account, plan.region)
     versions = bucket.empty_and_delete()
     report(f"bucket: s3://{bucket.name} emptied ({versions} object versions) and deleted")
     return 0
+
+
+def delete_emptying_buckets(cloudformation: CloudFormation, s3: Any, name: str, prefix: str,
+                            report: Report) -> bool:
+    """Delete the stack after emptying its buckets, which CloudFormation deletes only empty
+    (the log delivery's backups, the web app's files and logs). Access logs arrive minutes
+    after the requests, so one may refill a bucket after its emptying: a deletion that
+    fails while the stack still holds a bucket is retried once, the buckets emptied again."""
+    def empty_buckets() -> None:
+        for bucket_name in cloudformation.buckets(name):
+            versions = empty_bucket(s3, bucket_name)
+            report(f"{prefix}: emptied s3://{bucket_name} ({versions} object versions)")
+
+    empty_buckets()
+    try:
+        return cloudformation.delete(name)
+    except StackError:
+        if not cloudformation.buckets(name):
+            raise
+    report(f"{prefix}: not deleted; emptying its buckets again and retrying")
+    empty_buckets()
+    return cloudformation.delete(name)
 
 
 def confirmed(plan: StagePlan) -> bool:
