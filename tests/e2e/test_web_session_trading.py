@@ -95,6 +95,17 @@ def test_a_session_places_sees_fills_and_cancels_an_order_without_a_key(
     account = buyer.get("/api/v3/account")
     assert balances(account) == {"USDT": ("5000.000000", "10000.000000")}
     assert (account.json_body["canTrade"], account.json_body["canWithdraw"]) == (True, False)
+    amended = buyer.client.http.put(
+        f"/api/v3/order/amend/keepPriority?symbol={SYMBOL}&orderId={order_id}&newQty=0.4",
+        headers=buyer.headers())
+    assert amended.status_code == 200, amended.body
+    assert amended.json_body["amendedOrder"]["origQty"] == "0.40000000"
+    assert balances(buyer.get("/api/v3/account")) == {"USDT": ("7000.000000", "8000.000000")}
+    commission = buyer.get("/api/v3/account/commission", {"symbol": SYMBOL})
+    assert commission.json_body["standardCommission"]["maker"] == "0.00100000", commission.body
+    limits = buyer.get("/api/v3/rateLimit/order")
+    assert limits.status_code == 200, limits.body
+    assert (limits.json_body[0]["interval"], limits.json_body[0]["count"]) == ("SECOND", 1)
 
     sold = seller.post_form("/api/v3/order", {"symbol": SYMBOL, "side": "SELL", "type": "LIMIT",
                                               "timeInForce": "GTC", "quantity": "0.2",
