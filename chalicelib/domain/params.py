@@ -13,6 +13,9 @@ from chalicelib.domain.errors import ErrorCode, bad_request
 
 MAX_BIGINT = 2**63 - 1
 """The largest id PostgreSQL's BIGINT holds."""
+MAX_MILLIS = 253_402_300_799_999
+"""The last millisecond of the year 9999: later times overflow PostgreSQL's timestamps
+(a 500 where a time bound deserves a 400)."""
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
