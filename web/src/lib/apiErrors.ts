@@ -197,6 +197,7 @@ const FIELD_WORDS: Readonly<Record<string, string>> = {
   currentPassword: "current password",
   newPassword: "new password",
   [TOTP_FIELD]: "two-factor code",
+  ipAllowlist: "IP allow-list",
 };
 
 function wordsFor(field: string): string {

@@ -231,14 +231,20 @@ export interface AuthRequestOptions {
 export type FetchLike<R extends { status: number }> =
   (url: string, options: AuthRequestOptions) => Promise<R>;
 
+/** Whether an answer refuses the access token itself (so a fresh one may succeed), as
+ * opposed to another 401, such as a wrong two-factor code, which a retry would repeat. */
+export type TokenRejection<R> = (response: R) => Promise<boolean>;
+
 /**
- * Wraps `doFetch` so every request carries `Authorization: Bearer <access token>`; a 401
- * answer gets one refresh and one retry, and a second 401 is returned as it is.
- * Rejects with `SessionEndedError` when the session is signed out or its refresh refused.
+ * Wraps `doFetch` so every request carries `Authorization: Bearer <access token>`; an
+ * answer that rejects the token (by default: any 401) gets one refresh and one retry, and
+ * a second rejection is returned as it is. Rejects with `SessionEndedError` when the
+ * session is signed out or its refresh refused.
  */
 export function withAuth<R extends { status: number }>(
   session: Session,
   doFetch: FetchLike<R>,
+  rejectsToken: TokenRejection<R> = async (response) => response.status === 401,
 ): (url: string, options?: AuthRequestOptions) => Promise<R> {
   const send = (url: string, options: AuthRequestOptions, token: string): Promise<R> =>
     doFetch(url, { ...options, headers: { ...options.headers, Authorization: `Bearer ${token}` } });
@@ -246,7 +252,7 @@ export function withAuth<R extends { status: number }>(
   return async (url, options = {}) => {
     const token = await session.accessToken();
     const first = await send(url, options, token);
-    if (first.status !== 401) return first;
+    if (!(await rejectsToken(first))) return first;
     return send(url, options, await session.accessTokenReplacing(token));
   };
 }

@@ -242,6 +242,18 @@ describe("withAuth", () => {
     expect(sent[1]?.body).toBe('{"asset":"BTC","amount":"0.5"}');
   });
 
+  it("returns a 401 that does not reject the token (a wrong two-factor code) unretried", async () => {
+    const world = signedIn();
+    const { sent, doFetch } = recordingFetch([401]);
+
+    const response = await withAuth(world.session, doFetch, async () => false)(
+      "/v1/withdrawals", { method: "POST", body: '{"totpCode":"123456"}' });
+
+    expect(response.status).toBe(401);
+    expect(sent).toHaveLength(1);
+    expect(world.refreshCalls).toEqual([]);
+  });
+
   it("answers the retried request when the refreshed token is accepted", async () => {
     const world = signedIn();
     const { doFetch } = recordingFetch([401, 200]);
