@@ -46,6 +46,8 @@ install_debian_packages() {
   command -v mvn >/dev/null || missing+=(maven)
   # Node.js 20 and npm: the web app's build and unit tests (web/).
   command -v npm >/dev/null || missing+=(nodejs npm)
+  # Chromium: the web app's end-to-end tests drive it through playwright-core.
+  command -v chromium >/dev/null || missing+=(chromium)
   [ "${#missing[@]}" -eq 0 ] && return
   say "installing Debian packages: ${missing[*]}"
   sudo_if_needed apt-get update -qq
@@ -183,6 +185,18 @@ install_web_packages() {
   echo "$lock" > "$stamp"
 }
 
+# The built app `exchange up` serves (web/dist), rebuilt only when its sources or
+# packages changed.
+build_web_app() {
+  local sources stamp=web/dist/.built-from
+  sources="$(cd web && find src index.html vite.config.ts tsconfig.json package-lock.json \
+    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sources" ] && return
+  say "building the web app (web/dist)"
+  (cd web && npm run build --silent >/dev/null)
+  echo "$sources" > "$stamp"
+}
+
 install_debian_packages
 disable_system_prometheus
 install_kafka_jars
@@ -193,3 +207,4 @@ install_checkov
 install_kustomize
 install_toxiproxy
 install_web_packages
+build_web_app
