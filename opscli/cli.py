@@ -23,7 +23,7 @@ from chalicelib.adapters.migrations import MigrationError, apply_migrations
 from chalicelib.adapters.postgres import connect
 from chalicelib.settings import Settings
 from opscli import logs as order_logs
-from opscli.demo.seed import seed
+from opscli.demo.seed import seed, web_login
 from opscli.stack import lifecycle
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
@@ -167,8 +167,12 @@ def run_exchange_action(action: str, settings: Settings, config: StackConfig) ->
         process.wait_ready(lifecycle.READY_TIMEOUT_SECONDS)
         print(f"{process.name}: ready {process.address} (log: {process.log_path})")
     api = f"http://127.0.0.1:{settings.api_port}"
+    login = web_login(settings)
+    account = ("sign up there" if login is None else
+               f"log in as {login[0]} with password {login[1]}, funded with BTC, ETH and"
+               " USDT, or sign up")
     print(f"\nThe exchange is up. Trade in your browser: http://127.0.0.1:{settings.web_port}/\n"
-          f"  (sign up there; the demo market maker keeps both markets' books full)\n"
+          f"  ({account}; the demo market maker keeps both markets' books full)\n"
           f"API: {api}/api/v3/exchangeInfo\n"
           f"Demo API keys (READ, TRADE): {settings.state_dir / 'demo' / 'keys.json'}\n"
           f"Metrics and alerts: http://127.0.0.1:{settings.prometheus_port}/alerts"

@@ -25,6 +25,9 @@ from chalicelib.settings import Settings
 
 OPERATOR = "operator@demo.exchange"
 TRADERS = ("maker@demo.exchange", "taker@demo.exchange", "alice@demo.exchange")
+# The funded account `exchange up` offers a person for the web app (the market maker
+# trades as maker and taker): its password is kept beside the demo API keys.
+WEB_TRADER = "alice@demo.exchange"
 ASSETS = (("BTC", 8, "Bitcoin"), ("ETH", 8, "Ether"), ("USDT", 6, "Tether USD"))
 # symbol, base, quote, tick, lot, min qty, max qty, min notional (smallest units)
 MARKETS = (("BTCUSDT", "BTC", "USDT", 10_000, 10_000, 10_000, 10_000_000_000, 5_000_000),
@@ -78,7 +81,9 @@ def seed(settings: Settings, report: Callable[[str], None] = print) -> list[Demo
         accounts_repo.set_admin(conn, OPERATOR, True)
         ensure_catalogue(conn, operator_id)
         for email in TRADERS:
-            user_id, _ = ensure_user(conn, email)
+            user_id, password = ensure_user(conn, email)
+            if email == WEB_TRADER and password is not None:
+                write_private(web_login_file(settings), {"email": email, "password": password})
             for asset, amount in FUNDING:
                 wallet.credit_deposit(conn, actor_id=operator_id, user_id=user_id, asset=asset,
                                       amount=amount, external_txid=f"demo-{email}-{asset}")
@@ -91,10 +96,27 @@ def seed(settings: Settings, report: Callable[[str], None] = print) -> list[Demo
             created = api_keys.create_api_key(conn, master, user_id, "demo",
                                               ["READ", "TRADE"], [])
             keys.append(DemoKey(email, str(created["apiKey"]), str(created["secretKey"])))
-    keys_file.parent.mkdir(parents=True, exist_ok=True)
-    keys_file.write_text(json.dumps([k.__dict__ for k in keys], indent=2))
-    keys_file.chmod(0o600)
+    write_private(keys_file, [k.__dict__ for k in keys])
     return keys
+
+
+def web_login_file(settings: Settings) -> Path:
+    return settings.state_dir / "demo" / "web-login.json"
+
+
+def web_login(settings: Settings) -> tuple[str, str] | None:
+    """The demo web trader's email and password, if this state folder made the account."""
+    path = web_login_file(settings)
+    if not path.exists():
+        return None
+    login = json.loads(path.read_text())
+    return str(login["email"]), str(login["password"])
+
+
+def write_private(path: Path, content: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(content, indent=2))
 
 
 def load_keys(path: Path) -> list[DemoKey]:

@@ -1,5 +1,6 @@
 """The demo seed: markets, funded traders and API keys, and a second run adds nothing;
-the demo admin's password is generated, shown once and stored only as a hash."""
+the demo admin's password is generated, shown once and stored only as a hash; the web
+trader's login is kept for `exchange up` to print."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psycopg
 
 from chalicelib.adapters.passwords import verify_password
 from chalicelib.settings import Settings
-from opscli.demo.seed import FUNDING, OPERATOR, TRADERS, seed
+from opscli.demo.seed import FUNDING, OPERATOR, TRADERS, WEB_TRADER, seed, web_login
 from tests.support.ledger import assert_ledger_invariants
 
 
@@ -68,3 +69,21 @@ def test_every_demo_account_has_a_password_of_its_own(
     hashes = [row[0] for row in db.execute("SELECT password_hash FROM users")]
     assert len(hashes) == len(TRADERS) + 1
     assert not [h for h in hashes if verify_password(h, "demo password 1234")]
+
+
+def test_the_web_trader_s_login_is_kept_and_logs_in(
+    db: psycopg.Connection[Any], test_settings: Settings, tmp_path: Path
+) -> None:
+    settings = test_settings.model_copy(update={"state_dir": tmp_path})
+    seed(settings, report=lambda _: None)
+    seed(settings, report=lambda _: None)
+
+    login = web_login(settings)
+
+    assert login is not None
+    email, password = login
+    assert email == WEB_TRADER
+    stored = db.execute("SELECT password_hash FROM users WHERE email = %s", (email,)).fetchone()
+    assert stored is not None
+    assert verify_password(stored[0], password)
+    assert (tmp_path / "demo" / "web-login.json").stat().st_mode & 0o077 == 0
