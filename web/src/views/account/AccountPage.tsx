@@ -24,7 +24,7 @@ export function AccountPage(): JSX.Element {
         </p>
       )}
       {argument === "welcome" ? <WelcomeNote twoFactorOn={me?.totpEnabled === true} /> : null}
-      <div class="account-grid">
+      <div class="page-grid">
         <TwoFactorPanel />
         <PasswordPanel />
       </div>

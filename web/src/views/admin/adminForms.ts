@@ -118,18 +118,11 @@ export interface MarketChangesBody {
   takerFeePpm?: number;
 }
 
-/** The body of POST /v1/admin/markets. */
-export interface NewMarketBody extends MarketChangesBody {
+/** The body of POST /v1/admin/markets: every filter and fee, and what the market trades. */
+export interface NewMarketBody extends Required<MarketChangesBody> {
   symbol: string;
   baseAsset: string;
   quoteAsset: string;
-  tickSize: string;
-  stepSize: string;
-  minQty: string;
-  maxQty: string;
-  minNotional: string;
-  makerFeePpm: number;
-  takerFeePpm: number;
 }
 
 /** The scales of the assets a form's amounts are in: base for quantities, quote for

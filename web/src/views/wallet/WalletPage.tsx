@@ -30,7 +30,7 @@ export function WalletPage(): JSX.Element {
             <Panel title="Balances" actions={refresh}>
               <BalancesTable rows={data.balances} />
             </Panel>
-            <div class="wallet-grid">
+            <div class="page-grid">
               <DepositPanel assets={data.balances.map((row) => row.asset)} deposits={data.deposits} />
               <WithdrawPanel balances={data.balances} withdrawals={data.withdrawals} onChanged={reload} />
             </div>
