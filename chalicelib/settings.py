@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     # The schema owner's login (Aurora's master secret): the release job only.
     migrations_secret_arn: str = ""
     redis_auth_secret_arn: str = ""
+    # The secret the web app's CloudFront sends the API (`{"token": ...}`): with it the
+    # viewer's IP header is believed (chalicelib/domain/client_address.py). Empty, as
+    # locally: the source IP is the caller's.
+    edge_secret_arn: str = ""
+    edge_secret: SecretStr = SecretStr("")
     # Each service's login, which the release job creates or updates (opscli/release.py).
     api_db_secret_arn: str = ""
     matcher_db_secret_arn: str = ""

@@ -1,10 +1,12 @@
-"""AWS Secrets Manager: database logins, the Redis AUTH token and the signing key in AWS.
+"""AWS Secrets Manager: database logins, the Redis AUTH token, the signing key and the
+web app's CloudFront secret in AWS.
 
 A database login secret holds `username` and `password`, as RDS writes its managed
 master secret and as the keys stack generates the services' logins. It may also hold
 `host`, `port`, `dbname` and `readerHost` (the shape RDS rotation writes): those are
 used where the environment (DATABASE_HOST, DATABASE_READ_HOST, DATABASE_PORT,
-EXCHANGE_DB_NAME) does not set them. The Redis secret is `{"token": ...}`.
+EXCHANGE_DB_NAME) does not set them. The Redis and CloudFront secrets are
+`{"token": ...}`.
 """
 
 from __future__ import annotations
@@ -166,8 +168,8 @@ def resolved_settings(settings: Settings,
 
 def resolve_aws_secrets(settings: Settings,
                         required: tuple[str, ...] = SERVICE_VARIABLES) -> Settings:
-    """Settings whose database URLs, Redis password and signing key come from Secrets
-    Manager; `required` names the variables this process cannot start without."""
+    """Settings whose database URLs, Redis password, signing key and edge secret come from
+    Secrets Manager; `required` names the variables this process cannot start without."""
     require(settings, required)
     client = secrets_client(settings)
     update: dict[str, Any] = {}
@@ -181,6 +183,8 @@ def resolve_aws_secrets(settings: Settings,
         update["signing_key"] = SecretStr(read_secret_string(client,
                                                              settings.signing_secret_arn))
     update |= redis_auth(client, settings)
+    if settings.edge_secret_arn:
+        update["edge_secret"] = SecretStr(token_of(client, settings.edge_secret_arn))
     return settings.model_copy(update=update)
 
 
@@ -193,8 +197,12 @@ def redis_auth(client: Any, settings: Settings) -> dict[str, Any]:
                                " REDIS_AUTH_SECRET_ARN is not set: set it to the keys"
                                " stack's CacheAuthSecretArn")
         return {}
-    secret = read_json_secret(client, settings.redis_auth_secret_arn)
-    token = secret.get("token")
+    return {"redis_password": SecretStr(token_of(client, settings.redis_auth_secret_arn))}
+
+
+def token_of(client: Any, secret_id: str) -> str:
+    """The `token` of a `{"token": ...}` secret."""
+    token = read_json_secret(client, secret_id).get("token")
     if not isinstance(token, str) or not token:
-        raise SecretsError(f"secret {settings.redis_auth_secret_arn!r} has no \"token\"")
-    return {"redis_password": SecretStr(token)}
+        raise SecretsError(f"secret {secret_id!r} has no \"token\"")
+    return token

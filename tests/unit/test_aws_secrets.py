@@ -94,6 +94,30 @@ def test_the_redis_password_goes_to_the_client_not_into_the_url(arns: dict[str, 
     assert "redis-auth-token" not in repr(settings)
 
 
+def test_the_api_reads_the_web_apps_edge_secret_and_keeps_it_out_of_reprs(
+    secretsmanager: Any, arns: dict[str, str]
+) -> None:
+    edge = create(secretsmanager, "exchange/dev/edge-origin", {"token": "Edge0123456789abcdef"})
+
+    settings = resolve_aws_secrets(aws_settings(**arns, edge_secret_arn=edge))
+
+    assert settings.edge_secret.get_secret_value() == "Edge0123456789abcdef"
+    assert "Edge0123456789abcdef" not in repr(settings)
+
+
+def test_without_the_edge_secret_nothing_is_taken_for_cloudfront(arns: dict[str, str]) -> None:
+    assert resolve_aws_secrets(aws_settings(**arns)).edge_secret.get_secret_value() == ""
+
+
+def test_an_edge_secret_without_its_token_is_refused(
+    secretsmanager: Any, arns: dict[str, str]
+) -> None:
+    edge = create(secretsmanager, "exchange/dev/edge-origin", {"value": "x"})
+
+    with pytest.raises(SecretsError, match=r"edge-origin.*has no \"token\""):
+        resolve_aws_secrets(aws_settings(**arns, edge_secret_arn=edge))
+
+
 def test_the_secret_s_host_port_and_name_serve_when_the_environment_has_none(
     secretsmanager: Any, arns: dict[str, str]
 ) -> None:

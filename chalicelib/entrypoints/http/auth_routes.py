@@ -36,7 +36,7 @@ def login() -> dict[str, object]:
     svc = routes.services
     with svc.db() as conn:
         return auth.login(svc.auth, conn, body.email, body.password, body.totp_code,
-                          client_ip(routes.current_request))
+                          client_ip(svc, routes.current_request))
 
 
 @routes.route("/v1/auth/refresh", methods=["POST"])
@@ -59,7 +59,7 @@ def change_password() -> dict[str, object]:
     svc = routes.services
     with svc.db() as conn:
         auth.change_password(svc.auth, conn, user, body.current_password, body.new_password,
-                             client_ip(routes.current_request))
+                             client_ip(svc, routes.current_request))
     return {}
 
 
@@ -70,7 +70,7 @@ def enrol_totp() -> dict[str, str]:
     svc = routes.services
     with svc.db() as conn:
         return auth.enrol_totp(svc.auth, conn, user, body.password,
-                               client_ip(routes.current_request))
+                               client_ip(svc, routes.current_request))
 
 
 @routes.route("/v1/auth/totp/confirm", methods=["POST"])

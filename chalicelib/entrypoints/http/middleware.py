@@ -105,7 +105,7 @@ def ip_weight_charged(svc: Services, request: Request) -> rate_charges.RequestCh
     with the rest, before it first touches the database."""
     route = str(request.context.get("resourcePath", ""))
     charges = rate_charges.RequestCharges(svc)
-    charges.charge_ip(client_ip(request), request_weight(
+    charges.charge_ip(client_ip(svc, request), request_weight(
         request.method, route, dict(request.query_params or {})))
     if (request.method, route) not in rate_charges.DEFERRED_ROUTES:
         charges.settle()

@@ -11,6 +11,7 @@ from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.bootstrap import Services
+from chalicelib.domain import client_address
 from chalicelib.domain.errors import (
     ApiError,
     ErrorCode,
@@ -69,8 +70,23 @@ def validate(model: type[Model], data: Any) -> Model:
         raise validation_error(exc) from exc
 
 
-def client_ip(request: Request) -> str:
-    return str(request.context.get("identity", {}).get("sourceIp", ""))
+# The web app's distribution (iac/cloudformation/web.yaml) adds both to every request to
+# the API: the secret as an origin custom header, the viewer's IP from a viewer-request
+# function; CloudFront overwrites whatever the viewer sent under either name.
+EDGE_SECRET_HEADER = "X-Exchange-Edge"  # noqa: S105 - the name of the header holding it
+VIEWER_IP_HEADER = "X-Exchange-Viewer-Ip"
+
+
+def client_ip(svc: Services, request: Request) -> str:
+    """The caller's IP, for per-IP limits and API keys' allow-lists: the viewer's behind
+    the web app's CloudFront, otherwise the connection's."""
+    return request_client_ip(request, svc.settings.edge_secret.get_secret_value())
+
+
+def request_client_ip(request: Request, edge_secret: str) -> str:
+    source_ip = str(request.context.get("identity", {}).get("sourceIp", ""))
+    return client_address.client_ip(source_ip, request.headers.get(VIEWER_IP_HEADER),
+                                    request.headers.get(EDGE_SECRET_HEADER), edge_secret)
 
 
 def bearer_user(svc: Services, request: Request) -> tuple[auth.User, str]:
@@ -91,7 +107,7 @@ def signed_request(svc: Services, request: Request) -> SignedRequest:
     pairs = [] if params is None else [(key, value) for key in params
                                        for value in params.getlist(key)]
     return SignedRequest(api_key=request.headers.get("x-mbx-apikey"), query_pairs=pairs,
-                         body=body, client_ip=client_ip(request), now_ms=svc.now_ms())
+                         body=body, client_ip=client_ip(svc, request), now_ms=svc.now_ms())
 
 
 def uses_session(request: Request) -> bool:

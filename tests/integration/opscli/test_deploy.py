@@ -153,6 +153,8 @@ MOTO_CANNOT_CREATE: dict[str, tuple[str, tuple[str, ...]]] = {
     "AWS::CloudFront::ResponseHeadersPolicy": ("no CloudFormation model in moto",
                                                ("ResponseHeadersPolicyConfig",)),
     "AWS::CloudFront::CachePolicy": ("no CloudFormation model in moto", ("CachePolicyConfig",)),
+    "AWS::CloudFront::Function": ("no CloudFormation model in moto",
+                                  ("FunctionCode", "FunctionConfig")),
 }
 # The fake build shipped by the first deploy; the second ships it without STALE_ASSET.
 BUILD = {"index.html": b'<!doctype html><script type="module" src="/assets/index-1a2b3c.js">'

@@ -297,8 +297,10 @@ def test_every_function_reads_the_settings_of_the_readme(package: Package) -> No
                 for topic in ("ORDERS", "MARKET_EVENTS", "ORDER_EVENTS")} == {partitions}
         login = "ApiDbSecretArn" if name in API_FUNCTIONS else "FunctionsDbSecretArn"
         assert variables["DATABASE_SECRET_ARN"] == f"<{stage}:{login}>", name
-        # Only the API envelope-encrypts API secrets.
+        # Only the API envelope-encrypts API secrets, and is called through CloudFront.
         assert ("KMS_KEY_ID" in variables) == (name in API_FUNCTIONS), name
+        assert variables.get("EDGE_SECRET_ARN") == (
+            f"<{stage}:EdgeSecretArn>" if name in API_FUNCTIONS else None), name
 
 
 def test_the_fanout_and_the_api_post_through_the_websocket_apis_management_endpoint(
@@ -435,7 +437,7 @@ def test_the_api_reads_its_own_login_and_writes_only_the_orders_topic(package: P
     allowed = grants(package, "DefaultRole")
     assert allowed["secretsmanager:GetSecretValue"] == {
         f"<{stage}:ApiDbSecretArn>", f"<{stage}:SigningSecretArn>",
-        f"<{stage}:CacheAuthSecretArn>"}
+        f"<{stage}:CacheAuthSecretArn>", f"<{stage}:EdgeSecretArn>"}
     assert allowed["kms:GenerateDataKey"] == {f"<{stage}:SecretsKeyArn>"}
     assert allowed["kafka-cluster:WriteData"] == {kafka_arn(stage, "topic", "orders")}
     assert "kafka-cluster:ReadData" not in allowed

@@ -242,6 +242,11 @@ def test_secrets_are_encrypted_with_the_secrets_key_and_shaped_for_their_readers
     assert token["GenerateStringKey"] == "token"
     assert 32 <= token["PasswordLength"] <= 128
     assert set('@"/ ') <= set(token["ExcludeCharacters"])
+    # Sent by CloudFront as a header's value: long, and letters and digits only.
+    edge = secrets["EdgeSecret"]["GenerateSecretString"]
+    assert edge["GenerateStringKey"] == "token"
+    assert edge["PasswordLength"] >= 32
+    assert edge["ExcludePunctuation"] is True
     for name, login in (("ApiDbSecret", "exchange_api_login"),
                         ("MatcherDbSecret", "exchange_matcher_login"),
                         ("FunctionsDbSecret", "exchange_functions_login")):

@@ -10,11 +10,13 @@ Cache-Control, config.json, the upload order, and a missing build explained.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chalicelib.entrypoints.http.requests import EDGE_SECRET_HEADER, VIEWER_IP_HEADER
 from opscli.deploy import web_assets
 from opscli.deploy.stages import STACKS, WEB_STACK
 from tests.unit.iac.test_cluster_edge_observability import ACCOUNT, REGION, Rendered, export
@@ -102,6 +104,8 @@ def test_the_apis_paths_reach_the_rest_apis_stage_uncached_with_every_header_but
         assert behaviour["TargetOriginId"] == "rest-api"
         assert behaviour["CachePolicyId"] == CACHING_DISABLED
         assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+        assert behaviour["FunctionAssociations"] == [{
+            "EventType": "viewer-request", "FunctionARN": "getatt:ViewerIpFunction.FunctionARN"}]
         assert behaviour["ViewerProtocolPolicy"] == "https-only"
         assert {"POST", "PUT", "DELETE"} <= set(behaviour["AllowedMethods"])
     origin = next(o for o in config["Origins"] if o["Id"] == "rest-api")
@@ -112,12 +116,50 @@ def test_the_apis_paths_reach_the_rest_apis_stage_uncached_with_every_header_but
     assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
 
 
+def test_the_api_origin_proves_itself_with_the_keys_stacks_secret_never_a_literal() -> None:
+    origins = {o["Id"]: o for o in distribution(web())["Origins"]}
+
+    assert origins["rest-api"]["OriginCustomHeaders"] == [{
+        "HeaderName": EDGE_SECRET_HEADER,
+        "HeaderValue": "{{resolve:secretsmanager:" + export("dev", "EdgeSecretArn")
+                       + ":SecretString:token}}"}]
+    assert "OriginCustomHeaders" not in origins["web-bucket"]
+
+
+def run_viewer_ip_function(event: dict[str, Any]) -> dict[str, Any]:
+    """The distribution's viewer-request function run by Node on a CloudFront event."""
+    code = web().props("ViewerIpFunction")["FunctionCode"]
+    script = (f"{code}\nhandler({json.dumps(event)})"
+              ".then(request => process.stdout.write(JSON.stringify(request)));")
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True,
+                            timeout=30, check=True)
+    request: dict[str, Any] = json.loads(result.stdout)
+    return request
+
+
+def test_the_viewers_ip_replaces_whatever_the_viewer_sent_under_its_name() -> None:
+    function = web().props("ViewerIpFunction")
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["AutoPublish"] is True
+    header = VIEWER_IP_HEADER.lower()
+    forged = {header: {"value": "1.1.1.1", "multiValue": [{"value": "1.1.1.1"}]},
+              "authorization": {"value": "Bearer t"}}
+
+    request = run_viewer_ip_function({
+        "viewer": {"ip": "2001:db8::7"},
+        "request": {"method": "POST", "uri": "/api/v3/order", "headers": forged}})
+
+    assert request["headers"] == {header: {"value": "2001:db8::7"},
+                                  "authorization": {"value": "Bearer t"}}
+
+
 def test_everything_else_is_the_bucket_over_https_compressed_with_the_origins_cache_rules() -> None:
     rendered = web()
 
     config = distribution(rendered)
     default = config["DefaultCacheBehavior"]
     assert default["TargetOriginId"] == "web-bucket"
+    assert "FunctionAssociations" not in default
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     assert default["AllowedMethods"] == ["GET", "HEAD"]
     assert default["Compress"] is True
