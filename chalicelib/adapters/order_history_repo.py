@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from chalicelib.adapters.orders_repo import ORDER_COLUMNS, ORDER_FIELDS, TRADE_FIELDS, USER_TRADES
+from chalicelib.domain.params import within_timestamps
 
 Conn = psycopg.Connection[Any]
 
@@ -31,8 +32,8 @@ def orders_page(conn: Conn, user_id: int, market: str, *, from_id: int | None,
         " AND (%(start)s::bigint IS NULL OR created_at >= to_timestamp(%(start)s / 1000.0))"
         " AND (%(end)s::bigint IS NULL OR created_at < to_timestamp((%(end)s + 1) / 1000.0))"
         " ORDER BY id {} LIMIT %(limit)s").format(ORDER_COLUMNS, _direction(oldest_first)),
-        {"user": user_id, "market": market, "from": from_id, "start": start_ms,
-         "end": end_ms, "limit": limit}).fetchall()
+        {"user": user_id, "market": market, "from": from_id, "start": within_timestamps(start_ms),
+         "end": within_timestamps(end_ms), "limit": limit}).fetchall()
     found = [dict(zip(ORDER_FIELDS, row, strict=True)) for row in rows]
     return found if oldest_first else found[::-1]
 
@@ -58,6 +59,7 @@ def trades_page(conn: Conn, user_id: int, market: str, *, order_id: int | None,
         " AND (%(end)s::bigint IS NULL OR executed_at < to_timestamp((%(end)s + 1) / 1000.0))"
         " ORDER BY id {} LIMIT %(limit)s").format(USER_TRADES, _direction(oldest_first)),
         {"user": user_id, "market": market, "order": order_id, "from": from_id,
-         "start": start_ms, "end": end_ms, "limit": limit}).fetchall()
+         "start": within_timestamps(start_ms), "end": within_timestamps(end_ms),
+         "limit": limit}).fetchall()
     found = [dict(zip(TRADE_FIELDS, row, strict=True)) for row in rows]
     return found if oldest_first else found[::-1]

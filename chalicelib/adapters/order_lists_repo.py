@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from chalicelib.adapters.orders_repo import ORDER_COLUMNS, ORDER_FIELDS
+from chalicelib.domain.params import within_timestamps
 
 Conn = psycopg.Connection[Any]
 
@@ -66,8 +67,8 @@ def lists_in(conn: Conn, user_id: int, *, from_id: int | None, start_ms: int | N
         " ORDER BY CASE WHEN %(from)s::bigint IS NULL AND %(start)s::bigint IS NULL"
         " THEN -id ELSE id END LIMIT %(limit)s)"
         " AS l ORDER BY id").format(_LIST_COLUMNS),
-        {"user": user_id, "from": from_id, "start": start_ms, "end": end_ms,
-         "limit": limit}).fetchall()
+        {"user": user_id, "from": from_id, "start": within_timestamps(start_ms),
+         "end": within_timestamps(end_ms), "limit": limit}).fetchall()
     return [dict(zip(LIST_FIELDS, row, strict=True)) for row in rows]
 
 

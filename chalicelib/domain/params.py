@@ -14,8 +14,13 @@ from chalicelib.domain.errors import ErrorCode, bad_request
 MAX_BIGINT = 2**63 - 1
 """The largest id PostgreSQL's BIGINT holds."""
 MAX_MILLIS = 253_402_300_799_999
-"""The last millisecond of the year 9999: later times overflow PostgreSQL's timestamps
-(a 500 where a time bound deserves a 400)."""
+"""The last millisecond of the year 9999: later times overflow PostgreSQL's timestamps,
+so a later bound (Binance takes any up to BIGINT) is read as this one."""
+
+
+def within_timestamps(ms: int | None) -> int | None:
+    """A time bound that PostgreSQL can compare timestamps with, meaning the same."""
+    return None if ms is None else min(ms, MAX_MILLIS)
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 
 

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 from chalicelib.domain.candles import Interval
 from chalicelib.domain.errors import ErrorCode, bad_request, malformed
 from chalicelib.domain.params import MAX_BIGINT, parse_count
-from chalicelib.entrypoints.http.binance_models import BinanceParams, Millis, SignedParams
+from chalicelib.entrypoints.http.binance_models import BinanceParams, SignedParams
 from chalicelib.service_layer import market_data as md
 from chalicelib.service_layer import wallet
 
@@ -59,6 +59,8 @@ SymbolList = Annotated[str, Field(
     pattern=SYMBOL_LIST_PATTERN, max_length=4200,
     description='A JSON list of markets, e.g. ["BTCUSDT","ETHUSDT"]; not with `symbol`.',
     examples=['["BTCUSDT","ETHUSDT"]'])]
+Millis = Annotated[int, Field(ge=0, le=MAX_BIGINT, description="Milliseconds since the epoch."),
+                   BeforeValidator(_count)]
 Count = Annotated[int, Field(ge=0, le=MAX_BIGINT), BeforeValidator(_count)]
 
 

@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.errors import ApiError, ErrorCode, bad_request, malformed
 from chalicelib.domain.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from chalicelib.domain.params import MAX_BIGINT, MAX_MILLIS, parse_count
+from chalicelib.domain.params import MAX_BIGINT, parse_count
 
 SYMBOL_PATTERN = r"^[A-Z0-9\-_.]{1,40}$"
 DECIMAL_PATTERN = r"^[0-9]{1,40}(\.[0-9]{1,40})?$"
@@ -80,8 +80,6 @@ Symbol = Annotated[str, Field(
     pattern=SYMBOL_PATTERN, description="The market, e.g. BTCUSDT (case-insensitive).",
     examples=["BTCUSDT"]), BeforeValidator(_symbol)]
 Id = Annotated[int, Field(ge=0, le=MAX_BIGINT), BeforeValidator(_count)]
-Millis = Annotated[int, Field(ge=0, le=MAX_MILLIS, description="Milliseconds since the epoch."),
-                   BeforeValidator(_count)]
 Amount = Annotated[str, Field(
     pattern=DECIMAL_PATTERN, max_length=80, examples=["0.001"],
     description="A plain decimal; at most the asset's scale of fractional digits."),
@@ -200,8 +198,8 @@ class HistoryParams(SignedParams):
     """What Binance's history routes page by: the newest `limit` rows unless a start
     is sent; a time window spans at most 24 hours."""
 
-    start_time: Millis | None = Field(default=None, description="From this time on (ms).")
-    end_time: Millis | None = Field(default=None, description="Up to this time (ms).")
+    start_time: Id | None = Field(default=None, description="From this time on (ms).")
+    end_time: Id | None = Field(default=None, description="Up to this time (ms).")
     limit: Limit = 500
 
 

@@ -14,11 +14,11 @@ from chalicelib.entrypoints.http.api_models import (
     Count,
     KlinesParams,
     MarketsParams,
+    Millis,
     SymbolParams,
     Tickers24hr,
     limit_field,
 )
-from chalicelib.entrypoints.http.binance_models import Millis
 from chalicelib.service_layer import market_data as md
 from chalicelib.service_layer import trade_history as history
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, RootModel
 
-from chalicelib.entrypoints.http.api_models import Answer, Count, MarketSymbol
-from chalicelib.entrypoints.http.binance_models import BinanceParams, Millis, SignedParams
+from chalicelib.entrypoints.http.api_models import Answer, Count, MarketSymbol, Millis
+from chalicelib.entrypoints.http.binance_models import BinanceParams, SignedParams
 from chalicelib.service_layer import sapi_wallet, wallet
 
 CoinName = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9]{1,20}$",
