@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
+import { seriousAccessibilityProblems } from "./support/accessibility";
 import { Operator } from "./support/adminApi";
 import { Person, env, launch, waitForText, waitGone } from "./support/browser";
 import { Authenticator } from "./support/totp";
@@ -169,7 +170,36 @@ describe("a trader's first day in the web app", () => {
     await page.locator('[data-testid="withdrawal-row"][data-status="APPROVED"]').waitFor();
   });
 
-  it("fits a phone's width and has a light and a dark theme", async () => {
+  it("has no serious accessibility problems on its main views (axe-core)", async () => {
+    const views: [Person, string, string][] = [
+      [trader, "/trade/BTCUSDT", "order-form"], [trader, "/orders", "orders-open"],
+      [trader, "/wallet", "withdraw-form"], [trader, "/account", "account-page"],
+      [operatorScreen, "/admin/markets", "admin-markets"],
+      [operatorScreen, "/admin/withdrawals", "admin-withdrawals"],
+    ];
+    const problems: string[] = [];
+    for (const [person, route, landmark] of views) {
+      await person.go(route);
+      await person.byTestId(landmark).waitFor();
+      problems.push(...(await seriousAccessibilityProblems(person.page)).map((line) => `${route} ${line}`));
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("places an order with the keyboard alone", async () => {
+    await trader.go("/trade/BTCUSDT");
+    const form = trader.byTestId("order-form");
+    await form.getByLabel("Order type").selectOption("LIMIT");
+    await form.getByLabel("Price", { exact: true }).focus();
+    await trader.page.keyboard.type("18000");
+    await trader.page.keyboard.press("Tab");
+    await trader.page.keyboard.type("0.01");
+    await trader.page.keyboard.press("Enter");
+    await waitForText(form.getByTestId("order-confirmation"), /placed/i);
+    await waitForText(trader.byTestId("open-order-row"), /18,?000/);
+  });
+
+  it("fits a phone's width and has a light and a dark theme, both readable", async () => {
     await trader.page.setViewportSize({ width: 390, height: 844 });
     await trader.go("/trade/BTCUSDT");
     await trader.byTestId("order-book").waitFor();
@@ -178,6 +208,7 @@ describe("a trader's first day in the web app", () => {
     expect(width).toBeLessThanOrEqual(390);
     await trader.page.getByRole("button", { name: /Switch to (light|dark) theme/ }).click();
     await trader.screenshot("trade-phone-other-theme");
+    expect(await seriousAccessibilityProblems(trader.page)).toEqual([]);
   });
 
   it("ran without errors in the page (CSP violations included)", () => {

@@ -102,7 +102,7 @@ function WithdrawForm({ balances, onChanged }: { balances: BalanceRow[]; onChang
                    aria-describedby={describedBy} aria-invalid={invalid} />
             <button type="button" class="ghost" disabled={balance === undefined}
                     onClick={() => setAmount(balance?.available ?? "")}
-                    aria-label={`Withdraw all available ${asset}`}>Max</button>
+                    aria-label={`Max: withdraw all available ${asset}`}>Max</button>
           </div>
         )}
       </Field>
