@@ -137,7 +137,7 @@ export class Services {
 
 /** The browser's WebSocket as the connection's `SocketLike`: its handlers take DOM events,
  * of which the connection reads only `data` (a string: the server sends text frames). */
-export function browserSocket(url: string): SocketLike {
+function browserSocket(url: string): SocketLike {
   return new WebSocket(url) as unknown as SocketLike;
 }
 

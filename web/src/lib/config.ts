@@ -144,18 +144,8 @@ export function apiUrl(config: AppConfig, path: string, query?: QueryParams): st
  * go in the query of the base URL itself, not in a Binance path (`/stream`): API
  * Gateway's WebSocket API answers only on its stage's URL. */
 export function streamUrl(config: AppConfig, streams: readonly string[]): string {
-  const names = checkedNames(streams);
-  return `${config.wsBaseUrl}?combined=true${names === "" ? "" : `&streams=${names}`}`;
-}
-
-/** The URL of a user data stream: the listenKey named as a stream, its messages the bare
- * events (`executionReport`, `outboundAccountPosition`, `balanceUpdate`). */
-export function userStreamUrl(config: AppConfig, listenKey: string): string {
-  return `${config.wsBaseUrl}?streams=${checkedNames([listenKey])}`;
-}
-
-function checkedNames(streams: readonly string[]): string {
   const bad = streams.find((name) => !STREAM_NAME.test(name));
   if (bad !== undefined) throw new Error(`not a stream name: "${bad}"`);
-  return streams.join("/");
+  const base = `${config.wsBaseUrl}?combined=true`;
+  return streams.length === 0 ? base : `${base}&streams=${streams.join("/")}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AppConfig, apiUrl, loadConfig, parseConfig, streamUrl, userStreamUrl } from "../../src/lib/config";
+import { type AppConfig, apiUrl, loadConfig, parseConfig, streamUrl } from "../../src/lib/config";
 
 const LOCAL_PAGE = "http://localhost:8000";
 const AWS_PAGE = "https://app.example.com";
@@ -125,11 +125,5 @@ describe("streamUrl", () => {
   it("refuses a name that would break the query", () => {
     expect(() => streamUrl(CONFIG, ["btcusdt@trade&x=1"])).toThrow(/not a stream name/);
     expect(() => streamUrl(CONFIG, ["a/b"])).toThrow(/not a stream name/);
-  });
-
-  it("names a user data stream's listenKey in the query, for its bare events", () => {
-    expect(userStreamUrl(CONFIG, "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"))
-      .toBe("wss://streams.example.com?streams=pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1");
-    expect(() => userStreamUrl(CONFIG, "key/other")).toThrow(/not a stream name/);
   });
 });

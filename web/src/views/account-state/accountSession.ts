@@ -1,21 +1,14 @@
 /**
  * The signed-in user's live account: one `AccountState` per session, loaded from
  * `GET /api/v3/account` and `GET /api/v3/openOrders` and kept live by the user data
- * stream (`POST /api/v3/userDataStream` → listenKey → `${wsBaseUrl}?streams=<listenKey>`,
- * whose messages are bare Binance user events). The listenKey is kept alive every
- * 30 minutes; a closed stream reconnects with backoff and reloads the snapshot, since
- * events sent while it was down are lost. Signing out stops it all.
+ * stream: the listenKey (`POST /api/v3/userDataStream`) subscribed like a stream on the
+ * app's one market connection, which reconnects and resubscribes by itself; on each
+ * reopen the snapshot is reloaded, since events sent while it was down are lost. The
+ * listenKey is kept alive every 30 minutes. Signing out stops it all.
  */
 import type { Services } from "../../app/services";
-import { browserSocket } from "../../app/services";
-import { userStreamUrl } from "../../lib/config";
 import { AccountState, type AccountSnapshot, type OpenOrder } from "../../lib/accountState";
-import {
-  backoffDelayMs,
-  DEFAULT_BACKOFF,
-  type ConnectionState,
-  type SocketLike,
-} from "../../lib/streamConnection";
+import { backoffDelayMs, DEFAULT_BACKOFF, type ConnectionState } from "../../lib/streamConnection";
 
 /** How often the listenKey is extended (the server keeps it 60 minutes). */
 const KEEP_ALIVE_MS = 30 * 60_000;
@@ -28,61 +21,51 @@ interface ListenKeyAnswer {
 
 type StatusListener = () => void;
 
-/** Unwraps `{stream, data}` should the server wrap a user event like a combined stream. */
-function userEventOf(message: unknown): unknown {
-  if (typeof message === "object" && message !== null && "stream" in message && "data" in message) {
-    return (message as { data: unknown }).data;
-  }
-  return message;
-}
-
-function parsedJson(text: unknown): unknown {
-  if (typeof text !== "string") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** One signed-in session's account state and the user data stream that feeds it. */
 export class AccountSession {
   /** Balances, open orders and recent fills. */
   readonly state = new AccountState();
-  /** The user data stream's connection state. */
-  streamState: ConnectionState = "connecting";
   /** Why the last snapshot could not be loaded, in words; null when it loaded. */
   loadError: string | null = null;
 
-  private socket: SocketLike | undefined;
   private listenKey: string | null = null;
+  private stopListening: (() => void) | null = null;
   private failures = 0;
-  private opened = false;
   private stopped = false;
   private eventCount = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly stopWatching: (() => void)[] = [];
   private readonly statusListeners = new Set<StatusListener>();
 
   constructor(private readonly services: Services) {}
 
-  /** Opens the stream and loads the first snapshot. */
-  start(): void {
-    void this.reload();
-    void this.openStream();
-    this.keepAliveTimer = setInterval(() => void this.keepAlive(), KEEP_ALIVE_MS);
+  /** The user data stream's state: the market connection's once the listenKey is in. */
+  get streamState(): ConnectionState {
+    if (this.stopped) return "closed";
+    return this.listenKey === null ? "connecting" : this.services.market.state;
   }
 
-  /** Closes the stream for good (sign-out). */
+  /** Subscribes the user data stream and loads the first snapshot. */
+  start(): void {
+    void this.reload();
+    void this.subscribe();
+    this.keepAliveTimer = setInterval(() => void this.keepAlive(), KEEP_ALIVE_MS);
+    this.stopWatching.push(
+      this.services.market.onReopen(() => void this.reload()),
+      this.services.market.onStateChange(() => this.notify()),
+    );
+  }
+
+  /** Stops following the stream for good (sign-out). */
   stop(): void {
     this.stopped = true;
     clearInterval(this.keepAliveTimer);
     this.timers.forEach((timer) => clearTimeout(timer));
     this.timers.clear();
-    const socket = this.socket;
-    this.socket = undefined;
-    socket?.close();
-    this.setStreamState("closed");
+    this.unfollow();
+    this.stopWatching.forEach((unwatch) => unwatch());
+    this.notify();
   }
 
   /** Listens to changes of `streamState` and `loadError`; returns its remover. */
@@ -118,71 +101,46 @@ export class AccountSession {
     }, SAFETY_RELOAD_MS);
   }
 
-  private async openStream(): Promise<void> {
+  /** Gets a listenKey and follows it; retried with backoff while the API refuses. */
+  private async subscribe(): Promise<void> {
     if (this.stopped) return;
     try {
       const answer = await this.services.api.account<ListenKeyAnswer>("POST", "/api/v3/userDataStream");
       if (this.stopped) return;
-      this.listenKey = answer.listenKey;
-      this.connectSocket(answer.listenKey);
-    } catch {
-      this.scheduleReconnect();
-    }
-  }
-
-  private connectSocket(listenKey: string): void {
-    let socket: SocketLike;
-    try {
-      socket = browserSocket(userStreamUrl(this.services.config, listenKey));
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = socket;
-    const current = (action: () => void) => () => {
-      if (this.socket === socket) action();
-    };
-    socket.onopen = current(() => this.handleOpen());
-    socket.onmessage = (event) => current(() => this.handleMessage(event.data))();
-    socket.onclose = current(() => this.handleClose());
-    socket.onerror = current(() => socket.close());
-  }
-
-  private handleOpen(): void {
-    this.setStreamState("open");
-    this.later(() => {
       this.failures = 0;
-    }, DEFAULT_BACKOFF.stableAfterMs);
-    if (this.opened) void this.reload();
-    this.opened = true;
+      this.follow(answer.listenKey);
+    } catch {
+      this.later(() => void this.subscribe(), backoffDelayMs(this.failures, DEFAULT_BACKOFF, Math.random()));
+      this.failures += 1;
+    }
   }
 
-  private handleMessage(text: string): void {
-    const event = userEventOf(parsedJson(text));
-    this.eventCount += 1;
-    this.state.applyEvent(event);
+  private follow(listenKey: string): void {
+    this.listenKey = listenKey;
+    this.stopListening = this.services.market.on(listenKey, (event) => {
+      this.eventCount += 1;
+      this.state.applyEvent(event);
+    });
+    this.notify();
   }
 
-  private handleClose(): void {
-    this.socket = undefined;
-    this.state.markStreamReopened();
-    this.scheduleReconnect();
+  private unfollow(): void {
+    this.stopListening?.();
+    this.stopListening = null;
+    this.listenKey = null;
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    this.setStreamState("reconnecting");
-    const delay = backoffDelayMs(this.failures, DEFAULT_BACKOFF, Math.random());
-    this.failures += 1;
-    this.later(() => void this.openStream(), delay);
-  }
-
+  /** Extends the listenKey; one the server no longer knows is replaced, and the
+   * snapshot reloaded for what was missed. */
   private async keepAlive(): Promise<void> {
     if (this.listenKey === null || this.stopped) return;
     try {
       await this.services.api.account("PUT", "/api/v3/userDataStream", { listenKey: this.listenKey });
     } catch {
-      this.socket?.close();
+      this.unfollow();
+      this.notify();
+      await this.subscribe();
+      void this.reload();
     }
   }
 
@@ -194,16 +152,14 @@ export class AccountSession {
     this.timers.add(timer);
   }
 
-  private setStreamState(state: ConnectionState): void {
-    if (this.streamState === state) return;
-    this.streamState = state;
+  private notify(): void {
     this.statusListeners.forEach((listener) => listener());
   }
 
   private setLoadError(message: string | null): void {
     if (this.loadError === message) return;
     this.loadError = message;
-    this.statusListeners.forEach((listener) => listener());
+    this.notify();
   }
 }
 
