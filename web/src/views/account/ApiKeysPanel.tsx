@@ -191,9 +191,9 @@ function NewKeySecret({ created, onDone }: { created: CreatedApiKey; onDone: () 
       </p>
       <dl class="acct-key-values">
         <dt>API key</dt>
-        <dd><code data-testid="api-key-id">{created.apiKey}</code> <CopyButton text={created.apiKey} what="API key" /></dd>
+        <dd><code class="copyable" data-testid="api-key-id">{created.apiKey}</code> <CopyButton text={created.apiKey} what="API key" /></dd>
         <dt>Secret key</dt>
-        <dd><code data-testid="api-key-secret">{created.secretKey}</code> <CopyButton text={created.secretKey} what="secret key" /></dd>
+        <dd><code class="copyable" data-testid="api-key-secret">{created.secretKey}</code> <CopyButton text={created.secretKey} what="secret key" /></dd>
       </dl>
       <button type="button" onClick={onDone}>I have saved the secret</button>
     </div>

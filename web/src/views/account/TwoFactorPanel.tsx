@@ -99,7 +99,7 @@ function ConfirmForm({ enrolment, onCancel }: { enrolment: Enrolment; onCancel: 
       <div class="totp-enrolment">
         <QrCode value={enrolment.otpauthUri} label="QR code to add this account to your authenticator app" />
         <div class="secret-line">
-          <code class="acct-secret" data-testid="totp-secret">{enrolment.secret}</code>
+          <code class="copyable" data-testid="totp-secret">{enrolment.secret}</code>
           <CopyButton text={enrolment.secret} what="two-factor key" />
         </div>
       </div>

@@ -7,6 +7,7 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useServices } from "../../app/services";
 import { isDecimalText, isZeroDecimal } from "../../lib/decimal";
+import type { OpenOrder } from "../../lib/accountState";
 import type { Market } from "../../lib/orderForm";
 import { Field, Panel } from "../common/forms";
 import { useAccountState } from "../account-state/useAccountState";
@@ -24,19 +25,10 @@ const TABS: readonly { tab: Tab; label: string }[] = [
   { tab: "trades", label: "Trade history" },
 ];
 
-/** An order as `GET /api/v3/allOrders` answers (the fields shown). */
-interface HistoryOrder {
-  symbol: string;
-  orderId: number;
-  side: string;
-  type: string;
-  price: string;
-  origQty: string;
-  executedQty: string;
-  cummulativeQuoteQty: string;
+/** An order as `GET /api/v3/allOrders` answers: an open order's fields, and the total a
+ * MARKET order was sized by. */
+interface HistoryOrder extends OpenOrder {
   origQuoteOrderQty: string;
-  status: string;
-  time: number;
 }
 
 /** A fill as `GET /api/v3/myTrades` answers. */

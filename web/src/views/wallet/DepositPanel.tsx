@@ -49,7 +49,7 @@ function DepositAddress({ asset, address }: { asset: string; address: string }):
     <div class="deposit-address">
       <p class="address-label" id="deposit-address-label">Your {asset} deposit address</p>
       <div class="address-line">
-        <code data-testid="deposit-address" aria-labelledby="deposit-address-label">{address}</code>
+        <code class="copyable" data-testid="deposit-address" aria-labelledby="deposit-address-label">{address}</code>
         <CopyButton text={address} what={`${asset} deposit address`} />
       </div>
       <QrCode value={address} label={`QR code of your ${asset} deposit address`} />
