@@ -86,24 +86,6 @@ class WebRequestHandler(BaseHTTPRequestHandler):
     site: WebSite
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:
-        self.route()
-
-    def do_HEAD(self) -> None:
-        self.route()
-
-    def do_POST(self) -> None:
-        self.route()
-
-    def do_PUT(self) -> None:
-        self.route()
-
-    def do_PATCH(self) -> None:
-        self.route()
-
-    def do_DELETE(self) -> None:
-        self.route()
-
     def route(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith(API_PREFIXES):
@@ -119,6 +101,9 @@ class WebRequestHandler(BaseHTTPRequestHandler):
                         {"Cache-Control": "no-cache"})
         else:
             self.serve_static(path)
+
+    # http.server dispatches on do_<METHOD>: every method goes through one router.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = route  # noqa: N815
 
     def serve_static(self, path: str) -> None:
         file = self.site.static_file(path)
