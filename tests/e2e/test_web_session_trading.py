@@ -105,7 +105,8 @@ def test_a_session_places_sees_fills_and_cancels_an_order_without_a_key(
     assert commission.json_body["standardCommission"]["maker"] == "0.00100000", commission.body
     limits = buyer.get("/api/v3/rateLimit/order")
     assert limits.status_code == 200, limits.body
-    assert (limits.json_body[0]["interval"], limits.json_body[0]["count"]) == ("SECOND", 1)
+    # The day's count: the 10-second window may have turned since the placement.
+    assert {(w["interval"], w["count"]) for w in limits.json_body} >= {("DAY", 1)}
 
     sold = seller.post_form("/api/v3/order", {"symbol": SYMBOL, "side": "SELL", "type": "LIMIT",
                                               "timeInForce": "GTC", "quantity": "0.2",
