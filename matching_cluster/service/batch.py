@@ -208,7 +208,9 @@ def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
     of every order it needs."""
     wanted = order_ids_of(run.events) | {o for c in run.halted for o in placed_order_ids(c)}
     open_orders = run.entry.orders
-    known = {oid: open_orders[oid] for oid in wanted if oid in open_orders}
+    # Copies: settlement changes the states it is given, and the previous batch's are
+    # still being encoded into its order events on the publishing thread.
+    known = {oid: open_orders[oid].copy() for oid in wanted if oid in open_orders}
     for command in run.commands:
         if (command.kind is CommandKind.PLACE and command.locked
                 and command.order_id in wanted and command.order_id not in known):

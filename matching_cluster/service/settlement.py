@@ -105,6 +105,12 @@ class OrderState:
         return cls(command.order_id, command.user_id, command.side, command.order_type,
                    command.price, command.qty, 0, 0, command.locked, OrderStatus.NEW)
 
+    def copy(self) -> OrderState:
+        return OrderState(self.order_id, self.user_id, self.side, self.order_type, self.price,
+                          self.quantity, self.executed_qty, self.cumulative_quote_qty,
+                          self.locked_amount, self.status, self.accepted_seq,
+                          self.done_reason, self.last_seq, self.working_seq, self.oco_sibling)
+
     @property
     def is_resting(self) -> bool:
         """Accepted and not done: in the book (or a stop order waiting to be)."""

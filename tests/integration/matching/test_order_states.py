@@ -86,3 +86,32 @@ def test_an_amount_beyond_int64_is_rejected_its_lock_released_and_the_batch_comm
     assert order_row(db, usual.order_id)["status"] == "NEW"
     assert balance(db, buyer, "USDT") == (funds - usual.locked, usual.locked)
     assert_ledger_invariants(db)
+
+
+def test_a_settled_batchs_order_states_stay_as_it_left_them_when_the_next_batch_fills_on(
+    db: Conn, db_url: str, market: Market,
+) -> None:
+    """The publishing thread encodes a committed batch's order events while the next
+    batch is settled: that batch must not change the states the first one reported."""
+    seller, buyer = create_users(db, 2)
+    fund(db, {(seller, "BTC"): 2 * BTC_UNIT, (buyer, "USDT"): 200_000 * 100})
+    (ask,) = place_orders(db, market, [new_order(seller, Side.SELL, price=PRICE,
+                                                qty=2 * BTC_UNIT)])
+    first, second = place_orders(db, market, [
+        new_order(buyer, Side.BUY, price=PRICE, qty=BTC_UNIT // 2),
+        new_order(buyer, Side.BUY, price=PRICE, qty=BTC_UNIT // 2)])
+    books = Books(Metrics())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        epoch, _ = repo.fence_partition(conn, "orders", 0, "m1")
+        (earlier,) = apply_batch(conn, books, Metrics(), topic="orders",
+                                 slices=[PartitionSlice(0, epoch, [ask, first], 2)],
+                                 clock=SystemClock())
+        reported = earlier.settlement.changed_orders[ask.order_id]
+        assert reported.executed_qty == BTC_UNIT // 2
+        apply_batch(conn, books, Metrics(), topic="orders",
+                    slices=[PartitionSlice(0, epoch, [second], 3)], clock=SystemClock())
+
+    assert order_row(db, ask.order_id)["executed_qty"] == BTC_UNIT
+    assert (reported.executed_qty, reported.locked_amount) == (BTC_UNIT // 2,
+                                                               2 * BTC_UNIT - BTC_UNIT // 2)
+    assert_ledger_invariants(db)
