@@ -24,7 +24,8 @@ infinitely late. ``achieved_per_s`` = settled commands / (last settlement - firs
 Each step also reports the matcher's own metrics, summed over its instances (mean batch
 size, batches/s, mean settlement and matching ms per batch, settlement time / wall time,
 which can exceed 1 with several instances) and CPU use of the matcher (all instances),
-PostgreSQL (every ``postgres`` process: both nodes, all backends), the Kafka broker, Redis,
+PostgreSQL (``postgres``: the primary's processes, all backends; ``postgres_standby``: the
+synchronous standby's, its WAL receiver and replay), the Kafka broker, Redis,
 this script's load generator and its event listener (a thread): ``cpu_pct`` in % of one core
 and ``cpu_ms_per_order`` in CPU ms per settled order, with their ``total`` (about 0.2 ms
 fits 8,000 orders/s on two cores). ``--all-rates`` runs the whole ladder anyway.
@@ -279,25 +280,46 @@ def stat_ticks(stat_path: str) -> int:
 
 def cpu_ticks(matcher_pids: set[int], listener_thread: int) -> dict[str, int]:
     """utime+stime ticks of the matcher instances (summed), the stack (PostgreSQL's with
-    its exited backends'), and this script split into the event listener's thread and
-    the rest (the load generator)."""
+    its exited backends', the primary's apart from the synchronous standby's), and this
+    script split into the event listener's thread and the rest (the load generator)."""
     groups = {"postgres": "postgres", "java": "kafka", "redis-server": "redis"}
-    out = {"matcher": 0, "postgres": 0, "kafka": 0, "redis": 0, "load_generator": 0,
-           "listener": stat_ticks(f"/proc/self/task/{listener_thread}/stat")}
-    for pid, comm, fields in _load.proc_stats():
+    out = {"matcher": 0, "postgres": 0, "postgres_standby": 0, "kafka": 0, "redis": 0,
+           "load_generator": 0, "listener": stat_ticks(f"/proc/self/task/{listener_thread}/stat")}
+    stats = list(_load.proc_stats())
+    standby = standby_postmasters(stats)
+    for pid, comm, fields in stats:
         ticks = int(fields[11]) + int(fields[12])
+        key = ("matcher" if pid in matcher_pids else "load_generator" if pid == os.getpid()
+               else groups.get(comm))
         if comm == "postgres":
             # A backend that exits leaves its ticks in its postmaster's children time
             # (cutime+cstime), so a step's sum never loses a connection that closed.
             ticks += int(fields[13]) + int(fields[14])
-        key = ("matcher" if pid in matcher_pids else "load_generator" if pid == os.getpid()
-               else groups.get(comm))
+            if standby.intersection((pid, int(fields[1]))):
+                key = "postgres_standby"
         if key == "kafka" and not is_broker(f"/proc/{pid}"):  # another JVM (a Java bench)
             continue
         if key:
             out[key] += ticks
     out["load_generator"] -= out["listener"]
     return out
+
+
+def standby_postmasters(stats: list[tuple[int, str, list[str]]]) -> set[int]:
+    """The postmasters of standby nodes: those with a WAL receiver among their children
+    (its process title says so)."""
+    postmasters = set()
+    for pid, comm, fields in stats:
+        if comm == "postgres" and b"walreceiver" in _cmdline(pid):
+            postmasters.add(int(fields[1]))
+    return postmasters
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def is_broker(proc_dir: str) -> bool:
