@@ -295,9 +295,9 @@ def cpu_ticks(matcher_pids: set[int], listener_thread: int) -> dict[str, int]:
             # A backend that exits leaves its ticks in its postmaster's children time
             # (cutime+cstime), so a step's sum never loses a connection that closed.
             ticks += int(fields[13]) + int(fields[14])
-            if standby.intersection((pid, int(fields[1]))):
+            if pid in standby or int(fields[1]) in standby:
                 key = "postgres_standby"
-        if key == "kafka" and not is_broker(f"/proc/{pid}"):  # another JVM (a Java bench)
+        if key == "kafka" and b"kafka.Kafka" not in _cmdline(pid):  # another JVM (a Java bench)
             continue
         if key:
             out[key] += ticks
@@ -320,13 +320,6 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
-
-
-def is_broker(proc_dir: str) -> bool:
-    try:
-        return b"kafka.Kafka" in Path(proc_dir, "cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def cpu_percent(before: dict[str, int], after: dict[str, int], wall: float) -> dict[str, float]:
