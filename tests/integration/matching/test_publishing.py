@@ -36,6 +36,9 @@ from .conftest import Topics
 from .support import read_topic
 
 PRICE = 5_000_000
+# As long as the producer keeps trying (delivery.timeout.ms): a fresh topic's leader may
+# take seconds to be known on a busy machine, and a shorter flush left its events unsent.
+FLUSH_SECONDS = 30
 
 
 def trade(seq: int, trade_id: int) -> Trade:
@@ -60,7 +63,7 @@ def test_queued_batches_write_redis_once_with_every_trade_and_keep_every_event(
     publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000),
                     update(3, 3, [], PRICE - 200, 2_000),
                     update(4, 6, [trade(5, 2), trade(6, 3)], PRICE - 300, 3_000)])
-    publisher.flush(10)
+    publisher.flush(FLUSH_SECONDS)
 
     book = json.loads(redis_client.get("book:BTCUSDT") or b"{}")
     assert book == {"seq": 6, "bids": [[str(PRICE - 300), "7"]], "asks": []}
@@ -90,7 +93,7 @@ def test_a_taker_sweeping_makers_at_two_prices_publishes_two_aggregates_after_it
              for i, (maker, price) in enumerate([(10, PRICE), (11, PRICE), (12, PRICE),
                                                  (13, PRICE + 1)])]
     publisher.send([update(4, 9, sweep, PRICE - 100, 4_000)])
-    publisher.flush(10)
+    publisher.flush(FLUSH_SECONDS)
 
     events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
                                                            topics.market_events)]
@@ -115,7 +118,7 @@ def test_a_redis_write_that_fails_is_counted_and_the_events_still_go_out(
         market_events_topic=topics.market_events, order_events_topic=topics.order_events)
 
     publisher.send([update(1, 2, [trade(2, 1)], PRICE - 100, 1_000)])
-    publisher.flush(10)
+    publisher.flush(FLUSH_SECONDS)
 
     assert metrics.sample(REDIS_PUBLISH_FAILURES, service="matcher") == 1
     events = [decode(m.value() or b"") for m in read_topic(kafka_bootstrap,
@@ -143,6 +146,6 @@ def test_queued_batches_name_their_settled_orders_in_one_message(
                              what="the settled orders message")
     finally:
         listener.close()
-        publisher.flush(10)
+        publisher.flush(FLUSH_SECONDS)
 
     assert decode_settled(message["data"]) == [20, 21, 22]
