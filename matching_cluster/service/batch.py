@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.adapters.postgres import pipelined_transaction
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.metric_catalogue import MATCHER_COMMANDS, MATCHER_ENGINE_SECONDS
 from chalicelib.domain.order_commands import OrderCommand
@@ -93,7 +94,7 @@ def apply_batch(
     # runs first, then the whole batch is settled in a constant number of statements,
     # however many markets and partitions it touches.
     decoded = [(s.partition, c) for s in slices for c in s.commands if c is not None]
-    with conn.pipeline(), conn.transaction():
+    with pipelined_transaction(conn):
         # The offset guard is the first statement; the two reads after it travel in
         # the same round trip, and nothing is written before the guard has passed.
         offsets = [(s.partition, s.epoch, s.next_offset) for s in slices]
