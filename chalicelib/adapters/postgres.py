@@ -272,7 +272,7 @@ def pipelined_transaction(conn: Conn) -> Iterator[Conn]:
     """One transaction in pipeline mode on an autocommit connection, with BEGIN and
     COMMIT queued like its other statements: it costs the round trips its reads wait
     for plus one at COMMIT. (``conn.transaction()`` in a pipeline waits for BEGIN and
-    syncs twice more at its end, which was most of a small matcher batch's time.)
+    syncs twice more at its end: round trips that carry nothing the caller waits for.)
 
     If the block raises, or a statement fails (raised when the pipeline syncs), the
     transaction is rolled back and the error goes on."""
