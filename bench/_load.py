@@ -27,6 +27,7 @@ from chalicelib.domain.orders import NewOrder, OrderType, Side, TimeInForce
 from chalicelib.settings import Settings
 from opscli.stack import lifecycle
 from opscli.stack.config import StackConfig
+from opscli.stack.toxiproxy import ToxiproxyServer, latency
 from tests.integration.matching.support import (
     BTC_UNIT,
     LOT,
@@ -65,6 +66,33 @@ def scratch_database(stack: StackConfig, admin_db: str) -> Iterator[str]:
     finally:
         with psycopg.connect(stack.database_url(admin_db), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+# Ports of the proxy that adds round-trip time (``postgres_round_trip``): beside the
+# stack's, apart from the fault tests' (22xxx).
+LATENCY_API_PORT, LATENCY_PROXY_PORT = 25474, 25475
+
+
+@contextmanager
+def postgres_round_trip(stack: StackConfig, url: str, added_ms: int) -> Iterator[str]:
+    """``url`` with ``added_ms`` more on every round trip to the primary, as between
+    availability zones: through a Toxiproxy (built by scripts/install.sh) that delays the
+    primary's answers. ``url`` itself for 0."""
+    if added_ms <= 0:
+        yield url
+        return
+    server = ToxiproxyServer(stack, LATENCY_API_PORT)
+    server.start()
+    try:
+        server.wait_ready(15)
+        with psycopg.connect(url) as probe:
+            primary_port = probe.info.port
+        server.api.create_proxy("bench-postgres", LATENCY_PROXY_PORT, primary_port)
+        server.api.add_toxic("bench-postgres", "round-trip", latency(added_ms))
+        hosts = f"127.0.0.1:{stack.pg_port},127.0.0.1:{stack.standby_port}"
+        yield url.replace(hosts, f"127.0.0.1:{LATENCY_PROXY_PORT}")
+    finally:
+        server.stop()
 
 
 def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:

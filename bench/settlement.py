@@ -10,7 +10,8 @@ CPU per command is reported for this process (``time.process_time``) and for the
 PostgreSQL backend serving its connection (``pg_backend_pid()`` -> ``/proc/<pid>/stat``
 utime + stime; the server runs on this machine), so the split is visible. WAL writer and
 standby CPU are not in those figures. ``--profile FILE`` writes a cProfile of the timed
-batches.
+batches. ``--db-round-trip-ms N`` puts a proxy before PostgreSQL that adds N ms to every
+round trip, as between availability zones, which shows what a batch's round trips cost.
 
     .venv/bin/python bench/settlement.py --batch 8
     .venv/bin/python bench/settlement.py --batch 500
@@ -57,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--order-book", choices=("compiled", "python"), default="compiled",
                         help="the matcher's book (MATCHER_ORDER_BOOK)")
     parser.add_argument("--profile", help="write a cProfile of the timed batches here")
+    parser.add_argument("--db-round-trip-ms", type=int, default=0,
+                        help="add this much to every round trip to PostgreSQL (a proxy), as"
+                             " between availability zones")
     return parser.parse_args()
 
 
@@ -71,7 +75,8 @@ def main() -> None:
     settings = Settings()
     stack = _load.stack_up(settings)
     with _load.scratch_database(stack, settings.test_db_name) as url, \
-            psycopg.connect(url, autocommit=True) as conn:
+            _load.postgres_round_trip(stack, url, args.db_round_trip_ms) as through, \
+            psycopg.connect(through, autocommit=True) as conn:
         rng = random.Random(args.seed)
         markets = _load.create_markets(conn, args.markets)
         users = _load.create_funded_users(conn, markets, args.users)
@@ -109,7 +114,8 @@ def main() -> None:
     print(json.dumps({
         "order_book": args.order_book,
         "bench": "settlement", "commands": len(timed), "batch": args.batch,
-        "markets": args.markets, "seed": args.seed, "seconds": round(seconds, 3),
+        "markets": args.markets, "seed": args.seed, "db_round_trip_ms": args.db_round_trip_ms,
+        "seconds": round(seconds, 3),
         "commands_per_s": round(len(timed) / seconds), "ms_per_batch": round(
             seconds / batches * 1000, 2), "trades": int(trades[0]) if trades else 0,
         "cpu_ms_per_command": round(cpu / len(timed) * 1000, 4),
