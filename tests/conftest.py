@@ -89,7 +89,10 @@ def db_url(migrated_db: str) -> str:
     with psycopg.connect(migrated_db, autocommit=True) as conn:
         tables = [row[0] for row in conn.execute(
             "SELECT quote_ident(tablename) FROM pg_tables"
-            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
+            # The tiers' version only moves forward (a matcher may hold the tiers of an
+            # earlier number); emptying the tiers moves it.
+            " WHERE schemaname = 'public'"
+            " AND tablename NOT IN ('schema_migrations', 'fee_tier_version')")]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE".encode())
     return migrated_db

@@ -16,11 +16,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from chalicelib.adapters.postgres import pipelined_transaction
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.fees import Rates
 from chalicelib.domain.metric_catalogue import MATCHER_COMMANDS, MATCHER_ENGINE_SECONDS
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, OrderStatus
@@ -95,15 +97,18 @@ def apply_batch(
     # however many markets and partitions it touches.
     decoded = [(s.partition, c) for s in slices for c in s.commands if c is not None]
     with pipelined_transaction(conn):
-        # The offset guard is the first statement; the two reads after it travel in
-        # the same round trip, and nothing is written before the guard has passed.
+        # The offset guard is the first statement; the reads after it (commands applied
+        # before, market statuses, the fee tiers' version) travel in the same round trip,
+        # and nothing is written before the guard has passed.
         offsets = [(s.partition, s.epoch, s.next_offset) for s in slices]
         guard = repo.advance_offsets_cursor(conn, topic, offsets)
         applied = repo.applied_command_ids_cursor(conn, [c.command_id for _, c in decoded])
         statuses_cursor = repo.market_statuses_cursor(conn, {c.market for _, c in decoded})
+        tier_version = repo.fee_tier_version_cursor(conn)
         repo.check_offsets_advanced(guard, topic, offsets)
         fresh = _first_deliveries(repo.fetch_ids(applied), decoded, metrics)
         statuses = repo.fetch_statuses(statuses_cursor)
+        tiers = partial(books.fee_tiers.at, conn, repo.fetch_version(tier_version))
         runs = []
         for (market, partition), market_commands in _by_market(fresh).items():
             entry = books.get(conn, market, partition)
@@ -113,7 +118,7 @@ def apply_batch(
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
-        results = _settle_all(conn, runs, clock.now_ms())
+        results = _settle_all(conn, runs, clock.now_ms(), tiers)
         repo.mark_applied(conn, [c.command_id for _, c in fresh])
     return results
 
@@ -165,7 +170,10 @@ def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metric
     return _EngineRun(entry, commands, events, halted)
 
 
-def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[MarketResult]:
+def _settle_all(
+    conn: repo.Conn, runs: list[_EngineRun], time_ms: int,
+    tiers: Callable[[], Mapping[int, Rates]],
+) -> list[MarketResult]:
     """Settle every market's events: one read of the touched orders, one write of each kind.
 
     Orders belong to one market, so each market settles against its own rows exactly as
@@ -178,9 +186,9 @@ def _settle_all(conn: repo.Conn, runs: list[_EngineRun], time_ms: int) -> list[M
     missing = {oid for known, wanted in states for oid in wanted - known.keys()}
     # Only for commands published without their lock (see OrderCommand.locked).
     loaded = repo.load_orders(conn, missing) if missing else {}
-    traders = {u for run in runs for e in run.events if isinstance(e, Trade)
-               for u in (e.maker_user_id, e.taker_user_id)}
-    tier_rates = repo.fee_tier_rates(conn, traders) if traders else {}
+    # The tiers' rates are read again only if they changed, and only for a batch that trades.
+    traded = any(isinstance(e, Trade) for run in runs for e in run.events)
+    tier_rates = tiers() if traded else {}
     results, ledger = [], []
     for run, (known, wanted) in zip(runs, states, strict=True):
         info = run.entry.info

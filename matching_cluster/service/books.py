@@ -11,6 +11,9 @@ without them (settlement reads an order's row the first time it needs it, in the
 batch's transaction, so it sees the committed state the book was rebuilt from), which
 keeps a takeover from loading the states of orders it may never touch. They change
 with the book, before the batch commits, so a failed batch drops both.
+
+And, for every market, the accounts' fee-tier rates (``fee_tiers``), read from
+committed rows, so a failed batch leaves them valid.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Literal, cast
 from chalicelib.domain.metric_catalogue import MATCHER_REBUILD_SECONDS
 from matching_cluster.engine import OrderBook
 
+from .fee_tiers import FeeTierRates
 from .metrics import Metrics
 from .repository import Conn, load_book, load_market
 from .settlement import MarketInfo, OrderState
@@ -67,6 +71,8 @@ class MarketBook:
 class Books:
     def __init__(self, metrics: Metrics, kind: OrderBookKind = DEFAULT_ORDER_BOOK) -> None:
         self._books: dict[str, MarketBook] = {}
+        self.fee_tiers = FeeTierRates()
+        """What settlement charges accounts that have a fee tier (all markets)."""
         self._metrics = metrics
         self._book_class = order_book_class(kind)
 

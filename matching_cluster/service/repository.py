@@ -352,12 +352,21 @@ def mark_applied(conn: Conn, command_ids: Sequence[int]) -> None:
                  (_whole_numbers(sorted(command_ids)),))
 
 
-def fee_tier_rates(conn: Conn, user_ids: Iterable[int]) -> dict[int, Rates]:
-    """The fee-tier rates of those of ``user_ids`` who have a tier (migration 0009)."""
+def fee_tier_version_cursor(conn: Conn) -> Cursor:
+    """The tiers' version (migration 0017), without waiting for it (``fetch_version``)."""
+    return conn.execute("SELECT version FROM fee_tier_version")
+
+
+def fetch_version(cursor: Cursor) -> int:
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def all_fee_tier_rates(conn: Conn) -> dict[int, Rates]:
+    """The fee-tier rates of every account that has a tier (migration 0009)."""
     rows = conn.execute(
         "SELECT u.user_id, t.maker_fee_ppm, t.taker_fee_ppm FROM user_fee_tiers u"
-        " JOIN fee_tiers t ON t.tier = u.tier WHERE u.user_id = ANY(%s)",
-        (list(user_ids),)).fetchall()
+        " JOIN fee_tiers t ON t.tier = u.tier").fetchall()
     return {int(user): Rates(int(maker), int(taker)) for user, maker, taker in rows}
 
 

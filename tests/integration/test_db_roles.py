@@ -10,11 +10,14 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from chalicelib.adapters import fee_tiers_repo
 from chalicelib.adapters.candles_store import CandleRepository
 from chalicelib.adapters.ledger import post_transaction
 from chalicelib.domain.candles import Trade
+from chalicelib.domain.fees import FeeTier, Rates
 from chalicelib.domain.ledger import AccountKind, AccountRef, Bucket, Posting
 from chalicelib.settings import DbRole, Settings, service_login_role
+from matching_cluster.service import repository as matcher_repo
 from opscli.stack.apps import app_processes
 from opscli.stack.config import StackConfig
 from tests.integration.matching.support import create_market
@@ -104,6 +107,19 @@ def test_the_api_and_the_matcher_post_balanced_ledger_transactions(
     assert posted is not None
     assert db.execute("SELECT available FROM balances WHERE user_id = %s AND asset = 'BTC'",
                       (user_id,)).fetchone() == (100,)
+
+
+def test_the_api_sets_fee_tiers_and_the_matcher_reads_them_and_their_version(
+    connect_as: Any, db: Conn, user_id: int
+) -> None:
+    api = connect_as("api")
+    with api.transaction():
+        fee_tiers_repo.replace_tiers(api, [FeeTier(1, "USDT", 0, 400, 500)])
+        fee_tiers_repo.pin_tier(api, user_id, 1)
+
+    matcher = connect_as("matcher")
+    assert matcher_repo.all_fee_tier_rates(matcher) == {user_id: Rates(400, 500)}
+    assert matcher_repo.fetch_version(matcher_repo.fee_tier_version_cursor(matcher)) > 0
 
 
 def test_the_functions_cannot_move_money(connect_as: Any, user_id: int) -> None:
