@@ -48,6 +48,12 @@ def insert(conn: Conn, table: sql.Identifier, row_id: int) -> None:
     conn.execute(sql.SQL("INSERT INTO {} VALUES (%s)").format(table), (row_id,))
 
 
+def assert_rolled_back(conn: Conn, other: Conn, table: sql.Identifier) -> None:
+    """Nothing of the transaction is left, and its connection is out of it."""
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+    assert ids(other, table) == []
+
+
 def test_its_statements_become_visible_together_when_it_ends(
     conn: Conn, other: Conn, table: sql.Identifier
 ) -> None:
@@ -72,8 +78,7 @@ def test_a_failing_statement_undoes_the_ones_before_it_and_the_connection_goes_o
 
     with pytest.raises(errors.UniqueViolation):
         insert_one_twice()
-    assert conn.info.transaction_status == TransactionStatus.IDLE
-    assert ids(other, table) == []
+    assert_rolled_back(conn, other, table)
     with pipelined_transaction(conn):
         insert(conn, table, 3)
     assert ids(other, table) == [3]
@@ -90,8 +95,7 @@ def test_an_error_raised_in_the_block_undoes_what_was_sent(
 
     with pytest.raises(LookupError):
         give_up_after_inserting()
-    assert conn.info.transaction_status == TransactionStatus.IDLE
-    assert ids(other, table) == []
+    assert_rolled_back(conn, other, table)
 
 
 def test_a_connection_that_begins_its_own_transactions_is_refused(db_url: str) -> None:

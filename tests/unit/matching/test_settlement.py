@@ -176,7 +176,6 @@ def test_a_batch_posts_one_net_amount_per_account_and_bucket_that_balances() -> 
     assert Settlement().ledger_transaction("BTCUSDT:commands:1-1") is None
 
 
-
 def test_an_order_states_copy_carries_every_field_and_changes_apart_from_it() -> None:
     """``copy`` names the fields one by one (a tenth of ``copy.copy``'s cost on the
     matcher's hot path): a field added to OrderState and not to it fails here."""
