@@ -90,6 +90,9 @@ def postgres_round_trip(stack: StackConfig, url: str, added_ms: int) -> Iterator
         server.api.create_proxy("bench-postgres", LATENCY_PROXY_PORT, primary_port)
         server.api.add_toxic("bench-postgres", "round-trip", latency(added_ms))
         hosts = f"127.0.0.1:{stack.pg_port},127.0.0.1:{stack.standby_port}"
+        if hosts not in url:  # a URL not routed through the proxy would add nothing
+            raise RuntimeError(f"cannot route {url!r} through the proxy: it does not name"
+                               f" the stack's nodes as {hosts!r}")
         yield url.replace(hosts, f"127.0.0.1:{LATENCY_PROXY_PORT}")
     finally:
         server.stop()
