@@ -4,6 +4,8 @@ here), fetch_ticker(s) (24 h), fetch_order_book, fetch_bids_asks, fetch_last_pri
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ccxt
 import pytest
 
@@ -12,6 +14,8 @@ from tests.e2e.clients.market_data_support import Conn, sell, settled, trade_sce
 from tests.e2e.clients.test_ccxt_startup import ccxt_binance
 
 PAIR = "BTC/USDT"
+SCENARIO_TRADES = [(20000, Decimal("0.01")), (20000, Decimal("0.01")), (20001, Decimal("0.01")),
+                   (20002, Decimal("0.005")), (20002, Decimal("0.005"))]
 Rows = list[tuple[int, int, int, int, int, bool]]
 
 
@@ -39,10 +43,23 @@ def test_fetch_trades_reads_the_aggregates(public: ccxt.binance, traded: Rows) -
     assert public.fetch_trades(PAIR, since=traded[-1][4] + 1) == []
 
 
+def one_second_candles(traded: Rows) -> list[list[float]]:
+    """[open time, open, high, low, close, volume] of each second the scenario's trades
+    fall in: usually one, two when they straddle a second boundary."""
+    by_second: dict[int, list[tuple[int, Decimal]]] = {}
+    for (_, _, _, _, ms, _), price_qty in zip(traded, SCENARIO_TRADES, strict=True):
+        by_second.setdefault(ms // 1000 * 1000, []).append(price_qty)
+    return [[start, float(trades[0][0]), float(max(p for p, _ in trades)),
+             float(min(p for p, _ in trades)), float(trades[-1][0]),
+             float(sum((q for _, q in trades), Decimal(0)))]
+            for start, trades in by_second.items()]
+
+
 def test_fetch_ohlcv_reads_one_second_klines(public: ccxt.binance, traded: Rows) -> None:
-    (candle,) = public.fetch_ohlcv(PAIR, "1s")
-    assert candle == [traded[0][4] // 1000 * 1000, 20000.0, 20002.0, 20000.0, 20002.0, 0.04]
-    assert public.fetch_ohlcv(PAIR, "1s", since=candle[0] - 10_000, limit=5) == [candle]
+    candles = public.fetch_ohlcv(PAIR, "1s")
+    assert candles == one_second_candles(traded)
+    assert public.fetch_ohlcv(PAIR, "1s", since=candles[0][0] - 10_000, limit=5) == candles
+    assert public.fetch_ohlcv(PAIR, "1s", since=candles[-1][0] + 1000) == []
 
 
 def test_tickers_and_the_book_through_ccxt(public: ccxt.binance, maker: Trader,
