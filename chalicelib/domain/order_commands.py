@@ -66,7 +66,10 @@ class OrderCommand:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> OrderCommand:
         """The command its JSON fields describe (``KeyError`` for a missing field or an
-        unknown enum value, ``ValueError``/``TypeError`` for a malformed number)."""
+        unknown enum value, ``ValueError``/``TypeError`` for a malformed number, and
+        ``TypeError`` for JSON that is not an object, such as ``[1]`` or ``null``)."""
+        if not isinstance(fields, dict):
+            raise TypeError(f"a command is a JSON object, not {type(fields).__name__}")
         get = fields.get
         return cls(
             command_id=int(fields["command_id"]), kind=_KINDS[fields["kind"]],

@@ -130,6 +130,27 @@ def test_limit_fill_amend_cancel_and_duplicates(
         "SELECT last_sequence FROM market_sequences WHERE market = 'BTCUSDT'").fetchone()
 
 
+def test_messages_that_are_not_commands_are_skipped_and_the_orders_after_them_settle(
+    db: Conn, producer: Producer, topics: Topics, market: Market,
+    start_matcher: Callable[[str], Matcher],
+) -> None:
+    start_matcher("m1")
+    seller, buyer = create_users(db, 2)
+    fund(db, {(seller, "BTC"): BTC_UNIT, (buyer, "USDT"): 100_000 * USD})
+    for value in (b"[1]", b"null", b"{", b"\xff", b'{"command_id": 1}',
+                  b'{"command_id": 1, "kind": "PLACE", "legs": [2]}'):
+        producer.produce(topics.orders, key=market.symbol, value=value)
+
+    (sell_id,) = submit(db, producer, topics, market, [
+        new_order(seller, Side.SELL, price=PRICE_50K, qty=BTC_UNIT // 10)])
+    submit(db, producer, topics, market, [
+        new_order(buyer, Side.BUY, price=PRICE_50K, qty=BTC_UNIT // 10)])
+
+    assert order_row(db, sell_id)["status"] == "FILLED"
+    assert balance(db, buyer, "BTC")[0] == BTC_UNIT // 10 - BTC_UNIT // 10 * 2 // 1000
+    assert_ledger_invariants(db)
+
+
 def test_market_ioc_fok_post_only_and_self_trade_prevention(
     db: Conn, producer: Producer, topics: Topics, market: Market,
     start_matcher: Callable[[str], Matcher],
