@@ -137,8 +137,9 @@ def test_messages_that_are_not_commands_are_skipped_and_the_orders_after_them_se
     start_matcher("m1")
     seller, buyer = create_users(db, 2)
     fund(db, {(seller, "BTC"): BTC_UNIT, (buyer, "USDT"): 100_000 * USD})
+    leg_not_an_object = {**cancel(market, seller, 1).to_fields(), "legs": [2]}
     for value in (b"[1]", b"null", b"{", b"\xff", b'{"command_id": 1}',
-                  b'{"command_id": 1, "kind": "PLACE", "legs": [2]}'):
+                  json.dumps(leg_not_an_object).encode()):
         producer.produce(topics.orders, key=market.symbol, value=value)
 
     (sell_id,) = submit(db, producer, topics, market, [
