@@ -85,9 +85,14 @@ def connect_options(limits: DbLimits) -> dict[str, Any]:
     return options
 
 
-def connect(url: str, *, autocommit: bool = False,
-            limits: DbLimits = OPERATOR_LIMITS) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(url, autocommit=autocommit, **connect_options(limits))
+def connect(url: str, *, autocommit: bool = False, limits: DbLimits = OPERATOR_LIMITS,
+            application_name: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
+    """``application_name`` names the connection in ``pg_stat_activity`` (and in Aurora's
+    Performance Insights), where an operator looks for what a backend serves."""
+    options = connect_options(limits)
+    if application_name:
+        options["application_name"] = application_name
+    return psycopg.connect(url, autocommit=autocommit, **options)
 
 
 class Deadline:

@@ -67,7 +67,9 @@ def bootstrap_matcher(
                                         metrics=metrics))
     limits = MATCHER_LIMITS.for_settings(settings)
     matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True,
-                                                   limits=limits),
+                                                   limits=limits,
+                                                   application_name=settlement_connection_name(
+                                                       config.instance_id)),
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
                       publish=publisher.publish, publish_marks=publisher.publish_marks,
@@ -75,6 +77,11 @@ def bootstrap_matcher(
                       clock=clock or DatabaseClock(
                           lambda: database_time_ms(settings.database_url, limits)))
     return MatcherProcess(matcher, publisher, metrics, config)
+
+
+def settlement_connection_name(instance_id: str) -> str:
+    """The ``application_name`` of an instance's settlement connection."""
+    return f"matcher {instance_id}"
 
 
 def tune_garbage_collector() -> None:

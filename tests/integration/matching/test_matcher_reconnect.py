@@ -1,6 +1,6 @@
 """A running matcher whose database connection is terminated (a failover, an operator)
 replaces it and keeps matching: each trade settles exactly once, balances, locks and
-the ledger stay exact."""
+the ledger stay exact, and the new connection carries the instance's name."""
 
 from __future__ import annotations
 
@@ -67,6 +67,9 @@ def test_matcher_keeps_settling_after_its_connection_is_terminated(
         publish(producer, topics.orders, commands)
         wait_applied(db, [c.command_id for c in commands])
     assert db.execute("SELECT count(*) FROM trades").fetchone() == (ROUNDS,)
+    # The replacement is named like the first, so an operator finds it in pg_stat_activity.
+    assert db.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                      " AND application_name = 'matcher m1'").fetchone() == (1,)
     # The buyer takes (its order comes second), the seller makes.
     fee_btc = ROUNDS * BTC_UNIT * market.spec.taker_fee_ppm // 1_000_000
     fee_usdt = ROUNDS * PRICE * market.spec.maker_fee_ppm // 1_000_000
