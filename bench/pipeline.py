@@ -28,7 +28,10 @@ PostgreSQL (``postgres``: the primary's processes, all backends; ``postgres_stan
 synchronous standby's, its WAL receiver and replay), the Kafka broker, Redis,
 this script's load generator and its event listener (a thread): ``cpu_pct`` in % of one core
 and ``cpu_ms_per_order`` in CPU ms per settled order, with their ``total`` (about 0.2 ms
-fits 8,000 orders/s on two cores). ``--all-rates`` runs the whole ladder anyway.
+fits 8,000 orders/s on two cores). ``chain_ms_per_order`` is the part of that CPU spent one
+step after the other: each matcher's main thread (its loop: decoding, matching, settlement's
+Python) and the PostgreSQL backend of its settlement connection; with one matcher it bounds
+the rate (at 0.125 ms, 8,000/s with no slack). ``--all-rates`` runs the whole ladder anyway.
 
     .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1
     .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1 --matchers 2
@@ -69,6 +72,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chalicelib.adapters.kafka import make_consumer, make_producer
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.settings import Settings
+from matching_cluster.service.bootstrap import settlement_connection_name
 
 REDIS_DB = 14
 P99_LIMIT_MS = 100.0
@@ -158,6 +162,10 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def instance_id(index: int) -> str:
+    return f"bench-{index}"
+
+
 def start_matcher(run: Run, args: argparse.Namespace, index: int,
                   log_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": run.db_url, "DATABASE_READ_URL": run.db_url,
@@ -166,7 +174,7 @@ def start_matcher(run: Run, args: argparse.Namespace, index: int,
            "MARKET_EVENTS_TOPIC": run.market_events_topic,
            "EXCHANGE_MATCHER_PORT": str(run.metrics_ports[index]),
            "MATCHER_GROUP_ID": run.matcher_group,
-           "MATCHER_INSTANCE_ID": f"bench-{index}", "LOG_LEVEL": "WARNING"}
+           "MATCHER_INSTANCE_ID": instance_id(index), "LOG_LEVEL": "WARNING"}
     if args.batch_size:
         env["MATCHER_BATCH_SIZE"] = str(args.batch_size)
     if args.poll_timeout:
@@ -305,6 +313,33 @@ def cpu_ticks(matcher_pids: set[int], listener_thread: int) -> dict[str, int]:
     return out
 
 
+def settlement_backends(db_url: str, matchers: int) -> list[int]:
+    """The PostgreSQL backends of the matchers' settlement connections (by their
+    ``application_name``)."""
+    names = [settlement_connection_name(instance_id(i)) for i in range(matchers)]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND application_name = ANY(%s)", (names,)).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+def chain_ticks(matcher_pids: set[int], backends: list[int]) -> dict[str, int]:
+    """utime+stime ticks of the serial chain: each matcher's main thread (its loop) and
+    the backend of its settlement connection, which work one after the other."""
+    return {"matcher_loops": sum(stat_ticks(f"/proc/{pid}/task/{pid}/stat")
+                                 for pid in matcher_pids),
+            "settlement_backends": sum(stat_ticks(f"/proc/{pid}/stat") for pid in backends)}
+
+
+def chain_ms_per_order(before: dict[str, int], after: dict[str, int],
+                       orders: int) -> dict[str, float | None]:
+    """``cpu_ms_per_order`` of the chain; None for a step during which a settlement
+    connection was replaced (its backend's ticks left with it)."""
+    if any(after[k] < before[k] for k in after):
+        return {k: None for k in [*after, "total"]}
+    return cpu_ms_per_order(before, after, orders)
+
+
 def standby_postmasters(stats: list[tuple[int, str, list[str]]]) -> set[int]:
     """The postmasters of standby nodes: those with a WAL receiver among their children
     (its process title says so)."""
@@ -423,6 +458,8 @@ def run_step(run: Run, producer: Producer, listener: EventListener, pids: set[in
              step: Step, drain_seconds: float) -> dict[str, Any]:
     metrics_before = scrape_all(run.metrics_ports)
     cpu_before = cpu_ticks(pids, listener.thread_id)
+    backends = settlement_backends(run.db_url, len(run.metrics_ports))
+    chain_before = chain_ticks(pids, backends)
     started = time.perf_counter()
     send_open_loop(producer, run.orders_topic, step)
     drain(listener, step, drain_seconds)
@@ -430,8 +467,11 @@ def run_step(run: Run, producer: Producer, listener: EventListener, pids: set[in
     result = step_result(listener, step)
     result["matcher"] = matcher_summary(metrics_before, scrape_all(run.metrics_ports), wall)
     cpu_after = cpu_ticks(pids, listener.thread_id)
+    chain_after = chain_ticks(pids, backends)
     result["cpu_pct"] = cpu_percent(cpu_before, cpu_after, wall)
     result["cpu_ms_per_order"] = cpu_ms_per_order(cpu_before, cpu_after, result["settled"])
+    result["chain_ms_per_order"] = chain_ms_per_order(chain_before, chain_after,
+                                                      result["settled"])
     return result
 
 
@@ -504,7 +544,8 @@ def ladder(run: Run, producer: Producer, listener: EventListener, pids: set[int]
               f" {result['settled']}/{result['sent']}, p50 {result['p50_ms']} ms,"
               f" p99 {result['p99_ms']} ms, p99.9 {result['p999_ms']} ms;"
               f" matcher {result['matcher']}; cpu % {result['cpu_pct']};"
-              f" cpu ms/order {result['cpu_ms_per_order']}", flush=True)
+              f" cpu ms/order {result['cpu_ms_per_order']};"
+              f" chain ms/order {result['chain_ms_per_order']}", flush=True)
         p99 = result["p99_ms"]
         if (p99 is None or p99 >= P99_LIMIT_MS) and not args.all_rates:
             return results, f"p99 reached {P99_LIMIT_MS:.0f} ms at {rate}/s"
