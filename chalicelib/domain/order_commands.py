@@ -70,12 +70,13 @@ class OrderCommand:
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> OrderCommand:
         """The command its JSON fields describe (``KeyError`` for a missing field or an
-        unknown enum value, ``ValueError``/``TypeError`` for a malformed number, and
-        ``TypeError`` for JSON that is not an object, such as ``[1]`` or ``null``)."""
+        unknown enum value, ``ValueError``/``TypeError`` for a malformed number,
+        ``TypeError`` for JSON that is not an object (such as ``[1]`` or ``null``), and
+        ``ValueError`` for legs its kind cannot have)."""
         if not isinstance(fields, dict):
             raise TypeError(f"a command is a JSON object, not {type(fields).__name__}")
         get = fields.get
-        return cls(
+        command = cls(
             command_id=int(fields["command_id"]), kind=_KINDS[fields["kind"]],
             market=str(fields["market"]), user_id=int(fields["user_id"]),
             order_id=int(fields["order_id"]), side=_SIDES[fields["side"]],
@@ -87,6 +88,12 @@ class OrderCommand:
             stop_price=int(get("stop_price", 0)),
             legs=tuple([cls.from_fields(leg) for leg in get("legs", ())]),
             order_list_id=int(get("order_list_id", 0)))
+        if len(command.legs) not in _LEG_COUNTS.get(command.kind, (0,)) or any(
+                leg.kind is not CommandKind.PLACE for leg in command.legs):
+            # Only the API writes commands, so this is a bug or a hand-made message; the
+            # matcher skips it as undecodable instead of failing its batch on every retry.
+            raise ValueError(f"a {command.kind.value} command cannot have these legs")
+        return command
 
 
 # Enum members by value: a dict lookup is a fraction of ``Enum(value)``'s cost, which
@@ -96,5 +103,8 @@ _SIDES = {member.value: member for member in Side}
 _TYPES = {member.value: member for member in OrderType}
 _TIFS = {member.value: member for member in TimeInForce}
 _STPS = {member.value: member for member in SelfTradePrevention}
+# The legs an order list's command carries (an OCO: above and below; an OTO: the working
+# order and one pending order or a pending pair), each a PLACE; other commands carry none.
+_LEG_COUNTS = {CommandKind.PLACE_OCO: (2,), CommandKind.PLACE_OTO: (2, 3)}
 _FIELD_NAMES = tuple(field.name for field in fields(OrderCommand))
 _ENCODER = json.JSONEncoder(separators=(",", ":"))

@@ -137,9 +137,12 @@ def test_messages_that_are_not_commands_are_skipped_and_the_orders_after_them_se
     start_matcher("m1")
     seller, buyer = create_users(db, 2)
     fund(db, {(seller, "BTC"): BTC_UNIT, (buyer, "USDT"): 100_000 * USD})
-    leg_not_an_object = {**cancel(market, seller, 1).to_fields(), "legs": [2]}
+    fields = cancel(market, seller, 1).to_fields()
+    leg_not_an_object = {**fields, "legs": [2]}
+    # Decodable, but an OCO has two legs: it would fail its batch on every retry.
+    one_leg_oco = {**fields, "kind": "PLACE_OCO", "legs": [{**fields, "kind": "PLACE"}]}
     for value in (b"[1]", b"null", b"{", b"\xff", b'{"command_id": 1}',
-                  json.dumps(leg_not_an_object).encode()):
+                  json.dumps(leg_not_an_object).encode(), json.dumps(one_leg_oco).encode()):
         producer.produce(topics.orders, key=market.symbol, value=value)
 
     (sell_id,) = submit(db, producer, topics, market, [
