@@ -76,8 +76,15 @@ class OrderCommand:
         if not isinstance(fields, dict):
             raise TypeError(f"a command is a JSON object, not {type(fields).__name__}")
         get = fields.get
-        command = cls(
-            command_id=int(fields["command_id"]), kind=_KINDS[fields["kind"]],
+        kind = _KINDS[fields["kind"]]
+        legs = tuple([cls.from_fields(leg) for leg in get("legs", ())])
+        # Checked only where there are legs, or should be: not for most commands.
+        if (legs or kind in _LEG_COUNTS) and not _legs_fit(kind, legs):
+            # Only the API writes commands, so this is a bug or a hand-made message; the
+            # matcher skips it as undecodable instead of failing its batch on every retry.
+            raise ValueError(f"a {kind.value} command cannot have these legs")
+        return cls(
+            command_id=int(fields["command_id"]), kind=kind,
             market=str(fields["market"]), user_id=int(fields["user_id"]),
             order_id=int(fields["order_id"]), side=_SIDES[fields["side"]],
             order_type=_TYPES[fields["order_type"]], price=int(fields["price"]),
@@ -85,15 +92,13 @@ class OrderCommand:
             tif=_TIFS[fields["tif"]], stp=_STPS[fields["stp"]],
             spend_cap=int(fields["spend_cap"]), new_qty=int(fields["new_qty"]),
             new_order_id=int(fields["new_order_id"]), locked=int(get("locked", 0)),
-            stop_price=int(get("stop_price", 0)),
-            legs=tuple([cls.from_fields(leg) for leg in get("legs", ())]),
+            stop_price=int(get("stop_price", 0)), legs=legs,
             order_list_id=int(get("order_list_id", 0)))
-        if len(command.legs) not in _LEG_COUNTS.get(command.kind, (0,)) or any(
-                leg.kind is not CommandKind.PLACE for leg in command.legs):
-            # Only the API writes commands, so this is a bug or a hand-made message; the
-            # matcher skips it as undecodable instead of failing its batch on every retry.
-            raise ValueError(f"a {command.kind.value} command cannot have these legs")
-        return command
+
+
+def _legs_fit(kind: CommandKind, legs: tuple[OrderCommand, ...]) -> bool:
+    return (len(legs) in _LEG_COUNTS.get(kind, (0,))
+            and all(leg.kind is CommandKind.PLACE for leg in legs))
 
 
 # Enum members by value: a dict lookup is a fraction of ``Enum(value)``'s cost, which
