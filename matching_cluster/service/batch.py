@@ -118,9 +118,13 @@ def apply_batch(
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
-        results = _settle_all(conn, runs, clock.now_ms(), tiers)
+        # What is known once the engines have run is sent first, so that the server
+        # writes it while settlement is computed (pipeline mode waits for nothing).
         repo.mark_applied(conn, [c.command_id for _, c in fresh])
-    return results
+        repo.save_sequences(conn, [
+            (run.entry.info.symbol, run.entry.book.next_seq - 1,
+             run.entry.book.next_trade_id - 1) for run in runs if run.events])
+        return _settle_all(conn, runs, clock.now_ms(), tiers)
 
 
 def _first_deliveries(
@@ -205,9 +209,6 @@ def _settle_all(
             ledger.append(transaction)
     repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results], ledger,
                            time_ms)
-    repo.save_sequences(conn, [
-        (r.entry.info.symbol, r.entry.book.next_seq - 1, r.entry.book.next_trade_id - 1)
-        for r in results if r.events])
     return results
 
 
