@@ -91,7 +91,6 @@ def backend_cpu_seconds(pid: int) -> float:
 class Side:
     """One implementation's batches and what they cost."""
 
-    name: str
     apply: Callable[..., Any]
     batches: int = 0
     commands: int = 0
@@ -148,9 +147,9 @@ def main() -> None:
     args = parse_args()
     settings = Settings()
     stack = _load.stack_up(settings)
-    sides = [Side("current", apply_batch)]
+    sides = [Side(apply_batch)]
     if args.baseline:
-        sides.append(Side("baseline", baseline_apply_batch(args.baseline.resolve())))
+        sides.append(Side(baseline_apply_batch(args.baseline.resolve())))
     with _load.scratch_database(stack, settings.test_db_name) as url, \
             _load.postgres_round_trip(stack, url, args.db_round_trip_ms) as through, \
             psycopg.connect(through, autocommit=True) as conn:
