@@ -279,8 +279,11 @@ def soak(exchange: IsolatedExchange, args: argparse.Namespace) -> dict[str, Any]
         problems = [*checks.all_problems(conn, answers), *checks.candle_problems(conn),
                     *checks.kline_final_problems(conn, checks.topic_events(
                         bootstrap, topic, "kline"))]
-        trade_events = checks.trade_event_gaps(conn, checks.topic_events(
-            bootstrap, topic, "trade"))
+        published = checks.topic_events(bootstrap, topic, "trade")
+        trade_events = checks.trade_event_gaps(conn, published)
+        problems += [*checks.published_trade_problems(conn, published),
+                     *checks.published_order_problems(conn, checks.topic_events(
+                         bootstrap, exchange.settings.order_events_topic, "order"))]
         unknown, stored = checks.unknown_outcomes(conn, answers)
         problems += checks.trade_time_problems(conn)
         ahead = conn.execute("SELECT count(*) FROM trades"

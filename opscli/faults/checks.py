@@ -246,6 +246,67 @@ def trade_event_gaps(conn: Conn, trade_events: Sequence[dict[str, Any]]) -> dict
             "events_repeated": sum(n - 1 for n in published.values() if n > 1)}
 
 
+def published_trade_problems(conn: Conn, trade_events: Sequence[dict[str, Any]]) -> list[str]:
+    """Every trade event on ``market-events`` is a stored trade, as stored, however often
+    it was sent: the matcher publishes a batch's events only once it has committed, so no
+    fault (PostgreSQL killed mid-batch included) may show a trade the database does not
+    keep, or keeps otherwise."""
+    stored = {(str(market), int(trade_id)): (int(seq), int(time_ms), str(price), str(qty),
+                                             str(quote_qty), bool(maker), int(maker_order),
+                                             int(taker_order))
+              for market, trade_id, seq, time_ms, price, qty, quote_qty, maker, maker_order,
+              taker_order in rows(
+                  conn, "SELECT market, id, sequence,"
+                        " round(extract(epoch FROM executed_at) * 1000)::bigint, price,"
+                        " quantity, quote_quantity, buyer_is_maker, maker_order_id,"
+                        " taker_order_id FROM trades")}
+    sent: dict[tuple[str, int], set[tuple[Any, ...]]] = {}
+    for e in trade_events:
+        sent.setdefault((e["market"], int(e["trade_id"])), set()).add((
+            int(e["seq"]), int(e["time"]), str(e["price"]), str(e["qty"]),
+            str(e["quote_qty"]), bool(e["buyer_is_maker"]), int(e["maker_order_id"]),
+            int(e["taker_order_id"])))
+    not_stored = sorted(key for key in sent if key not in stored)
+    unlike = sorted(key for key, events in sent.items()
+                    if key in stored and events != {stored[key]})
+    problems = []
+    if not_stored:
+        problems.append(f"trade events of trades not stored: {not_stored[:10]}")
+    if unlike:
+        problems.append(f"trade events unlike the stored trade: {unlike[:10]}")
+    return problems
+
+
+DONE = ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
+
+
+def published_order_problems(conn: Conn, order_events: Sequence[dict[str, Any]]) -> list[str]:
+    """Every order event on ``order-events`` is a state the stored order went through: it
+    exists, has filled no more than it has now, and an event that ends the order shows
+    its stored final state."""
+    stored = {int(order_id): (str(status), str(executed), str(quote))
+              for order_id, status, executed, quote in rows(
+                  conn, "SELECT id, status, executed_qty, cumulative_quote_qty FROM orders")}
+    missing, ahead, unlike = set(), set(), set()
+    for e in order_events:
+        order_id = int(e["order_id"])
+        found = stored.get(order_id)
+        if found is None:
+            missing.add(order_id)
+        elif int(e["executed_qty"]) > int(found[1]):
+            ahead.add(order_id)
+        elif e["status"] in DONE and (e["status"], str(e["executed_qty"]),
+                                      str(e["cumulative_quote_qty"])) != found:
+            unlike.add(order_id)
+    problems = []
+    for what, ids in (("order events of orders not stored", missing),
+                      ("order events that filled more than the stored order", ahead),
+                      ("final order events unlike the stored order", unlike)):
+        if ids:
+            problems.append(f"{what}: {sorted(ids)[:10]}")
+    return problems
+
+
 def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[str]:
     """A candle sent final more than once is sent the same each time, and a final of a
     stored interval is the candle as stored. (A candles function killed after the broker

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from opscli.faults import checks
 from opscli.faults.exchange import IsolatedExchange
 from opscli.faults.traffic import (
     REQUEST_TIMEOUT_SECONDS,
@@ -267,6 +268,14 @@ def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(
     assert all(int(p.retry_after or 0) > 0 for p in refused), refused
     with psycopg.connect(exchange.owner_url(), autocommit=True) as conn:
         assert_nothing_lost(exchange, conn, answers)
+        # Every event the matcher published, batches cut short by the kills included, is
+        # what the database kept: events follow the commit, never run ahead of it.
+        assert checks.published_trade_problems(conn, checks.topic_events(
+            exchange.settings.kafka_bootstrap_servers, exchange.settings.market_events_topic,
+            "trade")) == []
+        assert checks.published_order_problems(conn, checks.topic_events(
+            exchange.settings.kafka_bootstrap_servers, exchange.settings.order_events_topic,
+            "order")) == []
         # Rows committed just before each kill are all there, through both failovers.
         assert [lost(fault.before, conn) for fault in rounds] == [{}] * ROUNDS
         # -1001 promises the order was not placed (a client may send it again).

@@ -58,9 +58,13 @@ def test_matcher_candles_and_fanout_killed_mid_batch_repeatedly_lose_and_repeat_
         bootstrap, topic, "kline")) == []
     # A trade is settled once, so published at most once; a kill between the commit
     # and the publication loses its event (best effort: the REST answers have it).
-    gaps = checks.trade_event_gaps(faulty_db, checks.topic_events(bootstrap, topic, "trade"))
+    trade_events = checks.topic_events(bootstrap, topic, "trade")
+    gaps = checks.trade_event_gaps(faulty_db, trade_events)
     print("trade events after the kills:", gaps)
     assert gaps["events_repeated"] == 0
+    assert checks.published_trade_problems(faulty_db, trade_events) == []
+    assert checks.published_order_problems(faulty_db, checks.topic_events(
+        bootstrap, exchange.settings.order_events_topic, "order")) == []
 
 
 def test_a_clock_step_on_the_matchers_host_changes_no_trade_time(
