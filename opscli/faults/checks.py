@@ -277,7 +277,7 @@ def published_trade_problems(conn: Conn, trade_events: Sequence[dict[str, Any]])
     return problems
 
 
-DONE = ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
+FINAL_STATUSES = ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
 
 
 def published_order_problems(conn: Conn, order_events: Sequence[dict[str, Any]]) -> list[str]:
@@ -295,7 +295,7 @@ def published_order_problems(conn: Conn, order_events: Sequence[dict[str, Any]])
             missing.add(order_id)
         elif int(e["executed_qty"]) > int(found[1]):
             ahead.add(order_id)
-        elif e["status"] in DONE and (e["status"], str(e["executed_qty"]),
+        elif e["status"] in FINAL_STATUSES and (e["status"], str(e["executed_qty"]),
                                       str(e["cumulative_quote_qty"])) != found:
             unlike.add(order_id)
     problems = []
