@@ -269,12 +269,8 @@ def published_trade_problems(conn: Conn, trade_events: Sequence[dict[str, Any]])
     not_stored = sorted(key for key in sent if key not in stored)
     unlike = sorted(key for key, events in sent.items()
                     if key in stored and events != {stored[key]})
-    problems = []
-    if not_stored:
-        problems.append(f"trade events of trades not stored: {not_stored[:10]}")
-    if unlike:
-        problems.append(f"trade events unlike the stored trade: {unlike[:10]}")
-    return problems
+    return named_problems(("trade events of trades not stored", not_stored),
+                          ("trade events unlike the stored trade", unlike))
 
 
 FINAL_STATUSES = ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED")
@@ -295,16 +291,12 @@ def published_order_problems(conn: Conn, order_events: Sequence[dict[str, Any]])
             missing.add(order_id)
         elif int(e["executed_qty"]) > int(found[1]):
             ahead.add(order_id)
-        elif e["status"] in FINAL_STATUSES and (e["status"], str(e["executed_qty"]),
-                                      str(e["cumulative_quote_qty"])) != found:
+        elif e["status"] in FINAL_STATUSES and (
+                e["status"], str(e["executed_qty"]), str(e["cumulative_quote_qty"])) != found:
             unlike.add(order_id)
-    problems = []
-    for what, ids in (("order events of orders not stored", missing),
-                      ("order events that filled more than the stored order", ahead),
-                      ("final order events unlike the stored order", unlike)):
-        if ids:
-            problems.append(f"{what}: {sorted(ids)[:10]}")
-    return problems
+    return named_problems(("order events of orders not stored", sorted(missing)),
+                          ("order events that filled more than the stored order", sorted(ahead)),
+                          ("final order events unlike the stored order", sorted(unlike)))
 
 
 def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[str]:
@@ -326,12 +318,13 @@ def kline_final_problems(conn: Conn, klines: Sequence[dict[str, Any]]) -> list[s
               if (k["market"], k["interval"], k["t"]) in stored
               and stored[(k["market"], k["interval"], k["t"])]
               != (int(k["c"]), int(k["v"]), int(k["n"]))]
-    problems = []
-    if repeated:
-        problems.append(f"candles sent final twice, differently: {repeated[:10]}")
-    if unlike:
-        problems.append(f"finals unlike the stored candle: {unlike[:10]}")
-    return problems
+    return named_problems(("candles sent final twice, differently", repeated),
+                          ("finals unlike the stored candle", unlike))
+
+
+def named_problems(*findings: tuple[str, Sequence[Any]]) -> list[str]:
+    """One problem per finding that found anything: what it is, and its first ten."""
+    return [f"{what}: {list(found[:10])}" for what, found in findings if found]
 
 
 def all_problems(conn: Conn, answers: Sequence[Answer]) -> list[str]:
