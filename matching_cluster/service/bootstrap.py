@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.adapters.kafka import make_producer
@@ -20,8 +21,11 @@ from chalicelib.settings import Settings
 from . import repository as repo
 from .clock import DatabaseClock
 from .consumer import Matcher, MatcherConfig
+from .durability import DurabilityBarrier
+from .durability_repository import wait_for_commits
 from .metrics import Metrics
-from .publishing import Publisher, PublishThread
+from .publish_thread import PublishThread
+from .publishing import Publisher
 
 # How long a stopping matcher waits for the events of its settled batches to go out.
 PUBLISH_DRAIN_SECONDS = 10
@@ -60,16 +64,30 @@ def bootstrap_matcher(
     database's: ``DatabaseClock``)."""
     config = config or MatcherConfig()
     metrics = Metrics()
+    limits = MATCHER_LIMITS.for_settings(settings)
+
+    def connection(name: str) -> Callable[[], repo.Conn]:
+        return lambda: connect(settings.database_url, autocommit=True, limits=limits,
+                               application_name=name)
+
+    durability = None if config.synchronous_commit else DurabilityBarrier(
+        connection(barrier_connection_name(config.instance_id)), owner=config.instance_id,
+        topic=settings.orders_topic, deadline_s=config.batch_deadline_seconds,
+        retry_backoff_s=config.retry_backoff_seconds)
     publisher = PublishThread(Publisher(redis_client(settings),
                                         make_producer(settings.kafka_bootstrap_servers),
                                         market_events_topic=settings.market_events_topic,
                                         order_events_topic=settings.order_events_topic,
-                                        metrics=metrics))
-    limits = MATCHER_LIMITS.for_settings(settings)
-    matcher = Matcher(conn_factory=lambda: connect(settings.database_url, autocommit=True,
-                                                   limits=limits,
-                                                   application_name=settlement_connection_name(
-                                                       config.instance_id)),
+                                        metrics=metrics), durability)
+    settlement_connection = connection(settlement_connection_name(config.instance_id))
+
+    def settlement_conn() -> repo.Conn:
+        conn = settlement_connection()
+        if not config.synchronous_commit:
+            wait_for_commits(conn, synchronous=False)
+        return conn
+
+    matcher = Matcher(conn_factory=settlement_conn,
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
                       publish=publisher.publish, publish_marks=publisher.publish_marks,
@@ -82,6 +100,11 @@ def bootstrap_matcher(
 def settlement_connection_name(instance_id: str) -> str:
     """The ``application_name`` of an instance's settlement connection."""
     return f"matcher {instance_id}"
+
+
+def barrier_connection_name(instance_id: str) -> str:
+    """The ``application_name`` of an instance's durability barrier connection."""
+    return f"matcher {instance_id} barrier"
 
 
 def tune_garbage_collector() -> None:

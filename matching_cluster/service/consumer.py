@@ -42,6 +42,7 @@ from chalicelib.domain.stream_events import TimeMarkEvent
 from . import repository as repo
 from .batch import MarketResult, PartitionSlice, apply_batch
 from .books import DEFAULT_ORDER_BOOK, Books, OrderBookKind
+from .durability import Offsets
 from .metrics import Metrics
 from .settled import record_settled
 from .time_marks import CandleEnds
@@ -78,6 +79,12 @@ class MatcherConfig(BaseSettings):
     # A batch (its settlement transaction) still running after this fails: its connection
     # is shut down, so a silent database cannot stall the matcher.
     batch_deadline_seconds: float = Field(default=60, gt=0)
+    # True: each batch's commit waits for its WAL to be flushed and on the synchronous
+    # standby, and its events go out right after it. False: the commit does not wait,
+    # and the events wait for a durability barrier instead; shorter batches below
+    # saturation, but a batch a reader saw may be lost in a crash and settled again
+    # (``durability``).
+    synchronous_commit: bool = True
     # The compiled book, or the Python one it is proven equal to (the reference).
     order_book: OrderBookKind = DEFAULT_ORDER_BOOK
 
@@ -95,7 +102,7 @@ class Matcher:
     def __init__(
         self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
         bootstrap_servers: str,
-        publish: Callable[[list[MarketResult], Mapping[int, CommandHeaders]], None],
+        publish: Callable[[list[MarketResult], Mapping[int, CommandHeaders], Offsets], None],
         publish_marks: Callable[[list[TimeMarkEvent]], None], metrics: Metrics, clock: Clock,
     ) -> None:
         self._conn_factory = conn_factory
@@ -247,7 +254,8 @@ class Matcher:
         self.metrics.observe(MATCHER_SETTLEMENT_SECONDS, time.perf_counter() - started)
         size = sum(len(s.commands) for s in slices)
         self.metrics.observe(MATCHER_BATCH_SIZE, size)
-        self._publish(results, traces)
+        self._publish(results, traces,
+                      tuple((s.partition, s.epoch, s.next_offset) for s in slices))
         record_settled(self.metrics, results, traces, committed_ms=committed_ms,
                        offsets=offsets, size=size)
         self._candle_ends.traded(results)

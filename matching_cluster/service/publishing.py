@@ -2,7 +2,7 @@
 
 PostgreSQL is the source of truth; nothing here can undo or block a committed batch, and
 a failure is logged and skipped. In the matcher this runs on a thread of its own
-(``PublishThread``), in commit order, while the next batch is matched and settled.
+(``publish_thread``), in commit order, while the next batch is matched and settled.
 Every value carries the market sequence (``seq``) of the last event it reflects, so
 readers can detect gaps and ignore stale data.
 
@@ -35,8 +35,6 @@ the publish lag runs from the batch's commit to the broker acknowledging its las
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,10 +64,6 @@ from .traces import CommandHeaders, command_order_ids, order_causes, sole_cause
 
 log = logging.getLogger(__name__)
 
-# At most this many market updates go out in one send when batches queue up.
-MAX_SEND = 256
-# How long the delivery thread waits for the broker's reports in one go.
-DELIVERY_POLL_SECONDS = 0.1
 
 @dataclass(frozen=True, slots=True)
 class MarketUpdate:
@@ -298,64 +292,6 @@ def _order_event(market: str, order: OrderState, batch_first_seq: int) -> OrderE
         quantity=order.quantity, executed_qty=order.executed_qty,
         cumulative_quote_qty=order.cumulative_quote_qty, status=order.status,
         done_reason=order.done_reason)
-
-
-class PublishThread:
-    """Sends committed batches' updates from a thread of its own, in commit order.
-
-    The matcher's loop only copies what it must out of its books (``market_updates``)
-    and goes back to consuming; the Redis round trip and the event encoding overlap the
-    next batch. A second thread handles the broker's delivery reports as they come
-    (failures, publish lag). ``close`` sends what is queued before returning.
-    """
-
-    def __init__(self, publisher: Publisher, max_pending: int = 1000) -> None:
-        self._publisher = publisher
-        self._queue: queue.Queue[list[Queued] | None] = queue.Queue(max_pending)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
-        self._thread.start()
-        self._deliveries = threading.Thread(target=self._serve_deliveries,
-                                            name="deliveries", daemon=True)
-        self._deliveries.start()
-
-    def publish(self, results: Sequence[MarketResult],
-                traces: Mapping[int, CommandHeaders]) -> None:
-        updates = settled_updates(results, traces)
-        if updates:
-            self._queue.put(updates)
-
-    def publish_marks(self, marks: list[TimeMarkEvent]) -> None:
-        self._queue.put([*marks])
-
-    def close(self, timeout: float) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._closed.set()
-        self._deliveries.join(timeout)
-        self._publisher.flush(timeout)
-
-    def _serve_deliveries(self) -> None:
-        while not self._closed.is_set():
-            self._publisher.serve_deliveries(DELIVERY_POLL_SECONDS)
-
-    def _run(self) -> None:
-        closing = False
-        while not closing:
-            updates = self._queue.get()
-            if updates is None:
-                break
-            # Whatever queued up meanwhile goes out together (Redis once per market).
-            while not self._queue.empty() and len(updates) < MAX_SEND:
-                more = self._queue.get_nowait()
-                if more is None:
-                    closing = True
-                    break
-                updates = updates + more
-            try:
-                self._publisher.send(updates)
-            except Exception:  # never let one bad batch stop every later update
-                log.exception("publishing a batch failed")
 
 
 def _touched_levels(result: MarketResult) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

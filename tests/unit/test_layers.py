@@ -10,9 +10,11 @@ from pathlib import Path
 from chalicelib.settings import PROJECT_ROOT
 
 SCANNED = ("chalicelib", "matching_cluster", "lambdas", "api/app.py")
-# Where queries belong: the API's and functions' adapters, the matcher's repository and
-# the operator CLI (migrations, the local stack, the release job).
-SQL_HOMES = ("chalicelib/adapters/", "matching_cluster/service/repository.py", "opscli/")
+# Where queries belong: the API's and functions' adapters, the matcher's repositories
+# (its settlement's, its durability barrier's) and the operator CLI (migrations, the
+# local stack, the release job).
+SQL_HOMES = ("chalicelib/adapters/", "matching_cluster/service/repository.py",
+             "matching_cluster/service/durability_repository.py", "opscli/")
 QUERY_METHODS = {"execute", "executemany", "cursor"}
 SMALL_MODULES = ("chalicelib", "matching_cluster/service")
 MAX_LINES = 400

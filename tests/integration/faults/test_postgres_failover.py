@@ -11,10 +11,12 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import pytest
 
 from opscli.faults import checks
 from opscli.faults.exchange import IsolatedExchange
@@ -129,28 +131,36 @@ class Probe:
 @dataclass(frozen=True)
 class Committed:
     """Rows committed on the primary at one moment: ids of orders and commands, and the
-    trades and ledger entries themselves (never updated)."""
+    trades and ledger entries themselves (never updated). With ``settled_again``, the
+    matcher's commits did not wait for the standby: a batch a reader saw may be lost and
+    its commands settled again, which writes the same trades (their time apart, as
+    always here) and the same entries under the same transaction references, with new
+    ids; the entries are then compared by reference."""
 
     orders: set[int]
     commands: set[int]
     trades: set[tuple[Any, ...]]
     entries: set[tuple[Any, ...]]
+    settled_again: bool
 
 
-def committed(conn: Conn) -> Committed:
+def committed(conn: Conn, *, settled_again: bool) -> Committed:
+    entries = ("SELECT t.kind, t.reference, e.balance_id, e.bucket, e.amount"
+               " FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id"
+               if settled_again else
+               "SELECT id, transaction_id, balance_id, bucket, amount FROM ledger_entries")
     return Committed(
         {row[0] for row in conn.execute("SELECT id FROM orders")},
         {row[0] for row in conn.execute("SELECT id FROM order_commands")},
         set(conn.execute("SELECT market, id, price, quantity, maker_order_id, taker_order_id"
                          " FROM trades").fetchall()),
-        set(conn.execute("SELECT id, transaction_id, balance_id, bucket, amount"
-                         " FROM ledger_entries").fetchall()))
+        set(conn.execute(entries).fetchall()), settled_again)
 
 
 def lost(before: Committed, conn: Conn) -> dict[str, int]:
     """How many of the rows in ``before`` are not in the database now, by table (only
     tables that lost some)."""
-    now = committed(conn)
+    now = committed(conn, settled_again=before.settled_again)
     missing = {"orders": len(before.orders - now.orders),
                "commands": len(before.commands - now.commands),
                "trades": len(before.trades - now.trades),
@@ -183,7 +193,8 @@ class Round:
     probed: list[ProbeAnswer]
 
 
-def kill_and_fail_over(exchange: IsolatedExchange, stream: OrderStream, run_id: str) -> Round:
+def kill_and_fail_over(exchange: IsolatedExchange, stream: OrderStream, run_id: str,
+                       *, synchronous_commit: bool) -> Round:
     """SIGKILL the primary once the stream flows, wait for the watchdog to promote its
     standby and for placements to be accepted again, then for the old primary to be a
     synchronous standby again (a commit is on both before any next kill)."""
@@ -192,7 +203,7 @@ def kill_and_fail_over(exchange: IsolatedExchange, stream: OrderStream, run_id: 
     with Probe(exchange, run_id) as probe:
         wait_for_answers(stream, 30)
         with psycopg.connect(exchange.owner_url(), autocommit=True) as conn:
-            before = committed(conn)
+            before = committed(conn, settled_again=not synchronous_commit)
         exchange.kill_postgres_primary()
         killed = time.monotonic()
         wait_until(new.role, timeout=FAILOVER_SECONDS,
@@ -227,8 +238,22 @@ def describe(fault: Round, stream: OrderStream) -> str:
             f" {sorted({p.retry_after for p in probed if p.retry_after})}")
 
 
+@pytest.fixture(params=[True, False], ids=["synchronous-commit", "asynchronous-commit"])
+def synchronous_commit(
+    request: pytest.FixtureRequest, faulty_exchange: IsolatedExchange,
+) -> Iterator[bool]:
+    """The matcher's MATCHER_SYNCHRONOUS_COMMIT (its commits wait for the standby, or its
+    events wait for a durability barrier); the matcher runs on its default afterwards."""
+    if request.param:
+        yield True
+        return
+    faulty_exchange.restart_app("matcher", {"MATCHER_SYNCHRONOUS_COMMIT": "false"})
+    yield False
+    faulty_exchange.restart_app("matcher")
+
+
 def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(
-    faulty_exchange: IsolatedExchange,
+    faulty_exchange: IsolatedExchange, synchronous_commit: bool,
 ) -> None:
     exchange = faulty_exchange
     pg = exchange.postgres
@@ -238,7 +263,8 @@ def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(
     rounds = []
     with order_stream(exchange, "pgkill") as stream:
         for number in range(ROUNDS):
-            rounds.append(kill_and_fail_over(exchange, stream, f"pgkill{number}"))
+            rounds.append(kill_and_fail_over(exchange, stream, f"pgkill{number}",
+                                             synchronous_commit=synchronous_commit))
             print(describe(rounds[-1], stream), flush=True)
     probed = [p for fault in rounds for p in fault.probed]
     answers = stream.answers() + [p.answer for p in probed]
@@ -256,7 +282,11 @@ def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(
     # placement is two round trips now, so few are in flight at the kill; the others
     # retry their connection across the failover).
     assert [a for a in answers if a.status == 0] == [], "requests without an answer"
-    assert {a.outcome for a in answers} <= {"200"} | UNAVAILABLE | CLIENT_ERRORS
+    # Without the commit's wait, a batch the kill took back is settled again only once
+    # the matcher is back: until then its fills' proceeds and the locks it released are
+    # not there, and an order placed against them is refused (never accepted).
+    client_errors = CLIENT_ERRORS if synchronous_commit else CLIENT_ERRORS | {"400/-2010"}
+    assert {a.outcome for a in answers} <= {"200"} | UNAVAILABLE | client_errors
     for fault in rounds:
         placed = [a for a in answers if a.request.kind == "place"
                   and fault.killed <= a.due < fault.promoted]
@@ -269,10 +299,12 @@ def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(
     with psycopg.connect(exchange.owner_url(), autocommit=True) as conn:
         assert_nothing_lost(exchange, conn, answers)
         # Every event the matcher published, batches cut short by the kills included, is
-        # what the database kept: events follow the commit, never run ahead of it.
-        assert checks.published_trade_problems(conn, checks.topic_events(
-            exchange.settings.kafka_bootstrap_servers, exchange.settings.market_events_topic,
-            "trade")) == []
+        # what the database kept: events follow the commit (or the durability barrier),
+        # never run ahead of it, and none is sent twice.
+        trade_events = checks.topic_events(exchange.settings.kafka_bootstrap_servers,
+                                           exchange.settings.market_events_topic, "trade")
+        assert checks.published_trade_problems(conn, trade_events) == []
+        assert checks.trade_event_gaps(conn, trade_events)["events_repeated"] == 0
         assert checks.published_order_problems(conn, checks.topic_events(
             exchange.settings.kafka_bootstrap_servers, exchange.settings.order_events_topic,
             "order")) == []
