@@ -179,6 +179,8 @@ def start_matcher(run: Run, args: argparse.Namespace, index: int,
         env["MATCHER_BATCH_SIZE"] = str(args.batch_size)
     if args.poll_timeout:
         env["MATCHER_POLL_TIMEOUT_SECONDS"] = str(args.poll_timeout)
+    if args.asynchronous_commit:
+        env["MATCHER_SYNCHRONOUS_COMMIT"] = "false"
     with log_path.open("wb") as log:
         return subprocess.Popen([sys.executable, "-m", "matching_cluster.service"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT,
@@ -493,6 +495,9 @@ def parse_args() -> argparse.Namespace:
                    help="MATCHER_BATCH_SIZE (default: the matcher's own)")
     p.add_argument("--poll-timeout", type=float, default=0.0,
                    help="MATCHER_POLL_TIMEOUT_SECONDS (default: the matcher's own)")
+    p.add_argument("--asynchronous-commit", action="store_true",
+                   help="MATCHER_SYNCHRONOUS_COMMIT=false: commits do not wait for the"
+                        " standby; events wait for a durability barrier instead")
     p.add_argument("--matchers", type=int, default=1,
                    help="matcher instances (processes) in one consumer group, 1..partitions")
     p.add_argument("--all-rates", action="store_true",
@@ -616,6 +621,7 @@ def main() -> None:
         "seconds_per_rate": args.seconds_per_rate,
         "matcher_batch_size": args.batch_size or "default",
         "matcher_poll_timeout_s": args.poll_timeout or "default",
+        "matcher_asynchronous_commit": args.asynchronous_commit,
         "rates": out["results"], "max_sustained_per_s": out["max_sustained_per_s"],
         "stop_reason": out["stop_reason"], "matcher_log": out["matcher_log"],
         "seconds": round(time.perf_counter() - started, 1)}))
