@@ -46,3 +46,17 @@ def faulty_db(faulty_exchange: IsolatedExchange) -> Iterator[psycopg.Connection[
     """The isolated exchange's database, as its owner."""
     with psycopg.connect(faulty_exchange.owner_url(), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(params=[True, False], ids=["synchronous-commit", "asynchronous-commit"])
+def synchronous_commit(
+    request: pytest.FixtureRequest, faulty_exchange: IsolatedExchange,
+) -> Iterator[bool]:
+    """The matcher's MATCHER_SYNCHRONOUS_COMMIT (its commits wait for the standby, or its
+    events wait for a durability barrier); the matcher runs on its default afterwards."""
+    if request.param:
+        yield True
+        return
+    faulty_exchange.restart_app("matcher", {"MATCHER_SYNCHRONOUS_COMMIT": "false"})
+    yield False
+    faulty_exchange.restart_app("matcher")

@@ -11,12 +11,10 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-import pytest
 
 from opscli.faults import checks
 from opscli.faults.exchange import IsolatedExchange
@@ -236,20 +234,6 @@ def describe(fault: Round, stream: OrderStream) -> str:
             f" {max(waited, default=0):.1f} s, {len(refused)} answered 503 after"
             f" {min(refused, default=0):.1f}-{max(refused, default=0):.1f} s, Retry-After"
             f" {sorted({p.retry_after for p in probed if p.retry_after})}")
-
-
-@pytest.fixture(params=[True, False], ids=["synchronous-commit", "asynchronous-commit"])
-def synchronous_commit(
-    request: pytest.FixtureRequest, faulty_exchange: IsolatedExchange,
-) -> Iterator[bool]:
-    """The matcher's MATCHER_SYNCHRONOUS_COMMIT (its commits wait for the standby, or its
-    events wait for a durability barrier); the matcher runs on its default afterwards."""
-    if request.param:
-        yield True
-        return
-    faulty_exchange.restart_app("matcher", {"MATCHER_SYNCHRONOUS_COMMIT": "false"})
-    yield False
-    faulty_exchange.restart_app("matcher")
 
 
 def test_primary_killed_then_failover_503_not_500_and_nothing_committed_is_lost(

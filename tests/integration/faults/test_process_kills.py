@@ -29,7 +29,7 @@ LIBFAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"),
 
 
 def test_matcher_candles_and_fanout_killed_mid_batch_repeatedly_lose_and_repeat_nothing(
-    faulty_exchange: IsolatedExchange, faulty_db: Conn,
+    faulty_exchange: IsolatedExchange, faulty_db: Conn, synchronous_commit: bool,
 ) -> None:
     exchange = faulty_exchange
     pause = random.Random(5)
