@@ -20,7 +20,7 @@ from chalicelib.settings import Settings
 
 from . import repository as repo
 from .clock import DatabaseClock
-from .consumer import Matcher, MatcherConfig
+from .consumer import MAX_RECOVERY_BACKOFF_S, Matcher, MatcherConfig
 from .durability import DurabilityBarrier
 from .durability_repository import wait_for_commits
 from .metrics import Metrics
@@ -73,7 +73,7 @@ def bootstrap_matcher(
     durability = None if config.synchronous_commit else DurabilityBarrier(
         connection(barrier_connection_name(config.instance_id)), owner=config.instance_id,
         topic=settings.orders_topic, deadline_s=config.batch_deadline_seconds,
-        retry_backoff_s=config.retry_backoff_seconds)
+        retry_backoff_s=config.retry_backoff_seconds, max_backoff_s=MAX_RECOVERY_BACKOFF_S)
     publisher = PublishThread(Publisher(redis_client(settings),
                                         make_producer(settings.kafka_bootstrap_servers),
                                         market_events_topic=settings.market_events_topic,

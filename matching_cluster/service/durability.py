@@ -44,9 +44,6 @@ Offsets = tuple[tuple[int, int, int], ...]
 """Where a committed batch stands: each slice's (partition, epoch, next offset). Time
 marks hold no data and stand nowhere: ``()``."""
 
-# The longest wait between two attempts to reach the database after a failed barrier.
-MAX_RETRY_BACKOFF_S = 5.0
-
 
 def survived(offsets: Offsets, stored: Mapping[int, tuple[int, int]]) -> bool:
     """Whether a batch committed at ``offsets`` is known to be in the database, given
@@ -61,15 +58,17 @@ def survived(offsets: Offsets, stored: Mapping[int, tuple[int, int]]) -> bool:
 
 class DurabilityBarrier:
     """The publishing thread's barrier; ``connect`` opens its connection (autocommit);
-    ``owner`` names its row (the matcher instance)."""
+    ``owner`` names its row (the matcher instance). After a failure it retries with the
+    matcher's own backoff: from ``retry_backoff_s``, doubling up to ``max_backoff_s``."""
 
     def __init__(self, connect: Callable[[], Conn], *, owner: str, topic: str,
-                 deadline_s: float, retry_backoff_s: float) -> None:
+                 deadline_s: float, retry_backoff_s: float, max_backoff_s: float) -> None:
         self._connect = connect
         self._owner = owner
         self._topic = topic
         self._deadline_s = deadline_s
         self._retry_backoff_s = retry_backoff_s
+        self._max_backoff_s = max_backoff_s
         self._conn: Conn | None = None
 
     def confirm(self, batches: Sequence[Offsets], stopping: threading.Event) -> list[bool]:
@@ -91,7 +90,7 @@ class DurabilityBarrier:
                     "batches": len(batches), "retry_in_s": backoff,
                     "error": str(exc).strip()})
                 stopping.wait(backoff)
-                backoff = min(backoff * 2, MAX_RETRY_BACKOFF_S)
+                backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             if not all(kept):
                 log.warning("events of batches not known to have survived dropped", extra={
@@ -104,8 +103,8 @@ class DurabilityBarrier:
         with Deadline(conn, self._deadline_s):
             stored = repo.stored_offsets(conn, self._topic,
                                          {p for offsets in batches for p, _, _ in offsets})
-            # What was read is made durable too: a batch survived only once this commits.
-            repo.commit_durably(conn, self._owner)
+        # What was read is made durable too: a batch survived only once this commits.
+        self._commit_durably()
         return [survived(offsets, stored) for offsets in batches]
 
     def _commit_durably(self) -> None:

@@ -38,7 +38,7 @@ def test_batches_go_out_after_a_barrier_and_after_a_break_only_those_that_surviv
         return opened[-1]
 
     barrier = DurabilityBarrier(connect, owner="m1", topic="orders", deadline_s=10,
-                                retry_backoff_s=0.05)
+                                retry_backoff_s=0.05, max_backoff_s=1)
     try:
         assert barrier.confirm(BATCHES, threading.Event()) == [True] * len(BATCHES)
         assert opened[0].execute("SHOW synchronous_commit").fetchone() == ("on",)
@@ -67,6 +67,6 @@ def test_a_barrier_that_cannot_reach_the_database_holds_its_batches_until_stoppe
         return psycopg.connect("postgresql://matcher@127.0.0.1:1/exchange", connect_timeout=2)
 
     barrier = DurabilityBarrier(unreachable, owner="m1", topic="orders", deadline_s=5,
-                                retry_backoff_s=0.01)
+                                retry_backoff_s=0.01, max_backoff_s=1)
     assert barrier.confirm(BATCHES, stopping) == [False] * len(BATCHES)
     assert len(attempts) == 3
