@@ -272,25 +272,47 @@ class Database:
         self.close()
 
 
-@contextmanager
-def pipelined_transaction(conn: Conn) -> Iterator[Conn]:
+class PipelinedTransaction:
     """One transaction in pipeline mode on an autocommit connection, with BEGIN and
     COMMIT queued like its other statements: it costs the round trips its reads wait
     for plus one at COMMIT. (``conn.transaction()`` in a pipeline waits for BEGIN and
     syncs twice more at its end: round trips that carry nothing the caller waits for.)
 
-    If the block raises, or a statement fails (raised when the pipeline syncs), the
-    transaction is rolled back and the error goes on."""
-    if not conn.autocommit:
-        raise RuntimeError("pipelined_transaction needs an autocommit connection")
-    try:
-        with conn.pipeline():
-            conn.execute("BEGIN")
-            yield conn
-            conn.execute("COMMIT")
-    except BaseException:
-        _end_transaction(conn)
-        raise
+        transaction = PipelinedTransaction(conn)
+        with transaction.sending():
+            conn.execute(...)
+        ...  # the caller's own work, while the server runs what was sent
+        transaction.wait()
+
+    ``sending`` sends BEGIN, the block's statements and COMMIT, waiting only for the
+    results the block reads; ``wait`` waits for the rest and raises if a statement failed.
+    A failure (or an error raised in the block) rolls the transaction back."""
+
+    def __init__(self, conn: Conn) -> None:
+        if not conn.autocommit:
+            raise RuntimeError("a pipelined transaction needs an autocommit connection")
+        self._conn = conn
+        self._pipeline = conn.pipeline()
+
+    @contextmanager
+    def sending(self) -> Iterator[Conn]:
+        self._pipeline.__enter__()
+        try:
+            self._conn.execute("BEGIN")
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            # A failed statement's error may come back while later ones are being sent.
+            self._pipeline.__exit__(type(exc), exc, exc.__traceback__)
+            _end_transaction(self._conn)
+            raise
+
+    def wait(self) -> None:
+        try:
+            self._pipeline.__exit__(None, None, None)
+        except BaseException:
+            _end_transaction(self._conn)
+            raise
 
 
 def _has_input(conn: Conn) -> bool:

@@ -1,11 +1,16 @@
 """One consumed batch of commands, from any partitions: engine, then ONE transaction.
 
-The transaction first moves every partition's offset (each guarded by this instance's
-epoch for it, so a fenced instance fails before doing anything), skips command ids
-already applied, runs each market's commands through its book, and writes trades, order
-states, ledger postings, market sequences and ``applied_at``. If anything raises, the
-transaction rolls back and the caller must drop the books of every partition in the
-batch: they ran commands that never committed.
+``prepare_batch`` reads what the engine needs (commands applied before, market statuses,
+the fee tiers' version) in one round trip, runs each market's commands through its book
+and computes the settlement, writing nothing. ``send_batch`` then opens the batch's
+transaction: it first moves every partition's offset (each guarded by this instance's
+epoch for it, so a fenced instance's batch fails), then writes trades, order states,
+ledger postings, market sequences and ``applied_at``, and queues the COMMIT without
+waiting for it; ``SettlingBatch.wait`` waits. Between the two the matcher prepares its
+next batch, on another connection, while the server settles this one. If anything
+raises, the transaction rolls back and the caller must drop the books of every partition
+in the batch, and of any batch prepared on top of it: they ran commands that never
+committed.
 
 Settling all partitions together matters for throughput: a transaction's fixed cost
 (round trips, commit) is paid once per consumed batch, not once per partition.
@@ -16,31 +21,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 
-from chalicelib.adapters.postgres import pipelined_transaction
+from chalicelib.adapters.postgres import Deadline, PipelinedTransaction
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.fees import Rates
+from chalicelib.domain.ledger import LedgerTransaction
 from chalicelib.domain.metric_catalogue import MATCHER_COMMANDS, MATCHER_ENGINE_SECONDS
 from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, OrderStatus
-from matching_cluster.engine import (
-    AmendOrder,
-    CancelAll,
-    CancelOrder,
-    CancelReplace,
-    Command,
-    Event,
-    PlaceOco,
-    PlaceOrder,
-    PlaceOto,
-    Trade,
-)
+from matching_cluster.engine import Event, Trade
 
 from . import repository as repo
 from .books import Books, MarketBook
+from .engine_commands import engine_command
 from .metrics import Metrics
 from .settlement import (
     OrderState,
@@ -52,13 +49,6 @@ from .settlement import (
 )
 
 log = logging.getLogger(__name__)
-
-# The compiled book holds ids and amounts as int64 and raises beyond, which would fail
-# every retry of the batch. Ids are PostgreSQL bigints, but the API bounds amounts only by
-# the ledger's 38 digits: an amount beyond int64 goes to either book as this one, which
-# both refuse alike (INVALID_PRICE, INVALID_QUANTITY, INVALID_ORDER).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-OUT_OF_RANGE_AMOUNT = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +79,41 @@ def apply_batch(
     conn: repo.Conn, books: Books, metrics: Metrics, *, topic: str,
     slices: Sequence[PartitionSlice], clock: Clock,
 ) -> list[MarketResult]:
-    """Apply and settle every slice's commands; store every slice's next offset. The
-    batch's trades are executed at ``clock``'s time when the engine is done."""
-    # Pipeline mode: statements whose results are not needed yet go out without a
-    # round trip each, which is most of a small batch's cost. Every market's engine work
-    # runs first, then the whole batch is settled in a constant number of statements,
-    # however many markets and partitions it touches.
+    """Prepare, send and wait for one batch on one connection: apply and settle every
+    slice's commands; store every slice's next offset. The batch's trades are executed
+    at ``clock``'s time when the engine is done."""
+    prepared = prepare_batch(conn, books, metrics, slices=slices, clock=clock)
+    return send_batch(conn, prepared, topic=topic).wait()
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch matched and settled in memory, nothing of it written yet."""
+
+    slices: Sequence[PartitionSlice]
+    command_ids: list[int]
+    """The commands applied (each once), in offset order."""
+    sequences: list[tuple[str, int, int]]
+    """Each market's last sequence and trade id after the batch."""
+    results: list[MarketResult]
+    ledger: list[LedgerTransaction]
+    time_ms: int
+
+
+def prepare_batch(
+    conn: repo.Conn, books: Books, metrics: Metrics, *, slices: Sequence[PartitionSlice],
+    clock: Clock, in_flight: Collection[int] = (),
+) -> PreparedBatch:
+    """Run the slices' commands through their books and settle them in memory, skipping
+    commands applied before: those the database has, and ``in_flight``, the command ids
+    of a batch sent but not yet committed. Reads on ``conn`` (autocommit), never writes."""
     decoded = [(s.partition, c) for s in slices for c in s.commands if c is not None]
-    with pipelined_transaction(conn):
-        # The offset guard is the first statement; the reads after it (commands applied
-        # before, market statuses, the fee tiers' version) travel in the same round trip,
-        # and nothing is written before the guard has passed.
-        offsets = [(s.partition, s.epoch, s.next_offset) for s in slices]
-        guard = repo.advance_offsets_cursor(conn, topic, offsets)
+    # Pipeline mode: the three reads share one round trip.
+    with conn.pipeline():
         applied = repo.applied_command_ids_cursor(conn, [c.command_id for _, c in decoded])
         statuses_cursor = repo.market_statuses_cursor(conn, {c.market for _, c in decoded})
         tier_version = repo.fee_tier_version_cursor(conn)
-        repo.check_offsets_advanced(guard, topic, offsets)
-        fresh = _first_deliveries(repo.fetch_ids(applied), decoded, metrics)
+        fresh = _first_deliveries(repo.fetch_ids(applied).union(in_flight), decoded, metrics)
         statuses = repo.fetch_statuses(statuses_cursor)
         tiers = partial(books.fee_tiers.at, conn, repo.fetch_version(tier_version))
         runs = []
@@ -118,13 +125,60 @@ def apply_batch(
                 continue
             entry.info = dataclasses.replace(entry.info, status=statuses[market])
             runs.append(_run_engine(entry, market_commands, metrics))
-        # What is known once the engines have run is sent first, so that the server
-        # writes it while settlement is computed (pipeline mode waits for nothing).
-        repo.mark_applied(conn, [c.command_id for _, c in fresh])
-        repo.save_sequences(conn, [
-            (run.entry.info.symbol, run.entry.book.next_seq - 1,
-             run.entry.book.next_trade_id - 1) for run in runs if run.events])
-        return _settle_all(conn, runs, clock.now_ms(), tiers)
+        time_ms = clock.now_ms()
+        results, ledger = _settle_all(conn, runs, time_ms, tiers)
+    return PreparedBatch(
+        slices, [c.command_id for _, c in fresh],
+        [(run.entry.info.symbol, run.entry.book.next_seq - 1, run.entry.book.next_trade_id - 1)
+         for run in runs if run.events],
+        results, ledger, time_ms)
+
+
+class SettlingBatch:
+    """A prepared batch's transaction, sent with its COMMIT; ``wait`` for the outcome."""
+
+    def __init__(self, transaction: PipelinedTransaction, deadline: ExitStack,
+                 prepared: PreparedBatch) -> None:
+        self._transaction = transaction
+        self._deadline = deadline
+        self.prepared = prepared
+
+    def wait(self) -> list[MarketResult]:
+        """The batch's results once committed; raises (rolled back) if it failed."""
+        with self._deadline:
+            self._transaction.wait()
+        return self.prepared.results
+
+
+def send_batch(
+    conn: repo.Conn, prepared: PreparedBatch, *, topic: str,
+    deadline_s: float | None = None,
+) -> SettlingBatch:
+    """Open the batch's transaction on ``conn`` (autocommit) and send all of it, COMMIT
+    included. Waits for one round trip only, that of the offset guard and the ledger's
+    ids and balance locks; raises ``FencedError`` if a partition is no longer this
+    instance's. ``deadline_s``: the longest the transaction may take until ``wait``
+    returns (``Deadline``)."""
+    deadline = ExitStack()
+    if deadline_s is not None:
+        deadline.enter_context(Deadline(conn, deadline_s))
+    transaction = PipelinedTransaction(conn)
+    offsets = [(s.partition, s.epoch, s.next_offset) for s in prepared.slices]
+    try:
+        with transaction.sending():
+            guard = repo.advance_offsets_cursor(conn, topic, offsets)
+            # The ledger's round trip brings the guard's answer too; a fenced batch's
+            # postings are rolled back unseen.
+            repo.post_ledger(conn, prepared.ledger)
+            repo.check_offsets_advanced(guard, topic, offsets)
+            repo.write_settlements(
+                conn, [(r.entry.info, r.settlement) for r in prepared.results], prepared.time_ms)
+            repo.mark_applied(conn, prepared.command_ids)
+            repo.save_sequences(conn, prepared.sequences)
+    except BaseException:
+        deadline.close()
+        raise
+    return SettlingBatch(transaction, deadline, prepared)
 
 
 def _first_deliveries(
@@ -177,15 +231,15 @@ def _run_engine(entry: MarketBook, commands: list[OrderCommand], metrics: Metric
 def _settle_all(
     conn: repo.Conn, runs: list[_EngineRun], time_ms: int,
     tiers: Callable[[], Mapping[int, Rates]],
-) -> list[MarketResult]:
-    """Settle every market's events: one read of the touched orders, one write of each kind.
+) -> tuple[list[MarketResult], list[LedgerTransaction]]:
+    """Settle every market's events: one read of the touched orders (if any are not
+    known in memory); each market's money as one ledger transaction.
 
     Orders belong to one market, so each market settles against its own rows exactly as
-    if it had been settled alone; each market's money is one ledger transaction, and
-    the ledger adapter applies balance changes additively.
+    if it had been settled alone; the ledger adapter applies balance changes additively.
     """
     if not runs:
-        return []
+        return [], []
     states = [_known_states(run) for run in runs]
     missing = {oid for known, wanted in states for oid in wanted - known.keys()}
     # Only for commands published without their lock (see OrderCommand.locked).
@@ -207,9 +261,7 @@ def _settle_all(
             settlement_reference(info.symbol, [c.command_id for c in run.commands]))
         if transaction is not None:
             ledger.append(transaction)
-    repo.write_settlements(conn, [(r.entry.info, r.settlement) for r in results], ledger,
-                           time_ms)
-    return results
+    return results, ledger
 
 
 def _known_states(run: _EngineRun) -> tuple[dict[int, OrderState], set[int]]:
@@ -269,73 +321,3 @@ def placed_order_ids(command: OrderCommand) -> list[int]:
         return [leg.order_id for leg in command.legs]
     return [command.new_order_id if command.kind is CommandKind.CANCEL_REPLACE
             else command.order_id]
-
-
-def engine_command(command: OrderCommand, *, halt: bool = False) -> Command | None:
-    """The engine's form of a wire command (None for a kind the matcher does not run, or
-    a PLACE in a halted market; there a CANCEL_REPLACE only cancels)."""
-    if not _fits_int64(command):
-        if not _ids_fit_int64(command):
-            log.error("command with an id beyond int64 skipped",
-                      extra={"command_id": command.command_id})
-            return None
-        command = _amounts_bounded(command)
-    kind = command.kind
-    if kind is CommandKind.CANCEL_REPLACE:
-        if halt:
-            return CancelOrder(command.order_id, command.user_id)
-        return CancelReplace(command.order_id, command.user_id, command.new_order_id,
-                             command.price, command.qty)
-    if halt:
-        return None
-    if kind is CommandKind.PLACE:
-        return place_order(command)
-    if kind is CommandKind.PLACE_OCO:
-        above, below = command.legs
-        return PlaceOco(place_order(above), place_order(below))
-    if kind is CommandKind.PLACE_OTO:
-        working, *pending = command.legs
-        return PlaceOto(place_order(working), tuple(place_order(p) for p in pending))
-    if kind is CommandKind.CANCEL:
-        return CancelOrder(command.order_id, command.user_id)
-    if kind is CommandKind.CANCEL_ALL:
-        return CancelAll(command.user_id)
-    if kind is CommandKind.AMEND:
-        return AmendOrder(command.order_id, command.user_id, command.new_qty)
-    log.error("unsupported command kind skipped", extra={"command_id": command.command_id,
-                                                         "kind": kind.value})
-    return None
-
-
-def place_order(command: OrderCommand) -> PlaceOrder:
-    return PlaceOrder(command.order_id, command.user_id, command.side, command.order_type,
-                      command.price, command.qty, command.quote_qty, command.tif,
-                      command.stp, command.spend_cap, command.stop_price)
-
-
-def _fits_int64(command: OrderCommand) -> bool:
-    values = (command.order_id, command.user_id, command.new_order_id, command.price,
-              command.qty, command.quote_qty, command.spend_cap, command.new_qty,
-              command.stop_price)
-    return (min(values) >= INT64_MIN and max(values) <= INT64_MAX
-            and all(_fits_int64(leg) for leg in command.legs))
-
-
-def _ids_fit_int64(command: OrderCommand) -> bool:
-    return (all(INT64_MIN <= i <= INT64_MAX
-                for i in (command.order_id, command.user_id, command.new_order_id))
-            and all(_ids_fit_int64(leg) for leg in command.legs))
-
-
-def _amounts_bounded(command: OrderCommand) -> OrderCommand:
-    """``command`` with each amount beyond int64 (its legs' too) replaced by one both
-    books refuse."""
-    return dataclasses.replace(
-        command, price=_bounded(command.price), qty=_bounded(command.qty),
-        quote_qty=_bounded(command.quote_qty), spend_cap=_bounded(command.spend_cap),
-        new_qty=_bounded(command.new_qty), stop_price=_bounded(command.stop_price),
-        legs=tuple(_amounts_bounded(leg) for leg in command.legs))
-
-
-def _bounded(amount: int) -> int:
-    return amount if INT64_MIN <= amount <= INT64_MAX else OUT_OF_RANGE_AMOUNT

@@ -88,6 +88,7 @@ def bootstrap_matcher(
         return conn
 
     matcher = Matcher(conn_factory=settlement_conn,
+                      reads_conn_factory=connection(reads_connection_name(config.instance_id)),
                       topic=settings.orders_topic, config=config,
                       bootstrap_servers=settings.kafka_bootstrap_servers,
                       publish=publisher.publish, publish_marks=publisher.publish_marks,
@@ -100,6 +101,11 @@ def bootstrap_matcher(
 def settlement_connection_name(instance_id: str) -> str:
     """The ``application_name`` of an instance's settlement connection."""
     return f"matcher {instance_id}"
+
+
+def reads_connection_name(instance_id: str) -> str:
+    """The ``application_name`` of the connection an instance prepares batches on."""
+    return f"matcher {instance_id} reads"
 
 
 def barrier_connection_name(instance_id: str) -> str:

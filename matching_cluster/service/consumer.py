@@ -7,6 +7,14 @@ is still its own. A batch that fails for any reason rolls back, its partition's 
 are dropped (they ran uncommitted commands), and the partition is fenced again and
 rewound to the stored offset, so the same commands run again on a rebuilt book.
 
+Batches overlap in two steps: while the server runs one batch's transaction (sent, COMMIT
+included), the loop consumes the next and matches and settles it in memory, reading on
+a second connection; only then does it wait for the first to commit, publish it and send
+the next. The chain is then the longer of the loop's work and the server's, not their
+sum. A batch prepared on top of one that fails is dropped with it, its partitions
+rewound too. Fencing and book rebuilds also use the second connection, so that nothing
+but settlement runs on the first while a batch is in flight.
+
 While the database is away (refused, failing over, silent past the batch's deadline)
 those partitions are paused and their recovery is tried again with a growing backoff on
 a new connection: nothing is consumed or settled for them meanwhile, and they resume
@@ -18,11 +26,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,17 +44,17 @@ from chalicelib.domain.metric_catalogue import (
     MATCHER_FENCED_BATCHES,
     MATCHER_SETTLEMENT_SECONDS,
 )
-from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.stream_events import TimeMarkEvent
 
 from . import repository as repo
-from .batch import MarketResult, PartitionSlice, apply_batch
+from .batch import PartitionSlice, PreparedBatch, SettlingBatch, prepare_batch, send_batch
 from .books import DEFAULT_ORDER_BOOK, Books, OrderBookKind
+from .consumed import ConsumedBatch, consumed_batch
 from .durability import Offsets
 from .metrics import Metrics
+from .publishing import Queued, settled_updates
 from .settled import record_settled
 from .time_marks import CandleEnds
-from .traces import CommandHeaders, command_headers
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +110,16 @@ class Matcher:
     def __init__(
         self, *, conn_factory: Callable[[], repo.Conn], topic: str, config: MatcherConfig,
         bootstrap_servers: str,
-        publish: Callable[[list[MarketResult], Mapping[int, CommandHeaders], Offsets], None],
+        publish: Callable[[list[Queued], Offsets], None],
         publish_marks: Callable[[list[TimeMarkEvent]], None], metrics: Metrics, clock: Clock,
+        reads_conn_factory: Callable[[], repo.Conn] | None = None,
     ) -> None:
         self._conn_factory = conn_factory
+        self._reads_factory = reads_conn_factory or conn_factory
         self._clock = clock
         self._conn = conn_factory()
+        self._reads = self._reads_factory()
+        self._in_flight: _InFlight | None = None
         self._topic = topic
         self._config = config
         self._publish = publish
@@ -136,19 +148,22 @@ class Matcher:
                 self._retry_stalled()
                 self._handle(self._next_messages())
                 self._mark_time()
+            self._finish_in_flight()
         finally:
             self.status.stopping = True
             # A dynamic member leaves the group here, handing its partitions over at once
             # (a static member keeps them until it returns or its session times out).
             self._consumer.close()
             self._conn.close()
+            self._reads.close()
 
     def _next_messages(self) -> list[Message]:
         """What is already fetched, up to a batch; when nothing is, the first message to
         arrive and whatever came with it. Never waits for a batch to fill: under load the
-        batch grows by itself while the previous one settles."""
+        batch grows by itself while the previous one settles. With a batch in flight,
+        waits for nothing: that batch is waited for next."""
         messages = self._consumer.consume(self._config.batch_size, 0)
-        if messages:
+        if messages or self._in_flight is not None:
             return messages
         first = self._consumer.poll(self._config.poll_timeout_seconds)
         if first is None:
@@ -188,7 +203,7 @@ class Matcher:
         trade: after a restart or a rebalance their candles may still be open."""
         metadata = consumer.list_topics(self._topic, timeout=10).topics[self._topic]
         count = len(metadata.partitions)
-        for market, trade_id, traded_ms in repo.last_trades(self._conn):
+        for market, trade_id, traded_ms in repo.last_trades(self._reads):
             partition = key_partition(market.encode(), count)
             if partition in partitions:
                 self._candle_ends.trade(market, partition, traded_ms, trade_id)
@@ -196,7 +211,7 @@ class Matcher:
     def _fence(self, partition: int) -> int:
         """Own ``partition`` from now on; return the offset to resume at."""
         self._books.drop_partition(partition)
-        epoch, next_offset = repo.fence_partition(self._conn, self._topic, partition,
+        epoch, next_offset = repo.fence_partition(self._reads, self._topic, partition,
                                                   self._config.instance_id)
         self._epochs[partition] = epoch
         return next_offset
@@ -204,67 +219,100 @@ class Matcher:
     # ---------------------------------------------------------------- batches
 
     def _handle(self, messages: list[Message]) -> None:
-        by_partition: dict[int, list[Message]] = {}
-        for message in messages:
-            error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error", extra={"error": str(error)})
-                continue
-            by_partition.setdefault(_partition(message), []).append(message)
-        slices, traces, offsets = [], {}, {}
-        for partition, batch in by_partition.items():
-            if partition not in self._epochs:
-                continue
-            commands = [_decode(m) for m in batch]
-            for message, command in zip(batch, commands, strict=True):
-                if command is not None and (headers := command_headers(message.headers())):
-                    traces[command.command_id] = headers
-            slices.append(PartitionSlice(partition, self._epochs[partition], commands,
-                                         _offset(batch[-1]) + 1))
-            offsets[partition] = (_offset(batch[0]), _offset(batch[-1]))
-        if slices:
-            self._settle(slices, traces, offsets)
+        """Prepare the batch in ``messages`` while the one in flight settles; then wait
+        for that one and send this one."""
+        consumed = consumed_batch(messages, self._epochs)
+        prepared: _Prepared | Exception | None = None
+        if consumed is not None:
+            try:
+                prepared = self._prepare(consumed)
+            except Exception as exc:  # the batch's failure, handled once the one in flight is
+                prepared = exc
+        if not self._finish_in_flight(also_rewind=consumed.partitions if consumed else []):
+            return
+        if isinstance(prepared, Exception):
+            assert consumed is not None
+            self._fail(consumed.partitions, prepared)
+        elif prepared is not None:
+            self._send(prepared)
 
-    def _settle(self, slices: list[PartitionSlice], traces: dict[int, CommandHeaders],
-                offsets: dict[int, tuple[int, int]]) -> None:
-        """Settle the batch; then its metrics and log line (``traces``: each traced
-        command's headers by command id; ``offsets``: each partition's first and last)."""
+    def _prepare(self, consumed: ConsumedBatch) -> _Prepared:
+        """Match and settle the batch in memory; its updates are copied out of the books
+        now, before the next batch changes them."""
         started = time.perf_counter()
-        partitions = [s.partition for s in slices]
+        in_flight = self._in_flight.prepared.batch.command_ids if self._in_flight else ()
+        with Deadline(self._reads, self._config.batch_deadline_seconds):
+            batch = prepare_batch(self._reads, self._books, self.metrics,
+                                  slices=consumed.slices, clock=self._clock,
+                                  in_flight=in_flight)
+        return _Prepared(consumed, batch, settled_updates(batch.results, consumed.traces),
+                         started)
+
+    def _send(self, prepared: _Prepared) -> None:
         try:
-            with Deadline(self._conn, self._config.batch_deadline_seconds):
-                results = apply_batch(self._conn, self._books, self.metrics,
-                                      topic=self._topic, slices=slices, clock=self._clock)
-        except repo.FencedError as exc:
+            settling = send_batch(self._conn, prepared.batch, topic=self._topic,
+                                  deadline_s=self._config.batch_deadline_seconds)
+        except Exception as exc:
+            self._fail(prepared.consumed.partitions, exc)
+            return
+        self._in_flight = _InFlight(prepared, settling)
+
+    def _finish_in_flight(self, also_rewind: list[int] | None = None) -> bool:
+        """Wait for the batch in flight; then its metrics, events and log line. False if
+        it failed: then its partitions and ``also_rewind`` (those of a batch prepared on
+        top of it) are rewound."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return True
+        prepared = in_flight.prepared
+        try:
+            results = in_flight.settling.wait()
+        except Exception as exc:
+            self._fail(sorted({*prepared.consumed.partitions, *(also_rewind or [])}), exc)
+            return False
+        committed_ms = self._clock.now_ms()
+        self.metrics.observe(MATCHER_SETTLEMENT_SECONDS, time.perf_counter() - prepared.started)
+        slices = prepared.consumed.slices
+        size = sum(len(s.commands) for s in slices)
+        self.metrics.observe(MATCHER_BATCH_SIZE, size)
+        self._publish(prepared.updates,
+                      tuple((s.partition, s.epoch, s.next_offset) for s in slices))
+        # A partition revoked while the batch was in flight is another instance's now:
+        # its books' gauges and time marks are that one's to report.
+        owned = [r for r in results if r.entry.partition in self.status.assigned]
+        record_settled(self.metrics, owned, prepared.consumed.traces,
+                       committed_ms=committed_ms, offsets=prepared.consumed.offsets, size=size)
+        self._candle_ends.traded(owned)
+        self._after_commit(slices)
+        return True
+
+    def _fail(self, partitions: list[int], exc: Exception) -> None:
+        """A batch failed: its partitions (and those of any batch on top of it) are
+        rewound to their stored offsets, at once if fenced, else once the database lets
+        them be fenced again. A partition revoked meanwhile is left to its new owner."""
+        partitions = [p for p in partitions if p in self.status.assigned]
+        if isinstance(exc, repo.FencedError):
             self.metrics.inc(MATCHER_FENCED_BATCHES)
             log.warning("fenced: another instance owns partitions", extra={
                 "fenced": exc.partitions, "partitions": partitions})
             self._recover(partitions)
             return
-        except Exception as exc:
-            self.metrics.inc(MATCHER_BATCH_ERRORS)
-            log.exception("batch failed; rebuilding its partitions", extra={
-                "partitions": partitions})
-            # Paused and retried by the loop, never slept on: the loop keeps polling (the
-            # group and the health check see it alive) and nothing in it can fail a sleep.
-            self._stall(partitions, exc)
-            return
-        committed_ms = self._clock.now_ms()
-        self.metrics.observe(MATCHER_SETTLEMENT_SECONDS, time.perf_counter() - started)
-        size = sum(len(s.commands) for s in slices)
-        self.metrics.observe(MATCHER_BATCH_SIZE, size)
-        self._publish(results, traces,
-                      tuple((s.partition, s.epoch, s.next_offset) for s in slices))
-        record_settled(self.metrics, results, traces, committed_ms=committed_ms,
-                       offsets=offsets, size=size)
-        self._candle_ends.traded(results)
-        self._after_commit(slices)
+        self.metrics.inc(MATCHER_BATCH_ERRORS)
+        log.error("batch failed; rebuilding its partitions", exc_info=exc, extra={
+            "partitions": partitions})
+        # Paused and retried by the loop, never slept on: the loop keeps polling (the
+        # group and the health check see it alive) and nothing in it can fail a sleep.
+        self._stall(partitions, exc)
 
     def _mark_time(self) -> None:
         """Publish a time mark for each market whose last trade's candle has just ended
         (see ``time_marks``); between batches, so that it follows the earlier ones."""
-        marks = self._candle_ends.due(self._clock.now_ms())
+        now = self._clock.now_ms()
+        if self._in_flight is not None:
+            # The batch in flight trades at its own time, perhaps before now: no mark may
+            # promise a time past it.
+            now = min(now, self._in_flight.prepared.batch.time_ms)
+        marks = self._candle_ends.due(now)
         if marks:
             self._publish_marks(marks)
 
@@ -289,6 +337,8 @@ class Matcher:
         try:
             if self._conn.closed or self._conn.broken:
                 self._conn = self._conn_factory()
+            if self._reads.closed or self._reads.broken:
+                self._reads = self._reads_factory()
             for partition in partitions:
                 offset = self._fence(partition)
                 self._consumer.seek(TopicPartition(self._topic, partition, offset))
@@ -321,23 +371,16 @@ class Matcher:
             self._recover(sorted(self._stalled))
 
 
-def _decode(message: Message) -> OrderCommand | None:
-    try:
-        return OrderCommand.decode(message.value() or b"")
-    except (ValueError, KeyError, TypeError):
-        log.error("undecodable command skipped", extra={
-            "partition": message.partition(), "offset": message.offset()})
-        return None
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    consumed: ConsumedBatch
+    batch: PreparedBatch
+    updates: list[Queued]
+    started: float
+    """When its preparation started (``time.perf_counter``): settlement time runs from there."""
 
 
-# A message without an error always has its partition and offset.
-def _partition(message: Message) -> int:
-    partition = message.partition()
-    assert partition is not None
-    return partition
-
-
-def _offset(message: Message) -> int:
-    offset = message.offset()
-    assert offset is not None
-    return offset
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    prepared: _Prepared
+    settling: SettlingBatch

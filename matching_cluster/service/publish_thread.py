@@ -3,18 +3,18 @@ matcher's loop, each once the durability barrier (if any) has confirmed its batc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.stream_events import TimeMarkEvent
 
-from .batch import MarketResult
 from .durability import DurabilityBarrier, Offsets
-from .publishing import Publisher, Queued, settled_updates
-from .traces import CommandHeaders
+from .publishing import MarketUpdate, Publisher, Queued
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,14 @@ class PublishThread:
                                             name="deliveries", daemon=True)
         self._deliveries.start()
 
-    def publish(self, results: Sequence[MarketResult],
-                traces: Mapping[int, CommandHeaders], offsets: Offsets) -> None:
-        updates = settled_updates(results, traces)
+    def publish(self, updates: Sequence[Queued], offsets: Offsets) -> None:
+        """A batch's ``settled_updates``, queued once it has committed: the publish lag
+        runs from now."""
         if updates:
-            self._queue.put(Committed(updates, offsets))
+            committed_at = time.monotonic()
+            self._queue.put(Committed([
+                dataclasses.replace(u, committed_at=committed_at)
+                if isinstance(u, MarketUpdate) else u for u in updates], offsets))
 
     def publish_marks(self, marks: list[TimeMarkEvent]) -> None:
         self._queue.put(Committed([*marks]))

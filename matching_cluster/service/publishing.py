@@ -163,10 +163,6 @@ class Publisher:
         self._order_topic = order_events_topic
         self._metrics = metrics
 
-    def publish(self, results: Sequence[MarketResult],
-                traces: Mapping[int, CommandHeaders]) -> None:
-        self.send(settled_updates(results, traces))
-
     def send(self, queued: Sequence[Queued]) -> None:
         """Every market's Redis update and, after them in the same round trip, the
         settled orders' ids in one message (an answer is never ahead of the book), then

@@ -229,13 +229,19 @@ def _order_state(r: Sequence[Any]) -> OrderState:
         working_seq=None if r[12] is None else int(r[12]), oco_sibling=int(r[13]))
 
 
+def post_ledger(conn: Conn, ledger: Sequence[LedgerTransaction]) -> None:
+    """A batch's ledger transactions (the ledger's few statements, one round trip)."""
+    if ledger and None in post_transactions(conn, ledger):
+        # Commands are applied once, so this cannot happen; if it did, the batch's
+        # trades would be written without their money. Roll everything back instead.
+        raise RuntimeError("a settlement ledger transaction was posted before")
+
+
 def write_settlements(
-    conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]],
-    ledger: Sequence[LedgerTransaction], time_ms: int,
+    conn: Conn, settlements: Sequence[tuple[MarketInfo, Settlement]], time_ms: int,
 ) -> None:
-    """Trades and order states of several markets' events, one statement of each kind,
-    and their ledger transactions (the ledger's few statements), whatever the number of
-    markets."""
+    """Trades and order states of several markets' events, one statement of each kind
+    whatever the number of markets, sent without waiting for their results."""
     trades = [(market, t) for market, s in settlements for t in s.trades]
     if trades:
         _insert_trades(conn, trades, datetime.fromtimestamp(time_ms / 1000, UTC))
@@ -247,10 +253,6 @@ def write_settlements(
     changed = {oid: o for _, s in settlements for oid, o in s.changed_orders.items()}
     if changed:
         _update_orders(conn, changed.values(), datetime.fromtimestamp(time_ms / 1000, UTC))
-    if ledger and None in post_transactions(conn, ledger):
-        # Commands are applied once, so this cannot happen; if it did, the batch's
-        # trades would be written without their money. Roll everything back instead.
-        raise RuntimeError("a settlement ledger transaction was posted before")
 
 
 def _insert_trades(

@@ -1,10 +1,12 @@
-"""``pipelined_transaction`` on the real server: its statements commit together or not
-at all, and a failure leaves the connection ready for the next transaction."""
+"""``PipelinedTransaction`` on the real server: its statements commit together or not
+at all, its COMMIT goes out without the caller waiting for it, and a failure leaves the
+connection ready for the next transaction."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -12,7 +14,7 @@ import pytest
 from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
 
-from chalicelib.adapters.postgres import pipelined_transaction
+from chalicelib.adapters.postgres import PipelinedTransaction
 
 pytestmark = pytest.mark.integration
 
@@ -48,22 +50,47 @@ def insert(conn: Conn, table: sql.Identifier, row_id: int) -> None:
     conn.execute(sql.SQL("INSERT INTO {} VALUES (%s)").format(table), (row_id,))
 
 
+def committed(conn: Conn, work: Callable[[], None]) -> None:
+    """``work`` in a pipelined transaction, committed and waited for."""
+    transaction = PipelinedTransaction(conn)
+    with transaction.sending():
+        work()
+    transaction.wait()
+
+
 def assert_rolled_back(conn: Conn, other: Conn, table: sql.Identifier) -> None:
     """Nothing of the transaction is left, and its connection is out of it."""
     assert conn.info.transaction_status == TransactionStatus.IDLE
     assert ids(other, table) == []
 
 
-def test_its_statements_become_visible_together_when_it_ends(
+def test_its_statements_become_visible_together_when_it_commits(
     conn: Conn, other: Conn, table: sql.Identifier
 ) -> None:
-    with pipelined_transaction(conn):
+    def insert_two() -> None:
         insert(conn, table, 1)
         # A read inside waits for the statements before it: the insert has run.
         assert ids(conn, table) == [1]
         assert ids(other, table) == []
         insert(conn, table, 2)
+
+    committed(conn, insert_two)
     assert ids(other, table) == [1, 2]
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_its_commit_goes_out_without_waiting_for_it(
+    conn: Conn, other: Conn, table: sql.Identifier
+) -> None:
+    transaction = PipelinedTransaction(conn)
+    with transaction.sending():
+        insert(conn, table, 1)
+    # Nothing read the results yet, and the server committed all the same.
+    deadline = time.monotonic() + 10
+    while ids(other, table) != [1] and time.monotonic() < deadline:
+        continue
+    assert ids(other, table) == [1]
+    transaction.wait()
     assert conn.info.transaction_status == TransactionStatus.IDLE
 
 
@@ -71,16 +98,18 @@ def test_a_failing_statement_undoes_the_ones_before_it_and_the_connection_goes_o
     conn: Conn, other: Conn, table: sql.Identifier
 ) -> None:
     def insert_one_twice() -> None:
-        with pipelined_transaction(conn):
+        transaction = PipelinedTransaction(conn)
+        with transaction.sending():
             insert(conn, table, 1)
             insert(conn, table, 1)
             insert(conn, table, 2)
+        transaction.wait()
 
+    # The error comes back while later statements are being sent, or when waited for.
     with pytest.raises(errors.UniqueViolation):
         insert_one_twice()
     assert_rolled_back(conn, other, table)
-    with pipelined_transaction(conn):
-        insert(conn, table, 3)
+    committed(conn, lambda: insert(conn, table, 3))
     assert ids(other, table) == [3]
 
 
@@ -88,7 +117,7 @@ def test_an_error_raised_in_the_block_undoes_what_was_sent(
     conn: Conn, other: Conn, table: sql.Identifier
 ) -> None:
     def give_up_after_inserting() -> None:
-        with pipelined_transaction(conn):
+        with PipelinedTransaction(conn).sending():
             insert(conn, table, 1)
             assert ids(conn, table) == [1]
             raise LookupError("the caller gives up")
@@ -99,7 +128,5 @@ def test_an_error_raised_in_the_block_undoes_what_was_sent(
 
 
 def test_a_connection_that_begins_its_own_transactions_is_refused(db_url: str) -> None:
-    with psycopg.connect(db_url) as connection:
-        transaction = pipelined_transaction(connection)
-        with pytest.raises(RuntimeError, match="autocommit"):
-            transaction.__enter__()
+    with psycopg.connect(db_url) as connection, pytest.raises(RuntimeError, match="autocommit"):
+        PipelinedTransaction(connection)

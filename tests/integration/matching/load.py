@@ -15,7 +15,7 @@ from chalicelib.domain.orders import CommandKind, NewOrder, OrderType, Side, Tim
 from chalicelib.service_layer import order_lists
 from chalicelib.service_layer.order_lists import NewOco, NewOto
 from matching_cluster.engine import OrderBook, Trade
-from matching_cluster.service.batch import engine_command
+from matching_cluster.service.engine_commands import engine_command
 from tests.support.ledger import assert_ledger_invariants
 
 from .support import (

@@ -26,7 +26,7 @@ from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import Side
 from chalicelib.settings import Settings
 from matching_cluster.engine import OrderBook, Trade
-from matching_cluster.service.batch import engine_command
+from matching_cluster.service.engine_commands import engine_command
 from tests.conftest import as_role
 from tests.support.ledger import assert_ledger_invariants
 from tests.support.order_locks import assert_locks_match_open_orders

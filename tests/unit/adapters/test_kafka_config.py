@@ -88,7 +88,7 @@ def test_the_oauth_callback_returns_a_signed_token_and_its_expiry_in_seconds(iam
 def matcher() -> object:
     return Matcher(conn_factory=lambda: cast(Any, None), topic="orders",
                    config=MatcherConfig(), bootstrap_servers=BOOTSTRAP,
-                   publish=lambda _results, _headers, _offsets: None,
+                   publish=lambda _updates, _offsets: None,
                    publish_marks=lambda _marks: None,
                    metrics=Metrics(), clock=SystemClock())
 

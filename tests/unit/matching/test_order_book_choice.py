@@ -9,9 +9,9 @@ from chalicelib.domain.order_commands import OrderCommand
 from chalicelib.domain.orders import CommandKind, OrderType, RejectReason, Side
 from matching_cluster.engine import OrderBook, PlaceOrder, Rejected, encode_events
 from matching_cluster.service import books
-from matching_cluster.service.batch import engine_command, place_order
 from matching_cluster.service.books import OrderBookKind, order_book_class
 from matching_cluster.service.consumer import MatcherConfig
+from matching_cluster.service.engine_commands import engine_command, place_order
 from tests.unit.engine.support import SPEC
 
 BEYOND = 2**63
