@@ -22,16 +22,18 @@ clamped at 0). ``seen_p99_ms`` also gives the time the bench consumed the event 
 the event's own trip through Kafka). A command never settled within the drain counts as
 infinitely late. ``achieved_per_s`` = settled commands / (last settlement - first send).
 Each step also reports the matcher's own metrics, summed over its instances (mean batch
-size, batches/s, mean settlement and matching ms per batch, settlement time / wall time,
-which can exceed 1 with several instances) and CPU use of the matcher (all instances),
+size, batches/s, mean settlement ms per batch (from its matching to its commit) and
+matching ms per batch, settlement time / wall time, which can exceed 1: one batch's
+settlement overlaps the next one's matching) and CPU use of the matcher (all instances),
 PostgreSQL (``postgres``: the primary's processes, all backends; ``postgres_standby``: the
 synchronous standby's, its WAL receiver and replay), the Kafka broker, Redis,
 this script's load generator and its event listener (a thread): ``cpu_pct`` in % of one core
 and ``cpu_ms_per_order`` in CPU ms per settled order, with their ``total`` (about 0.2 ms
-fits 8,000 orders/s on two cores). ``chain_ms_per_order`` is the part of that CPU spent one
-step after the other: each matcher's main thread (its loop: decoding, matching, settlement's
-Python) and the PostgreSQL backend of its settlement connection; with one matcher it bounds
-the rate (at 0.125 ms, 8,000/s with no slack). ``--all-rates`` runs the whole ladder anyway.
+fits 8,000 orders/s on two cores). ``chain_ms_per_order`` is the CPU of each matcher's two
+halves: its main thread (its loop: decoding, matching, settlement's Python) and the
+PostgreSQL backend of its settlement connection, which settles one batch while the loop
+prepares the next; with one matcher the longer half bounds the rate (at 0.125 ms, 8,000/s
+with no slack). ``--all-rates`` runs the whole ladder anyway.
 
     .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1
     .venv/bin/python bench/pipeline.py --rates 500,1000,2000,4000,8000 --seed 1 --matchers 2
@@ -260,7 +262,8 @@ def scrape_all(ports: list[int]) -> dict[str, float]:
 def matcher_summary(before: dict[str, float], after: dict[str, float],
                     wall: float) -> dict[str, Any]:
     """Per-step figures from metrics summed over the instances. ``settle_busy_share`` is
-    settlement seconds (all instances) / wall seconds, so it can exceed 1 with several."""
+    settlement seconds (all instances) / wall seconds: a batch's run from its matching to
+    its commit overlaps the next one's matching, so it can exceed 1."""
     def d(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 

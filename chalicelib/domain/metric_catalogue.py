@@ -85,8 +85,8 @@ MATCHER_BATCH_SIZE = _histogram("exchange_matcher_batch_size", "Commands per set
 MATCHER_ENGINE_SECONDS = _histogram("exchange_matcher_engine_seconds",
                                     "Time the engine takes to match one batch", ("matcher",))
 MATCHER_SETTLEMENT_SECONDS = _histogram("exchange_matcher_settlement_seconds",
-                                        "Time of one batch's settlement transaction",
-                                        ("matcher",))
+                                        "From a batch's matching to its commit (the next"
+                                        " batch is matched meanwhile)", ("matcher",))
 MATCHER_PUBLISH_LAG_SECONDS = _histogram("exchange_matcher_publish_lag_seconds",
                                          "From a batch's commit to its events acknowledged"
                                          " by the broker", ("matcher",))

@@ -110,7 +110,7 @@ MATCHER = Dashboard(
               Query(mean("exchange_matcher_batch_size"), "mean")),
         panel("Engine time", "Time the engine takes to match one batch.",
               *_quantiles("exchange_matcher_engine_seconds"), unit="s"),
-        panel("Settlement time", "One batch's settlement transaction.",
+        panel("Settlement time", "From a batch's matching to its commit.",
               *_quantiles("exchange_matcher_settlement_seconds"), unit="s"),
         panel("Publish lag", "From a batch's commit to its events acknowledged.",
               *_quantiles("exchange_matcher_publish_lag_seconds"), unit="s"),
