@@ -301,9 +301,12 @@ class PipelinedTransaction:
             self._conn.execute("BEGIN")
             yield self._conn
             self._conn.execute("COMMIT")
-        except BaseException as exc:
+            _flush(self._conn)
+        except BaseException:
             # A failed statement's error may come back while later ones are being sent.
-            self._pipeline.__exit__(type(exc), exc, exc.__traceback__)
+            # Ending the pipeline may fail too (the connection lost): that adds nothing.
+            with suppress(psycopg.Error):
+                self._pipeline.__exit__(None, None, None)
             _end_transaction(self._conn)
             raise
 
@@ -313,6 +316,19 @@ class PipelinedTransaction:
         except BaseException:
             _end_transaction(self._conn)
             raise
+
+
+def _flush(conn: Conn) -> None:
+    """Hand every queued byte to the socket. A large transaction may not fit the socket's
+    buffer at once, and what libpq keeps would otherwise wait for the next call on the
+    connection: its COMMIT with it, and its row locks held meanwhile."""
+    pgconn = conn.pgconn
+    while pgconn.flush():
+        # Results read meanwhile (into libpq's buffer) keep the server from blocking on
+        # its own writes, and so from no longer reading ours.
+        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [])
+        if readable:
+            pgconn.consume_input()
 
 
 def _has_input(conn: Conn) -> bool:

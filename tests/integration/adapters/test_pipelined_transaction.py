@@ -4,7 +4,7 @@ connection ready for the next transaction."""
 
 from __future__ import annotations
 
-import time
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +15,7 @@ from psycopg import errors, sql
 from psycopg.pq import TransactionStatus
 
 from chalicelib.adapters.postgres import PipelinedTransaction
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -86,12 +87,41 @@ def test_its_commit_goes_out_without_waiting_for_it(
     with transaction.sending():
         insert(conn, table, 1)
     # Nothing read the results yet, and the server committed all the same.
-    deadline = time.monotonic() + 10
-    while ids(other, table) != [1] and time.monotonic() < deadline:
-        continue
-    assert ids(other, table) == [1]
+    wait_until(lambda: ids(other, table), timeout=10, what="the transaction to commit",
+               until=lambda found: found == [1])
     transaction.wait()
     assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_transaction_larger_than_the_socket_buffers_is_sent_whole(
+    conn: Conn, other: Conn, table: sql.Identifier, db_url: str
+) -> None:
+    insert(other, table, 0)
+    other.execute("BEGIN")
+    other.execute(sql.SQL("SELECT id FROM {} FOR UPDATE").format(table))
+    transaction = PipelinedTransaction(conn)
+
+    def send_while_the_server_waits() -> None:
+        with transaction.sending():
+            # The server waits for the lock, reading nothing, while far more than any
+            # socket buffer holds is still to be sent.
+            conn.execute(sql.SQL("SELECT id FROM {} FOR UPDATE").format(table))
+            conn.execute("SELECT length(%s)", ("x" * 64_000_000,))
+            insert(conn, table, 1)
+
+    sender = threading.Thread(target=send_while_the_server_waits)
+    sender.start()
+    with psycopg.connect(db_url, autocommit=True) as watcher:
+        wait_until(lambda: watcher.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+            (conn.info.backend_pid,)).fetchone(), timeout=10,
+            what="the transaction to wait for the lock", until=lambda row: row == ("Lock",))
+    other.rollback()
+    sender.join(30)
+    # Sent whole, COMMIT included: it commits before anything waits for it.
+    wait_until(lambda: ids(other, table), timeout=10, what="the transaction to commit",
+               until=lambda found: found == [0, 1])
+    transaction.wait()
 
 
 def test_a_failing_statement_undoes_the_ones_before_it_and_the_connection_goes_on(
