@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -222,19 +223,25 @@ class Matcher:
         """Prepare the batch in ``messages`` while the one in flight settles; then wait
         for that one and send this one."""
         consumed = consumed_batch(messages, self._epochs)
-        prepared: _Prepared | Exception | None = None
+        prepared: _Prepared | None = None
+        failure: Exception | None = None
         if consumed is not None:
             try:
                 prepared = self._prepare(consumed)
             except Exception as exc:  # the batch's failure, handled once the one in flight is
-                prepared = exc
-        if not self._finish_in_flight(also_rewind=consumed.partitions if consumed else []):
-            return
-        if isinstance(prepared, Exception):
-            assert consumed is not None
-            self._fail(consumed.partitions, prepared)
-        elif prepared is not None:
-            self._send(prepared)
+                failure = exc
+        try:
+            if not self._finish_in_flight(also_rewind=consumed.partitions if consumed else []):
+                return
+            if failure is not None and consumed is not None:
+                self._fail(consumed.partitions, failure)
+            elif prepared is not None:
+                self._send(prepared)
+        finally:
+            # The failure's traceback holds this frame: drop it, or the two would keep each
+            # other (and the books in the failed batch's frames) alive until a collection,
+            # on whichever thread runs it.
+            failure = None
 
     def _prepare(self, consumed: ConsumedBatch) -> _Prepared:
         """Match and settle the batch in memory; its updates are copied out of the books
@@ -283,7 +290,7 @@ class Matcher:
         record_settled(self.metrics, owned, prepared.consumed.traces,
                        committed_ms=committed_ms, offsets=prepared.consumed.offsets, size=size)
         self._candle_ends.traded(owned)
-        self._after_commit(slices)
+        self._after_commit([s for s in slices if s.partition in self.status.assigned])
         return True
 
     def _fail(self, partitions: list[int], exc: Exception) -> None:
@@ -298,8 +305,11 @@ class Matcher:
             self._recover(partitions)
             return
         self.metrics.inc(MATCHER_BATCH_ERRORS)
-        log.error("batch failed; rebuilding its partitions", exc_info=exc, extra={
-            "partitions": partitions})
+        # The traceback as text, not the exception: a handler that keeps its records (a
+        # test's log capture) would keep the failed batches' frames, and the books in
+        # them, alive past this thread, and a compiled book must be freed on its own.
+        log.error("batch failed; rebuilding its partitions", extra={
+            "partitions": partitions, "exception": "".join(traceback.format_exception(exc))})
         # Paused and retried by the loop, never slept on: the loop keeps polling (the
         # group and the health check see it alive) and nothing in it can fail a sleep.
         self._stall(partitions, exc)
@@ -317,6 +327,8 @@ class Matcher:
             self._publish_marks(marks)
 
     def _after_commit(self, slices: list[PartitionSlice]) -> None:
+        if not slices:
+            return
         offsets = [TopicPartition(self._topic, s.partition, s.next_offset) for s in slices]
         # Kafka's committed offset only feeds lag tools; the stored offset is authoritative.
         self._consumer.commit(offsets=offsets, asynchronous=True)
