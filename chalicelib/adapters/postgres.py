@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from psycopg import generators, pq
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.outages import database_outage
@@ -321,14 +321,9 @@ class PipelinedTransaction:
 def _flush(conn: Conn) -> None:
     """Hand every queued byte to the socket. A large transaction may not fit the socket's
     buffer at once, and what libpq keeps would otherwise wait for the next call on the
-    connection: its COMMIT with it, and its row locks held meanwhile."""
-    pgconn = conn.pgconn
-    while pgconn.flush():
-        # Results read meanwhile (into libpq's buffer) keep the server from blocking on
-        # its own writes, and so from no longer reading ours.
-        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [])
-        if readable:
-            pgconn.consume_input()
+    connection: its COMMIT with it, and its row locks held meanwhile. (psycopg's own send
+    loop: it reads what the server answers meanwhile, so that neither side blocks.)"""
+    conn.wait(generators.send(conn.pgconn))
 
 
 def _has_input(conn: Conn) -> bool:

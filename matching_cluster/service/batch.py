@@ -141,13 +141,13 @@ class SettlingBatch:
                  prepared: PreparedBatch) -> None:
         self._transaction = transaction
         self._deadline = deadline
-        self.prepared = prepared
+        self._prepared = prepared
 
     def wait(self) -> list[MarketResult]:
         """The batch's results once committed; raises (rolled back) if it failed."""
         with self._deadline:
             self._transaction.wait()
-        return self.prepared.results
+        return self._prepared.results
 
 
 def send_batch(
