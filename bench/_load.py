@@ -40,6 +40,7 @@ from tests.integration.matching.support import (
     new_order,
     place_orders,
 )
+from tests.support.databases import drop_database
 
 Conn = psycopg.Connection[Any]
 MID = 50_000 * 100  # 50,000.00 USDT in cents
@@ -64,8 +65,7 @@ def scratch_database(stack: StackConfig, admin_db: str) -> Iterator[str]:
         apply_migrations(url)
         yield url
     finally:
-        with psycopg.connect(stack.database_url(admin_db), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        drop_database(stack.database_url(admin_db), name)
 
 
 # Ports of the proxy that adds round-trip time (``postgres_round_trip``): beside the

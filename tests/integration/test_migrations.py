@@ -18,6 +18,7 @@ from chalicelib.adapters.migrations import (
 )
 from chalicelib.settings import Settings
 from opscli.stack.config import StackConfig
+from tests.support.databases import drop_database
 from tests.support.ledger import assert_ledger_invariants
 
 Conn = psycopg.Connection[Any]
@@ -29,8 +30,7 @@ def empty_database_url(stack: StackConfig, test_settings: Settings) -> Iterator[
     with psycopg.connect(test_settings.migrations_database_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield stack.database_url(name)
-    with psycopg.connect(test_settings.migrations_database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(test_settings.migrations_database_url, name)
 
 
 def test_apply_from_empty_creates_every_table(empty_database_url: str) -> None:
