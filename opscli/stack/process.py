@@ -41,13 +41,27 @@ def tail_lines(path: Path, count: int) -> str:
 def process_matches(pid: int, marker: str) -> bool:
     """True if `pid` is a live (non-zombie) process whose command line contains `marker`."""
     _reap(pid)
-    cmdline = read_cmdline(pid)
+    return marker in read_cmdline(pid) and is_live(pid)
+
+
+def is_live(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    zombie = any(line.split()[:2] == ["State:", "Z"] for line in status.splitlines())
-    return marker in cmdline and not zombie
+    return not any(line.split()[:2] == ["State:", "Z"] for line in status.splitlines())
+
+
+def starting(pid_file: Path, marker: str) -> bool:
+    """Alive as far as a start can tell: the pid file's process matches `marker`, or its
+    command line reads empty, as it does for a moment while the process replaces itself
+    by exec (Prometheus's launcher does, once its configuration is written). Mistaking
+    that moment for an exit failed a start now and then."""
+    pid = read_pid(pid_file)
+    if pid is None:
+        return False
+    return process_matches(pid, marker) or (read_cmdline(pid) == "" and is_live(pid))
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -185,8 +199,8 @@ class PidFileProcess:
         return running_pid(self.pid_file, self.marker)
 
     def wait_ready(self, timeout: float) -> None:
-        wait_ready_or_exit(self.name, self.is_ready, lambda: self.running_pid() is not None,
-                           timeout, self.log_path)
+        wait_ready_or_exit(self.name, self.is_ready,
+                           lambda: starting(self.pid_file, self.marker), timeout, self.log_path)
 
     def stop(self) -> None:
         pid = self.running_pid()
