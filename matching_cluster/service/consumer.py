@@ -41,16 +41,16 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.metric_catalogue import (
     MATCHER_BATCH_ERRORS,
     MATCHER_BATCH_SIZE,
-    MATCHER_CONSUMER_LAG,
     MATCHER_FENCED_BATCHES,
     MATCHER_SETTLEMENT_SECONDS,
 )
 from chalicelib.domain.stream_events import TimeMarkEvent
 
 from . import repository as repo
-from .batch import PartitionSlice, PreparedBatch, SettlingBatch, prepare_batch, send_batch
+from .batch import PreparedBatch, SettlingBatch, prepare_batch, send_batch
 from .books import DEFAULT_ORDER_BOOK, Books, OrderBookKind
 from .consumed import ConsumedBatch, consumed_batch
+from .consumer_progress import ConsumerProgress
 from .durability import Offsets
 from .metrics import Metrics
 from .publishing import Queued, settled_updates
@@ -138,6 +138,7 @@ class Matcher:
         self._consumer: Consumer = make_consumer(
             bootstrap_servers, config.group_id,
             **{"session.timeout.ms": config.session_timeout_ms, **static})
+        self._progress = ConsumerProgress(self._consumer, topic, metrics)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then finish the batch in hand and leave the group."""
@@ -149,7 +150,9 @@ class Matcher:
                 self._retry_stalled()
                 self._handle(self._next_messages())
                 self._mark_time()
+                self._progress.commit_due()
             self._finish_in_flight()
+            self._progress.commit()
         finally:
             self.status.stopping = True
             # A dynamic member leaves the group here, handing its partitions over at once
@@ -196,7 +199,7 @@ class Matcher:
             self._epochs.pop(tp.partition, None)
             self._stalled.discard(tp.partition)
             self.status.assigned.discard(tp.partition)
-            self.metrics.remove(MATCHER_CONSUMER_LAG, partition=str(tp.partition))
+            self._progress.drop_partition(tp.partition)
         log.info("partitions revoked", extra={"partitions": [tp.partition for tp in partitions]})
 
     def _seed_candle_ends(self, consumer: Consumer, partitions: set[int]) -> None:
@@ -290,7 +293,8 @@ class Matcher:
         record_settled(self.metrics, owned, prepared.consumed.traces,
                        committed_ms=committed_ms, offsets=prepared.consumed.offsets, size=size)
         self._candle_ends.traded(owned)
-        self._after_commit([s for s in slices if s.partition in self.status.assigned])
+        self._progress.settled((s.partition, s.next_offset) for s in slices
+                               if s.partition in self.status.assigned)
         return True
 
     def _fail(self, partitions: list[int], exc: Exception) -> None:
@@ -325,18 +329,6 @@ class Matcher:
         marks = self._candle_ends.due(now)
         if marks:
             self._publish_marks(marks)
-
-    def _after_commit(self, slices: list[PartitionSlice]) -> None:
-        if not slices:
-            return
-        offsets = [TopicPartition(self._topic, s.partition, s.next_offset) for s in slices]
-        # Kafka's committed offset only feeds lag tools; the stored offset is authoritative.
-        self._consumer.commit(offsets=offsets, asynchronous=True)
-        for tp in offsets:
-            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-            if high >= 0:
-                self.metrics.set(MATCHER_CONSUMER_LAG, max(high - tp.offset, 0),
-                                 partition=str(tp.partition))
 
     def _recover(self, partitions: list[int]) -> None:
         """Drop what the failed batch did in memory; resume each partition at its stored
