@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from opscli.stack.process import is_live, process_matches, starting
+from opscli.stack.process import is_live, process_matches, read_cmdline, starting
+from tests.support.polling import wait_until
 
 
 def empty_command_line_pid() -> int:
@@ -29,6 +30,9 @@ def empty_command_line_pid() -> int:
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # Popen returns as exec begins: until it is done the command line reads empty.
+    wait_until(lambda: read_cmdline(proc.pid), timeout=10, what="the sleeper's exec",
+               until=lambda cmdline: "time.sleep" in cmdline)
     yield proc
     proc.kill()
     proc.wait()
