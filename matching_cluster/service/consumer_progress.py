@@ -14,7 +14,7 @@ nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -26,12 +26,10 @@ COMMIT_INTERVAL_S = 1.0
 
 
 class ConsumerProgress:
-    def __init__(self, consumer: Consumer, topic: str, metrics: Metrics,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, consumer: Consumer, topic: str, metrics: Metrics) -> None:
         self._consumer = consumer
         self._topic = topic
         self._metrics = metrics
-        self._monotonic = monotonic
         self._uncommitted: dict[int, int] = {}
         self._committed_at = float("-inf")
 
@@ -49,13 +47,13 @@ class ConsumerProgress:
     def commit_due(self) -> None:
         """Commit if a second has passed since the last commit; the loop calls this idle
         too, so that the last batch before a quiet spell is committed as well."""
-        if self._uncommitted and self._monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
+        if self._uncommitted and time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
             self.commit()
 
     def commit(self) -> None:
         """Commit the offsets settled since the last commit (asynchronously)."""
         if self._uncommitted:
-            self._committed_at = self._monotonic()
+            self._committed_at = time.monotonic()
             self._consumer.commit(offsets=[TopicPartition(self._topic, partition, offset)
                                            for partition, offset in self._uncommitted.items()],
                                   asynchronous=True)
