@@ -27,12 +27,17 @@ def empty_command_line_pid() -> int:
     raise AssertionError("no kernel thread visible in /proc")
 
 
+MARKER = "sys.stdin.read"
+
+
 @pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def waiter() -> Iterator[subprocess.Popen[bytes]]:
+    """A child that runs until its standard input is closed."""
+    proc = subprocess.Popen([sys.executable, "-c", f"import sys; {MARKER}()"],
+                            stdin=subprocess.PIPE)
     # Popen returns as exec begins: until it is done the command line reads empty.
-    wait_until(lambda: read_cmdline(proc.pid), timeout=10, what="the sleeper's exec",
-               until=lambda cmdline: "time.sleep" in cmdline)
+    wait_until(lambda: read_cmdline(proc.pid), timeout=10, what="the child's exec",
+               until=lambda cmdline: MARKER in cmdline)
     yield proc
     proc.kill()
     proc.wait()
@@ -48,20 +53,19 @@ def test_a_process_whose_command_line_reads_empty_is_still_starting(tmp_path: Pa
 
 
 def test_a_process_that_exited_is_not_starting(
-        tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
-    pid_file = tmp_path / "sleeper.pid"
-    pid_file.write_text(f"{sleeper.pid}\n")
-    assert starting(pid_file, "time.sleep")
+        tmp_path: Path, waiter: subprocess.Popen[bytes]) -> None:
+    pid_file = tmp_path / "waiter.pid"
+    pid_file.write_text(f"{waiter.pid}\n")
+    assert starting(pid_file, MARKER)
 
-    sleeper.kill()
-    sleeper.wait()
+    waiter.communicate()  # its input closed: it exits, and is reaped
 
-    assert not starting(pid_file, "time.sleep")
+    assert not starting(pid_file, MARKER)
 
 
 def test_another_program_under_the_pid_is_not_starting(
-        tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+        tmp_path: Path, waiter: subprocess.Popen[bytes]) -> None:
     pid_file = tmp_path / "prometheus.pid"
-    pid_file.write_text(f"{sleeper.pid}\n")
+    pid_file.write_text(f"{waiter.pid}\n")
 
     assert not starting(pid_file, "prometheus")
